@@ -1,0 +1,42 @@
+-- relay_tenancy bootstrap: runs first in CREATE EXTENSION, in the extension's schema.
+
+-- Tenants, as in the reference migration 0002.
+CREATE TABLE tenants (
+  id         text PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid()::text,
+  name       text NOT NULL,
+  slug       text NOT NULL UNIQUE,
+  domain     text,
+  logo       text,
+  is_active  boolean NOT NULL DEFAULT true,
+  plan       text NOT NULL DEFAULT 'freemium',
+  created_at timestamp NOT NULL DEFAULT pg_catalog.now(),
+  updated_at timestamp NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE tenants IS 'relay_tenancy: one row per tenant; tenant_id columns reference tenants.id';
+
+-- The tenant every pre-existing row belongs to.
+INSERT INTO tenants (id, name, slug)
+VALUES ('default-tenant-000-0000-000000000000', 'Default', 'default');
+
+-- The registry: one row per tenant-enabled table. history holds one entry per call
+-- that changed the table: the catalog state before it and every step taken, with
+-- what each step replaced, so relay can report and undo exactly.
+CREATE TABLE relay_tables (
+  relid          regclass PRIMARY KEY,
+  default_tenant text NOT NULL,
+  global_unique  text[] NOT NULL DEFAULT '{}',
+  enabled_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  enabled_by     name NOT NULL DEFAULT CURRENT_USER,
+  updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  history        jsonb NOT NULL DEFAULT '[]'
+);
+COMMENT ON TABLE relay_tables IS 'relay_tenancy: tenant-enabled tables and what relay changed on each';
+
+-- pg_dump keeps the rows. The default tenant is created by CREATE EXTENSION on
+-- restore, so it is left out of the dump (a restore would otherwise collide with it).
+SELECT pg_catalog.pg_extension_config_dump('tenants',
+  $$WHERE id <> 'default-tenant-000-0000-000000000000'$$);
+SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
+
+-- Nothing for PUBLIC: a migration role needs grants to enable tables (see README).
+REVOKE ALL ON tenants, relay_tables FROM PUBLIC;

@@ -1,0 +1,246 @@
+//! Look: read one table's state from the catalogs into plain structs.
+//!
+//! One SPI query builds the whole state as JSON (serde turns it into `TableState`), so
+//! the look phase is a single round trip and the structs are plain data the planner can
+//! be tested with. Every catalog reference is schema-qualified.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the planner needs to know about one table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TableState {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// `pg_class.relkind`: r, p, v, m, f, S, i, I, c, t.
+    pub relkind: String,
+    pub is_partition: bool,
+    /// The partitioned parent, when `is_partition`.
+    pub parent: Option<String>,
+    /// In `pg_catalog`, `information_schema`, a toast schema, or below the first normal OID.
+    pub is_system: bool,
+    /// The extension this table belongs to, if any (relay_tenancy's own tables included).
+    pub extension: Option<String>,
+    /// The current role is (a member of) the table's owner.
+    pub is_owner: bool,
+    pub owner: String,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub tenant_column: Option<TenantColumn>,
+    /// Name of an existing foreign key `(tenant_id) REFERENCES tenants(id)`.
+    pub tenant_fk: Option<String>,
+    #[serde(default)]
+    pub indexes: Vec<IndexInfo>,
+    #[serde(default)]
+    pub policies: Vec<PolicyInfo>,
+    /// Relation names in the table's schema and constraint names on the table: generated
+    /// names must avoid them.
+    #[serde(default, skip_serializing)]
+    pub names_taken: Vec<String>,
+    /// The table has a row in relay_tables.
+    pub registered: bool,
+}
+
+impl TableState {
+    pub fn oid_datum(&self) -> pgrx::pg_sys::Oid {
+        pgrx::pg_sys::Oid::from(self.oid)
+    }
+}
+
+/// An existing `tenant_id` column.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TenantColumn {
+    /// `format_type()` of the column, e.g. `text`, `uuid`, `character varying(40)`.
+    pub type_name: String,
+    pub is_text: bool,
+    pub not_null: bool,
+    /// `pg_get_expr()` of the current default, if any.
+    pub default_expr: Option<String>,
+    /// The default is relay's own `relay_insert_tenant(...)` call.
+    pub default_is_ours: bool,
+}
+
+/// One index on the table (unique or not).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IndexInfo {
+    pub name: String,
+    pub is_unique: bool,
+    pub is_primary: bool,
+    pub is_valid: bool,
+    /// Key columns in order; `None` for an expression.
+    pub key_columns: Vec<Option<String>>,
+    /// `tenant_id` is one of the key columns.
+    pub has_tenant_key: bool,
+    /// The first key column is `tenant_id`.
+    pub leads_with_tenant: bool,
+    /// `pg_get_expr(indpred)`, for a partial index.
+    pub predicate: Option<String>,
+    /// Access method, e.g. `btree`.
+    pub am: String,
+    /// `pg_get_indexdef()`.
+    pub definition: String,
+    /// The exact text `pg_get_indexdef()` prints before the key list:
+    /// `CREATE UNIQUE INDEX <name> ON <schema>.<table> USING <am> (`.
+    pub definition_prefix: String,
+    /// A tablespace other than the database default.
+    pub tablespace: Option<String>,
+    /// The constraint this index backs, if any.
+    pub constraint: Option<ConstraintInfo>,
+    /// Foreign keys (on any table) that reference this index's key, as
+    /// `constraint on table`.
+    #[serde(default)]
+    pub dependent_fks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConstraintInfo {
+    pub name: String,
+    /// `u` unique, `p` primary key, `x` exclusion.
+    pub contype: String,
+    pub deferrable: bool,
+    pub deferred: bool,
+    /// `pg_get_constraintdef()`.
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub permissive: bool,
+    /// `pg_policy.polcmd`: `*` for ALL, r, a, w, d.
+    pub cmd: String,
+    /// Carries relay's marker comment.
+    pub is_ours: bool,
+    /// The policy as `pg_policies` shows it, kept in the registry when relay replaces it.
+    pub definition: serde_json::Value,
+}
+
+/// The catalog query. `$1` is the table's oid, `$2` the extension schema.
+/// It reads the catalogs only; its result is one JSON document shaped like `TableState`.
+pub const TABLE_STATE_SQL: &str = r#"
+WITH t AS (
+  SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relowner, c.relnamespace,
+         c.relrowsecurity, c.relforcerowsecurity, n.nspname,
+         (SELECT a.attnum FROM pg_catalog.pg_attribute a
+           WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS tenant_attnum
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = $1
+)
+SELECT pg_catalog.json_build_object(
+  'oid', t.oid::pg_catalog.int8,
+  'schema', t.nspname,
+  'name', t.relname,
+  'relkind', t.relkind::pg_catalog.text,
+  'is_partition', t.relispartition,
+  'parent', (SELECT i.inhparent::pg_catalog.regclass::pg_catalog.text
+               FROM pg_catalog.pg_inherits i WHERE i.inhrelid = t.oid LIMIT 1),
+  'is_system', t.nspname IN ('pg_catalog', 'information_schema')
+               OR t.nspname LIKE 'pg\_toast%' OR t.oid < 16384,
+  'extension', (SELECT e.extname FROM pg_catalog.pg_depend d
+                  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+                 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = t.oid
+                   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+                   AND d.deptype = 'e' LIMIT 1),
+  'is_owner', pg_catalog.pg_has_role(t.relowner, 'USAGE'),
+  'owner', pg_catalog.pg_get_userbyid(t.relowner)::pg_catalog.text,
+  'rls_enabled', t.relrowsecurity,
+  'rls_forced', t.relforcerowsecurity,
+  'tenant_column', (
+    SELECT pg_catalog.json_build_object(
+      'type_name', pg_catalog.format_type(a.atttypid, a.atttypmod),
+      'is_text', a.atttypid = 'pg_catalog.text'::pg_catalog.regtype,
+      'not_null', a.attnotnull,
+      'default_expr', pg_catalog.pg_get_expr(ad.adbin, ad.adrelid),
+      'default_is_ours', COALESCE(EXISTS (
+         SELECT 1 FROM pg_catalog.pg_depend d
+          WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
+            AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+            AND d.refobjid = pg_catalog.to_regprocedure(
+                  pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.regclass)')), false))
+      FROM pg_catalog.pg_attribute a
+      LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+     WHERE a.attrelid = t.oid AND a.attnum = t.tenant_attnum),
+  'tenant_fk', (
+    SELECT con.conname FROM pg_catalog.pg_constraint con
+     WHERE con.conrelid = t.oid AND con.contype = 'f'
+       AND con.conkey = ARRAY[t.tenant_attnum]
+       AND con.confrelid = pg_catalog.to_regclass(pg_catalog.quote_ident($2) || '.tenants')
+     ORDER BY con.conname LIMIT 1),
+  'indexes', COALESCE((
+    SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+      'name', ic.relname,
+      'is_unique', i.indisunique,
+      'is_primary', i.indisprimary,
+      'is_valid', i.indisvalid,
+      'key_columns', (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
+                        FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+                       WHERE k.ord <= i.indnkeyatts),
+      'has_tenant_key', t.tenant_attnum = ANY ((i.indkey::pg_catalog.int2[])[1:i.indnkeyatts]),
+      'leads_with_tenant', i.indkey[0] = t.tenant_attnum,
+      'predicate', pg_catalog.pg_get_expr(i.indpred, i.indrelid),
+      'am', am.amname,
+      'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
+      'definition_prefix', pg_catalog.format('CREATE %sINDEX %s ON %s.%s USING %s (',
+                             CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,
+                             pg_catalog.quote_ident(ic.relname), pg_catalog.quote_ident(t.nspname),
+                             pg_catalog.quote_ident(t.relname), pg_catalog.quote_ident(am.amname)),
+      'tablespace', (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),
+      'constraint', (SELECT pg_catalog.json_build_object(
+                        'name', con.conname, 'contype', con.contype::pg_catalog.text,
+                        'deferrable', con.condeferrable, 'deferred', con.condeferred,
+                        'definition', pg_catalog.pg_get_constraintdef(con.oid))
+                       FROM pg_catalog.pg_constraint con
+                      WHERE con.conrelid = t.oid AND con.conindid = i.indexrelid
+                        AND con.contype IN ('p', 'u', 'x') LIMIT 1),
+      'dependent_fks', COALESCE((
+         SELECT pg_catalog.json_agg(pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass)
+                                    ORDER BY f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname)
+           FROM pg_catalog.pg_constraint f
+          WHERE f.contype = 'f' AND f.conindid = i.indexrelid), '[]'))
+      ORDER BY ic.relname)
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+     WHERE i.indrelid = t.oid), '[]'),
+  'policies', COALESCE((
+    SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+      'name', p.polname,
+      'permissive', p.polpermissive,
+      'cmd', p.polcmd::pg_catalog.text,
+      'is_ours', COALESCE(pg_catalog.obj_description(p.oid, 'pg_policy') LIKE 'relay_tenancy:%', false),
+      'definition', (SELECT pg_catalog.row_to_json(pp) FROM pg_catalog.pg_policies pp
+                      WHERE pp.schemaname = t.nspname AND pp.tablename = t.relname
+                        AND pp.policyname = p.polname))
+      ORDER BY p.polname)
+      FROM pg_catalog.pg_policy p WHERE p.polrelid = t.oid), '[]'),
+  'names_taken', (
+    SELECT pg_catalog.json_agg(x.name) FROM (
+      SELECT c2.relname::pg_catalog.text AS name FROM pg_catalog.pg_class c2
+       WHERE c2.relnamespace = t.relnamespace
+      UNION
+      SELECT con.conname::pg_catalog.text FROM pg_catalog.pg_constraint con
+       WHERE con.conrelid = t.oid) x),
+  -- filled in by the caller, which knows the registry's qualified name
+  'registered', false
+)::pg_catalog.text
+FROM t
+"#;
+
+/// Read the state of table `oid`. `ext_schema` is where relay's own objects live.
+pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
+    use pgrx::prelude::*;
+    let json: String = Spi::get_one_with_args(TABLE_STATE_SQL, &[oid.into(), ext_schema.into()])
+        .expect("catalog query")
+        .expect("the table was resolved by regclass, so it exists");
+    let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    let registry = crate::quote::quote_qualified(ext_schema, "relay_tables");
+    state.registered = Spi::get_one_with_args::<bool>(
+        &format!("SELECT EXISTS (SELECT 1 FROM {registry} WHERE relid = $1::pg_catalog.oid)"),
+        &[oid.into()],
+    )
+    .expect("registry lookup")
+    .unwrap_or(false);
+    state
+}

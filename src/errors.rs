@@ -1,0 +1,132 @@
+//! One constructor per user error: SQLSTATE, a message naming the object, DETAIL with
+//! what was found, HINT with the fix. Every one is raised before anything is changed.
+
+use crate::plan::PlanError;
+use pgrx::pg_sys::errcodes::PgSqlErrorCode;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::PgLogLevel;
+
+/// Raise an ERROR. Never returns: PostgreSQL unwinds the transaction.
+pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String) -> ! {
+    ErrorReport::new(code, message, "relay_tenancy")
+        .set_detail(detail)
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// The planner's refusals, for table `table` (already quoted and qualified).
+pub fn plan_error(table: &str, err: PlanError) -> ! {
+    use PgSqlErrorCode::*;
+    match err {
+        PlanError::WrongKind { kind } => {
+            let hint = match kind {
+                "a view" => "Enable the tables the view reads, and make the view respect their row level security with ALTER VIEW ... SET (security_invoker = on).",
+                "a materialized view" => "A materialized view is filled by its owner and bypasses row level security: enable the tables it reads, and do not expose it to tenants.",
+                "a foreign table" => "Enable the table on the server that holds its rows.",
+                "a sequence" => "Sequences hold no rows: enable the tables that use it.",
+                "an index" => "Pass the table the index belongs to.",
+                _ => "Pass an ordinary table.",
+            };
+            raise(
+                ERRCODE_WRONG_OBJECT_TYPE,
+                format!("cannot tenant-enable {table}: it is {kind}"),
+                "relay_enable_tenancy works on ordinary tables only.".into(),
+                hint.into(),
+            )
+        }
+        PlanError::SystemCatalog => raise(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("cannot tenant-enable {table}: it is a system catalog"),
+            "System catalogs and information_schema belong to PostgreSQL.".into(),
+            "Only application tables can be tenant-enabled.".into(),
+        ),
+        PlanError::ExtensionMember { extension } => {
+            let hint = if extension == "relay_tenancy" {
+                "relay_tenancy's own tables are scoped by the extension itself; enable your application's tables.".to_string()
+            } else {
+                format!("Tables of extension \"{extension}\" are changed by that extension's own scripts.")
+            };
+            raise(
+                ERRCODE_WRONG_OBJECT_TYPE,
+                format!("cannot tenant-enable {table}: it belongs to extension \"{extension}\""),
+                "Its definition and contents are managed by the extension.".into(),
+                hint,
+            )
+        }
+        PlanError::Partitioned => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot tenant-enable partitioned table {table} yet"),
+            "This version of relay_tenancy handles ordinary tables only; nothing was changed.".into(),
+            "Partitioned tables come in a later release. Until then, tenant-enable ordinary tables.".into(),
+        ),
+        PlanError::PartitionChild { parent } => raise(
+            ERRCODE_WRONG_OBJECT_TYPE,
+            format!("cannot tenant-enable {table}: it is a partition of {parent}"),
+            "A partition's columns, keys and policies come from its partitioned table.".into(),
+            format!("Tenancy is set on the partitioned table {parent} as a whole, not on one partition."),
+        ),
+        PlanError::NotOwner { owner } => raise(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("must be owner of table {table} to tenant-enable it"),
+            format!("{table} is owned by role \"{owner}\"."),
+            format!("Run the migration as \"{owner}\" or a member of it."),
+        ),
+        PlanError::TenantColumnType { found } => raise(
+            ERRCODE_DATATYPE_MISMATCH,
+            format!("column tenant_id of {table} has type {found}, not text"),
+            format!("relay_tenancy keys every row by tenants.id, which is text; {table}.tenant_id is {found}."),
+            format!("Rename the column, or change it with ALTER TABLE {table} ALTER COLUMN tenant_id TYPE text (this rewrites the table)."),
+        ),
+        PlanError::GlobalUniqueUnknown { entry, candidates } => raise(
+            ERRCODE_UNDEFINED_OBJECT,
+            format!("global_unique entry \"{entry}\" names no unique key of {table}"),
+            if candidates.is_empty() {
+                format!("{table} has no unique key without tenant_id other than its primary key.")
+            } else {
+                format!("Unique keys of {table}: {}.", candidates.join("; "))
+            },
+            "Name a unique constraint or index, or its columns as a comma-separated list, e.g. 'email' or 'skill_id,user_id'.".into(),
+        ),
+        PlanError::UniqueHasDependents { key, definition, dependents } => raise(
+            ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot make {key} of {table} unique per tenant: foreign keys depend on it"),
+            format!("{} reference{} it ({definition}).", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }),
+            format!("Keep it global by listing it in global_unique (relay_enable_tenancy('{table}', global_unique => ARRAY['...'])), or drop the dependent foreign keys first and recreate them on (tenant_id, ...) after enabling."),
+        ),
+        PlanError::UnexpectedIndexDefinition { index, definition } => raise(
+            ERRCODE_INTERNAL_ERROR,
+            format!("relay_tenancy could not read the definition of index \"{index}\" on {table}"),
+            format!("pg_get_indexdef() returned: {definition}"),
+            "Please report this with the index definition; list the index in global_unique to leave it unchanged.".into(),
+        ),
+    }
+}
+
+pub fn null_argument(function: &str, argument: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!("{function}: {argument} must not be NULL"),
+        format!("{argument} was NULL."),
+        format!("Pass a value for {argument}."),
+    )
+}
+
+pub fn unknown_default_tenant(tenant: &str, tenants: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("default tenant \"{tenant}\" does not exist"),
+        format!("No row of {tenants} has id '{tenant}'."),
+        format!("Create the tenant first (INSERT INTO {tenants} (id, name, slug) ...), or omit default_tenant to use the default tenant."),
+    )
+}
+
+/// An INSERT that did not name tenant_id, with no tenant set for the session.
+pub fn no_tenant_for_insert(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("no tenant set: cannot insert into {table} without a tenant"),
+        "app.current_tenant_id is not set (or is empty), and the row does not name tenant_id.".into(),
+        "Set the tenant for the transaction first: SET LOCAL app.current_tenant_id = '<tenant id>'.".into(),
+    )
+}

@@ -1,0 +1,85 @@
+//! relay_tenancy: turn a single-tenant PostgreSQL schema into a multi-tenant one, one
+//! call per table.
+//!
+//! The work of every call is split three ways: `catalog` reads a table's state into
+//! plain structs, `plan` decides the steps as a pure function of that state, and
+//! `apply` runs them through SPI. `api` holds the thin SQL-facing functions.
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod api;
+mod apply;
+pub mod catalog;
+mod context;
+mod errors;
+pub mod plan;
+pub mod quote;
+mod regclass;
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn quote_ident_matches_postgres_for_every_keyword() {
+        let words: Vec<String> = Spi::connect(|c| {
+            c.select("SELECT word::text FROM pg_catalog.pg_get_keywords()", None, &[])
+                .unwrap()
+                .map(|row| row.get::<String>(1).unwrap().unwrap())
+                .collect()
+        });
+        assert!(words.len() > 400);
+        let odd = ["Skills", "my table", "a\"b", "1abc", "ütf", "_ok", "x$y"];
+        for w in words.iter().map(String::as_str).chain(odd) {
+            assert_eq!(crate::quote::quote_ident(w), crate::api::server_quote_ident(w), "{w}");
+        }
+    }
+
+    #[pg_test]
+    fn catalog_reads_a_table_into_plain_structs() {
+        Spi::run("CREATE TABLE \"Odd Table\" (id int PRIMARY KEY, slug text UNIQUE, tenant_id text)").unwrap();
+        let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid").unwrap().unwrap();
+        let state = crate::catalog::read(oid, &crate::api::extension_schema());
+        assert_eq!(state.name, "Odd Table");
+        assert_eq!(state.relkind, "r");
+        assert!(state.is_owner && !state.rls_enabled && !state.registered);
+        let col = state.tenant_column.expect("tenant_id column");
+        assert!(col.is_text && !col.not_null && !col.default_is_ours);
+        let slug = state.indexes.iter().find(|i| i.name == "Odd Table_slug_key").unwrap();
+        assert!(slug.is_unique && !slug.is_primary && !slug.has_tenant_key);
+        assert_eq!(slug.key_columns, vec![Some("slug".to_string())]);
+        assert!(slug.definition.starts_with(&slug.definition_prefix), "{}", slug.definition);
+        assert_eq!(slug.constraint.as_ref().unwrap().contype, "u");
+    }
+
+    #[pg_test(error = "no tenant set: cannot insert into \"Odd\" without a tenant")]
+    fn insert_default_refuses_without_a_tenant() {
+        Spi::run("CREATE TABLE \"Odd\" (x int)").unwrap();
+        Spi::run("SELECT relay_insert_tenant('\"Odd\"'::regclass)").unwrap();
+    }
+
+    #[pg_test]
+    fn insert_default_takes_the_session_tenant_and_ignores_empty() {
+        Spi::run("SET LOCAL app.current_tenant_id = 't1'").unwrap();
+        let t = Spi::get_one::<String>("SELECT relay_insert_tenant('pg_class')").unwrap();
+        assert_eq!(t.as_deref(), Some("t1"));
+        Spi::run("SET LOCAL app.current_tenant_id = ''").unwrap();
+        assert_eq!(crate::context::current_tenant(), None);
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

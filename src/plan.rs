@@ -1,0 +1,823 @@
+//! Plan: table state + options -> ordered steps. A pure function: no SPI, no Postgres.
+//!
+//! Each step is one SQL statement with the lock it takes and a line for the migration
+//! log. `relay_enable_tenancy` applies the steps; `relay_tenancy_plan` only prints them.
+//!
+//! Order matters for locking. Locks are held until the caller's transaction ends, so
+//! once a step takes ACCESS EXCLUSIVE every later step runs under it. Steps that need
+//! less (the backfill of a half-done table, index builds) therefore run before the
+//! first ACCESS EXCLUSIVE step whenever the tenant column already exists; on a fresh
+//! table the catalog-only ADD COLUMN must come first.
+
+use crate::catalog::{IndexInfo, TableState};
+use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
+use serde::Serialize;
+use std::collections::HashSet;
+
+pub const TENANT_COLUMN: &str = "tenant_id";
+pub const POLICY_NAME: &str = "tenant_isolation";
+/// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
+pub const POLICY_MARKER: &str =
+    "relay_tenancy: rows of the tenant in app.current_tenant_id only";
+/// The session's tenant, `''` treated as unset. PostgreSQL returns `''` rather than
+/// NULL once a `SET LOCAL` has ended, so NULLIF matters. The scalar sub-select makes
+/// the planner evaluate it once per query as an InitPlan, not once per row, and
+/// leaves `tenant_id = $initplan` usable as an index condition.
+pub const SESSION_TENANT_EXPR: &str =
+    "(SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), ''))";
+
+/// Table-level lock modes, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Lock {
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    AccessExclusive,
+}
+
+impl Lock {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lock::RowExclusive => "ROW EXCLUSIVE",
+            Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            Lock::Share => "SHARE",
+            Lock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            Lock::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    LockTable,
+    AddColumn,
+    Backfill,
+    BuildTenantUnique,
+    CreateTenantIndex,
+    SetNotNull,
+    SetDefault,
+    AddForeignKey,
+    SwapUniqueConstraint,
+    DropUniqueIndex,
+    RenameIndex,
+    EnableRls,
+    ForceRls,
+    DropPolicy,
+    CreatePolicy,
+    MarkPolicy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub kind: StepKind,
+    /// One line for the migration log.
+    pub action: String,
+    pub sql: String,
+    pub lock: Lock,
+    /// What this step replaced, as it was (an index or constraint definition, a
+    /// policy, a column default), kept in the registry so the change can be undone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<serde_json::Value>,
+}
+
+impl Step {
+    fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
+        Step { kind, action, sql, lock, replaces: None }
+    }
+    fn replacing(mut self, what: serde_json::Value) -> Step {
+        self.replaces = Some(what);
+        self
+    }
+    /// The line `relay_enable_tenancy` returns for this step.
+    pub fn report_line(&self) -> String {
+        format!("{} [{}]", self.action, self.lock.as_str())
+    }
+}
+
+pub struct Options<'a> {
+    /// Schema of the extension (where `tenants` and `relay_insert_tenant` live).
+    pub ext_schema: &'a str,
+    /// Tenant of the rows already in the table.
+    pub default_tenant: &'a str,
+    /// Unique keys that stay global: column lists (`email`, `a,b`) or constraint or
+    /// index names.
+    pub global_unique: &'a [String],
+}
+
+/// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    WrongKind { kind: &'static str },
+    Partitioned,
+    PartitionChild { parent: String },
+    SystemCatalog,
+    ExtensionMember { extension: String },
+    NotOwner { owner: String },
+    TenantColumnType { found: String },
+    GlobalUniqueUnknown { entry: String, candidates: Vec<String> },
+    UniqueHasDependents { key: String, definition: String, dependents: Vec<String> },
+    UnexpectedIndexDefinition { index: String, definition: String },
+}
+
+/// The human name of a relkind that cannot be tenant-enabled.
+fn relkind_name(relkind: &str) -> Option<&'static str> {
+    Some(match relkind {
+        "r" | "p" => return None,
+        "v" => "a view",
+        "m" => "a materialized view",
+        "f" => "a foreign table",
+        "S" => "a sequence",
+        "i" | "I" => "an index",
+        "c" => "a composite type",
+        "t" => "a TOAST table",
+        _ => "not a table",
+    })
+}
+
+/// Refuse what cannot be tenant-enabled, in the order a DBA would want to hear it.
+pub fn validate(state: &TableState) -> Result<(), PlanError> {
+    if let Some(kind) = relkind_name(&state.relkind) {
+        return Err(PlanError::WrongKind { kind });
+    }
+    if state.is_system {
+        return Err(PlanError::SystemCatalog);
+    }
+    if let Some(extension) = &state.extension {
+        return Err(PlanError::ExtensionMember { extension: extension.clone() });
+    }
+    if state.relkind == "p" {
+        return Err(PlanError::Partitioned);
+    }
+    if state.is_partition {
+        return Err(PlanError::PartitionChild { parent: state.parent.clone().unwrap_or_default() });
+    }
+    if !state.is_owner {
+        return Err(PlanError::NotOwner { owner: state.owner.clone() });
+    }
+    if let Some(col) = &state.tenant_column {
+        if !col.is_text {
+            return Err(PlanError::TenantColumnType { found: col.type_name.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// Does a `global_unique` entry name this unique key? By constraint or index name, or
+/// by its column list (`email`, `skill_id,user_id`; spaces ignored).
+fn names_key(entry: &str, index: &IndexInfo) -> bool {
+    if entry == index.name || index.constraint.as_ref().is_some_and(|c| c.name == entry) {
+        return true;
+    }
+    let wanted: Vec<&str> = entry.split(',').map(str::trim).collect();
+    let have: Vec<&str> = index.key_columns.iter().map(|c| c.as_deref().unwrap_or("")).collect();
+    wanted == have
+}
+
+/// How a key is named in messages: its constraint, else its index.
+fn key_label(index: &IndexInfo) -> String {
+    match &index.constraint {
+        Some(c) => format!("constraint {}", quote_ident(&c.name)),
+        None => format!("unique index {}", quote_ident(&index.name)),
+    }
+}
+
+/// The unique keys to rewrite so they lead with tenant_id.
+fn keys_to_rewrite<'s>(
+    state: &'s TableState,
+    global_unique: &[String],
+) -> Result<Vec<&'s IndexInfo>, PlanError> {
+    let uniques: Vec<&IndexInfo> =
+        state.indexes.iter().filter(|i| i.is_unique && i.is_valid).collect();
+    for entry in global_unique {
+        if !uniques.iter().any(|i| names_key(entry, i)) {
+            let mut candidates: Vec<String> = uniques
+                .iter()
+                .filter(|i| !i.is_primary && !i.has_tenant_key)
+                .map(|i| {
+                    let cols: Vec<&str> =
+                        i.key_columns.iter().map(|c| c.as_deref().unwrap_or("(expression)")).collect();
+                    format!("{} ({})", key_label(i), cols.join(", "))
+                })
+                .collect();
+            candidates.sort();
+            return Err(PlanError::GlobalUniqueUnknown { entry: entry.clone(), candidates });
+        }
+    }
+    let mut keys = Vec::new();
+    for index in uniques {
+        if index.is_primary || index.has_tenant_key {
+            continue;
+        }
+        if global_unique.iter().any(|e| names_key(e, index)) {
+            continue;
+        }
+        if !index.dependent_fks.is_empty() {
+            return Err(PlanError::UniqueHasDependents {
+                key: key_label(index),
+                definition: index.definition.clone(),
+                dependents: index.dependent_fks.clone(),
+            });
+        }
+        keys.push(index);
+    }
+    Ok(keys)
+}
+
+/// `CREATE UNIQUE INDEX <new_name> ON <table> USING <am> (tenant_id, <keys as they were>`
+/// followed by everything else `pg_get_indexdef` printed (INCLUDE, NULLS NOT DISTINCT,
+/// WITH, WHERE), with the tablespace kept. The key list is spliced after the exact
+/// prefix the catalog says PostgreSQL printed, so no name is parsed out of SQL text.
+pub fn tenant_leading_index_sql(
+    index: &IndexInfo,
+    new_name: &str,
+    table: &str,
+) -> Result<String, PlanError> {
+    let unexpected = || PlanError::UnexpectedIndexDefinition {
+        index: index.name.clone(),
+        definition: index.definition.clone(),
+    };
+    let mut rest = index.definition.strip_prefix(&index.definition_prefix).ok_or_else(unexpected)?;
+    let mut where_clause = String::new();
+    if let Some(pred) = &index.predicate {
+        let suffix = format!(" WHERE {pred}");
+        rest = rest.strip_suffix(&suffix).ok_or_else(unexpected)?;
+        where_clause = suffix;
+    }
+    let tablespace = match &index.tablespace {
+        Some(ts) => format!(" TABLESPACE {}", quote_ident(ts)),
+        None => String::new(),
+    };
+    Ok(format!(
+        "CREATE UNIQUE INDEX {} ON {} USING {} ({}, {}{}{}",
+        quote_ident(new_name),
+        table,
+        quote_ident(&index.am),
+        TENANT_COLUMN,
+        rest,
+        tablespace,
+        where_clause
+    ))
+}
+
+/// The policy's USING / WITH CHECK rule.
+fn tenant_rule() -> String {
+    format!("{TENANT_COLUMN} = {SESSION_TENANT_EXPR}")
+}
+
+/// Compute the steps that bring `state` to the tenant-enabled end state. Empty when the
+/// table is already there.
+pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
+    validate(state)?;
+    let rewrite = keys_to_rewrite(state, opts.global_unique)?;
+
+    let table = quote_qualified(&state.schema, &state.name);
+    let tenants = quote_qualified(opts.ext_schema, "tenants");
+    let default_lit = quote_literal(opts.default_tenant);
+    let mut taken: HashSet<String> = state.names_taken.iter().cloned().collect();
+    let mut new_name = |base: &str, suffix: &str| {
+        let name = choose_name(base, suffix, &|n| taken.contains(n));
+        taken.insert(name.clone());
+        name
+    };
+
+    let column = state.tenant_column.as_ref();
+    let mut steps = Vec::new();
+
+    // 1. The column. On a fresh table: catalog only, existing rows read the constant
+    //    default from pg_attribute.attmissingval, nothing is rewritten.
+    match column {
+        None => steps.push(Step::new(
+            StepKind::AddColumn,
+            Lock::AccessExclusive,
+            format!(
+                "added column {TENANT_COLUMN} text NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)"
+            ),
+            format!(
+                "ALTER TABLE {table} ADD COLUMN {TENANT_COLUMN} text NOT NULL DEFAULT {default_lit}"
+            ),
+        )),
+        Some(col) if !col.not_null => steps.push(
+            Step::new(
+                StepKind::Backfill,
+                Lock::RowExclusive,
+                format!("backfilled rows of {table} with NULL {TENANT_COLUMN} to {default_lit}"),
+                format!("UPDATE {table} SET {TENANT_COLUMN} = $1 WHERE {TENANT_COLUMN} IS NULL"),
+            ),
+        ),
+        Some(_) => {}
+    }
+
+    // 2. Index builds (SHARE: reads go on, writes wait).
+    let mut swaps = Vec::new();
+    for index in &rewrite {
+        let tmp = new_name(&index.name, "_relay_tmp");
+        let cols: Vec<&str> =
+            index.key_columns.iter().map(|c| c.as_deref().unwrap_or("(expression)")).collect();
+        steps.push(Step::new(
+            StepKind::BuildTenantUnique,
+            Lock::Share,
+            format!(
+                "built unique index {} on {table} ({TENANT_COLUMN}, {}) to replace {}",
+                quote_ident(&tmp),
+                cols.join(", "),
+                key_label(index)
+            ),
+            tenant_leading_index_sql(index, &tmp, &table)?,
+        ));
+        swaps.push((*index, tmp));
+    }
+    let served = state.indexes.iter().any(|i| i.is_valid && i.leads_with_tenant && i.predicate.is_none())
+        || rewrite.iter().any(|i| i.predicate.is_none());
+    if !served {
+        let name = new_name(&state.name, "_tenant_id_idx");
+        steps.push(Step::new(
+            StepKind::CreateTenantIndex,
+            Lock::Share,
+            format!("created index {} on {table} ({TENANT_COLUMN})", quote_ident(&name)),
+            format!("CREATE INDEX {} ON {table} ({TENANT_COLUMN})", quote_ident(&name)),
+        ));
+    }
+
+    // 3. Catalog changes under ACCESS EXCLUSIVE, each quick.
+    if let Some(col) = column {
+        if !col.not_null {
+            steps.push(Step::new(
+                StepKind::SetNotNull,
+                Lock::AccessExclusive,
+                format!("set {TENANT_COLUMN} NOT NULL on {table} (scan, no rewrite)"),
+                format!("ALTER TABLE {table} ALTER COLUMN {TENANT_COLUMN} SET NOT NULL"),
+            ));
+        }
+    }
+    if !column.is_some_and(|c| c.default_is_ours) {
+        let mut step = Step::new(
+            StepKind::SetDefault,
+            Lock::AccessExclusive,
+            format!(
+                "new rows of {table} take the session's tenant; an insert with no tenant set fails"
+            ),
+            format!(
+                "ALTER TABLE {table} ALTER COLUMN {TENANT_COLUMN} SET DEFAULT {}.relay_insert_tenant({}::pg_catalog.regclass)",
+                quote_ident(opts.ext_schema),
+                quote_literal(&table)
+            ),
+        );
+        if let Some(previous) = column.and_then(|c| c.default_expr.clone()) {
+            step = step.replacing(serde_json::json!({ "column_default": previous }));
+        }
+        steps.push(step);
+    }
+    if state.tenant_fk.is_none() {
+        let name = new_name(&state.name, "_tenant_id_fkey");
+        steps.push(Step::new(
+            StepKind::AddForeignKey,
+            Lock::ShareRowExclusive,
+            format!(
+                "added foreign key {} ({TENANT_COLUMN}) REFERENCES {tenants}(id) (also SHARE ROW EXCLUSIVE on {tenants})",
+                quote_ident(&name)
+            ),
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({TENANT_COLUMN}) REFERENCES {tenants}(id)",
+                quote_ident(&name)
+            ),
+        ));
+    }
+    for (index, tmp) in swaps {
+        let replaced = serde_json::json!({
+            "index": index.name,
+            "index_definition": index.definition,
+            "constraint": index.constraint.as_ref().map(|c| &c.name),
+            "constraint_definition": index.constraint.as_ref().map(|c| &c.definition),
+        });
+        match &index.constraint {
+            Some(con) => {
+                let deferral = match (con.deferrable, con.deferred) {
+                    (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+                    (true, false) => " DEFERRABLE",
+                    _ => "",
+                };
+                steps.push(
+                    Step::new(
+                        StepKind::SwapUniqueConstraint,
+                        Lock::AccessExclusive,
+                        format!(
+                            "replaced constraint {} {} with UNIQUE ({TENANT_COLUMN}, ...) under the same name",
+                            quote_ident(&con.name),
+                            con.definition
+                        ),
+                        format!(
+                            "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} UNIQUE USING INDEX {1}{deferral}",
+                            quote_ident(&con.name),
+                            quote_ident(&tmp)
+                        ),
+                    )
+                    .replacing(replaced),
+                );
+            }
+            None => {
+                steps.push(
+                    Step::new(
+                        StepKind::DropUniqueIndex,
+                        Lock::AccessExclusive,
+                        format!("dropped global unique index {}", quote_ident(&index.name)),
+                        format!("DROP INDEX {}", quote_qualified(&state.schema, &index.name)),
+                    )
+                    .replacing(replaced),
+                );
+                steps.push(Step::new(
+                    StepKind::RenameIndex,
+                    Lock::ShareUpdateExclusive,
+                    format!(
+                        "renamed {} to {}, now unique per tenant",
+                        quote_ident(&tmp),
+                        quote_ident(&index.name)
+                    ),
+                    format!(
+                        "ALTER INDEX {} RENAME TO {}",
+                        quote_qualified(&state.schema, &tmp),
+                        quote_ident(&index.name)
+                    ),
+                ));
+            }
+        }
+    }
+    if !state.rls_enabled {
+        steps.push(Step::new(
+            StepKind::EnableRls,
+            Lock::AccessExclusive,
+            format!("enabled row level security on {table}"),
+            format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        ));
+    }
+    if !state.rls_forced {
+        steps.push(Step::new(
+            StepKind::ForceRls,
+            Lock::AccessExclusive,
+            format!("forced row level security on {table} (the owner is isolated too)"),
+            format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+        ));
+    }
+    steps.extend(policy_steps(state, &table));
+
+    // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
+    // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
+    // backfill, and so the later upgrade to ACCESS EXCLUSIVE is the only one.
+    if steps.first().is_some_and(|s| s.lock < Lock::AccessExclusive && s.lock != Lock::ShareRowExclusive) {
+        steps.insert(
+            0,
+            Step::new(
+                StepKind::LockTable,
+                Lock::ShareRowExclusive,
+                format!("locked {table} against writes (reads go on) for the backfill and index builds"),
+                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+            ),
+        );
+    }
+    Ok(steps)
+}
+
+/// The tenant_isolation policy. PERMISSIVE grants the tenant's rows. When the
+/// application already has permissive policies of its own, ours is RESTRICTIVE so it
+/// ANDs with them and never widens them (a restrictive policy alone would hide every
+/// row: PostgreSQL needs at least one permissive policy to grant anything).
+fn policy_steps(state: &TableState, table: &str) -> Vec<Step> {
+    let others_permissive = state.policies.iter().any(|p| p.name != POLICY_NAME && p.permissive);
+    let want_permissive = !others_permissive;
+    let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
+    if existing.is_some_and(|p| p.is_ours && p.permissive == want_permissive && p.cmd == "*") {
+        return Vec::new();
+    }
+    let mut steps = Vec::new();
+    if let Some(p) = existing {
+        steps.push(
+            Step::new(
+                StepKind::DropPolicy,
+                Lock::AccessExclusive,
+                format!("dropped policy {POLICY_NAME} on {table}, replaced below"),
+                format!("DROP POLICY {POLICY_NAME} ON {table}"),
+            )
+            .replacing(serde_json::json!({ "policy": p.definition })),
+        );
+    }
+    let mode = if want_permissive { "PERMISSIVE" } else { "RESTRICTIVE" };
+    let why = if want_permissive {
+        "grants the session tenant's rows"
+    } else {
+        "ANDed with the table's own permissive policies"
+    };
+    let rule = tenant_rule();
+    steps.push(Step::new(
+        StepKind::CreatePolicy,
+        Lock::AccessExclusive,
+        format!("created policy {POLICY_NAME} on {table} AS {mode} FOR ALL: {why}"),
+        format!(
+            "CREATE POLICY {POLICY_NAME} ON {table} AS {mode} FOR ALL USING ({rule}) WITH CHECK ({rule})"
+        ),
+    ));
+    steps.push(Step::new(
+        StepKind::MarkPolicy,
+        Lock::ShareUpdateExclusive,
+        format!("marked policy {POLICY_NAME} as relay's"),
+        format!("COMMENT ON POLICY {POLICY_NAME} ON {table} IS {}", quote_literal(POLICY_MARKER)),
+    ));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn};
+
+    fn opts(global: &[String]) -> Options<'_> {
+        Options { ext_schema: "public", default_tenant: "default-tenant-000-0000-000000000000", global_unique: global }
+    }
+
+    fn table(name: &str) -> TableState {
+        TableState {
+            oid: 16400,
+            schema: "public".into(),
+            name: name.into(),
+            relkind: "r".into(),
+            is_owner: true,
+            owner: "app_owner".into(),
+            indexes: vec![pk(name)],
+            names_taken: vec![name.into(), format!("{name}_pkey")],
+            ..Default::default()
+        }
+    }
+
+    fn pk(table: &str) -> IndexInfo {
+        IndexInfo {
+            name: format!("{table}_pkey"),
+            is_unique: true,
+            is_primary: true,
+            is_valid: true,
+            key_columns: vec![Some("id".into())],
+            am: "btree".into(),
+            definition: format!("CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree (id)"),
+            definition_prefix: format!("CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree ("),
+            constraint: Some(ConstraintInfo {
+                name: format!("{table}_pkey"),
+                contype: "p".into(),
+                definition: "PRIMARY KEY (id)".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn unique_constraint(table: &str, name: &str, col: &str) -> IndexInfo {
+        IndexInfo {
+            name: name.into(),
+            is_unique: true,
+            is_valid: true,
+            key_columns: vec![Some(col.into())],
+            am: "btree".into(),
+            definition: format!("CREATE UNIQUE INDEX {name} ON public.{table} USING btree ({col})"),
+            definition_prefix: format!("CREATE UNIQUE INDEX {name} ON public.{table} USING btree ("),
+            constraint: Some(ConstraintInfo {
+                name: name.into(),
+                contype: "u".into(),
+                definition: format!("UNIQUE ({col})"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(steps: &[Step]) -> Vec<StepKind> {
+        steps.iter().map(|s| s.kind).collect()
+    }
+
+    fn enabled(mut state: TableState) -> TableState {
+        state.tenant_column = Some(TenantColumn {
+            type_name: "text".into(),
+            is_text: true,
+            not_null: true,
+            default_expr: Some("relay_insert_tenant('skills'::regclass)".into()),
+            default_is_ours: true,
+        });
+        state.tenant_fk = Some("skills_tenant_id_fkey".into());
+        state.rls_enabled = true;
+        state.rls_forced = true;
+        state.indexes.push(IndexInfo {
+            name: "skills_tenant_id_idx".into(),
+            is_valid: true,
+            leads_with_tenant: true,
+            has_tenant_key: true,
+            key_columns: vec![Some("tenant_id".into())],
+            ..Default::default()
+        });
+        state.policies.push(PolicyInfo {
+            name: POLICY_NAME.into(),
+            permissive: true,
+            cmd: "*".into(),
+            is_ours: true,
+            definition: serde_json::Value::Null,
+        });
+        state
+    }
+
+    #[test]
+    fn fresh_table_adds_column_first_then_everything_else() {
+        let steps = plan(&table("users"), &opts(&[])).unwrap();
+        assert_eq!(
+            kinds(&steps),
+            vec![
+                StepKind::AddColumn,
+                StepKind::CreateTenantIndex,
+                StepKind::SetDefault,
+                StepKind::AddForeignKey,
+                StepKind::EnableRls,
+                StepKind::ForceRls,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy,
+            ]
+        );
+        assert_eq!(
+            steps[0].sql,
+            "ALTER TABLE public.users ADD COLUMN tenant_id text NOT NULL DEFAULT 'default-tenant-000-0000-000000000000'"
+        );
+        assert_eq!(steps[1].sql, "CREATE INDEX users_tenant_id_idx ON public.users (tenant_id)");
+        assert_eq!(
+            steps[2].sql,
+            "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.regclass)"
+        );
+        assert!(steps[6].sql.contains("AS PERMISSIVE FOR ALL"));
+        assert!(steps[6].sql.contains("(SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), ''))"));
+    }
+
+    #[test]
+    fn already_enabled_table_plans_nothing() {
+        let steps = plan(&enabled(table("skills")), &opts(&[])).unwrap();
+        assert!(steps.is_empty(), "{steps:#?}");
+    }
+
+    #[test]
+    fn global_unique_key_is_rewritten_under_its_own_name() {
+        let mut state = table("skills");
+        state.indexes.push(unique_constraint("skills", "skills_slug_unique", "slug"));
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let build = steps.iter().find(|s| s.kind == StepKind::BuildTenantUnique).unwrap();
+        assert_eq!(
+            build.sql,
+            "CREATE UNIQUE INDEX skills_slug_unique_relay_tmp ON public.skills USING btree (tenant_id, slug)"
+        );
+        let swap = steps.iter().find(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
+        assert_eq!(
+            swap.sql,
+            "ALTER TABLE public.skills DROP CONSTRAINT skills_slug_unique, ADD CONSTRAINT skills_slug_unique UNIQUE USING INDEX skills_slug_unique_relay_tmp"
+        );
+        assert!(swap.replaces.is_some());
+        // (tenant_id, slug) serves tenant lookups: no separate tenant_id index
+        assert!(!kinds(&steps).contains(&StepKind::CreateTenantIndex));
+    }
+
+    #[test]
+    fn keys_listed_in_global_unique_stay_global() {
+        let mut state = table("users");
+        state.indexes.push(unique_constraint("users", "users_email_key", "email"));
+        for entry in ["email", "users_email_key", " email "] {
+            let steps = plan(&state, &opts(&[entry.to_string()])).unwrap();
+            assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique), "{entry}");
+            assert!(kinds(&steps).contains(&StepKind::CreateTenantIndex), "{entry}");
+        }
+    }
+
+    #[test]
+    fn unknown_global_unique_entry_is_an_error_listing_candidates() {
+        let mut state = table("users");
+        state.indexes.push(unique_constraint("users", "users_email_key", "email"));
+        let err = plan(&state, &opts(&["mail".to_string()])).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::GlobalUniqueUnknown {
+                entry: "mail".into(),
+                candidates: vec!["constraint users_email_key (email)".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn unique_key_with_a_dependent_foreign_key_is_refused() {
+        let mut state = table("skills");
+        let mut key = unique_constraint("skills", "skills_slug_unique", "slug");
+        key.dependent_fks = vec!["links_slug_fkey on links".into()];
+        state.indexes.push(key);
+        let err = plan(&state, &opts(&[])).unwrap_err();
+        assert!(matches!(err, PlanError::UniqueHasDependents { ref dependents, .. } if dependents == &vec!["links_slug_fkey on links".to_string()]));
+    }
+
+    #[test]
+    fn partial_expression_index_keeps_predicate_options_and_tablespace() {
+        let mut state = table("skills");
+        state.indexes.push(IndexInfo {
+            name: "skills_lower_name".into(),
+            is_unique: true,
+            is_valid: true,
+            key_columns: vec![None],
+            am: "btree".into(),
+            predicate: Some("(deleted IS FALSE)".into()),
+            tablespace: Some("fast space".into()),
+            definition: "CREATE UNIQUE INDEX skills_lower_name ON public.skills USING btree (lower(name) text_pattern_ops DESC) INCLUDE (id) WITH (fillfactor='70') WHERE (deleted IS FALSE)".into(),
+            definition_prefix: "CREATE UNIQUE INDEX skills_lower_name ON public.skills USING btree (".into(),
+            ..Default::default()
+        });
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let build = steps.iter().find(|s| s.kind == StepKind::BuildTenantUnique).unwrap();
+        assert_eq!(
+            build.sql,
+            "CREATE UNIQUE INDEX skills_lower_name_relay_tmp ON public.skills USING btree (tenant_id, lower(name) text_pattern_ops DESC) INCLUDE (id) WITH (fillfactor='70') TABLESPACE \"fast space\" WHERE (deleted IS FALSE)"
+        );
+        let k = kinds(&steps);
+        assert!(k.contains(&StepKind::DropUniqueIndex) && k.contains(&StepKind::RenameIndex));
+        // a partial index does not serve every tenant lookup
+        assert!(k.contains(&StepKind::CreateTenantIndex));
+    }
+
+    #[test]
+    fn half_done_table_is_backfilled_under_a_write_lock_before_any_access_exclusive() {
+        let mut state = table("users");
+        state.tenant_column = Some(TenantColumn {
+            type_name: "text".into(),
+            is_text: true,
+            not_null: false,
+            ..Default::default()
+        });
+        state.indexes.push(IndexInfo {
+            name: "users_tenant_id_idx".into(),
+            is_valid: true,
+            leads_with_tenant: true,
+            has_tenant_key: true,
+            ..Default::default()
+        });
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert_eq!(
+            kinds(&steps)[..4],
+            [StepKind::LockTable, StepKind::Backfill, StepKind::SetNotNull, StepKind::SetDefault]
+        );
+        assert_eq!(steps[1].sql, "UPDATE public.users SET tenant_id = $1 WHERE tenant_id IS NULL");
+        let first_ael = steps.iter().position(|s| s.lock == Lock::AccessExclusive).unwrap();
+        assert!(steps[..first_ael].iter().all(|s| s.kind != StepKind::CreateTenantIndex));
+    }
+
+    #[test]
+    fn foreign_policy_named_tenant_isolation_is_replaced_and_kept_for_undo() {
+        let mut state = enabled(table("skills"));
+        state.policies[0].is_ours = false;
+        state.policies[0].definition = serde_json::json!({"qual": "(tenant_id = current_setting('app.current_tenant_id', true))"});
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert_eq!(kinds(&steps), vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]);
+        assert!(steps[0].replaces.is_some());
+    }
+
+    #[test]
+    fn own_permissive_policies_make_ours_restrictive() {
+        let mut state = table("skills");
+        state.rls_enabled = true;
+        state.policies.push(PolicyInfo {
+            name: "owner_only".into(),
+            permissive: true,
+            cmd: "*".into(),
+            is_ours: false,
+            definition: serde_json::Value::Null,
+        });
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let create = steps.iter().find(|s| s.kind == StepKind::CreatePolicy).unwrap();
+        assert!(create.sql.contains("AS RESTRICTIVE"), "{}", create.sql);
+    }
+
+    #[test]
+    fn odd_names_are_quoted_everywhere() {
+        let mut state = table("My Table");
+        state.schema = "Tenant \"Data\"".into();
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let q = "\"Tenant \"\"Data\"\"\".\"My Table\"";
+        assert!(steps.iter().all(|s| s.sql.contains(q)), "{steps:#?}");
+        assert!(steps[1].sql.starts_with("CREATE INDEX \"My Table_tenant_id_idx\""));
+        // the regclass literal for the default is the quoted name, quoted again as a literal
+        assert!(steps[2].sql.contains("'\"Tenant \"\"Data\"\"\".\"My Table\"'::pg_catalog.regclass"));
+    }
+
+    #[test]
+    fn refusals() {
+        let mut s = table("v");
+        s.relkind = "v".into();
+        assert_eq!(validate(&s), Err(PlanError::WrongKind { kind: "a view" }));
+        let mut s = table("p");
+        s.relkind = "p".into();
+        assert_eq!(validate(&s), Err(PlanError::Partitioned));
+        let mut s = table("c");
+        s.is_partition = true;
+        s.parent = Some("p".into());
+        assert_eq!(validate(&s), Err(PlanError::PartitionChild { parent: "p".into() }));
+        let mut s = table("tenants");
+        s.extension = Some("relay_tenancy".into());
+        assert!(matches!(validate(&s), Err(PlanError::ExtensionMember { .. })));
+        let mut s = table("t");
+        s.tenant_column = Some(TenantColumn { type_name: "uuid".into(), ..Default::default() });
+        assert_eq!(validate(&s), Err(PlanError::TenantColumnType { found: "uuid".into() }));
+    }
+}
