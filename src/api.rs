@@ -41,7 +41,7 @@ fn prepare(
     let global_unique: Vec<String> = global_unique
         .unwrap_or_default()
         .into_iter()
-        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "an entry of global_unique")))
+        .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
         .collect();
     let default_tenant = default_tenant.unwrap_or_else(|| DEFAULT_TENANT_ID.to_string());
     let ext_schema = extension_schema();
@@ -53,9 +53,10 @@ fn prepare(
     Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()])
         .expect("advisory lock");
 
-    let state = catalog::read(tbl.0, &ext_schema);
+    let mut state = catalog::read(tbl.0, &ext_schema);
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
+    state.registered = catalog::is_registered(tbl.0, &ext_schema);
 
     let tenants = quote_qualified(&ext_schema, "tenants");
     let exists = Spi::get_one_with_args::<bool>(

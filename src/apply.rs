@@ -10,18 +10,44 @@ use pgrx::prelude::*;
 
 /// Run the steps in order; return one log line per step.
 pub fn apply(steps: &[Step], default_tenant: &str) -> Vec<String> {
+    let min_messages = Spi::get_one::<String>("SELECT pg_catalog.current_setting('client_min_messages')")
+        .expect("read client_min_messages")
+        .unwrap_or_else(|| "notice".into());
     Spi::connect_mut(|client| {
         steps
             .iter()
             .map(|step| {
                 pgrx::debug1!("relay_tenancy: {}", step.sql);
-                if step.kind == StepKind::Backfill {
-                    let args = [default_tenant.into()];
-                    let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
-                    format!("{} ({} rows)", step.report_line(), done.len())
-                } else {
-                    client.update(step.sql.as_str(), None, &[]).expect("plan step");
-                    step.report_line()
+                match step.kind {
+                    StepKind::Backfill => {
+                        let args = [default_tenant.into()];
+                        let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
+                        step.report_line(Some(done.len()))
+                    }
+                    // PostgreSQL NOTICEs that ADD CONSTRAINT ... USING INDEX renames the
+                    // index; our own line says so already. Quiet for this statement only.
+                    StepKind::SwapUniqueConstraint => {
+                        client
+                            .update(
+                                "SELECT pg_catalog.set_config('client_min_messages', 'warning', true)",
+                                None,
+                                &[],
+                            )
+                            .and_then(|_| client.update(step.sql.as_str(), None, &[]))
+                            .expect("plan step");
+                        client
+                            .update(
+                                "SELECT pg_catalog.set_config('client_min_messages', $1, true)",
+                                None,
+                                &[min_messages.as_str().into()],
+                            )
+                            .expect("restore client_min_messages");
+                        step.report_line(None)
+                    }
+                    _ => {
+                        client.update(step.sql.as_str(), None, &[]).expect("plan step");
+                        step.report_line(None)
+                    }
                 }
             })
             .collect()

@@ -133,8 +133,11 @@ SELECT pg_catalog.json_build_object(
   'name', t.relname,
   'relkind', t.relkind::pg_catalog.text,
   'is_partition', t.relispartition,
-  'parent', (SELECT i.inhparent::pg_catalog.regclass::pg_catalog.text
-               FROM pg_catalog.pg_inherits i WHERE i.inhrelid = t.oid LIMIT 1),
+  'parent', (SELECT pg_catalog.format('%I.%I', pn.nspname, pc.relname)
+               FROM pg_catalog.pg_inherits i
+               JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+               JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+              WHERE i.inhrelid = t.oid LIMIT 1),
   'is_system', t.nspname IN ('pg_catalog', 'information_schema')
                OR t.nspname LIKE 'pg\_toast%' OR t.oid < 16384,
   'extension', (SELECT e.extname FROM pg_catalog.pg_depend d
@@ -177,8 +180,10 @@ SELECT pg_catalog.json_build_object(
                         FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
                         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
                        WHERE k.ord <= i.indnkeyatts),
-      'has_tenant_key', t.tenant_attnum = ANY ((i.indkey::pg_catalog.int2[])[1:i.indnkeyatts]),
-      'leads_with_tenant', i.indkey[0] = t.tenant_attnum,
+      -- int2vector keeps its lower bound of 0, so go through unnest, not a slice
+      'has_tenant_key', EXISTS (SELECT 1 FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                                 WHERE k.ord <= i.indnkeyatts AND k.attnum = t.tenant_attnum),
+      'leads_with_tenant', COALESCE(i.indkey[0] = t.tenant_attnum, false),
       'predicate', pg_catalog.pg_get_expr(i.indpred, i.indrelid),
       'am', am.amname,
       'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
@@ -228,19 +233,26 @@ SELECT pg_catalog.json_build_object(
 FROM t
 "#;
 
-/// Read the state of table `oid`. `ext_schema` is where relay's own objects live.
+/// Read the state of table `oid` (`registered` is left false; see `is_registered`).
+/// `ext_schema` is where relay's own objects live.
 pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
     use pgrx::prelude::*;
     let json: String = Spi::get_one_with_args(TABLE_STATE_SQL, &[oid.into(), ext_schema.into()])
         .expect("catalog query")
         .expect("the table was resolved by regclass, so it exists");
-    let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    serde_json::from_str(&json).expect("catalog JSON matches TableState")
+}
+
+/// Whether table `oid` has a row in relay_tables. Separate from `read` because it
+/// needs privileges on the registry: it runs once the table has been validated, so
+/// a caller who may not enable the table hears why before anything else.
+pub fn is_registered(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> bool {
+    use pgrx::prelude::*;
     let registry = crate::quote::quote_qualified(ext_schema, "relay_tables");
-    state.registered = Spi::get_one_with_args::<bool>(
+    Spi::get_one_with_args::<bool>(
         &format!("SELECT EXISTS (SELECT 1 FROM {registry} WHERE relid = $1::pg_catalog.oid)"),
         &[oid.into()],
     )
     .expect("registry lookup")
-    .unwrap_or(false);
-    state
+    .unwrap_or(false)
 }

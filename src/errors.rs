@@ -88,11 +88,11 @@ pub fn plan_error(table: &str, err: PlanError) -> ! {
             },
             "Name a unique constraint or index, or its columns as a comma-separated list, e.g. 'email' or 'skill_id,user_id'.".into(),
         ),
-        PlanError::UniqueHasDependents { key, definition, dependents } => raise(
+        PlanError::UniqueHasDependents { key, entry, definition, dependents } => raise(
             ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
             format!("cannot make {key} of {table} unique per tenant: foreign keys depend on it"),
             format!("{} reference{} it ({definition}).", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }),
-            format!("Keep it global by listing it in global_unique (relay_enable_tenancy('{table}', global_unique => ARRAY['...'])), or drop the dependent foreign keys first and recreate them on (tenant_id, ...) after enabling."),
+            format!("Keep it global: relay_enable_tenancy({}, global_unique => ARRAY[{}]); or drop the dependent foreign keys, enable, and recreate them on (tenant_id, ...).", crate::quote::quote_literal(table), crate::quote::quote_literal(&entry)),
         ),
         PlanError::UnexpectedIndexDefinition { index, definition } => raise(
             ERRCODE_INTERNAL_ERROR,
@@ -109,6 +109,15 @@ pub fn null_argument(function: &str, argument: &str) -> ! {
         format!("{function}: {argument} must not be NULL"),
         format!("{argument} was NULL."),
         format!("Pass a value for {argument}."),
+    )
+}
+
+pub fn null_global_unique_entry(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!("{function}: global_unique must not contain NULL"),
+        "One entry of global_unique was NULL.".into(),
+        "List constraint or index names, or column lists such as 'email'; leave NULLs out.".into(),
     )
 }
 

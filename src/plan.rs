@@ -90,9 +90,13 @@ impl Step {
         self.replaces = Some(what);
         self
     }
-    /// The line `relay_enable_tenancy` returns for this step.
-    pub fn report_line(&self) -> String {
-        format!("{} [{}]", self.action, self.lock.as_str())
+    /// The line `relay_enable_tenancy` returns for this step; `rows` for a step that
+    /// writes rows (the backfill).
+    pub fn report_line(&self, rows: Option<usize>) -> String {
+        match rows {
+            Some(n) => format!("{} ({n} rows) [{}]", self.action, self.lock.as_str()),
+            None => format!("{} [{}]", self.action, self.lock.as_str()),
+        }
     }
 }
 
@@ -117,7 +121,7 @@ pub enum PlanError {
     NotOwner { owner: String },
     TenantColumnType { found: String },
     GlobalUniqueUnknown { entry: String, candidates: Vec<String> },
-    UniqueHasDependents { key: String, definition: String, dependents: Vec<String> },
+    UniqueHasDependents { key: String, entry: String, definition: String, dependents: Vec<String> },
     UnexpectedIndexDefinition { index: String, definition: String },
 }
 
@@ -216,7 +220,8 @@ fn keys_to_rewrite<'s>(
         if !index.dependent_fks.is_empty() {
             return Err(PlanError::UniqueHasDependents {
                 key: key_label(index),
-                definition: index.definition.clone(),
+                entry: index.constraint.as_ref().map_or(&index.name, |c| &c.name).clone(),
+                definition: index.constraint.as_ref().map_or(&index.definition, |c| &c.definition).clone(),
                 dependents: index.dependent_fks.clone(),
             });
         }
@@ -313,8 +318,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     let mut swaps = Vec::new();
     for index in &rewrite {
         let tmp = new_name(&index.name, "_relay_tmp");
-        let cols: Vec<&str> =
-            index.key_columns.iter().map(|c| c.as_deref().unwrap_or("(expression)")).collect();
+        let cols: Vec<String> = index
+            .key_columns
+            .iter()
+            .map(|c| c.as_deref().map_or("(expression)".to_string(), quote_ident))
+            .collect();
         steps.push(Step::new(
             StepKind::BuildTenantUnique,
             Lock::Share,

@@ -1,0 +1,62 @@
+# Shared by the scripts: paths, and a throwaway PostgreSQL 15 cluster run as the
+# postgres user (PostgreSQL refuses to run as root).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=/usr/lib/postgresql/15/bin
+PGXS=/usr/lib/postgresql/15/lib/pgxs/src/test
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# The reference schema, data and migrations: ../shared/reference beside the clone,
+# else the vendored copies in tests/reference.
+reference_dir() {
+  if [ -f "$ROOT/../shared/reference/app-schema.sql" ]; then
+    (cd "$ROOT/../shared/reference" && pwd)
+  else
+    echo "$ROOT/tests/reference"
+  fi
+}
+
+# A directory the postgres user owns and can reach (CI's clone may sit under /root).
+postgres_tmpdir() {
+  local d
+  d=$(mktemp -d /tmp/relay.XXXXXX)
+  chmod 755 "$d"
+  chown postgres:postgres "$d"
+  echo "$d"
+}
+
+# Servers start without RUST_BACKTRACE: with it, pgrx appends a Rust backtrace to the
+# DETAIL of every error raised through SPI, which no user wants to read.
+as_pg() { runuser -u postgres -- env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@"; }
+
+# start_cluster DIR PORT: initdb into DIR/data and start it with its socket in DIR.
+start_cluster() {
+  local dir=$1 port=$2
+  as_pg "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+  cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 1GB
+maintenance_work_mem = 512MB
+max_wal_size = 8GB
+CONF
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+}
+
+# psql against a cluster started by start_cluster: pg DIR PORT [psql args...]
+pg() {
+  local dir=$1 port=$2
+  shift 2
+  as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"
+}

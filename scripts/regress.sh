@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Quick loop while editing: install a debug build and run only pg_regress (or the
+# tests named as arguments). The full suite is scripts/test.sh.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+RELAY_PROFILE=debug "$ROOT/scripts/setup.sh" >/dev/null
+work=$(postgres_tmpdir)
+cp -r tests/pg_regress/. "$work/"
+cp -r "$(reference_dir)" "$work/reference"
+chown -R postgres:postgres "$work"
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v '^#' tests/pg_regress/schedule)
+(cd "$work" && as_pg "$PGXS/regress/pg_regress" --temp-instance="$work/tmp_check" --bindir="$PG_BIN" \
+   --inputdir="$work" --outputdir="$work" "${tests[@]}") || true
+echo "results in $work/results"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install whatever is missing, then build and install relay_tenancy into the system
+# PostgreSQL 15. Idempotent: on a machine that has everything it only rebuilds.
+#   scripts/setup.sh            release build (demo, benchmarks)
+#   RELAY_PROFILE=debug scripts/setup.sh
+#   RELAY_SKIP_INSTALL=1 scripts/setup.sh   toolchain only
+source "$(dirname "$0")/lib.sh"
+
+packages=(postgresql-15 postgresql-server-dev-15 clang libclang-dev pkg-config sudo)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo pgrx --version 2>/dev/null | grep -q ' 0\.18\.0'; then
+  say "installing cargo-pgrx 0.18.0 (about 4 minutes)"
+  cargo install cargo-pgrx --version 0.18.0 --locked
+fi
+if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  cargo pgrx init --pg15 /usr/bin/pg_config
+fi
+
+[ "${RELAY_SKIP_INSTALL:-}" = 1 ] && exit 0
+cd "$ROOT"
+profile=${RELAY_PROFILE:-release}
+say "building and installing relay_tenancy ($profile)"
+if [ "$profile" = release ]; then
+  cargo pgrx install --pg-config /usr/bin/pg_config --release >/dev/null
+else
+  cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
+fi
+echo "installed: $(ls /usr/share/postgresql/15/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"

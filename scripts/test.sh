@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Set up what is missing, then run every test:
+#   1. cargo pgrx test: plain unit tests (planner, quoting) and #[pg_test]s in Postgres
+#   2. pg_regress golden tests (tests/pg_regress), against the installed extension
+#   3. pg_isolation_regress concurrency specs (tests/isolation)
+# Ends with one line "summary: N passed, M failed".
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+RELAY_SKIP_INSTALL=1 "$ROOT/scripts/setup.sh"
+
+passed=0
+failed=0
+status=0
+log=$(mktemp)
+
+say "cargo pgrx test (unit tests and #[pg_test])"
+pgdata=$(postgres_tmpdir)
+if cargo pgrx test pg15 --runas postgres --pgdata "$pgdata/data" 2>&1 | tee "$log" | grep -E '^test |^test result|panicked|^error'; then :; fi
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
+  sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$log")
+grep -q '^test result: ok' "$log" && ! grep -q '^test result: FAILED' "$log" || { status=1; tail -50 "$log"; }
+rm -rf "$pgdata"
+
+# cargo pgrx test installed its pg_test build; install the real one for what follows.
+"$ROOT/scripts/setup.sh" >/dev/null
+
+# run_pg_regress DRIVER SUITE_DIR LIST...: copy the suite where postgres can read it
+# (the clone may sit under /root), run it there, count the results.
+run_suite() {
+  local driver=$1 suite=$2
+  shift 2
+  local work
+  work=$(postgres_tmpdir)
+  cp -r "$suite"/. "$work/"
+  cp -r "$(reference_dir)" "$work/reference"
+  mkdir -p "$work/results"
+  chown -R postgres:postgres "$work"
+  local out
+  out=$(cd "$work" && as_pg "$driver" --temp-instance="$work/tmp_check" --bindir="$PG_BIN" \
+          --inputdir="$work" --outputdir="$work" "$@" 2>&1) || true
+  echo "$out" | grep -E '^(test|ok|not ok|#|\s+[a-z_]+ +\.\.\.)' || echo "$out"
+  local ok bad
+  ok=$(echo "$out" | grep -cE '^ok [0-9]+|^test .* \.\.\. ok|^\s+[a-z0-9_]+ +\.\.\. ok' || true)
+  bad=$(echo "$out" | grep -cE '^not ok [0-9]+|\.\.\. FAILED' || true)
+  passed=$((passed + ok)); failed=$((failed + bad))
+  if [ "$bad" -gt 0 ] || ! echo "$out" | grep -qE 'All [0-9]+ tests passed|# All [0-9]+ tests passed'; then
+    status=1
+    [ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+    echo "(kept $work for inspection)"
+  else
+    rm -rf "$work"
+  fi
+}
+
+say "pg_regress (tests/pg_regress)"
+run_suite "$PGXS/regress/pg_regress" "$ROOT/tests/pg_regress" $(grep -v '^#' "$ROOT/tests/pg_regress/schedule")
+
+if [ -d "$ROOT/tests/isolation/specs" ]; then
+  say "pg_isolation_regress (tests/isolation)"
+  run_suite "$PGXS/isolation/pg_isolation_regress" "$ROOT/tests/isolation" \
+    --load-extension=relay_tenancy $(grep -v '^#' "$ROOT/tests/isolation/schedule")
+fi
+
+echo
+echo "summary: $passed passed, $failed failed"
+rm -f "$log"
+exit $status
