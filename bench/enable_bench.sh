@@ -96,5 +96,7 @@ m_ratio=$(printf '%s\n' "${results[@]}" | awk '{print $3}' | median)
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, PostgreSQL $(q -d postgres -At -c 'SHOW server_version'), $(date -u +%Y-%m-%d)"
 echo "scale $scale, $runs runs, medians: reference 0003-0005 ${m_ref} s, relay ${m_relay} s, relay is ${m_ratio}x faster"
-echo "size of the nine tables: before $((size_before / 1048576)) MB; after reference $((ref_size / 1048576)) MB;" \
-     "after relay $((relay_size / 1048576)) MB (= before + $(( (relay_size - size_before) / 1048576 )) MB, of which new tenant_id-leading indexes $((relay_new_idx / 1048576)) MB)"
+echo "size of the nine tables (heap, toast, indexes): before $((size_before / 1048576)) MB;" \
+     "after reference $((ref_size / 1048576)) MB; after relay $((relay_size / 1048576)) MB," \
+     "within before + relay's new tenant_id-leading indexes ($((size_before / 1048576)) + $((relay_new_idx / 1048576)) MB;" \
+     "the global unique indexes they replace were dropped)"

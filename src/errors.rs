@@ -103,6 +103,81 @@ pub fn plan_error(table: &str, err: PlanError) -> ! {
     }
 }
 
+/// The append-only guard refusing an operation.
+pub fn append_only(table: &str, operation: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_S_R_E_MODIFYING_SQL_DATA_NOT_PERMITTED,
+        format!("{table} is append-only: {operation} is not allowed"),
+        format!("relay_append_only_guard refuses {operation} on {table} for every role, also under session_replication_role = replica."),
+        "Correct an entry by appending a new one. Only a superuser or the table owner can remove the guard (README: \"Audit log\").".into(),
+    )
+}
+
+/// A relay trigger function attached the wrong way.
+pub fn trigger_misuse(function: &str, trigger: &str, table: &str, expected: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+        format!("{function} must be fired {expected}"),
+        format!("Trigger \"{trigger}\" on {table} fired it otherwise."),
+        "Attach it with relay_append_only(table) or relay_enable_audit(table) instead of CREATE TRIGGER.".into(),
+    )
+}
+
+/// A relay trigger function called as a plain function.
+pub fn not_called_as_trigger(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+        format!("{function} was not called as a trigger"),
+        format!("{function}() is a trigger function; it was called directly."),
+        "Attach it with relay_append_only(table) or relay_enable_audit(table).".into(),
+    )
+}
+
+/// Refuse what relay_append_only / relay_enable_audit / relay_disable_audit cannot
+/// work on. `verb` says what the caller was doing ("audit", "make append-only");
+/// `capture` is true for the capture functions, which also refuse audit_logs itself.
+pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb: &str, capture: bool) {
+    use crate::plan::PlanError;
+    if state.relkind != "r" {
+        let kind = match state.relkind.as_str() {
+            "v" => "a view",
+            "m" => "a materialized view",
+            "f" => "a foreign table",
+            "S" => "a sequence",
+            "p" => "a partitioned table",
+            _ => "not an ordinary table",
+        };
+        raise(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("cannot {verb} {table}: it is {kind}"),
+            "Audit and append-only triggers go on ordinary tables, where the rows are written.".into(),
+            if kind == "a view" { "Use the tables the view reads and writes.".into() } else { "Pass an ordinary table.".into() },
+        );
+    }
+    if state.is_system {
+        plan_error(table, PlanError::SystemCatalog);
+    }
+    if capture && state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs" {
+        raise(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("cannot {verb} {table}: it is the audit log itself"),
+            "Every entry would record its own writing.".into(),
+            "audit_logs is append-only already; audit the application's tables.".into(),
+        );
+    }
+    if let Some(extension) = &state.extension {
+        plan_error(table, PlanError::ExtensionMember { extension: extension.clone() });
+    }
+    if !state.is_owner {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("must be owner of table {table} to {verb} it"),
+            format!("{table} is owned by role \"{}\".", state.owner),
+            format!("Run it as \"{}\" or a member of it.", state.owner),
+        );
+    }
+}
+
 pub fn null_argument(function: &str, argument: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,

@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod apply;
+mod audit;
 pub mod catalog;
 mod context;
 mod errors;
@@ -19,6 +20,7 @@ pub mod quote;
 mod regclass;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/audit.sql", name = "audit", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

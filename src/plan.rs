@@ -67,6 +67,9 @@ pub enum StepKind {
     DropPolicy,
     CreatePolicy,
     MarkPolicy,
+    CreateTrigger,
+    EnableTriggerAlways,
+    DropTrigger,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -12,7 +12,7 @@ CREATE TEMP TABLE before AS
 SELECT c.relname, c.relfilenode, pg_relation_size(c.oid) AS bytes
   FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-   AND c.relname NOT IN ('tenants', 'relay_tables');
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e');
 
 -- The dry run prints the plan: each step, the lock it takes, and its SQL.
 SELECT step, lock, statement FROM relay_tenancy_plan('skills') ORDER BY step;

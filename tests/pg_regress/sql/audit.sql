@@ -1,0 +1,128 @@
+-- The append-only audit log: audit_logs (reference 0006's columns and indexes),
+-- guarded by a native Rust trigger, tenant-scoped, and row-change capture.
+\d audit_logs
+SELECT tgname, tgenabled, pg_get_triggerdef(oid) AS definition
+  FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
+-- The tenant rule is exactly the one on tenant-enabled tables.
+SELECT (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'audit_logs'::regclass)
+     = (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'skills'::regclass) AS same_tenant_rule;
+-- Ordinary roles may INSERT and SELECT, nothing more.
+SELECT privilege_type FROM information_schema.role_table_grants
+ WHERE table_name = 'audit_logs' AND grantee = 'PUBLIC' ORDER BY 1;
+
+-- relay_audit appends one entry: actor from app.current_actor_id, tenant from the
+-- session, client address, time. It returns the entry's id.
+SET ROLE relay_app;
+BEGIN;
+SET LOCAL app.current_tenant_id = 'acme';
+SET LOCAL app.current_actor_id = 'user-7';
+SELECT relay_audit('skill.publish', 'skill', 'acme-1', '{"note": "first"}') IS NOT NULL AS appended;
+SELECT actor_id, tenant_id, action, resource_type, resource_id, metadata,
+       created_at = now() AS at_transaction_time
+  FROM audit_logs ORDER BY created_at;
+COMMIT;
+
+-- A rolled-back transaction leaves no entry: the audit log is transactional, like
+-- every table (write it with relay_audit in the transaction whose effect it records).
+BEGIN;
+SET LOCAL app.current_tenant_id = 'acme';
+SELECT relay_audit('skill.delete', 'skill', 'acme-1') IS NOT NULL AS appended;
+ROLLBACK;
+
+-- Each tenant sees only its own entries; no entry can be written for another.
+BEGIN;
+SET LOCAL app.current_tenant_id = 'globex';
+SELECT count(*) AS globex_sees FROM audit_logs;
+SELECT * FROM expect_error($$ INSERT INTO audit_logs (tenant_id, action) VALUES ('acme', 'forged') $$);
+COMMIT;
+SELECT * FROM expect_error($$ SELECT relay_audit('no.tenant') $$);
+
+-- The guard refuses UPDATE, DELETE and TRUNCATE: for the application role...
+BEGIN;
+SET LOCAL app.current_tenant_id = 'acme';
+SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
+SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
+SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+COMMIT;
+RESET ROLE;
+-- ...for the superuser, row by row and per statement...
+SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
+SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
+SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+-- ...and in replica mode, which skips ordinary triggers (the guard fires ALWAYS).
+SET session_replication_role = replica;
+SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
+SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+RESET session_replication_role;
+SELECT count(*) AS entries FROM audit_logs;
+
+-- Misuse of the guard is a trigger protocol error, not a crash.
+CREATE TABLE guard_misuse (id int);
+CREATE TRIGGER wrong AFTER INSERT ON guard_misuse FOR EACH ROW EXECUTE FUNCTION relay_append_only_guard();
+SELECT * FROM expect_error($$ INSERT INTO guard_misuse VALUES (1) $$);
+SELECT * FROM expect_error($$ SELECT relay_append_only_guard() $$);
+DROP TABLE guard_misuse;
+
+-- The same guard for any table.
+CREATE TABLE ledger (id int PRIMARY KEY, amount numeric NOT NULL);
+INSERT INTO ledger VALUES (1, 10.50);
+SELECT relay_append_only('ledger');
+SELECT relay_append_only('ledger');
+INSERT INTO ledger VALUES (2, -3);
+SELECT * FROM expect_error($$ UPDATE ledger SET amount = 0 $$);
+SELECT * FROM ledger ORDER BY id;
+
+-- Row-change capture: one statement-level trigger per event, with transition tables.
+CREATE TABLE notes (id int PRIMARY KEY, body text, stars int, tags jsonb);
+SELECT relay_enable_tenancy('notes');
+SELECT relay_enable_audit('notes');
+SELECT relay_enable_audit('notes');
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO relay_app;
+
+SET ROLE relay_app;
+BEGIN;
+SET LOCAL app.current_tenant_id = 'acme';
+SET LOCAL app.current_actor_id = 'user-7';
+INSERT INTO notes (id, body, stars, tags) VALUES (1, 'first', 3, '["a"]'), (2, 'second', NULL, NULL);
+UPDATE notes SET stars = 5 WHERE id = 1;
+DELETE FROM notes WHERE id = 2;
+-- a bulk statement: one trigger call writes every entry
+INSERT INTO notes (id, body) SELECT g, 'bulk ' || g FROM generate_series(10, 1009) g;
+SELECT action, resource_id, metadata
+  FROM audit_logs WHERE resource_type = 'public.notes' AND resource_id IN ('1', '2')
+ ORDER BY created_at, action, resource_id;
+SELECT action, count(*), min(actor_id) AS actor, min(tenant_id) AS tenant
+  FROM audit_logs WHERE resource_type = 'public.notes' GROUP BY action ORDER BY action;
+COMMIT;
+RESET ROLE;
+
+-- TRUNCATE is recorded as one entry for the statement.
+SET app.current_tenant_id = 'acme';
+TRUNCATE notes;
+SELECT action, resource_id, metadata FROM audit_logs WHERE action = 'TRUNCATE';
+RESET app.current_tenant_id;
+
+-- A table without a primary key still works: resource_id is NULL, the row is in metadata.
+CREATE TABLE events_log (what text);
+SELECT relay_enable_audit('events_log');
+INSERT INTO events_log VALUES ('boot');
+SELECT action, resource_id, tenant_id, metadata FROM audit_logs WHERE resource_type = 'public.events_log';
+
+-- Disabling removes the triggers; entries already written stay.
+SELECT relay_disable_audit('events_log');
+SELECT relay_disable_audit('events_log');
+INSERT INTO events_log VALUES ('not recorded');
+SELECT count(*) FROM audit_logs WHERE resource_type = 'public.events_log';
+
+-- Bad input: clear errors, nothing changed.
+\x on
+SELECT * FROM expect_error($$ SELECT relay_enable_audit('audit_logs') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_audit('skill_names') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_audit('no_such_table') $$);
+SELECT * FROM expect_error($$ SELECT relay_append_only('skill_names') $$);
+SET ROLE relay_app;
+SELECT * FROM expect_error($$ SELECT relay_enable_audit('skills') $$);
+RESET ROLE;
+\x off
+SELECT count(*) AS audit_triggers FROM pg_trigger
+ WHERE tgrelid IN ('audit_logs'::regclass, 'skills'::regclass) AND tgname LIKE 'relay_audit_%';
