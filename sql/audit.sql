@@ -1,9 +1,10 @@
 -- relay_tenancy: the append-only, tenant-scoped audit log (runs last in CREATE
 -- EXTENSION, once the Rust functions exist).
 
--- The reference migration 0006's table, with the session's tenant as default.
+-- The reference migration 0006's table, with the session's tenant as default and
+-- time-ordered ids (UUIDv7: the primary key grows at its right edge, like the log).
 CREATE TABLE audit_logs (
-  id            uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+  id            uuid PRIMARY KEY DEFAULT relay_uuid7(),
   actor_id      text,
   tenant_id     text,
   action        text NOT NULL,

@@ -11,15 +11,36 @@ pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
 /// High half of the advisory lock key that serializes enable calls per table ('rlay').
 const ADVISORY_LOCK_TAG: i64 = 0x726c_6179;
 
-/// The schema relay_tenancy was installed in.
+thread_local! {
+    /// (pg_extension oid, schema name). relay_tenancy is not relocatable, so an
+    /// extension oid always lives in the same schema; a DROP and CREATE EXTENSION
+    /// gives a new oid and so a fresh lookup.
+    static EXTENSION_SCHEMA: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The schema relay_tenancy was installed in. Called on hot paths (the capture
+/// trigger), so the SPI lookup runs once per backend and extension oid.
 pub fn extension_schema() -> String {
-    Spi::get_one::<String>(
-        "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e
-           JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-          WHERE e.extname = 'relay_tenancy'",
-    )
-    .expect("extension lookup")
-    .expect("relay_tenancy is installed")
+    // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
+    let ext_oid = unsafe { pgrx::pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
+    EXTENSION_SCHEMA.with(|cache| {
+        if let Some((oid, schema)) = cache.borrow().as_ref() {
+            if *oid == ext_oid {
+                return schema.clone();
+            }
+        }
+        let schema = Spi::get_one_with_args::<String>(
+            "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e
+               JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+              WHERE e.oid = $1",
+            &[ext_oid.into()],
+        )
+        .expect("extension lookup")
+        .expect("relay_tenancy is installed");
+        *cache.borrow_mut() = Some((ext_oid, schema.clone()));
+        schema
+    })
 }
 
 /// Everything both `relay_enable_tenancy` and `relay_tenancy_plan` compute.

@@ -1,14 +1,14 @@
 //! Row-change capture: a native AFTER ... FOR EACH STATEMENT trigger with transition
 //! tables. One call per statement, not per row: it reads the transition tuplestores
-//! directly, builds each row's JSON with serde_json, and writes all of the
-//! statement's audit entries with one INSERT through a plan kept for the backend.
+//! directly, builds each row's JSON with serde_json, and hands all of the statement's
+//! entries to `writer`, which inserts them in batches.
 
-use crate::{context, errors};
+use super::writer::{self, Common, Entry};
 use crate::quote::quote_qualified;
+use crate::{context, errors};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 use serde_json::{Map, Value};
-use std::cell::RefCell;
 use std::ffi::CStr;
 
 /// How a column's values become JSON. Numbers and booleans as JSON scalars, json and
@@ -65,21 +65,25 @@ pub fn resource_id(row: &Map<String, Value>, primary_key: &[String]) -> Option<S
     }
 }
 
-/// The metadata document of one entry.
-pub fn metadata(table: &str, columns: &[String], old: Option<&Map<String, Value>>, new: Option<&Map<String, Value>>) -> String {
+/// The metadata document of one entry. Takes the rows by value: a bulk statement
+/// builds one document per row, and copying each row again would double the work.
+pub fn metadata(table: &str, columns: &[String], old: Option<Map<String, Value>>, new: Option<Map<String, Value>>) -> Value {
     let mut doc = Map::new();
     doc.insert("table".into(), Value::String(table.to_string()));
+    let changed = match (&old, &new) {
+        (Some(o), Some(n)) => Some(changed_columns(columns, o, n).into_iter().map(Value::String).collect()),
+        _ => None,
+    };
     if let Some(old) = old {
-        doc.insert("old".into(), Value::Object(old.clone()));
+        doc.insert("old".into(), Value::Object(old));
     }
     if let Some(new) = new {
-        doc.insert("new".into(), Value::Object(new.clone()));
+        doc.insert("new".into(), Value::Object(new));
     }
-    if let (Some(old), Some(new)) = (old, new) {
-        let changed = changed_columns(columns, old, new).into_iter().map(Value::String).collect();
+    if let Some(changed) = changed {
         doc.insert("changed".into(), Value::Array(changed));
     }
-    Value::Object(doc).to_string()
+    Value::Object(doc)
 }
 
 /// A live column of the audited table and how to print its values.
@@ -87,6 +91,7 @@ struct Column {
     attnum: usize,
     name: String,
     kind: JsonKind,
+    typoid: pg_sys::Oid,
     output_fn: pg_sys::Oid,
 }
 
@@ -114,7 +119,8 @@ unsafe fn table_shape(rel: pg_sys::Relation) -> TableShape {
             if name == crate::plan::TENANT_COLUMN {
                 tenant_attnum = Some(i);
             }
-            columns.push(Column { attnum: i, name, kind: JsonKind::of((*att).atttypid), output_fn });
+            let typoid = (*att).atttypid;
+            columns.push(Column { attnum: i, name, kind: JsonKind::of(typoid), typoid, output_fn });
         }
         let mut primary_key = Vec::new();
         let pk_index = pg_sys::RelationGetPrimaryKeyIndex(rel);
@@ -155,8 +161,11 @@ unsafe fn read_transition(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Rela
                     Value::Null
                 } else {
                     let datum = *(*slot).tts_values.add(c.attnum);
-                    match c.kind {
-                        JsonKind::Bool => Value::Bool(datum.value() != 0),
+                    match c.typoid {
+                        pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
+                        pg_sys::INT2OID => Value::from(datum.value() as i16),
+                        pg_sys::INT4OID => Value::from(datum.value() as i32),
+                        pg_sys::INT8OID => Value::from(datum.value() as i64),
                         _ => {
                             let cstr = pg_sys::OidOutputFunctionCall(c.output_fn, datum);
                             let v = value_to_json(c.kind, &CStr::from_ptr(cstr).to_string_lossy());
@@ -173,37 +182,6 @@ unsafe fn read_transition(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Rela
         pg_sys::tuplestore_select_read_pointer(store, 0);
         rows
     }
-}
-
-thread_local! {
-    /// The batched INSERT, prepared once per backend per audit_logs location.
-    static INSERT_PLAN: RefCell<Option<(String, pgrx::spi::OwnedPreparedStatement)>> = const { RefCell::new(None) };
-}
-
-/// Write the entries: one INSERT ... SELECT FROM unnest(arrays) per statement.
-fn write_entries(ext_schema: &str, action: &str, table: &str, tenants: Vec<Option<String>>, resource_ids: Vec<Option<String>>, metadata: Vec<String>) {
-    let audit_logs = quote_qualified(ext_schema, "audit_logs");
-    let actor = context::current_setting(context::ACTOR_GUC);
-    Spi::connect_mut(|client| {
-        INSERT_PLAN.with(|cell| {
-            let mut cached = cell.borrow_mut();
-            if cached.as_ref().is_none_or(|(schema, _)| schema != ext_schema) {
-                let sql = format!(
-                    "INSERT INTO {audit_logs} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
-                     SELECT $1, u.tenant_id, $2, $3, u.resource_id, pg_catalog.inet_client_addr()::pg_catalog.text, u.metadata::pg_catalog.jsonb
-                       FROM ROWS FROM (pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.text[]),
-                                       pg_catalog.unnest($6::pg_catalog.text[])) AS u(tenant_id, resource_id, metadata)"
-                );
-                let types = [pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID]
-                    .map(pgrx::PgOid::from);
-                let plan = client.prepare_mut(sql.as_str(), &types).expect("prepare audit insert").keep();
-                *cached = Some((ext_schema.to_string(), plan));
-            }
-            let (_, plan) = cached.as_ref().unwrap();
-            let args = [actor.into(), action.into(), table.into(), tenants.into(), resource_ids.into(), metadata.into()];
-            client.update(plan, None, &args).expect("audit insert");
-        });
-    });
 }
 
 #[pg_trigger(sql = "
@@ -224,38 +202,46 @@ fn audit_capture<'a>(
         PgTriggerOperation::Delete => "DELETE",
         PgTriggerOperation::Truncate => "TRUNCATE",
     };
-    let ext_schema = crate::api::extension_schema();
+    let audit_logs = writer::audit_logs();
+    let common = Common {
+        audit_logs: &audit_logs,
+        actor_id: context::current_setting(context::ACTOR_GUC),
+        action,
+        resource_type: &table,
+        ip_address: writer::client_address(),
+    };
     let data = trigger.trigger_data();
     let rel = data.tg_relation;
+    // SAFETY: the relation is open and locked by the statement that fired us.
     let shape = unsafe { table_shape(rel) };
     let names: Vec<String> = shape.columns.iter().map(|c| c.name.clone()).collect();
     let session_tenant = context::current_tenant();
 
     if matches!(op, PgTriggerOperation::Truncate) {
-        write_entries(&ext_schema, action, &table, vec![session_tenant], vec![None], vec![metadata(&table, &names, None, None)]);
+        let entry = Entry { tenant_id: session_tenant, resource_id: None, metadata: metadata(&table, &names, None, None) };
+        writer::write(&common, &[entry]);
         return Ok(None);
     }
+    // SAFETY: the transition tuplestores belong to this trigger call.
     let old = unsafe { read_transition(data.tg_oldtable, rel, &shape) };
     let new = unsafe { read_transition(data.tg_newtable, rel, &shape) };
-    let n = old.len().max(new.len());
-    if n == 0 {
-        return Ok(None);
-    }
+    // The row's own tenant_id when the table has one (RLS on the table already
+    // checked it), else the session's tenant.
     let tenant_of = |row: &Map<String, Value>| match shape.tenant_attnum {
         Some(_) => row.get(crate::plan::TENANT_COLUMN).and_then(Value::as_str).map(str::to_string),
         None => session_tenant.clone(),
     };
-    let mut tenants = Vec::with_capacity(n);
-    let mut resource_ids = Vec::with_capacity(n);
-    let mut docs = Vec::with_capacity(n);
-    for i in 0..n {
-        let (o, nw) = (old.get(i), new.get(i));
-        let row = nw.or(o).expect("one side exists");
-        tenants.push(tenant_of(row));
-        resource_ids.push(resource_id(row, &shape.primary_key));
-        docs.push(metadata(&table, &names, o, nw));
-    }
-    write_entries(&ext_schema, action, &table, tenants, resource_ids, docs);
+    let count = old.len().max(new.len());
+    let (mut old, mut new) = (old.into_iter(), new.into_iter());
+    let entries: Vec<Entry> = (0..count)
+        .map(|_| {
+            let (o, n) = (old.next(), new.next());
+            let row = n.as_ref().or(o.as_ref()).expect("one side exists");
+            let (tenant_id, resource_id) = (tenant_of(row), resource_id(row, &shape.primary_key));
+            Entry { tenant_id, resource_id, metadata: metadata(&table, &names, o, n) }
+        })
+        .collect();
+    writer::write(&common, &entries);
     Ok(None)
 }
 
@@ -302,9 +288,9 @@ mod tests {
         let cols = ["id".to_string(), "name".to_string()];
         let old = obj(json!({"id": 1, "name": "a"}));
         let new = obj(json!({"id": 1, "name": "b"}));
-        let doc: Value = serde_json::from_str(&metadata("public.t", &cols, Some(&old), Some(&new))).unwrap();
+        let doc = metadata("public.t", &cols, Some(old), Some(new.clone()));
         assert_eq!(doc, json!({"table": "public.t", "old": {"id": 1, "name": "a"}, "new": {"id": 1, "name": "b"}, "changed": ["name"]}));
-        let doc: Value = serde_json::from_str(&metadata("public.t", &cols, None, Some(&new))).unwrap();
+        let doc = metadata("public.t", &cols, None, Some(new));
         assert_eq!(doc, json!({"table": "public.t", "new": {"id": 1, "name": "b"}}));
     }
 }

@@ -36,6 +36,9 @@ macro_rules! trigger_entry {
 
 pub mod capture;
 pub mod guard;
+pub mod jsonb;
+pub mod uuid7;
+pub mod writer;
 
 use crate::catalog::TableState;
 use crate::plan::{Lock, Step, StepKind};
@@ -211,12 +214,18 @@ fn relay_audit(
     Spi::get_one_with_args::<pgrx::Uuid>(
         &format!(
             "INSERT INTO {audit_logs} (actor_id, action, resource_type, resource_id, ip_address, metadata)
-             VALUES ($1, $2, $3, $4, pg_catalog.inet_client_addr()::pg_catalog.text, $5) RETURNING id"
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
         ),
-        &[actor.into(), action.into(), resource_type.into(), resource_id.into(), metadata.into()],
+        &[actor.into(), action.into(), resource_type.into(), resource_id.into(), writer::client_address().into(), metadata.into()],
     )
     .expect("audit insert")
     .expect("RETURNING id")
+}
+
+/// A new time-ordered UUID (RFC 9562 version 7): the default of audit_logs.id.
+#[pg_extern(volatile, parallel_safe)]
+fn relay_uuid7() -> pgrx::Uuid {
+    pgrx::Uuid::from_bytes(uuid7::new_uuid7())
 }
 
 #[cfg(test)]

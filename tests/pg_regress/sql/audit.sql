@@ -96,6 +96,21 @@ SELECT action, count(*), min(actor_id) AS actor, min(tenant_id) AS tenant
 COMMIT;
 RESET ROLE;
 
+-- Entries get time-ordered ids (UUID version 7), in the order they were written.
+SELECT count(*) AS entries, bool_and(substr(id::text, 15, 1) = '7') AS all_version_7
+  FROM audit_logs WHERE resource_type = 'public.notes';
+
+-- Captured entries are written in batches straight into the table, the way COPY
+-- does. When a DBA has added something that path would bypass (here a CHECK
+-- constraint), relay writes through SQL instead, and the constraint applies.
+ALTER TABLE audit_logs ADD CONSTRAINT no_secret_notes CHECK (metadata::text NOT LIKE '%secret%');
+SET app.current_tenant_id = 'acme';
+INSERT INTO notes (id, body) VALUES (2000, 'still recorded');
+SELECT code, message FROM expect_error($$ INSERT INTO notes (id, body) VALUES (2001, 'top secret') $$);
+SELECT action, resource_id, metadata -> 'new' ->> 'body' AS body FROM audit_logs WHERE resource_id IN ('2000', '2001');
+RESET app.current_tenant_id;
+ALTER TABLE audit_logs DROP CONSTRAINT no_secret_notes;
+
 -- TRUNCATE is recorded as one entry for the statement.
 SET app.current_tenant_id = 'acme';
 TRUNCATE notes;

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Benchmark: the cost of row-change capture, side by side in one run, on three
+# tables of the same shape:
+#   none     no trigger
+#   plpgsql  a classic PL/pgSQL AFTER ... FOR EACH ROW trigger (the supa_audit /
+#            audit-trigger kind) writing the same audit_logs rows: to_jsonb(NEW/OLD)
+#   relay    relay_enable_audit: one native statement-level trigger call per statement
+# Bulk: one INSERT ... SELECT of N rows (default 100k), medians of R runs.
+# Single row: pgbench, one client, one INSERT per transaction, T seconds per run.
+#   bench/audit_bench.sh [rows] [runs] [seconds]
+source "$(dirname "$0")/../scripts/lib.sh"
+rows=${1:-100000}
+runs=${2:-5}
+secs=${3:-10}
+[ "${RELAY_BENCH_SKIP_SETUP:-}" = 1 ] || "$ROOT/scripts/setup.sh"
+
+dir=$(postgres_tmpdir)
+port=${RELAY_BENCH_PORT:-54349}
+trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
+start_cluster "$dir" "$port"
+q() { pg "$dir" "$port" -d bench "$@"; }
+pg "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
+q <<'SQL'
+CREATE EXTENSION relay_tenancy;
+CREATE FUNCTION plpgsql_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+BEGIN
+  INSERT INTO audit_logs (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+  VALUES (nullif(current_setting('app.current_actor_id', true), ''),
+          nullif(current_setting('app.current_tenant_id', true), ''),
+          TG_OP, quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), r.id::text,
+          inet_client_addr()::text,
+          CASE TG_OP
+            WHEN 'INSERT' THEN jsonb_build_object('table', TG_TABLE_NAME, 'new', to_jsonb(NEW))
+            WHEN 'DELETE' THEN jsonb_build_object('table', TG_TABLE_NAME, 'old', to_jsonb(OLD))
+            ELSE jsonb_build_object('table', TG_TABLE_NAME, 'old', to_jsonb(OLD), 'new', to_jsonb(NEW))
+          END);
+  RETURN NULL;
+END $$;
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['items_none', 'items_plpgsql', 'items_relay'] LOOP
+    EXECUTE format('CREATE TABLE %I (id bigserial PRIMARY KEY, name text NOT NULL, qty int,
+                    price numeric(10,2), tags jsonb, created_at timestamptz NOT NULL DEFAULT now())', t);
+  END LOOP;
+END $$;
+CREATE TRIGGER plpgsql_audit AFTER INSERT OR UPDATE OR DELETE ON items_plpgsql
+  FOR EACH ROW EXECUTE FUNCTION plpgsql_audit();
+SELECT relay_enable_audit('items_relay');
+SQL
+
+# audit_logs is append-only: the benchmark (a superuser) lifts the guard to reset.
+reset_sql="ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_truncate;
+TRUNCATE audit_logs, items_none, items_plpgsql, items_relay;
+ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
+CHECKPOINT;"
+export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 -c app.current_actor_id=bench"
+
+bulk_once() {
+  local table=$1 start end
+  q -c "$reset_sql" >/dev/null
+  start=$(date +%s%N)
+  q -c "INSERT INTO $table (name, qty, price, tags)
+        SELECT 'item ' || g, g % 100, g * 1.5, '{\"color\": \"red\"}' FROM generate_series(1, $rows) g" >/dev/null
+  end=$(date +%s%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+
+echo "bulk: one INSERT ... SELECT of $rows rows ($runs runs, seconds)"
+printf '%-4s %9s %9s %9s %14s\n' run none plpgsql relay relay_vs_plpgsql
+b_none=(); b_pl=(); b_relay=()
+for i in $(seq 1 "$runs"); do
+  n=$(bulk_once items_none); p=$(bulk_once items_plpgsql); r=$(bulk_once items_relay)
+  b_none+=("$n"); b_pl+=("$p"); b_relay+=("$r")
+  printf '%-4s %9s %9s %9s %13sx\n' "$i" "$n" "$p" "$r" "$(awk -v p="$p" -v r="$r" 'BEGIN { printf "%.2f", p / r }')"
+done
+q -At -c "SELECT 'audit entries written in the last run: ' || count(*) FROM audit_logs"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+mb_none=$(printf '%s\n' "${b_none[@]}" | median)
+mb_pl=$(printf '%s\n' "${b_pl[@]}" | median)
+mb_relay=$(printf '%s\n' "${b_relay[@]}" | median)
+
+cat >"$dir/insert_none.sql" <<'SQL'
+INSERT INTO items_none (name, qty, price, tags) VALUES ('one', 1, 2.50, '{"color": "red"}');
+SQL
+sed 's/items_none/items_plpgsql/' "$dir/insert_none.sql" >"$dir/insert_plpgsql.sql"
+sed 's/items_none/items_relay/' "$dir/insert_none.sql" >"$dir/insert_relay.sql"
+chown postgres:postgres "$dir"/*.sql
+tps_once() {
+  q -c "$reset_sql" >/dev/null
+  as_pg env PGOPTIONS="$PGOPTIONS" "$PG_BIN/pgbench" -n -h "$dir" -p "$port" -U postgres -c 1 -T "$secs" \
+    -f "$dir/insert_$1.sql" bench 2>/dev/null | awk '/^tps/ {print $3}'
+}
+echo
+echo "single row: pgbench, 1 client, one INSERT per transaction, ${secs}s per run (tps)"
+printf '%-4s %10s %10s %10s\n' run none plpgsql relay
+s_none=(); s_pl=(); s_relay=()
+for i in $(seq 1 "$runs"); do
+  n=$(tps_once none); p=$(tps_once plpgsql); r=$(tps_once relay)
+  s_none+=("$n"); s_pl+=("$p"); s_relay+=("$r")
+  printf '%-4s %10s %10s %10s\n' "$i" "$n" "$p" "$r"
+done
+ms_none=$(printf '%s\n' "${s_none[@]}" | median)
+ms_pl=$(printf '%s\n' "${s_pl[@]}" | median)
+ms_relay=$(printf '%s\n' "${s_relay[@]}" | median)
+
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, PostgreSQL $(q -At -c 'SHOW server_version'), $(date -u +%Y-%m-%d)"
+awk -v n="$mb_none" -v p="$mb_pl" -v r="$mb_relay" -v rows="$rows" 'BEGIN {
+  printf "bulk medians: none %.3f s, plpgsql %.3f s, relay %.3f s; relay throughput = %.2fx plpgsql (target >= 2x)\n", n, p, r, p / r
+  printf "  per-row cost added by the trigger: plpgsql %.2f us, relay %.2f us\n", (p - n) / rows * 1e6, (r - n) / rows * 1e6 }'
+awk -v n="$ms_none" -v p="$ms_pl" -v r="$ms_relay" 'BEGIN {
+  ap = 1e6 / p - 1e6 / n; ar = 1e6 / r - 1e6 / n
+  printf "single-row medians: none %.0f tps, plpgsql %.0f tps, relay %.0f tps\n", n, p, r
+  printf "  cost added per INSERT: plpgsql %.1f us, relay %.1f us = %.2f of plpgsql'"'"'s (target <= 0.5)\n", ap, ar, ar / ap }'

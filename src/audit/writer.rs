@@ -1,0 +1,301 @@
+//! Writing audit entries. The fast path inserts a statement's entries the way COPY
+//! does: heap tuples built directly from Rust values, inserted in batches with
+//! `table_multi_insert`, index entries added per batch. No SQL is parsed, planned or
+//! executed per entry, and nothing is formatted to text and parsed back except the
+//! metadata JSON.
+//!
+//! It is taken only when audit_logs is exactly as relay created it (the nine columns,
+//! no INSERT triggers, CHECK constraints, rules or generated columns) and the writer
+//! is a superuser (the capture trigger runs as the extension's owner); otherwise the
+//! entries go through one INSERT ... SELECT FROM unnest(...) with a plan kept per
+//! backend, which honours whatever the DBA added.
+
+use crate::quote::quote_qualified;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+
+/// One audit entry of a captured statement.
+pub struct Entry {
+    pub tenant_id: Option<String>,
+    pub resource_id: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// What every entry of one statement shares.
+pub struct Common<'a> {
+    pub audit_logs: &'a AuditLogs,
+    pub actor_id: Option<String>,
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub ip_address: Option<String>,
+}
+
+/// audit_logs' columns, in the order relay creates them.
+const COLUMNS: [(&str, pg_sys::Oid); 9] = [
+    ("id", pg_sys::UUIDOID),
+    ("actor_id", pg_sys::TEXTOID),
+    ("tenant_id", pg_sys::TEXTOID),
+    ("action", pg_sys::TEXTOID),
+    ("resource_type", pg_sys::TEXTOID),
+    ("resource_id", pg_sys::TEXTOID),
+    ("ip_address", pg_sys::TEXTOID),
+    ("metadata", pg_sys::JSONBOID),
+    ("created_at", pg_sys::TIMESTAMPTZOID),
+];
+
+/// Where audit_logs is: its schema and oid.
+#[derive(Clone)]
+pub struct AuditLogs {
+    pub schema: String,
+    pub namespace: pg_sys::Oid,
+    pub relid: pg_sys::Oid,
+}
+
+thread_local! {
+    static AUDIT_LOGS: RefCell<Option<AuditLogs>> = const { RefCell::new(None) };
+}
+
+/// audit_logs' location, cached per backend. The cache is checked against the
+/// relcache's syscache on every call (a hash lookup, no catalog scan), so a dropped
+/// and recreated extension is noticed.
+pub fn audit_logs() -> AuditLogs {
+    AUDIT_LOGS.with(|cell| {
+        if let Some(cached) = cell.borrow().as_ref() {
+            // SAFETY: syscache lookups by oid; a missing relation yields InvalidOid.
+            if unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
+                return cached.clone();
+            }
+        }
+        let schema = crate::api::extension_schema();
+        let c_schema = CString::new(schema.as_str()).expect("schema name has no NUL");
+        // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
+        let (namespace, relid) = unsafe {
+            let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
+            (nsp, pg_sys::get_relname_relid(c"audit_logs".as_ptr(), nsp))
+        };
+        let found = AuditLogs { schema, namespace, relid };
+        *cell.borrow_mut() = Some(found.clone());
+        found
+    })
+}
+
+/// Entries per table_multi_insert call (COPY uses 1000 too).
+const BATCH: usize = 1000;
+
+pub fn write(common: &Common, entries: &[Entry]) {
+    if entries.is_empty() {
+        return;
+    }
+    // SAFETY: see native_write.
+    if !unsafe { native_write(common, entries) } {
+        sql_write(common, entries);
+    }
+}
+
+/// Map each attribute of audit_logs to its place in COLUMNS, or None when the
+/// table is not the shape the fast path writes.
+unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
+    unsafe {
+        let form = (*rel).rd_rel;
+        if (*form).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char || (*form).relhasrules {
+            return None;
+        }
+        let trig = (*rel).trigdesc;
+        if !trig.is_null()
+            && ((*trig).trig_insert_before_row
+                || (*trig).trig_insert_after_row
+                || (*trig).trig_insert_instead_row
+                || (*trig).trig_insert_before_statement
+                || (*trig).trig_insert_after_statement
+                || (*trig).trig_insert_new_table)
+        {
+            return None;
+        }
+        let tupdesc = (*rel).rd_att;
+        let constr = (*tupdesc).constr;
+        if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
+            return None;
+        }
+        let mut map = Vec::with_capacity((*tupdesc).natts as usize);
+        let mut seen = 0;
+        for i in 0..(*tupdesc).natts as usize {
+            let att = (*tupdesc).attrs.as_ptr().add(i);
+            if (*att).attisdropped {
+                map.push(None);
+                continue;
+            }
+            let name = CStr::from_ptr((*att).attname.data.as_ptr()).to_str().ok()?;
+            let pos = COLUMNS.iter().position(|(n, t)| *n == name && *t == (*att).atttypid)?;
+            map.push(Some(pos));
+            seen += 1;
+        }
+        (seen == COLUMNS.len()).then_some(map)
+    }
+}
+
+/// text datum in the current memory context.
+unsafe fn text_datum(s: &str) -> pg_sys::Datum {
+    unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(s.as_ptr().cast(), s.len() as i32)) }
+}
+
+/// Returns false (having written nothing) when the fast path does not apply.
+///
+/// # Safety
+/// Runs inside a transaction, in a trigger or SQL function; every PostgreSQL call
+/// below raises its errors as PostgreSQL errors, which unwind the transaction.
+unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
+    unsafe {
+        if !pg_sys::superuser() {
+            return false;
+        }
+        let relid = common.audit_logs.relid;
+        if relid == pg_sys::InvalidOid {
+            return false;
+        }
+        let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        let Some(map) = layout(rel) else {
+            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            return false;
+        };
+
+        let estate = pg_sys::CreateExecutorState();
+        let rri = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()) as *mut pg_sys::ResultRelInfo;
+        pg_sys::InitResultRelInfo(rri, rel, 1, std::ptr::null_mut(), 0);
+        pg_sys::ExecOpenIndices(rri, false);
+        let cid = pg_sys::GetCurrentCommandId(true);
+        let bistate = if entries.len() > 1 { pg_sys::GetBulkInsertState() } else { std::ptr::null_mut() };
+        let now = pg_sys::Datum::from(pg_sys::GetCurrentTransactionStartTimestamp());
+        let n_slots = entries.len().min(BATCH);
+        let mut slots: Vec<*mut pg_sys::TupleTableSlot> =
+            (0..n_slots).map(|_| pg_sys::table_slot_create(rel, std::ptr::null_mut())).collect();
+        let batch_cxt = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"relay audit batch".as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        );
+
+        for chunk in entries.chunks(BATCH) {
+            let caller_cxt = pg_sys::MemoryContextSwitchTo(batch_cxt);
+            let shared = [
+                common.actor_id.as_deref().map(|s| text_datum(s)),
+                Some(text_datum(common.action)),
+                Some(text_datum(common.resource_type)),
+                common.ip_address.as_deref().map(|s| text_datum(s)),
+            ];
+            for (slot, entry) in slots.iter().zip(chunk) {
+                pg_sys::ExecClearTuple(*slot);
+                let id = pg_sys::palloc(16) as *mut u8;
+                std::ptr::copy_nonoverlapping(super::uuid7::new_uuid7().as_ptr(), id, 16);
+                let jsonb = super::jsonb::object_to_jsonb(&entry.metadata);
+                let value = |pos: usize| -> Option<pg_sys::Datum> {
+                    match pos {
+                        0 => Some(pg_sys::Datum::from(id)),
+                        1 => shared[0],
+                        2 => entry.tenant_id.as_deref().map(|s| text_datum(s)),
+                        3 => shared[1],
+                        4 => shared[2],
+                        5 => entry.resource_id.as_deref().map(|s| text_datum(s)),
+                        6 => shared[3],
+                        7 => Some(jsonb),
+                        _ => Some(now),
+                    }
+                };
+                for (attno, pos) in map.iter().enumerate() {
+                    let v = pos.and_then(value);
+                    *(**slot).tts_values.add(attno) = v.unwrap_or(pg_sys::Datum::from(0));
+                    *(**slot).tts_isnull.add(attno) = v.is_none();
+                }
+                pg_sys::ExecStoreVirtualTuple(*slot);
+            }
+            pg_sys::MemoryContextSwitchTo(caller_cxt);
+            pg_sys::table_multi_insert(rel, slots.as_mut_ptr(), chunk.len() as i32, cid, 0, bistate);
+            for slot in &slots[..chunk.len()] {
+                pg_sys::ExecInsertIndexTuples(rri, *slot, estate, false, false, std::ptr::null_mut(), std::ptr::null_mut());
+                pg_sys::ExecClearTuple(*slot);
+            }
+            pg_sys::MemoryContextReset(batch_cxt);
+        }
+
+        for slot in slots.drain(..) {
+            pg_sys::ExecDropSingleTupleTableSlot(slot);
+        }
+        pg_sys::MemoryContextDelete(batch_cxt);
+        if !bistate.is_null() {
+            pg_sys::FreeBulkInsertState(bistate);
+        }
+        pg_sys::ExecCloseIndices(rri);
+        pg_sys::FreeExecutorState(estate);
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        true
+    }
+}
+
+thread_local! {
+    /// The batched INSERT, prepared once per backend per audit_logs location.
+    static INSERT_PLAN: RefCell<Option<(String, pgrx::spi::OwnedPreparedStatement)>> = const { RefCell::new(None) };
+}
+
+/// The general path: one INSERT ... SELECT FROM unnest(arrays) per statement.
+fn sql_write(common: &Common, entries: &[Entry]) {
+    let schema = common.audit_logs.schema.as_str();
+    let audit_logs = quote_qualified(schema, "audit_logs");
+    let tenants: Vec<Option<String>> = entries.iter().map(|e| e.tenant_id.clone()).collect();
+    let resource_ids: Vec<Option<String>> = entries.iter().map(|e| e.resource_id.clone()).collect();
+    let metadata: Vec<String> = entries.iter().map(|e| e.metadata.to_string()).collect();
+    Spi::connect_mut(|client| {
+        INSERT_PLAN.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            if cached.as_ref().is_none_or(|(cached_schema, _)| cached_schema != schema) {
+                let sql = format!(
+                    "INSERT INTO {audit_logs} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+                     SELECT $1, u.tenant_id, $2, $3, u.resource_id, $4, u.metadata::pg_catalog.jsonb
+                       FROM ROWS FROM (pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),
+                                       pg_catalog.unnest($7::pg_catalog.text[])) AS u(tenant_id, resource_id, metadata)"
+                );
+                let types = [
+                    pg_sys::TEXTOID,
+                    pg_sys::TEXTOID,
+                    pg_sys::TEXTOID,
+                    pg_sys::TEXTOID,
+                    pg_sys::TEXTARRAYOID,
+                    pg_sys::TEXTARRAYOID,
+                    pg_sys::TEXTARRAYOID,
+                ]
+                .map(pgrx::PgOid::from);
+                let plan = client.prepare_mut(sql.as_str(), &types).expect("prepare audit insert").keep();
+                *cached = Some((schema.to_string(), plan));
+            }
+            let (_, plan) = cached.as_ref().expect("prepared above");
+            let args = [
+                common.actor_id.clone().into(),
+                common.action.into(),
+                common.resource_type.into(),
+                common.ip_address.clone().into(),
+                tenants.into(),
+                resource_ids.into(),
+                metadata.into(),
+            ];
+            client.update(plan, None, &args).expect("audit insert");
+        });
+    });
+}
+
+thread_local! {
+    /// The client's address, looked up once per backend: it does not change.
+    static CLIENT_ADDRESS: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+/// `host(inet_client_addr())`: NULL over a Unix socket.
+pub fn client_address() -> Option<String> {
+    CLIENT_ADDRESS.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                Spi::get_one::<String>("SELECT pg_catalog.host(pg_catalog.inet_client_addr())").ok().flatten()
+            })
+            .clone()
+    })
+}
