@@ -31,11 +31,11 @@ ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_row,
                        ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 
 -- Tenant-scoped with the same rule as tenant-enabled tables (plan.rs,
--- SESSION_TENANT_EXPR; the audit test checks the two stay identical).
+-- session_tenant_expr; the audit test checks the two stay identical).
 ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_logs AS PERMISSIVE FOR ALL
-  USING (tenant_id = (SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), '')))
-  WITH CHECK (tenant_id = (SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), '')));
+  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
+  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
 COMMENT ON POLICY tenant_isolation ON audit_logs IS 'relay_tenancy: rows of the tenant in app.current_tenant_id only';
 
 -- Application roles append and read; nobody but the owner may do more.

@@ -43,6 +43,19 @@ pub fn extension_schema() -> String {
     })
 }
 
+/// The first column of the first row of `sql`, None when there is no row (pgrx's
+/// `get_one` reports an empty result as an error).
+pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<T> {
+    Spi::connect_mut(|client| {
+        let rows = client.update(sql, Some(1), args).expect("lookup");
+        if rows.is_empty() {
+            None
+        } else {
+            rows.first().get_one::<T>().expect("lookup value")
+        }
+    })
+}
+
 /// Everything both `relay_enable_tenancy` and `relay_tenancy_plan` compute.
 struct Prepared {
     ext_schema: String,

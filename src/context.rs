@@ -1,5 +1,11 @@
-//! Tenant context: what the session says the current tenant is.
+//! Tenant context: what the session says the current tenant is, and the SQL
+//! functions that set, read and clear it.
 
+use crate::quote::{quote_literal, quote_qualified};
+use crate::regclass::RegClass;
+use crate::{api, errors};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::prelude::*;
 use std::ffi::CStr;
 
 /// The GUC applications set per request (`SET LOCAL app.current_tenant_id = '...'`).
@@ -7,6 +13,25 @@ pub const TENANT_GUC: &CStr = c"app.current_tenant_id";
 
 /// Who is acting, for audit entries (`SET LOCAL app.current_actor_id = 'user-42'`).
 pub const ACTOR_GUC: &CStr = c"app.current_actor_id";
+
+/// `relay.require_tenant`: reading or writing a tenant-enabled table with no tenant
+/// set is an error instead of zero rows.
+pub static REQUIRE_TENANT: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+/// Called from `_PG_init`.
+pub fn register_gucs() {
+    GucRegistry::define_bool_guc(
+        c"relay.require_tenant",
+        c"Raise an error when a tenant-enabled table is read or written with no tenant set.",
+        c"Off: such queries see no rows (and inserts fail). On: they fail with SQLSTATE 55000, naming the table. Settable per database, role, session or transaction.",
+        &REQUIRE_TENANT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: reserves the relay.* prefix, so a typo such as relay.require_tenants is
+    // an error rather than a silent placeholder.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"relay".as_ptr()) };
+}
 
 /// A custom setting's value, None when unset or `''`.
 pub fn current_setting(name: &CStr) -> Option<String> {
@@ -24,4 +49,55 @@ pub fn current_setting(name: &CStr) -> Option<String> {
 /// it once a `SET LOCAL` has ended in a session where the setting existed.
 pub fn current_tenant() -> Option<String> {
     current_setting(TENANT_GUC)
+}
+
+/// The tenant the `tenant_isolation` policy of `tbl` compares with: evaluated once
+/// per query (the policy wraps it in a scalar sub-select, an InitPlan). With no tenant
+/// set it is NULL (no row matches) or, under relay.require_tenant, an error.
+#[pg_extern(stable, parallel_safe)]
+fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
+    let tenant = current_tenant();
+    if tenant.is_none() && REQUIRE_TENANT.get() {
+        errors::no_tenant_for_query(&tbl.display());
+    }
+    tenant
+}
+
+/// Set the current tenant after checking that it exists and is active. For the
+/// current transaction only (`SET LOCAL`, safe behind a transaction-pooling
+/// PgBouncer) unless `is_local` is false. Returns the tenant.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_set_tenant(tenant: Option<String>, is_local: default!(bool, true)) -> String {
+    let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
+    let ext = api::extension_schema();
+    // relay_tenant_is_active is SECURITY DEFINER: application roles need no
+    // privilege on tenants to set their tenant.
+    let active = Spi::get_one_with_args::<bool>(
+        &format!("SELECT {}($1)", quote_qualified(&ext, "relay_tenant_is_active")),
+        &[tenant.as_str().into()],
+    )
+    .expect("tenant lookup");
+    match active {
+        None => errors::unknown_tenant(&tenant),
+        Some(false) => errors::suspended_tenant(&tenant),
+        Some(true) => {}
+    }
+    // A real SET (LOCAL) statement, not set_config(): it is what poolers and Citus
+    // (citus.propagate_set_commands = 'local') see and forward. The value cannot be
+    // a parameter in SET, so it is quoted as a literal.
+    let scope = if is_local { "SET LOCAL" } else { "SET" };
+    Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(&tenant))).expect("SET");
+    tenant
+}
+
+/// The current tenant, NULL when none is set.
+#[pg_extern(stable, parallel_safe)]
+fn relay_current_tenant() -> Option<String> {
+    current_tenant()
+}
+
+/// Clear the tenant for the rest of the session.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_clear_tenant() {
+    Spi::run("RESET app.current_tenant_id").expect("RESET");
 }

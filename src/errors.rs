@@ -205,6 +205,73 @@ pub fn unknown_default_tenant(tenant: &str, tenants: &str) -> ! {
     )
 }
 
+/// A query on a tenant-enabled table with no tenant set, under relay.require_tenant.
+pub fn no_tenant_for_query(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("no tenant set: cannot read or write {table}"),
+        "relay.require_tenant is on and app.current_tenant_id is not set (or is empty).".into(),
+        "Set the tenant first: SELECT relay_set_tenant('<tenant id>'), or SET LOCAL app.current_tenant_id = '<tenant id>'.".into(),
+    )
+}
+
+pub fn tenant_exists(existing: &str, slug: &str, id: Option<&str>) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+        format!("tenant \"{existing}\" already has this slug or id"),
+        match id {
+            Some(id) => format!("slug '{slug}' or id '{id}' is taken by tenant '{existing}'."),
+            None => format!("slug '{slug}' is taken by tenant '{existing}'."),
+        },
+        "Choose another slug (and id), or use the existing tenant.".into(),
+    )
+}
+
+pub fn default_tenant_undeletable() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "the default tenant cannot be deleted".into(),
+        format!("'{}' owns the rows that existed before tables were tenant-enabled.", crate::api::DEFAULT_TENANT_ID),
+        "Move or delete its rows yourself if it must go; relay keeps the tenant.".into(),
+    )
+}
+
+pub fn delete_tenant_needs_bypassrls() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "relay_delete_tenant must be run by a role that sees every tenant".into(),
+        "The current role is subject to row level security, so it cannot check that no other tenant's rows reference the tenant being deleted.".into(),
+        "Run it as the maintenance role (a role WITH BYPASSRLS, see README \"Cross-tenant admin work\") or as a superuser.".into(),
+    )
+}
+
+pub fn cross_tenant_reference(tenant: &str, fk: &str, child: &str, parent: &str, rows: i64) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
+        format!("cannot delete tenant \"{tenant}\": rows outside the tenant reference its rows"),
+        format!("{rows} row(s) of {child} outside tenant '{tenant}' reference its rows in {parent} through foreign key {fk}."),
+        "Nothing was deleted. Remove or repoint those references first; foreign-key actions ignore row level security and would reach into the other tenants.".into(),
+    )
+}
+
+pub fn unknown_tenant(tenant: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("tenant \"{tenant}\" does not exist"),
+        format!("No row of tenants has id '{tenant}'."),
+        "Pass the id of an existing tenant (relay_create_tenant makes new ones).".into(),
+    )
+}
+
+pub fn suspended_tenant(tenant: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("tenant \"{tenant}\" is suspended"),
+        format!("tenants.is_active is false for '{tenant}'."),
+        format!("Resume it first: SELECT relay_resume_tenant({}).", crate::quote::quote_literal(tenant)),
+    )
+}
+
 /// An INSERT that did not name tenant_id, with no tenant set for the session.
 pub fn no_tenant_for_insert(table: &str) -> ! {
     raise(

@@ -18,8 +18,15 @@ mod errors;
 pub mod plan;
 pub mod quote;
 mod regclass;
+mod tenants;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+
+/// Registers `relay.require_tenant` when the library is loaded.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    context::register_gucs();
+}
 extension_sql_file!("../sql/audit.sql", name = "audit", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

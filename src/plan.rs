@@ -19,12 +19,14 @@ pub const POLICY_NAME: &str = "tenant_isolation";
 /// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
 pub const POLICY_MARKER: &str =
     "relay_tenancy: rows of the tenant in app.current_tenant_id only";
-/// The session's tenant, `''` treated as unset. PostgreSQL returns `''` rather than
-/// NULL once a `SET LOCAL` has ended, so NULLIF matters. The scalar sub-select makes
-/// the planner evaluate it once per query as an InitPlan, not once per row, and
-/// leaves `tenant_id = $initplan` usable as an index condition.
-pub const SESSION_TENANT_EXPR: &str =
-    "(SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), ''))";
+/// The session's tenant for table `table_literal` (a quoted regclass literal):
+/// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
+/// NULL once a `SET LOCAL` has ended) and raises under relay.require_tenant. The
+/// scalar sub-select makes the planner evaluate it once per query as an InitPlan,
+/// not once per row, and leaves `tenant_id = $initplan` usable as an index condition.
+pub fn session_tenant_expr(ext_schema: &str, table_literal: &str) -> String {
+    format!("(SELECT {}.relay_policy_tenant({table_literal}::pg_catalog.regclass))", quote_ident(ext_schema))
+}
 
 /// Table-level lock modes, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -269,9 +271,9 @@ pub fn tenant_leading_index_sql(
     ))
 }
 
-/// The policy's USING / WITH CHECK rule.
-fn tenant_rule() -> String {
-    format!("{TENANT_COLUMN} = {SESSION_TENANT_EXPR}")
+/// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
+fn tenant_rule(ext_schema: &str, table: &str) -> String {
+    format!("{TENANT_COLUMN} = {}", session_tenant_expr(ext_schema, &quote_literal(table)))
 }
 
 /// Compute the steps that bring `state` to the tenant-enabled end state. Empty when the
@@ -470,7 +472,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         ));
     }
-    steps.extend(policy_steps(state, &table));
+    steps.extend(policy_steps(state, &table, opts.ext_schema));
 
     // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
     // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
@@ -493,7 +495,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
 /// application already has permissive policies of its own, ours is RESTRICTIVE so it
 /// ANDs with them and never widens them (a restrictive policy alone would hide every
 /// row: PostgreSQL needs at least one permissive policy to grant anything).
-fn policy_steps(state: &TableState, table: &str) -> Vec<Step> {
+fn policy_steps(state: &TableState, table: &str, ext_schema: &str) -> Vec<Step> {
     let others_permissive = state.policies.iter().any(|p| p.name != POLICY_NAME && p.permissive);
     let want_permissive = !others_permissive;
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
@@ -518,7 +520,7 @@ fn policy_steps(state: &TableState, table: &str) -> Vec<Step> {
     } else {
         "ANDed with the table's own permissive policies"
     };
-    let rule = tenant_rule();
+    let rule = tenant_rule(ext_schema, table);
     steps.push(Step::new(
         StepKind::CreatePolicy,
         Lock::AccessExclusive,
@@ -657,7 +659,7 @@ mod tests {
             "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.regclass)"
         );
         assert!(steps[6].sql.contains("AS PERMISSIVE FOR ALL"));
-        assert!(steps[6].sql.contains("(SELECT NULLIF(pg_catalog.current_setting('app.current_tenant_id', true), ''))"));
+        assert!(steps[6].sql.contains("USING (tenant_id = (SELECT public.relay_policy_tenant('public.users'::pg_catalog.regclass)))"));
     }
 
     #[test]

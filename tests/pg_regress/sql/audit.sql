@@ -3,9 +3,9 @@
 \d audit_logs
 SELECT tgname, tgenabled, pg_get_triggerdef(oid) AS definition
   FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
--- The tenant rule is exactly the one on tenant-enabled tables.
-SELECT (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'audit_logs'::regclass)
-     = (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'skills'::regclass) AS same_tenant_rule;
+-- The tenant rule is exactly the one on tenant-enabled tables, but for the table name.
+SELECT (SELECT replace(pg_get_expr(polqual, polrelid), 'audit_logs', 'T') FROM pg_policy WHERE polrelid = 'audit_logs'::regclass)
+     = (SELECT replace(pg_get_expr(polqual, polrelid), 'skills', 'T') FROM pg_policy WHERE polrelid = 'skills'::regclass) AS same_tenant_rule;
 -- Ordinary roles may INSERT and SELECT, nothing more.
 SELECT privilege_type FROM information_schema.role_table_grants
  WHERE table_name = 'audit_logs' AND grantee = 'PUBLIC' ORDER BY 1;

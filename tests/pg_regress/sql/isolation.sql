@@ -6,7 +6,7 @@ CREATE ROLE relay_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON skills, ratings, site_settings TO relay_app;
 SET ROLE relay_app;
 
--- No tenant set: nothing is visible (relay.require_tenant, a later release, makes this an error).
+-- No tenant set: nothing is visible (under relay.require_tenant it is an error: tenant_context).
 SELECT count(*) FROM skills;
 
 -- The default tenant sees the rows that were there before.

@@ -1,0 +1,292 @@
+//! Tenant lifecycle: create, suspend, resume, delete.
+//!
+//! Deleting a tenant deletes its rows from every tenant-enabled table, children
+//! before parents (the order is a pure function of the foreign keys between enabled
+//! tables, unit-tested), then the tenant, in the caller's transaction. Before
+//! anything is deleted it checks that no row outside the tenant (another tenant's,
+//! or a row of a table that is not tenant-enabled) references one of the tenant's
+//! rows: foreign-key actions run without row level security, so such a reference
+//! would otherwise either block the delete or cascade into data that is not the
+//! tenant's.
+
+use crate::api::{extension_schema, select_optional, DEFAULT_TENANT_ID};
+use crate::errors;
+use crate::quote::{quote_ident, quote_qualified};
+use pgrx::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A foreign key between two tenant-enabled tables: `child (columns)` references
+/// `parent (parent_columns)`. Names are quoted and qualified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub child: String,
+    pub columns: Vec<String>,
+    pub parent: String,
+    pub parent_columns: Vec<String>,
+    /// The child table is tenant-enabled too (else its rows belong to no tenant).
+    pub child_enabled: bool,
+}
+
+/// The order to delete from `tables`: every table after the tables whose foreign
+/// keys reference it (children first). Self-references are ignored (one DELETE
+/// handles them); tables in a cycle keep their input order after the rest.
+pub fn delete_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
+    // parent -> children still to delete before it
+    let mut waiting: BTreeMap<&str, BTreeSet<&str>> = tables.iter().map(|t| (t.as_str(), BTreeSet::new())).collect();
+    for fk in fks.iter().filter(|fk| fk.child != fk.parent) {
+        if let (true, Some(children)) = (waiting.contains_key(fk.child.as_str()), waiting.get_mut(fk.parent.as_str())) {
+            children.insert(fk.child.as_str());
+        }
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut left: Vec<&String> = tables.iter().collect();
+    while !left.is_empty() {
+        let ready: Vec<&String> = left.iter().copied().filter(|t| waiting[t.as_str()].is_empty()).collect();
+        let batch = if ready.is_empty() { left.clone() } else { ready };
+        for t in &batch {
+            order.push((*t).clone());
+            for children in waiting.values_mut() {
+                children.remove(t.as_str());
+            }
+        }
+        left.retain(|t| !batch.contains(t));
+    }
+    order
+}
+
+/// The enabled tables (that still exist) and every foreign key that references one
+/// of them (from an enabled table or not).
+fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
+    let registry = quote_qualified(ext, "relay_tables");
+    Spi::connect(|client| {
+        let tables: Vec<String> = client
+            .select(
+                &format!(
+                    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                       FROM {registry} r JOIN pg_catalog.pg_class c ON c.oid = r.relid
+                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      ORDER BY 1"
+                ),
+                None,
+                &[],
+            )
+            .expect("registry")
+            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .collect();
+        let fks = client
+            .select(
+                &format!(
+                    "SELECT con.conname::text,
+                            pg_catalog.format('%I.%I', cn.nspname, cc.relname),
+                            ARRAY(SELECT pg_catalog.quote_ident(a.attname) FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i)
+                                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+                            pg_catalog.format('%I.%I', pn.nspname, pc.relname),
+                            ARRAY(SELECT pg_catalog.quote_ident(a.attname) FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, i)
+                                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
+                            con.conrelid IN (SELECT relid FROM {registry})
+                       FROM pg_catalog.pg_constraint con
+                       JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid
+                       JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+                       JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
+                       JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                      WHERE con.contype = 'f'
+                        AND con.confrelid IN (SELECT relid FROM {registry})
+                      ORDER BY 1, 2"
+                ),
+                None,
+                &[],
+            )
+            .expect("foreign keys")
+            .map(|row| ForeignKey {
+                name: row.get::<String>(1).unwrap().unwrap(),
+                child: row.get::<String>(2).unwrap().unwrap(),
+                columns: row.get::<Vec<String>>(3).unwrap().unwrap(),
+                parent: row.get::<String>(4).unwrap().unwrap(),
+                parent_columns: row.get::<Vec<String>>(5).unwrap().unwrap(),
+                child_enabled: row.get::<bool>(6).unwrap().unwrap_or(false),
+            })
+            .collect();
+        (tables, fks)
+    })
+}
+
+/// The tenant's is_active, None when there is no such tenant.
+fn tenant_exists(ext: &str, id: &str) -> Option<bool> {
+    select_optional::<bool>(
+        &format!("SELECT is_active FROM {} WHERE id = $1", quote_qualified(ext, "tenants")),
+        &[id.into()],
+    )
+}
+
+/// Create a tenant; returns its id (generated when `id` is NULL).
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_create_tenant(
+    name: Option<String>,
+    slug: Option<String>,
+    id: default!(Option<String>, "NULL"),
+    domain: default!(Option<String>, "NULL"),
+    plan: default!(Option<String>, "'freemium'"),
+) -> String {
+    let name = name.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "name"));
+    let slug = slug.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "slug"));
+    let ext = extension_schema();
+    let tenants = quote_qualified(&ext, "tenants");
+    let taken = select_optional::<String>(
+        &format!("SELECT id FROM {tenants} WHERE slug = $1 OR id = $2 LIMIT 1"),
+        &[slug.as_str().into(), id.clone().into()],
+    );
+    if let Some(existing) = taken {
+        errors::tenant_exists(&existing, &slug, id.as_deref());
+    }
+    Spi::get_one_with_args::<String>(
+        &format!(
+            "INSERT INTO {tenants} (id, name, slug, domain, plan)
+             VALUES (COALESCE($1, pg_catalog.gen_random_uuid()::pg_catalog.text), $2, $3, $4, COALESCE($5, 'freemium'))
+             RETURNING id"
+        ),
+        &[id.into(), name.into(), slug.into(), domain.into(), plan.into()],
+    )
+    .expect("tenant insert")
+    .expect("RETURNING id")
+}
+
+fn set_active(function: &str, id: Option<String>, active: bool) -> String {
+    let id = id.unwrap_or_else(|| errors::null_argument(function, "id"));
+    let ext = extension_schema();
+    match tenant_exists(&ext, &id) {
+        None => errors::unknown_tenant(&id),
+        Some(now) if now == active => {
+            return format!("tenant {id} is already {}", if active { "active" } else { "suspended" });
+        }
+        Some(_) => {}
+    }
+    Spi::run_with_args(
+        &format!("UPDATE {} SET is_active = $2, updated_at = pg_catalog.now() WHERE id = $1", quote_qualified(&ext, "tenants")),
+        &[id.as_str().into(), active.into()],
+    )
+    .expect("tenant update");
+    format!("tenant {id} {}", if active { "resumed" } else { "suspended" })
+}
+
+/// Suspend a tenant: relay_set_tenant refuses it until it is resumed.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_suspend_tenant(id: Option<String>) -> String {
+    set_active("relay_suspend_tenant", id, false)
+}
+
+/// Resume a suspended tenant.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_resume_tenant(id: Option<String>) -> String {
+    set_active("relay_resume_tenant", id, true)
+}
+
+/// Delete a tenant and all its rows in tenant-enabled tables. Returns one line per
+/// table and one for the tenant.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
+    let id = id.unwrap_or_else(|| errors::null_argument("relay_delete_tenant", "id"));
+    if id == DEFAULT_TENANT_ID {
+        errors::default_tenant_undeletable();
+    }
+    // Foreign-key checks and actions ignore row level security: only a role that
+    // sees every tenant's rows can check that nothing outside the tenant is hit.
+    let sees_all = select_optional::<bool>(
+        "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER",
+        &[],
+    )
+    .unwrap_or(false);
+    if !sees_all {
+        errors::delete_tenant_needs_bypassrls();
+    }
+    let ext = extension_schema();
+    let tenants = quote_qualified(&ext, "tenants");
+    // Lock the tenant row first: a concurrent delete of the same tenant waits here.
+    let found = select_optional::<String>(
+        &format!("SELECT id FROM {tenants} WHERE id = $1 FOR UPDATE"),
+        &[id.as_str().into()],
+    );
+    if found.is_none() {
+        errors::unknown_tenant(&id);
+    }
+    let (tables, fks) = enabled_tables(&ext);
+    for fk in &fks {
+        let join: Vec<String> = fk
+            .columns
+            .iter()
+            .zip(&fk.parent_columns)
+            .map(|(c, p)| format!("c.{c} = p.{p}"))
+            .collect();
+        // Rows of a table that is not tenant-enabled belong to no tenant: any of them
+        // referencing the tenant's rows would be hit too.
+        let outside = if fk.child_enabled { " AND c.tenant_id <> $1" } else { "" };
+        let crossing = Spi::get_one_with_args::<i64>(
+            &format!(
+                "SELECT count(*) FROM {} c JOIN {} p ON {} WHERE p.tenant_id = $1{outside}",
+                fk.child,
+                fk.parent,
+                join.join(" AND ")
+            ),
+            &[id.as_str().into()],
+        )
+        .expect("cross-tenant check")
+        .unwrap_or(0);
+        if crossing > 0 {
+            errors::cross_tenant_reference(&id, fk.name.as_str(), &fk.child, &fk.parent, crossing);
+        }
+    }
+    let mut lines = Vec::new();
+    Spi::connect_mut(|client| {
+        let between_enabled: Vec<ForeignKey> = fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
+        for table in delete_order(&tables, &between_enabled) {
+            let deleted = client
+                .update(&format!("DELETE FROM {table} WHERE tenant_id = $1"), None, &[id.as_str().into()])
+                .expect("delete rows")
+                .len();
+            lines.push(format!("deleted {deleted} rows from {table}"));
+        }
+        client
+            .update(&format!("DELETE FROM {tenants} WHERE id = $1"), None, &[id.as_str().into()])
+            .expect("delete tenant");
+    });
+    lines.push(format!("deleted tenant {}", quote_ident(&id)));
+    SetOfIterator::new(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fk(child: &str, parent: &str) -> ForeignKey {
+        ForeignKey {
+            name: format!("{child}_fk"),
+            child: child.into(),
+            columns: vec!["x".into()],
+            parent: parent.into(),
+            parent_columns: vec!["id".into()],
+            child_enabled: true,
+        }
+    }
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn children_are_deleted_before_their_parents() {
+        let tables = v(&["ratings", "skills", "users"]);
+        let fks = [fk("ratings", "skills"), fk("ratings", "users"), fk("skills", "users"), fk("skills", "skills")];
+        assert_eq!(delete_order(&tables, &fks), v(&["ratings", "skills", "users"]));
+        let tables = v(&["users", "skills", "ratings"]);
+        assert_eq!(delete_order(&tables, &fks), v(&["ratings", "skills", "users"]));
+    }
+
+    #[test]
+    fn keys_to_tables_outside_the_set_are_ignored_and_cycles_still_terminate() {
+        let tables = v(&["a", "b", "c"]);
+        let fks = [fk("a", "b"), fk("b", "a"), fk("c", "elsewhere")];
+        let order = delete_order(&tables, &fks);
+        assert_eq!(order.len(), 3);
+        assert_eq!(order[0], "c");
+    }
+}

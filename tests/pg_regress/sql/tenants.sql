@@ -1,0 +1,75 @@
+-- Tenant lifecycle: create, suspend, resume, delete; and cross-tenant admin work
+-- through a maintenance role.
+SELECT relay_create_tenant('Initech', 'initech', id => 'initech', domain => 'initech.example');
+SELECT length(relay_create_tenant('Hooli', 'hooli')) = 36 AS generated_uuid_id;
+SELECT CASE WHEN slug = 'hooli' THEN '(generated)' ELSE id END AS id, name, slug, domain, is_active, plan
+  FROM tenants WHERE slug IN ('initech', 'hooli') ORDER BY slug;
+\x on
+SELECT * FROM expect_error($$ SELECT relay_create_tenant('Initech 2', 'initech') $$);
+SELECT * FROM expect_error($$ SELECT relay_create_tenant(NULL, 'x') $$);
+\x off
+SELECT relay_suspend_tenant('initech');
+SELECT relay_suspend_tenant('initech');
+SELECT relay_resume_tenant('initech');
+SELECT code, message FROM expect_error($$ SELECT relay_suspend_tenant('nobody') $$);
+
+-- Some data for initech, written by the application.
+SET ROLE relay_app;
+BEGIN;
+SELECT relay_set_tenant('initech');
+INSERT INTO skills (id, name, slug) VALUES ('ini-1', 'Initech skill', 'skill-1'), ('ini-2', 'Other', 'skill-2');
+INSERT INTO ratings (skill_id, user_id, rating) VALUES ('ini-1', 'u1', 5);
+INSERT INTO site_settings (id) VALUES ('initech');
+COMMIT;
+RESET ROLE;
+
+-- Cross-tenant admin work: a maintenance role WITH BYPASSRLS reads and writes every
+-- tenant's rows, with RLS still on for everyone else. (The application role, for
+-- comparison, sees only the tenant it sets.)
+CREATE ROLE relay_maintenance BYPASSRLS;
+GRANT USAGE ON SCHEMA legacy, "Tenant Data" TO relay_maintenance;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public, legacy, "Tenant Data" TO relay_maintenance;
+SET ROLE relay_maintenance;
+SELECT tenant_id, count(*) FROM skills GROUP BY tenant_id ORDER BY tenant_id;
+UPDATE skills SET total_uses = total_uses + 1 WHERE tenant_id IN ('acme', 'initech') RETURNING id, tenant_id, total_uses;
+RESET ROLE;
+SET ROLE relay_app;
+SELECT tenant_id, count(*) FROM skills GROUP BY tenant_id ORDER BY tenant_id;
+RESET ROLE;
+
+-- relay_delete_tenant needs a role that sees every tenant...
+SET ROLE relay_app;
+SELECT code, message FROM expect_error($$ SELECT relay_delete_tenant('initech') $$);
+RESET ROLE;
+-- ...and refuses while another tenant's rows reference the tenant's rows: foreign-key
+-- actions ignore RLS, so deleting would cascade into acme's data.
+INSERT INTO ratings (skill_id, user_id, rating, tenant_id) VALUES ('ini-2', 'u2', 1, 'acme');
+SET ROLE relay_maintenance;
+\x on
+SELECT * FROM expect_error($$ SELECT relay_delete_tenant('initech') $$);
+\x off
+RESET ROLE;
+DELETE FROM ratings WHERE tenant_id = 'acme' AND skill_id = 'ini-2';
+
+-- Now it deletes the tenant's rows from every enabled table, children first, then
+-- the tenant, in one transaction. Other tenants' rows are untouched.
+CREATE TEMP TABLE counts_before AS
+SELECT 'skills' AS t, tenant_id, count(*) FROM skills GROUP BY tenant_id
+UNION ALL SELECT 'ratings', tenant_id, count(*) FROM ratings GROUP BY tenant_id;
+SET ROLE relay_maintenance;
+SELECT relay_delete_tenant('initech');
+RESET ROLE;
+SELECT count(*) AS initech_rows_left
+  FROM (SELECT tenant_id FROM skills UNION ALL SELECT tenant_id FROM ratings
+        UNION ALL SELECT tenant_id FROM site_settings) x WHERE tenant_id = 'initech';
+SELECT b.t, b.tenant_id, b.count = (CASE b.t WHEN 'skills' THEN (SELECT count(*) FROM skills s WHERE s.tenant_id = b.tenant_id)
+                                             ELSE (SELECT count(*) FROM ratings r WHERE r.tenant_id = b.tenant_id) END) AS unchanged
+  FROM counts_before b WHERE b.tenant_id <> 'initech' ORDER BY 1, 2;
+SELECT count(*) AS initech_tenant FROM tenants WHERE id = 'initech';
+-- Its audit entries stay: the audit log is append-only.
+
+-- The default tenant cannot be deleted; an unknown tenant is an error.
+\x on
+SELECT * FROM expect_error($$ SELECT relay_delete_tenant('default-tenant-000-0000-000000000000') $$);
+SELECT * FROM expect_error($$ SELECT relay_delete_tenant('initech') $$);
+\x off
