@@ -14,10 +14,8 @@ runs=${2:-5}
 secs=${3:-10}
 [ "${RELAY_BENCH_SKIP_SETUP:-}" = 1 ] || "$ROOT/scripts/setup.sh"
 
-dir=$(postgres_tmpdir)
 port=${RELAY_BENCH_PORT:-54349}
-trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
-start_cluster "$dir" "$port"
+throwaway_cluster "$port"
 q() { pg "$dir" "$port" -d bench "$@"; }
 pg "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 q <<'SQL'
@@ -78,7 +76,6 @@ for i in $(seq 1 "$runs"); do
 done
 q -At -c "SELECT 'audit entries written in the last run: ' || count(*) FROM audit_logs"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 mb_none=$(printf '%s\n' "${b_none[@]}" | median)
 mb_pl=$(printf '%s\n' "${b_pl[@]}" | median)
 mb_relay=$(printf '%s\n' "${b_relay[@]}" | median)

@@ -10,28 +10,16 @@ scale=${1:-200}
 runs=${2:-5}
 [ "${RELAY_BENCH_SKIP_SETUP:-}" = 1 ] || "$ROOT/scripts/setup.sh"
 
-dir=$(postgres_tmpdir)
 port=${RELAY_BENCH_PORT:-54339}
-trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
+throwaway_cluster "$port"
 ref=$(reference_dir)
 cp "$ref"/app-schema.sql "$ref"/app-data.sql "$dir/"
 # The timed part of the reference: migrations 0003, 0004 and 0005. 0002 (the
 # tenants table) is set-up, as CREATE EXTENSION is for relay.
 sed -n '/^-- ==== 0002/,/^-- ==== 0003/p' "$ref/reference-migrations.sql" >"$dir/ref-0002.sql"
 sed -n '/^-- ==== 0003/,/^-- ==== 0006/p' "$ref/reference-migrations.sql" >"$dir/ref-0003-0005.sql"
-cat >"$dir/relay.sql" <<'SQL'
-SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']);
-SELECT relay_enable_tenancy('skills');
-SELECT relay_enable_tenancy('ratings');
-SELECT relay_enable_tenancy('usage_events');
-SELECT relay_enable_tenancy('skill_versions');
-SELECT relay_enable_tenancy('skill_embeddings');
-SELECT relay_enable_tenancy('skill_reviews');
-SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']);
-SELECT relay_enable_tenancy('site_settings');
-SQL
+cp "$ROOT/scripts/enable-reference.sql" "$dir/relay.sql"
 chown postgres:postgres "$dir"/*.sql
-start_cluster "$dir" "$port"
 q() { pg "$dir" "$port" "$@"; }
 
 SIZE_SQL="SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
@@ -89,7 +77,6 @@ for i in $(seq 1 "$runs"); do
   results+=("$ref_s $relay_s $ratio")
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 m_ref=$(printf '%s\n' "${results[@]}" | awk '{print $1}' | median)
 m_relay=$(printf '%s\n' "${results[@]}" | awk '{print $2}' | median)
 m_ratio=$(printf '%s\n' "${results[@]}" | awk '{print $3}' | median)

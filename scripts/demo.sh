@@ -4,16 +4,13 @@
 source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/setup.sh"
 
-dir=$(postgres_tmpdir)
 port=${RELAY_DEMO_PORT:-54329}
-trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
+say "starting a throwaway PostgreSQL 15 cluster (port $port)"
+throwaway_cluster "$port"
 ref=$(reference_dir)
-cp "$ref"/app-schema.sql "$ref"/app-data.sql "$dir/"
+cp "$ref"/app-schema.sql "$ref"/app-data.sql "$ROOT/scripts/enable-reference.sql" "$dir/"
 chown postgres:postgres "$dir"/*.sql
-
-say "starting a throwaway PostgreSQL 15 cluster in $dir (port $port)"
-start_cluster "$dir" "$port"
-run() { pg "$dir" "$port" -d demo "$@"; }
+run() { (cd "$dir" && pg "$dir" "$port" -d demo "$@"); }
 pg "$dir" "$port" -d postgres -c "CREATE DATABASE demo"
 
 say "the single-tenant reference application: 9 tables, about 17k rows"
@@ -33,15 +30,7 @@ run <<'SQL'
 CREATE TEMP TABLE files AS SELECT relname, relfilenode FROM pg_class
  WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname NOT IN ('tenants', 'relay_tables');
 \echo
-SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']);
-SELECT relay_enable_tenancy('skills');
-SELECT relay_enable_tenancy('ratings');
-SELECT relay_enable_tenancy('usage_events');
-SELECT relay_enable_tenancy('skill_versions');
-SELECT relay_enable_tenancy('skill_embeddings');
-SELECT relay_enable_tenancy('skill_reviews');
-SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']);
-SELECT relay_enable_tenancy('site_settings');
+\i enable-reference.sql
 \echo 'No table was rewritten (same data file before and after):'
 SELECT f.relname AS table, c.relfilenode = f.relfilenode AS same_file
   FROM files f JOIN pg_class c ON c.oid = f.relname::regclass ORDER BY 1;
@@ -78,6 +67,41 @@ INSERT INTO skills (name, slug) VALUES ('orphan', 'orphan');
 RESET ROLE;
 \echo '-- as the superuser (which bypasses RLS): s1 untouched, acme has its one row'
 SELECT id, name, tenant_id FROM skills WHERE id = 's1' OR tenant_id = 'acme' ORDER BY tenant_id;
+SQL
+
+say "tenant context, fail-loud mode, and the audit trail"
+run <<'SQL'
+SELECT relay_enable_audit('skills');
+SET ROLE app;
+\echo '-- relay_set_tenant checks the tenant and sets it for this transaction only:'
+BEGIN;
+SELECT relay_set_tenant('acme');
+SET LOCAL app.current_actor_id = 'user-7';
+UPDATE skills SET name = 'Acme onboarding v2' WHERE slug = 'skill-1' RETURNING name;
+COMMIT;
+\echo '-- the next transaction starts with no tenant:'
+SELECT relay_current_tenant() IS NULL AS no_tenant;
+\echo '-- relay.require_tenant = on turns "no rows" into an error naming the table:'
+SET relay.require_tenant = on;
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM skills;
+\set ON_ERROR_STOP 1
+RESET relay.require_tenant;
+\echo '-- the change is in the audit log, visible to acme only:'
+BEGIN;
+SELECT relay_set_tenant('acme');
+SELECT action, actor_id, resource_id, metadata -> 'changed' AS changed,
+       metadata -> 'old' ->> 'name' AS old_name, metadata -> 'new' ->> 'name' AS new_name
+  FROM audit_logs ORDER BY created_at;
+\echo '-- and nobody can rewrite it:'
+\set ON_ERROR_STOP 0
+DELETE FROM audit_logs;
+\set ON_ERROR_STOP 1
+COMMIT;
+RESET ROLE;
+\set ON_ERROR_STOP 0
+\echo '-- not even the superuser:'
+TRUNCATE audit_logs;
 SQL
 
 say "done: stopping the cluster"

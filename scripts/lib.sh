@@ -60,3 +60,14 @@ pg() {
   shift 2
   as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"
 }
+
+# throwaway_cluster PORT: start a cluster in a new directory ($dir), stopped and
+# removed when the script exits.
+throwaway_cluster() {
+  dir=$(postgres_tmpdir)
+  trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
+  start_cluster "$dir" "$1"
+}
+
+# Median of the numbers on standard input, one per line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

@@ -38,13 +38,5 @@ SELECT pg_catalog.pg_extension_config_dump('tenants',
   $$WHERE id <> 'default-tenant-000-0000-000000000000'$$);
 SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
 
--- Whether a tenant exists (NULL: no such tenant) and is active. SECURITY DEFINER so
--- relay_set_tenant works for application roles, which have no privilege on tenants;
--- it reveals only what relay_set_tenant's errors reveal anyway.
-CREATE FUNCTION relay_tenant_is_active(tenant text) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT t.is_active FROM @extschema@.tenants t WHERE t.id = tenant $$;
-
 -- Nothing for PUBLIC: a migration role needs grants to enable tables (see README).
 REVOKE ALL ON tenants, relay_tables FROM PUBLIC;

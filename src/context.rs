@@ -69,15 +69,7 @@ fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_set_tenant(tenant: Option<String>, is_local: default!(bool, true)) -> String {
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
-    let ext = api::extension_schema();
-    // relay_tenant_is_active is SECURITY DEFINER: application roles need no
-    // privilege on tenants to set their tenant.
-    let active = Spi::get_one_with_args::<bool>(
-        &format!("SELECT {}($1)", quote_qualified(&ext, "relay_tenant_is_active")),
-        &[tenant.as_str().into()],
-    )
-    .expect("tenant lookup");
-    match active {
+    match tenant_is_active(&tenant) {
         None => errors::unknown_tenant(&tenant),
         Some(false) => errors::suspended_tenant(&tenant),
         Some(true) => {}
@@ -88,6 +80,59 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(bool, true)) -> S
     let scope = if is_local { "SET LOCAL" } else { "SET" };
     Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(&tenant))).expect("SET");
     tenant
+}
+
+thread_local! {
+    /// (extension oid, its owner, the kept lookup plan). Called once per request, so
+    /// the lookup is parsed and planned once per backend, not per call.
+    static TENANT_LOOKUP: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, pgrx::pg_sys::Oid, pgrx::spi::OwnedPreparedStatement)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether tenant `id` is active; None when there is no such tenant. Application
+/// roles have no privilege on tenants, so the lookup runs as the extension's owner,
+/// switched with SetUserIdAndSecContext (what SECURITY DEFINER and PostgreSQL's own
+/// foreign-key checks do) for this one query only; an error inside is unwound by the
+/// transaction abort, which restores the user. The query is fully qualified, so the
+/// caller's search_path plays no part.
+fn tenant_is_active(id: &str) -> Option<bool> {
+    use pgrx::pg_sys;
+    // SAFETY: catalog lookup by name; raises if relay_tenancy is not installed.
+    let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
+    TENANT_LOOKUP.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.as_ref().is_none_or(|(oid, _, _)| *oid != ext_oid) {
+            let owner = api::select_optional::<pg_sys::Oid>(
+                "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
+                &[ext_oid.into()],
+            )
+            .expect("extension owner");
+            let sql = format!(
+                "SELECT is_active FROM {} WHERE id = $1",
+                quote_qualified(&api::extension_schema(), "tenants")
+            );
+            let plan = Spi::connect(|client| {
+                client
+                    .prepare(sql.as_str(), &[pgrx::PgOid::from(pg_sys::TEXTOID)])
+                    .expect("prepare tenant lookup")
+                    .keep()
+            });
+            *cached = Some((ext_oid, owner, plan));
+        }
+        let (_, owner, plan) = cached.as_ref().expect("prepared above");
+        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+        // SAFETY: saves and restores the current user around one read-only query.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+            pg_sys::SetUserIdAndSecContext(*owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+        }
+        let active = Spi::connect(|client| {
+            let rows = client.select(plan, Some(1), &[id.into()]).expect("tenant lookup");
+            if rows.is_empty() { None } else { rows.first().get_one::<bool>().expect("is_active") }
+        });
+        unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+        active
+    })
 }
 
 /// The current tenant, NULL when none is set.

@@ -152,51 +152,45 @@ fn triggers_of(oid: pg_sys::Oid) -> Vec<TriggerInfo> {
     })
 }
 
-/// Resolve and check a table for the audit functions: an ordinary table the caller
-/// owns, not a catalog, not relay's own (the guard function excepted, see caller).
-fn audit_target(function: &str, tbl: Option<RegClass>, ext_schema: &str) -> (TableState, String) {
+/// The shared body of the three trigger-managing functions: resolve and check the
+/// table, read its triggers, plan with `steps_for`, apply, report.
+fn manage_triggers(
+    function: &str,
+    tbl: Option<RegClass>,
+    verb: &str,
+    capture: bool,
+    steps_for: impl Fn(&str, &str, &[TriggerInfo]) -> Vec<Step>,
+    nothing: &str,
+) -> SetOfIterator<'static, String> {
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl"));
-    let state = catalog::read(tbl.0, ext_schema);
+    let ext_schema = api::extension_schema();
+    let state: TableState = catalog::read(tbl.0, &ext_schema);
     let table = quote_qualified(&state.schema, &state.name);
-    (state, table)
-}
-
-fn finish(steps: &[Step], nothing: String) -> SetOfIterator<'static, String> {
+    errors::check_audit_target(&state, &table, verb, capture);
+    let steps = steps_for(&table, &ext_schema, &triggers_of(tbl.0));
     if steps.is_empty() {
-        return SetOfIterator::new(vec![nothing]);
+        return SetOfIterator::new(vec![format!("{table} {nothing}: nothing to do")]);
     }
-    SetOfIterator::new(apply::apply(steps, ""))
+    SetOfIterator::new(apply::apply(&steps, ""))
 }
 
 /// Make a table append-only: UPDATE, DELETE and TRUNCATE refused for every role,
 /// also in replica mode. Returns one line per action; idempotent.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_append_only(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    let ext_schema = api::extension_schema();
-    let (state, table) = audit_target("relay_append_only", tbl, &ext_schema);
-    errors::check_audit_target(&state, &table, "make append-only", false);
-    let steps = guard_steps(&table, &ext_schema, &triggers_of(state.oid_datum()));
-    finish(&steps, format!("{table} is already append-only: nothing to do"))
+    manage_triggers("relay_append_only", tbl, "make append-only", false, guard_steps, "is already append-only")
 }
 
 /// Record every INSERT, UPDATE, DELETE and TRUNCATE on a table in audit_logs.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    let ext_schema = api::extension_schema();
-    let (state, table) = audit_target("relay_enable_audit", tbl, &ext_schema);
-    errors::check_audit_target(&state, &table, "audit", true);
-    let steps = capture_steps(&table, &ext_schema, &triggers_of(state.oid_datum()));
-    finish(&steps, format!("{table} is already audited: nothing to do"))
+    manage_triggers("relay_enable_audit", tbl, "audit", true, capture_steps, "is already audited")
 }
 
 /// Stop recording changes of a table. Entries already written stay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    let ext_schema = api::extension_schema();
-    let (state, table) = audit_target("relay_disable_audit", tbl, &ext_schema);
-    errors::check_audit_target(&state, &table, "audit", true);
-    let steps = uncapture_steps(&table, &triggers_of(state.oid_datum()));
-    finish(&steps, format!("{table} is not audited: nothing to do"))
+    manage_triggers("relay_disable_audit", tbl, "audit", true, |t, _, existing| uncapture_steps(t, existing), "is not audited")
 }
 
 /// Append one entry to audit_logs: the actor from app.current_actor_id, the tenant
