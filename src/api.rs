@@ -43,6 +43,52 @@ pub fn extension_schema() -> String {
     })
 }
 
+/// One of relay's own tables: its schema, namespace, oid and owner.
+#[derive(Clone)]
+pub struct ExtRelation {
+    pub schema: String,
+    pub namespace: pgrx::pg_sys::Oid,
+    pub relid: pgrx::pg_sys::Oid,
+    pub owner: pgrx::pg_sys::Oid,
+}
+
+thread_local! {
+    static EXT_RELATIONS: std::cell::RefCell<Vec<(&'static std::ffi::CStr, ExtRelation)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Where relay's table `name` is, cached per backend for the hot paths (the capture
+/// trigger, relay_set_tenant). Each call checks the cached oid against the syscache
+/// (a hash lookup, no catalog scan), so a dropped and recreated extension is noticed.
+pub fn ext_relation(name: &'static std::ffi::CStr) -> ExtRelation {
+    use pgrx::pg_sys;
+    EXT_RELATIONS.with(|cell| {
+        if let Some((_, cached)) = cell.borrow().iter().find(|(n, _)| *n == name) {
+            // SAFETY: syscache lookup by oid; a missing relation yields InvalidOid.
+            if unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
+                return cached.clone();
+            }
+        }
+        let schema = extension_schema();
+        let c_schema = std::ffi::CString::new(schema.as_str()).expect("schema name has no NUL");
+        // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
+        let (namespace, relid) = unsafe {
+            let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
+            (nsp, pg_sys::get_relname_relid(name.as_ptr(), nsp))
+        };
+        let owner = select_optional::<pg_sys::Oid>(
+            "SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1",
+            &[relid.into()],
+        )
+        .unwrap_or(pg_sys::InvalidOid);
+        let found = ExtRelation { schema, namespace, relid, owner };
+        let mut cache = cell.borrow_mut();
+        cache.retain(|(n, _)| *n != name);
+        cache.push((name, found.clone()));
+        found
+    })
+}
+
 /// The first column of the first row of `sql`, None when there is no row (pgrx's
 /// `get_one` reports an empty result as an error).
 pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<T> {

@@ -83,43 +83,35 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(bool, true)) -> S
 }
 
 thread_local! {
-    /// (extension oid, its owner, the kept lookup plan). Called once per request, so
-    /// the lookup is parsed and planned once per backend, not per call.
-    static TENANT_LOOKUP: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, pgrx::pg_sys::Oid, pgrx::spi::OwnedPreparedStatement)>> =
+    /// (tenants' oid, the kept lookup plan). Called once per request, so the lookup
+    /// is parsed and planned once per backend, not per call.
+    static TENANT_LOOKUP: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, pgrx::spi::OwnedPreparedStatement)>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Whether tenant `id` is active; None when there is no such tenant. Application
-/// roles have no privilege on tenants, so the lookup runs as the extension's owner,
+/// roles have no privilege on tenants, so the lookup runs as the owner of tenants,
 /// switched with SetUserIdAndSecContext (what SECURITY DEFINER and PostgreSQL's own
 /// foreign-key checks do) for this one query only; an error inside is unwound by the
 /// transaction abort, which restores the user. The query is fully qualified, so the
 /// caller's search_path plays no part.
 fn tenant_is_active(id: &str) -> Option<bool> {
     use pgrx::pg_sys;
-    // SAFETY: catalog lookup by name; raises if relay_tenancy is not installed.
-    let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
+    let tenants = api::ext_relation(c"tenants");
     TENANT_LOOKUP.with(|cell| {
         let mut cached = cell.borrow_mut();
-        if cached.as_ref().is_none_or(|(oid, _, _)| *oid != ext_oid) {
-            let owner = api::select_optional::<pg_sys::Oid>(
-                "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
-                &[ext_oid.into()],
-            )
-            .expect("extension owner");
-            let sql = format!(
-                "SELECT is_active FROM {} WHERE id = $1",
-                quote_qualified(&api::extension_schema(), "tenants")
-            );
+        if cached.as_ref().is_none_or(|(relid, _)| *relid != tenants.relid) {
+            let sql = format!("SELECT is_active FROM {} WHERE id = $1", quote_qualified(&tenants.schema, "tenants"));
             let plan = Spi::connect(|client| {
                 client
                     .prepare(sql.as_str(), &[pgrx::PgOid::from(pg_sys::TEXTOID)])
                     .expect("prepare tenant lookup")
                     .keep()
             });
-            *cached = Some((ext_oid, owner, plan));
+            *cached = Some((tenants.relid, plan));
         }
-        let (_, owner, plan) = cached.as_ref().expect("prepared above");
+        let (_, plan) = cached.as_ref().expect("prepared above");
+        let owner = &tenants.owner;
         let (mut user, mut context) = (pg_sys::InvalidOid, 0);
         // SAFETY: saves and restores the current user around one read-only query.
         unsafe {

@@ -202,7 +202,7 @@ fn audit_capture<'a>(
         PgTriggerOperation::Delete => "DELETE",
         PgTriggerOperation::Truncate => "TRUNCATE",
     };
-    let audit_logs = writer::audit_logs();
+    let audit_logs = crate::api::ext_relation(c"audit_logs");
     let common = Common {
         audit_logs: &audit_logs,
         actor_id: context::current_setting(context::ACTOR_GUC),

@@ -14,7 +14,7 @@ use crate::quote::quote_qualified;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 /// One audit entry of a captured statement.
 pub struct Entry {
@@ -25,7 +25,7 @@ pub struct Entry {
 
 /// What every entry of one statement shares.
 pub struct Common<'a> {
-    pub audit_logs: &'a AuditLogs,
+    pub audit_logs: &'a crate::api::ExtRelation,
     pub actor_id: Option<String>,
     pub action: &'a str,
     pub resource_type: &'a str,
@@ -44,42 +44,6 @@ const COLUMNS: [(&str, pg_sys::Oid); 9] = [
     ("metadata", pg_sys::JSONBOID),
     ("created_at", pg_sys::TIMESTAMPTZOID),
 ];
-
-/// Where audit_logs is: its schema and oid.
-#[derive(Clone)]
-pub struct AuditLogs {
-    pub schema: String,
-    pub namespace: pg_sys::Oid,
-    pub relid: pg_sys::Oid,
-}
-
-thread_local! {
-    static AUDIT_LOGS: RefCell<Option<AuditLogs>> = const { RefCell::new(None) };
-}
-
-/// audit_logs' location, cached per backend. The cache is checked against the
-/// relcache's syscache on every call (a hash lookup, no catalog scan), so a dropped
-/// and recreated extension is noticed.
-pub fn audit_logs() -> AuditLogs {
-    AUDIT_LOGS.with(|cell| {
-        if let Some(cached) = cell.borrow().as_ref() {
-            // SAFETY: syscache lookups by oid; a missing relation yields InvalidOid.
-            if unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
-                return cached.clone();
-            }
-        }
-        let schema = crate::api::extension_schema();
-        let c_schema = CString::new(schema.as_str()).expect("schema name has no NUL");
-        // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
-        let (namespace, relid) = unsafe {
-            let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
-            (nsp, pg_sys::get_relname_relid(c"audit_logs".as_ptr(), nsp))
-        };
-        let found = AuditLogs { schema, namespace, relid };
-        *cell.borrow_mut() = Some(found.clone());
-        found
-    })
-}
 
 /// Entries per table_multi_insert call (COPY uses 1000 too).
 const BATCH: usize = 1000;
