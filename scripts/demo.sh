@@ -42,7 +42,10 @@ say "isolation, as the application role 'app' sees it"
 run <<'SQL'
 INSERT INTO tenants (id, name, slug) VALUES ('acme', 'Acme Corp', 'acme');
 CREATE ROLE app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
+-- the application's tables only: relay's own tables stay closed (audit_logs is
+-- INSERT and SELECT for everyone already)
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, skills, ratings, usage_events, skill_versions,
+  skill_embeddings, skill_reviews, api_keys, site_settings TO app;
 SET ROLE app;
 \echo '-- the default tenant sees the rows that were there before:'
 BEGIN;
@@ -93,7 +96,7 @@ SELECT relay_set_tenant('acme');
 SELECT action, actor_id, resource_id, metadata -> 'changed' AS changed,
        metadata -> 'old' ->> 'name' AS old_name, metadata -> 'new' ->> 'name' AS new_name
   FROM audit_logs ORDER BY created_at;
-\echo '-- and nobody can rewrite it:'
+\echo '-- and the application cannot rewrite it:'
 \set ON_ERROR_STOP 0
 DELETE FROM audit_logs;
 \set ON_ERROR_STOP 1
