@@ -73,6 +73,35 @@ mod tests {
     }
 
     #[pg_test]
+    fn serde_values_encode_to_the_same_jsonb_postgres_parses() {
+        let doc = serde_json::json!({
+            "table": "public.t", "n": 12345678901234567890u64, "f": 1.5, "neg": -7,
+            "s": "quote \" and ünïcode", "b": true, "z": null,
+            "nested": {"a": [1, "x", {"deep": false}], "empty": {}}, "list": []
+        });
+        // SAFETY: inside a transaction, as in the capture trigger.
+        let datum = unsafe { crate::audit::jsonb::object_to_jsonb(&doc) };
+        let arg = unsafe { pgrx::datum::DatumWithOid::new(datum, pg_sys::JSONBOID) };
+        let same = Spi::get_one_with_args::<bool>("SELECT $1 = $2::jsonb", &[arg, doc.to_string().into()])
+            .unwrap()
+            .unwrap();
+        assert!(same, "{doc}");
+    }
+
+    #[pg_test]
+    fn uuid7_ids_increase_within_a_backend() {
+        let ids: Vec<String> = Spi::connect(|c| {
+            c.select("SELECT relay_uuid7()::text FROM generate_series(1, 5000)", None, &[])
+                .unwrap()
+                .map(|row| row.get::<String>(1).unwrap().unwrap())
+                .collect()
+        });
+        assert_eq!(ids.len(), 5000);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids are strictly increasing");
+        assert!(ids.iter().all(|id| id.as_bytes()[14] == b'7'), "version 7");
+    }
+
+    #[pg_test]
     fn insert_default_takes_the_session_tenant_and_ignores_empty() {
         Spi::run("SET LOCAL app.current_tenant_id = 't1'").unwrap();
         let t = Spi::get_one::<String>("SELECT relay_insert_tenant('pg_class')").unwrap();
