@@ -79,13 +79,14 @@ pub fn guard_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) -> V
         (GUARD_TRUNCATE_TRIGGER, "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT"),
     ] {
         let timing = timing.replace("{t}", table);
+        let trigger = quote_ident(name);
         match existing.iter().find(|t| t.name == name) {
             None => {
                 steps.push(step(
                     StepKind::CreateTrigger,
                     Lock::ShareRowExclusive,
                     format!("created trigger {name} on {table}: {}", timing.replace(&format!(" ON {table}"), "")),
-                    format!("CREATE TRIGGER {name} {timing} EXECUTE FUNCTION {function}"),
+                    format!("CREATE TRIGGER {trigger} {timing} EXECUTE FUNCTION {function}"),
                 ));
             }
             Some(t) if t.enabled == "A" => continue,
@@ -95,7 +96,7 @@ pub fn guard_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) -> V
             StepKind::EnableTriggerAlways,
             Lock::ShareRowExclusive,
             format!("trigger {name} fires ALWAYS, also under session_replication_role = replica"),
-            format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}"),
+            format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}"),
         ));
     }
     steps
@@ -112,7 +113,10 @@ pub fn capture_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) ->
                 StepKind::CreateTrigger,
                 Lock::ShareRowExclusive,
                 format!("created trigger {name} on {table}: AFTER {event}, once per statement"),
-                format!("CREATE TRIGGER {name} AFTER {event} ON {table}{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}"),
+                format!(
+                    "CREATE TRIGGER {} AFTER {event} ON {table}{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}",
+                    quote_ident(name)
+                ),
             )
         })
         .collect()
@@ -128,7 +132,7 @@ pub fn uncapture_steps(table: &str, existing: &[TriggerInfo]) -> Vec<Step> {
                 StepKind::DropTrigger,
                 Lock::AccessExclusive,
                 format!("dropped trigger {name} from {table}"),
-                format!("DROP TRIGGER {name} ON {table}"),
+                format!("DROP TRIGGER {} ON {table}", quote_ident(name)),
             )
         })
         .collect()
