@@ -10,9 +10,6 @@ use pgrx::prelude::*;
 
 /// Run the steps in order; return one log line per step.
 pub fn apply(steps: &[Step], default_tenant: &str) -> Vec<String> {
-    let min_messages = Spi::get_one::<String>("SELECT pg_catalog.current_setting('client_min_messages')")
-        .expect("read client_min_messages")
-        .unwrap_or_else(|| "notice".into());
     Spi::connect_mut(|client| {
         steps
             .iter()
@@ -27,6 +24,11 @@ pub fn apply(steps: &[Step], default_tenant: &str) -> Vec<String> {
                     // PostgreSQL NOTICEs that ADD CONSTRAINT ... USING INDEX renames the
                     // index; our own line says so already. Quiet for this statement only.
                     StepKind::SwapUniqueConstraint => {
+                        let min_messages = client
+                            .select("SELECT pg_catalog.current_setting('client_min_messages')", None, &[])
+                            .and_then(|rows| rows.first().get_one::<String>())
+                            .expect("read client_min_messages")
+                            .unwrap_or_else(|| "notice".into());
                         client
                             .update(
                                 "SELECT pg_catalog.set_config('client_min_messages', 'warning', true)",

@@ -139,14 +139,7 @@ pub fn not_called_as_trigger(function: &str) -> ! {
 pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb: &str, capture: bool) {
     use crate::plan::PlanError;
     if state.relkind != "r" {
-        let kind = match state.relkind.as_str() {
-            "v" => "a view",
-            "m" => "a materialized view",
-            "f" => "a foreign table",
-            "S" => "a sequence",
-            "p" => "a partitioned table",
-            _ => "not an ordinary table",
-        };
+        let kind = crate::plan::relkind_label(&state.relkind);
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is {kind}"),

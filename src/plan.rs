@@ -130,10 +130,11 @@ pub enum PlanError {
     UnexpectedIndexDefinition { index: String, definition: String },
 }
 
-/// The human name of a relkind that cannot be tenant-enabled.
-fn relkind_name(relkind: &str) -> Option<&'static str> {
-    Some(match relkind {
-        "r" | "p" => return None,
+/// The human name of a `pg_class.relkind`, for error messages.
+pub fn relkind_label(relkind: &str) -> &'static str {
+    match relkind {
+        "r" => "an ordinary table",
+        "p" => "a partitioned table",
         "v" => "a view",
         "m" => "a materialized view",
         "f" => "a foreign table",
@@ -142,7 +143,13 @@ fn relkind_name(relkind: &str) -> Option<&'static str> {
         "c" => "a composite type",
         "t" => "a TOAST table",
         _ => "not a table",
-    })
+    }
+}
+
+/// The human name of a relkind that cannot be tenant-enabled (partitioned tables
+/// are refused separately, with their own error).
+fn relkind_name(relkind: &str) -> Option<&'static str> {
+    (!matches!(relkind, "r" | "p")).then(|| relkind_label(relkind))
 }
 
 /// Refuse what cannot be tenant-enabled, in the order a DBA would want to hear it.
