@@ -7,9 +7,10 @@ RELAY_PROFILE=debug "$ROOT/scripts/setup.sh" >/dev/null
 work=$(postgres_tmpdir)
 cp -r tests/pg_regress/. "$work/"
 cp -r "$(reference_dir)" "$work/reference"
+cp tests/relay-test.conf "$work/relay-test.conf"
 chown -R postgres:postgres "$work"
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v '^#' tests/pg_regress/schedule)
-(cd "$work" && as_pg "$PGXS/regress/pg_regress" --temp-instance="$work/tmp_check" --bindir="$PG_BIN" \
+(cd "$work" && as_pg "$PGXS/regress/pg_regress" --temp-instance="$work/tmp_check" --temp-config="$work/relay-test.conf" --bindir="$PG_BIN" \
    --inputdir="$work" --outputdir="$work" "${tests[@]}") || true
 echo "results in $work/results"

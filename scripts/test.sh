@@ -35,10 +35,11 @@ run_suite() {
   work=$(postgres_tmpdir)
   cp -r "$suite"/. "$work/"
   cp -r "$(reference_dir)" "$work/reference"
+  cp "$ROOT/tests/relay-test.conf" "$work/relay-test.conf"
   mkdir -p "$work/results"
   chown -R postgres:postgres "$work"
   local out
-  out=$(cd "$work" && as_pg "$driver" --temp-instance="$work/tmp_check" --bindir="$PG_BIN" \
+  out=$(cd "$work" && as_pg "$driver" --temp-instance="$work/tmp_check" --temp-config="$work/relay-test.conf" --bindir="$PG_BIN" \
           --inputdir="$work" --outputdir="$work" "$@" 2>&1) || true
   echo "$out" | grep -E '^(test|ok|not ok|#|\s+[a-z_]+ +\.\.\.)' || echo "$out"
   local ok bad

@@ -32,11 +32,30 @@ CREATE TABLE relay_tables (
 );
 COMMENT ON TABLE relay_tables IS 'relay_tenancy: tenant-enabled tables and what relay changed on each';
 
+-- Tables whose changes relay_audit_capture records: relay_enable_audit adds them,
+-- relay_disable_audit removes them. The capture trigger writes nothing for any other
+-- table, however it was attached.
+CREATE TABLE relay_audit_tables (
+  relid      regclass PRIMARY KEY,
+  enabled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  enabled_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE relay_audit_tables IS 'relay_tenancy: tables whose row changes are recorded in audit_logs';
+
 -- pg_dump keeps the rows. The default tenant is created by CREATE EXTENSION on
 -- restore, so it is left out of the dump (a restore would otherwise collide with it).
 SELECT pg_catalog.pg_extension_config_dump('tenants',
   $$WHERE id <> 'default-tenant-000-0000-000000000000'$$);
 SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_tables', '');
 
--- Nothing for PUBLIC: a migration role needs grants to enable tables (see README).
-REVOKE ALL ON tenants, relay_tables FROM PUBLIC;
+-- Nothing for PUBLIC, and nothing for a role granted privileges by accident
+-- (GRANT ALL ON ALL TABLES IN SCHEMA ...): row level security with no policy hides
+-- every row from roles that do not bypass it and refuses their writes. relay reads
+-- these tables by index probes or as the extension's owner; tenant lifecycle
+-- functions are for superusers and BYPASSRLS roles. TRUNCATE is guarded in
+-- finalize.sql, once the guard function exists.
+REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM PUBLIC;
+ALTER TABLE tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_audit_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;

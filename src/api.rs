@@ -1,106 +1,13 @@
 //! The SQL functions. Thin: check arguments, then look, plan, apply.
 
+use crate::ext::{extension_schema, DEFAULT_TENANT_ID};
 use crate::regclass::RegClass;
-use crate::{apply, catalog, context, errors, plan};
+use crate::{apply, catalog, context, errors, ext, plan};
 use crate::quote::quote_qualified;
 use pgrx::prelude::*;
 
-/// The tenant every pre-existing row belongs to unless the caller names another.
-pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
-
 /// High half of the advisory lock key that serializes enable calls per table ('rlay').
 const ADVISORY_LOCK_TAG: i64 = 0x726c_6179;
-
-thread_local! {
-    /// (pg_extension oid, schema name). relay_tenancy is not relocatable, so an
-    /// extension oid always lives in the same schema; a DROP and CREATE EXTENSION
-    /// gives a new oid and so a fresh lookup.
-    static EXTENSION_SCHEMA: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, String)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// The schema relay_tenancy was installed in. Called on hot paths (the capture
-/// trigger), so the SPI lookup runs once per backend and extension oid.
-pub fn extension_schema() -> String {
-    // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
-    let ext_oid = unsafe { pgrx::pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
-    EXTENSION_SCHEMA.with(|cache| {
-        if let Some((oid, schema)) = cache.borrow().as_ref() {
-            if *oid == ext_oid {
-                return schema.clone();
-            }
-        }
-        let schema = Spi::get_one_with_args::<String>(
-            "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e
-               JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-              WHERE e.oid = $1",
-            &[ext_oid.into()],
-        )
-        .expect("extension lookup")
-        .expect("relay_tenancy is installed");
-        *cache.borrow_mut() = Some((ext_oid, schema.clone()));
-        schema
-    })
-}
-
-/// One of relay's own tables: its schema, namespace, oid and owner.
-#[derive(Clone)]
-pub struct ExtRelation {
-    pub schema: String,
-    pub namespace: pgrx::pg_sys::Oid,
-    pub relid: pgrx::pg_sys::Oid,
-    pub owner: pgrx::pg_sys::Oid,
-}
-
-thread_local! {
-    static EXT_RELATIONS: std::cell::RefCell<Vec<(&'static std::ffi::CStr, ExtRelation)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Where relay's table `name` is, cached per backend for the hot paths (the capture
-/// trigger, relay_set_tenant). Each call checks the cached oid against the syscache
-/// (a hash lookup, no catalog scan), so a dropped and recreated extension is noticed.
-pub fn ext_relation(name: &'static std::ffi::CStr) -> ExtRelation {
-    use pgrx::pg_sys;
-    EXT_RELATIONS.with(|cell| {
-        if let Some((_, cached)) = cell.borrow().iter().find(|(n, _)| *n == name) {
-            // SAFETY: syscache lookup by oid; a missing relation yields InvalidOid.
-            if unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
-                return cached.clone();
-            }
-        }
-        let schema = extension_schema();
-        let c_schema = std::ffi::CString::new(schema.as_str()).expect("schema name has no NUL");
-        // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
-        let (namespace, relid) = unsafe {
-            let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
-            (nsp, pg_sys::get_relname_relid(name.as_ptr(), nsp))
-        };
-        let owner = select_optional::<pg_sys::Oid>(
-            "SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1",
-            &[relid.into()],
-        )
-        .unwrap_or(pg_sys::InvalidOid);
-        let found = ExtRelation { schema, namespace, relid, owner };
-        let mut cache = cell.borrow_mut();
-        cache.retain(|(n, _)| *n != name);
-        cache.push((name, found.clone()));
-        found
-    })
-}
-
-/// The first column of the first row of `sql`, None when there is no row (pgrx's
-/// `get_one` reports an empty result as an error).
-pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<T> {
-    Spi::connect_mut(|client| {
-        let rows = client.update(sql, Some(1), args).expect("lookup");
-        if rows.is_empty() {
-            None
-        } else {
-            rows.first().get_one::<T>().expect("lookup value")
-        }
-    })
-}
 
 /// Everything both `relay_enable_tenancy` and `relay_tenancy_plan` compute.
 struct Prepared {
@@ -108,6 +15,8 @@ struct Prepared {
     state: catalog::TableState,
     default_tenant: String,
     global_unique: Vec<String>,
+    /// Said when a re-run changes which keys stay global.
+    note: Option<String>,
     steps: Vec<plan::Step>,
 }
 
@@ -117,12 +26,10 @@ fn prepare(
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
 ) -> Prepared {
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl"));
-    let global_unique: Vec<String> = global_unique
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
-        .collect();
+    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+    let asked: Option<Vec<String>> = global_unique.map(|list| {
+        list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function))).collect()
+    });
     let default_tenant = default_tenant.unwrap_or_else(|| DEFAULT_TENANT_ID.to_string());
     let ext_schema = extension_schema();
 
@@ -136,17 +43,29 @@ fn prepare(
     let mut state = catalog::read(tbl.0, &ext_schema);
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
-    state.registered = catalog::is_registered(tbl.0, &ext_schema);
+    let recorded = catalog::registered_global_unique(tbl.0);
+    state.registered = recorded.is_some();
 
-    let tenants = quote_qualified(&ext_schema, "tenants");
-    let exists = Spi::get_one_with_args::<bool>(
-        &format!("SELECT EXISTS (SELECT 1 FROM {tenants} WHERE id = $1)"),
-        &[default_tenant.as_str().into()],
-    )
-    .expect("tenant lookup")
-    .unwrap_or(false);
-    if !exists {
-        errors::unknown_default_tenant(&default_tenant, &tenants);
+    // A re-run keeps the keys the registry records as global unless the caller says
+    // otherwise, and then the change is reported: a repair call must never loosen a
+    // global key (users.email) to per-tenant by leaving the argument out.
+    let (global_unique, note) = match (asked, recorded) {
+        (None, Some(kept)) => (kept, None),
+        (None, None) => (Vec::new(), None),
+        (Some(asked), Some(kept)) if plan::same_entries(&asked, &kept) => (asked, None),
+        (Some(asked), Some(kept)) => {
+            let note = format!(
+                "global_unique changed from {{{}}} (recorded in the registry) to {{{}}}",
+                kept.join(","),
+                asked.join(",")
+            );
+            (asked, Some(note))
+        }
+        (Some(asked), None) => (asked, None),
+    };
+
+    if ext::tenant_is_active(&default_tenant).is_none() {
+        errors::unknown_default_tenant(&default_tenant, &quote_qualified(&ext_schema, "tenants"));
     }
 
     let options = plan::Options {
@@ -155,23 +74,27 @@ fn prepare(
         global_unique: &global_unique,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
-    Prepared { ext_schema, state, default_tenant, global_unique, steps }
+    Prepared { ext_schema, state, default_tenant, global_unique, note, steps }
 }
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
-/// unique keys, row level security. Returns one line per action taken.
+/// unique keys, row level security, TRUNCATE guard. Returns one line per action taken.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_enable_tenancy(
     tbl: Option<RegClass>,
-    global_unique: default!(Option<Vec<Option<String>>>, "'{}'"),
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let p = prepare("relay_enable_tenancy", tbl, global_unique, default_tenant);
     let table = quote_qualified(&p.state.schema, &p.state.name);
-    if p.steps.is_empty() && p.state.registered {
+    let mut lines: Vec<String> = p.note.iter().cloned().collect();
+    if p.steps.is_empty() && p.state.registered && p.note.is_none() {
         return SetOfIterator::new(vec![format!("{table} is already tenant-enabled: nothing to do")]);
     }
-    let mut lines = apply::apply(&p.steps, &p.default_tenant);
+    lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
+    // Code that ran during the steps (index expressions, the owner's triggers) could
+    // not switch isolation off on the way: the end state is checked, not assumed.
+    crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
     lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique));
     SetOfIterator::new(lines)
 }
@@ -181,7 +104,7 @@ fn relay_enable_tenancy(
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_tenancy_plan(
     tbl: Option<RegClass>,
-    global_unique: default!(Option<Vec<Option<String>>>, "'{}'"),
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
     let p = prepare("relay_tenancy_plan", tbl, global_unique, default_tenant);

@@ -2,62 +2,96 @@
 //!
 //! Any error aborts the caller's transaction, so either every step lands, together
 //! with its registry entry, or nothing does.
+//!
+//! Steps run as the caller, except two kinds: the backfill runs as the table's owner
+//! (so a hostile owner's triggers never run with a superuser migration's rights), and
+//! steps that attach relay's trigger functions run as the extension's owner (EXECUTE
+//! on those functions is not granted to PUBLIC). Both run under a pinned search_path
+//! with SECURITY_RESTRICTED_OPERATION (`ext::as_role`).
 
 use crate::catalog::TableState;
+use crate::ext;
 use crate::plan::{Step, StepKind};
 use crate::quote::quote_qualified;
+use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::cell::Cell;
 
-/// Run the steps in order; return one log line per step.
-pub fn apply(steps: &[Step], default_tenant: &str) -> Vec<String> {
-    Spi::connect_mut(|client| {
-        steps
-            .iter()
-            .map(|step| {
-                pgrx::debug1!("relay_tenancy: {}", step.sql);
-                match step.kind {
-                    StepKind::Backfill => {
-                        let args = [default_tenant.into()];
-                        let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
-                        step.report_line(Some(done.len()))
-                    }
-                    // PostgreSQL NOTICEs that ADD CONSTRAINT ... USING INDEX renames the
-                    // index; our own line says so already. Quiet for this statement only.
-                    StepKind::SwapUniqueConstraint => {
-                        let min_messages = client
-                            .select("SELECT pg_catalog.current_setting('client_min_messages')", None, &[])
-                            .and_then(|rows| rows.first().get_one::<String>())
-                            .expect("read client_min_messages")
-                            .unwrap_or_else(|| "notice".into());
-                        client
-                            .update(
-                                "SELECT pg_catalog.set_config('client_min_messages', 'warning', true)",
-                                None,
-                                &[],
-                            )
-                            .and_then(|_| client.update(step.sql.as_str(), None, &[]))
-                            .expect("plan step");
-                        client
-                            .update(
-                                "SELECT pg_catalog.set_config('client_min_messages', $1, true)",
-                                None,
-                                &[min_messages.as_str().into()],
-                            )
-                            .expect("restore client_min_messages");
-                        step.report_line(None)
-                    }
-                    _ => {
-                        client.update(step.sql.as_str(), None, &[]).expect("plan step");
-                        step.report_line(None)
-                    }
-                }
-            })
-            .collect()
-    })
+thread_local! {
+    /// The table relay is changing right now. relay's DDL guard (an event trigger)
+    /// lets relay's own steps on this one table through; everything else, including
+    /// DDL that user code run during the steps might attempt on other tables, is
+    /// checked as usual, and this table's end state is checked once the steps are done.
+    static APPLYING: Cell<Option<pg_sys::Oid>> = const { Cell::new(None) };
+}
+
+/// The table relay is applying steps to in this backend, if any.
+pub fn applying() -> Option<pg_sys::Oid> {
+    APPLYING.with(Cell::get)
+}
+
+struct Applying(Option<pg_sys::Oid>);
+
+impl Drop for Applying {
+    fn drop(&mut self) {
+        APPLYING.with(|a| a.set(self.0));
+    }
+}
+
+fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: &str) -> String {
+    pgrx::debug1!("relay_tenancy: {}", step.sql);
+    match step.kind {
+        StepKind::Backfill => {
+            let args = [default_tenant.into()];
+            let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
+            step.report_line(Some(done.len()))
+        }
+        // PostgreSQL NOTICEs that ADD CONSTRAINT ... USING INDEX renames the
+        // index; our own line says so already. Quiet for this statement only.
+        StepKind::SwapUniqueConstraint => {
+            let min_messages = client
+                .select("SELECT pg_catalog.current_setting('client_min_messages')", None, &[])
+                .and_then(|rows| rows.first().get_one::<String>())
+                .expect("read client_min_messages")
+                .unwrap_or_else(|| "notice".into());
+            client
+                .update("SELECT pg_catalog.set_config('client_min_messages', 'warning', true)", None, &[])
+                .and_then(|_| client.update(step.sql.as_str(), None, &[]))
+                .expect("plan step");
+            client
+                .update("SELECT pg_catalog.set_config('client_min_messages', $1, true)", None, &[min_messages.as_str().into()])
+                .expect("restore client_min_messages");
+            step.report_line(None)
+        }
+        _ => {
+            client.update(step.sql.as_str(), None, &[]).expect("plan step");
+            step.report_line(None)
+        }
+    }
+}
+
+/// Run the steps on table `state` in order; return one log line per step.
+pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
+    let _restore = Applying(APPLYING.with(|a| a.replace(Some(state.oid_datum()))));
+    let owner = pg_sys::Oid::from(state.owner_oid);
+    steps
+        .iter()
+        .map(|step| {
+            let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
+            if step.privileged {
+                ext::as_extension_owner(run)
+            } else if step.kind == StepKind::Backfill {
+                ext::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
+            } else {
+                run()
+            }
+        })
+        .collect()
 }
 
 /// Record the call in relay_tables: the state before and the steps, appended to the
-/// table's history so every change can be reported and undone exactly.
+/// table's history so every change can be reported and undone exactly. Written as
+/// the extension's owner: migration roles need no privilege on the registry.
 pub fn register(
     ext_schema: &str,
     state: &TableState,
@@ -67,23 +101,31 @@ pub fn register(
 ) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
     let sql = format!(
-        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, history)
-         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3,
+        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, history)
+         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6,
                  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                   'at', pg_catalog.now(), 'by', CURRENT_USER,
+                   'at', pg_catalog.now(), 'by', $6,
                    'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))
          ON CONFLICT (relid) DO UPDATE
-            SET history = r.history || EXCLUDED.history, updated_at = pg_catalog.now()"
+            SET history = r.history OPERATOR(pg_catalog.||) EXCLUDED.history,
+                global_unique = EXCLUDED.global_unique,
+                updated_at = pg_catalog.now()"
     );
     let before = serde_json::to_string(state).expect("state serializes");
     let steps_json = serde_json::to_string(steps).expect("steps serialize");
+    // SAFETY: the name of the current user, from the syscache.
+    let caller = unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
+        .to_string_lossy()
+        .into_owned();
     let args = [
         state.oid_datum().into(),
         default_tenant.into(),
         global_unique.to_vec().into(),
         before.into(),
         steps_json.into(),
+        caller.into(),
     ];
-    Spi::run_with_args(&sql, &args).expect("registry insert");
+    ext::refuse_foreign_triggers(c"relay_tables");
+    ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));
     format!("registered {} in {registry}", quote_qualified(&state.schema, &state.name))
 }

@@ -24,6 +24,11 @@ pub struct TableState {
     /// The current role is (a member of) the table's owner.
     pub is_owner: bool,
     pub owner: String,
+    #[serde(default)]
+    pub owner_oid: u32,
+    /// `pg_class.relpersistence`: p permanent, u unlogged, t temporary.
+    #[serde(default)]
+    pub persistence: String,
     pub rls_enabled: bool,
     pub rls_forced: bool,
     pub tenant_column: Option<TenantColumn>,
@@ -33,12 +38,24 @@ pub struct TableState {
     pub indexes: Vec<IndexInfo>,
     #[serde(default)]
     pub policies: Vec<PolicyInfo>,
+    /// User (not internal) triggers on the table.
+    #[serde(default)]
+    pub triggers: Vec<TriggerInfo>,
+    /// Index access methods with a default operator class for text (btree; gist
+    /// once btree_gist is installed): where an exclusion constraint can take
+    /// `tenant_id WITH =`.
+    #[serde(default, skip_serializing)]
+    pub text_opclass_ams: Vec<String>,
     /// Relation names in the table's schema and constraint names on the table: generated
     /// names must avoid them.
     #[serde(default, skip_serializing)]
     pub names_taken: Vec<String>,
     /// The table has a row in relay_tables.
     pub registered: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl TableState {
@@ -103,10 +120,21 @@ pub struct ConstraintInfo {
     pub definition: String,
 }
 
+/// A trigger on the table: its name and `pg_trigger.tgenabled` (O origin, A always,
+/// R replica, D disabled).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerInfo {
+    pub name: String,
+    pub enabled: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PolicyInfo {
     pub name: String,
     pub permissive: bool,
+    /// Applies to every role (`polroles = {0}`).
+    #[serde(default = "yes")]
+    pub to_public: bool,
     /// `pg_policy.polcmd`: `*` for ALL, r, a, w, d.
     pub cmd: String,
     /// Carries relay's marker comment.
@@ -119,7 +147,7 @@ pub struct PolicyInfo {
 /// It reads the catalogs only; its result is one JSON document shaped like `TableState`.
 pub const TABLE_STATE_SQL: &str = r#"
 WITH t AS (
-  SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relowner, c.relnamespace,
+  SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relowner, c.relnamespace, c.relpersistence,
          c.relrowsecurity, c.relforcerowsecurity, n.nspname,
          (SELECT a.attnum FROM pg_catalog.pg_attribute a
            WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS tenant_attnum
@@ -147,6 +175,8 @@ SELECT pg_catalog.json_build_object(
                    AND d.deptype = 'e' LIMIT 1),
   'is_owner', pg_catalog.pg_has_role(t.relowner, 'USAGE'),
   'owner', pg_catalog.pg_get_userbyid(t.relowner)::pg_catalog.text,
+  'owner_oid', t.relowner::pg_catalog.int8,
+  'persistence', t.relpersistence::pg_catalog.text,
   'rls_enabled', t.relrowsecurity,
   'rls_forced', t.relforcerowsecurity,
   'tenant_column', (
@@ -214,12 +244,22 @@ SELECT pg_catalog.json_build_object(
       'name', p.polname,
       'permissive', p.polpermissive,
       'cmd', p.polcmd::pg_catalog.text,
+      'to_public', p.polroles OPERATOR(pg_catalog.=) '{0}'::pg_catalog.oid[],
       'is_ours', COALESCE(pg_catalog.obj_description(p.oid, 'pg_policy') LIKE 'relay_tenancy:%', false),
       'definition', (SELECT pg_catalog.row_to_json(pp) FROM pg_catalog.pg_policies pp
                       WHERE pp.schemaname = t.nspname AND pp.tablename = t.relname
                         AND pp.policyname = p.polname))
       ORDER BY p.polname)
       FROM pg_catalog.pg_policy p WHERE p.polrelid = t.oid), '[]'),
+  'triggers', COALESCE((
+    SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+      'name', tg.tgname, 'enabled', tg.tgenabled::pg_catalog.text) ORDER BY tg.tgname)
+      FROM pg_catalog.pg_trigger tg
+     WHERE tg.tgrelid OPERATOR(pg_catalog.=) t.oid AND NOT tg.tgisinternal), '[]'),
+  'text_opclass_ams', COALESCE((
+    SELECT pg_catalog.json_agg(DISTINCT am.amname)
+      FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) oc.opcmethod
+     WHERE oc.opcintype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype AND oc.opcdefault), '[]'),
   'names_taken', (
     SELECT pg_catalog.json_agg(x.name) FROM (
       SELECT c2.relname::pg_catalog.text AS name FROM pg_catalog.pg_class c2
@@ -243,16 +283,19 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
     serde_json::from_str(&json).expect("catalog JSON matches TableState")
 }
 
-/// Whether table `oid` has a row in relay_tables. Separate from `read` because it
-/// needs privileges on the registry: it runs once the table has been validated, so
-/// a caller who may not enable the table hears why before anything else.
-pub fn is_registered(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> bool {
-    use pgrx::prelude::*;
-    let registry = crate::quote::quote_qualified(ext_schema, "relay_tables");
-    Spi::get_one_with_args::<bool>(
-        &format!("SELECT EXISTS (SELECT 1 FROM {registry} WHERE relid = $1::pg_catalog.oid)"),
-        &[oid.into()],
-    )
-    .expect("registry lookup")
-    .unwrap_or(false)
+/// The `global_unique` list the registry records for table `oid`; None when the
+/// table is not registered. Read as the extension's owner: the registry gives
+/// nothing to other roles.
+pub fn registered_global_unique(oid: pgrx::pg_sys::Oid) -> Option<Vec<String>> {
+    if !crate::ext::is_registered(oid) {
+        return None;
+    }
+    let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
+    crate::ext::as_extension_owner(|| {
+        crate::ext::select_optional::<Vec<String>>(
+            &format!("SELECT global_unique FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"),
+            &[oid.into()],
+        )
+    })
+    .or(Some(Vec::new()))
 }

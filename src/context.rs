@@ -1,9 +1,9 @@
 //! Tenant context: what the session says the current tenant is, and the SQL
 //! functions that set, read and clear it.
 
-use crate::quote::{quote_literal, quote_qualified};
+use crate::quote::quote_literal;
 use crate::regclass::RegClass;
-use crate::{api, errors};
+use crate::{errors, ext, signed};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -65,66 +65,69 @@ fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
 
 /// Set the current tenant after checking that it exists and is active. For the
 /// current transaction only (`SET LOCAL`, safe behind a transaction-pooling
-/// PgBouncer) unless `is_local` is false. Returns the tenant.
+/// PgBouncer) unless `is_local` is false. Returns the tenant. In signed mode roles
+/// subject to row level security must use `relay_set_tenant(tenant, token)`.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_set_tenant(tenant: Option<String>, is_local: default!(bool, true)) -> String {
+fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, true)) -> String {
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
-    match tenant_is_active(&tenant) {
+    let is_local = is_local.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "is_local"));
+    if signed::mode() == signed::ContextMode::Signed && !ext::role_sees_every_tenant() {
+        errors::tenant_needs_token();
+    }
+    match ext::tenant_is_active(&tenant) {
         None => errors::unknown_tenant(&tenant),
         Some(false) => errors::suspended_tenant(&tenant),
         Some(true) => {}
+    }
+    set_context(&tenant, None, is_local);
+    tenant
+}
+
+/// Set the current tenant with a token minted by the trusted tier (see
+/// `relay_tenant_token`): the way to set it in `relay.context_mode = signed`. For the
+/// current transaction only. `actor`, when given, becomes app.current_actor_id (the
+/// application's claim; the token proves the tenant). A bad or expired token, and an
+/// unknown or suspended tenant, all get the same answer (28000).
+#[pg_extern(volatile, parallel_unsafe, name = "relay_set_tenant")]
+fn relay_set_tenant_signed(tenant: Option<String>, token: Option<String>, actor: default!(Option<String>, "NULL")) -> String {
+    let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
+    let token = token.unwrap_or_else(|| errors::token_rejected());
+    signed::require_valid_token(&tenant, &token);
+    if ext::tenant_is_active(&tenant) != Some(true) {
+        errors::token_rejected();
+    }
+    set_context(&tenant, actor.as_deref(), true);
+    tenant
+}
+
+/// The checks every tenant switch shares, then the SET itself.
+fn set_context(tenant: &str, actor: Option<&str>, is_local: bool) {
+    // PostgreSQL's own SET LOCAL only warns outside a transaction block (and says
+    // nothing when run through SPI): the tenant would silently not be set.
+    // SAFETY: reads the transaction state.
+    if is_local && !unsafe { pgrx::pg_sys::IsTransactionBlock() } {
+        errors::set_local_outside_transaction();
+    }
+    // A WITH HOLD cursor keeps the rows it read for the previous tenant.
+    let switching = current_tenant().is_some_and(|now| now != tenant);
+    let holdable = if !switching { None } else { Spi::get_one::<String>(
+        "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.name), ', ' ORDER BY c.name)
+           FROM pg_catalog.pg_cursor() c WHERE c.is_holdable",
+    )
+    .expect("cursor lookup") };
+    if let Some(cursors) = holdable {
+        errors::holdable_cursors_open(&cursors);
     }
     // A real SET (LOCAL) statement, not set_config(): it is what poolers and Citus
     // (citus.propagate_set_commands = 'local') see and forward. The value cannot be
     // a parameter in SET, so it is quoted as a literal.
     let scope = if is_local { "SET LOCAL" } else { "SET" };
-    Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(&tenant))).expect("SET");
-    tenant
-}
-
-thread_local! {
-    /// (tenants' oid, the kept lookup plan). Called once per request, so the lookup
-    /// is parsed and planned once per backend, not per call.
-    static TENANT_LOOKUP: std::cell::RefCell<Option<(pgrx::pg_sys::Oid, pgrx::spi::OwnedPreparedStatement)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Whether tenant `id` is active; None when there is no such tenant. Application
-/// roles have no privilege on tenants, so the lookup runs as the owner of tenants,
-/// switched with SetUserIdAndSecContext (what SECURITY DEFINER and PostgreSQL's own
-/// foreign-key checks do) for this one query only; an error inside is unwound by the
-/// transaction abort, which restores the user. The query is fully qualified, so the
-/// caller's search_path plays no part.
-fn tenant_is_active(id: &str) -> Option<bool> {
-    use pgrx::pg_sys;
-    let tenants = api::ext_relation(c"tenants");
-    TENANT_LOOKUP.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.as_ref().is_none_or(|(relid, _)| *relid != tenants.relid) {
-            let sql = format!("SELECT is_active FROM {} WHERE id = $1", quote_qualified(&tenants.schema, "tenants"));
-            let plan = Spi::connect(|client| {
-                client
-                    .prepare(sql.as_str(), &[pgrx::PgOid::from(pg_sys::TEXTOID)])
-                    .expect("prepare tenant lookup")
-                    .keep()
-            });
-            *cached = Some((tenants.relid, plan));
+    signed::as_relay_setting(|| {
+        Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(tenant))).expect("SET");
+        if let Some(actor) = actor {
+            Spi::run(&format!("{scope} app.current_actor_id = {}", quote_literal(actor))).expect("SET");
         }
-        let (_, plan) = cached.as_ref().expect("prepared above");
-        let owner = &tenants.owner;
-        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-        // SAFETY: saves and restores the current user around one read-only query.
-        unsafe {
-            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-            pg_sys::SetUserIdAndSecContext(*owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
-        }
-        let active = Spi::connect(|client| {
-            let rows = client.select(plan, Some(1), &[id.into()]).expect("tenant lookup");
-            if rows.is_empty() { None } else { rows.first().get_one::<bool>().expect("is_active") }
-        });
-        unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
-        active
-    })
+    });
 }
 
 /// The current tenant, NULL when none is set.

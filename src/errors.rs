@@ -17,6 +17,11 @@ pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String
 
 /// The planner's refusals, for table `table` (already quoted and qualified).
 pub fn plan_error(table: &str, err: PlanError) -> ! {
+    plan_error_doing(table, err, "tenant-enable")
+}
+
+/// The planner's refusals, worded for what the caller was doing (`verb`).
+pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
     use PgSqlErrorCode::*;
     match err {
         PlanError::WrongKind { kind } => {
@@ -30,26 +35,32 @@ pub fn plan_error(table: &str, err: PlanError) -> ! {
             };
             raise(
                 ERRCODE_WRONG_OBJECT_TYPE,
-                format!("cannot tenant-enable {table}: it is {kind}"),
+                format!("cannot {verb} {table}: it is {kind}"),
                 "relay_enable_tenancy works on ordinary tables only.".into(),
                 hint.into(),
             )
         }
         PlanError::SystemCatalog => raise(
             ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("cannot tenant-enable {table}: it is a system catalog"),
+            format!("cannot {verb} {table}: it is a system catalog"),
             "System catalogs and information_schema belong to PostgreSQL.".into(),
             "Only application tables can be tenant-enabled.".into(),
         ),
+        PlanError::ExclusionNeedsOpclass { key, entry, am } => raise(
+            ERRCODE_UNDEFINED_OBJECT,
+            format!("cannot make {key} of {table} exclude per tenant: {am} has no operator class for text"),
+            format!("The constraint would become EXCLUDE USING {am} (tenant_id WITH =, ...), and no default {am} operator class exists for tenant_id's type, text."),
+            format!("Install btree_gist (shipped with PostgreSQL's contrib modules, in Debian's postgresql-15 package): CREATE EXTENSION btree_gist; then run again. Or keep it global, knowing one tenant's rows then exclude another's: global_unique => ARRAY[{}].", crate::quote::quote_literal(&entry)),
+        ),
         PlanError::ExtensionMember { extension } => {
             let hint = if extension == "relay_tenancy" {
-                "relay_tenancy's own tables are scoped by the extension itself; enable your application's tables.".to_string()
+                format!("relay_tenancy's own tables are set up by the extension itself; {verb} your application's tables.")
             } else {
                 format!("Tables of extension \"{extension}\" are changed by that extension's own scripts.")
             };
             raise(
                 ERRCODE_WRONG_OBJECT_TYPE,
-                format!("cannot tenant-enable {table}: it belongs to extension \"{extension}\""),
+                format!("cannot {verb} {table}: it belongs to extension \"{extension}\""),
                 "Its definition and contents are managed by the extension.".into(),
                 hint,
             )
@@ -148,9 +159,10 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
         );
     }
     if state.is_system {
-        plan_error(table, PlanError::SystemCatalog);
+        plan_error_doing(table, PlanError::SystemCatalog, verb);
     }
-    if capture && state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs" {
+    let own_audit_log = state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs";
+    if capture && own_audit_log {
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is the audit log itself"),
@@ -158,8 +170,17 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
             "audit_logs is append-only already; audit the application's tables.".into(),
         );
     }
-    if let Some(extension) = &state.extension {
-        plan_error(table, PlanError::ExtensionMember { extension: extension.clone() });
+    // relay_append_only('audit_logs') re-promotes the log's own guard after a demotion.
+    if let Some(extension) = state.extension.as_ref().filter(|_| !own_audit_log) {
+        plan_error_doing(table, PlanError::ExtensionMember { extension: extension.clone() }, verb);
+    }
+    if capture && state.persistence == "t" {
+        raise(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("cannot {verb} {table}: it is a temporary table"),
+            "A temporary table lives in one session and belongs to no tenant's data; its changes are not recorded.".into(),
+            "Audit the permanent tables the application writes.".into(),
+        );
     }
     if !state.is_owner {
         raise(
@@ -169,6 +190,67 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
             format!("Run it as \"{}\" or a member of it.", state.owner),
         );
     }
+}
+
+/// A regclass argument given as an oid that names no relation.
+pub fn undefined_relation(function: &str, oid: u32) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+        format!("{function}: relation with OID {oid} does not exist"),
+        format!("No relation has OID {oid} (it was dropped, or the number is not a table's)."),
+        "Pass the table by name, e.g. 'public.skills'.".into(),
+    )
+}
+
+/// relay is about to write one of its own tables with raised privileges, and the
+/// table carries triggers relay did not put there.
+pub fn foreign_trigger_on_relay_table(table: &str, triggers: &[String]) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("refusing to write {table}: it has triggers that are not relay_tenancy's"),
+        format!("Trigger(s) {} on {table} would run with relay_tenancy's privileges.", triggers.join(", ")),
+        format!("Drop them (DROP TRIGGER ... ON {table}); relay's tables take no user triggers. Revoke TRIGGER on relay's tables from application roles."),
+    )
+}
+
+/// The capture trigger fired on a table relay_enable_audit did not register.
+pub fn capture_not_registered(table: &str, trigger: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("relay_audit_capture refuses to record changes of {table}: it is not registered for capture"),
+        format!("Trigger \"{trigger}\" was attached by hand; only tables in relay_audit_tables are recorded."),
+        format!("Use SELECT relay_enable_audit({}) as the table's owner.", crate::quote::quote_literal(table)),
+    )
+}
+
+/// An audit entry with no tenant to write it for.
+pub fn no_tenant_for_audit(what: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("no tenant set: cannot record {what} in the audit log"),
+        "Every audit entry belongs to a tenant: the row's own (tenant-enabled tables) or the session's, and app.current_tenant_id is not set.".into(),
+        "Set the tenant whose log records the change first: SELECT relay_set_tenant('<tenant id>').".into(),
+    )
+}
+
+/// An audit entry for a tenant that does not exist.
+pub fn unknown_audit_tenant(tenant: &str, what: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
+        format!("cannot record {what} in the audit log of tenant \"{tenant}\": no such tenant"),
+        format!("No row of tenants has id '{tenant}'."),
+        "Set an existing tenant (relay_set_tenant checks it).".into(),
+    )
+}
+
+/// A tenant lifecycle function run by a role subject to row level security.
+pub fn tenant_admin_needs_bypassrls(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{function} must be run by a role that sees every tenant"),
+        "The current role is subject to row level security; tenants gives such roles nothing, whatever was granted on it.".into(),
+        "Run it as the maintenance role (a role WITH BYPASSRLS, see README \"Cross-tenant admin work\") or as a superuser.".into(),
+    )
 }
 
 pub fn null_argument(function: &str, argument: &str) -> ! {
@@ -224,17 +306,8 @@ pub fn default_tenant_undeletable() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         "the default tenant cannot be deleted".into(),
-        format!("'{}' owns the rows that existed before tables were tenant-enabled.", crate::api::DEFAULT_TENANT_ID),
+        format!("'{}' owns the rows that existed before tables were tenant-enabled.", crate::ext::DEFAULT_TENANT_ID),
         "Move or delete its rows yourself if it must go; relay keeps the tenant.".into(),
-    )
-}
-
-pub fn delete_tenant_needs_bypassrls() -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-        "relay_delete_tenant must be run by a role that sees every tenant".into(),
-        "The current role is subject to row level security, so it cannot check that no other tenant's rows reference the tenant being deleted.".into(),
-        "Run it as the maintenance role (a role WITH BYPASSRLS, see README \"Cross-tenant admin work\") or as a superuser.".into(),
     )
 }
 
@@ -272,5 +345,105 @@ pub fn no_tenant_for_insert(table: &str) -> ! {
         format!("no tenant set: cannot insert into {table} without a tenant"),
         "app.current_tenant_id is not set (or is empty), and the row does not name tenant_id.".into(),
         "Set the tenant for the transaction first: SET LOCAL app.current_tenant_id = '<tenant id>'.".into(),
+    )
+}
+
+/// Signed mode, and relay.token_key is not set.
+pub fn token_key_missing() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "relay.token_key is not set".into(),
+        "Tenant tokens are signed with relay.token_key, and it is empty.".into(),
+        "A superuser sets it in postgresql.conf or with ALTER SYSTEM SET relay.token_key = '<at least 32 characters>' and reloads.".into(),
+    )
+}
+
+/// Every reason a token is refused gets this one answer (expired, malformed, signed
+/// for another tenant, unknown or suspended tenant), so tokens cannot be used to
+/// learn which tenants exist.
+pub fn token_rejected() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        "tenant token rejected".into(),
+        "The token is malformed, expired or not valid for this tenant, or the tenant is not active.".into(),
+        "Get a fresh token for the tenant from the trusted tier (relay_tenant_token).".into(),
+    )
+}
+
+pub fn token_minting_refused() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "relay_tenant_token may only be called by roles that can read relay.token_key".into(),
+        "Minting a token is as good as knowing the key: superusers and members of pg_read_all_settings only.".into(),
+        "Mint tokens in the trusted tier, or call it as such a role.".into(),
+    )
+}
+
+pub fn invalid_token_lifetime(found: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        "relay_tenant_token: valid_for must be positive".into(),
+        format!("valid_for is {found}."),
+        "Pass an interval such as '5 minutes'.".into(),
+    )
+}
+
+/// relay_set_tenant(tenant) without a token, in signed mode, by a role subject to RLS.
+pub fn tenant_needs_token() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "relay.context_mode is signed: relay_set_tenant needs a token".into(),
+        "The current role is subject to row level security, and in signed mode its tenant is set only with a token.".into(),
+        "Call SELECT relay_set_tenant('<tenant id>', '<token>') with a token from the trusted tier.".into(),
+    )
+}
+
+/// SET LOCAL outside a transaction block would end with the statement: nothing set.
+pub fn set_local_outside_transaction() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NO_ACTIVE_SQL_TRANSACTION,
+        "relay_set_tenant with is_local => true must run inside a transaction block".into(),
+        "Outside BEGIN ... COMMIT the transaction is the statement itself, so the tenant would be gone before the next query.".into(),
+        "BEGIN first, or pass is_local => false for the session (unsafe behind a transaction-pooling connection pooler; see README \"Security model\").".into(),
+    )
+}
+
+/// A tenant switch while a holdable cursor still holds rows read for another tenant.
+pub fn holdable_cursors_open(cursors: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "cannot switch tenant while WITH HOLD cursors are open".into(),
+        format!("Cursor(s) {cursors} keep rows read under the tenant that was set when they were declared, and stay readable after the switch."),
+        "CLOSE them (or CLOSE ALL / DISCARD ALL) first.".into(),
+    )
+}
+
+/// TRUNCATE by a role subject to row level security.
+pub fn truncate_refused(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("cannot truncate {table}: row level security applies to the current role"),
+        "TRUNCATE ignores row level security: it would empty every tenant's rows, not the current tenant's.".into(),
+        "Delete the tenant's rows with DELETE, or truncate as a role that sees every tenant (BYPASSRLS, see README \"Cross-tenant admin work\").".into(),
+    )
+}
+
+/// DDL that would leave a tenant-enabled table without its isolation.
+pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{what} would switch tenant isolation off on {table}"),
+        format!("{}.", problems.join("; ")),
+        "Tenant-enabled tables keep row level security forced, relay's policies and the TRUNCATE guard; only a superuser can change them (with a warning). Nothing was changed.".into(),
+    )
+}
+
+/// EXPLAIN ANALYZE of a query on a table whose row level security applies.
+pub fn explain_analyze_refused(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("EXPLAIN ANALYZE is not allowed on {table} for roles subject to its row level security"),
+        "Its row counts (Rows Removed by Filter, loops, buffers) include the rows row level security hides, which reveals other tenants' data.".into(),
+        "Use EXPLAIN without ANALYZE, or run it as a role that sees every tenant (BYPASSRLS).".into(),
     )
 }

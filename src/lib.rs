@@ -15,19 +15,29 @@ mod audit;
 pub mod catalog;
 mod context;
 mod errors;
+mod explain_guard;
+mod ext;
+mod isolation_guard;
 pub mod plan;
 pub mod quote;
 mod regclass;
+mod security_check;
+pub mod signed;
 mod tenants;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
-/// Registers `relay.require_tenant` when the library is loaded.
+/// Registers relay's settings (relay.require_tenant, relay.context_mode,
+/// relay.token_key, app.current_tenant_id, app.current_actor_id) and installs the
+/// EXPLAIN ANALYZE guard when the library is loaded: at server start when it is in
+/// shared_preload_libraries, else at its first use in a session.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
+    signed::register_gucs();
+    explain_guard::install();
 }
-extension_sql_file!("../sql/audit.sql", name = "audit", finalize);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
@@ -53,7 +63,7 @@ mod tests {
     fn catalog_reads_a_table_into_plain_structs() {
         Spi::run("CREATE TABLE \"Odd Table\" (id int PRIMARY KEY, slug text UNIQUE, tenant_id text)").unwrap();
         let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid").unwrap().unwrap();
-        let state = crate::catalog::read(oid, &crate::api::extension_schema());
+        let state = crate::catalog::read(oid, &crate::ext::extension_schema());
         assert_eq!(state.name, "Odd Table");
         assert_eq!(state.relkind, "r");
         assert!(state.is_owner && !state.rls_enabled && !state.registered);

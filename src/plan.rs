@@ -9,16 +9,25 @@
 //! first ACCESS EXCLUSIVE step whenever the tenant column already exists; on a fresh
 //! table the catalog-only ADD COLUMN must come first.
 
-use crate::catalog::{IndexInfo, TableState};
+use crate::catalog::{IndexInfo, TableState, TriggerInfo};
 use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
 use serde::Serialize;
 use std::collections::HashSet;
 
 pub const TENANT_COLUMN: &str = "tenant_id";
+/// relay's RESTRICTIVE policy: ANDed with every other policy of the table, whenever
+/// that policy was created, so no policy can open another tenant's rows.
 pub const POLICY_NAME: &str = "tenant_isolation";
+/// relay's PERMISSIVE companion, created only when the table has no permissive policy
+/// of its own (PostgreSQL grants no row without at least one permissive policy).
+pub const ACCESS_POLICY_NAME: &str = "tenant_access";
 /// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
 pub const POLICY_MARKER: &str =
     "relay_tenancy: rows of the tenant in app.current_tenant_id only";
+pub const ACCESS_POLICY_MARKER: &str =
+    "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
+/// The trigger that refuses TRUNCATE to roles subject to row level security.
+pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
 /// The session's tenant for table `table_literal` (a quoted regclass literal):
 /// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
 /// NULL once a `SET LOCAL` has ended) and raises under relay.require_tenant. The
@@ -62,6 +71,7 @@ pub enum StepKind {
     SetDefault,
     AddForeignKey,
     SwapUniqueConstraint,
+    SwapExclusionConstraint,
     DropUniqueIndex,
     RenameIndex,
     EnableRls,
@@ -85,11 +95,19 @@ pub struct Step {
     /// policy, a column default), kept in the registry so the change can be undone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces: Option<serde_json::Value>,
+    /// Runs as the extension's owner: attaching one of relay's trigger functions, on
+    /// which PUBLIC has no EXECUTE privilege.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 impl Step {
-    fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
-        Step { kind, action, sql, lock, replaces: None }
+    pub fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
+        Step { kind, action, sql, lock, replaces: None, privileged: false }
+    }
+    fn privileged(mut self) -> Step {
+        self.privileged = true;
+        self
     }
     fn replacing(mut self, what: serde_json::Value) -> Step {
         self.replaces = Some(what);
@@ -128,6 +146,18 @@ pub enum PlanError {
     GlobalUniqueUnknown { entry: String, candidates: Vec<String> },
     UniqueHasDependents { key: String, entry: String, definition: String, dependents: Vec<String> },
     UnexpectedIndexDefinition { index: String, definition: String },
+    ExclusionNeedsOpclass { key: String, entry: String, am: String },
+}
+
+/// Two `global_unique` lists name the same keys (order and spacing aside).
+pub fn same_entries(a: &[String], b: &[String]) -> bool {
+    let norm = |l: &[String]| {
+        let mut v: Vec<String> = l.iter().map(|e| e.split(',').map(str::trim).collect::<Vec<_>>().join(",")).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    norm(a) == norm(b)
 }
 
 /// The human name of a `pg_class.relkind`, for error messages.
@@ -205,7 +235,7 @@ fn keys_to_rewrite<'s>(
     global_unique: &[String],
 ) -> Result<Vec<&'s IndexInfo>, PlanError> {
     let uniques: Vec<&IndexInfo> =
-        state.indexes.iter().filter(|i| i.is_unique && i.is_valid).collect();
+        state.indexes.iter().filter(|i| (i.is_unique && i.is_valid) || is_exclusion(i)).collect();
     for entry in global_unique {
         if !uniques.iter().any(|i| names_key(entry, i)) {
             let mut candidates: Vec<String> = uniques
@@ -223,7 +253,7 @@ fn keys_to_rewrite<'s>(
     }
     let mut keys = Vec::new();
     for index in uniques {
-        if index.is_primary || index.has_tenant_key {
+        if index.is_primary || index.has_tenant_key || is_exclusion(index) {
             continue;
         }
         if global_unique.iter().any(|e| names_key(e, index)) {
@@ -240,6 +270,46 @@ fn keys_to_rewrite<'s>(
         keys.push(index);
     }
     Ok(keys)
+}
+
+fn is_exclusion(index: &IndexInfo) -> bool {
+    index.constraint.as_ref().is_some_and(|c| c.contype == "x")
+}
+
+/// Exclusion constraints without tenant_id, to rewrite with `tenant_id WITH =` first:
+/// otherwise one tenant's rows exclude another's (and an overlap probe reads them).
+fn exclusions_to_rewrite<'s>(state: &'s TableState, global_unique: &[String]) -> Result<Vec<&'s IndexInfo>, PlanError> {
+    let mut found = Vec::new();
+    for index in state.indexes.iter().filter(|i| is_exclusion(i) && !i.has_tenant_key) {
+        if global_unique.iter().any(|e| names_key(e, index)) {
+            continue;
+        }
+        if !state.text_opclass_ams.contains(&index.am) {
+            return Err(PlanError::ExclusionNeedsOpclass {
+                key: key_label(index),
+                entry: index.constraint.as_ref().map_or(&index.name, |c| &c.name).clone(),
+                am: index.am.clone(),
+            });
+        }
+        found.push(index);
+    }
+    Ok(found)
+}
+
+/// `ALTER TABLE ... DROP CONSTRAINT c, ADD CONSTRAINT c EXCLUDE USING <am>
+/// (tenant_id WITH =, <elements as they were>` and the rest of the definition
+/// (INCLUDE, WITH, WHERE, DEFERRABLE) as `pg_get_constraintdef` printed it.
+pub fn tenant_exclusion_sql(index: &IndexInfo, table: &str) -> Result<String, PlanError> {
+    let con = index.constraint.as_ref().expect("an exclusion constraint");
+    let prefix = format!("EXCLUDE USING {} (", quote_ident(&index.am));
+    let rest = con.definition.strip_prefix(&prefix).ok_or_else(|| PlanError::UnexpectedIndexDefinition {
+        index: index.name.clone(),
+        definition: con.definition.clone(),
+    })?;
+    Ok(format!(
+        "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {prefix}{TENANT_COLUMN} WITH OPERATOR(pg_catalog.=), {rest}",
+        quote_ident(&con.name)
+    ))
 }
 
 /// `CREATE UNIQUE INDEX <new_name> ON <table> USING <am> (tenant_id, <keys as they were>`
@@ -288,6 +358,7 @@ fn tenant_rule(ext_schema: &str, table: &str) -> String {
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
     validate(state)?;
     let rewrite = keys_to_rewrite(state, opts.global_unique)?;
+    let exclusions = exclusions_to_rewrite(state, opts.global_unique)?;
 
     let table = quote_qualified(&state.schema, &state.name);
     let tenants = quote_qualified(opts.ext_schema, "tenants");
@@ -463,6 +534,27 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             }
         }
     }
+    for index in exclusions {
+        let con = index.constraint.as_ref().expect("an exclusion constraint");
+        steps.push(
+            Step::new(
+                StepKind::SwapExclusionConstraint,
+                Lock::AccessExclusive,
+                format!(
+                    "replaced exclusion constraint {} {} with one that excludes within a tenant only ({TENANT_COLUMN} WITH =), under the same name",
+                    quote_ident(&con.name),
+                    con.definition
+                ),
+                tenant_exclusion_sql(index, &table)?,
+            )
+            .replacing(serde_json::json!({
+                "index": index.name,
+                "index_definition": index.definition,
+                "constraint": con.name,
+                "constraint_definition": con.definition,
+            })),
+        );
+    }
     if !state.rls_enabled {
         steps.push(Step::new(
             StepKind::EnableRls,
@@ -480,6 +572,13 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ));
     }
     steps.extend(policy_steps(state, &table, opts.ext_schema));
+    steps.extend(always_trigger_steps(
+        &table,
+        TRUNCATE_GUARD_TRIGGER,
+        "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT",
+        &format!("{}.relay_tenant_truncate_guard()", quote_ident(opts.ext_schema)),
+        &state.triggers,
+    ));
 
     // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
     // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
@@ -498,57 +597,91 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     Ok(steps)
 }
 
-/// The tenant_isolation policy. PERMISSIVE grants the tenant's rows. When the
-/// application already has permissive policies of its own, ours is RESTRICTIVE so it
-/// ANDs with them and never widens them (a restrictive policy alone would hide every
-/// row: PostgreSQL needs at least one permissive policy to grant anything).
-fn policy_steps(state: &TableState, table: &str, ext_schema: &str) -> Vec<Step> {
-    let others_permissive = state.policies.iter().any(|p| p.name != POLICY_NAME && p.permissive);
-    let want_permissive = !others_permissive;
-    let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
-    if existing.is_some_and(|p| p.is_ours && p.permissive == want_permissive && p.cmd == "*") {
-        return Vec::new();
-    }
+/// A trigger that fires ALWAYS (also under session_replication_role = replica):
+/// created (as the extension's owner: PUBLIC has no EXECUTE on relay's trigger
+/// functions) when missing, re-promoted when demoted. `timing` has `{t}` where the
+/// table goes, e.g. `BEFORE TRUNCATE ON {t} FOR EACH STATEMENT`. Pure.
+pub fn always_trigger_steps(table: &str, name: &str, timing: &str, function: &str, existing: &[TriggerInfo]) -> Vec<Step> {
+    let timing = timing.replace("{t}", table);
+    let trigger = quote_ident(name);
     let mut steps = Vec::new();
-    if let Some(p) = existing {
-        steps.push(
+    match existing.iter().find(|t| t.name == name) {
+        Some(t) if t.enabled == "A" => return steps,
+        Some(_) => {}
+        None => steps.push(
             Step::new(
-                StepKind::DropPolicy,
-                Lock::AccessExclusive,
-                format!("dropped policy {POLICY_NAME} on {table}, replaced below"),
-                format!("DROP POLICY {POLICY_NAME} ON {table}"),
+                StepKind::CreateTrigger,
+                Lock::ShareRowExclusive,
+                format!("created trigger {name} on {table}: {}", timing.replace(&format!(" ON {table}"), "")),
+                format!("CREATE TRIGGER {trigger} {timing} EXECUTE FUNCTION {function}"),
             )
-            .replacing(serde_json::json!({ "policy": p.definition })),
-        );
-    }
-    let mode = if want_permissive { "PERMISSIVE" } else { "RESTRICTIVE" };
-    let why = if want_permissive {
-        "grants the session tenant's rows"
-    } else {
-        "ANDed with the table's own permissive policies"
-    };
-    let rule = tenant_rule(ext_schema, table);
-    steps.push(Step::new(
-        StepKind::CreatePolicy,
-        Lock::AccessExclusive,
-        format!("created policy {POLICY_NAME} on {table} AS {mode} FOR ALL: {why}"),
-        format!(
-            "CREATE POLICY {POLICY_NAME} ON {table} AS {mode} FOR ALL USING ({rule}) WITH CHECK ({rule})"
+            .privileged(),
         ),
-    ));
+    }
     steps.push(Step::new(
-        StepKind::MarkPolicy,
-        Lock::ShareUpdateExclusive,
-        format!("marked policy {POLICY_NAME} as relay's"),
-        format!("COMMENT ON POLICY {POLICY_NAME} ON {table} IS {}", quote_literal(POLICY_MARKER)),
+        StepKind::EnableTriggerAlways,
+        Lock::ShareRowExclusive,
+        format!("trigger {name} fires ALWAYS, also under session_replication_role = replica"),
+        format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}"),
     ));
+    steps
+}
+
+/// The policies. `tenant_isolation` is RESTRICTIVE: it ANDs with every policy of the
+/// table, those created before enabling and those created after, so no policy can
+/// widen it. PostgreSQL grants no row without a permissive policy, so when the table
+/// has none of its own relay adds `tenant_access` (PERMISSIVE, the same rule); when
+/// it has some, they decide what each tenant may see of its own rows.
+fn policy_steps(state: &TableState, table: &str, ext_schema: &str) -> Vec<Step> {
+    let rule = tenant_rule(ext_schema, table);
+    let mut steps = Vec::new();
+    let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
+    if !existing.is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public) {
+        if let Some(p) = existing {
+            steps.push(
+                Step::new(
+                    StepKind::DropPolicy,
+                    Lock::AccessExclusive,
+                    format!("dropped policy {POLICY_NAME} on {table}, replaced below"),
+                    format!("DROP POLICY {POLICY_NAME} ON {table}"),
+                )
+                .replacing(serde_json::json!({ "policy": p.definition })),
+            );
+        }
+        steps.push(Step::new(
+            StepKind::CreatePolicy,
+            Lock::AccessExclusive,
+            format!("created policy {POLICY_NAME} on {table} AS RESTRICTIVE FOR ALL: ANDed with every other policy, whenever it was created"),
+            format!("CREATE POLICY {POLICY_NAME} ON {table} AS RESTRICTIVE FOR ALL USING ({rule}) WITH CHECK ({rule})"),
+        ));
+        steps.push(Step::new(
+            StepKind::MarkPolicy,
+            Lock::ShareUpdateExclusive,
+            format!("marked policy {POLICY_NAME} as relay's"),
+            format!("COMMENT ON POLICY {POLICY_NAME} ON {table} IS {}", quote_literal(POLICY_MARKER)),
+        ));
+    }
+    if !state.policies.iter().any(|p| p.permissive && p.name != POLICY_NAME) {
+        steps.push(Step::new(
+            StepKind::CreatePolicy,
+            Lock::AccessExclusive,
+            format!("created policy {ACCESS_POLICY_NAME} on {table} AS PERMISSIVE FOR ALL: grants the session tenant's rows (the table has no permissive policy of its own)"),
+            format!("CREATE POLICY {ACCESS_POLICY_NAME} ON {table} AS PERMISSIVE FOR ALL USING ({rule}) WITH CHECK ({rule})"),
+        ));
+        steps.push(Step::new(
+            StepKind::MarkPolicy,
+            Lock::ShareUpdateExclusive,
+            format!("marked policy {ACCESS_POLICY_NAME} as relay's"),
+            format!("COMMENT ON POLICY {ACCESS_POLICY_NAME} ON {table} IS {}", quote_literal(ACCESS_POLICY_MARKER)),
+        ));
+    }
     steps
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn};
+    use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn, TriggerInfo};
 
     fn opts(global: &[String]) -> Options<'_> {
         Options { ext_schema: "public", default_tenant: "default-tenant-000-0000-000000000000", global_unique: global }
@@ -630,14 +763,21 @@ mod tests {
             key_columns: vec![Some("tenant_id".into())],
             ..Default::default()
         });
-        state.policies.push(PolicyInfo {
-            name: POLICY_NAME.into(),
-            permissive: true,
-            cmd: "*".into(),
-            is_ours: true,
-            definition: serde_json::Value::Null,
-        });
+        state.policies.push(policy(POLICY_NAME, false, true));
+        state.policies.push(policy(ACCESS_POLICY_NAME, true, true));
+        state.triggers.push(TriggerInfo { name: TRUNCATE_GUARD_TRIGGER.into(), enabled: "A".into() });
         state
+    }
+
+    fn policy(name: &str, permissive: bool, is_ours: bool) -> PolicyInfo {
+        PolicyInfo {
+            name: name.into(),
+            permissive,
+            to_public: true,
+            cmd: "*".into(),
+            is_ours,
+            definition: serde_json::Value::Null,
+        }
     }
 
     #[test]
@@ -654,6 +794,10 @@ mod tests {
                 StepKind::ForceRls,
                 StepKind::CreatePolicy,
                 StepKind::MarkPolicy,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy,
+                StepKind::CreateTrigger,
+                StepKind::EnableTriggerAlways,
             ]
         );
         assert_eq!(
@@ -665,8 +809,104 @@ mod tests {
             steps[2].sql,
             "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.regclass)"
         );
-        assert!(steps[6].sql.contains("AS PERMISSIVE FOR ALL"));
+        assert!(steps[6].sql.starts_with("CREATE POLICY tenant_isolation ON public.users AS RESTRICTIVE FOR ALL"));
         assert!(steps[6].sql.contains("USING (tenant_id = (SELECT public.relay_policy_tenant('public.users'::pg_catalog.regclass)))"));
+        assert!(steps[8].sql.starts_with("CREATE POLICY tenant_access ON public.users AS PERMISSIVE FOR ALL"));
+        assert_eq!(
+            steps[10].sql,
+            "CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.relay_tenant_truncate_guard()"
+        );
+        // PUBLIC has no EXECUTE on the guard function: relay attaches it as the extension's owner
+        assert!(steps[10].privileged && !steps[11].privileged);
+        assert!(steps.iter().filter(|s| s.privileged).count() == 1);
+    }
+
+    #[test]
+    fn a_permissive_policy_added_after_enabling_changes_nothing() {
+        // tenant_isolation is RESTRICTIVE, so an owner's later USING (true) is ANDed with it
+        let mut state = enabled(table("skills"));
+        state.policies.push(policy("open_to_all", true, false));
+        assert!(plan(&state, &opts(&[])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_permissive_tenant_isolation_from_an_earlier_version_becomes_restrictive() {
+        let mut state = enabled(table("skills"));
+        state.policies = vec![policy(POLICY_NAME, true, true)];
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert_eq!(
+            kinds(&steps),
+            vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]
+        );
+        assert!(steps[1].sql.contains("tenant_isolation ON public.skills AS RESTRICTIVE"));
+        assert!(steps[3].sql.contains("tenant_access ON public.skills AS PERMISSIVE"));
+    }
+
+    #[test]
+    fn a_demoted_or_missing_truncate_guard_is_restored() {
+        let mut state = enabled(table("skills"));
+        state.triggers[0].enabled = "O".into();
+        assert_eq!(kinds(&plan(&state, &opts(&[])).unwrap()), vec![StepKind::EnableTriggerAlways]);
+        state.triggers.clear();
+        assert_eq!(kinds(&plan(&state, &opts(&[])).unwrap()), vec![StepKind::CreateTrigger, StepKind::EnableTriggerAlways]);
+    }
+
+    fn exclusion(table: &str) -> IndexInfo {
+        IndexInfo {
+            name: "bookings_no_overlap".into(),
+            is_valid: true,
+            key_columns: vec![Some("room".into()), Some("during".into())],
+            am: "gist".into(),
+            definition: format!("CREATE INDEX bookings_no_overlap ON public.{table} USING gist (room, during)"),
+            definition_prefix: format!("CREATE INDEX bookings_no_overlap ON public.{table} USING gist ("),
+            constraint: Some(ConstraintInfo {
+                name: "bookings_no_overlap".into(),
+                contype: "x".into(),
+                definition: "EXCLUDE USING gist (room WITH =, during WITH &&) WHERE ((NOT cancelled))".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exclusion_constraints_exclude_within_a_tenant() {
+        let mut state = table("bookings");
+        state.indexes.push(exclusion("bookings"));
+        state.text_opclass_ams = vec!["btree".into(), "gist".into()];
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let swap = steps.iter().find(|s| s.kind == StepKind::SwapExclusionConstraint).unwrap();
+        assert_eq!(
+            swap.sql,
+            "ALTER TABLE public.bookings DROP CONSTRAINT bookings_no_overlap, ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (tenant_id WITH OPERATOR(pg_catalog.=), room WITH =, during WITH &&) WHERE ((NOT cancelled))"
+        );
+        assert_eq!(swap.lock, Lock::AccessExclusive);
+        assert!(swap.replaces.is_some());
+        // kept global on request
+        let steps = plan(&state, &opts(&["bookings_no_overlap".to_string()])).unwrap();
+        assert!(!kinds(&steps).contains(&StepKind::SwapExclusionConstraint));
+    }
+
+    #[test]
+    fn exclusion_constraint_without_a_text_operator_class_is_refused() {
+        let mut state = table("bookings");
+        state.indexes.push(exclusion("bookings"));
+        state.text_opclass_ams = vec!["btree".into()];
+        assert_eq!(
+            plan(&state, &opts(&[])).unwrap_err(),
+            PlanError::ExclusionNeedsOpclass {
+                key: "constraint bookings_no_overlap".into(),
+                entry: "bookings_no_overlap".into(),
+                am: "gist".into()
+            }
+        );
+    }
+
+    #[test]
+    fn global_unique_lists_compare_as_sets() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(same_entries(&v(&["email", "a, b"]), &v(&["a,b", "email"])));
+        assert!(!same_entries(&v(&["email"]), &v(&[])));
     }
 
     #[test]
@@ -797,16 +1037,11 @@ mod tests {
     fn own_permissive_policies_make_ours_restrictive() {
         let mut state = table("skills");
         state.rls_enabled = true;
-        state.policies.push(PolicyInfo {
-            name: "owner_only".into(),
-            permissive: true,
-            cmd: "*".into(),
-            is_ours: false,
-            definition: serde_json::Value::Null,
-        });
+        state.policies.push(policy("owner_only", true, false));
         let steps = plan(&state, &opts(&[])).unwrap();
-        let create = steps.iter().find(|s| s.kind == StepKind::CreatePolicy).unwrap();
-        assert!(create.sql.contains("AS RESTRICTIVE"), "{}", create.sql);
+        let creates: Vec<&Step> = steps.iter().filter(|s| s.kind == StepKind::CreatePolicy).collect();
+        assert_eq!(creates.len(), 1, "no tenant_access: the table's own policy grants");
+        assert!(creates[0].sql.contains("tenant_isolation ON public.skills AS RESTRICTIVE"), "{}", creates[0].sql);
     }
 
     #[test]

@@ -62,3 +62,15 @@ unsafe impl SqlTranslatable for RegClass {
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
         Ok(ReturnsRef::One(SqlMappingRef::literal("regclass")));
 }
+
+impl RegClass {
+    /// The oid names a relation; else the error a regclass input would have raised
+    /// (42P01), not an internal one from deeper down.
+    pub fn require(self, function: &str) -> RegClass {
+        // SAFETY: a syscache lookup by oid; NULL when there is no such relation.
+        if unsafe { pg_sys::get_rel_name(self.0) }.is_null() {
+            crate::errors::undefined_relation(function, self.0.to_u32());
+        }
+        self
+    }
+}

@@ -9,8 +9,8 @@
 //! would otherwise either block the delete or cascade into data that is not the
 //! tenant's.
 
-use crate::api::{extension_schema, select_optional, DEFAULT_TENANT_ID};
 use crate::errors;
+use crate::ext::{self, extension_schema, select_optional, DEFAULT_TENANT_ID};
 use crate::quote::{quote_ident, quote_qualified};
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,10 +56,11 @@ pub fn delete_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
 }
 
 /// The enabled tables (that still exist) and every foreign key that references one
-/// of them (from an enabled table or not).
+/// of them (from an enabled table or not). Read as the extension's owner: the
+/// registry gives nothing to other roles.
 fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
     let registry = quote_qualified(ext, "relay_tables");
-    Spi::connect(|client| {
+    ext::as_extension_owner(|| Spi::connect(|client| {
         let tables: Vec<String> = client
             .select(
                 &format!(
@@ -108,15 +109,19 @@ fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
             })
             .collect();
         (tables, fks)
-    })
+    }))
 }
 
-/// The tenant's is_active, None when there is no such tenant.
-fn tenant_exists(ext: &str, id: &str) -> Option<bool> {
-    select_optional::<bool>(
-        &format!("SELECT is_active FROM {} WHERE id = $1", quote_qualified(ext, "tenants")),
-        &[id.into()],
-    )
+/// Tenant lifecycle functions are for roles that see every tenant: tenants has row
+/// level security with no policy for anyone else, so a role given privileges on it
+/// by accident can still neither read nor change it. The check comes first, so such
+/// a role learns nothing about which tenants exist.
+fn require_tenant_admin(function: &str) {
+    if !ext::role_sees_every_tenant() {
+        errors::tenant_admin_needs_bypassrls(function);
+    }
+    // Writes to tenants fire its triggers as the caller: none may be a stranger's.
+    ext::refuse_foreign_triggers(c"tenants");
 }
 
 /// Create a tenant; returns its id (generated when `id` is NULL).
@@ -128,6 +133,7 @@ fn relay_create_tenant(
     domain: default!(Option<String>, "NULL"),
     plan: default!(Option<String>, "'freemium'"),
 ) -> String {
+    require_tenant_admin("relay_create_tenant");
     let name = name.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "name"));
     let slug = slug.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "slug"));
     let ext = extension_schema();
@@ -152,9 +158,10 @@ fn relay_create_tenant(
 }
 
 fn set_active(function: &str, id: Option<String>, active: bool) -> String {
+    require_tenant_admin(function);
     let id = id.unwrap_or_else(|| errors::null_argument(function, "id"));
     let ext = extension_schema();
-    match tenant_exists(&ext, &id) {
+    match ext::tenant_is_active(&id) {
         None => errors::unknown_tenant(&id),
         Some(now) if now == active => {
             return format!("tenant {id} is already {}", if active { "active" } else { "suspended" });
@@ -191,14 +198,7 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     }
     // Foreign-key checks and actions ignore row level security: only a role that
     // sees every tenant's rows can check that nothing outside the tenant is hit.
-    let sees_all = select_optional::<bool>(
-        "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER",
-        &[],
-    )
-    .unwrap_or(false);
-    if !sees_all {
-        errors::delete_tenant_needs_bypassrls();
-    }
+    require_tenant_admin("relay_delete_tenant");
     let ext = extension_schema();
     let tenants = quote_qualified(&ext, "tenants");
     // Lock the tenant row first: a concurrent delete of the same tenant waits here.

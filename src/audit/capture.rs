@@ -202,7 +202,16 @@ fn audit_capture<'a>(
         PgTriggerOperation::Delete => "DELETE",
         PgTriggerOperation::Truncate => "TRUNCATE",
     };
-    let audit_logs = crate::api::ext_relation(c"audit_logs");
+    let data = trigger.trigger_data();
+    let rel = data.tg_relation;
+    // SAFETY: the relation is open and locked by the statement that fired us.
+    let relid = unsafe { (*rel).rd_id };
+    // Only tables relay_enable_audit registered: attached by hand (by a role that
+    // was given EXECUTE), the trigger writes nothing and says why.
+    if !crate::ext::is_audited(relid) {
+        errors::capture_not_registered(&table, trigger.name()?);
+    }
+    let audit_logs = crate::ext::ext_relation(c"audit_logs");
     let common = Common {
         audit_logs: &audit_logs,
         actor_id: context::current_setting(context::ACTOR_GUC),
@@ -210,26 +219,28 @@ fn audit_capture<'a>(
         resource_type: &table,
         ip_address: writer::client_address(),
     };
-    let data = trigger.trigger_data();
-    let rel = data.tg_relation;
-    // SAFETY: the relation is open and locked by the statement that fired us.
+    // SAFETY: as above.
     let shape = unsafe { table_shape(rel) };
     let names: Vec<String> = shape.columns.iter().map(|c| c.name.clone()).collect();
     let session_tenant = context::current_tenant();
 
     if matches!(op, PgTriggerOperation::Truncate) {
-        let entry = Entry { tenant_id: session_tenant, resource_id: None, metadata: metadata(&table, &names, None, None) };
+        let tenant = writer::checked_tenant(session_tenant, &format!("a TRUNCATE of {table}"));
+        let entry = Entry { tenant_id: Some(tenant), resource_id: None, metadata: metadata(&table, &names, None, None) };
         writer::write(&common, &[entry]);
         return Ok(None);
     }
     // SAFETY: the transition tuplestores belong to this trigger call.
     let old = unsafe { read_transition(data.tg_oldtable, rel, &shape) };
     let new = unsafe { read_transition(data.tg_newtable, rel, &shape) };
-    // The row's own tenant_id when the table has one (RLS on the table already
-    // checked it), else the session's tenant.
-    let tenant_of = |row: &Map<String, Value>| match shape.tenant_attnum {
-        Some(_) => row.get(crate::plan::TENANT_COLUMN).and_then(Value::as_str).map(str::to_string),
-        None => session_tenant.clone(),
+    // The row's own tenant_id only when the table is tenant-enabled (its policy
+    // checked the row against the session's tenant, and its foreign key against
+    // tenants); any other table's rows are recorded in the session's tenant, so a
+    // column that merely is called tenant_id cannot write into another tenant's log.
+    let row_tenant = shape.tenant_attnum.is_some() && crate::ext::is_registered(relid);
+    let tenant_of = |row: &Map<String, Value>| match row_tenant {
+        true => row.get(crate::plan::TENANT_COLUMN).and_then(Value::as_str).map(str::to_string),
+        false => session_tenant.clone(),
     };
     let count = old.len().max(new.len());
     let (mut old, mut new) = (old.into_iter(), new.into_iter());
@@ -241,6 +252,20 @@ fn audit_capture<'a>(
             Entry { tenant_id, resource_id, metadata: metadata(&table, &names, o, n) }
         })
         .collect();
+    let what = format!("a change of {table}");
+    let mut checked: Vec<&str> = Vec::new();
+    for entry in &entries {
+        match entry.tenant_id.as_deref() {
+            Some(t) if checked.contains(&t) => {}
+            Some(t) => {
+                writer::checked_tenant(Some(t.to_string()), &what);
+                checked.push(t);
+            }
+            None => {
+                writer::checked_tenant(None, &what);
+            }
+        }
+    }
     writer::write(&common, &entries);
     Ok(None)
 }

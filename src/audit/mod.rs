@@ -7,6 +7,7 @@
 /// own wrapper then fails with XX000, where the right answer is the trigger protocol
 /// error (39P01). `$entry` is the C symbol the SQL function points at, `$finfo` its
 /// `pg_finfo_` record, `$inner` the `<fn>_wrapper` pgrx generates.
+#[macro_export]
 macro_rules! trigger_entry {
     ($entry:ident, $finfo:ident, $inner:ident, $sql_name:literal) => {
         #[unsafe(no_mangle)]
@@ -24,7 +25,7 @@ macro_rules! trigger_entry {
             if !unsafe { pgrx::trigger_support::called_as_trigger(fcinfo) } {
                 unsafe {
                     pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(|| -> pgrx::pg_sys::Datum {
-                        crate::errors::not_called_as_trigger($sql_name)
+                        $crate::errors::not_called_as_trigger($sql_name)
                     })
                 }
             } else {
@@ -37,14 +38,15 @@ macro_rules! trigger_entry {
 pub mod capture;
 pub mod guard;
 pub mod jsonb;
+pub mod jsonb_datum;
 pub mod uuid7;
 pub mod writer;
 
-use crate::catalog::TableState;
-use crate::plan::{Lock, Step, StepKind};
+use crate::catalog::{TableState, TriggerInfo};
+use crate::plan::{always_trigger_steps, Lock, Step, StepKind};
 use crate::quote::{quote_ident, quote_qualified};
 use crate::regclass::RegClass;
-use crate::{api, apply, catalog, context, errors};
+use crate::{apply, catalog, context, errors, ext};
 use pgrx::prelude::*;
 
 pub const GUARD_ROW_TRIGGER: &str = "relay_append_only_row";
@@ -58,47 +60,11 @@ pub const CAPTURE_TRIGGERS: [(&str, &str, &str); 4] = [
     ("relay_audit_truncate", "TRUNCATE", ""),
 ];
 
-/// A trigger already on the table: its name and `pg_trigger.tgenabled`
-/// (O origin, A always, R replica, D disabled).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TriggerInfo {
-    pub name: String,
-    pub enabled: String,
-}
-
-fn step(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
-    Step { kind, action, sql, lock, replaces: None }
-}
-
 /// Steps that attach the append-only guard to `table`, fired ALWAYS. Pure.
 pub fn guard_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) -> Vec<Step> {
     let function = format!("{}.relay_append_only_guard()", quote_ident(ext_schema));
-    let mut steps = Vec::new();
-    for (name, timing) in [
-        (GUARD_ROW_TRIGGER, "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW"),
-        (GUARD_TRUNCATE_TRIGGER, "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT"),
-    ] {
-        let timing = timing.replace("{t}", table);
-        let trigger = quote_ident(name);
-        match existing.iter().find(|t| t.name == name) {
-            None => {
-                steps.push(step(
-                    StepKind::CreateTrigger,
-                    Lock::ShareRowExclusive,
-                    format!("created trigger {name} on {table}: {}", timing.replace(&format!(" ON {table}"), "")),
-                    format!("CREATE TRIGGER {trigger} {timing} EXECUTE FUNCTION {function}"),
-                ));
-            }
-            Some(t) if t.enabled == "A" => continue,
-            Some(_) => {}
-        }
-        steps.push(step(
-            StepKind::EnableTriggerAlways,
-            Lock::ShareRowExclusive,
-            format!("trigger {name} fires ALWAYS, also under session_replication_role = replica"),
-            format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}"),
-        ));
-    }
+    let mut steps = always_trigger_steps(table, GUARD_ROW_TRIGGER, "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", &function, existing);
+    steps.extend(always_trigger_steps(table, GUARD_TRUNCATE_TRIGGER, "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT", &function, existing));
     steps
 }
 
@@ -109,7 +75,7 @@ pub fn capture_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) ->
         .iter()
         .filter(|(name, _, _)| !existing.iter().any(|t| t.name == *name))
         .map(|(name, event, transition)| {
-            step(
+            let mut step = Step::new(
                 StepKind::CreateTrigger,
                 Lock::ShareRowExclusive,
                 format!("created trigger {name} on {table}: AFTER {event}, once per statement"),
@@ -117,7 +83,10 @@ pub fn capture_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) ->
                     "CREATE TRIGGER {} AFTER {event} ON {table}{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}",
                     quote_ident(name)
                 ),
-            )
+            );
+            // PUBLIC has no EXECUTE on relay_audit_capture
+            step.privileged = true;
+            step
         })
         .collect()
 }
@@ -128,7 +97,7 @@ pub fn uncapture_steps(table: &str, existing: &[TriggerInfo]) -> Vec<Step> {
         .iter()
         .filter(|(name, _, _)| existing.iter().any(|t| t.name == *name))
         .map(|(name, _, _)| {
-            step(
+            Step::new(
                 StepKind::DropTrigger,
                 Lock::AccessExclusive,
                 format!("dropped trigger {name} from {table}"),
@@ -138,83 +107,132 @@ pub fn uncapture_steps(table: &str, existing: &[TriggerInfo]) -> Vec<Step> {
         .collect()
 }
 
-fn triggers_of(oid: pg_sys::Oid) -> Vec<TriggerInfo> {
-    Spi::connect(|client| {
-        client
-            .select(
-                "SELECT tgname::pg_catalog.text, tgenabled::pg_catalog.text FROM pg_catalog.pg_trigger
-                  WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname",
-                None,
-                &[oid.into()],
-            )
-            .expect("trigger lookup")
-            .map(|row| TriggerInfo {
-                name: row.get::<String>(1).unwrap().unwrap_or_default(),
-                enabled: row.get::<String>(2).unwrap().unwrap_or_default(),
-            })
-            .collect()
-    })
+/// What a trigger-managing call does to relay_audit_tables, the list of tables whose
+/// changes the capture trigger may record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AuditRegistry {
+    Keep,
+    Add,
+    Remove,
 }
 
 /// The shared body of the three trigger-managing functions: resolve and check the
-/// table, read its triggers, plan with `steps_for`, apply, report.
+/// table, plan with `steps_for`, apply, update the audit registry, report.
 fn manage_triggers(
     function: &str,
     tbl: Option<RegClass>,
     verb: &str,
     capture: bool,
+    registry: AuditRegistry,
     steps_for: impl Fn(&str, &str, &[TriggerInfo]) -> Vec<Step>,
     nothing: &str,
 ) -> SetOfIterator<'static, String> {
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl"));
-    let ext_schema = api::extension_schema();
+    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+    let ext_schema = ext::extension_schema();
     let state: TableState = catalog::read(tbl.0, &ext_schema);
     let table = quote_qualified(&state.schema, &state.name);
     errors::check_audit_target(&state, &table, verb, capture);
-    let steps = steps_for(&table, &ext_schema, &triggers_of(tbl.0));
-    if steps.is_empty() {
-        return SetOfIterator::new(vec![format!("{table} {nothing}: nothing to do")]);
+    let steps = steps_for(&table, &ext_schema, &state.triggers);
+    let mut lines = if steps.is_empty() { Vec::new() } else { apply::apply(&state, &steps, "") };
+    let audited = ext::is_audited(tbl.0);
+    let registry_sql = match registry {
+        AuditRegistry::Add if !audited => Some(format!(
+            "INSERT INTO {} (relid, enabled_by) VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2)",
+            quote_qualified(&ext_schema, "relay_audit_tables")
+        )),
+        AuditRegistry::Remove if audited => Some(format!(
+            "DELETE FROM {} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+            quote_qualified(&ext_schema, "relay_audit_tables")
+        )),
+        _ => None,
+    };
+    if let Some(sql) = registry_sql {
+        // SAFETY: the name of the current user, from the syscache.
+        let caller = unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
+            .to_string_lossy()
+            .into_owned();
+        ext::refuse_foreign_triggers(c"relay_audit_tables");
+        let args = [tbl.0.into(), caller.into()];
+        let args = if registry == AuditRegistry::Add { &args[..] } else { &args[..1] };
+        ext::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
+        lines.push(match registry {
+            AuditRegistry::Add => format!("registered {table} for capture in relay_audit_tables"),
+            _ => format!("removed {table} from relay_audit_tables"),
+        });
     }
-    SetOfIterator::new(apply::apply(&steps, ""))
+    if lines.is_empty() {
+        lines.push(format!("{table} {nothing}: nothing to do"));
+    }
+    SetOfIterator::new(lines)
 }
 
 /// Make a table append-only: UPDATE, DELETE and TRUNCATE refused for every role,
-/// also in replica mode. Returns one line per action; idempotent.
+/// also in replica mode. Returns one line per action; idempotent. Also re-promotes
+/// the guard of relay's own audit_logs after someone demoted it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_append_only(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers("relay_append_only", tbl, "make append-only", false, guard_steps, "is already append-only")
+    manage_triggers("relay_append_only", tbl, "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only")
 }
 
 /// Record every INSERT, UPDATE, DELETE and TRUNCATE on a table in audit_logs.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers("relay_enable_audit", tbl, "audit", true, capture_steps, "is already audited")
+    manage_triggers("relay_enable_audit", tbl, "audit", true, AuditRegistry::Add, capture_steps, "is already audited")
 }
 
 /// Stop recording changes of a table. Entries already written stay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers("relay_disable_audit", tbl, "audit", true, |t, _, existing| uncapture_steps(t, existing), "is not audited")
+    manage_triggers(
+        "relay_disable_audit",
+        tbl,
+        "audit",
+        true,
+        AuditRegistry::Remove,
+        |t, _, existing| uncapture_steps(t, existing),
+        "is not audited",
+    )
 }
 
 /// Append one entry to audit_logs: the actor from app.current_actor_id, the tenant
-/// from the session, the client address, the time. Returns the entry's id.
+/// from the session (it must be set and exist), the client address, the time.
+/// Returns the entry's id. Runs as the extension's owner (SECURITY DEFINER with a
+/// pinned search_path): application roles cannot INSERT into audit_logs directly,
+/// so every entry's tenant, time and id come from relay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_audit(
     action: Option<String>,
     resource_type: default!(Option<String>, "NULL"),
     resource_id: default!(Option<String>, "NULL"),
-    metadata: default!(Option<pgrx::JsonB>, "NULL"),
+    metadata: default!(Option<jsonb_datum::JsonbDatum>, "NULL"),
 ) -> pgrx::Uuid {
     let action = action.unwrap_or_else(|| errors::null_argument("relay_audit", "action"));
-    let audit_logs = quote_qualified(&api::extension_schema(), "audit_logs");
+    let tenant = writer::checked_tenant(context::current_tenant(), "the entry");
+    let audit_logs = ext::ext_relation(c"audit_logs");
+    if !ext::foreign_triggers(audit_logs.relid).is_empty() {
+        ext::refuse_foreign_triggers(c"audit_logs");
+    }
     let actor = context::current_setting(context::ACTOR_GUC);
+    let metadata = metadata.map(|m| m.0);
     Spi::get_one_with_args::<pgrx::Uuid>(
         &format!(
-            "INSERT INTO {audit_logs} (actor_id, action, resource_type, resource_id, ip_address, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+            "INSERT INTO {} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            quote_qualified(&audit_logs.schema, "audit_logs")
         ),
-        &[actor.into(), action.into(), resource_type.into(), resource_id.into(), writer::client_address().into(), metadata.into()],
+        &[
+            actor.into(),
+            tenant.into(),
+            action.into(),
+            resource_type.into(),
+            resource_id.into(),
+            writer::client_address().into(),
+            // SAFETY: a jsonb datum passed through untouched.
+            match metadata {
+                Some(d) => unsafe { pgrx::datum::DatumWithOid::new(d, pg_sys::JSONBOID) },
+                None => pgrx::datum::DatumWithOid::null_oid(pg_sys::JSONBOID),
+            },
+        ],
     )
     .expect("audit insert")
     .expect("RETURNING id")

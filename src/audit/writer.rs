@@ -25,7 +25,7 @@ pub struct Entry {
 
 /// What every entry of one statement shares.
 pub struct Common<'a> {
-    pub audit_logs: &'a crate::api::ExtRelation,
+    pub audit_logs: &'a crate::ext::ExtRelation,
     pub actor_id: Option<String>,
     pub action: &'a str,
     pub resource_type: &'a str,
@@ -54,7 +54,21 @@ pub fn write(common: &Common, entries: &[Entry]) {
     }
     // SAFETY: see native_write.
     if !unsafe { native_write(common, entries) } {
+        // The SQL path runs as the extension's owner and fires audit_logs' triggers:
+        // none may be anyone else's.
+        crate::ext::refuse_foreign_triggers(c"audit_logs");
         sql_write(common, entries);
+    }
+}
+
+/// The tenant an audit entry is written for: it must be set and name an existing
+/// tenant, so the log never holds an entry for no tenant or an invented one.
+/// `what` names what was being recorded.
+pub fn checked_tenant(tenant: Option<String>, what: &str) -> String {
+    match tenant {
+        None => crate::errors::no_tenant_for_audit(what),
+        Some(t) if crate::ext::tenant_is_active(&t).is_none() => crate::errors::unknown_audit_tenant(&t, what),
+        Some(t) => t,
     }
 }
 

@@ -3,10 +3,18 @@
 \d audit_logs
 SELECT tgname, tgenabled, pg_get_triggerdef(oid) AS definition
   FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
--- The tenant rule is exactly the one on tenant-enabled tables, but for the table name.
-SELECT (SELECT replace(pg_get_expr(polqual, polrelid), 'audit_logs', 'T') FROM pg_policy WHERE polrelid = 'audit_logs'::regclass)
-     = (SELECT replace(pg_get_expr(polqual, polrelid), 'skills', 'T') FROM pg_policy WHERE polrelid = 'skills'::regclass) AS same_tenant_rule;
--- Ordinary roles may INSERT and SELECT, nothing more.
+-- The tenant rule is exactly the one on tenant-enabled tables, but for the table
+-- name, with the same two policies (RESTRICTIVE tenant_isolation, PERMISSIVE
+-- tenant_access).
+SELECT a.polname, a.polpermissive,
+       replace(pg_get_expr(a.polqual, a.polrelid), 'audit_logs', 'T')
+         = replace(pg_get_expr(s.polqual, s.polrelid), 'skills', 'T') AS same_tenant_rule
+  FROM pg_policy a JOIN pg_policy s ON s.polrelid = 'skills'::regclass AND s.polname = a.polname
+                                   AND s.polpermissive = a.polpermissive
+ WHERE a.polrelid = 'audit_logs'::regclass ORDER BY a.polname;
+-- Ordinary roles may SELECT their tenant's entries, nothing more: entries are
+-- appended by relay_audit() and the capture trigger, which set the tenant, the time
+-- and the id themselves (so no role can backdate an entry or pick its id).
 SELECT privilege_type FROM information_schema.role_table_grants
  WHERE table_name = 'audit_logs' AND grantee = 'PUBLIC' ORDER BY 1;
 
@@ -34,6 +42,7 @@ BEGIN;
 SET LOCAL app.current_tenant_id = 'globex';
 SELECT count(*) AS globex_sees FROM audit_logs;
 SELECT * FROM expect_error($$ INSERT INTO audit_logs (tenant_id, action) VALUES ('acme', 'forged') $$);
+SELECT * FROM expect_error($$ INSERT INTO audit_logs (action, created_at) VALUES ('backdated', '2001-01-01') $$);
 COMMIT;
 SELECT * FROM expect_error($$ SELECT relay_audit('no.tenant') $$);
 
@@ -118,9 +127,14 @@ SELECT action, resource_id, metadata FROM audit_logs WHERE action = 'TRUNCATE';
 RESET app.current_tenant_id;
 
 -- A table without a primary key still works: resource_id is NULL, the row is in metadata.
+-- Its rows have no tenant of their own, so each entry goes to the session's tenant;
+-- with no tenant set the change is refused rather than logged for nobody.
 CREATE TABLE events_log (what text);
 SELECT relay_enable_audit('events_log');
+SELECT * FROM expect_error($$ INSERT INTO events_log VALUES ('boot') $$);
+SET app.current_tenant_id = 'acme';
 INSERT INTO events_log VALUES ('boot');
+RESET app.current_tenant_id;
 SELECT action, resource_id, tenant_id, metadata FROM audit_logs WHERE resource_type = 'public.events_log';
 
 -- Disabling removes the triggers; entries already written stay.

@@ -66,11 +66,11 @@ RESET app.current_tenant_id;
 RESET ROLE;
 
 -- A non-superuser owner is isolated too (FORCE ROW LEVEL SECURITY). Enabling needs
--- the table's ownership plus these grants on relay's tables (README: "Privileges").
+-- the table's ownership and REFERENCES on tenants (for the tenant foreign key); relay
+-- records the table in its registry itself (README: "Privileges").
 CREATE ROLE relay_owner;
 GRANT CREATE ON SCHEMA public TO relay_owner;
-GRANT SELECT, REFERENCES ON tenants TO relay_owner;
-GRANT SELECT, INSERT, UPDATE ON relay_tables TO relay_owner;
+GRANT REFERENCES ON tenants TO relay_owner;
 SET ROLE relay_owner;
 CREATE TABLE owned_notes (id int PRIMARY KEY, body text);
 INSERT INTO owned_notes VALUES (1, 'old note');

@@ -26,5 +26,6 @@ RESET app.user_name;
 RESET app.current_tenant_id;
 RESET ROLE;
 
--- Without a policy of its own, the tenant rule is what grants access: PERMISSIVE.
-SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'skills'::regclass;
+-- Without a permissive policy of its own, tenant_access (PERMISSIVE, the same rule)
+-- is what grants access; tenant_isolation is RESTRICTIVE on every table.
+SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'skills'::regclass ORDER BY polname;

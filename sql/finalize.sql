@@ -1,0 +1,110 @@
+-- relay_tenancy: runs last in CREATE EXTENSION, once the Rust functions exist.
+-- 1. The append-only, tenant-scoped audit log.
+-- 2. Privileges: what PUBLIC may execute, pinned search_paths, guards on relay's
+--    own tables, and the DDL guard (an event trigger).
+
+-- The reference migration 0006's table, with the session's tenant as default and
+-- time-ordered ids (UUIDv7: the primary key grows at its right edge, like the log).
+CREATE TABLE audit_logs (
+  id            uuid PRIMARY KEY DEFAULT relay_uuid7(),
+  actor_id      text,
+  tenant_id     text,
+  action        text NOT NULL,
+  resource_type text,
+  resource_id   text,
+  ip_address    text,
+  metadata      jsonb,
+  created_at    timestamptz DEFAULT pg_catalog.now() NOT NULL
+);
+-- New entries take the session's tenant (set after CREATE TABLE: the regclass
+-- literal needs the table to exist); with no tenant set an insert fails.
+ALTER TABLE audit_logs ALTER COLUMN tenant_id SET DEFAULT relay_insert_tenant('audit_logs');
+COMMENT ON TABLE audit_logs IS 'relay_tenancy: append-only audit log, one tenant''s entries visible at a time';
+CREATE INDEX audit_logs_tenant_created_idx ON audit_logs (tenant_id, created_at DESC);
+CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, created_at DESC);
+CREATE INDEX audit_logs_action_idx ON audit_logs (action, created_at DESC);
+
+-- Append-only for every role, also in replica mode.
+CREATE TRIGGER relay_append_only_row BEFORE UPDATE OR DELETE ON audit_logs
+  FOR EACH ROW EXECUTE FUNCTION relay_append_only_guard();
+CREATE TRIGGER relay_append_only_truncate BEFORE TRUNCATE ON audit_logs
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_append_only_guard();
+ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_row,
+                       ENABLE ALWAYS TRIGGER relay_append_only_truncate;
+
+-- Tenant-scoped with the same rule as tenant-enabled tables (plan.rs,
+-- session_tenant_expr; the audit test checks the two stay identical).
+ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON audit_logs AS RESTRICTIVE FOR ALL
+  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
+  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
+COMMENT ON POLICY tenant_isolation ON audit_logs IS 'relay_tenancy: rows of the tenant in app.current_tenant_id only';
+CREATE POLICY tenant_access ON audit_logs AS PERMISSIVE FOR ALL
+  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
+  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
+COMMENT ON POLICY tenant_access ON audit_logs IS 'relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)';
+
+-- Application roles read their tenant's entries and append through relay_audit()
+-- and the capture trigger, which set the tenant, time and id themselves; nobody but
+-- the owner may do more.
+REVOKE ALL ON audit_logs FROM PUBLIC;
+GRANT SELECT ON audit_logs TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('audit_logs', '');
+
+-- Captured changes are written as the extension's owner, so application roles need
+-- no privilege on audit_logs for capture, and a captured change is never refused
+-- for the tenant rule. The search_path is pinned: every name inside is qualified.
+ALTER FUNCTION relay_audit_capture() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit(text, text, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- 2. Privileges.
+-- Trigger and event trigger functions: nobody attaches them by hand. relay attaches
+-- them as the extension's owner after checking the caller owns the table.
+REVOKE EXECUTE ON FUNCTION relay_audit_capture(), relay_append_only_guard(),
+                           relay_tenant_truncate_guard() FROM PUBLIC;
+-- Minting tokens is as good as knowing relay.token_key (it also checks the caller).
+REVOKE EXECUTE ON FUNCTION relay_tenant_token(text, interval) FROM PUBLIC;
+
+-- Every function that runs SQL does so with the search_path pinned, so no operator,
+-- function or cast a caller put in a schema of its own can stand in for
+-- pg_catalog's, in a migration run by a superuser least of all. (The hot per-row and
+-- per-query functions, relay_insert_tenant and relay_policy_tenant, run no SQL.)
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_append_only(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_audit(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_disable_audit(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_create_tenant(text, text, text, text, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_suspend_tenant(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_resume_tenant(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_delete_tenant(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_set_tenant(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_set_tenant(text, text, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_clear_tenant() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_security_check() SET search_path = pg_catalog, pg_temp;
+
+-- relay's own tables refuse TRUNCATE to every role their row level security applies
+-- to (all but superusers and BYPASSRLS roles), even after a sloppy GRANT ALL.
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_tables
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_tables
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+ALTER TABLE tenants ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+ALTER TABLE relay_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+ALTER TABLE relay_audit_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+
+-- The DDL guard: a non-superuser cannot switch isolation off on a tenant-enabled
+-- table (NO FORCE / DISABLE ROW LEVEL SECURITY, altering or dropping relay's
+-- policies, dropping or disabling the TRUNCATE guard); a superuser gets a WARNING.
+CREATE FUNCTION relay_ddl_guard() RETURNS event_trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_ddl_guard';
+REVOKE EXECUTE ON FUNCTION relay_ddl_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER relay_ddl_guard_alter ON ddl_command_end
+  WHEN TAG IN ('ALTER TABLE', 'ALTER POLICY') EXECUTE FUNCTION relay_ddl_guard();
+CREATE EVENT TRIGGER relay_ddl_guard_drop ON sql_drop
+  WHEN TAG IN ('DROP POLICY', 'DROP TRIGGER') EXECUTE FUNCTION relay_ddl_guard();
+ALTER EVENT TRIGGER relay_ddl_guard_alter ENABLE ALWAYS;
+ALTER EVENT TRIGGER relay_ddl_guard_drop ENABLE ALWAYS;

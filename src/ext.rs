@@ -1,0 +1,317 @@
+//! Where relay's own objects live, and the privileged ways relay reads and writes them.
+//!
+//! A leaf module: everything may use it, it uses nothing of relay's but `quote`.
+//!
+//! relay's tables (`tenants`, `relay_tables`, `relay_audit_tables`) carry row level
+//! security with no policy for other roles, so a role that was granted privileges on
+//! them by accident (`GRANT ALL ON ALL TABLES IN SCHEMA ...`) sees and changes nothing.
+//! relay itself reaches them in two ways that never parse SQL under the caller's
+//! search_path while privileges are raised:
+//! - direct index probes (`tenant_is_active`, `is_registered`, `is_audited`): no SQL,
+//!   no identity switch, no operator lookup at all;
+//! - `as_extension_owner`: SQL run as the extension's owner, with the search_path
+//!   pinned to `pg_catalog, pg_temp` and SECURITY_RESTRICTED_OPERATION set, the way
+//!   PostgreSQL runs maintenance commands on a user's table.
+
+use crate::quote::quote_qualified;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+/// The tenant every pre-existing row belongs to unless the caller names another.
+pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
+
+/// The search_path every privileged piece of relay runs under.
+pub const PINNED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
+
+thread_local! {
+    /// (pg_extension oid, schema name, owner). relay_tenancy is not relocatable, so an
+    /// extension oid always lives in the same schema; a DROP and CREATE EXTENSION
+    /// gives a new oid and so a fresh lookup.
+    static EXTENSION: RefCell<Option<(pg_sys::Oid, String, pg_sys::Oid)>> = const { RefCell::new(None) };
+}
+
+fn extension() -> (String, pg_sys::Oid) {
+    // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
+    let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
+    EXTENSION.with(|cache| {
+        if let Some((oid, schema, owner)) = cache.borrow().as_ref() {
+            if *oid == ext_oid {
+                return (schema.clone(), *owner);
+            }
+        }
+        let (schema, owner) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT n.nspname::pg_catalog.text, e.extowner FROM pg_catalog.pg_extension e
+                       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+                      WHERE e.oid OPERATOR(pg_catalog.=) $1",
+                    Some(1),
+                    &[ext_oid.into()],
+                )
+                .expect("extension lookup")
+                .first();
+            (
+                row.get::<String>(1).expect("schema").expect("relay_tenancy is installed"),
+                row.get::<pg_sys::Oid>(2).expect("owner").expect("extension owner"),
+            )
+        });
+        *cache.borrow_mut() = Some((ext_oid, schema.clone(), owner));
+        (schema, owner)
+    })
+}
+
+/// The schema relay_tenancy was installed in. Called on hot paths (the capture
+/// trigger), so the lookup runs once per backend and extension oid.
+pub fn extension_schema() -> String {
+    extension().0
+}
+
+/// The role that owns the extension (and its tables and functions).
+pub fn extension_owner() -> pg_sys::Oid {
+    extension().1
+}
+
+/// One of relay's own tables: its schema, namespace and oid.
+#[derive(Clone)]
+pub struct ExtRelation {
+    pub schema: String,
+    pub namespace: pg_sys::Oid,
+    pub relid: pg_sys::Oid,
+}
+
+thread_local! {
+    static EXT_RELATIONS: RefCell<Vec<(&'static CStr, ExtRelation)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Where relay's table `name` is, cached per backend for the hot paths. Each call
+/// checks the cached oid against the syscache (a hash lookup, no catalog scan), so a
+/// dropped and recreated extension is noticed.
+pub fn ext_relation(name: &'static CStr) -> ExtRelation {
+    EXT_RELATIONS.with(|cell| {
+        if let Some((_, cached)) = cell.borrow().iter().find(|(n, _)| *n == name) {
+            // SAFETY: syscache lookup by oid; a missing relation yields InvalidOid.
+            if cached.relid != pg_sys::InvalidOid && unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
+                return cached.clone();
+            }
+        }
+        let schema = extension_schema();
+        let c_schema = std::ffi::CString::new(schema.as_str()).expect("schema name has no NUL");
+        // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
+        let (namespace, relid) = unsafe {
+            let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
+            (nsp, pg_sys::get_relname_relid(name.as_ptr(), nsp))
+        };
+        let found = ExtRelation { schema, namespace, relid };
+        let mut cache = cell.borrow_mut();
+        cache.retain(|(n, _)| *n != name);
+        cache.push((name, found.clone()));
+        found
+    })
+}
+
+/// The first column of the first row of `sql`, None when there is no row (pgrx's
+/// `get_one` reports an empty result as an error).
+pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<T> {
+    Spi::connect_mut(|client| {
+        let rows = client.update(sql, Some(1), args).expect("lookup");
+        if rows.is_empty() {
+            None
+        } else {
+            rows.first().get_one::<T>().expect("lookup value")
+        }
+    })
+}
+
+/// The current role bypasses row level security: a superuser or a role WITH BYPASSRLS.
+pub fn role_sees_every_tenant() -> bool {
+    // SAFETY: role lookups in the syscache.
+    unsafe { pg_sys::superuser() || pg_sys::has_bypassrls_privilege(pg_sys::GetUserId()) }
+}
+
+/// Restores the user, security context and GUC nest level saved by `as_role`. On an
+/// error the transaction (or subtransaction) abort restores all three, as it does
+/// for SECURITY DEFINER functions, so the guard only acts on the normal path.
+struct RoleSwitch {
+    user: pg_sys::Oid,
+    context: i32,
+    nest_level: i32,
+}
+
+impl Drop for RoleSwitch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: undoes exactly what `as_role` did, in reverse order.
+        unsafe {
+            pg_sys::AtEOXact_GUC(true, self.nest_level);
+            pg_sys::SetUserIdAndSecContext(self.user, self.context);
+        }
+    }
+}
+
+/// Run `f` as `role` with `extra` security-context flags, SECURITY_RESTRICTED_OPERATION
+/// and the search_path pinned to `pg_catalog, pg_temp` (what PostgreSQL does around
+/// index builds and other maintenance run on behalf of a table's owner).
+pub fn as_role<R>(role: pg_sys::Oid, extra: u32, f: impl FnOnce() -> R) -> R {
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    // SAFETY: saves the current user and context, switches, and pins the search_path
+    // in a new GUC nest level that `RoleSwitch` pops.
+    let guard = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION | extra) as i32,
+        );
+        let nest_level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            PINNED_SEARCH_PATH.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        RoleSwitch { user, context, nest_level }
+    };
+    let result = f();
+    drop(guard);
+    result
+}
+
+/// Run `f` as the extension's owner: for relay's registry, which application and
+/// migration roles have no privilege on.
+pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
+    as_role(extension_owner(), 0, f)
+}
+
+/// Look a row up by its primary key without SQL: an index scan on the table's
+/// primary key index, under the statement's snapshot. Returns `read(tuple, tupdesc)`
+/// for the first visible match. `eq_proc` is the equality function of the key type.
+fn probe<R>(
+    relid: pg_sys::Oid,
+    key: pg_sys::Datum,
+    eq_proc: u32,
+    read: impl FnOnce(pg_sys::HeapTuple, pg_sys::TupleDesc) -> R,
+) -> Option<R> {
+    if relid == pg_sys::InvalidOid {
+        return None;
+    }
+    // SAFETY: the relation is opened and locked (ACCESS SHARE, as a SELECT would) for
+    // the scan; the scan key uses the index's own collation, so the B-tree descent
+    // compares the way the index is ordered; everything is closed before returning.
+    unsafe {
+        let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        if index == pg_sys::InvalidOid {
+            pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            return None;
+        }
+        let index_rel = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let collation = *(*index_rel).rd_indcollation;
+        pg_sys::index_close(index_rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let mut scankey: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyEntryInitialize(
+            &mut scankey,
+            0,
+            1,
+            pg_sys::BTEqualStrategyNumber as u16,
+            pg_sys::InvalidOid,
+            collation,
+            pg_sys::Oid::from(eq_proc),
+            key,
+        );
+        let snapshot = if pg_sys::ActiveSnapshotSet() { pg_sys::GetActiveSnapshot() } else { pg_sys::GetTransactionSnapshot() };
+        let scan = pg_sys::systable_beginscan(rel, index, true, snapshot, 1, &mut scankey);
+        let tuple = pg_sys::systable_getnext(scan);
+        let result = (!tuple.is_null()).then(|| read(tuple, (*rel).rd_att));
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        result
+    }
+}
+
+/// Whether tenant `id` is active; None when there is no such tenant. A direct probe
+/// of tenants' primary key: no SQL is parsed, so no operator, function or cast of the
+/// caller's can be involved, and no privilege on tenants is needed.
+pub fn tenant_is_active(id: &str) -> Option<bool> {
+    let tenants = ext_relation(c"tenants");
+    // SAFETY: a text datum in the current memory context, freed with it.
+    let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(id.as_ptr().cast(), id.len() as i32)) };
+    probe(tenants.relid, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
+        // SAFETY: tuple and descriptor come from the same open relation.
+        unsafe {
+            let attnum = attnum_of(tupdesc, "is_active");
+            let mut isnull = false;
+            let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
+            !isnull && datum.value() != 0
+        }
+    })
+}
+
+/// The 1-based number of column `name` in `tupdesc` (0 when there is none).
+unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
+    unsafe {
+        for i in 0..(*tupdesc).natts as usize {
+            let att = (*tupdesc).attrs.as_ptr().add(i);
+            if !(*att).attisdropped && CStr::from_ptr((*att).attname.data.as_ptr()).to_bytes() == name.as_bytes() {
+                return i as i32 + 1;
+            }
+        }
+        0
+    }
+}
+
+/// Table `relid` is tenant-enabled (has a row in relay_tables). A direct probe.
+pub fn is_registered(relid: pg_sys::Oid) -> bool {
+    probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+}
+
+/// Table `relid` is registered for audit capture (has a row in relay_audit_tables).
+pub fn is_audited(relid: pg_sys::Oid) -> bool {
+    probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+}
+
+/// Triggers on relation `relid` that are neither internal nor relay's own: code that
+/// would run with relay's privileges when relay writes the table. Read from the
+/// relcache, no SQL.
+pub fn foreign_triggers(relid: pg_sys::Oid) -> Vec<String> {
+    let mut found = Vec::new();
+    if relid == pg_sys::InvalidOid {
+        return found;
+    }
+    // SAFETY: the relation is opened and closed here; trigdesc belongs to it.
+    unsafe {
+        let ext_oid = pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false);
+        let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let trigdesc = (*rel).trigdesc;
+        if !trigdesc.is_null() {
+            for i in 0..(*trigdesc).numtriggers as usize {
+                let trigger = (*trigdesc).triggers.add(i);
+                if (*trigger).tgisinternal {
+                    continue;
+                }
+                if pg_sys::getExtensionOfObject(pg_sys::ProcedureRelationId, (*trigger).tgfoid) == ext_oid {
+                    continue;
+                }
+                found.push(CStr::from_ptr((*trigger).tgname).to_string_lossy().into_owned());
+            }
+        }
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    }
+    found
+}
+
+/// Refuse to write relay's table `name` with raised privileges while it carries a
+/// trigger that is not relay's: that trigger would run as the extension's owner.
+pub fn refuse_foreign_triggers(name: &'static CStr) {
+    let rel = ext_relation(name);
+    let found = foreign_triggers(rel.relid);
+    if !found.is_empty() {
+        crate::errors::foreign_trigger_on_relay_table(&quote_qualified(&rel.schema, &name.to_string_lossy()), &found);
+    }
+}

@@ -1,0 +1,218 @@
+//! Keeping tenant-enabled tables isolated after relay_enable_tenancy returns.
+//!
+//! - `relay_tenant_truncate_guard`: TRUNCATE ignores row level security, so a BEFORE
+//!   TRUNCATE trigger (fired ALWAYS) refuses it to every role the table's row level
+//!   security applies to. Roles that bypass RLS (superusers, BYPASSRLS) may truncate.
+//!   relay's own tables carry it too.
+//! - `relay_ddl_guard`: an event trigger that refuses, for non-superusers, DDL that
+//!   switches isolation off on a tenant-enabled table (NO FORCE / DISABLE ROW LEVEL
+//!   SECURITY, dropping or altering relay's policies, dropping or disabling the
+//!   TRUNCATE guard). For superusers it warns: loud, not blocking.
+//! - `refuse_if_broken`: the same checks, run on the table relay just changed.
+
+use crate::plan::{ACCESS_POLICY_NAME, POLICY_NAME, TRUNCATE_GUARD_TRIGGER};
+use crate::quote::quote_qualified;
+use crate::{apply, errors, ext};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
+
+#[pg_trigger(sql = "
+CREATE FUNCTION relay_tenant_truncate_guard() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_tenant_truncate_guard_entry';
+")]
+fn tenant_truncate_guard<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    let table = quote_qualified(&trigger.table_schema()?, &trigger.table_name()?);
+    if !matches!(
+        (trigger.op()?, trigger.when()?, trigger.level()),
+        (PgTriggerOperation::Truncate, PgTriggerWhen::Before, PgTriggerLevel::Statement)
+    ) {
+        errors::trigger_misuse("relay_tenant_truncate_guard", trigger.name()?, &table, "BEFORE TRUNCATE FOR EACH STATEMENT");
+    }
+    // SAFETY: the relation is open and locked by the TRUNCATE that fired us;
+    // check_enable_rls reads the relcache and the current user's attributes.
+    let subject = unsafe {
+        let relid = (*trigger.trigger_data().tg_relation).rd_id;
+        pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+    };
+    if subject {
+        errors::truncate_refused(&table);
+    }
+    Ok(None)
+}
+
+crate::trigger_entry!(
+    relay_tenant_truncate_guard_entry,
+    pg_finfo_relay_tenant_truncate_guard_entry,
+    tenant_truncate_guard_wrapper,
+    "relay_tenant_truncate_guard"
+);
+
+/// Tenant-enabled tables whose isolation is broken: `(table, problem)`. `only` limits
+/// the check to those tables (None: every registered table); the table relay is
+/// applying steps to right now is skipped (its end state is checked after the steps).
+pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<(String, String)> {
+    let registry = quote_qualified(&ext::extension_schema(), "relay_tables");
+    let sql = format!(
+        "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), v.problem
+           FROM {registry} r
+           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          CROSS JOIN LATERAL (VALUES
+            (NOT c.relrowsecurity, 'row level security is disabled'),
+            (NOT c.relforcerowsecurity, 'row level security is no longer forced, so the owner bypasses it'),
+            (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                          WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                            AND p.polname OPERATOR(pg_catalog.=) '{POLICY_NAME}' AND NOT p.polpermissive
+                            AND p.polcmd OPERATOR(pg_catalog.=) '*'
+                            AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
+             'policy {POLICY_NAME} is missing or no longer RESTRICTIVE FOR ALL TO PUBLIC'),
+            (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                          WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
+                            AND t.tgname OPERATOR(pg_catalog.=) '{TRUNCATE_GUARD_TRIGGER}'
+                            AND t.tgenabled OPERATOR(pg_catalog.=) 'A'),
+             'trigger {TRUNCATE_GUARD_TRIGGER} is missing or no longer fires ALWAYS')
+          ) v(is_broken, problem)
+          WHERE v.is_broken
+            AND ($1::pg_catalog.oid[] IS NULL OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1))
+            AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) $2
+          ORDER BY 1, 2"
+    );
+    let only: Option<Vec<pg_sys::Oid>> = only;
+    let skip = skip.unwrap_or(pg_sys::InvalidOid);
+    ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(&sql, None, &[only.into(), skip.into()])
+                .expect("isolation check")
+                .map(|row| (row.get::<String>(1).unwrap().unwrap_or_default(), row.get::<String>(2).unwrap().unwrap_or_default()))
+                .collect()
+        })
+    })
+}
+
+/// Raise (or, for a superuser, warn) when any of `found` is broken.
+fn report(found: Vec<(String, String)>, what: &str) {
+    let Some((table, _)) = found.first() else { return };
+    let problems: Vec<String> = found.iter().map(|(t, p)| format!("{t}: {p}")).collect();
+    // SAFETY: reads the current user's superuser flag.
+    if unsafe { pg_sys::superuser() } {
+        pgrx::warning!(
+            "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
+            problems.join("; ")
+        );
+    } else {
+        errors::isolation_switched_off(table, what, &problems);
+    }
+}
+
+/// After relay's own steps: the table must end isolated, whatever ran in between.
+pub fn refuse_if_broken(relid: pg_sys::Oid) {
+    let found = broken(Some(vec![relid]), None);
+    if let Some((table, _)) = found.first() {
+        let problems: Vec<String> = found.iter().map(|(t, p)| format!("{t}: {p}")).collect();
+        errors::isolation_switched_off(table, "code run during relay_enable_tenancy", &problems);
+    }
+}
+
+/// `(tables the command touched, it altered one of relay's policies)` for
+/// ddl_command_end.
+fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT COALESCE(p.polrelid, d.objid),
+                            CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
+                                  AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
+                                 THEN pg_catalog.format('%I on %s', p.polname, p.polrelid::pg_catalog.regclass) END
+                       FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                       LEFT JOIN pg_catalog.pg_policy p
+                         ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                        AND p.oid OPERATOR(pg_catalog.=) d.objid
+                      WHERE d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,
+                                                                  'pg_catalog.pg_policy'::pg_catalog.regclass]::pg_catalog.oid[])"
+                ),
+                None,
+                &[],
+            )
+            .expect("event trigger commands");
+        let mut tables = Vec::new();
+        let mut policies = Vec::new();
+        for row in rows {
+            if let Some(oid) = row.get::<pg_sys::Oid>(1).unwrap() {
+                tables.push(oid);
+            }
+            if let (Some(oid), Some(policy)) = (row.get::<pg_sys::Oid>(1).unwrap(), row.get::<String>(2).unwrap()) {
+                if ext::is_registered(oid) {
+                    policies.push((oid, policy));
+                }
+            }
+        }
+        (tables, policies)
+    })
+}
+
+/// Tables whose policies or triggers the dropping command removed (sql_drop).
+fn touched_by_drop() -> Vec<pg_sys::Oid> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT DISTINCT pg_catalog.to_regclass(pg_catalog.quote_ident(o.address_names[1]) OPERATOR(pg_catalog.||) '.'
+                                                       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(o.address_names[2]))::pg_catalog.oid
+                   FROM pg_catalog.pg_event_trigger_dropped_objects() o
+                  WHERE o.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['policy', 'trigger'])",
+                None,
+                &[],
+            )
+            .expect("dropped objects")
+            .filter_map(|row| row.get::<pg_sys::Oid>(1).unwrap())
+            .filter(|oid| *oid != pg_sys::InvalidOid)
+            .collect()
+    })
+}
+
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_relay_ddl_guard() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// The event trigger function (ddl_command_end for ALTER TABLE and ALTER POLICY,
+/// sql_drop for DROP POLICY and DROP TRIGGER).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with a valid `fcinfo`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: an event trigger's context is an EventTriggerData node.
+    let event = unsafe {
+        let context = (*fcinfo).context;
+        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
+            errors::not_called_as_trigger("relay_ddl_guard");
+        }
+        std::ffi::CStr::from_ptr((*(context as *mut pg_sys::EventTriggerData)).event).to_string_lossy().into_owned()
+    };
+    let skip = apply::applying();
+    ext::as_extension_owner(|| {
+        if event == "sql_drop" {
+            let tables = touched_by_drop();
+            if !tables.is_empty() {
+                report(broken(Some(tables), skip), "DROP");
+            }
+        } else {
+            let (tables, policies) = touched_by_command();
+            if let Some((_, policy)) = policies.iter().find(|(oid, _)| Some(*oid) != skip) {
+                report(vec![(policy.clone(), "relay's policy was altered".into())], "ALTER POLICY");
+            }
+            if !tables.is_empty() {
+                report(broken(Some(tables), skip), "ALTER TABLE");
+            }
+        }
+    });
+    pg_sys::Datum::from(0)
+}

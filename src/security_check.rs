@@ -1,0 +1,86 @@
+//! `relay_security_check()`: what the deployment needs for relay's guarantees, checked
+//! on the running server. One row per check, `ok` false with the fix in `detail`.
+
+use crate::{ext, isolation_guard, signed};
+use pgrx::prelude::*;
+
+/// The library is loaded at session start in every session (not only once a relay
+/// function first runs): the EXPLAIN ANALYZE guard and signed mode's setting guard
+/// must be in place before the session's first statement.
+fn preloaded() -> bool {
+    ["shared_preload_libraries", "session_preload_libraries"].iter().any(|name| {
+        let c = std::ffi::CString::new(*name).expect("no NUL");
+        crate::context::current_setting(&c).is_some_and(|v| {
+            v.split(',').map(|l| l.trim().trim_matches('"')).any(|l| l == "relay_tenancy" || l == "$libdir/relay_tenancy")
+        })
+    })
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_security_check(
+) -> TableIterator<'static, (name!(check, String), name!(ok, bool), name!(detail, String))> {
+    let mut rows = Vec::new();
+    let loaded = preloaded();
+    rows.push((
+        "preloaded".to_string(),
+        loaded,
+        if loaded {
+            "relay_tenancy is loaded at session start: the EXPLAIN ANALYZE guard and the signed-mode setting guard hold from the first statement".to_string()
+        } else {
+            "relay_tenancy is not in shared_preload_libraries or session_preload_libraries: a session's EXPLAIN ANALYZE can count other tenants' rows, and in signed mode a SET before the library loads goes unchecked. Fix: ALTER SYSTEM SET session_preload_libraries = 'relay_tenancy' (new sessions), or shared_preload_libraries (restart)".to_string()
+        },
+    ));
+    let mode = signed::mode();
+    let key_set = signed::TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty());
+    rows.push((
+        "context_mode".to_string(),
+        mode == signed::ContextMode::Open || key_set,
+        match (mode, key_set) {
+            (signed::ContextMode::Open, _) => "open: any role may set app.current_tenant_id (README \"Security model\")".to_string(),
+            (_, true) => "signed: roles subject to row level security set the tenant only with a token".to_string(),
+            (_, false) => "signed, but relay.token_key is empty: no token can be checked. Fix: ALTER SYSTEM SET relay.token_key = '<32+ characters>'; SELECT pg_reload_conf()".to_string(),
+        },
+    ));
+    let key_in_catalog = ext::select_optional::<i64>(
+        "SELECT pg_catalog.count(*) FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
+          WHERE c OPERATOR(pg_catalog.~~) 'relay.token\\_key=%'",
+        &[],
+    )
+    .unwrap_or(0);
+    rows.push((
+        "token_key_private".to_string(),
+        key_in_catalog == 0,
+        if key_in_catalog == 0 {
+            "relay.token_key is not stored in pg_db_role_setting".to_string()
+        } else {
+            "relay.token_key is set with ALTER DATABASE/ROLE ... SET, and pg_db_role_setting is readable by every role. Fix: RESET it there and set it in postgresql.conf or with ALTER SYSTEM".to_string()
+        },
+    ));
+    let broken = isolation_guard::broken(None, None);
+    rows.push((
+        "tables_isolated".to_string(),
+        broken.is_empty(),
+        if broken.is_empty() {
+            "every tenant-enabled table has row level security forced, relay's RESTRICTIVE policy and the TRUNCATE guard".to_string()
+        } else {
+            let list: Vec<String> = broken.iter().map(|(t, p)| format!("{t}: {p}")).collect();
+            format!("{}. Fix: SELECT relay_enable_tenancy('<table>') for each", list.join("; "))
+        },
+    ));
+    let mut foreign = Vec::new();
+    for name in [c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"] {
+        for trigger in ext::foreign_triggers(ext::ext_relation(name).relid) {
+            foreign.push(format!("{trigger} on {}", name.to_string_lossy()));
+        }
+    }
+    rows.push((
+        "relay_tables_untouched".to_string(),
+        foreign.is_empty(),
+        if foreign.is_empty() {
+            "relay's own tables carry only relay's triggers".to_string()
+        } else {
+            format!("triggers that would run with relay's privileges: {}. Fix: drop them and revoke TRIGGER on relay's tables", foreign.join(", "))
+        },
+    ));
+    TableIterator::new(rows)
+}

@@ -1,0 +1,329 @@
+//! Signed tenant context (opt-in): in `relay.context_mode = signed` the tenant can only
+//! be set with a token the trusted tier minted, so SQL injected into the application
+//! cannot switch to another tenant.
+//!
+//! A token is `<expiry epoch seconds>.<hex HMAC-SHA256(relay.token_key, tenant || '.'
+//! || expiry)>`. The expiry is the digits before the first '.', and it is the last part
+//! of the signed message, so a message splits into (tenant, expiry) one way only.
+//!
+//! `app.current_tenant_id` and `app.current_actor_id` are defined here as real
+//! settings with a check hook: in signed mode a direct SET / set_config by a role
+//! subject to row level security fails with 42501; relay_set_tenant sets them through
+//! the same hook with a backend-local flag no SQL can raise. Clearing (RESET, '') is
+//! always allowed: it can only take rows away.
+
+use crate::errors;
+use hmac::{Hmac, Mac};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use sha2::Sha256;
+use std::cell::Cell;
+use std::ffi::{CStr, CString};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum ContextMode {
+    /// Any role may set app.current_tenant_id (as before).
+    #[name = c"open"]
+    Open,
+    /// Only relay_set_tenant(tenant, token) sets it for roles subject to RLS.
+    #[name = c"signed"]
+    Signed,
+}
+
+pub static CONTEXT_MODE: GucSetting<ContextMode> = GucSetting::<ContextMode>::new(ContextMode::Open);
+pub static TOKEN_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static TENANT_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static ACTOR_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// Shortest key accepted: 32 characters (a 128-bit key written in hex).
+pub const MIN_KEY_LEN: usize = 32;
+
+thread_local! {
+    /// Raised only while relay itself sets the tenant or actor.
+    static RELAY_SETTING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Lowered;
+impl Drop for Lowered {
+    fn drop(&mut self) {
+        RELAY_SETTING.with(|f| f.set(false));
+    }
+}
+
+/// Run `f` (which sets app.current_tenant_id / app.current_actor_id) as relay.
+pub fn as_relay_setting<R>(f: impl FnOnce() -> R) -> R {
+    RELAY_SETTING.with(|flag| flag.set(true));
+    let _lower = Lowered;
+    f()
+}
+
+pub fn mode() -> ContextMode {
+    CONTEXT_MODE.get()
+}
+
+/// Called from `_PG_init`.
+pub fn register_gucs() {
+    GucRegistry::define_enum_guc(
+        c"relay.context_mode",
+        c"open: any role may set app.current_tenant_id. signed: only relay_set_tenant(tenant, token) may, for roles subject to row level security.",
+        c"Superuser-only. Signed mode needs relay_tenancy in shared_preload_libraries (or session_preload_libraries) and relay.token_key.",
+        &CONTEXT_MODE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // SAFETY: the hooks are #[pg_guard]ed and only read their arguments.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"relay.token_key",
+            c"Secret key of relay's tenant tokens (HMAC-SHA256), at least 32 characters.",
+            c"Superuser-only and hidden from other roles. Set it in postgresql.conf or with ALTER SYSTEM, not with ALTER DATABASE/ROLE SET (pg_db_role_setting is readable by every role).",
+            &TOKEN_KEY,
+            GucContext::Suset,
+            GucFlags::SUPERUSER_ONLY,
+            Some(check_token_key),
+            None,
+            Some(show_token_key),
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"app.current_tenant_id",
+            c"The tenant of the current transaction or session (relay_tenancy).",
+            c"Set it with relay_set_tenant(); in relay.context_mode = signed only relay_set_tenant(tenant, token) may set it for roles subject to row level security.",
+            &TENANT_SETTING,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_context_setting),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"app.current_actor_id",
+            c"Who is acting, recorded in audit entries (relay_tenancy).",
+            c"In relay.context_mode = signed only relay_set_tenant(tenant, token, actor) may set it for roles subject to row level security.",
+            &ACTOR_SETTING,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_context_setting),
+            None,
+            None,
+        );
+    }
+}
+
+/// Set the message parts of a failed check; PostgreSQL reports them with the code.
+unsafe fn check_failed(code: pgrx::PgSqlErrorCode, detail: &str, hint: &str) -> bool {
+    unsafe {
+        pg_sys::GUC_check_errcode(code as i32);
+        let detail = CString::new(detail).unwrap_or_default();
+        let hint = CString::new(hint).unwrap_or_default();
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr());
+        pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(hint.as_ptr());
+    }
+    false
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_token_key(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
+    let len = unsafe { if newval.is_null() || (*newval).is_null() { 0 } else { CStr::from_ptr(*newval).to_bytes().len() } };
+    if len == 0 || len >= MIN_KEY_LEN {
+        return true;
+    }
+    unsafe {
+        check_failed(
+            pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            &format!("The key has {len} characters; relay.token_key needs at least {MIN_KEY_LEN}."),
+            "Generate one with: openssl rand -hex 32",
+        )
+    }
+}
+
+/// SHOW relay.token_key never prints the key, even to superusers (logs, screenshots).
+#[pg_guard]
+unsafe extern "C-unwind" fn show_token_key() -> *const std::ffi::c_char {
+    if TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty()) { c"(set)".as_ptr() } else { c"".as_ptr() }
+}
+
+/// Whether a value of app.current_tenant_id / app.current_actor_id may be set now.
+/// Pure: the check hook gathers the facts.
+pub fn setting_allowed(mode: ContextMode, clearing: bool, by_relay: bool, source: pg_sys::GucSource::Type, parallel_worker: bool, sees_every_tenant: impl FnOnce() -> bool) -> bool {
+    use pg_sys::GucSource::*;
+    mode == ContextMode::Open
+        || clearing
+        || by_relay
+        || parallel_worker
+        // postgresql.conf, ALTER SYSTEM, the server's command line: superuser territory
+        || source <= PGC_S_GLOBAL
+        // SET, set_config, a function's SET clause, ALTER ROLE/DATABASE ... SET checks
+        || (matches!(source, PGC_S_INTERACTIVE | PGC_S_TEST | PGC_S_SESSION | PGC_S_OVERRIDE) && sees_every_tenant())
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn check_context_setting(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
+    let clearing = unsafe { newval.is_null() || (*newval).is_null() || *(*newval) == 0 };
+    let by_relay = RELAY_SETTING.with(Cell::get);
+    let worker = unsafe { pg_sys::InitializingParallelWorker };
+    // Role lookups need a transaction; outside one (session start) nobody is trusted.
+    let sees_all = || unsafe { pg_sys::IsTransactionState() } && crate::ext::role_sees_every_tenant();
+    if setting_allowed(mode(), clearing, by_relay, source, worker, sees_all) {
+        return true;
+    }
+    unsafe {
+        check_failed(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "relay.context_mode is signed: the tenant (and actor) of a role subject to row level security is set only by relay_set_tenant(tenant, token).",
+            "Call SELECT relay_set_tenant('<tenant id>', '<token>') with a token from relay_tenant_token() or your trusted tier.",
+        )
+    }
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(message);
+    m.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A token for `tenant`, valid until `expiry` (unix seconds).
+pub fn mint(key: &[u8], tenant: &str, expiry: i64) -> String {
+    format!("{expiry}.{}", hex(&mac(key, format!("{tenant}.{expiry}").as_bytes())))
+}
+
+/// The token is well formed, unexpired at `now` and signed for `tenant`. Compares in
+/// constant time.
+pub fn verify(key: &[u8], tenant: &str, token: &str, now: i64) -> bool {
+    let Some((expiry, signature)) = token.split_once('.') else { return false };
+    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) || expiry.len() > 18 || signature.len() != 64 {
+        return false;
+    }
+    let Ok(expiry_secs) = expiry.parse::<i64>() else { return false };
+    if expiry_secs <= now {
+        return false;
+    }
+    let Some(signature) = (0..32).map(|i| u8::from_str_radix(signature.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>() else {
+        return false;
+    };
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(format!("{tenant}.{expiry}").as_bytes());
+    m.verify_slice(&signature).is_ok()
+}
+
+/// The key, or a 55000 error naming the setting.
+fn key() -> Vec<u8> {
+    match TOKEN_KEY.get() {
+        Some(k) if !k.as_bytes().is_empty() => k.as_bytes().to_vec(),
+        _ => errors::token_key_missing(),
+    }
+}
+
+/// Unix time now, in seconds.
+pub fn now_epoch() -> i64 {
+    // SAFETY: reads the clock.
+    let ts = unsafe { pg_sys::GetCurrentTimestamp() };
+    ts / 1_000_000 + 946_684_800
+}
+
+/// Check a token for `tenant`; raise the one answer every failure gets.
+pub fn require_valid_token(tenant: &str, token: &str) {
+    if !verify(&key(), tenant, token, now_epoch()) {
+        errors::token_rejected();
+    }
+}
+
+/// Mint a token for `tenant`, valid for `valid_for` (default 5 minutes). For the
+/// trusted tier and tests: only roles that may read relay.token_key (superusers and
+/// members of pg_read_all_settings) may call it, and PUBLIC has no EXECUTE on it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_tenant_token(tenant: Option<String>, valid_for: default!(Option<pgrx::datum::Interval>, "'5 minutes'")) -> String {
+    // SAFETY: role lookups in the syscache.
+    let may_read_key = unsafe {
+        pg_sys::superuser() || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_SETTINGS))
+    };
+    if !may_read_key {
+        errors::token_minting_refused();
+    }
+    let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_tenant_token", "tenant"));
+    let valid_for = valid_for.unwrap_or_else(|| errors::null_argument("relay_tenant_token", "valid_for"));
+    let seconds = valid_for.micros() / 1_000_000 + i64::from(valid_for.days()) * 86_400 + i64::from(valid_for.months()) * 30 * 86_400;
+    if seconds <= 0 {
+        errors::invalid_token_lifetime(&format!("{seconds} seconds"));
+    }
+    mint(&key(), &tenant, now_epoch() + seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231_case_2() {
+        assert_eq!(
+            hex(&mac(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn a_minted_token_verifies_for_its_tenant_only_and_until_it_expires() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let token = mint(key, "acme", 2_000_000_000);
+        assert!(token.starts_with("2000000000."));
+        assert!(verify(key, "acme", &token, 1_999_999_999));
+        assert!(!verify(key, "acme", &token, 2_000_000_000), "expired at its expiry");
+        assert!(!verify(key, "globex", &token, 1_000), "another tenant");
+        assert!(!verify(b"another key, also 32 characters!", "acme", &token, 1_000));
+    }
+
+    #[test]
+    fn the_message_splits_one_way_only() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        // a token for tenant "a" expiring at 123 signs "a.123"; tenant "a.1" with an
+        // expiry of 23 would sign "a.1.23": different message, so no reuse
+        let token = mint(key, "a", 123);
+        let sig = token.split_once('.').unwrap().1;
+        assert!(!verify(key, "a.1", &format!("23.{sig}"), 0));
+        assert!(verify(key, "a", &token, 0));
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let good = mint(key, "acme", 2_000_000_000);
+        let sig = good.split_once('.').unwrap().1;
+        for bad in ["", ".", "abc", &format!("-1.{sig}"), &format!("+2000000000.{sig}"), &format!("2000000000.{}", &sig[..63]),
+                    &format!("2000000000.{sig}0"), &format!("2000000000.{}", sig.replace(|c: char| c.is_ascii_digit(), "z")),
+                    &format!("99999999999999999999.{sig}")] {
+            assert!(!verify(key, "acme", bad, 0), "{bad}");
+        }
+    }
+
+    #[test]
+    fn who_may_set_the_tenant() {
+        use pg_sys::GucSource::*;
+        let yes = || true;
+        let no = || false;
+        assert!(setting_allowed(ContextMode::Open, false, false, PGC_S_SESSION, false, no));
+        assert!(!setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, false, no));
+        assert!(setting_allowed(ContextMode::Signed, true, false, PGC_S_SESSION, false, no), "clearing");
+        assert!(setting_allowed(ContextMode::Signed, false, true, PGC_S_SESSION, false, no), "relay");
+        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, false, yes), "bypassrls");
+        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_FILE, false, no), "postgresql.conf");
+        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, true, no), "parallel worker");
+        for from_client in [PGC_S_CLIENT, PGC_S_USER, PGC_S_DATABASE, PGC_S_DATABASE_USER] {
+            assert!(!setting_allowed(ContextMode::Signed, false, false, from_client, false, yes), "{from_client}");
+        }
+    }
+}
