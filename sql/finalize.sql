@@ -43,6 +43,11 @@ CREATE POLICY tenant_access ON audit_logs AS PERMISSIVE FOR ALL
   USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
   WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
 COMMENT ON POLICY tenant_access ON audit_logs IS 'relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)';
+-- Entries are appended by relay_audit() and the capture trigger only (they run as
+-- the extension's owner, which bypasses row level security): a role granted INSERT
+-- by accident still cannot write, backdate or forge an entry.
+CREATE POLICY relay_writes_only ON audit_logs AS RESTRICTIVE FOR INSERT WITH CHECK (false);
+COMMENT ON POLICY relay_writes_only ON audit_logs IS 'relay_tenancy: only relay_audit() and the capture trigger append entries';
 
 -- Application roles read their tenant's entries and append through relay_audit()
 -- and the capture trigger, which set the tenant, time and id themselves; nobody but

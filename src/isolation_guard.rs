@@ -55,6 +55,11 @@ crate::trigger_entry!(
 /// applying steps to right now is skipped (its end state is checked after the steps).
 pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<(String, String)> {
     let registry = quote_qualified(&ext::extension_schema(), "relay_tables");
+    // Only numbers go into the text below (oids and a boolean), never names.
+    let every = only.is_none();
+    let only: Vec<String> = only.unwrap_or_default().iter().map(|o| o.to_u32().to_string()).collect();
+    let only = only.join(",");
+    let skip = skip.unwrap_or(pg_sys::InvalidOid).to_u32();
     let sql = format!(
         "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), v.problem
            FROM {registry} r
@@ -76,16 +81,14 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
              'trigger {TRUNCATE_GUARD_TRIGGER} is missing or no longer fires ALWAYS')
           ) v(is_broken, problem)
           WHERE v.is_broken
-            AND ($1::pg_catalog.oid[] IS NULL OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1))
-            AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) $2
+            AND ({every} OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ('{{{only}}}'::pg_catalog.oid[]))
+            AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) '{skip}'::pg_catalog.oid
           ORDER BY 1, 2"
     );
-    let only: Option<Vec<pg_sys::Oid>> = only;
-    let skip = skip.unwrap_or(pg_sys::InvalidOid);
     ext::as_extension_owner(|| {
         Spi::connect(|client| {
             client
-                .select(&sql, None, &[only.into(), skip.into()])
+                .select(&sql, None, &[])
                 .expect("isolation check")
                 .map(|row| (row.get::<String>(1).unwrap().unwrap_or_default(), row.get::<String>(2).unwrap().unwrap_or_default()))
                 .collect()
@@ -94,11 +97,12 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
 }
 
 /// Raise (or, for a superuser, warn) when any of `found` is broken.
-fn report(found: Vec<(String, String)>, what: &str) {
+fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
     let Some((table, _)) = found.first() else { return };
-    let problems: Vec<String> = found.iter().map(|(t, p)| format!("{t}: {p}")).collect();
-    // SAFETY: reads the current user's superuser flag.
-    if unsafe { pg_sys::superuser() } {
+    let one_table = found.iter().all(|(t, _)| t == table);
+    let problems: Vec<String> =
+        found.iter().map(|(t, p)| if one_table { p.clone() } else { format!("{t}: {p}") }).collect();
+    if by_superuser {
         pgrx::warning!(
             "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
             problems.join("; ")
@@ -127,7 +131,7 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
                     "SELECT COALESCE(p.polrelid, d.objid),
                             CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
                                   AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
-                                 THEN pg_catalog.format('%I on %s', p.polname, p.polrelid::pg_catalog.regclass) END
+                                 THEN pg_catalog.format('%s: policy %I was altered', p.polrelid::pg_catalog.regclass, p.polname) END
                        FROM pg_catalog.pg_event_trigger_ddl_commands() d
                        LEFT JOIN pg_catalog.pg_policy p
                          ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
@@ -190,27 +194,39 @@ pub extern "C" fn pg_finfo_relay_ddl_guard() -> &'static pg_sys::Pg_finfo_record
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: an event trigger's context is an EventTriggerData node.
-    let event = unsafe {
+    let (event, tag) = unsafe {
         let context = (*fcinfo).context;
         if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
             errors::not_called_as_trigger("relay_ddl_guard");
         }
-        std::ffi::CStr::from_ptr((*(context as *mut pg_sys::EventTriggerData)).event).to_string_lossy().into_owned()
+        let data = context as *mut pg_sys::EventTriggerData;
+        (
+            std::ffi::CStr::from_ptr((*data).event).to_string_lossy().into_owned(),
+            std::ffi::CStr::from_ptr(pg_sys::GetCommandTagName((*data).tag)).to_string_lossy().into_owned(),
+        )
     };
     let skip = apply::applying();
+    // SAFETY: reads the current user's superuser flag (before relay switches user).
+    let by_superuser = unsafe { pg_sys::superuser() };
     ext::as_extension_owner(|| {
         if event == "sql_drop" {
             let tables = touched_by_drop();
             if !tables.is_empty() {
-                report(broken(Some(tables), skip), "DROP");
+                report(broken(Some(tables), skip), &tag, by_superuser);
             }
         } else {
             let (tables, policies) = touched_by_command();
-            if let Some((_, policy)) = policies.iter().find(|(oid, _)| Some(*oid) != skip) {
-                report(vec![(policy.clone(), "relay's policy was altered".into())], "ALTER POLICY");
-            }
+            let altered: Vec<(String, String)> = policies
+                .iter()
+                .filter(|(oid, _)| Some(*oid) != skip)
+                .map(|(_, what)| {
+                    let (table, problem) = what.split_once(": ").unwrap_or((what.as_str(), ""));
+                    (table.to_string(), problem.to_string())
+                })
+                .collect();
+            report(altered, &tag, by_superuser);
             if !tables.is_empty() {
-                report(broken(Some(tables), skip), "ALTER TABLE");
+                report(broken(Some(tables), skip), &tag, by_superuser);
             }
         }
     });

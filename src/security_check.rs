@@ -82,5 +82,30 @@ fn relay_security_check(
             format!("triggers that would run with relay's privileges: {}. Fix: drop them and revoke TRIGGER on relay's tables", foreign.join(", "))
         },
     ));
+    // Privileges on relay's tables held by roles other than their owner: a sloppy
+    // GRANT ALL gives nothing through row level security and the guards, but
+    // REFERENCES on tenants still lets a role probe which tenant ids exist.
+    let grants = ext::select_optional::<String>(
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%s on %s', a.privilege_type, c.relname), ', '
+                                      ORDER BY c.relname, a.privilege_type)
+           FROM pg_catalog.pg_class c
+          CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+          WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1)
+            AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+            AND NOT (c.relname OPERATOR(pg_catalog.=) 'audit_logs' AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT')",
+        &[[c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"]
+            .iter()
+            .map(|n| ext::ext_relation(n).relid)
+            .collect::<Vec<_>>()
+            .into()],
+    );
+    rows.push((
+        "relay_tables_not_granted".to_string(),
+        grants.is_none(),
+        match grants {
+            None => "no role but the owner holds privileges on relay's tables (beyond SELECT on audit_logs)".to_string(),
+            Some(list) => format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM <role>; REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logs FROM <role>"),
+        },
+    ));
     TableIterator::new(rows)
 }
