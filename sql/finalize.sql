@@ -113,3 +113,36 @@ CREATE EVENT TRIGGER relay_ddl_guard_drop ON sql_drop
   WHEN TAG IN ('DROP POLICY', 'DROP TRIGGER') EXECUTE FUNCTION relay_ddl_guard();
 ALTER EVENT TRIGGER relay_ddl_guard_alter ENABLE ALWAYS;
 ALTER EVENT TRIGGER relay_ddl_guard_drop ENABLE ALWAYS;
+
+-- Per-relation statistics counters count the rows row level security hides: a role
+-- could read another tenant's indexed values by range probes, watching how many index
+-- entries its own query returned (pg_stat_get_xact_tuples_returned on an index that
+-- does not lead with tenant_id), the same oracle as EXPLAIN ANALYZE; the database-wide
+-- counters do the same, more slowly. They are taken
+-- from PUBLIC in this database and given to pg_read_all_stats (pg_monitor is a
+-- member), so monitoring roles keep pg_stat_user_tables and pg_stat_user_indexes.
+-- README "Security model" says how to undo it.
+DO $$
+DECLARE
+  f pg_catalog.regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+       AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[
+         'pg_stat_get_numscans', 'pg_stat_get_tuples_returned', 'pg_stat_get_tuples_fetched',
+         'pg_stat_get_tuples_inserted', 'pg_stat_get_tuples_updated', 'pg_stat_get_tuples_deleted',
+         'pg_stat_get_tuples_hot_updated', 'pg_stat_get_live_tuples', 'pg_stat_get_dead_tuples',
+         'pg_stat_get_mod_since_analyze', 'pg_stat_get_ins_since_vacuum',
+         'pg_stat_get_blocks_fetched', 'pg_stat_get_blocks_hit',
+         'pg_stat_get_xact_numscans', 'pg_stat_get_xact_tuples_returned', 'pg_stat_get_xact_tuples_fetched',
+         'pg_stat_get_xact_tuples_inserted', 'pg_stat_get_xact_tuples_updated', 'pg_stat_get_xact_tuples_deleted',
+         'pg_stat_get_xact_tuples_hot_updated', 'pg_stat_get_xact_blocks_fetched', 'pg_stat_get_xact_blocks_hit',
+         'pg_stat_get_db_tuples_returned', 'pg_stat_get_db_tuples_fetched', 'pg_stat_get_db_tuples_inserted',
+         'pg_stat_get_db_tuples_updated', 'pg_stat_get_db_tuples_deleted',
+         'pg_stat_get_db_blocks_fetched', 'pg_stat_get_db_blocks_hit']::pg_catalog.name[])
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);
+  END LOOP;
+END $$;

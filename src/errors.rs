@@ -447,3 +447,13 @@ pub fn explain_analyze_refused(table: &str) -> ! {
         "Use EXPLAIN without ANALYZE, or run it as a role that sees every tenant (BYPASSRLS).".into(),
     )
 }
+
+/// Plain EXPLAIN under relay.restrict_explain = all.
+pub fn explain_refused(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("EXPLAIN is not allowed on {table} for roles subject to its row level security"),
+        "relay.restrict_explain is 'all': row estimates come from statistics over every tenant's rows.".into(),
+        "Ask a role that sees every tenant (BYPASSRLS) to run it, or a superuser to set relay.restrict_explain = analyze.".into(),
+    )
+}

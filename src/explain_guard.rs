@@ -13,9 +13,22 @@
 //! relay_security_check() reports it).
 
 use crate::errors;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum RestrictExplain {
+    /// Refuse EXPLAIN ANALYZE (its counts include hidden rows).
+    #[name = c"analyze"]
+    Analyze,
+    /// Refuse every EXPLAIN: even estimates come from statistics over every tenant.
+    #[name = c"all"]
+    All,
+}
+
+pub static RESTRICT_EXPLAIN: GucSetting<RestrictExplain> = GucSetting::<RestrictExplain>::new(RestrictExplain::Analyze);
 
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
@@ -33,8 +46,16 @@ impl Drop for Running {
     }
 }
 
-/// Install both hooks; called once from `_PG_init`.
+/// Install both hooks and define relay.restrict_explain; called once from `_PG_init`.
 pub fn install() {
+    GucRegistry::define_enum_guc(
+        c"relay.restrict_explain",
+        c"analyze: refuse EXPLAIN ANALYZE on tables whose row level security applies to the role. all: refuse EXPLAIN too.",
+        c"Superuser-only. Plain EXPLAIN shows row estimates computed from statistics over every tenant's rows (a value frequent in another tenant is estimated high); 'all' closes that too.",
+        &RESTRICT_EXPLAIN,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     // SAFETY: _PG_init runs once per backend, before any query uses the hooks.
     unsafe {
         PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
@@ -54,16 +75,17 @@ unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
     }
 }
 
-/// The statement is `EXPLAIN (ANALYZE ...)`.
-unsafe fn is_explain_analyze(stmt: *mut pg_sys::Node) -> bool {
+/// The statement is an EXPLAIN that relay.restrict_explain covers: `EXPLAIN (ANALYZE
+/// ...)`, or any EXPLAIN under `all`.
+unsafe fn is_restricted_explain(stmt: *mut pg_sys::Node) -> bool {
     unsafe {
         if stmt.is_null() || (*stmt).type_ != pg_sys::NodeTag::T_ExplainStmt {
             return false;
         }
-        let options = (*(stmt as *mut pg_sys::ExplainStmt)).options;
-        if options.is_null() {
-            return false;
+        if RESTRICT_EXPLAIN.get() == RestrictExplain::All {
+            return true;
         }
+        let options = (*(stmt as *mut pg_sys::ExplainStmt)).options;
         let mut analyze = false;
         for cell in list_pointers(options) {
             let def = cell as *mut pg_sys::DefElem;
@@ -87,7 +109,7 @@ unsafe extern "C-unwind" fn process_utility(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     // SAFETY: PostgreSQL passes a valid planned utility statement.
-    let _running = unsafe { is_explain_analyze((*pstmt).utilityStmt) }.then(|| {
+    let _running = unsafe { is_restricted_explain((*pstmt).utilityStmt) }.then(|| {
         EXPLAIN_ANALYZE.with(|d| d.set(d.get() + 1));
         Running
     });
@@ -129,12 +151,17 @@ unsafe fn rls_relation(stmt: *mut pg_sys::PlannedStmt) -> Option<pg_sys::Oid> {
 unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: i32) {
     // SAFETY: PostgreSQL passes a valid query descriptor.
     unsafe {
+        // Only the explained statement itself: it is instrumented (ANALYZE) or
+        // started for EXPLAIN only. Queries run inside it (by functions) print nothing.
         let explaining = EXPLAIN_ANALYZE.with(Cell::get) > 0;
         let instrumented = (*query_desc).instrument_options != 0;
         let explain_only = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0;
-        if explaining && instrumented && !explain_only {
+        if explaining && (instrumented || explain_only) {
             if let Some(relid) = rls_relation((*query_desc).plannedstmt) {
                 let name = crate::regclass::RegClass(relid).display();
+                if explain_only {
+                    errors::explain_refused(&name);
+                }
                 errors::explain_analyze_refused(&name);
             }
         }

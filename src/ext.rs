@@ -190,7 +190,7 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Look a row up by its primary key without SQL: an index scan on the table's
-/// primary key index, under the statement's snapshot. Returns `read(tuple, tupdesc)`
+/// primary key index, under the snapshot an SPI query would use. Returns `read(tuple, tupdesc)`
 /// for the first visible match. `eq_proc` is the equality function of the key type.
 fn probe<R>(
     relid: pg_sys::Oid,
@@ -225,11 +225,15 @@ fn probe<R>(
             pg_sys::Oid::from(eq_proc),
             key,
         );
-        let snapshot = if pg_sys::ActiveSnapshotSet() { pg_sys::GetActiveSnapshot() } else { pg_sys::GetTransactionSnapshot() };
+        // The snapshot an SPI query would take now: a fresh one under READ COMMITTED
+        // (so a call that waited on relay's advisory lock sees what the call before it
+        // committed), the transaction's under REPEATABLE READ and SERIALIZABLE.
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
         let scan = pg_sys::systable_beginscan(rel, index, true, snapshot, 1, &mut scankey);
         let tuple = pg_sys::systable_getnext(scan);
         let result = (!tuple.is_null()).then(|| read(tuple, (*rel).rd_att));
         pg_sys::systable_endscan(scan);
+        pg_sys::UnregisterSnapshot(snapshot);
         pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         result
     }

@@ -82,6 +82,22 @@ fn relay_security_check(
             format!("triggers that would run with relay's privileges: {}. Fix: drop them and revoke TRIGGER on relay's tables", foreign.join(", "))
         },
     ));
+    let open_counters = ext::select_optional::<String>(
+        "SELECT pg_catalog.string_agg(DISTINCT p.proname::pg_catalog.text, ', ')
+           FROM pg_catalog.pg_proc p
+          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+            AND p.proname OPERATOR(pg_catalog.~~) 'pg\\_stat\\_get\\_%tuples\\_%'
+            AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')",
+        &[],
+    );
+    rows.push((
+        "statistics_counters_private".to_string(),
+        open_counters.is_none(),
+        match open_counters {
+            None => "per-relation statistics counters are not executable by PUBLIC (they count rows row level security hides)".to_string(),
+            Some(list) => format!("PUBLIC may call {list}: a role can count the index entries its queries read, including other tenants', and so probe their values. Fix: REVOKE EXECUTE ON FUNCTION ... FROM PUBLIC (CREATE EXTENSION relay_tenancy does, in the database it is created in)"),
+        },
+    ));
     // Privileges on relay's tables held by roles other than their owner: a sloppy
     // GRANT ALL gives nothing through row level security and the guards, but
     // REFERENCES on tenants still lets a role probe which tenant ids exist.

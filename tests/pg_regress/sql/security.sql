@@ -252,6 +252,22 @@ SELECT code, message FROM expect_error($$ EXPLAIN ANALYZE SELECT * FROM sec_docs
 RESET ROLE;
 -- roles that see every tenant may
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM sec_docs;
+-- Plain EXPLAIN shows estimates from statistics over every tenant's rows: a superuser
+-- can close that too with relay.restrict_explain = all.
+SET relay.restrict_explain = 'all';
+SET ROLE sec_app;
+SELECT code, message FROM expect_error($$ EXPLAIN (COSTS OFF) SELECT * FROM sec_docs WHERE id = 'b1' $$);
+SELECT code, message FROM expect_error($$ SET relay.restrict_explain = 'analyze' $$);
+RESET ROLE;
+RESET relay.restrict_explain;
+-- The same counts are in the per-relation statistics counters: an index probe could
+-- count the entries it read, other tenants' included. PUBLIC cannot call them (in
+-- this database); pg_read_all_stats (and so pg_monitor) can.
+SET ROLE sec_app;
+SELECT code, message FROM expect_error($$ SELECT pg_stat_get_xact_tuples_returned('sec_docs_pkey'::regclass) $$);
+SELECT code, message FROM expect_error($$ SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'sec_docs_pkey' $$);
+RESET ROLE;
+SELECT has_function_privilege('pg_read_all_stats', 'pg_stat_get_xact_tuples_returned(oid)', 'EXECUTE') AS monitoring_keeps_them;
 
 -- 9. Re-runs keep the keys the registry records as global: a repair call without
 -- global_unique never loosens users' email to per-tenant; passing another list is
