@@ -52,6 +52,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             format!("The constraint would become EXCLUDE USING {am} (tenant_id WITH =, ...), and no default {am} operator class exists for tenant_id's type, text."),
             format!("Install btree_gist (shipped with PostgreSQL's contrib modules, in Debian's postgresql-15 package): CREATE EXTENSION btree_gist; then run again. Or keep it global, knowing one tenant's rows then exclude another's: global_unique => ARRAY[{}].", crate::quote::quote_literal(&entry)),
         ),
+        PlanError::Temporary => raise(
+            ERRCODE_WRONG_OBJECT_TYPE,
+            format!("cannot {verb} {table}: it is a temporary table"),
+            "A temporary table lives in one session and cannot reference tenants, a permanent table.".into(),
+            "Tenant-enable the permanent tables the application shares.".into(),
+        ),
         PlanError::ExtensionMember { extension } => {
             let hint = if extension == "relay_tenancy" {
                 format!("relay_tenancy's own tables are set up by the extension itself; {verb} your application's tables.")
@@ -455,5 +461,15 @@ pub fn explain_refused(table: &str) -> ! {
         format!("EXPLAIN is not allowed on {table} for roles subject to its row level security"),
         "relay.restrict_explain is 'all': row estimates come from statistics over every tenant's rows.".into(),
         "Ask a role that sees every tenant (BYPASSRLS) to run it, or a superuser to set relay.restrict_explain = analyze.".into(),
+    )
+}
+
+/// An empty or blank name, slug or id for a new tenant.
+pub fn blank_tenant_field(field: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("relay_create_tenant: {field} must not be empty"),
+        format!("{field} was empty or only white space; an empty tenant id reads as \"no tenant set\"."),
+        format!("Pass a non-blank {field}."),
     )
 }

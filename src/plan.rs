@@ -147,6 +147,7 @@ pub enum PlanError {
     UniqueHasDependents { key: String, entry: String, definition: String, dependents: Vec<String> },
     UnexpectedIndexDefinition { index: String, definition: String },
     ExclusionNeedsOpclass { key: String, entry: String, am: String },
+    Temporary,
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -192,6 +193,9 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
     }
     if let Some(extension) = &state.extension {
         return Err(PlanError::ExtensionMember { extension: extension.clone() });
+    }
+    if state.persistence == "t" {
+        return Err(PlanError::Temporary);
     }
     if state.relkind == "p" {
         return Err(PlanError::Partitioned);
@@ -1071,6 +1075,9 @@ mod tests {
         let mut s = table("tenants");
         s.extension = Some("relay_tenancy".into());
         assert!(matches!(validate(&s), Err(PlanError::ExtensionMember { .. })));
+        let mut s = table("tmp");
+        s.persistence = "t".into();
+        assert_eq!(validate(&s), Err(PlanError::Temporary));
         let mut s = table("t");
         s.tenant_column = Some(TenantColumn { type_name: "uuid".into(), ..Default::default() });
         assert_eq!(validate(&s), Err(PlanError::TenantColumnType { found: "uuid".into() }));

@@ -136,6 +136,11 @@ fn relay_create_tenant(
     require_tenant_admin("relay_create_tenant");
     let name = name.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "name"));
     let slug = slug.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "slug"));
+    for (field, value) in [("name", Some(&name)), ("slug", Some(&slug)), ("id", id.as_ref())] {
+        if value.is_some_and(|v| v.trim().is_empty()) {
+            errors::blank_tenant_field(field);
+        }
+    }
     let ext = extension_schema();
     let tenants = quote_qualified(&ext, "tenants");
     let taken = select_optional::<String>(

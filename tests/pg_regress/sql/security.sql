@@ -65,6 +65,11 @@ SELECT relay_set_tenant('sec_b');
 INSERT INTO public.sec_notes (id, body) VALUES (1, 'captured');
 COMMIT;
 SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
+SELECT count(*) AS steps FROM relay_append_only('public.sec_notes');
+-- the DDL guard (an event trigger) runs on every ALTER TABLE and DROP POLICY:
+ALTER TABLE public.sec_notes ADD COLUMN extra int;
+CREATE POLICY sec_tmp ON public.sec_notes USING (true);
+DROP POLICY sec_tmp ON public.sec_notes;
 RESET search_path;
 -- no relay function called sec_app's operators, as sec_app or as the superuser:
 SELECT who, at FROM sec_evil.calls ORDER BY 1, 2;

@@ -45,6 +45,15 @@ SELECT relay_set_tenant('sec_a', (SELECT token FROM tokens WHERE tenant = 'sec_a
 SELECT current_setting('app.current_tenant_id') AS tenant, current_setting('app.current_actor_id') AS actor;
 SELECT id FROM sec_docs ORDER BY id;
 COMMIT;
+-- The token form runs no SQL of the caller's either: with sec_app's logging operators
+-- first in search_path, none is called.
+SELECT token AS sec_a_token FROM tokens WHERE tenant = 'sec_a' \gset
+SET search_path = sec_evil, pg_catalog, public;
+BEGIN;
+SELECT relay_set_tenant('sec_a', :'sec_a_token');
+COMMIT;
+RESET search_path;
+SELECT count(*) AS evil_calls FROM sec_evil.calls;
 -- A token for another tenant, an expired one, a malformed one, one for a tenant that
 -- does not exist and one for a suspended tenant all get the same answer (28000), so
 -- tokens cannot be used to learn which tenants exist; nothing is set.
