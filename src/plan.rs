@@ -631,6 +631,25 @@ pub fn always_trigger_steps(table: &str, name: &str, timing: &str, function: &st
     steps
 }
 
+/// CREATE POLICY `name` ... AS `mode` FOR ALL with `rule`, and the comment that marks
+/// it as relay's.
+fn create_policy(table: &str, name: &str, mode: &str, rule: &str, marker: &str, why: &str) -> [Step; 2] {
+    [
+        Step::new(
+            StepKind::CreatePolicy,
+            Lock::AccessExclusive,
+            format!("created policy {name} on {table} AS {mode} FOR ALL: {why}"),
+            format!("CREATE POLICY {name} ON {table} AS {mode} FOR ALL USING ({rule}) WITH CHECK ({rule})"),
+        ),
+        Step::new(
+            StepKind::MarkPolicy,
+            Lock::ShareUpdateExclusive,
+            format!("marked policy {name} as relay's"),
+            format!("COMMENT ON POLICY {name} ON {table} IS {}", quote_literal(marker)),
+        ),
+    ]
+}
+
 /// The policies. `tenant_isolation` is RESTRICTIVE: it ANDs with every policy of the
 /// table, those created before enabling and those created after, so no policy can
 /// widen it. PostgreSQL grants no row without a permissive policy, so when the table
@@ -652,32 +671,12 @@ fn policy_steps(state: &TableState, table: &str, ext_schema: &str) -> Vec<Step> 
                 .replacing(serde_json::json!({ "policy": p.definition })),
             );
         }
-        steps.push(Step::new(
-            StepKind::CreatePolicy,
-            Lock::AccessExclusive,
-            format!("created policy {POLICY_NAME} on {table} AS RESTRICTIVE FOR ALL: ANDed with every other policy, whenever it was created"),
-            format!("CREATE POLICY {POLICY_NAME} ON {table} AS RESTRICTIVE FOR ALL USING ({rule}) WITH CHECK ({rule})"),
-        ));
-        steps.push(Step::new(
-            StepKind::MarkPolicy,
-            Lock::ShareUpdateExclusive,
-            format!("marked policy {POLICY_NAME} as relay's"),
-            format!("COMMENT ON POLICY {POLICY_NAME} ON {table} IS {}", quote_literal(POLICY_MARKER)),
-        ));
+        steps.extend(create_policy(table, POLICY_NAME, "RESTRICTIVE", &rule, POLICY_MARKER,
+            "ANDed with every other policy, whenever it was created"));
     }
     if !state.policies.iter().any(|p| p.permissive && p.name != POLICY_NAME) {
-        steps.push(Step::new(
-            StepKind::CreatePolicy,
-            Lock::AccessExclusive,
-            format!("created policy {ACCESS_POLICY_NAME} on {table} AS PERMISSIVE FOR ALL: grants the session tenant's rows (the table has no permissive policy of its own)"),
-            format!("CREATE POLICY {ACCESS_POLICY_NAME} ON {table} AS PERMISSIVE FOR ALL USING ({rule}) WITH CHECK ({rule})"),
-        ));
-        steps.push(Step::new(
-            StepKind::MarkPolicy,
-            Lock::ShareUpdateExclusive,
-            format!("marked policy {ACCESS_POLICY_NAME} as relay's"),
-            format!("COMMENT ON POLICY {ACCESS_POLICY_NAME} ON {table} IS {}", quote_literal(ACCESS_POLICY_MARKER)),
-        ));
+        steps.extend(create_policy(table, ACCESS_POLICY_NAME, "PERMISSIVE", &rule, ACCESS_POLICY_MARKER,
+            "grants the session tenant's rows (the table has no permissive policy of its own)"));
     }
     steps
 }
