@@ -127,5 +127,6 @@ pub fn register(
     ];
     ext::refuse_foreign_triggers(c"relay_tables");
     ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));
+    ext::registration_changed(state.oid_datum());
     format!("registered {} in {registry}", quote_qualified(&state.schema, &state.name))
 }

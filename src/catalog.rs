@@ -287,7 +287,7 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
 /// table is not registered. Read as the extension's owner: the registry gives
 /// nothing to other roles.
 pub fn registered_global_unique(oid: pgrx::pg_sys::Oid) -> Option<Vec<String>> {
-    if !crate::ext::is_registered(oid) {
+    if !crate::ext::membership_now(oid).0 {
         return None;
     }
     let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");

@@ -17,6 +17,7 @@ use crate::quote::quote_qualified;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 
 /// The tenant every pre-existing row belongs to unless the caller names another.
@@ -270,14 +271,95 @@ unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
     }
 }
 
-/// Table `relid` is tenant-enabled (has a row in relay_tables). A direct probe.
-pub fn is_registered(relid: pg_sys::Oid) -> bool {
-    probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+thread_local! {
+    /// Per table: (has a row in relay_tables, has a row in relay_audit_tables). The
+    /// capture trigger asks once per statement; a cached answer is dropped when the
+    /// table's relcache entry is invalidated, which every change relay makes to a
+    /// table's registration causes (its DDL, and an explicit invalidation after the
+    /// registry write), in every backend, at commit.
+    static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (bool, bool)>> = RefCell::new(HashMap::new());
+    /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
+    /// entry is invalidated (relay_delete_tenant does that explicitly).
+    static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
-/// Table `relid` is registered for audit capture (has a row in relay_audit_tables).
+/// Most tenant ids one backend remembers before starting over.
+const KNOWN_TENANTS_MAX: usize = 10_000;
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    MEMBERSHIP.with(|m| {
+        let mut m = m.borrow_mut();
+        if relid == pg_sys::InvalidOid {
+            m.clear();
+        } else {
+            m.remove(&relid);
+        }
+    });
+    let tenants = EXT_RELATIONS.with(|c| c.borrow().iter().find(|(n, _)| *n == c"tenants").map(|(_, r)| r.relid));
+    if relid == pg_sys::InvalidOid || Some(relid) == tenants {
+        KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
+    }
+}
+
+/// Called from `_PG_init`.
+pub fn register_cache_callbacks() {
+    // SAFETY: registers a callback that only clears backend-local caches.
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0)) };
+}
+
+/// Tell every backend (at commit) that table `relid`'s registration changed.
+pub fn registration_changed(relid: pg_sys::Oid) {
+    // SAFETY: queues a relcache invalidation message for an existing relation.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+}
+
+/// (tenant-enabled, registered for capture), read now: direct probes of the registry.
+pub fn membership_now(relid: pg_sys::Oid) -> (bool, bool) {
+    (
+        probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some(),
+        probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some(),
+    )
+}
+
+/// The same, remembered per backend until the table's relcache entry is invalidated:
+/// for the capture trigger's once-per-statement question. Functions that change the
+/// registry use `membership_now`.
+fn membership(relid: pg_sys::Oid) -> (bool, bool) {
+    if let Some(found) = MEMBERSHIP.with(|m| m.borrow().get(&relid).copied()) {
+        return found;
+    }
+    let found = membership_now(relid);
+    MEMBERSHIP.with(|m| m.borrow_mut().insert(relid, found));
+    found
+}
+
+/// Table `relid` is tenant-enabled (has a row in relay_tables); cached.
+pub fn is_registered(relid: pg_sys::Oid) -> bool {
+    membership(relid).0
+}
+
+/// Table `relid` is registered for audit capture (has a row in relay_audit_tables); cached.
 pub fn is_audited(relid: pg_sys::Oid) -> bool {
-    probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+    membership(relid).1
+}
+
+/// Tenant `id` exists (active or not); remembered per backend once seen.
+pub fn tenant_exists(id: &str) -> bool {
+    if KNOWN_TENANTS.with(|k| k.borrow().contains(id)) {
+        return true;
+    }
+    let exists = tenant_is_active(id).is_some();
+    if exists {
+        KNOWN_TENANTS.with(|k| {
+            let mut k = k.borrow_mut();
+            if k.len() >= KNOWN_TENANTS_MAX {
+                k.clear();
+            }
+            k.insert(id.to_string());
+        });
+    }
+    exists
 }
 
 /// Triggers on relation `relid` that are neither internal nor relay's own: code that

@@ -150,7 +150,7 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
                 tables.push(oid);
             }
             if let (Some(oid), Some(policy)) = (row.get::<pg_sys::Oid>(1).unwrap(), row.get::<String>(2).unwrap()) {
-                if ext::is_registered(oid) {
+                if ext::membership_now(oid).0 {
                     policies.push((oid, policy));
                 }
             }

@@ -36,6 +36,7 @@ pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
     signed::register_gucs();
     explain_guard::install();
+    ext::register_cache_callbacks();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -254,6 +254,8 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
             .update(&format!("DELETE FROM {tenants} WHERE id = $1"), None, &[id.as_str().into()])
             .expect("delete tenant");
     });
+    // Every backend forgets the tenants it knew to exist (the audit writer's cache).
+    ext::registration_changed(ext::ext_relation(c"tenants").relid);
     lines.push(format!("deleted tenant {}", quote_ident(&id)));
     SetOfIterator::new(lines)
 }

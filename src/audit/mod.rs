@@ -134,7 +134,7 @@ fn manage_triggers(
     errors::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);
     let mut lines = if steps.is_empty() { Vec::new() } else { apply::apply(&state, &steps, "") };
-    let audited = ext::is_audited(tbl.0);
+    let audited = ext::membership_now(tbl.0).1;
     let registry_sql = match registry {
         AuditRegistry::Add if !audited => Some(format!(
             "INSERT INTO {} (relid, enabled_by) VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2)",
@@ -155,6 +155,7 @@ fn manage_triggers(
         let args = [tbl.0.into(), caller.into()];
         let args = if registry == AuditRegistry::Add { &args[..] } else { &args[..1] };
         ext::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
+        ext::registration_changed(tbl.0);
         lines.push(match registry {
             AuditRegistry::Add => format!("registered {table} for capture in relay_audit_tables"),
             _ => format!("removed {table} from relay_audit_tables"),

@@ -67,7 +67,7 @@ pub fn write(common: &Common, entries: &[Entry]) {
 pub fn checked_tenant(tenant: Option<String>, what: &str) -> String {
     match tenant {
         None => crate::errors::no_tenant_for_audit(what),
-        Some(t) if crate::ext::tenant_is_active(&t).is_none() => crate::errors::unknown_audit_tenant(&t, what),
+        Some(t) if !crate::ext::tenant_exists(&t) => crate::errors::unknown_audit_tenant(&t, what),
         Some(t) => t,
     }
 }
