@@ -38,6 +38,10 @@ pub struct TableState {
     pub indexes: Vec<IndexInfo>,
     #[serde(default)]
     pub policies: Vec<PolicyInfo>,
+    /// Foreign keys from this table to another, and from another table to this one
+    /// (a self-reference appears once, as outgoing).
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKeyInfo>,
     /// User (not internal) triggers on the table.
     #[serde(default)]
     pub triggers: Vec<TriggerInfo>,
@@ -118,6 +122,52 @@ pub struct ConstraintInfo {
     pub deferred: bool,
     /// `pg_get_constraintdef()`.
     pub definition: String,
+}
+
+/// One foreign key touching the table. `child` holds the constraint, `parent` is
+/// referenced; one of them is the table being read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ForeignKeyInfo {
+    pub name: String,
+    /// The table being read holds the constraint (it is the child).
+    pub outgoing: bool,
+    pub child_oid: u32,
+    pub child_schema: String,
+    pub child_name: String,
+    pub columns: Vec<String>,
+    pub parent_oid: u32,
+    pub parent_schema: String,
+    pub parent_name: String,
+    pub parent_columns: Vec<String>,
+    /// `pg_constraint.confupdtype` / `confdeltype`: a no action, r restrict, c cascade,
+    /// n set null, d set default.
+    pub on_update: String,
+    pub on_delete: String,
+    /// `confmatchtype`: s simple, f full.
+    pub match_type: String,
+    pub deferrable: bool,
+    pub deferred: bool,
+    /// PostgreSQL 15's `ON DELETE SET NULL (cols)` column list, when given.
+    #[serde(default)]
+    pub delete_set_columns: Vec<String>,
+    pub definition: String,
+    /// The key already includes tenant_id on both sides.
+    pub has_tenant: bool,
+    /// The other table has a text NOT NULL tenant_id column (an enabled table does).
+    pub other_has_tenant: bool,
+    /// The current role owns (is a member of the owner of) the other table.
+    pub other_is_owner: bool,
+    pub other_owner: String,
+    /// The other table is tenant-enabled; filled in by the caller (the registry gives
+    /// nothing to other roles).
+    #[serde(default)]
+    pub other_registered: bool,
+    /// A valid, non-partial unique index on the parent over exactly tenant_id and the
+    /// referenced columns, if there is one.
+    pub parent_tenant_key: Option<String>,
+    /// Relation names in the parent's schema that a generated index name could clash with.
+    #[serde(default, skip_serializing)]
+    pub parent_names_taken: Vec<String>,
 }
 
 /// A trigger on the table: its name and `pg_trigger.tgenabled` (O origin, A always,
@@ -251,6 +301,64 @@ SELECT pg_catalog.json_build_object(
                         AND pp.policyname = p.polname))
       ORDER BY p.polname)
       FROM pg_catalog.pg_policy p WHERE p.polrelid = t.oid), '[]'),
+  'foreign_keys', COALESCE((
+    SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+      'name', f.conname,
+      'outgoing', f.conrelid OPERATOR(pg_catalog.=) t.oid,
+      'child_oid', f.conrelid::pg_catalog.int8, 'child_schema', cn.nspname, 'child_name', cc.relname,
+      'columns', (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord) FROM pg_catalog.unnest(f.conkey) WITH ORDINALITY k(n, ord)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n),
+      'parent_oid', f.confrelid::pg_catalog.int8, 'parent_schema', pn.nspname, 'parent_name', pc.relname,
+      'parent_columns', (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord) FROM pg_catalog.unnest(f.confkey) WITH ORDINALITY k(n, ord)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n),
+      'on_update', f.confupdtype::pg_catalog.text, 'on_delete', f.confdeltype::pg_catalog.text,
+      'match_type', f.confmatchtype::pg_catalog.text,
+      'deferrable', f.condeferrable, 'deferred', f.condeferred,
+      'delete_set_columns', COALESCE((SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
+                    FROM pg_catalog.unnest(f.confdelsetcols) WITH ORDINALITY k(n, ord)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n), '[]'),
+      'definition', pg_catalog.pg_get_constraintdef(f.oid),
+      'has_tenant', EXISTS (SELECT 1 FROM pg_catalog.unnest(f.conkey) k(n)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                   WHERE a.attname OPERATOR(pg_catalog.=) 'tenant_id'),
+      'other_has_tenant', EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid OPERATOR(pg_catalog.=) o.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant_id'
+                     AND NOT a.attisdropped AND a.attnotnull
+                     AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype),
+      'other_is_owner', pg_catalog.pg_has_role(o.relowner, 'USAGE'),
+      'other_owner', pg_catalog.pg_get_userbyid(o.relowner)::pg_catalog.text,
+      'parent_tenant_key', (
+         SELECT ic.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+          WHERE i.indrelid OPERATOR(pg_catalog.=) f.confrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+            AND i.indexprs IS NULL AND i.indnkeyatts OPERATOR(pg_catalog.=) (pg_catalog.cardinality(f.confkey) OPERATOR(pg_catalog.+) 1)
+            AND (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY a.attname)
+                   FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(n, ord)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                  WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts)
+                OPERATOR(pg_catalog.=)
+                (SELECT pg_catalog.array_agg(x.c ORDER BY x.c) FROM (
+                   SELECT a.attname::pg_catalog.text AS c FROM pg_catalog.unnest(f.confkey) k(n)
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                   UNION ALL SELECT 'tenant_id') x)
+          ORDER BY ic.relname LIMIT 1),
+      'parent_names_taken', COALESCE((
+         SELECT pg_catalog.json_agg(c2.relname) FROM pg_catalog.pg_class c2
+          WHERE c2.relnamespace OPERATOR(pg_catalog.=) pc.relnamespace
+            AND pg_catalog.starts_with(c2.relname::pg_catalog.text, pg_catalog.left(pc.relname::pg_catalog.text, 16))), '[]'))
+      ORDER BY f.conname, f.conrelid)
+      FROM pg_catalog.pg_constraint f
+      JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) f.conrelid
+      JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+      JOIN pg_catalog.pg_class pc ON pc.oid OPERATOR(pg_catalog.=) f.confrelid
+      JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace
+      JOIN pg_catalog.pg_class o ON o.oid OPERATOR(pg_catalog.=)
+             CASE WHEN f.conrelid OPERATOR(pg_catalog.=) t.oid THEN f.confrelid ELSE f.conrelid END
+     WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+       AND (f.conrelid OPERATOR(pg_catalog.=) t.oid OR f.confrelid OPERATOR(pg_catalog.=) t.oid)
+       AND f.conparentid OPERATOR(pg_catalog.=) 0
+       AND (SELECT e.extname FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+             WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) pc.oid
+               AND d.deptype OPERATOR(pg_catalog.=) 'e' LIMIT 1) IS DISTINCT FROM 'relay_tenancy'), '[]'),
   'triggers', COALESCE((
     SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
       'name', tg.tgname, 'enabled', tg.tgenabled::pg_catalog.text) ORDER BY tg.tgname)
@@ -280,7 +388,12 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
     let json: String = Spi::get_one_with_args(TABLE_STATE_SQL, &[oid.into(), ext_schema.into()])
         .expect("catalog query")
         .expect("the table was resolved by regclass, so it exists");
-    serde_json::from_str(&json).expect("catalog JSON matches TableState")
+    let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    for fk in &mut state.foreign_keys {
+        let other = if fk.outgoing { fk.parent_oid } else { fk.child_oid };
+        fk.other_registered = other == state.oid || crate::ext::membership_now(pgrx::pg_sys::Oid::from(other)).0;
+    }
+    state
 }
 
 /// The `global_unique` list the registry records for table `oid`; None when the

@@ -52,6 +52,18 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             format!("The constraint would become EXCLUDE USING {am} (tenant_id WITH =, ...), and no default {am} operator class exists for tenant_id's type, text."),
             format!("Install btree_gist (shipped with PostgreSQL's contrib modules, in Debian's postgresql-15 package): CREATE EXTENSION btree_gist; then run again. Or keep it global, knowing one tenant's rows then exclude another's: global_unique => ARRAY[{}].", crate::quote::quote_literal(&entry)),
         ),
+        PlanError::ForeignKeyOtherOwner { fk, other, owner } => raise(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("cannot make foreign key {} between {table} and {other} include tenant_id: must be owner of {other}", crate::quote::quote_ident(&fk)),
+            format!("Both tables are tenant-enabled, so relay makes the key (tenant_id, ...) and needs to change {other}, which is owned by role \"{owner}\"."),
+            format!("Run the migration as \"{owner}\" (or a role that is a member of both owners)."),
+        ),
+        PlanError::ForeignKeyNotComposable { fk, table: child, why } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot make foreign key {} on {child} include tenant_id", crate::quote::quote_ident(&fk)),
+            format!("Its other end is tenant-enabled, but {why}."),
+            "Change the constraint (ALTER TABLE ... DROP CONSTRAINT ..., ADD CONSTRAINT ... with another action or MATCH SIMPLE), then run again.".into(),
+        ),
         PlanError::Temporary => raise(
             ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is a temporary table"),

@@ -9,7 +9,7 @@
 //! first ACCESS EXCLUSIVE step whenever the tenant column already exists; on a fresh
 //! table the catalog-only ADD COLUMN must come first.
 
-use crate::catalog::{IndexInfo, TableState, TriggerInfo};
+use crate::catalog::{ForeignKeyInfo, IndexInfo, TableState, TriggerInfo};
 use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -72,6 +72,8 @@ pub enum StepKind {
     AddForeignKey,
     SwapUniqueConstraint,
     SwapExclusionConstraint,
+    BuildParentTenantKey,
+    SwapForeignKey,
     DropUniqueIndex,
     RenameIndex,
     EnableRls,
@@ -148,6 +150,10 @@ pub enum PlanError {
     UnexpectedIndexDefinition { index: String, definition: String },
     ExclusionNeedsOpclass { key: String, entry: String, am: String },
     Temporary,
+    /// The other end of a foreign key to make composite belongs to another role.
+    ForeignKeyOtherOwner { fk: String, other: String, owner: String },
+    /// A foreign key between tenant tables that cannot include tenant_id as it is.
+    ForeignKeyNotComposable { fk: String, table: String, why: String },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -357,12 +363,80 @@ fn tenant_rule(ext_schema: &str, table: &str) -> String {
     format!("{TENANT_COLUMN} = {}", session_tenant_expr(ext_schema, &quote_literal(table)))
 }
 
+/// Foreign keys between this table and another tenant-enabled one (or itself) that
+/// do not include tenant_id yet: they become `(tenant_id, cols) REFERENCES parent
+/// (tenant_id, key)`, so a row can only reference a row of its own tenant. Whichever
+/// end is enabled second does it, so the order of enabling does not matter.
+fn foreign_keys_to_compose(state: &TableState) -> Result<Vec<&ForeignKeyInfo>, PlanError> {
+    let mut found = Vec::new();
+    for fk in &state.foreign_keys {
+        let is_self = fk.child_oid == fk.parent_oid;
+        if fk.has_tenant || !(is_self || (fk.other_registered && fk.other_has_tenant)) {
+            continue;
+        }
+        let child = quote_qualified(&fk.child_schema, &fk.child_name);
+        if !is_self && !fk.other_is_owner {
+            let other = if fk.outgoing { quote_qualified(&fk.parent_schema, &fk.parent_name) } else { child.clone() };
+            return Err(PlanError::ForeignKeyOtherOwner { fk: fk.name.clone(), other, owner: fk.other_owner.clone() });
+        }
+        let not_composable = |why: &str| PlanError::ForeignKeyNotComposable { fk: fk.name.clone(), table: child.clone(), why: why.into() };
+        if matches!(fk.on_update.as_str(), "n" | "d") {
+            return Err(not_composable("its ON UPDATE SET NULL / SET DEFAULT would also clear tenant_id, and PostgreSQL takes a column list for ON DELETE only"));
+        }
+        if fk.match_type == "f" && fk.columns.len() > 1 {
+            return Err(not_composable("it is MATCH FULL over several columns, and tenant_id is never NULL, so (tenant_id, ...) MATCH FULL would forbid the all-NULL references it allows today"));
+        }
+        found.push(fk);
+    }
+    Ok(found)
+}
+
+fn referential_action(code: &str) -> &'static str {
+    match code {
+        "r" => "RESTRICT",
+        "c" => "CASCADE",
+        "n" => "SET NULL",
+        "d" => "SET DEFAULT",
+        _ => "NO ACTION",
+    }
+}
+
+/// The composite foreign key, replacing `fk` under the same name: actions and
+/// deferrability kept; ON DELETE SET NULL / SET DEFAULT name the original columns so
+/// tenant_id is never cleared; a single-column MATCH FULL becomes MATCH SIMPLE (the
+/// same rule once tenant_id, never NULL, leads).
+pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
+    let child = quote_qualified(&fk.child_schema, &fk.child_name);
+    let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
+    let list = |cols: &[String]| cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+    let on_delete = match fk.on_delete.as_str() {
+        "n" | "d" => {
+            let cols = if fk.delete_set_columns.is_empty() { &fk.columns } else { &fk.delete_set_columns };
+            format!("{} ({})", referential_action(&fk.on_delete), list(cols))
+        }
+        other => referential_action(other).to_string(),
+    };
+    let deferral = match (fk.deferrable, fk.deferred) {
+        (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+        (true, false) => " DEFERRABLE",
+        _ => "",
+    };
+    format!(
+        "ALTER TABLE {child} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} FOREIGN KEY ({TENANT_COLUMN}, {1}) REFERENCES {parent} ({TENANT_COLUMN}, {2}) ON UPDATE {3} ON DELETE {on_delete}{deferral}",
+        quote_ident(&fk.name),
+        list(&fk.columns),
+        list(&fk.parent_columns),
+        referential_action(&fk.on_update),
+    )
+}
+
 /// Compute the steps that bring `state` to the tenant-enabled end state. Empty when the
 /// table is already there.
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
     validate(state)?;
     let rewrite = keys_to_rewrite(state, opts.global_unique)?;
     let exclusions = exclusions_to_rewrite(state, opts.global_unique)?;
+    let composite_fks = foreign_keys_to_compose(state)?;
 
     let table = quote_qualified(&state.schema, &state.name);
     let tenants = quote_qualified(opts.ext_schema, "tenants");
@@ -424,7 +498,9 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         swaps.push((*index, tmp));
     }
     let served = state.indexes.iter().any(|i| i.is_valid && i.leads_with_tenant && i.predicate.is_none())
-        || rewrite.iter().any(|i| i.predicate.is_none());
+        || rewrite.iter().any(|i| i.predicate.is_none())
+        // the (tenant_id, key) a composite foreign key will reference, on this table
+        || composite_fks.iter().any(|fk| fk.parent_oid == state.oid && fk.parent_tenant_key.is_none());
     if !served {
         let name = new_name(&state.name, "_tenant_id_idx");
         steps.push(Step::new(
@@ -432,6 +508,37 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             Lock::Share,
             format!("created index {} on {table} ({TENANT_COLUMN})", quote_ident(&name)),
             format!("CREATE INDEX {} ON {table} ({TENANT_COLUMN})", quote_ident(&name)),
+        ));
+    }
+
+    // The parent's unique (tenant_id, key) each composite foreign key references,
+    // unless one exists (one build per parent key, however many keys reference it).
+    let mut parent_keys_built: Vec<(u32, Vec<String>)> = Vec::new();
+    let mut parent_names: HashSet<String> = HashSet::new();
+    for fk in &composite_fks {
+        if fk.parent_tenant_key.is_some() || parent_keys_built.contains(&(fk.parent_oid, fk.parent_columns.clone())) {
+            continue;
+        }
+        parent_keys_built.push((fk.parent_oid, fk.parent_columns.clone()));
+        let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
+        let base = format!("{}_{TENANT_COLUMN}_{}", fk.parent_name, fk.parent_columns.join("_"));
+        let name = if fk.parent_oid == state.oid {
+            new_name(&base, "_key")
+        } else {
+            let name = choose_name(&base, "_key", &|n| fk.parent_names_taken.iter().any(|t| t == n) || parent_names.contains(n));
+            parent_names.insert(name.clone());
+            name
+        };
+        let cols: Vec<String> = fk.parent_columns.iter().map(|c| quote_ident(c)).collect();
+        steps.push(Step::new(
+            StepKind::BuildParentTenantKey,
+            Lock::Share,
+            format!(
+                "built unique index {} on {parent} ({TENANT_COLUMN}, {}) for composite foreign keys to reference",
+                quote_ident(&name),
+                cols.join(", ")
+            ),
+            format!("CREATE UNIQUE INDEX {} ON {parent} ({TENANT_COLUMN}, {})", quote_ident(&name), cols.join(", ")),
         ));
     }
 
@@ -537,6 +644,24 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 ));
             }
         }
+    }
+    for fk in &composite_fks {
+        let child = quote_qualified(&fk.child_schema, &fk.child_name);
+        let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
+        steps.push(
+            Step::new(
+                StepKind::SwapForeignKey,
+                Lock::AccessExclusive,
+                format!(
+                    "replaced foreign key {} on {child} with ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}) under the same name: a row can reference its own tenant's rows only (validating scan; ACCESS EXCLUSIVE on both tables)",
+                    quote_ident(&fk.name),
+                    fk.columns.join(", "),
+                    fk.parent_columns.join(", ")
+                ),
+                composite_foreign_key_sql(fk),
+            )
+            .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition })),
+        );
     }
     for index in exclusions {
         let con = index.constraint.as_ref().expect("an exclusion constraint");
@@ -902,6 +1027,100 @@ mod tests {
                 entry: "bookings_no_overlap".into(),
                 am: "gist".into()
             }
+        );
+    }
+
+    fn fk(name: &str, child: &str, cols: &[&str], parent: &str, pcols: &[&str]) -> ForeignKeyInfo {
+        ForeignKeyInfo {
+            name: name.into(),
+            outgoing: true,
+            child_oid: if child == "skills" { 16400 } else { 16500 },
+            child_schema: "public".into(),
+            child_name: child.into(),
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            parent_oid: if parent == "skills" { 16400 } else { 16600 },
+            parent_schema: "public".into(),
+            parent_name: parent.into(),
+            parent_columns: pcols.iter().map(|c| c.to_string()).collect(),
+            on_update: "a".into(),
+            on_delete: "a".into(),
+            match_type: "s".into(),
+            other_registered: true,
+            other_has_tenant: true,
+            other_is_owner: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn foreign_keys_to_enabled_tables_become_composite_with_their_actions() {
+        let mut state = table("skills");
+        let mut author = fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]);
+        author.on_delete = "n".into();
+        author.deferrable = true;
+        author.deferred = true;
+        state.foreign_keys.push(author);
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let build = steps.iter().find(|s| s.kind == StepKind::BuildParentTenantKey).unwrap();
+        assert_eq!(build.sql, "CREATE UNIQUE INDEX users_tenant_id_id_key ON public.users (tenant_id, id)");
+        let swap = steps.iter().find(|s| s.kind == StepKind::SwapForeignKey).unwrap();
+        assert_eq!(
+            swap.sql,
+            "ALTER TABLE public.skills DROP CONSTRAINT skills_author_id_fkey, ADD CONSTRAINT skills_author_id_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES public.users (tenant_id, id) ON UPDATE NO ACTION ON DELETE SET NULL (author_id) DEFERRABLE INITIALLY DEFERRED"
+        );
+        // the swap comes after the table has its tenant_id (NOT NULL, default) and before RLS
+        let pos = |k: StepKind| steps.iter().position(|s| s.kind == k).unwrap();
+        assert!(pos(StepKind::AddColumn) < pos(StepKind::BuildParentTenantKey));
+        assert!(pos(StepKind::SetDefault) < pos(StepKind::SwapForeignKey));
+        assert!(pos(StepKind::SwapForeignKey) < pos(StepKind::EnableRls));
+    }
+
+    #[test]
+    fn an_existing_parent_key_is_used_and_keys_to_tables_not_enabled_stay() {
+        let mut state = table("skills");
+        let mut to_users = fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]);
+        to_users.parent_tenant_key = Some("users_tenant_id_id_key".into());
+        let mut to_plain = fk("skills_plain_fkey", "skills", &["plain_id"], "plain", &["id"]);
+        to_plain.other_registered = false;
+        let mut done = fk("skills_done_fkey", "skills", &["tenant_id", "x"], "users", &["tenant_id", "id"]);
+        done.has_tenant = true;
+        state.foreign_keys = vec![to_users, to_plain, done];
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert!(!kinds(&steps).contains(&StepKind::BuildParentTenantKey));
+        let swaps: Vec<&Step> = steps.iter().filter(|s| s.kind == StepKind::SwapForeignKey).collect();
+        assert_eq!(swaps.len(), 1);
+        assert!(swaps[0].sql.contains("skills_author_id_fkey"));
+    }
+
+    #[test]
+    fn a_self_reference_builds_the_key_on_the_table_itself_which_also_serves_tenant_lookups() {
+        let mut state = table("skills");
+        state.foreign_keys.push(fk("skills_forked_from_fkey", "skills", &["forked_from"], "skills", &["id"]));
+        state.foreign_keys[0].other_has_tenant = false;
+        let steps = plan(&state, &opts(&[])).unwrap();
+        let k = kinds(&steps);
+        assert!(k.contains(&StepKind::BuildParentTenantKey) && k.contains(&StepKind::SwapForeignKey));
+        assert!(!k.contains(&StepKind::CreateTenantIndex));
+    }
+
+    #[test]
+    fn foreign_keys_that_cannot_take_tenant_id_are_refused() {
+        let mut state = table("skills");
+        let mut on_update = fk("k", "skills", &["author_id"], "users", &["id"]);
+        on_update.on_update = "n".into();
+        state.foreign_keys = vec![on_update];
+        assert!(matches!(plan(&state, &opts(&[])), Err(PlanError::ForeignKeyNotComposable { .. })));
+        let mut full = fk("k", "skills", &["a", "b"], "users", &["a", "b"]);
+        full.match_type = "f".into();
+        state.foreign_keys = vec![full];
+        assert!(matches!(plan(&state, &opts(&[])), Err(PlanError::ForeignKeyNotComposable { .. })));
+        let mut foreign = fk("k", "skills", &["author_id"], "users", &["id"]);
+        foreign.other_is_owner = false;
+        foreign.other_owner = "someone".into();
+        state.foreign_keys = vec![foreign];
+        assert_eq!(
+            plan(&state, &opts(&[])).unwrap_err(),
+            PlanError::ForeignKeyOtherOwner { fk: "k".into(), other: "public.users".into(), owner: "someone".into() }
         );
     }
 

@@ -34,9 +34,11 @@ SELECT relay_enable_tenancy('site_settings');
 \d skills
 \d users
 
--- All nine: tenant_id NOT NULL with relay's default, a foreign key to tenants, one
+-- All nine: tenant_id NOT NULL with relay's default, a foreign key to tenants, an
 -- index leading with tenant_id (no plain (tenant_id) index where a composite one
--- already leads with it), RLS enabled and forced, one permissive policy.
+-- already leads with it when the table is enabled; users, enabled first, gets its
+-- (tenant_id, id) later, when skills' composite foreign key needs it), RLS enabled
+-- and forced, the RESTRICTIVE tenant rule and its PERMISSIVE companion.
 SELECT c.relname,
        a.attnotnull AS not_null,
        pg_get_expr(ad.adbin, ad.adrelid) AS tenant_default,

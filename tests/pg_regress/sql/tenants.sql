@@ -13,12 +13,14 @@ SELECT relay_suspend_tenant('initech');
 SELECT relay_resume_tenant('initech');
 SELECT code, message FROM expect_error($$ SELECT relay_suspend_tenant('nobody') $$);
 
--- Some data for initech, written by the application.
+-- Some data for initech, written by the application (its user, by the superuser:
+-- the application role has no privilege on users).
+INSERT INTO users (id, email, tenant_id) VALUES ('ini-u1', 'peter@initech.example', 'initech');
 SET ROLE relay_app;
 BEGIN;
 SELECT relay_set_tenant('initech');
 INSERT INTO skills (id, name, slug) VALUES ('ini-1', 'Initech skill', 'skill-1'), ('ini-2', 'Other', 'skill-2');
-INSERT INTO ratings (skill_id, user_id, rating) VALUES ('ini-1', 'u1', 5);
+INSERT INTO ratings (skill_id, user_id, rating) VALUES ('ini-1', 'ini-u1', 5);
 INSERT INTO site_settings (id) VALUES ('initech');
 COMMIT;
 RESET ROLE;
@@ -41,15 +43,20 @@ RESET ROLE;
 SET ROLE relay_app;
 SELECT code, message FROM expect_error($$ SELECT relay_delete_tenant('initech') $$);
 RESET ROLE;
--- ...and refuses while another tenant's rows reference the tenant's rows: foreign-key
--- actions ignore RLS, so deleting would cascade into acme's data.
-INSERT INTO ratings (skill_id, user_id, rating, tenant_id) VALUES ('ini-2', 'u2', 1, 'acme');
+-- ...and refuses while rows outside the tenant reference the tenant's rows:
+-- foreign-key actions ignore RLS, so deleting would fail or cascade into them. Between
+-- tenant-enabled tables that cannot happen (composite foreign keys: an acme row
+-- cannot point at initech's skill), but a table that is not tenant-enabled can.
+SELECT code, message FROM expect_error($$ INSERT INTO ratings (skill_id, user_id, rating, tenant_id) VALUES ('ini-2', 'u2', 1, 'acme') $$);
+CREATE TABLE bookmarks (skill_id text REFERENCES skills(id));
+GRANT SELECT ON bookmarks TO relay_maintenance;
+INSERT INTO bookmarks VALUES ('ini-2');
 SET ROLE relay_maintenance;
 \x on
 SELECT * FROM expect_error($$ SELECT relay_delete_tenant('initech') $$);
 \x off
 RESET ROLE;
-DELETE FROM ratings WHERE tenant_id = 'acme' AND skill_id = 'ini-2';
+DROP TABLE bookmarks;
 
 -- Now it deletes the tenant's rows from every enabled table, children first, then
 -- the tenant, in one transaction. Other tenants' rows are untouched.
@@ -61,7 +68,8 @@ SELECT relay_delete_tenant('initech');
 RESET ROLE;
 SELECT count(*) AS initech_rows_left
   FROM (SELECT tenant_id FROM skills UNION ALL SELECT tenant_id FROM ratings
-        UNION ALL SELECT tenant_id FROM site_settings) x WHERE tenant_id = 'initech';
+        UNION ALL SELECT tenant_id FROM site_settings UNION ALL SELECT tenant_id FROM users) x
+ WHERE tenant_id = 'initech';
 SELECT b.t, b.tenant_id, b.count = (CASE b.t WHEN 'skills' THEN (SELECT count(*) FROM skills s WHERE s.tenant_id = b.tenant_id)
                                              ELSE (SELECT count(*) FROM ratings r WHERE r.tenant_id = b.tenant_id) END) AS unchanged
   FROM counts_before b WHERE b.tenant_id <> 'initech' ORDER BY 1, 2;

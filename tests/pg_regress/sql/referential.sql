@@ -1,0 +1,100 @@
+-- Referential isolation: when both ends of a foreign key are tenant-enabled, relay
+-- makes it composite, (tenant_id, cols) REFERENCES parent (tenant_id, key), so a row
+-- can only reference a row of its own tenant. Actions and deferrability are kept.
+-- Whichever end is enabled second does it: here the children first.
+INSERT INTO tenants (id, name, slug) VALUES ('ref_a', 'Ref A', 'ref-a'), ('ref_b', 'Ref B', 'ref-b');
+CREATE TABLE ref_projects (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE ref_tasks (
+  id int PRIMARY KEY,
+  project_id int REFERENCES ref_projects (id) ON DELETE CASCADE,
+  parent_task int REFERENCES ref_tasks (id) DEFERRABLE INITIALLY DEFERRED,
+  title text NOT NULL);
+CREATE TABLE ref_comments (
+  id int PRIMARY KEY,
+  task_id int REFERENCES ref_tasks (id) ON DELETE SET NULL,
+  project_id int NOT NULL REFERENCES ref_projects (id) ON DELETE RESTRICT,
+  body text);
+INSERT INTO ref_projects VALUES (1, 'old project');
+INSERT INTO ref_tasks VALUES (1, 1, NULL, 'old task');
+
+-- ref_tasks first: ref_projects is not enabled yet, so that key stays as it is; the
+-- self-reference becomes composite at once.
+SELECT * FROM relay_enable_tenancy('ref_tasks');
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_comments');
+-- ref_projects second: it upgrades the keys from both children.
+SELECT * FROM relay_enable_tenancy('ref_projects');
+SELECT conrelid::regclass AS child, conname, pg_get_constraintdef(oid) AS definition
+  FROM pg_constraint
+ WHERE contype = 'f' AND conrelid IN ('ref_projects'::regclass, 'ref_tasks'::regclass, 'ref_comments'::regclass)
+   AND confrelid <> 'tenants'::regclass
+ ORDER BY 1, 2;
+-- Running it again changes nothing.
+SELECT * FROM relay_enable_tenancy('ref_projects');
+SELECT * FROM relay_enable_tenancy('ref_tasks');
+
+CREATE ROLE ref_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ref_projects, ref_tasks, ref_comments TO ref_app;
+SET ROLE ref_app;
+BEGIN;
+SET LOCAL app.current_tenant_id = 'ref_b';
+INSERT INTO ref_projects VALUES (20, 'b project');
+INSERT INTO ref_tasks VALUES (20, 20, NULL, 'b task');
+COMMIT;
+BEGIN;
+SET LOCAL app.current_tenant_id = 'ref_a';
+INSERT INTO ref_projects VALUES (10, 'a project');
+-- Within a tenant everything works as before, deferred keys included: the child
+-- first, its parent later in the same transaction.
+INSERT INTO ref_tasks VALUES (11, 10, 12, 'a subtask');
+INSERT INTO ref_tasks VALUES (12, 10, NULL, 'a task');
+INSERT INTO ref_comments VALUES (100, 11, 10, 'a comment');
+COMMIT;
+-- A reference to another tenant's row fails like a reference to a missing row
+-- (23503), and does not say the row exists.
+SET app.current_tenant_id = 'ref_a';
+SELECT * FROM expect_error($$ INSERT INTO ref_tasks VALUES (13, 20, NULL, 'points at ref_b') $$);
+SELECT code, message FROM expect_error($$ INSERT INTO ref_comments VALUES (101, 20, 10, 'b task') $$);
+SELECT code, message FROM expect_error($$ UPDATE ref_tasks SET project_id = 20 WHERE id = 11 $$);
+-- ON DELETE SET NULL clears the task reference, never tenant_id.
+DELETE FROM ref_tasks WHERE id = 11;
+SELECT id, task_id, project_id, tenant_id FROM ref_comments ORDER BY id;
+-- ON DELETE RESTRICT still restricts; ON DELETE CASCADE reaches the tenant's own rows only.
+SELECT code, message FROM expect_error($$ DELETE FROM ref_projects WHERE id = 10 $$);
+DELETE FROM ref_comments WHERE id = 100;
+DELETE FROM ref_projects WHERE id = 10 RETURNING id;
+SELECT id, tenant_id FROM ref_tasks ORDER BY id;
+RESET app.current_tenant_id;
+RESET ROLE;
+SELECT id, project_id, tenant_id FROM ref_tasks ORDER BY id;
+
+-- Existing rows that reference another tenant's row: the conversion fails on the
+-- composite key's validation and changes nothing.
+CREATE TABLE ref_owners (id int PRIMARY KEY);
+CREATE TABLE ref_pets (id int PRIMARY KEY, owner_id int REFERENCES ref_owners (id), tenant_id text);
+INSERT INTO ref_owners VALUES (1);
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_owners');
+INSERT INTO ref_pets VALUES (1, 1, 'ref_b');
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_pets') $$);
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'ref_pets_owner_id_fkey';
+
+-- Keys that cannot take tenant_id as they are, and keys to a table of another role,
+-- are refused with a hint; nothing is changed.
+CREATE TABLE ref_a1 (a int, b int, PRIMARY KEY (a, b));
+CREATE TABLE ref_a2 (id int PRIMARY KEY, a int, b int, FOREIGN KEY (a, b) REFERENCES ref_a1 MATCH FULL);
+CREATE TABLE ref_u1 (id int PRIMARY KEY);
+CREATE TABLE ref_u2 (id int PRIMARY KEY, u int REFERENCES ref_u1 ON UPDATE SET NULL);
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_a1');
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_u1');
+\x on
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_a2') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_u2') $$);
+\x off
+CREATE ROLE ref_owner;
+GRANT CREATE ON SCHEMA public TO ref_owner;
+GRANT REFERENCES ON tenants, ref_u1 TO ref_owner;
+SET ROLE ref_owner;
+CREATE TABLE ref_u3 (id int PRIMARY KEY, u int REFERENCES ref_u1);
+\x on
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_u3') $$);
+\x off
+RESET ROLE;
