@@ -85,18 +85,28 @@ fn relay_enable_tenancy(
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
 ) -> SetOfIterator<'static, String> {
-    let p = prepare("relay_enable_tenancy", tbl, global_unique, default_tenant);
+    SetOfIterator::new(enable("relay_enable_tenancy", tbl, global_unique, default_tenant))
+}
+
+/// The body of relay_enable_tenancy, also run per table by the schema call.
+pub fn enable(
+    function: &str,
+    tbl: Option<RegClass>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+) -> Vec<String> {
+    let p = prepare(function, tbl, global_unique, default_tenant);
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let mut lines: Vec<String> = p.note.iter().cloned().collect();
     if p.steps.is_empty() && p.state.registered && p.note.is_none() {
-        return SetOfIterator::new(vec![format!("{table} is already tenant-enabled: nothing to do")]);
+        return vec![format!("{table} is already tenant-enabled: nothing to do")];
     }
     lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
     // Code that ran during the steps (index expressions, the owner's triggers) could
     // not switch isolation off on the way: the end state is checked, not assumed.
     crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
     lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique));
-    SetOfIterator::new(lines)
+    lines
 }
 
 /// The dry run: the steps `relay_enable_tenancy` would take, with the lock each takes
@@ -107,14 +117,18 @@ fn relay_tenancy_plan(
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let p = prepare("relay_tenancy_plan", tbl, global_unique, default_tenant);
-    let rows: Vec<_> = p
-        .steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql))
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, global_unique, default_tenant))
+}
+
+/// The body of relay_tenancy_plan: (step, lock, action, statement) rows.
+pub fn plan_steps(
+    function: &str,
+    tbl: Option<RegClass>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+) -> Vec<(i32, String, String, String)> {
+    let p = prepare(function, tbl, global_unique, default_tenant);
+    p.steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)).collect()
 }
 
 /// Column default of tenant_id on enabled tables: the session's tenant, or an error

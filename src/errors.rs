@@ -485,3 +485,31 @@ pub fn blank_tenant_field(field: &str) -> ! {
         format!("Pass a non-blank {field}."),
     )
 }
+
+pub fn undefined_schema(function: &str, schema: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+        format!("{function}: schema \"{schema}\" does not exist"),
+        format!("No schema is named \"{schema}\"."),
+        "Pass an existing schema's name (names are case-sensitive here: no quoting needed).".into(),
+    )
+}
+
+pub fn schema_global_unique_unknown(entry: &str, schema: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("global_unique entry \"{entry}\" names no table being tenant-enabled in schema \"{schema}\""),
+        "In the schema call each entry is table.key: the table's name (unqualified), a dot, then a constraint or index name or a column list.".into(),
+        "Write e.g. 'users.email' or 'ratings.skill_id,user_id'; leave out tables listed in exclude or shared.".into(),
+    )
+}
+
+/// A shared (global) table referencing a table that becomes a tenant table.
+pub fn shared_references_tenant_table(what: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+        "a shared table cannot reference a tenant table".into(),
+        format!("{what}; shared rows are visible to every tenant and would point into one tenant's data."),
+        "Tenant-enable that table too (leave it out of shared), or drop or repoint the foreign key.".into(),
+    )
+}

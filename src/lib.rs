@@ -21,6 +21,7 @@ mod isolation_guard;
 pub mod plan;
 pub mod quote;
 mod regclass;
+mod schema;
 mod security_check;
 pub mod signed;
 mod tenants;

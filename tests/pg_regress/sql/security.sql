@@ -149,7 +149,15 @@ REVOKE TRUNCATE ON sec_docs FROM sec_app;
 
 -- 4. A sloppy GRANT ALL ON ALL TABLES IN SCHEMA public (relay's tables are there)
 -- hands sec_app nothing of relay's: row level security with no policy, and the guards.
-GRANT ALL ON ALL TABLES IN SCHEMA public, legacy, "Tenant Data" TO sec_app;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO sec_app;
+-- (and TRUNCATE everywhere, so that TRUNCATE ... CASCADE reaches relay's guard rather
+-- than stopping at the first referencing table it has no privilege on)
+DO $$ DECLARE s name;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname NOT IN ('information_schema', 'sec_evil') LOOP
+    EXECUTE format('GRANT TRUNCATE ON ALL TABLES IN SCHEMA %I TO sec_app', s);
+  END LOOP;
+END $$;
 SET ROLE sec_app;
 SELECT (SELECT count(*) FROM tenants) AS tenants_seen,
        (SELECT count(*) FROM relay_tables) AS registry_seen,
@@ -173,7 +181,12 @@ RESET ROLE;
 SELECT * FROM expect_error($$ SELECT relay_create_tenant('Sec D', 'sec-d', 'sec_d') $$);
 SELECT "check", ok FROM relay_security_check() WHERE NOT ok ORDER BY 1;
 DROP TRIGGER sec_spy ON tenants;
-REVOKE ALL ON ALL TABLES IN SCHEMA public, legacy, "Tenant Data" FROM sec_app;
+DO $$ DECLARE s name;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname NOT IN ('information_schema', 'sec_evil') LOOP
+    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM sec_app', s);
+  END LOOP;
+END $$;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sec_docs TO sec_app;
 SELECT count(*) AS never_called FROM sec_evil.calls;
 

@@ -1,0 +1,259 @@
+//! Whole schemas in one call: `relay_enable_tenancy_schema` and its dry run.
+//!
+//! Look: the schema's ordinary tables, less the excluded, the shared and well-known
+//! framework bookkeeping tables. Plan: per table, the same pure planner as
+//! `relay_enable_tenancy` (the per-table `global_unique` entries are `table.key`).
+//! Apply: table after table in the caller's transaction, so a failure anywhere leaves
+//! nothing changed.
+
+use crate::api;
+use crate::errors;
+use crate::quote::quote_qualified;
+use pgrx::prelude::*;
+
+/// Bookkeeping tables of migration frameworks: never tenant data.
+pub const FRAMEWORK_TABLES: &[&str] = &[
+    "schema_migrations",        // Rails, golang-migrate, dbmate, sqlx (_sqlx_migrations below)
+    "ar_internal_metadata",     // Rails
+    "_sqlx_migrations",         // sqlx
+    "__diesel_schema_migrations", // Diesel
+    "_prisma_migrations",       // Prisma
+    "alembic_version",          // Alembic
+    "django_migrations",        // Django
+    "flyway_schema_history",    // Flyway
+    "databasechangelog",        // Liquibase
+    "databasechangeloglock",    // Liquibase
+    "knex_migrations",          // Knex
+    "knex_migrations_lock",     // Knex
+    "goose_db_version",         // goose
+    "SequelizeMeta",            // Sequelize
+    "__EFMigrationsHistory",    // Entity Framework
+    "pgmigrations",             // node-pg-migrate
+    "schema_version",           // Flyway (old), migrate-mongo style tools
+];
+
+/// What the schema call does with each table of the schema. Pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Treatment {
+    Enable,
+    /// Left alone, with the reason ("excluded", "shared", "framework bookkeeping").
+    Skip(&'static str),
+}
+
+/// Decide per table; `tables` are (oid, name) of the schema's candidate tables.
+pub fn treatments(tables: &[(u32, String)], exclude: &[u32], shared: &[u32]) -> Vec<(u32, String, Treatment)> {
+    tables
+        .iter()
+        .map(|(oid, name)| {
+            let t = if exclude.contains(oid) {
+                Treatment::Skip("excluded")
+            } else if shared.contains(oid) {
+                Treatment::Skip("shared: stays global, readable by every tenant")
+            } else if FRAMEWORK_TABLES.contains(&name.as_str()) {
+                Treatment::Skip("framework bookkeeping")
+            } else {
+                Treatment::Enable
+            };
+            (*oid, name.clone(), t)
+        })
+        .collect()
+}
+
+/// Split `table.key` entries by table; an entry naming no table of the set is an error
+/// listing the tables. Pure.
+pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut per_table: Vec<(String, Vec<String>)> = tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    for entry in entries {
+        let Some((table, key)) = entry.split_once('.') else { return Err(entry.clone()) };
+        match per_table.iter_mut().find(|(t, _)| t == table.trim()) {
+            Some((_, keys)) => keys.push(key.trim().to_string()),
+            None => return Err(entry.clone()),
+        }
+    }
+    Ok(per_table)
+}
+
+/// The schema's ordinary tables that can be tenant-enabled at all: not partitions,
+/// not temporary, not an extension's (relay's own included).
+fn candidate_tables(schema: &str) -> Vec<(u32, String)> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid::pg_catalog.int8, c.relname::pg_catalog.text FROM pg_catalog.pg_class c
+                  WHERE c.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n
+                                                               WHERE n.nspname OPERATOR(pg_catalog.=) $1)
+                    AND c.relkind OPERATOR(pg_catalog.=) 'r' AND NOT c.relispartition
+                    AND c.relpersistence OPERATOR(pg_catalog.<>) 't'
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND d.objid OPERATOR(pg_catalog.=) c.oid
+                                       AND d.deptype OPERATOR(pg_catalog.=) 'e')
+                  ORDER BY c.relname",
+                None,
+                &[schema.into()],
+            )
+            .expect("schema tables")
+            .map(|row| (row.get::<i64>(1).unwrap().unwrap() as u32, row.get::<String>(2).unwrap().unwrap()))
+            .collect()
+    })
+}
+
+/// Shared tables must not reference tables that become tenant tables: their rows,
+/// visible to every tenant, would point into one tenant's data.
+fn refuse_shared_referencing_tenant_tables(shared: &[u32], enabled: &[u32]) {
+    for oid in shared {
+        let found = crate::ext::select_optional::<String>(
+            "SELECT pg_catalog.format('%s references %s through %I', f.conrelid::pg_catalog.regclass,
+                                      f.confrelid::pg_catalog.regclass, f.conname)
+               FROM pg_catalog.pg_constraint f
+              WHERE f.conrelid OPERATOR(pg_catalog.=) $1 AND f.contype OPERATOR(pg_catalog.=) 'f'
+                AND f.confrelid::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2)
+              ORDER BY f.conname LIMIT 1",
+            &[pgrx::pg_sys::Oid::from(*oid).into(), enabled.iter().map(|o| *o as i64).collect::<Vec<i64>>().into()],
+        );
+        if let Some(what) = found {
+            errors::shared_references_tenant_table(&what);
+        }
+    }
+}
+
+type Lines = Vec<(String, String)>;
+
+fn run(
+    function: &str,
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+    apply: bool,
+) -> (Lines, Vec<(String, i32, String, String, String)>) {
+    let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
+    let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| errors::null_argument(function, arg)).to_u32())
+            .collect()
+    };
+    let exclude = oids(exclude, "exclude");
+    let shared = oids(shared, "shared");
+    let entries: Vec<String> = global_unique
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
+        .collect();
+
+    let tables = candidate_tables(&schema);
+    if tables.is_empty()
+        && crate::ext::select_optional::<bool>(
+            "SELECT true FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) $1",
+            &[schema.as_str().into()],
+        )
+        .is_none()
+    {
+        errors::undefined_schema(function, &schema);
+    }
+    let plan = treatments(&tables, &exclude, &shared);
+    let enabled: Vec<u32> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(o, _, _)| *o).collect();
+    refuse_shared_referencing_tenant_tables(&shared, &enabled);
+    let names: Vec<String> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(_, n, _)| n.clone()).collect();
+    let per_table = split_global_unique(&entries, &names).unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+
+    let mut lines = Vec::new();
+    let mut steps = Vec::new();
+    for (oid, name, treatment) in plan {
+        let table = quote_qualified(&schema, &name);
+        match treatment {
+            Treatment::Skip(why) => lines.push((table, format!("skipped: {why}"))),
+            Treatment::Enable => {
+                // No entry for the table: the registry's list on a re-run (never loosened).
+                let keys = per_table.iter().find(|(t, _)| *t == name).map(|(_, k)| k.clone()).unwrap_or_default();
+                let keys = (!keys.is_empty()).then(|| keys.into_iter().map(Some).collect());
+                let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
+                if apply {
+                    for line in api::enable(function, tbl, keys, default_tenant.clone()) {
+                        lines.push((table.clone(), line));
+                    }
+                } else {
+                    for (step, lock, action, sql) in api::plan_steps(function, tbl, keys, default_tenant.clone()) {
+                        steps.push((table.clone(), step, lock, action, sql));
+                    }
+                }
+            }
+        }
+    }
+    (lines, steps)
+}
+
+// The SQL functions relay_enable_tenancy_schema and relay_tenancy_schema_plan take
+// regclass[] arguments; they are thin SQL wrappers (sql/finalize.sql) around these,
+// which take the same lists as oid[].
+
+/// Tenant-enable every ordinary table of a schema, in the caller's transaction: one
+/// line per action per table. Tables in `exclude` and `shared` and the bookkeeping
+/// tables of migration frameworks are skipped (and say so); `global_unique` entries
+/// are `table.key`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_enable_tenancy_schema_oids(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
+    let (lines, _) = run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, true);
+    TableIterator::new(lines)
+}
+
+/// The dry run of the schema call: every step it would take, per table, computed
+/// from the catalogs as they are now (a key that a table enabled earlier in the same
+/// call would make composite appears once that table is enabled).
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_tenancy_schema_plan_oids(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+) -> TableIterator<
+    'static,
+    (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
+> {
+    let (lines, steps) = run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, false);
+    let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
+    rows.extend(steps);
+    TableIterator::new(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_excluded_and_shared_tables_are_skipped() {
+        let tables = vec![
+            (1, "users".to_string()),
+            (2, "schema_migrations".to_string()),
+            (3, "countries".to_string()),
+            (4, "audit_archive".to_string()),
+            (5, "ar_internal_metadata".to_string()),
+        ];
+        let t = treatments(&tables, &[4], &[3]);
+        assert_eq!(t[0].2, Treatment::Enable);
+        assert_eq!(t[1].2, Treatment::Skip("framework bookkeeping"));
+        assert!(matches!(t[2].2, Treatment::Skip(s) if s.starts_with("shared")));
+        assert_eq!(t[3].2, Treatment::Skip("excluded"));
+        assert_eq!(t[4].2, Treatment::Skip("framework bookkeeping"));
+    }
+
+    #[test]
+    fn global_unique_entries_are_split_by_table() {
+        let tables = vec!["users".to_string(), "api_keys".to_string()];
+        let entries = vec!["users.email".to_string(), "api_keys.key_hash".to_string(), "users.handle".to_string()];
+        let split = split_global_unique(&entries, &tables).unwrap();
+        assert_eq!(split[0], ("users".to_string(), vec!["email".to_string(), "handle".to_string()]));
+        assert_eq!(split[1], ("api_keys".to_string(), vec!["key_hash".to_string()]));
+        assert_eq!(split_global_unique(&["email".to_string()], &tables), Err("email".to_string()));
+        assert_eq!(split_global_unique(&["nope.email".to_string()], &tables), Err("nope.email".to_string()));
+    }
+}
