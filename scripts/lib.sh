@@ -45,6 +45,7 @@ full_page_writes = off
 shared_buffers = 1GB
 maintenance_work_mem = 512MB
 max_wal_size = 8GB
+${RELAY_EXTRA_CONF:-}
 CONF
   as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 }
