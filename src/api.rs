@@ -17,7 +17,18 @@ struct Prepared {
     global_unique: Vec<String>,
     /// Said when a re-run changes which keys stay global.
     note: Option<String>,
+    /// Views and materialized views left open around the table.
+    warnings: Vec<String>,
     steps: Vec<plan::Step>,
+}
+
+/// `views`: 'report' (the default) or 'invoker'.
+pub fn views_invoker(function: &str, views: Option<String>) -> bool {
+    match views.as_deref() {
+        None | Some("report") => false,
+        Some("invoker") => true,
+        Some(other) => errors::bad_views_option(function, other),
+    }
 }
 
 fn prepare(
@@ -25,7 +36,9 @@ fn prepare(
     tbl: Option<RegClass>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
 ) -> Prepared {
+    let views_invoker = views_invoker(function, views);
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
     let asked: Option<Vec<String>> = global_unique.map(|list| {
         list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function))).collect()
@@ -72,9 +85,11 @@ fn prepare(
         ext_schema: &ext_schema,
         default_tenant: &default_tenant,
         global_unique: &global_unique,
+        views_invoker,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
-    Prepared { ext_schema, state, default_tenant, global_unique, note, steps }
+    let warnings = plan::view_warnings(&state, &options);
+    Prepared { ext_schema, state, default_tenant, global_unique, note, warnings, steps }
 }
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
@@ -84,8 +99,9 @@ fn relay_enable_tenancy(
     tbl: Option<RegClass>,
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
 ) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(enable("relay_enable_tenancy", tbl, global_unique, default_tenant))
+    SetOfIterator::new(enable("relay_enable_tenancy", tbl, global_unique, default_tenant, views))
 }
 
 /// The body of relay_enable_tenancy, also run per table by the schema call.
@@ -94,18 +110,22 @@ pub fn enable(
     tbl: Option<RegClass>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
 ) -> Vec<String> {
-    let p = prepare(function, tbl, global_unique, default_tenant);
+    let p = prepare(function, tbl, global_unique, default_tenant, views);
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let mut lines: Vec<String> = p.note.iter().cloned().collect();
     if p.steps.is_empty() && p.state.registered && p.note.is_none() {
-        return vec![format!("{table} is already tenant-enabled: nothing to do")];
+        lines.push(format!("{table} is already tenant-enabled: nothing to do"));
+        lines.extend(p.warnings);
+        return lines;
     }
     lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
     // Code that ran during the steps (index expressions, the owner's triggers) could
     // not switch isolation off on the way: the end state is checked, not assumed.
     crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
     lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique));
+    lines.extend(p.warnings);
     lines
 }
 
@@ -116,19 +136,24 @@ fn relay_tenancy_plan(
     tbl: Option<RegClass>,
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, global_unique, default_tenant))
+    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, global_unique, default_tenant, views))
 }
 
 /// The body of relay_tenancy_plan: (step, lock, action, statement) rows.
+/// Warnings (views left open) come as step 0, with no lock and no statement.
 pub fn plan_steps(
     function: &str,
     tbl: Option<RegClass>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
 ) -> Vec<(i32, String, String, String)> {
-    let p = prepare(function, tbl, global_unique, default_tenant);
-    p.steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)).collect()
+    let p = prepare(function, tbl, global_unique, default_tenant, views);
+    let mut rows: Vec<_> = p.warnings.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
+    rows.extend(p.steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)));
+    rows
 }
 
 /// Column default of tenant_id on enabled tables: the session's tenant, or an error

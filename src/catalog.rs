@@ -42,6 +42,9 @@ pub struct TableState {
     /// (a self-reference appears once, as outgoing).
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKeyInfo>,
+    /// Views and materialized views that read the table directly.
+    #[serde(default)]
+    pub views: Vec<ViewInfo>,
     /// User (not internal) triggers on the table.
     #[serde(default)]
     pub triggers: Vec<TriggerInfo>,
@@ -168,6 +171,22 @@ pub struct ForeignKeyInfo {
     /// Relation names in the parent's schema that a generated index name could clash with.
     #[serde(default, skip_serializing)]
     pub parent_names_taken: Vec<String>,
+}
+
+/// A view or materialized view over the table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ViewInfo {
+    pub schema: String,
+    pub name: String,
+    /// `v` view, `m` materialized view.
+    pub relkind: String,
+    pub security_invoker: bool,
+    pub owner: String,
+    /// The view's owner is a superuser or has BYPASSRLS: without security_invoker the
+    /// view then reads every tenant's rows.
+    pub owner_bypasses_rls: bool,
+    /// The current role owns (is a member of the owner of) the view.
+    pub is_owner: bool,
 }
 
 /// A trigger on the table: its name and `pg_trigger.tgenabled` (O origin, A always,
@@ -377,6 +396,26 @@ SELECT pg_catalog.json_build_object(
        AND (SELECT e.extname FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) pc.oid
                AND d.deptype OPERATOR(pg_catalog.=) 'e' LIMIT 1) IS DISTINCT FROM 'relay_tenancy'), '[]'),
+  'views', COALESCE((
+    SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+      'schema', vn.nspname, 'name', v.relname, 'relkind', v.relkind::pg_catalog.text,
+      'security_invoker', COALESCE((
+         SELECT pg_catalog.lower(pg_catalog.split_part(o, '=', 2)) OPERATOR(pg_catalog.=) ANY (ARRAY['true', 'on', 'yes', '1', 't', 'y'])
+           FROM pg_catalog.unnest(v.reloptions) o WHERE o OPERATOR(pg_catalog.~~) 'security\_invoker=%' LIMIT 1), false),
+      'owner', pg_catalog.pg_get_userbyid(v.relowner)::pg_catalog.text,
+      'owner_bypasses_rls', COALESCE((SELECT ro.rolsuper OR ro.rolbypassrls FROM pg_catalog.pg_roles ro
+                                        WHERE ro.oid OPERATOR(pg_catalog.=) v.relowner), false),
+      'is_owner', pg_catalog.pg_has_role(v.relowner, 'USAGE'))
+      ORDER BY vn.nspname, v.relname)
+      FROM (SELECT DISTINCT rw.ev_class FROM pg_catalog.pg_depend d
+              JOIN pg_catalog.pg_rewrite rw ON rw.oid OPERATOR(pg_catalog.=) d.objid
+             WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+               AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+               AND d.refobjid OPERATOR(pg_catalog.=) t.oid
+               AND rw.ev_class OPERATOR(pg_catalog.<>) t.oid) dv
+      JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) dv.ev_class
+      JOIN pg_catalog.pg_namespace vn ON vn.oid OPERATOR(pg_catalog.=) v.relnamespace
+     WHERE v.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['v', 'm']::pg_catalog."char"[])), '[]'),
   'triggers', COALESCE((
     SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
       'name', tg.tgname, 'enabled', tg.tgenabled::pg_catalog.text) ORDER BY tg.tgname)

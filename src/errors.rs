@@ -64,6 +64,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             format!("Its other end is tenant-enabled, but {why}."),
             "Change the constraint (ALTER TABLE ... DROP CONSTRAINT ..., ADD CONSTRAINT ... with another action or MATCH SIMPLE), then run again.".into(),
         ),
+        PlanError::ViewNotOwned { view, owner } => raise(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("cannot make view {view} over {table} security_invoker: must be owner of the view"),
+            format!("views => 'invoker' changes the views that bypass row level security; {view} is owned by role \"{owner}\"."),
+            format!("Run it as \"{owner}\", or leave views => 'report' and have the view's owner run ALTER VIEW {view} SET (security_invoker = on)."),
+        ),
         PlanError::Temporary => raise(
             ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is a temporary table"),
@@ -511,5 +517,14 @@ pub fn shared_references_tenant_table(what: &str) -> ! {
         "a shared table cannot reference a tenant table".into(),
         format!("{what}; shared rows are visible to every tenant and would point into one tenant's data."),
         "Tenant-enable that table too (leave it out of shared), or drop or repoint the foreign key.".into(),
+    )
+}
+
+pub fn bad_views_option(function: &str, found: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("{function}: views must be 'report' or 'invoker'"),
+        format!("views was '{found}'."),
+        "'report' (the default) lists views that bypass row level security; 'invoker' sets security_invoker = on on them.".into(),
     )
 }

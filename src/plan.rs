@@ -74,6 +74,7 @@ pub enum StepKind {
     SwapExclusionConstraint,
     BuildParentTenantKey,
     SwapForeignKey,
+    SetViewInvoker,
     DropUniqueIndex,
     RenameIndex,
     EnableRls,
@@ -133,6 +134,8 @@ pub struct Options<'a> {
     /// Unique keys that stay global: column lists (`email`, `a,b`) or constraint or
     /// index names.
     pub global_unique: &'a [String],
+    /// Make views over the table that bypass row level security `security_invoker`.
+    pub views_invoker: bool,
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -154,6 +157,8 @@ pub enum PlanError {
     ForeignKeyOtherOwner { fk: String, other: String, owner: String },
     /// A foreign key between tenant tables that cannot include tenant_id as it is.
     ForeignKeyNotComposable { fk: String, table: String, why: String },
+    /// views => 'invoker', and a view to change belongs to another role.
+    ViewNotOwned { view: String, owner: String },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -430,6 +435,36 @@ pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
     )
 }
 
+/// Views over the table that read it with their owner's rights, and that owner
+/// bypasses row level security: they show every tenant's rows.
+fn bypassing_views(state: &TableState) -> impl Iterator<Item = &crate::catalog::ViewInfo> {
+    state.views.iter().filter(|v| v.relkind == "v" && !v.security_invoker && v.owner_bypasses_rls)
+}
+
+/// What enabling leaves open around the table, one line each: views that bypass row
+/// level security (unless views => 'invoker' fixes them) and materialized views
+/// (which cannot have row level security). Pure.
+pub fn view_warnings(state: &TableState, opts: &Options) -> Vec<String> {
+    let table = quote_qualified(&state.schema, &state.name);
+    let mut lines = Vec::new();
+    if !opts.views_invoker {
+        for v in bypassing_views(state) {
+            let view = quote_qualified(&v.schema, &v.name);
+            lines.push(format!(
+                "warning: view {view} reads {table} as its owner \"{}\", who bypasses row level security, so it shows every tenant's rows: ALTER VIEW {view} SET (security_invoker = on), or pass views => 'invoker'",
+                v.owner
+            ));
+        }
+    }
+    for v in state.views.iter().filter(|v| v.relkind == "m") {
+        let view = quote_qualified(&v.schema, &v.name);
+        lines.push(format!(
+            "warning: materialized view {view} holds rows of {table} from every tenant (a materialized view cannot have row level security): grant it to no application role, or replace it with a view or a per-tenant table"
+        ));
+    }
+    lines
+}
+
 /// Compute the steps that bring `state` to the tenant-enabled end state. Empty when the
 /// table is already there.
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
@@ -684,6 +719,20 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             })),
         );
     }
+    if opts.views_invoker {
+        for v in bypassing_views(state) {
+            let view = quote_qualified(&v.schema, &v.name);
+            if !v.is_owner {
+                return Err(PlanError::ViewNotOwned { view, owner: v.owner.clone() });
+            }
+            steps.push(Step::new(
+                StepKind::SetViewInvoker,
+                Lock::AccessExclusive,
+                format!("view {view} now reads {table} with the querying role's rights (security_invoker = on), so row level security applies (lock on the view)"),
+                format!("ALTER VIEW {view} SET (security_invoker = on)"),
+            ));
+        }
+    }
     if !state.rls_enabled {
         steps.push(Step::new(
             StepKind::EnableRls,
@@ -812,7 +861,7 @@ mod tests {
     use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn, TriggerInfo};
 
     fn opts(global: &[String]) -> Options<'_> {
-        Options { ext_schema: "public", default_tenant: "default-tenant-000-0000-000000000000", global_unique: global }
+        Options { ext_schema: "public", default_tenant: "default-tenant-000-0000-000000000000", global_unique: global, views_invoker: false }
     }
 
     fn table(name: &str) -> TableState {
@@ -1122,6 +1171,39 @@ mod tests {
             plan(&state, &opts(&[])).unwrap_err(),
             PlanError::ForeignKeyOtherOwner { fk: "k".into(), other: "public.users".into(), owner: "someone".into() }
         );
+    }
+
+    #[test]
+    fn views_that_bypass_rls_are_reported_or_made_security_invoker() {
+        use crate::catalog::ViewInfo;
+        let mut state = enabled(table("skills"));
+        let view = |name: &str, relkind: &str, invoker: bool, bypass: bool| ViewInfo {
+            schema: "public".into(),
+            name: name.into(),
+            relkind: relkind.into(),
+            security_invoker: invoker,
+            owner: "postgres".into(),
+            owner_bypasses_rls: bypass,
+            is_owner: true,
+        };
+        state.views = vec![
+            view("open_view", "v", false, true),
+            view("invoker_view", "v", true, true),
+            view("owned_by_app", "v", false, false),
+            view("totals", "m", false, true),
+        ];
+        let warnings = view_warnings(&state, &opts(&[]));
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("public.open_view") && warnings[0].contains("views => 'invoker'"));
+        assert!(warnings[1].contains("materialized view public.totals"));
+        assert!(plan(&state, &opts(&[])).unwrap().is_empty());
+        let fix = Options { views_invoker: true, ..opts(&[]) };
+        let steps = plan(&state, &fix).unwrap();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].sql, "ALTER VIEW public.open_view SET (security_invoker = on)");
+        assert_eq!(view_warnings(&state, &fix).len(), 1, "the materialized view is still reported");
+        state.views[0].is_owner = false;
+        assert!(matches!(plan(&state, &fix), Err(PlanError::ViewNotOwned { .. })));
     }
 
     #[test]

@@ -126,9 +126,11 @@ fn run(
     shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
     apply: bool,
 ) -> (Lines, Vec<(String, i32, String, String, String)>) {
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
+    api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
         list.unwrap_or_default()
             .into_iter()
@@ -171,11 +173,11 @@ fn run(
                 let keys = (!keys.is_empty()).then(|| keys.into_iter().map(Some).collect());
                 let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
                 if apply {
-                    for line in api::enable(function, tbl, keys, default_tenant.clone()) {
+                    for line in api::enable(function, tbl, keys, default_tenant.clone(), views.clone()) {
                         lines.push((table.clone(), line));
                     }
                 } else {
-                    for (step, lock, action, sql) in api::plan_steps(function, tbl, keys, default_tenant.clone()) {
+                    for (step, lock, action, sql) in api::plan_steps(function, tbl, keys, default_tenant.clone(), views.clone()) {
                         steps.push((table.clone(), step, lock, action, sql));
                     }
                 }
@@ -200,8 +202,9 @@ fn relay_enable_tenancy_schema_oids(
     shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let (lines, _) = run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, true);
+    let (lines, _) = run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, views, true);
     TableIterator::new(lines)
 }
 
@@ -215,11 +218,12 @@ fn relay_tenancy_schema_plan_oids(
     shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
+    views: Option<String>,
 ) -> TableIterator<
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let (lines, steps) = run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, false);
+    let (lines, steps) = run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, views, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);
     TableIterator::new(rows)
