@@ -31,14 +31,28 @@ pub fn views_invoker(function: &str, views: Option<String>) -> bool {
     }
 }
 
-fn prepare(
-    function: &str,
-    tbl: Option<RegClass>,
-    global_unique: Option<Vec<Option<String>>>,
-    default_tenant: Option<String>,
-    views: Option<String>,
-) -> Prepared {
+/// `primary_key`: 'global' (the default) or 'tenant'.
+fn tenant_primary_key(function: &str, primary_key: Option<String>) -> bool {
+    match primary_key.as_deref() {
+        None | Some("global") => false,
+        Some("tenant") => true,
+        Some(other) => errors::bad_primary_key_option(function, other),
+    }
+}
+
+/// The options every tenant-enabling call takes, as SQL passed them.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    pub global_unique: Option<Vec<Option<String>>>,
+    pub default_tenant: Option<String>,
+    pub views: Option<String>,
+    pub primary_key: Option<String>,
+}
+
+fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
+    let CallOptions { global_unique, default_tenant, views, primary_key } = call;
     let views_invoker = views_invoker(function, views);
+    let tenant_primary_key = tenant_primary_key(function, primary_key);
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
     let asked: Option<Vec<String>> = global_unique.map(|list| {
         list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function))).collect()
@@ -86,6 +100,7 @@ fn prepare(
         default_tenant: &default_tenant,
         global_unique: &global_unique,
         views_invoker,
+        tenant_primary_key,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
     let warnings = plan::view_warnings(&state, &options);
@@ -100,19 +115,15 @@ fn relay_enable_tenancy(
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
     views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
 ) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(enable("relay_enable_tenancy", tbl, global_unique, default_tenant, views))
+    let call = CallOptions { global_unique, default_tenant, views, primary_key };
+    SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
 /// The body of relay_enable_tenancy, also run per table by the schema call.
-pub fn enable(
-    function: &str,
-    tbl: Option<RegClass>,
-    global_unique: Option<Vec<Option<String>>>,
-    default_tenant: Option<String>,
-    views: Option<String>,
-) -> Vec<String> {
-    let p = prepare(function, tbl, global_unique, default_tenant, views);
+pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
+    let p = prepare(function, tbl, call);
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let mut lines: Vec<String> = p.note.iter().cloned().collect();
     if p.steps.is_empty() && p.state.registered && p.note.is_none() {
@@ -137,20 +148,16 @@ fn relay_tenancy_plan(
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
     default_tenant: default!(Option<String>, "NULL"),
     views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, global_unique, default_tenant, views))
+    let call = CallOptions { global_unique, default_tenant, views, primary_key };
+    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 
 /// The body of relay_tenancy_plan: (step, lock, action, statement) rows.
 /// Warnings (views left open) come as step 0, with no lock and no statement.
-pub fn plan_steps(
-    function: &str,
-    tbl: Option<RegClass>,
-    global_unique: Option<Vec<Option<String>>>,
-    default_tenant: Option<String>,
-    views: Option<String>,
-) -> Vec<(i32, String, String, String)> {
-    let p = prepare(function, tbl, global_unique, default_tenant, views);
+pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<(i32, String, String, String)> {
+    let p = prepare(function, tbl, call);
     let mut rows: Vec<_> = p.warnings.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
     rows.extend(p.steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)));
     rows

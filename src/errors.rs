@@ -126,8 +126,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
         PlanError::UniqueHasDependents { key, entry, definition, dependents } => raise(
             ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
             format!("cannot make {key} of {table} unique per tenant: foreign keys depend on it"),
-            format!("{} reference{} it ({definition}).", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }),
-            format!("Keep it global: relay_enable_tenancy({}, global_unique => ARRAY[{}]); or drop the dependent foreign keys, enable, and recreate them on (tenant_id, ...).", crate::quote::quote_literal(table), crate::quote::quote_literal(&entry)),
+            format!("{} reference{} it ({definition}); relay rewrites a key together with the foreign keys into it only when they all come from tenant-enabled tables and can take tenant_id.", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }),
+            if definition.starts_with("PRIMARY KEY") {
+                "Tenant-enable the referencing tables first (their keys then become composite with it), or keep primary_key => 'global'.".to_string()
+            } else {
+                format!("Tenant-enable the referencing tables first (their keys then become composite with it), or keep it global: relay_enable_tenancy({}, global_unique => ARRAY[{}]).", crate::quote::quote_literal(table), crate::quote::quote_literal(&entry))
+            },
         ),
         PlanError::UnexpectedIndexDefinition { index, definition } => raise(
             ERRCODE_INTERNAL_ERROR,
@@ -526,5 +530,14 @@ pub fn bad_views_option(function: &str, found: &str) -> ! {
         format!("{function}: views must be 'report' or 'invoker'"),
         format!("views was '{found}'."),
         "'report' (the default) lists views that bypass row level security; 'invoker' sets security_invoker = on on them.".into(),
+    )
+}
+
+pub fn bad_primary_key_option(function: &str, found: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("{function}: primary_key must be 'global' or 'tenant'"),
+        format!("primary_key was '{found}'."),
+        "'global' (the default) keeps the primary key as it is; 'tenant' makes it (tenant_id, key), so each tenant has its own key space.".into(),
     )
 }

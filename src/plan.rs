@@ -74,6 +74,8 @@ pub enum StepKind {
     SwapExclusionConstraint,
     BuildParentTenantKey,
     SwapForeignKey,
+    DropForeignKey,
+    AddCompositeForeignKey,
     SetViewInvoker,
     DropUniqueIndex,
     RenameIndex,
@@ -136,6 +138,8 @@ pub struct Options<'a> {
     pub global_unique: &'a [String],
     /// Make views over the table that bypass row level security `security_invoker`.
     pub views_invoker: bool,
+    /// Rewrite the primary key to (tenant_id, key): each tenant its own key space.
+    pub tenant_primary_key: bool,
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -244,11 +248,37 @@ fn key_label(index: &IndexInfo) -> String {
     }
 }
 
-/// The unique keys to rewrite so they lead with tenant_id.
+/// The foreign keys (into this table) that depend on `index`: PostgreSQL picks the
+/// unique index whose columns are the referenced ones.
+fn dependents_of<'s>(state: &'s TableState, index: &IndexInfo) -> Vec<&'s ForeignKeyInfo> {
+    let mut key: Vec<&str> = index.key_columns.iter().map(|c| c.as_deref().unwrap_or("")).collect();
+    key.sort_unstable();
+    state
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.parent_oid == state.oid)
+        .filter(|fk| {
+            let mut cols: Vec<&str> = fk.parent_columns.iter().map(String::as_str).collect();
+            cols.sort_unstable();
+            cols == key
+        })
+        .collect()
+}
+
+/// A foreign key can take tenant_id: both ends are (or become) tenant tables.
+fn composable(fk: &ForeignKeyInfo) -> bool {
+    fk.child_oid == fk.parent_oid || (fk.other_registered && fk.other_has_tenant)
+}
+
+/// The unique keys to rewrite so they lead with tenant_id (the primary key too when
+/// asked), and the foreign keys that reference them: those are dropped before the
+/// swap and come back composite after it. A key referenced from a table that is not
+/// tenant-enabled is refused.
 fn keys_to_rewrite<'s>(
     state: &'s TableState,
     global_unique: &[String],
-) -> Result<Vec<&'s IndexInfo>, PlanError> {
+    tenant_primary_key: bool,
+) -> Result<Vec<(&'s IndexInfo, Vec<&'s ForeignKeyInfo>)>, PlanError> {
     let uniques: Vec<&IndexInfo> =
         state.indexes.iter().filter(|i| (i.is_unique && i.is_valid) || is_exclusion(i)).collect();
     for entry in global_unique {
@@ -268,13 +298,16 @@ fn keys_to_rewrite<'s>(
     }
     let mut keys = Vec::new();
     for index in uniques {
-        if index.is_primary || index.has_tenant_key || is_exclusion(index) {
+        if (index.is_primary && !tenant_primary_key) || index.has_tenant_key || is_exclusion(index) {
             continue;
         }
-        if global_unique.iter().any(|e| names_key(e, index)) {
+        if !index.is_primary && global_unique.iter().any(|e| names_key(e, index)) {
             continue;
         }
-        if !index.dependent_fks.is_empty() {
+        let carried = dependents_of(state, index);
+        let all_carried = carried.len() == index.dependent_fks.len()
+            && carried.iter().all(|fk| composable(fk) && !fk.has_tenant);
+        if !index.dependent_fks.is_empty() && !all_carried {
             return Err(PlanError::UniqueHasDependents {
                 key: key_label(index),
                 entry: index.constraint.as_ref().map_or(&index.name, |c| &c.name).clone(),
@@ -282,7 +315,15 @@ fn keys_to_rewrite<'s>(
                 dependents: index.dependent_fks.clone(),
             });
         }
-        keys.push(index);
+        if carried.iter().any(|fk| fk.child_oid != state.oid && !fk.other_is_owner) {
+            let fk = carried.iter().find(|fk| fk.child_oid != state.oid && !fk.other_is_owner).expect("found above");
+            return Err(PlanError::ForeignKeyOtherOwner {
+                fk: fk.name.clone(),
+                other: quote_qualified(&fk.child_schema, &fk.child_name),
+                owner: fk.other_owner.clone(),
+            });
+        }
+        keys.push((index, carried));
     }
     Ok(keys)
 }
@@ -406,12 +447,12 @@ fn referential_action(code: &str) -> &'static str {
     }
 }
 
-/// The composite foreign key, replacing `fk` under the same name: actions and
-/// deferrability kept; ON DELETE SET NULL / SET DEFAULT name the original columns so
-/// tenant_id is never cleared; a single-column MATCH FULL becomes MATCH SIMPLE (the
-/// same rule once tenant_id, never NULL, leads).
-pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
-    let child = quote_qualified(&fk.child_schema, &fk.child_name);
+/// `FOREIGN KEY (tenant_id, cols) REFERENCES parent (tenant_id, key) ON UPDATE ...
+/// ON DELETE ... [DEFERRABLE ...]` for `fk`: actions and deferrability kept; ON DELETE
+/// SET NULL / SET DEFAULT name the original columns so tenant_id is never cleared; a
+/// single-column MATCH FULL becomes MATCH SIMPLE (the same rule once tenant_id, never
+/// NULL, leads).
+fn composite_foreign_key_clause(fk: &ForeignKeyInfo) -> String {
     let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
     let list = |cols: &[String]| cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
     let on_delete = match fk.on_delete.as_str() {
@@ -427,11 +468,20 @@ pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
         _ => "",
     };
     format!(
-        "ALTER TABLE {child} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} FOREIGN KEY ({TENANT_COLUMN}, {1}) REFERENCES {parent} ({TENANT_COLUMN}, {2}) ON UPDATE {3} ON DELETE {on_delete}{deferral}",
-        quote_ident(&fk.name),
+        "FOREIGN KEY ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}) ON UPDATE {} ON DELETE {on_delete}{deferral}",
         list(&fk.columns),
         list(&fk.parent_columns),
         referential_action(&fk.on_update),
+    )
+}
+
+/// The composite foreign key, replacing `fk` under the same name in one statement.
+pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
+    format!(
+        "ALTER TABLE {} DROP CONSTRAINT {1}, ADD CONSTRAINT {1} {2}",
+        quote_qualified(&fk.child_schema, &fk.child_name),
+        quote_ident(&fk.name),
+        composite_foreign_key_clause(fk)
     )
 }
 
@@ -469,9 +519,15 @@ pub fn view_warnings(state: &TableState, opts: &Options) -> Vec<String> {
 /// table is already there.
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
     validate(state)?;
-    let rewrite = keys_to_rewrite(state, opts.global_unique)?;
+    let rewrite_with_fks = keys_to_rewrite(state, opts.global_unique, opts.tenant_primary_key)?;
+    let rewrite: Vec<&IndexInfo> = rewrite_with_fks.iter().map(|(i, _)| *i).collect();
+    let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks.iter().flat_map(|(_, fks)| fks.iter().copied()).collect();
     let exclusions = exclusions_to_rewrite(state, opts.global_unique)?;
-    let composite_fks = foreign_keys_to_compose(state)?;
+    // Keys into a key being rewritten come back composite with it; the others here.
+    let composite_fks: Vec<&ForeignKeyInfo> = foreign_keys_to_compose(state)?
+        .into_iter()
+        .filter(|fk| !carried.iter().any(|c| c.name == fk.name && c.child_oid == fk.child_oid))
+        .collect();
 
     let table = quote_qualified(&state.schema, &state.name);
     let tenants = quote_qualified(opts.ext_schema, "tenants");
@@ -530,7 +586,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ),
             tenant_leading_index_sql(index, &tmp, &table)?,
         ));
-        swaps.push((*index, tmp));
+        let carried = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
+        swaps.push((*index, tmp, carried));
     }
     let served = state.indexes.iter().any(|i| i.is_valid && i.leads_with_tenant && i.predicate.is_none())
         || rewrite.iter().any(|i| i.predicate.is_none())
@@ -621,7 +678,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ),
         ));
     }
-    for (index, tmp) in swaps {
+    for (index, tmp, carried) in swaps {
+        // The keys that reference this one go first (a constraint they depend on
+        // cannot be dropped), and come back composite right after the swap.
+        for fk in &carried {
+            let child = quote_qualified(&fk.child_schema, &fk.child_name);
+            steps.push(
+                Step::new(
+                    StepKind::DropForeignKey,
+                    Lock::AccessExclusive,
+                    format!("dropped foreign key {} on {child}, to come back composite below", quote_ident(&fk.name)),
+                    format!("ALTER TABLE {child} DROP CONSTRAINT {}", quote_ident(&fk.name)),
+                )
+                .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition })),
+            );
+        }
         let replaced = serde_json::json!({
             "index": index.name,
             "index_definition": index.definition,
@@ -635,17 +706,18 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     (true, false) => " DEFERRABLE",
                     _ => "",
                 };
+                let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
                 steps.push(
                     Step::new(
                         StepKind::SwapUniqueConstraint,
                         Lock::AccessExclusive,
                         format!(
-                            "replaced constraint {} {} with UNIQUE ({TENANT_COLUMN}, ...) under the same name",
+                            "replaced constraint {} {} with {kind} ({TENANT_COLUMN}, ...) under the same name",
                             quote_ident(&con.name),
                             con.definition
                         ),
                         format!(
-                            "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} UNIQUE USING INDEX {1}{deferral}",
+                            "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {kind} USING INDEX {1}{deferral}",
                             quote_ident(&con.name),
                             quote_ident(&tmp)
                         ),
@@ -678,6 +750,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     ),
                 ));
             }
+        }
+        for fk in &carried {
+            let child = quote_qualified(&fk.child_schema, &fk.child_name);
+            let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
+            steps.push(Step::new(
+                StepKind::AddCompositeForeignKey,
+                Lock::ShareRowExclusive,
+                format!(
+                    "added foreign key {} on {child} as ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}): a row can reference its own tenant's rows only (validating scan)",
+                    quote_ident(&fk.name),
+                    fk.columns.join(", "),
+                    fk.parent_columns.join(", ")
+                ),
+                format!("ALTER TABLE {child} ADD CONSTRAINT {} {}", quote_ident(&fk.name), composite_foreign_key_clause(fk)),
+            ));
         }
     }
     for fk in &composite_fks {
@@ -861,7 +948,13 @@ mod tests {
     use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn, TriggerInfo};
 
     fn opts(global: &[String]) -> Options<'_> {
-        Options { ext_schema: "public", default_tenant: "default-tenant-000-0000-000000000000", global_unique: global, views_invoker: false }
+        Options {
+            ext_schema: "public",
+            default_tenant: "default-tenant-000-0000-000000000000",
+            global_unique: global,
+            views_invoker: false,
+            tenant_primary_key: false,
+        }
     }
 
     fn table(name: &str) -> TableState {

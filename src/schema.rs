@@ -127,6 +127,7 @@ fn run(
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
     views: Option<String>,
+    primary_key: Option<String>,
     apply: bool,
 ) -> (Lines, Vec<(String, i32, String, String, String)>) {
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
@@ -173,11 +174,23 @@ fn run(
                 let keys = (!keys.is_empty()).then(|| keys.into_iter().map(Some).collect());
                 let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
                 if apply {
-                    for line in api::enable(function, tbl, keys, default_tenant.clone(), views.clone()) {
+                    let call = api::CallOptions {
+                        global_unique: keys,
+                        default_tenant: default_tenant.clone(),
+                        views: views.clone(),
+                        primary_key: primary_key.clone(),
+                    };
+                    for line in api::enable(function, tbl, call) {
                         lines.push((table.clone(), line));
                     }
                 } else {
-                    for (step, lock, action, sql) in api::plan_steps(function, tbl, keys, default_tenant.clone(), views.clone()) {
+                    let call = api::CallOptions {
+                        global_unique: keys,
+                        default_tenant: default_tenant.clone(),
+                        views: views.clone(),
+                        primary_key: primary_key.clone(),
+                    };
+                    for (step, lock, action, sql) in api::plan_steps(function, tbl, call) {
                         steps.push((table.clone(), step, lock, action, sql));
                     }
                 }
@@ -203,8 +216,10 @@ fn relay_enable_tenancy_schema_oids(
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
     views: Option<String>,
+    primary_key: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let (lines, _) = run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, views, true);
+    let (lines, _) =
+        run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, views, primary_key, true);
     TableIterator::new(lines)
 }
 
@@ -219,11 +234,13 @@ fn relay_tenancy_schema_plan_oids(
     global_unique: Option<Vec<Option<String>>>,
     default_tenant: Option<String>,
     views: Option<String>,
+    primary_key: Option<String>,
 ) -> TableIterator<
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let (lines, steps) = run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, views, false);
+    let (lines, steps) =
+        run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, views, primary_key, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);
     TableIterator::new(rows)

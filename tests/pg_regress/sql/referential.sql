@@ -98,3 +98,44 @@ CREATE TABLE ref_u3 (id int PRIMARY KEY, u int REFERENCES ref_u1);
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_u3') $$);
 \x off
 RESET ROLE;
+
+-- A unique key referenced by foreign keys from tenant-enabled tables is rewritten
+-- together with them: the keys are dropped, the unique key becomes (tenant_id, code),
+-- and the keys come back composite.
+CREATE TABLE ref_codes (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+CREATE TABLE ref_uses (id int PRIMARY KEY, code text REFERENCES ref_codes (code) ON DELETE CASCADE);
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_uses');
+SELECT step, lock, statement FROM relay_tenancy_plan('ref_codes')
+ WHERE statement ~ 'CONSTRAINT (ref_uses_code_fkey|ref_codes_code_key)' ORDER BY step;
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_codes');
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conname IN ('ref_uses_code_fkey', 'ref_codes_code_key') ORDER BY 1;
+
+-- Per-tenant primary keys (primary_key => 'tenant'): PRIMARY KEY (id) becomes
+-- (tenant_id, id), with the foreign keys that reference it, so each tenant has its own
+-- key space: a singleton such as a settings row 'default' exists once per tenant, and
+-- inserting another tenant's id tells nothing.
+CREATE TABLE ref_settings (id text PRIMARY KEY, theme text);
+CREATE TABLE ref_setting_notes (id int PRIMARY KEY, setting_id text REFERENCES ref_settings (id));
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_setting_notes');
+SELECT * FROM relay_enable_tenancy('ref_settings', primary_key => 'tenant');
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid IN ('ref_settings'::regclass, 'ref_setting_notes'::regclass) AND contype IN ('p', 'f')
+   AND confrelid IS DISTINCT FROM 'tenants'::regclass ORDER BY 1;
+GRANT SELECT, INSERT ON ref_settings, ref_setting_notes TO ref_app;
+SET ROLE ref_app;
+SET app.current_tenant_id = 'ref_a';
+INSERT INTO ref_settings VALUES ('default', 'dark');
+INSERT INTO ref_setting_notes VALUES (1, 'default');
+SET app.current_tenant_id = 'ref_b';
+INSERT INTO ref_settings VALUES ('default', 'light');
+SELECT id, theme, tenant_id FROM ref_settings ORDER BY id;
+RESET app.current_tenant_id;
+RESET ROLE;
+-- A primary key referenced from a table that is not tenant-enabled stays as it is.
+CREATE TABLE ref_g1 (id int PRIMARY KEY);
+CREATE TABLE ref_g2 (id int PRIMARY KEY, g1 int REFERENCES ref_g1 (id));
+\x on
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_g1', primary_key => 'tenant') $$);
+\x off
+SELECT code, message FROM expect_error($$ SELECT relay_enable_tenancy('ref_g1', primary_key => 'mine') $$);
