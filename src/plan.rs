@@ -475,6 +475,18 @@ fn composite_foreign_key_clause(fk: &ForeignKeyInfo) -> String {
     )
 }
 
+/// `fk on child as (tenant_id, cols) REFERENCES parent (tenant_id, key)`, for the log.
+fn composite_description(fk: &ForeignKeyInfo) -> String {
+    format!(
+        "{} on {} as ({TENANT_COLUMN}, {}) REFERENCES {} ({TENANT_COLUMN}, {})",
+        quote_ident(&fk.name),
+        quote_qualified(&fk.child_schema, &fk.child_name),
+        fk.columns.join(", "),
+        quote_qualified(&fk.parent_schema, &fk.parent_name),
+        fk.parent_columns.join(", ")
+    )
+}
+
 /// The composite foreign key, replacing `fk` under the same name in one statement.
 pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
     format!(
@@ -752,33 +764,28 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             }
         }
         for fk in &carried {
-            let child = quote_qualified(&fk.child_schema, &fk.child_name);
-            let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
             steps.push(Step::new(
                 StepKind::AddCompositeForeignKey,
                 Lock::ShareRowExclusive,
+                format!("added foreign key {}: a row can reference its own tenant's rows only (validating scan)", composite_description(fk)),
                 format!(
-                    "added foreign key {} on {child} as ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}): a row can reference its own tenant's rows only (validating scan)",
+                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                    quote_qualified(&fk.child_schema, &fk.child_name),
                     quote_ident(&fk.name),
-                    fk.columns.join(", "),
-                    fk.parent_columns.join(", ")
+                    composite_foreign_key_clause(fk)
                 ),
-                format!("ALTER TABLE {child} ADD CONSTRAINT {} {}", quote_ident(&fk.name), composite_foreign_key_clause(fk)),
             ));
         }
     }
     for fk in &composite_fks {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
         steps.push(
             Step::new(
                 StepKind::SwapForeignKey,
                 Lock::AccessExclusive,
                 format!(
-                    "replaced foreign key {} on {child} with ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}) under the same name: a row can reference its own tenant's rows only (validating scan; ACCESS EXCLUSIVE on both tables)",
-                    quote_ident(&fk.name),
-                    fk.columns.join(", "),
-                    fk.parent_columns.join(", ")
+                    "replaced foreign key {} under the same name: a row can reference its own tenant's rows only (validating scan; ACCESS EXCLUSIVE on both tables)",
+                    composite_description(fk)
                 ),
                 composite_foreign_key_sql(fk),
             )
