@@ -43,9 +43,10 @@ run <<'SQL'
 INSERT INTO tenants (id, name, slug) VALUES ('acme', 'Acme Corp', 'acme');
 CREATE ROLE app;
 -- the application's tables only: relay's own tables stay closed (audit_logs is
--- INSERT and SELECT for everyone already)
+-- readable by everyone already, and written by relay alone)
 GRANT SELECT, INSERT, UPDATE, DELETE ON users, skills, ratings, usage_events, skill_versions,
   skill_embeddings, skill_reviews, api_keys, site_settings TO app;
+GRANT TRUNCATE ON site_settings TO app;   -- as a sloppy GRANT ALL would
 SET ROLE app;
 \echo '-- the default tenant sees the rows that were there before:'
 BEGIN;
@@ -61,6 +62,18 @@ INSERT INTO skills (name, slug) VALUES ('Acme onboarding', 'skill-1') RETURNING 
 \echo '-- an update of the default tenant''s skill s1 touches nothing:'
 UPDATE skills SET name = 'hijacked' WHERE id = 's1' RETURNING id;
 SELECT count(*) AS skills_visible FROM skills;
+\echo '-- foreign keys between tenant tables are composite: acme cannot point at s1'
+SAVEPOINT before_reference;
+\set ON_ERROR_STOP 0
+INSERT INTO usage_events (tool_name, skill_id) VALUES ('search', 's1');
+\set ON_ERROR_STOP 1
+ROLLBACK TO before_reference;
+\echo '-- and TRUNCATE, which ignores row level security, is refused even when granted:'
+SAVEPOINT before_truncate;
+\set ON_ERROR_STOP 0
+TRUNCATE site_settings;
+\set ON_ERROR_STOP 1
+ROLLBACK TO before_truncate;
 COMMIT;
 \echo '-- with no tenant set, nothing is visible and an insert fails loudly:'
 SELECT count(*) AS skills_visible FROM skills;
