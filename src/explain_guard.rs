@@ -98,6 +98,7 @@ unsafe fn is_restricted_explain(stmt: *mut pg_sys::Node) -> bool {
 }
 
 #[pg_guard]
+#[allow(clippy::too_many_arguments)] // PostgreSQL's ProcessUtility_hook signature
 unsafe extern "C-unwind" fn process_utility(
     pstmt: *mut pg_sys::PlannedStmt,
     query_string: *const std::ffi::c_char,

@@ -118,18 +118,21 @@ fn refuse_shared_referencing_tenant_tables(shared: &[u32], enabled: &[u32]) {
 }
 
 type Lines = Vec<(String, String)>;
+/// (table, step, lock, action, statement)
+type PlanRows = Vec<(String, i32, String, String, String)>;
 
-fn run(
-    function: &str,
+/// The schema call's arguments as SQL passed them; `call.global_unique` holds the
+/// `table.key` entries.
+struct SchemaArgs {
     schema: Option<String>,
     exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
     shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
-    global_unique: Option<Vec<Option<String>>>,
-    default_tenant: Option<String>,
-    views: Option<String>,
-    primary_key: Option<String>,
-    apply: bool,
-) -> (Lines, Vec<(String, i32, String, String, String)>) {
+    call: api::CallOptions,
+}
+
+fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
+    let SchemaArgs { schema, exclude, shared, call } = args;
+    let api::CallOptions { global_unique, default_tenant, views, primary_key } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
@@ -218,8 +221,8 @@ fn relay_enable_tenancy_schema_oids(
     views: Option<String>,
     primary_key: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let (lines, _) =
-        run("relay_enable_tenancy_schema", schema, exclude, shared, global_unique, default_tenant, views, primary_key, true);
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key };
+    let (lines, _) = run("relay_enable_tenancy_schema", SchemaArgs { schema, exclude, shared, call }, true);
     TableIterator::new(lines)
 }
 
@@ -239,8 +242,8 @@ fn relay_tenancy_schema_plan_oids(
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let (lines, steps) =
-        run("relay_tenancy_schema_plan", schema, exclude, shared, global_unique, default_tenant, views, primary_key, false);
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key };
+    let (lines, steps) = run("relay_tenancy_schema_plan", SchemaArgs { schema, exclude, shared, call }, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);
     TableIterator::new(rows)
