@@ -25,6 +25,8 @@ CREATE TABLE relay_tables (
   relid          regclass PRIMARY KEY,
   default_tenant text NOT NULL,
   global_unique  text[] NOT NULL DEFAULT '{}',
+  -- foreign keys (constraint names) between tenant tables kept single-column on request
+  keep_foreign_keys text[] NOT NULL DEFAULT '{}',
   enabled_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   enabled_by     name NOT NULL DEFAULT CURRENT_USER,
   updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),

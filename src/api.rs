@@ -15,8 +15,9 @@ struct Prepared {
     state: catalog::TableState,
     default_tenant: String,
     global_unique: Vec<String>,
-    /// Said when a re-run changes which keys stay global.
-    note: Option<String>,
+    keep_foreign_keys: Vec<String>,
+    /// Said when a re-run changes what the registry recorded.
+    notes: Vec<String>,
     /// Views and materialized views left open around the table.
     warnings: Vec<String>,
     steps: Vec<plan::Step>,
@@ -47,10 +48,30 @@ pub struct CallOptions {
     pub default_tenant: Option<String>,
     pub views: Option<String>,
     pub primary_key: Option<String>,
+    pub keep_foreign_keys: Option<Vec<Option<String>>>,
+}
+
+/// A list option that the registry records: NULL means "what the registry recorded"
+/// (nothing on a first call), so a repair call never changes it by leaving it out;
+/// a different list is used and reported.
+fn resolve_recorded(name: &str, asked: Option<Vec<String>>, recorded: Option<Vec<String>>) -> (Vec<String>, Option<String>) {
+    match (asked, recorded) {
+        (None, Some(kept)) => (kept, None),
+        (None, None) => (Vec::new(), None),
+        (Some(asked), Some(kept)) if plan::same_entries(&asked, &kept) => (asked, None),
+        (Some(asked), Some(kept)) => {
+            let note = format!("{name} changed from {{{}}} (recorded in the registry) to {{{}}}", kept.join(","), asked.join(","));
+            (asked, Some(note))
+        }
+        (Some(asked), None) => (asked, None),
+    }
 }
 
 fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
-    let CallOptions { global_unique, default_tenant, views, primary_key } = call;
+    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys } = call;
+    let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
+        list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry"))).collect()
+    });
     let views_invoker = views_invoker(function, views);
     let tenant_primary_key = tenant_primary_key(function, primary_key);
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
@@ -70,26 +91,19 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     let mut state = catalog::read(tbl.0, &ext_schema);
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
-    let recorded = catalog::registered_global_unique(tbl.0);
+    let recorded = catalog::registry_lists(tbl.0);
     state.registered = recorded.is_some();
-
-    // A re-run keeps the keys the registry records as global unless the caller says
-    // otherwise, and then the change is reported: a repair call must never loosen a
-    // global key (users.email) to per-tenant by leaving the argument out.
-    let (global_unique, note) = match (asked, recorded) {
-        (None, Some(kept)) => (kept, None),
-        (None, None) => (Vec::new(), None),
-        (Some(asked), Some(kept)) if plan::same_entries(&asked, &kept) => (asked, None),
-        (Some(asked), Some(kept)) => {
-            let note = format!(
-                "global_unique changed from {{{}}} (recorded in the registry) to {{{}}}",
-                kept.join(","),
-                asked.join(",")
-            );
-            (asked, Some(note))
-        }
-        (Some(asked), None) => (asked, None),
+    let (recorded_unique, recorded_keep) = match recorded {
+        Some((unique, keep)) => (Some(unique), Some(keep)),
+        None => (None, None),
     };
+    // A re-run keeps the keys the registry records as global (and the foreign keys it
+    // records as kept single-column) unless the caller says otherwise, and then the
+    // change is reported: a repair call must never loosen users.email to per-tenant
+    // by leaving the argument out.
+    let (global_unique, unique_note) = resolve_recorded("global_unique", asked, recorded_unique);
+    let (keep_foreign_keys, keep_note) = resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
+    let notes: Vec<String> = unique_note.into_iter().chain(keep_note).collect();
 
     if ext::tenant_is_active(&default_tenant).is_none() {
         errors::unknown_default_tenant(&default_tenant, &quote_qualified(&ext_schema, "tenants"));
@@ -101,10 +115,11 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         global_unique: &global_unique,
         views_invoker,
         tenant_primary_key,
+        keep_foreign_keys: &keep_foreign_keys,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
     let warnings = plan::view_warnings(&state, &options);
-    Prepared { ext_schema, state, default_tenant, global_unique, note, warnings, steps }
+    Prepared { ext_schema, state, default_tenant, global_unique, keep_foreign_keys, notes, warnings, steps }
 }
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
@@ -116,8 +131,9 @@ fn relay_enable_tenancy(
     default_tenant: default!(Option<String>, "NULL"),
     views: default!(Option<String>, "'report'"),
     primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> SetOfIterator<'static, String> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
@@ -125,8 +141,8 @@ fn relay_enable_tenancy(
 pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
     let p = prepare(function, tbl, call);
     let table = quote_qualified(&p.state.schema, &p.state.name);
-    let mut lines: Vec<String> = p.note.iter().cloned().collect();
-    if p.steps.is_empty() && p.state.registered && p.note.is_none() {
+    let mut lines: Vec<String> = p.notes.clone();
+    if p.steps.is_empty() && p.state.registered && p.notes.is_empty() {
         lines.push(format!("{table} is already tenant-enabled: nothing to do"));
         lines.extend(p.warnings);
         return lines;
@@ -135,7 +151,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     // Code that ran during the steps (index expressions, the owner's triggers) could
     // not switch isolation off on the way: the end state is checked, not assumed.
     crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
-    lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique));
+    lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique, &p.keep_foreign_keys));
     lines.extend(p.warnings);
     lines
 }
@@ -149,8 +165,9 @@ fn relay_tenancy_plan(
     default_tenant: default!(Option<String>, "NULL"),
     views: default!(Option<String>, "'report'"),
     primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 

@@ -98,17 +98,19 @@ pub fn register(
     steps: &[Step],
     default_tenant: &str,
     global_unique: &[String],
+    keep_foreign_keys: &[String],
 ) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
     let sql = format!(
-        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, history)
-         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6,
+        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, history)
+         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7,
                  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                    'at', pg_catalog.now(), 'by', $6,
                    'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))
          ON CONFLICT (relid) DO UPDATE
             SET history = r.history OPERATOR(pg_catalog.||) EXCLUDED.history,
                 global_unique = EXCLUDED.global_unique,
+                keep_foreign_keys = EXCLUDED.keep_foreign_keys,
                 updated_at = pg_catalog.now()"
     );
     let before = serde_json::to_string(state).expect("state serializes");
@@ -124,6 +126,7 @@ pub fn register(
         before.into(),
         steps_json.into(),
         caller.into(),
+        keep_foreign_keys.to_vec().into(),
     ];
     ext::refuse_foreign_triggers(c"relay_tables");
     ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));

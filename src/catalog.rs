@@ -165,6 +165,10 @@ pub struct ForeignKeyInfo {
     /// nothing to other roles).
     #[serde(default)]
     pub other_registered: bool,
+    /// The other table's registry asks to keep this key single-column; filled in by
+    /// the caller.
+    #[serde(default)]
+    pub other_keeps: bool,
     /// A valid, non-partial unique index on the parent over exactly tenant_id and the
     /// referenced columns, if there is one.
     pub parent_tenant_key: Option<String>,
@@ -481,24 +485,47 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
     let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
     for fk in &mut state.foreign_keys {
         let other = if fk.outgoing { fk.parent_oid } else { fk.child_oid };
-        fk.other_registered = other == state.oid || crate::ext::membership_now(pgrx::pg_sys::Oid::from(other)).0;
+        if other == state.oid {
+            fk.other_registered = true;
+            continue;
+        }
+        if let Some((_, kept)) = registry_lists(pgrx::pg_sys::Oid::from(other)) {
+            fk.other_registered = true;
+            fk.other_keeps = kept.contains(&fk.name);
+        }
     }
     state
 }
 
-/// The `global_unique` list the registry records for table `oid`; None when the
-/// table is not registered. Read as the extension's owner: the registry gives
-/// nothing to other roles.
-pub fn registered_global_unique(oid: pgrx::pg_sys::Oid) -> Option<Vec<String>> {
+/// What the registry records for table `oid`: (global_unique, keep_foreign_keys);
+/// None when the table is not registered. Read as the extension's owner: the registry
+/// gives nothing to other roles.
+pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>)> {
+    use pgrx::prelude::*;
     if !crate::ext::membership_now(oid).0 {
         return None;
     }
     let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
-    crate::ext::as_extension_owner(|| {
-        crate::ext::select_optional::<Vec<String>>(
-            &format!("SELECT global_unique FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"),
-            &[oid.into()],
-        )
-    })
-    .or(Some(Vec::new()))
+    let lists = crate::ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let rows = client
+                .select(
+                    &format!(
+                        "SELECT global_unique, keep_foreign_keys FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+                    ),
+                    Some(1),
+                    &[oid.into()],
+                )
+                .expect("registry lookup");
+            if rows.is_empty() {
+                return (Vec::new(), Vec::new());
+            }
+            let row = rows.first();
+            (
+                row.get::<Vec<String>>(1).expect("global_unique").unwrap_or_default(),
+                row.get::<Vec<String>>(2).expect("keep_foreign_keys").unwrap_or_default(),
+            )
+        })
+    });
+    Some(lists)
 }

@@ -140,6 +140,9 @@ pub struct Options<'a> {
     pub views_invoker: bool,
     /// Rewrite the primary key to (tenant_id, key): each tenant its own key space.
     pub tenant_primary_key: bool,
+    /// Foreign keys (constraint names) to keep single-column although both ends are
+    /// tenant tables.
+    pub keep_foreign_keys: &'a [String],
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -413,11 +416,14 @@ fn tenant_rule(ext_schema: &str, table: &str) -> String {
 /// do not include tenant_id yet: they become `(tenant_id, cols) REFERENCES parent
 /// (tenant_id, key)`, so a row can only reference a row of its own tenant. Whichever
 /// end is enabled second does it, so the order of enabling does not matter.
-fn foreign_keys_to_compose(state: &TableState) -> Result<Vec<&ForeignKeyInfo>, PlanError> {
+fn foreign_keys_to_compose<'s>(state: &'s TableState, keep: &[String]) -> Result<Vec<&'s ForeignKeyInfo>, PlanError> {
     let mut found = Vec::new();
     for fk in &state.foreign_keys {
         let is_self = fk.child_oid == fk.parent_oid;
         if fk.has_tenant || !(is_self || (fk.other_registered && fk.other_has_tenant)) {
+            continue;
+        }
+        if keep.contains(&fk.name) || fk.other_keeps {
             continue;
         }
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
@@ -536,7 +542,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks.iter().flat_map(|(_, fks)| fks.iter().copied()).collect();
     let exclusions = exclusions_to_rewrite(state, opts.global_unique)?;
     // Keys into a key being rewritten come back composite with it; the others here.
-    let composite_fks: Vec<&ForeignKeyInfo> = foreign_keys_to_compose(state)?
+    let composite_fks: Vec<&ForeignKeyInfo> = foreign_keys_to_compose(state, opts.keep_foreign_keys)?
         .into_iter()
         .filter(|fk| !carried.iter().any(|c| c.name == fk.name && c.child_oid == fk.child_oid))
         .collect();
@@ -961,6 +967,7 @@ mod tests {
             global_unique: global,
             views_invoker: false,
             tenant_primary_key: false,
+            keep_foreign_keys: &[],
         }
     }
 
@@ -1250,6 +1257,17 @@ mod tests {
         let k = kinds(&steps);
         assert!(k.contains(&StepKind::BuildParentTenantKey) && k.contains(&StepKind::SwapForeignKey));
         assert!(!k.contains(&StepKind::CreateTenantIndex));
+    }
+
+    #[test]
+    fn foreign_keys_kept_by_either_end_stay_single_column() {
+        let mut state = table("skills");
+        state.foreign_keys.push(fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]));
+        let keep = vec!["skills_author_id_fkey".to_string()];
+        let here = Options { keep_foreign_keys: &keep, ..opts(&[]) };
+        assert!(!kinds(&plan(&state, &here).unwrap()).contains(&StepKind::SwapForeignKey));
+        state.foreign_keys[0].other_keeps = true;
+        assert!(!kinds(&plan(&state, &opts(&[])).unwrap()).contains(&StepKind::SwapForeignKey));
     }
 
     #[test]

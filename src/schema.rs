@@ -132,7 +132,7 @@ struct SchemaArgs {
 
 fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     let SchemaArgs { schema, exclude, shared, call } = args;
-    let api::CallOptions { global_unique, default_tenant, views, primary_key } = call;
+    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
@@ -147,6 +147,11 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         .unwrap_or_default()
         .into_iter()
         .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
+        .collect();
+    let keep_entries: Vec<String> = keep_foreign_keys
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry")))
         .collect();
 
     let tables = candidate_tables(&schema);
@@ -164,6 +169,8 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     refuse_shared_referencing_tenant_tables(&shared, &enabled);
     let names: Vec<String> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(_, n, _)| n.clone()).collect();
     let per_table = split_global_unique(&entries, &names).unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+    let keep_per_table =
+        split_global_unique(&keep_entries, &names).unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
 
     let mut lines = Vec::new();
     let mut steps = Vec::new();
@@ -173,26 +180,23 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
             Treatment::Skip(why) => lines.push((table, format!("skipped: {why}"))),
             Treatment::Enable => {
                 // No entry for the table: the registry's list on a re-run (never loosened).
-                let keys = per_table.iter().find(|(t, _)| *t == name).map(|(_, k)| k.clone()).unwrap_or_default();
-                let keys = (!keys.is_empty()).then(|| keys.into_iter().map(Some).collect());
+                let entries_for = |split: &[(String, Vec<String>)]| {
+                    let list = split.iter().find(|(t, _)| *t == name).map(|(_, k)| k.clone()).unwrap_or_default();
+                    (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
+                };
                 let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
+                let call = api::CallOptions {
+                    global_unique: entries_for(&per_table),
+                    default_tenant: default_tenant.clone(),
+                    views: views.clone(),
+                    primary_key: primary_key.clone(),
+                    keep_foreign_keys: entries_for(&keep_per_table),
+                };
                 if apply {
-                    let call = api::CallOptions {
-                        global_unique: keys,
-                        default_tenant: default_tenant.clone(),
-                        views: views.clone(),
-                        primary_key: primary_key.clone(),
-                    };
                     for line in api::enable(function, tbl, call) {
                         lines.push((table.clone(), line));
                     }
                 } else {
-                    let call = api::CallOptions {
-                        global_unique: keys,
-                        default_tenant: default_tenant.clone(),
-                        views: views.clone(),
-                        primary_key: primary_key.clone(),
-                    };
                     for (step, lock, action, sql) in api::plan_steps(function, tbl, call) {
                         steps.push((table.clone(), step, lock, action, sql));
                     }
@@ -220,8 +224,9 @@ fn relay_enable_tenancy_schema_oids(
     default_tenant: Option<String>,
     views: Option<String>,
     primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
     let (lines, _) = run("relay_enable_tenancy_schema", SchemaArgs { schema, exclude, shared, call }, true);
     TableIterator::new(lines)
 }
@@ -238,11 +243,12 @@ fn relay_tenancy_schema_plan_oids(
     default_tenant: Option<String>,
     views: Option<String>,
     primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
 ) -> TableIterator<
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
     let (lines, steps) = run("relay_tenancy_schema_plan", SchemaArgs { schema, exclude, shared, call }, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);

@@ -139,3 +139,14 @@ CREATE TABLE ref_g2 (id int PRIMARY KEY, g1 int REFERENCES ref_g1 (id));
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_g1', primary_key => 'tenant') $$);
 \x off
 SELECT code, message FROM expect_error($$ SELECT relay_enable_tenancy('ref_g1', primary_key => 'mine') $$);
+
+-- keep_foreign_keys keeps chosen foreign keys single-column. The registry records the
+-- choice, so the other end, enabled later, keeps them too, and so do re-runs.
+CREATE TABLE ref_k1 (id int PRIMARY KEY);
+CREATE TABLE ref_k2 (id int PRIMARY KEY, k1 int REFERENCES ref_k1 (id), k1b int REFERENCES ref_k1 (id));
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_k2', keep_foreign_keys => ARRAY['ref_k2_k1_fkey']);
+SELECT count(*) AS steps FROM relay_enable_tenancy('ref_k1');
+SELECT * FROM relay_enable_tenancy('ref_k2');
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid = 'ref_k2'::regclass AND contype = 'f' AND confrelid <> 'tenants'::regclass ORDER BY 1;
+SELECT keep_foreign_keys FROM relay_tables WHERE relid = 'ref_k2'::regclass;
