@@ -3,6 +3,8 @@
 # backfill, enforcement) against nine relay_enable_tenancy calls, side by side on
 # identical copies of the same data, in one run.
 #   bench/enable_bench.sh [scale] [runs]      defaults: scale 200 (2M usage_events), 5 runs
+#   RELAY_ENABLE_SQL=bench/enable-reference-single-column-fks.sql: relay keeps the foreign
+#   keys single-column, as the reference does (like for like)
 # Prints each run and the medians: wall time of each, the ratio, and the total size
 # of the nine tables (heap + indexes + toast) before and after.
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -18,7 +20,7 @@ cp "$ref"/app-schema.sql "$ref"/app-data.sql "$dir/"
 # tenants table) is set-up, as CREATE EXTENSION is for relay.
 sed -n '/^-- ==== 0002/,/^-- ==== 0003/p' "$ref/reference-migrations.sql" >"$dir/ref-0002.sql"
 sed -n '/^-- ==== 0003/,/^-- ==== 0006/p' "$ref/reference-migrations.sql" >"$dir/ref-0003-0005.sql"
-cp "$ROOT/scripts/enable-reference.sql" "$dir/relay.sql"
+cp "${RELAY_ENABLE_SQL:-$ROOT/scripts/enable-reference.sql}" "$dir/relay.sql"
 chown postgres:postgres "$dir"/*.sql
 q() { pg "$dir" "$port" "$@"; }
 
