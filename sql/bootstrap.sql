@@ -27,6 +27,8 @@ CREATE TABLE relay_tables (
   global_unique  text[] NOT NULL DEFAULT '{}',
   -- foreign keys (constraint names) between tenant tables kept single-column on request
   keep_foreign_keys text[] NOT NULL DEFAULT '{}',
+  -- the column that holds the tenant (tenant_id, or one the table already had)
+  tenant_column  name NOT NULL DEFAULT 'tenant_id',
   enabled_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   enabled_by     name NOT NULL DEFAULT CURRENT_USER,
   updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),

@@ -67,7 +67,7 @@ ALTER FUNCTION relay_audit(text, text, text, jsonb) SECURITY DEFINER SET search_
 -- Trigger and event trigger functions: nobody attaches them by hand. relay attaches
 -- them as the extension's owner after checking the caller owns the table.
 REVOKE EXECUTE ON FUNCTION relay_audit_capture(), relay_append_only_guard(),
-                           relay_tenant_truncate_guard() FROM PUBLIC;
+                           relay_tenant_truncate_guard(), relay_tenant_exists_guard() FROM PUBLIC;
 -- Minting tokens is as good as knowing relay.token_key (it also checks the caller).
 REVOKE EXECUTE ON FUNCTION relay_tenant_token(text, interval) FROM PUBLIC;
 
@@ -75,8 +75,8 @@ REVOKE EXECUTE ON FUNCTION relay_tenant_token(text, interval) FROM PUBLIC;
 -- function or cast a caller put in a schema of its own can stand in for
 -- pg_catalog's, in a migration run by a superuser least of all. (The hot per-row and
 -- per-query functions, relay_insert_tenant and relay_policy_tenant, run no SQL.)
-ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[]) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_append_only(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_enable_audit(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_audit(regclass) SET search_path = pg_catalog, pg_temp;
@@ -88,24 +88,26 @@ ALTER FUNCTION relay_set_tenant(text, boolean) SET search_path = pg_catalog, pg_
 ALTER FUNCTION relay_set_tenant(text, text, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_clear_tenant() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_security_check() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[]) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
 
 -- Whole schemas: the SQL signatures (regclass[] lists), over the Rust functions.
 CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
                                             shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
                                             default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                            primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}')
+                                            primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
+                                            tenant_column name DEFAULT NULL)
   RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
-                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8) $$;
+                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text) $$;
 CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
                                           shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
                                           default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                          primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}')
+                                          primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
+                                            tenant_column name DEFAULT NULL)
   RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
-                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8) $$;
+                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text) $$;
 
 -- relay's own tables refuse TRUNCATE to every role their row level security applies
 -- to (all but superusers and BYPASSRLS roles), even after a sloppy GRANT ALL.

@@ -16,6 +16,7 @@ struct Prepared {
     default_tenant: String,
     global_unique: Vec<String>,
     keep_foreign_keys: Vec<String>,
+    tenant_column: String,
     /// Said when a re-run changes what the registry recorded.
     notes: Vec<String>,
     /// Views and materialized views left open around the table.
@@ -49,6 +50,7 @@ pub struct CallOptions {
     pub views: Option<String>,
     pub primary_key: Option<String>,
     pub keep_foreign_keys: Option<Vec<Option<String>>>,
+    pub tenant_column: Option<String>,
 }
 
 /// A list option that the registry records: NULL means "what the registry recorded"
@@ -68,7 +70,7 @@ fn resolve_recorded(name: &str, asked: Option<Vec<String>>, recorded: Option<Vec
 }
 
 fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
-    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys } = call;
+    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column } = call;
     let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
         list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry"))).collect()
     });
@@ -88,13 +90,22 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()])
         .expect("advisory lock");
 
-    let mut state = catalog::read(tbl.0, &ext_schema);
+    let recorded = catalog::registry_lists(tbl.0);
+    // The tenant column: the registry's for an enabled table (it cannot change), else
+    // the one asked for, else tenant_id.
+    let tenant_column = match (&recorded, tenant_column) {
+        (Some((_, _, recorded)), Some(asked)) if *recorded != asked => {
+            errors::tenant_column_changed(&quote_qualified(&ext_schema, "relay_tables"), recorded, &asked)
+        }
+        (Some((_, _, recorded)), _) => recorded.clone(),
+        (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
+    };
+    let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
-    let recorded = catalog::registry_lists(tbl.0);
     state.registered = recorded.is_some();
     let (recorded_unique, recorded_keep) = match recorded {
-        Some((unique, keep)) => (Some(unique), Some(keep)),
+        Some((unique, keep, _)) => (Some(unique), Some(keep)),
         None => (None, None),
     };
     // A re-run keeps the keys the registry records as global (and the foreign keys it
@@ -105,6 +116,18 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     let (keep_foreign_keys, keep_note) = resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
     let notes: Vec<String> = unique_note.into_iter().chain(keep_note).collect();
 
+    // Rows with no tenant yet are backfilled with the default tenant, which must then
+    // be a value of the column's type.
+    if let Some(col) = state.tenant_column.as_ref().filter(|c| !c.not_null) {
+        let fits = match col.type_key.as_str() {
+            "uuid" => crate::context::parse_uuid(&default_tenant).is_some(),
+            "bigint" | "integer" => default_tenant.parse::<i64>().is_ok(),
+            _ => true,
+        };
+        if !fits {
+            errors::default_tenant_not_of_type(&default_tenant, &col.name, &col.type_name, &table);
+        }
+    }
     if ext::tenant_is_active(&default_tenant).is_none() {
         errors::unknown_default_tenant(&default_tenant, &quote_qualified(&ext_schema, "tenants"));
     }
@@ -116,10 +139,11 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         views_invoker,
         tenant_primary_key,
         keep_foreign_keys: &keep_foreign_keys,
+        tenant_column: &tenant_column,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
     let warnings = plan::view_warnings(&state, &options);
-    Prepared { ext_schema, state, default_tenant, global_unique, keep_foreign_keys, notes, warnings, steps }
+    Prepared { ext_schema, state, default_tenant, global_unique, keep_foreign_keys, tenant_column, notes, warnings, steps }
 }
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
@@ -132,8 +156,9 @@ fn relay_enable_tenancy(
     views: default!(Option<String>, "'report'"),
     primary_key: default!(Option<String>, "'global'"),
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
 ) -> SetOfIterator<'static, String> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
@@ -151,7 +176,12 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     // Code that ran during the steps (index expressions, the owner's triggers) could
     // not switch isolation off on the way: the end state is checked, not assumed.
     crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
-    lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &p.global_unique, &p.keep_foreign_keys));
+    let lists = apply::RegistryLists {
+        global_unique: &p.global_unique,
+        keep_foreign_keys: &p.keep_foreign_keys,
+        tenant_column: &p.tenant_column,
+    };
+    lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &lists));
     lines.extend(p.warnings);
     lines
 }
@@ -166,8 +196,9 @@ fn relay_tenancy_plan(
     views: default!(Option<String>, "'report'"),
     primary_key: default!(Option<String>, "'global'"),
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 

@@ -41,6 +41,16 @@ impl Drop for Applying {
 fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: &str) -> String {
     pgrx::debug1!("relay_tenancy: {}", step.sql);
     match step.kind {
+        StepKind::CheckTenantsExist => {
+            let row = client.select(step.sql.as_str(), Some(1), &[]).expect("tenant check");
+            let row = row.first();
+            let missing = row.get::<i64>(1).expect("count").unwrap_or(0);
+            if missing > 0 {
+                let example = row.get::<String>(2).expect("example").unwrap_or_default();
+                crate::errors::rows_of_unknown_tenants(&step.action, missing, &example);
+            }
+            step.report_line(None)
+        }
         StepKind::Backfill => {
             let args = [default_tenant.into()];
             let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
@@ -89,6 +99,13 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
         .collect()
 }
 
+/// The registry's per-table choices, recorded at every call.
+pub struct RegistryLists<'a> {
+    pub global_unique: &'a [String],
+    pub keep_foreign_keys: &'a [String],
+    pub tenant_column: &'a str,
+}
+
 /// Record the call in relay_tables: the state before and the steps, appended to the
 /// table's history so every change can be reported and undone exactly. Written as
 /// the extension's owner: migration roles need no privilege on the registry.
@@ -97,13 +114,12 @@ pub fn register(
     state: &TableState,
     steps: &[Step],
     default_tenant: &str,
-    global_unique: &[String],
-    keep_foreign_keys: &[String],
+    lists: &RegistryLists,
 ) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
     let sql = format!(
-        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, history)
-         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7,
+        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, tenant_column, history)
+         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7, $8,
                  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                    'at', pg_catalog.now(), 'by', $6,
                    'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))
@@ -122,11 +138,12 @@ pub fn register(
     let args = [
         state.oid_datum().into(),
         default_tenant.into(),
-        global_unique.to_vec().into(),
+        lists.global_unique.to_vec().into(),
         before.into(),
         steps_json.into(),
         caller.into(),
-        keep_foreign_keys.to_vec().into(),
+        lists.keep_foreign_keys.to_vec().into(),
+        lists.tenant_column.into(),
     ];
     ext::refuse_foreign_triggers(c"relay_tables");
     ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));

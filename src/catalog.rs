@@ -74,9 +74,14 @@ impl TableState {
 /// An existing `tenant_id` column.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TenantColumn {
+    #[serde(default)]
+    pub name: String,
     /// `format_type()` of the column, e.g. `text`, `uuid`, `character varying(40)`.
     pub type_name: String,
     pub is_text: bool,
+    /// `text`, `uuid`, `bigint`, `integer` (the types relay keys tenants by), else `other`.
+    #[serde(default)]
+    pub type_key: String,
     pub not_null: bool,
     /// `pg_get_expr()` of the current default, if any.
     pub default_expr: Option<String>,
@@ -216,14 +221,18 @@ pub struct PolicyInfo {
     pub definition: serde_json::Value,
 }
 
-/// The catalog query. `$1` is the table's oid, `$2` the extension schema.
+/// The catalog query. `$1` is the table's oid, `$2` the extension schema, `$3` the
+/// name of the tenant column.
 /// It reads the catalogs only; its result is one JSON document shaped like `TableState`.
 pub const TABLE_STATE_SQL: &str = r#"
 WITH t AS (
   SELECT c.oid, c.relname, c.relkind, c.relispartition, c.relowner, c.relnamespace, c.relpersistence,
          c.relrowsecurity, c.relforcerowsecurity, n.nspname,
          (SELECT a.attnum FROM pg_catalog.pg_attribute a
-           WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS tenant_attnum
+           WHERE a.attrelid = c.oid AND a.attname OPERATOR(pg_catalog.=) $3 AND NOT a.attisdropped) AS tenant_attnum,
+         COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attname OPERATOR(pg_catalog.=) $3 AND NOT a.attisdropped),
+                  'pg_catalog.text'::pg_catalog.regtype) AS tenant_type
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = $1
@@ -256,14 +265,21 @@ SELECT pg_catalog.json_build_object(
     SELECT pg_catalog.json_build_object(
       'type_name', pg_catalog.format_type(a.atttypid, a.atttypmod),
       'is_text', a.atttypid = 'pg_catalog.text'::pg_catalog.regtype,
+      'type_key', CASE a.atttypid WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                  WHEN 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
+                                  WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN 'bigint'
+                                  WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 'integer' ELSE 'other' END,
       'not_null', a.attnotnull,
       'default_expr', pg_catalog.pg_get_expr(ad.adbin, ad.adrelid),
       'default_is_ours', COALESCE(EXISTS (
          SELECT 1 FROM pg_catalog.pg_depend d
           WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
             AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-            AND d.refobjid = pg_catalog.to_regprocedure(
-                  pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.regclass)')), false))
+            AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.regclass)'),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_uuid(pg_catalog.regclass)'),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.regclass)')]::pg_catalog.oid[])), false),
+      'name', a.attname)
       FROM pg_catalog.pg_attribute a
       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
      WHERE a.attrelid = t.oid AND a.attnum = t.tenant_attnum),
@@ -349,11 +365,11 @@ SELECT pg_catalog.json_build_object(
       'definition', pg_catalog.pg_get_constraintdef(f.oid),
       'has_tenant', EXISTS (SELECT 1 FROM pg_catalog.unnest(f.conkey) k(n)
                     JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
-                   WHERE a.attname OPERATOR(pg_catalog.=) 'tenant_id'),
+                   WHERE a.attname OPERATOR(pg_catalog.=) $3),
       'other_has_tenant', EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                   WHERE a.attrelid OPERATOR(pg_catalog.=) o.oid AND a.attname OPERATOR(pg_catalog.=) 'tenant_id'
+                   WHERE a.attrelid OPERATOR(pg_catalog.=) o.oid AND a.attname OPERATOR(pg_catalog.=) $3
                      AND NOT a.attisdropped AND a.attnotnull
-                     AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype),
+                     AND a.atttypid OPERATOR(pg_catalog.=) t.tenant_type),
       'other_is_owner', pg_catalog.pg_has_role(o.relowner, 'USAGE'),
       'other_owner', pg_catalog.pg_get_userbyid(o.relowner)::pg_catalog.text,
       'parent_tenant_key', (
@@ -368,7 +384,7 @@ SELECT pg_catalog.json_build_object(
                 (SELECT pg_catalog.array_agg(x.c ORDER BY x.c) FROM (
                    SELECT a.attname::pg_catalog.text AS c FROM pg_catalog.unnest(f.confkey) k(n)
                      JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
-                   UNION ALL SELECT 'tenant_id') x)
+                   UNION ALL SELECT $3) x)
           ORDER BY ic.relname LIMIT 1),
       'parent_names_taken', COALESCE((
          SELECT pg_catalog.json_agg(c2.relname) FROM pg_catalog.pg_class c2
@@ -428,7 +444,7 @@ SELECT pg_catalog.json_build_object(
   'text_opclass_ams', COALESCE((
     SELECT pg_catalog.json_agg(DISTINCT am.amname)
       FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) oc.opcmethod
-     WHERE oc.opcintype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype AND oc.opcdefault), '[]'),
+     WHERE oc.opcintype OPERATOR(pg_catalog.=) t.tenant_type AND oc.opcdefault), '[]'),
   -- Only the names a generated one could clash with: relay's names start with the
   -- table's or one of its indexes' names (clipped), so relations whose names start
   -- with the same 16 characters, found by a range scan of pg_class's name index (the
@@ -463,18 +479,22 @@ thread_local! {
 
 /// Read the state of table `oid` (`registered` is filled in by the caller, from the
 /// registry). `ext_schema` is where relay's own objects live.
-pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
+pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> TableState {
     use pgrx::prelude::*;
     let json: String = STATE_PLAN.with(|cell| {
         Spi::connect(|client| {
             let mut cached = cell.borrow_mut();
             if cached.is_none() {
-                let types = [pgrx::PgOid::from(pgrx::pg_sys::OIDOID), pgrx::PgOid::from(pgrx::pg_sys::TEXTOID)];
+                let types = [
+                    pgrx::PgOid::from(pgrx::pg_sys::OIDOID),
+                    pgrx::PgOid::from(pgrx::pg_sys::TEXTOID),
+                    pgrx::PgOid::from(pgrx::pg_sys::TEXTOID),
+                ];
                 *cached = Some(client.prepare(TABLE_STATE_SQL, &types).expect("prepare catalog query").keep());
             }
             let plan = cached.as_ref().expect("prepared above");
             client
-                .select(plan, Some(1), &[oid.into(), ext_schema.into()])
+                .select(plan, Some(1), &[oid.into(), ext_schema.into(), tenant_column.into()])
                 .expect("catalog query")
                 .first()
                 .get_one::<String>()
@@ -489,7 +509,7 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
             fk.other_registered = true;
             continue;
         }
-        if let Some((_, kept)) = registry_lists(pgrx::pg_sys::Oid::from(other)) {
+        if let Some((_, kept, _)) = registry_lists(pgrx::pg_sys::Oid::from(other)) {
             fk.other_registered = true;
             fk.other_keeps = kept.contains(&fk.name);
         }
@@ -497,10 +517,10 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str) -> TableState {
     state
 }
 
-/// What the registry records for table `oid`: (global_unique, keep_foreign_keys);
-/// None when the table is not registered. Read as the extension's owner: the registry
+/// What the registry records for table `oid`: (global_unique, keep_foreign_keys,
+/// tenant_column); None when the table is not registered. Read as the extension's owner: the registry
 /// gives nothing to other roles.
-pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>)> {
+pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>, String)> {
     use pgrx::prelude::*;
     if !crate::ext::membership_now(oid).0 {
         return None;
@@ -511,19 +531,21 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
             let rows = client
                 .select(
                     &format!(
-                        "SELECT global_unique, keep_foreign_keys FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+                        "SELECT global_unique, keep_foreign_keys, tenant_column::pg_catalog.text FROM {registry}
+                          WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
                     ),
                     Some(1),
                     &[oid.into()],
                 )
                 .expect("registry lookup");
             if rows.is_empty() {
-                return (Vec::new(), Vec::new());
+                return (Vec::new(), Vec::new(), crate::plan::TENANT_COLUMN.to_string());
             }
             let row = rows.first();
             (
                 row.get::<Vec<String>>(1).expect("global_unique").unwrap_or_default(),
                 row.get::<Vec<String>>(2).expect("keep_foreign_keys").unwrap_or_default(),
+                row.get::<String>(3).expect("tenant_column").unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string()),
             )
         })
     });

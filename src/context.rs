@@ -63,6 +63,60 @@ fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
     tenant
 }
 
+/// The session's tenant as the type of a tenant column that is not text: None when
+/// unset, or when it is not of that type (it can name no row then, like an unknown
+/// tenant); under relay.require_tenant both are errors naming the table.
+fn typed_tenant<T>(tbl: RegClass, type_name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let tenant = current_tenant();
+    match tenant.as_deref().map(|t| (t, parse(t))) {
+        None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&tbl.display()),
+        None => None,
+        Some((_, Some(value))) => Some(value),
+        Some((t, None)) if REQUIRE_TENANT.get() => errors::tenant_not_of_type(t, type_name, &tbl.display()),
+        Some((_, None)) => None,
+    }
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (any case, hyphens optional) as 16 bytes.
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
+    if hex.len() != 32 || text.len() > 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The policy's tenant for a uuid tenant column.
+#[pg_extern(stable, parallel_safe)]
+fn relay_policy_tenant_uuid(tbl: RegClass) -> Option<pgrx::Uuid> {
+    typed_tenant(tbl, "uuid", parse_uuid).map(pgrx::Uuid::from_bytes)
+}
+
+/// The policy's tenant for a bigint or integer tenant column.
+#[pg_extern(stable, parallel_safe)]
+fn relay_policy_tenant_bigint(tbl: RegClass) -> Option<i64> {
+    typed_tenant(tbl, "bigint", |t| t.parse::<i64>().ok())
+}
+
+/// Column default of a uuid tenant column: the session's tenant, or an error.
+#[pg_extern(stable, parallel_safe)]
+fn relay_insert_tenant_uuid(tbl: RegClass) -> pgrx::Uuid {
+    let tenant = current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&tbl.display()));
+    let bytes = parse_uuid(&tenant).unwrap_or_else(|| errors::tenant_not_of_type(&tenant, "uuid", &tbl.display()));
+    pgrx::Uuid::from_bytes(bytes)
+}
+
+/// Column default of a bigint or integer tenant column.
+#[pg_extern(stable, parallel_safe)]
+fn relay_insert_tenant_bigint(tbl: RegClass) -> i64 {
+    let tenant = current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&tbl.display()));
+    tenant.parse::<i64>().unwrap_or_else(|_| errors::tenant_not_of_type(&tenant, "bigint", &tbl.display()))
+}
+
 /// Set the current tenant after checking that it exists and is active. For the
 /// current transaction only (`SET LOCAL`, safe behind a transaction-pooling
 /// PgBouncer) unless `is_local` is false. Returns the tenant. In signed mode roles

@@ -70,6 +70,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             format!("views => 'invoker' changes the views that bypass row level security; {view} is owned by role \"{owner}\"."),
             format!("Run it as \"{owner}\", or leave views => 'report' and have the view's owner run ALTER VIEW {view} SET (security_invoker = on)."),
         ),
+        PlanError::TenantColumnMissing { column } => raise(
+            ERRCODE_UNDEFINED_COLUMN,
+            format!("{table} has no column \"{column}\" to hold the tenant"),
+            "tenant_column names a column the table must already have (text, uuid, bigint or integer); only tenant_id is added by relay.".into(),
+            "Pass the name of the existing column, or leave tenant_column out to add tenant_id.".into(),
+        ),
         PlanError::Temporary => raise(
             ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is a temporary table"),
@@ -107,11 +113,11 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             format!("{table} is owned by role \"{owner}\"."),
             format!("Run the migration as \"{owner}\" or a member of it."),
         ),
-        PlanError::TenantColumnType { found } => raise(
+        PlanError::TenantColumnType { column, found } => raise(
             ERRCODE_DATATYPE_MISMATCH,
-            format!("column tenant_id of {table} has type {found}, not text"),
-            format!("relay_tenancy keys every row by tenants.id, which is text; {table}.tenant_id is {found}."),
-            format!("Rename the column, or change it with ALTER TABLE {table} ALTER COLUMN tenant_id TYPE text (this rewrites the table)."),
+            format!("column {} of {table} has type {found}, which cannot hold a tenant", crate::quote::quote_ident(&column)),
+            format!("A tenant column is text, uuid, bigint or integer (tenants.id, text, holds the id as written); {table}.{} is {found}.", crate::quote::quote_ident(&column)),
+            format!("Change it with ALTER TABLE {table} ALTER COLUMN {} TYPE text (this rewrites the table), or name another column with tenant_column.", crate::quote::quote_ident(&column)),
         ),
         PlanError::GlobalUniqueUnknown { entry, candidates } => raise(
             ERRCODE_UNDEFINED_OBJECT,
@@ -539,5 +545,55 @@ pub fn bad_primary_key_option(function: &str, found: &str) -> ! {
         format!("{function}: primary_key must be 'global' or 'tenant'"),
         format!("primary_key was '{found}'."),
         "'global' (the default) keeps the primary key as it is; 'tenant' makes it (tenant_id, key), so each tenant has its own key space.".into(),
+    )
+}
+
+pub fn tenant_column_changed(registry: &str, recorded: &str, asked: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("tenant_column \"{asked}\" differs from the table's tenant column \"{recorded}\""),
+        format!("{registry} records \"{recorded}\" as the column that holds the tenant; it cannot change once the table is enabled."),
+        format!("Leave tenant_column out, or pass '{recorded}'."),
+    )
+}
+
+/// Rows whose tenant column names no tenant (adopting an existing column).
+pub fn rows_of_unknown_tenants(check: &str, rows: i64, example: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
+        format!("{rows} row(s) name a tenant that is not in tenants"),
+        format!("Expected {}; '{example}' is not a tenant. Nothing was changed.", check.trim_start_matches("checked that ")),
+        "Register the existing tenants in one statement first, e.g. INSERT INTO tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations ON CONFLICT DO NOTHING.".into(),
+    )
+}
+
+/// The session's tenant cannot be a value of the table's tenant column type.
+pub fn tenant_not_of_type(tenant: &str, type_name: &str, table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        format!("tenant \"{tenant}\" cannot be a tenant of {table}: its tenant column is {type_name}"),
+        format!("app.current_tenant_id is '{tenant}', which is not a {type_name}; no row of {table} can belong to it."),
+        "Set a tenant whose id is written as the column's type (tenants.id holds it as text).".into(),
+    )
+}
+
+/// A row naming a tenant that does not exist, in a table whose tenant column cannot
+/// reference tenants.id with a foreign key.
+pub fn unknown_row_tenant(table: &str, column: &str, tenant: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
+        format!("{column} of {table} names tenant \"{tenant}\", which does not exist"),
+        format!("No row of tenants has id '{tenant}' (relay_tenant_exists checks what a foreign key to tenants would)."),
+        "Create the tenant first (relay_create_tenant), or use an existing one.".into(),
+    )
+}
+
+/// Rows with no tenant would be backfilled with a default tenant the column cannot hold.
+pub fn default_tenant_not_of_type(tenant: &str, column: &str, type_name: &str, table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("default tenant \"{tenant}\" cannot be stored in {column} of {table}, a {type_name} column"),
+        format!("{column} is nullable, so its NULL rows would be given the default tenant, and '{tenant}' is not a {type_name}."),
+        format!("Pass default_tenant => a tenant whose id is a {type_name}, or fill {column} and make it NOT NULL first."),
     )
 }

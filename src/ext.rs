@@ -7,7 +7,7 @@
 //! them by accident (`GRANT ALL ON ALL TABLES IN SCHEMA ...`) sees and changes nothing.
 //! relay itself reaches them in two ways that never parse SQL under the caller's
 //! search_path while privileges are raised:
-//! - direct index probes (`tenant_is_active`, `is_registered`, `is_audited`): no SQL,
+//! - direct index probes (`tenant_is_active`, `membership_now`, `is_audited`): no SQL,
 //!   no identity switch, no operator lookup at all;
 //! - `as_extension_owner`: SQL run as the extension's owner, with the search_path
 //!   pinned to `pg_catalog, pg_temp` and SECURITY_RESTRICTED_OPERATION set, the way
@@ -259,7 +259,7 @@ pub fn tenant_is_active(id: &str) -> Option<bool> {
 }
 
 /// The 1-based number of column `name` in `tupdesc` (0 when there is none).
-unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
+pub unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
     unsafe {
         for i in 0..(*tupdesc).natts as usize {
             let att = (*tupdesc).attrs.as_ptr().add(i);
@@ -278,6 +278,9 @@ thread_local! {
     /// table's registration causes (its DDL, and an explicit invalidation after the
     /// registry write), in every backend, at commit.
     static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (bool, bool)>> = RefCell::new(HashMap::new());
+    /// Per tenant-enabled table, the column that holds the tenant (registry), cached
+    /// and dropped like MEMBERSHIP.
+    static TENANT_COLUMNS: RefCell<HashMap<pg_sys::Oid, String>> = RefCell::new(HashMap::new());
     /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
     /// entry is invalidated (relay_delete_tenant does that explicitly).
     static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
@@ -289,6 +292,14 @@ const KNOWN_TENANTS_MAX: usize = 10_000;
 #[pg_guard]
 unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     MEMBERSHIP.with(|m| {
+        let mut m = m.borrow_mut();
+        if relid == pg_sys::InvalidOid {
+            m.clear();
+        } else {
+            m.remove(&relid);
+        }
+    });
+    TENANT_COLUMNS.with(|m| {
         let mut m = m.borrow_mut();
         if relid == pg_sys::InvalidOid {
             m.clear();
@@ -334,9 +345,28 @@ fn membership(relid: pg_sys::Oid) -> (bool, bool) {
     found
 }
 
-/// Table `relid` is tenant-enabled (has a row in relay_tables); cached.
-pub fn is_registered(relid: pg_sys::Oid) -> bool {
-    membership(relid).0
+/// The column that holds the tenant of tenant-enabled table `relid` (its registry
+/// row's tenant_column); cached. None when the table is not registered.
+pub fn tenant_column_of(relid: pg_sys::Oid) -> Option<String> {
+    if let Some(found) = TENANT_COLUMNS.with(|m| m.borrow().get(&relid).cloned()) {
+        return Some(found);
+    }
+    let found = probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |tuple, tupdesc| {
+        // SAFETY: tuple and descriptor come from the same open relation; a name datum
+        // points at a NameData.
+        unsafe {
+            let attnum = attnum_of(tupdesc, "tenant_column");
+            let mut isnull = false;
+            let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
+            if attnum == 0 || isnull {
+                crate::plan::TENANT_COLUMN.to_string()
+            } else {
+                CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned()
+            }
+        }
+    })?;
+    TENANT_COLUMNS.with(|m| m.borrow_mut().insert(relid, found.clone()));
+    Some(found)
 }
 
 /// Table `relid` is registered for audit capture (has a row in relay_audit_tables); cached.

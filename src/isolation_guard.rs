@@ -50,6 +50,57 @@ crate::trigger_entry!(
     "relay_tenant_truncate_guard"
 );
 
+#[pg_trigger(sql = "
+CREATE FUNCTION relay_tenant_exists_guard() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_tenant_exists_guard_entry';
+")]
+fn tenant_exists_guard<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    let table = quote_qualified(&trigger.table_schema()?, &trigger.table_name()?);
+    let row_before = matches!((trigger.when()?, trigger.level()), (PgTriggerWhen::Before, PgTriggerLevel::Row));
+    let op = trigger.op()?;
+    if !row_before || !matches!(op, PgTriggerOperation::Insert | PgTriggerOperation::Update) {
+        errors::trigger_misuse("relay_tenant_exists_guard", trigger.name()?, &table, "BEFORE INSERT OR UPDATE FOR EACH ROW");
+    }
+    let column = trigger.extra_args()?.into_iter().next().unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string());
+    let data = trigger.trigger_data();
+    // SAFETY: the tuple and descriptor belong to the row event that fired us; the
+    // value is printed with its type's output function and copied at once.
+    let tenant = unsafe {
+        let tuple = if matches!(op, PgTriggerOperation::Update) { data.tg_newtuple } else { data.tg_trigtuple };
+        let tupdesc = (*data.tg_relation).rd_att;
+        let attnum = ext::attnum_of(tupdesc, &column);
+        let mut isnull = false;
+        let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
+        if attnum == 0 || isnull {
+            None
+        } else {
+            let typid = (*(*tupdesc).attrs.as_ptr().add(attnum as usize - 1)).atttypid;
+            let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
+            pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
+            let text = pg_sys::OidOutputFunctionCall(output, datum);
+            let value = std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned();
+            pg_sys::pfree(text.cast());
+            Some(value)
+        }
+    };
+    if let Some(tenant) = tenant {
+        if !ext::tenant_exists(&tenant) {
+            errors::unknown_row_tenant(&table, &column, &tenant);
+        }
+    }
+    // Unchanged: BEFORE ROW returns the row to store.
+    Ok(trigger.new())
+}
+
+crate::trigger_entry!(
+    relay_tenant_exists_guard_entry,
+    pg_finfo_relay_tenant_exists_guard_entry,
+    tenant_exists_guard_wrapper,
+    "relay_tenant_exists_guard"
+);
+
 /// Tenant-enabled tables whose isolation is broken: `(table, problem)`. `only` limits
 /// the check to those tables (None: every registered table); the table relay is
 /// applying steps to right now is skipped (its end state is checked after the steps).

@@ -65,7 +65,7 @@ mod tests {
     fn catalog_reads_a_table_into_plain_structs() {
         Spi::run("CREATE TABLE \"Odd Table\" (id int PRIMARY KEY, slug text UNIQUE, tenant_id text)").unwrap();
         let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid").unwrap().unwrap();
-        let state = crate::catalog::read(oid, &crate::ext::extension_schema());
+        let state = crate::catalog::read(oid, &crate::ext::extension_schema(), "tenant_id");
         assert_eq!(state.name, "Odd Table");
         assert_eq!(state.relkind, "r");
         assert!(state.is_owner && !state.rls_enabled && !state.registered);

@@ -28,18 +28,42 @@ pub const ACCESS_POLICY_MARKER: &str =
     "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
 /// The trigger that refuses TRUNCATE to roles subject to row level security.
 pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
+/// On tables whose tenant column is not text (no foreign key to tenants.id possible):
+/// new and changed rows must name an existing tenant.
+pub const TENANT_EXISTS_TRIGGER: &str = "relay_tenant_exists";
 /// The session's tenant for table `table_literal` (a quoted regclass literal):
 /// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
 /// NULL once a `SET LOCAL` has ended) and raises under relay.require_tenant. The
 /// scalar sub-select makes the planner evaluate it once per query as an InitPlan,
 /// not once per row, and leaves `tenant_id = $initplan` usable as an index condition.
-pub fn session_tenant_expr(ext_schema: &str, table_literal: &str) -> String {
-    format!("(SELECT {}.relay_policy_tenant({table_literal}::pg_catalog.regclass))", quote_ident(ext_schema))
+pub fn session_tenant_expr(ext_schema: &str, table_literal: &str, type_key: &str) -> String {
+    format!("(SELECT {}.{}({table_literal}::pg_catalog.regclass))", quote_ident(ext_schema), typed("relay_policy_tenant", type_key))
+}
+
+/// relay's function for a tenant column of type `type_key`: the text one, or its
+/// `_uuid` / `_bigint` twin (integer columns compare with bigint).
+pub fn typed(function: &str, type_key: &str) -> String {
+    match type_key {
+        "uuid" => format!("{function}_uuid"),
+        "bigint" | "integer" => format!("{function}_bigint"),
+        _ => function.to_string(),
+    }
+}
+
+/// The SQL type name for a tenant column's `type_key` (for casts of text parameters).
+fn sql_type(type_key: &str) -> &'static str {
+    match type_key {
+        "uuid" => "pg_catalog.uuid",
+        "bigint" => "pg_catalog.int8",
+        "integer" => "pg_catalog.int4",
+        _ => "pg_catalog.text",
+    }
 }
 
 /// Table-level lock modes, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Lock {
+    AccessShare,
     RowExclusive,
     ShareUpdateExclusive,
     Share,
@@ -50,6 +74,7 @@ pub enum Lock {
 impl Lock {
     pub fn as_str(self) -> &'static str {
         match self {
+            Lock::AccessShare => "ACCESS SHARE",
             Lock::RowExclusive => "ROW EXCLUSIVE",
             Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
             Lock::Share => "SHARE",
@@ -77,6 +102,7 @@ pub enum StepKind {
     DropForeignKey,
     AddCompositeForeignKey,
     SetViewInvoker,
+    CheckTenantsExist,
     DropUniqueIndex,
     RenameIndex,
     EnableRls,
@@ -143,6 +169,8 @@ pub struct Options<'a> {
     /// Foreign keys (constraint names) to keep single-column although both ends are
     /// tenant tables.
     pub keep_foreign_keys: &'a [String],
+    /// The column that holds the tenant: tenant_id, or one the table already has.
+    pub tenant_column: &'a str,
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -154,7 +182,7 @@ pub enum PlanError {
     SystemCatalog,
     ExtensionMember { extension: String },
     NotOwner { owner: String },
-    TenantColumnType { found: String },
+    TenantColumnType { column: String, found: String },
     GlobalUniqueUnknown { entry: String, candidates: Vec<String> },
     UniqueHasDependents { key: String, entry: String, definition: String, dependents: Vec<String> },
     UnexpectedIndexDefinition { index: String, definition: String },
@@ -166,6 +194,8 @@ pub enum PlanError {
     ForeignKeyNotComposable { fk: String, table: String, why: String },
     /// views => 'invoker', and a view to change belongs to another role.
     ViewNotOwned { view: String, owner: String },
+    /// tenant_column names a column the table does not have.
+    TenantColumnMissing { column: String },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -225,8 +255,10 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
         return Err(PlanError::NotOwner { owner: state.owner.clone() });
     }
     if let Some(col) = &state.tenant_column {
-        if !col.is_text {
-            return Err(PlanError::TenantColumnType { found: col.type_name.clone() });
+        let supported = matches!(col.type_key.as_str(), "text" | "uuid" | "bigint" | "integer") || (col.type_key.is_empty() && col.is_text);
+        if !supported {
+            let column = if col.name.is_empty() { TENANT_COLUMN.to_string() } else { col.name.clone() };
+            return Err(PlanError::TenantColumnType { column, found: col.type_name.clone() });
         }
     }
     Ok(())
@@ -358,7 +390,7 @@ fn exclusions_to_rewrite<'s>(state: &'s TableState, global_unique: &[String]) ->
 /// `ALTER TABLE ... DROP CONSTRAINT c, ADD CONSTRAINT c EXCLUDE USING <am>
 /// (tenant_id WITH =, <elements as they were>` and the rest of the definition
 /// (INCLUDE, WITH, WHERE, DEFERRABLE) as `pg_get_constraintdef` printed it.
-pub fn tenant_exclusion_sql(index: &IndexInfo, table: &str) -> Result<String, PlanError> {
+pub fn tenant_exclusion_sql(index: &IndexInfo, table: &str, col: &str) -> Result<String, PlanError> {
     let con = index.constraint.as_ref().expect("an exclusion constraint");
     let prefix = format!("EXCLUDE USING {} (", quote_ident(&index.am));
     let rest = con.definition.strip_prefix(&prefix).ok_or_else(|| PlanError::UnexpectedIndexDefinition {
@@ -366,7 +398,7 @@ pub fn tenant_exclusion_sql(index: &IndexInfo, table: &str) -> Result<String, Pl
         definition: con.definition.clone(),
     })?;
     Ok(format!(
-        "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {prefix}{TENANT_COLUMN} WITH OPERATOR(pg_catalog.=), {rest}",
+        "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {prefix}{col} WITH OPERATOR(pg_catalog.=), {rest}",
         quote_ident(&con.name)
     ))
 }
@@ -379,6 +411,7 @@ pub fn tenant_leading_index_sql(
     index: &IndexInfo,
     new_name: &str,
     table: &str,
+    col: &str,
 ) -> Result<String, PlanError> {
     let unexpected = || PlanError::UnexpectedIndexDefinition {
         index: index.name.clone(),
@@ -400,7 +433,7 @@ pub fn tenant_leading_index_sql(
         quote_ident(new_name),
         table,
         quote_ident(&index.am),
-        TENANT_COLUMN,
+        col,
         rest,
         tablespace,
         where_clause
@@ -408,8 +441,8 @@ pub fn tenant_leading_index_sql(
 }
 
 /// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
-fn tenant_rule(ext_schema: &str, table: &str) -> String {
-    format!("{TENANT_COLUMN} = {}", session_tenant_expr(ext_schema, &quote_literal(table)))
+fn tenant_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+    format!("{col} = {}", session_tenant_expr(ext_schema, &quote_literal(table), type_key))
 }
 
 /// Foreign keys between this table and another tenant-enabled one (or itself) that
@@ -458,7 +491,7 @@ fn referential_action(code: &str) -> &'static str {
 /// SET NULL / SET DEFAULT name the original columns so tenant_id is never cleared; a
 /// single-column MATCH FULL becomes MATCH SIMPLE (the same rule once tenant_id, never
 /// NULL, leads).
-fn composite_foreign_key_clause(fk: &ForeignKeyInfo) -> String {
+fn composite_foreign_key_clause(fk: &ForeignKeyInfo, col: &str) -> String {
     let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
     let list = |cols: &[String]| cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
     let on_delete = match fk.on_delete.as_str() {
@@ -474,7 +507,7 @@ fn composite_foreign_key_clause(fk: &ForeignKeyInfo) -> String {
         _ => "",
     };
     format!(
-        "FOREIGN KEY ({TENANT_COLUMN}, {}) REFERENCES {parent} ({TENANT_COLUMN}, {}) ON UPDATE {} ON DELETE {on_delete}{deferral}",
+        "FOREIGN KEY ({col}, {}) REFERENCES {parent} ({col}, {}) ON UPDATE {} ON DELETE {on_delete}{deferral}",
         list(&fk.columns),
         list(&fk.parent_columns),
         referential_action(&fk.on_update),
@@ -482,9 +515,9 @@ fn composite_foreign_key_clause(fk: &ForeignKeyInfo) -> String {
 }
 
 /// `fk on child as (tenant_id, cols) REFERENCES parent (tenant_id, key)`, for the log.
-fn composite_description(fk: &ForeignKeyInfo) -> String {
+fn composite_description(fk: &ForeignKeyInfo, col: &str) -> String {
     format!(
-        "{} on {} as ({TENANT_COLUMN}, {}) REFERENCES {} ({TENANT_COLUMN}, {})",
+        "{} on {} as ({col}, {}) REFERENCES {} ({col}, {})",
         quote_ident(&fk.name),
         quote_qualified(&fk.child_schema, &fk.child_name),
         fk.columns.join(", "),
@@ -494,12 +527,12 @@ fn composite_description(fk: &ForeignKeyInfo) -> String {
 }
 
 /// The composite foreign key, replacing `fk` under the same name in one statement.
-pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo) -> String {
+pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo, col: &str) -> String {
     format!(
         "ALTER TABLE {} DROP CONSTRAINT {1}, ADD CONSTRAINT {1} {2}",
         quote_qualified(&fk.child_schema, &fk.child_name),
         quote_ident(&fk.name),
-        composite_foreign_key_clause(fk)
+        composite_foreign_key_clause(fk, col)
     )
 }
 
@@ -558,6 +591,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     };
 
     let column = state.tenant_column.as_ref();
+    // The tenant column: tenant_id (added when missing), or a column the table has.
+    if column.is_none() && opts.tenant_column != TENANT_COLUMN {
+        return Err(PlanError::TenantColumnMissing { column: opts.tenant_column.to_string() });
+    }
+    let tcol = quote_ident(opts.tenant_column);
+    let type_key = column.map_or("text", |c| if c.type_key.is_empty() { "text" } else { c.type_key.as_str() });
     let mut steps = Vec::new();
 
     // 1. The column. On a fresh table: catalog only, existing rows read the constant
@@ -567,18 +606,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             StepKind::AddColumn,
             Lock::AccessExclusive,
             format!(
-                "added column {TENANT_COLUMN} text NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)"
+                "added column {tcol} text NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)"
             ),
             format!(
-                "ALTER TABLE {table} ADD COLUMN {TENANT_COLUMN} text NOT NULL DEFAULT {default_lit}"
+                "ALTER TABLE {table} ADD COLUMN {tcol} text NOT NULL DEFAULT {default_lit}"
             ),
         )),
         Some(col) if !col.not_null => steps.push(
             Step::new(
                 StepKind::Backfill,
                 Lock::RowExclusive,
-                format!("backfilled rows of {table} with NULL {TENANT_COLUMN} to {default_lit}"),
-                format!("UPDATE {table} SET {TENANT_COLUMN} = $1 WHERE {TENANT_COLUMN} IS NULL"),
+                format!("backfilled rows of {table} with NULL {tcol} to {default_lit}"),
+                format!(
+                    "UPDATE {table} SET {tcol} = $1{} WHERE {tcol} IS NULL",
+                    if type_key == "text" { String::new() } else { format!("::{}", sql_type(type_key)) }
+                ),
             ),
         ),
         Some(_) => {}
@@ -597,12 +639,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             StepKind::BuildTenantUnique,
             Lock::Share,
             format!(
-                "built unique index {} on {table} ({TENANT_COLUMN}, {}) to replace {}",
+                "built unique index {} on {table} ({tcol}, {}) to replace {}",
                 quote_ident(&tmp),
                 cols.join(", "),
                 key_label(index)
             ),
-            tenant_leading_index_sql(index, &tmp, &table)?,
+            tenant_leading_index_sql(index, &tmp, &table, &tcol)?,
         ));
         let carried = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
         swaps.push((*index, tmp, carried));
@@ -612,12 +654,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         // the (tenant_id, key) a composite foreign key will reference, on this table
         || composite_fks.iter().any(|fk| fk.parent_oid == state.oid && fk.parent_tenant_key.is_none());
     if !served {
-        let name = new_name(&state.name, "_tenant_id_idx");
+        let name = new_name(&state.name, &format!("_{}_idx", opts.tenant_column));
         steps.push(Step::new(
             StepKind::CreateTenantIndex,
             Lock::Share,
-            format!("created index {} on {table} ({TENANT_COLUMN})", quote_ident(&name)),
-            format!("CREATE INDEX {} ON {table} ({TENANT_COLUMN})", quote_ident(&name)),
+            format!("created index {} on {table} ({tcol})", quote_ident(&name)),
+            format!("CREATE INDEX {} ON {table} ({tcol})", quote_ident(&name)),
         ));
     }
 
@@ -631,7 +673,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         }
         parent_keys_built.push((fk.parent_oid, fk.parent_columns.clone()));
         let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
-        let base = format!("{}_{TENANT_COLUMN}_{}", fk.parent_name, fk.parent_columns.join("_"));
+        let base = format!("{}_{}_{}", fk.parent_name, opts.tenant_column, fk.parent_columns.join("_"));
         let name = if fk.parent_oid == state.oid {
             new_name(&base, "_key")
         } else {
@@ -644,11 +686,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             StepKind::BuildParentTenantKey,
             Lock::Share,
             format!(
-                "built unique index {} on {parent} ({TENANT_COLUMN}, {}) for composite foreign keys to reference",
+                "built unique index {} on {parent} ({tcol}, {}) for composite foreign keys to reference",
                 quote_ident(&name),
                 cols.join(", ")
             ),
-            format!("CREATE UNIQUE INDEX {} ON {parent} ({TENANT_COLUMN}, {})", quote_ident(&name), cols.join(", ")),
+            format!("CREATE UNIQUE INDEX {} ON {parent} ({tcol}, {})", quote_ident(&name), cols.join(", ")),
         ));
     }
 
@@ -658,8 +700,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             steps.push(Step::new(
                 StepKind::SetNotNull,
                 Lock::AccessExclusive,
-                format!("set {TENANT_COLUMN} NOT NULL on {table} (scan, no rewrite)"),
-                format!("ALTER TABLE {table} ALTER COLUMN {TENANT_COLUMN} SET NOT NULL"),
+                format!("set {tcol} NOT NULL on {table} (scan, no rewrite)"),
+                format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET NOT NULL"),
             ));
         }
     }
@@ -671,8 +713,9 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 "new rows of {table} take the session's tenant; an insert with no tenant set fails"
             ),
             format!(
-                "ALTER TABLE {table} ALTER COLUMN {TENANT_COLUMN} SET DEFAULT {}.relay_insert_tenant({}::pg_catalog.regclass)",
+                "ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}.{}({}::pg_catalog.regclass)",
                 quote_ident(opts.ext_schema),
+                typed("relay_insert_tenant", type_key),
                 quote_literal(&table)
             ),
         );
@@ -681,17 +724,41 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         }
         steps.push(step);
     }
-    if state.tenant_fk.is_none() {
-        let name = new_name(&state.name, "_tenant_id_fkey");
+    if type_key != "text" && !state.triggers.iter().any(|t| t.name == TENANT_EXISTS_TRIGGER) {
+        // tenants.id is text: a uuid or integer column cannot reference it. Existing
+        // rows are checked once, new and changed ones by a trigger (as the key would).
+        steps.push(
+            Step::new(
+                StepKind::CheckTenantsExist,
+                Lock::AccessShare,
+                format!("checked that every {tcol} of {table} names a row of {tenants}"),
+                format!(
+                    "SELECT pg_catalog.count(*), pg_catalog.min(t.{tcol}::pg_catalog.text) FROM {table} t
+                      WHERE NOT EXISTS (SELECT 1 FROM {tenants} x WHERE x.id OPERATOR(pg_catalog.=) t.{tcol}::pg_catalog.text)"
+                ),
+            )
+            .privileged(),
+        );
+    }
+    if type_key != "text" {
+        steps.extend(always_trigger_steps(
+            &table,
+            TENANT_EXISTS_TRIGGER,
+            &format!("BEFORE INSERT OR UPDATE OF {tcol} ON {{t}} FOR EACH ROW"),
+            &format!("{}.relay_tenant_exists_guard({})", quote_ident(opts.ext_schema), quote_literal(opts.tenant_column)),
+            &state.triggers,
+        ));
+    } else if state.tenant_fk.is_none() {
+        let name = new_name(&state.name, &format!("_{}_fkey", opts.tenant_column));
         steps.push(Step::new(
             StepKind::AddForeignKey,
             Lock::ShareRowExclusive,
             format!(
-                "added foreign key {} ({TENANT_COLUMN}) REFERENCES {tenants}(id) (also SHARE ROW EXCLUSIVE on {tenants})",
+                "added foreign key {} ({tcol}) REFERENCES {tenants}(id) (also SHARE ROW EXCLUSIVE on {tenants})",
                 quote_ident(&name)
             ),
             format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({TENANT_COLUMN}) REFERENCES {tenants}(id)",
+                "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({tcol}) REFERENCES {tenants}(id)",
                 quote_ident(&name)
             ),
         ));
@@ -730,7 +797,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                         StepKind::SwapUniqueConstraint,
                         Lock::AccessExclusive,
                         format!(
-                            "replaced constraint {} {} with {kind} ({TENANT_COLUMN}, ...) under the same name",
+                            "replaced constraint {} {} with {kind} ({tcol}, ...) under the same name",
                             quote_ident(&con.name),
                             con.definition
                         ),
@@ -773,12 +840,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             steps.push(Step::new(
                 StepKind::AddCompositeForeignKey,
                 Lock::ShareRowExclusive,
-                format!("added foreign key {}: a row can reference its own tenant's rows only (validating scan)", composite_description(fk)),
+                format!("added foreign key {}: a row can reference its own tenant's rows only (validating scan)", composite_description(fk, &tcol)),
                 format!(
                     "ALTER TABLE {} ADD CONSTRAINT {} {}",
                     quote_qualified(&fk.child_schema, &fk.child_name),
                     quote_ident(&fk.name),
-                    composite_foreign_key_clause(fk)
+                    composite_foreign_key_clause(fk, &tcol)
                 ),
             ));
         }
@@ -791,9 +858,9 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 Lock::AccessExclusive,
                 format!(
                     "replaced foreign key {} under the same name: a row can reference its own tenant's rows only (validating scan; ACCESS EXCLUSIVE on both tables)",
-                    composite_description(fk)
+                    composite_description(fk, &tcol)
                 ),
-                composite_foreign_key_sql(fk),
+                composite_foreign_key_sql(fk, &tcol),
             )
             .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition })),
         );
@@ -805,11 +872,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 StepKind::SwapExclusionConstraint,
                 Lock::AccessExclusive,
                 format!(
-                    "replaced exclusion constraint {} {} with one that excludes within a tenant only ({TENANT_COLUMN} WITH =), under the same name",
+                    "replaced exclusion constraint {} {} with one that excludes within a tenant only ({tcol} WITH =), under the same name",
                     quote_ident(&con.name),
                     con.definition
                 ),
-                tenant_exclusion_sql(index, &table)?,
+                tenant_exclusion_sql(index, &table, &tcol)?,
             )
             .replacing(serde_json::json!({
                 "index": index.name,
@@ -849,7 +916,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         ));
     }
-    steps.extend(policy_steps(state, &table, opts.ext_schema));
+    steps.extend(policy_steps(state, &table, opts.ext_schema, &tenant_rule(opts.ext_schema, &table, &tcol, type_key)));
     steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,
@@ -929,8 +996,8 @@ fn create_policy(table: &str, name: &str, mode: &str, rule: &str, marker: &str, 
 /// widen it. PostgreSQL grants no row without a permissive policy, so when the table
 /// has none of its own relay adds `tenant_access` (PERMISSIVE, the same rule); when
 /// it has some, they decide what each tenant may see of its own rows.
-fn policy_steps(state: &TableState, table: &str, ext_schema: &str) -> Vec<Step> {
-    let rule = tenant_rule(ext_schema, table);
+fn policy_steps(state: &TableState, table: &str, _ext_schema: &str, rule: &str) -> Vec<Step> {
+    let rule = rule.to_string();
     let mut steps = Vec::new();
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
     if !existing.is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public) {
@@ -968,6 +1035,7 @@ mod tests {
             views_invoker: false,
             tenant_primary_key: false,
             keep_foreign_keys: &[],
+            tenant_column: TENANT_COLUMN,
         }
     }
 
@@ -1030,7 +1098,9 @@ mod tests {
 
     fn enabled(mut state: TableState) -> TableState {
         state.tenant_column = Some(TenantColumn {
+            name: "tenant_id".into(),
             type_name: "text".into(),
+            type_key: "text".into(),
             is_text: true,
             not_null: true,
             default_expr: Some("relay_insert_tenant('skills'::regclass)".into()),
@@ -1325,6 +1395,31 @@ mod tests {
     }
 
     #[test]
+    fn an_adopted_uuid_column_gets_typed_rules_and_a_tenant_check_instead_of_a_foreign_key() {
+        let mut state = table("projects");
+        state.tenant_column = Some(TenantColumn {
+            name: "organization_id".into(),
+            type_name: "uuid".into(),
+            type_key: "uuid".into(),
+            not_null: true,
+            ..Default::default()
+        });
+        let o = Options { tenant_column: "organization_id", ..opts(&[]) };
+        let steps = plan(&state, &o).unwrap();
+        let k = kinds(&steps);
+        assert!(!k.contains(&StepKind::AddColumn) && !k.contains(&StepKind::AddForeignKey));
+        assert!(k.contains(&StepKind::CheckTenantsExist));
+        let sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+        assert!(sql.contains(&"CREATE INDEX projects_organization_id_idx ON public.projects (organization_id)"), "{sql:#?}");
+        assert!(sql.iter().any(|s| s.contains("SET DEFAULT public.relay_insert_tenant_uuid('public.projects'::pg_catalog.regclass)")));
+        assert!(sql.iter().any(|s| s.contains("USING (organization_id = (SELECT public.relay_policy_tenant_uuid(")));
+        assert!(sql.iter().any(|s| s.starts_with("CREATE TRIGGER relay_tenant_exists BEFORE INSERT OR UPDATE OF organization_id")));
+        // a missing column to adopt is an error, not an added column
+        state.tenant_column = None;
+        assert_eq!(plan(&state, &o).unwrap_err(), PlanError::TenantColumnMissing { column: "organization_id".into() });
+    }
+
+    #[test]
     fn global_unique_lists_compare_as_sets() {
         let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(same_entries(&v(&["email", "a, b"]), &v(&["a,b", "email"])));
@@ -1497,7 +1592,9 @@ mod tests {
         s.persistence = "t".into();
         assert_eq!(validate(&s), Err(PlanError::Temporary));
         let mut s = table("t");
-        s.tenant_column = Some(TenantColumn { type_name: "uuid".into(), ..Default::default() });
-        assert_eq!(validate(&s), Err(PlanError::TenantColumnType { found: "uuid".into() }));
+        s.tenant_column = Some(TenantColumn { type_name: "numeric".into(), type_key: "other".into(), ..Default::default() });
+        assert_eq!(validate(&s), Err(PlanError::TenantColumnType { column: "tenant_id".into(), found: "numeric".into() }));
+        s.tenant_column = Some(TenantColumn { type_name: "uuid".into(), type_key: "uuid".into(), ..Default::default() });
+        assert_eq!(validate(&s), Ok(()));
     }
 }

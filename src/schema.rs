@@ -132,7 +132,7 @@ struct SchemaArgs {
 
 fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     let SchemaArgs { schema, exclude, shared, call } = args;
-    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys } = call;
+    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
@@ -191,6 +191,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                     views: views.clone(),
                     primary_key: primary_key.clone(),
                     keep_foreign_keys: entries_for(&keep_per_table),
+                    tenant_column: tenant_column.clone(),
                 };
                 if apply {
                     for line in api::enable(function, tbl, call) {
@@ -216,6 +217,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
 /// tables of migration frameworks are skipped (and say so); `global_unique` entries
 /// are `table.key`.
 #[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
 fn relay_enable_tenancy_schema_oids(
     schema: Option<String>,
     exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
@@ -225,8 +227,9 @@ fn relay_enable_tenancy_schema_oids(
     views: Option<String>,
     primary_key: Option<String>,
     keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
     let (lines, _) = run("relay_enable_tenancy_schema", SchemaArgs { schema, exclude, shared, call }, true);
     TableIterator::new(lines)
 }
@@ -235,6 +238,7 @@ fn relay_enable_tenancy_schema_oids(
 /// from the catalogs as they are now (a key that a table enabled earlier in the same
 /// call would make composite appears once that table is enabled).
 #[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
 fn relay_tenancy_schema_plan_oids(
     schema: Option<String>,
     exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
@@ -244,11 +248,12 @@ fn relay_tenancy_schema_plan_oids(
     views: Option<String>,
     primary_key: Option<String>,
     keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
 ) -> TableIterator<
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
     let (lines, steps) = run("relay_tenancy_schema_plan", SchemaArgs { schema, exclude, shared, call }, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);

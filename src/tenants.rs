@@ -26,6 +26,17 @@ pub struct ForeignKey {
     pub parent_columns: Vec<String>,
     /// The child table is tenant-enabled too (else its rows belong to no tenant).
     pub child_enabled: bool,
+    /// The tenant columns (quoted) of the child (when enabled) and of the parent.
+    pub child_tenant: String,
+    pub parent_tenant: String,
+}
+
+/// A tenant-enabled table: its qualified name, its tenant column (quoted), and that
+/// column's type key (text, uuid, bigint, integer).
+pub struct EnabledTable {
+    pub name: String,
+    pub column: String,
+    pub type_key: String,
 }
 
 /// The order to delete from `tables`: every table after the tables whose foreign
@@ -58,22 +69,30 @@ pub fn delete_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
 /// The enabled tables (that still exist) and every foreign key that references one
 /// of them (from an enabled table or not). Read as the extension's owner: the
 /// registry gives nothing to other roles.
-fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
+fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
     let registry = quote_qualified(ext, "relay_tables");
     ext::as_extension_owner(|| Spi::connect(|client| {
-        let tables: Vec<String> = client
+        let tables: Vec<EnabledTable> = client
             .select(
                 &format!(
-                    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.quote_ident(r.tenant_column),
+                            CASE a.atttypid WHEN 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
+                                            WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN 'bigint'
+                                            WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 'integer' ELSE 'text' END
                        FROM {registry} r JOIN pg_catalog.pg_class c ON c.oid = r.relid
                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = r.tenant_column
                       ORDER BY 1"
                 ),
                 None,
                 &[],
             )
             .expect("registry")
-            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .map(|row| EnabledTable {
+                name: row.get::<String>(1).unwrap().unwrap(),
+                column: row.get::<String>(2).unwrap().unwrap(),
+                type_key: row.get::<String>(3).unwrap().unwrap(),
+            })
             .collect();
         let fks = client
             .select(
@@ -85,7 +104,9 @@ fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
                             pg_catalog.format('%I.%I', pn.nspname, pc.relname),
                             ARRAY(SELECT pg_catalog.quote_ident(a.attname) FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, i)
                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
-                            con.conrelid IN (SELECT relid FROM {registry})
+                            con.conrelid IN (SELECT relid FROM {registry}),
+                            COALESCE((SELECT pg_catalog.quote_ident(r.tenant_column) FROM {registry} r WHERE r.relid = con.conrelid), ''),
+                            (SELECT pg_catalog.quote_ident(r.tenant_column) FROM {registry} r WHERE r.relid = con.confrelid)
                        FROM pg_catalog.pg_constraint con
                        JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid
                        JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
@@ -106,6 +127,8 @@ fn enabled_tables(ext: &str) -> (Vec<String>, Vec<ForeignKey>) {
                 parent: row.get::<String>(4).unwrap().unwrap(),
                 parent_columns: row.get::<Vec<String>>(5).unwrap().unwrap(),
                 child_enabled: row.get::<bool>(6).unwrap().unwrap_or(false),
+                child_tenant: row.get::<String>(7).unwrap().unwrap_or_default(),
+                parent_tenant: row.get::<String>(8).unwrap().unwrap_or_else(|| "tenant_id".into()),
             })
             .collect();
         (tables, fks)
@@ -224,13 +247,15 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
             .collect();
         // Rows of a table that is not tenant-enabled belong to no tenant: any of them
         // referencing the tenant's rows would be hit too.
-        let outside = if fk.child_enabled { " AND c.tenant_id <> $1" } else { "" };
+        // Compared as text: tenants.id is text, whatever type a table keys tenants by.
+        let outside = if fk.child_enabled { format!(" AND c.{}::pg_catalog.text <> $1", fk.child_tenant) } else { String::new() };
         let crossing = Spi::get_one_with_args::<i64>(
             &format!(
-                "SELECT count(*) FROM {} c JOIN {} p ON {} WHERE p.tenant_id = $1{outside}",
+                "SELECT count(*) FROM {} c JOIN {} p ON {} WHERE p.{}::pg_catalog.text = $1{outside}",
                 fk.child,
                 fk.parent,
-                join.join(" AND ")
+                join.join(" AND "),
+                fk.parent_tenant
             ),
             &[id.as_str().into()],
         )
@@ -243,12 +268,29 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     let mut lines = Vec::new();
     Spi::connect_mut(|client| {
         let between_enabled: Vec<ForeignKey> = fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
-        for table in delete_order(&tables, &between_enabled) {
-            let deleted = client
-                .update(&format!("DELETE FROM {table} WHERE tenant_id = $1"), None, &[id.as_str().into()])
-                .expect("delete rows")
-                .len();
-            lines.push(format!("deleted {deleted} rows from {table}"));
+        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        for name in delete_order(&names, &between_enabled) {
+            let table = tables.iter().find(|t| t.name == name).expect("ordered from these tables");
+            // A tenant id that is not of the column's type owns no row of the table.
+            let fits = match table.type_key.as_str() {
+                "uuid" => crate::context::parse_uuid(&id).is_some(),
+                "bigint" | "integer" => id.parse::<i64>().is_ok(),
+                _ => true,
+            };
+            let deleted = if !fits {
+                0
+            } else {
+                let cast = match table.type_key.as_str() {
+                    "uuid" => "::pg_catalog.uuid",
+                    "bigint" | "integer" => "::pg_catalog.int8",
+                    _ => "",
+                };
+                client
+                    .update(&format!("DELETE FROM {name} WHERE {} = $1{cast}", table.column), None, &[id.as_str().into()])
+                    .expect("delete rows")
+                    .len()
+            };
+            lines.push(format!("deleted {deleted} rows from {name}"));
         }
         client
             .update(&format!("DELETE FROM {tenants} WHERE id = $1"), None, &[id.as_str().into()])
@@ -272,6 +314,8 @@ mod tests {
             parent: parent.into(),
             parent_columns: vec!["id".into()],
             child_enabled: true,
+            child_tenant: "tenant_id".into(),
+            parent_tenant: "tenant_id".into(),
         }
     }
 

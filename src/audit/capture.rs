@@ -102,7 +102,7 @@ struct TableShape {
     tenant_attnum: Option<usize>,
 }
 
-unsafe fn table_shape(rel: pg_sys::Relation) -> TableShape {
+unsafe fn table_shape(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
     unsafe {
         let tupdesc = (*rel).rd_att;
         let mut columns = Vec::new();
@@ -116,7 +116,7 @@ unsafe fn table_shape(rel: pg_sys::Relation) -> TableShape {
             let mut output_fn = pg_sys::InvalidOid;
             let mut is_varlena = false;
             pg_sys::getTypeOutputInfo((*att).atttypid, &mut output_fn, &mut is_varlena);
-            if name == crate::plan::TENANT_COLUMN {
+            if name == tenant_column {
                 tenant_attnum = Some(i);
             }
             let typoid = (*att).atttypid;
@@ -219,8 +219,10 @@ fn audit_capture<'a>(
         resource_type: &table,
         ip_address: writer::client_address(),
     };
+    // The row's tenant is trusted only on tenant-enabled tables, in their tenant column.
+    let tenant_column = crate::ext::tenant_column_of(relid);
     // SAFETY: as above.
-    let shape = unsafe { table_shape(rel) };
+    let shape = unsafe { table_shape(rel, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN)) };
     let names: Vec<String> = shape.columns.iter().map(|c| c.name.clone()).collect();
     let session_tenant = context::current_tenant();
 
@@ -237,9 +239,15 @@ fn audit_capture<'a>(
     // checked the row against the session's tenant, and its foreign key against
     // tenants); any other table's rows are recorded in the session's tenant, so a
     // column that merely is called tenant_id cannot write into another tenant's log.
-    let row_tenant = shape.tenant_attnum.is_some() && crate::ext::is_registered(relid);
+    let row_tenant = shape.tenant_attnum.is_some() && tenant_column.is_some();
+    let column = tenant_column.clone().unwrap_or_default();
     let tenant_of = |row: &Map<String, Value>| match row_tenant {
-        true => row.get(crate::plan::TENANT_COLUMN).and_then(Value::as_str).map(str::to_string),
+        // uuid and text print as strings, bigint/integer as numbers
+        true => row.get(&column).and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }),
         false => session_tenant.clone(),
     };
     let count = old.len().max(new.len());

@@ -129,7 +129,7 @@ fn manage_triggers(
 ) -> SetOfIterator<'static, String> {
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
     let ext_schema = ext::extension_schema();
-    let state: TableState = catalog::read(tbl.0, &ext_schema);
+    let state: TableState = catalog::read(tbl.0, &ext_schema, crate::plan::TENANT_COLUMN);
     let table = quote_qualified(&state.schema, &state.name);
     errors::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);

@@ -32,7 +32,11 @@ SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('information_schema.sq
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('tenants') $$);
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('relay_tables') $$);
 
--- An existing tenant_id of another type.
+-- An existing tenant_id of a type that cannot hold a tenant.
+CREATE TABLE numeric_tenants (id int PRIMARY KEY, tenant_id numeric);
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('numeric_tenants') $$);
+-- A uuid tenant_id is adopted as it is (adopt.sql), but its NULL rows would be given
+-- the default tenant, whose id is not a uuid.
 CREATE TABLE uuid_tenants (id int PRIMARY KEY, tenant_id uuid);
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('uuid_tenants') $$);
 
@@ -57,7 +61,7 @@ RESET ROLE;
 -- Nothing was changed by any of the failed calls.
 SELECT count(*) AS tenant_id_columns FROM pg_attribute
  WHERE attname = 'tenant_id' AND attrelid IN ('plain'::regclass, 'coupons'::regclass, 'events'::regclass);
-SELECT relid FROM relay_tables WHERE relid::text IN ('plain', 'events', 'uuid_tenants');
+SELECT relid FROM relay_tables WHERE relid::text IN ('plain', 'events', 'uuid_tenants', 'numeric_tenants');
 
 -- Keeping the referenced key global is one way out of the foreign-key refusal.
 SELECT relay_enable_tenancy('plain', global_unique => ARRAY['code']);
