@@ -67,6 +67,57 @@ fn relay_security_check(
             format!("{}. Fix: SELECT relay_enable_tenancy('<table>') for each", list.join("; "))
         },
     ));
+    // Foreign keys between tenant-enabled tables that do not include the tenant column:
+    // kept single-column on request (keep_foreign_keys), or left so (tables enabled
+    // by an earlier version, keys to a table keyed by another tenant column).
+    let (kept, open): (Vec<String>, Vec<String>) = ext::as_extension_owner(|| {
+        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
+        Spi::connect(|client| {
+            let rows = client
+                .select(
+                    &format!(
+                        "SELECT pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass),
+                                f.conname OPERATOR(pg_catalog.=) ANY (rc.keep_foreign_keys::pg_catalog.name[] OPERATOR(pg_catalog.||) rp.keep_foreign_keys::pg_catalog.name[])
+                           FROM pg_catalog.pg_constraint f
+                           JOIN {registry} rc ON rc.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.conrelid
+                           JOIN {registry} rp ON rp.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
+                          WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+                            AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(f.conkey) k(n)
+                                              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid
+                                                                             AND a.attnum OPERATOR(pg_catalog.=) k.n
+                                             WHERE a.attname OPERATOR(pg_catalog.=) rc.tenant_column)
+                          ORDER BY 1"
+                    ),
+                    None,
+                    &[],
+                )
+                .expect("foreign key check");
+            let mut kept = Vec::new();
+            let mut open = Vec::new();
+            for row in rows {
+                let name = row.get::<String>(1).unwrap().unwrap_or_default();
+                if row.get::<bool>(2).unwrap().unwrap_or(false) {
+                    kept.push(name);
+                } else {
+                    open.push(name);
+                }
+            }
+            (kept, open)
+        })
+    });
+    rows.push((
+        "foreign_keys_composite".to_string(),
+        open.is_empty(),
+        match (open.is_empty(), kept.is_empty()) {
+            (true, true) => "every foreign key between tenant-enabled tables includes the tenant column".to_string(),
+            (true, false) => format!("every foreign key between tenant-enabled tables includes the tenant column, but those kept single-column on request: {}", kept.join(", ")),
+            (false, _) => format!(
+                "single-column foreign keys between tenant-enabled tables (a row can reference another tenant's row): {}. Fix: SELECT relay_enable_tenancy('<either table>') makes them composite{}",
+                open.join(", "),
+                if kept.is_empty() { String::new() } else { format!("; kept on request: {}", kept.join(", ")) }
+            ),
+        },
+    ));
     let mut foreign = Vec::new();
     for name in [c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"] {
         for trigger in ext::foreign_triggers(ext::ext_relation(name).relid) {

@@ -150,3 +150,6 @@ SELECT * FROM relay_enable_tenancy('ref_k2');
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = 'ref_k2'::regclass AND contype = 'f' AND confrelid <> 'tenants'::regclass ORDER BY 1;
 SELECT keep_foreign_keys FROM relay_tables WHERE relid = 'ref_k2'::regclass;
+-- relay_security_check lists foreign keys between tenant tables that are not composite:
+-- here only the one kept on request.
+SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'foreign_keys_composite';
