@@ -289,24 +289,20 @@ thread_local! {
 /// Most tenant ids one backend remembers before starting over.
 const KNOWN_TENANTS_MAX: usize = 10_000;
 
+/// Drop `relid`'s entry from a per-table cache (every entry for InvalidOid: a reset).
+fn forget_in<V>(cache: &RefCell<HashMap<pg_sys::Oid, V>>, relid: pg_sys::Oid) {
+    let mut cache = cache.borrow_mut();
+    if relid == pg_sys::InvalidOid {
+        cache.clear();
+    } else {
+        cache.remove(&relid);
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    MEMBERSHIP.with(|m| {
-        let mut m = m.borrow_mut();
-        if relid == pg_sys::InvalidOid {
-            m.clear();
-        } else {
-            m.remove(&relid);
-        }
-    });
-    TENANT_COLUMNS.with(|m| {
-        let mut m = m.borrow_mut();
-        if relid == pg_sys::InvalidOid {
-            m.clear();
-        } else {
-            m.remove(&relid);
-        }
-    });
+    MEMBERSHIP.with(|m| forget_in(m, relid));
+    TENANT_COLUMNS.with(|m| forget_in(m, relid));
     let tenants = EXT_RELATIONS.with(|c| c.borrow().iter().find(|(n, _)| *n == c"tenants").map(|(_, r)| r.relid));
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
