@@ -57,22 +57,21 @@ q -d postgres -c "CREATE DATABASE base" >/dev/null
 q -d base -f "$dir/app-schema.sql" >/dev/null
 q -d base -v scale="$scale" -f "$dir/app-data.sql" >/dev/null
 q -d base -c "VACUUM ANALYZE" >/dev/null
+# timed_copy PSQL_ARGS...: ms to run psql with these arguments on a fresh copy of base
+timed_copy() {
+  q -d postgres -c "CREATE DATABASE run TEMPLATE base" >/dev/null
+  q -d run -c "CREATE EXTENSION relay_tenancy" >/dev/null
+  q -d postgres -c "CHECKPOINT" >/dev/null
+  local start
+  start=$(date +%s%N)
+  q -d run "$@" >/dev/null
+  ms_since "$start"
+  q -d postgres -c "DROP DATABASE run" >/dev/null
+}
 one=(); nine=()
 for i in $(seq 1 "$runs"); do
-  q -d postgres -c "CREATE DATABASE r1 TEMPLATE base" >/dev/null
-  q -d r1 -c "CREATE EXTENSION relay_tenancy" >/dev/null
-  q -d postgres -c "CHECKPOINT" >/dev/null
-  start=$(date +%s%N)
-  q -d r1 -c "SELECT count(*) FROM relay_enable_tenancy_schema('public', global_unique => ARRAY['users.email', 'api_keys.key_hash'])" >/dev/null
-  one+=("$(ms_since "$start")")
-  q -d postgres -c "DROP DATABASE r1" >/dev/null
-  q -d postgres -c "CREATE DATABASE r9 TEMPLATE base" >/dev/null
-  q -d r9 -c "CREATE EXTENSION relay_tenancy" >/dev/null
-  q -d postgres -c "CHECKPOINT" >/dev/null
-  start=$(date +%s%N)
-  q -d r9 -f "$dir/relay.sql" >/dev/null
-  nine+=("$(ms_since "$start")")
-  q -d postgres -c "DROP DATABASE r9" >/dev/null
+  one+=("$(timed_copy -c "SELECT count(*) FROM relay_enable_tenancy_schema('public', global_unique => ARRAY['users.email', 'api_keys.key_hash'])")")
+  nine+=("$(timed_copy -f "$dir/relay.sql")")
   echo "run $i: schema call ${one[-1]} ms, nine calls ${nine[-1]} ms"
 done
 m1=$(printf '%s\n' "${one[@]}" | median)

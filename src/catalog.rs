@@ -522,7 +522,7 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
 /// gives nothing to other roles.
 pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>, String)> {
     use pgrx::prelude::*;
-    if !crate::ext::membership_now(oid).0 {
+    if !crate::ext::registered_now(oid) {
         return None;
     }
     let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");

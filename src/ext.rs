@@ -7,7 +7,7 @@
 //! them by accident (`GRANT ALL ON ALL TABLES IN SCHEMA ...`) sees and changes nothing.
 //! relay itself reaches them in two ways that never parse SQL under the caller's
 //! search_path while privileges are raised:
-//! - direct index probes (`tenant_is_active`, `membership_now`, `is_audited`): no SQL,
+//! - direct index probes (`tenant_is_active`, `registered_now`, `is_audited`): no SQL,
 //!   no identity switch, no operator lookup at all;
 //! - `as_extension_owner`: SQL run as the extension's owner, with the search_path
 //!   pinned to `pg_catalog, pg_temp` and SECURITY_RESTRICTED_OPERATION set, the way
@@ -277,10 +277,8 @@ thread_local! {
     /// table's relcache entry is invalidated, which every change relay makes to a
     /// table's registration causes (its DDL, and an explicit invalidation after the
     /// registry write), in every backend, at commit.
-    static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (bool, bool)>> = RefCell::new(HashMap::new());
-    /// Per tenant-enabled table, the column that holds the tenant (registry), cached
-    /// and dropped like MEMBERSHIP.
-    static TENANT_COLUMNS: RefCell<HashMap<pg_sys::Oid, String>> = RefCell::new(HashMap::new());
+    /// Per table: (its tenant column when it is tenant-enabled, registered for capture).
+    static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (Option<String>, bool)>> = RefCell::new(HashMap::new());
     /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
     /// entry is invalidated (relay_delete_tenant does that explicitly).
     static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
@@ -302,7 +300,6 @@ fn forget_in<V>(cache: &RefCell<HashMap<pg_sys::Oid, V>>, relid: pg_sys::Oid) {
 #[pg_guard]
 unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     MEMBERSHIP.with(|m| forget_in(m, relid));
-    TENANT_COLUMNS.with(|m| forget_in(m, relid));
     let tenants = EXT_RELATIONS.with(|c| c.borrow().iter().find(|(n, _)| *n == c"tenants").map(|(_, r)| r.relid));
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
@@ -321,33 +318,10 @@ pub fn registration_changed(relid: pg_sys::Oid) {
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
 }
 
-/// (tenant-enabled, registered for capture), read now: direct probes of the registry.
-pub fn membership_now(relid: pg_sys::Oid) -> (bool, bool) {
-    (
-        probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some(),
-        probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some(),
-    )
-}
-
-/// The same, remembered per backend until the table's relcache entry is invalidated:
-/// for the capture trigger's once-per-statement question. Functions that change the
-/// registry use `membership_now`.
-fn membership(relid: pg_sys::Oid) -> (bool, bool) {
-    if let Some(found) = MEMBERSHIP.with(|m| m.borrow().get(&relid).copied()) {
-        return found;
-    }
-    let found = membership_now(relid);
-    MEMBERSHIP.with(|m| m.borrow_mut().insert(relid, found));
-    found
-}
-
-/// The column that holds the tenant of tenant-enabled table `relid` (its registry
-/// row's tenant_column); cached. None when the table is not registered.
-pub fn tenant_column_of(relid: pg_sys::Oid) -> Option<String> {
-    if let Some(found) = TENANT_COLUMNS.with(|m| m.borrow().get(&relid).cloned()) {
-        return Some(found);
-    }
-    let found = probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |tuple, tupdesc| {
+/// The tenant column the registry records for `relid` (None: not tenant-enabled),
+/// read now: a direct probe of relay_tables.
+fn tenant_column_now(relid: pg_sys::Oid) -> Option<String> {
+    probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |tuple, tupdesc| {
         // SAFETY: tuple and descriptor come from the same open relation; a name datum
         // points at a NameData.
         unsafe {
@@ -360,9 +334,35 @@ pub fn tenant_column_of(relid: pg_sys::Oid) -> Option<String> {
                 CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned()
             }
         }
-    })?;
-    TENANT_COLUMNS.with(|m| m.borrow_mut().insert(relid, found.clone()));
-    Some(found)
+    })
+}
+
+/// Table `relid` is registered for capture, read now: a direct probe.
+pub fn audited_now(relid: pg_sys::Oid) -> bool {
+    probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+}
+
+/// Table `relid` is tenant-enabled, read now: a direct probe. For functions that
+/// change the registry (the cached answers below are for the capture trigger).
+pub fn registered_now(relid: pg_sys::Oid) -> bool {
+    tenant_column_now(relid).is_some()
+}
+
+/// (tenant column, registered for capture), remembered per backend until the table's
+/// relcache entry is invalidated: the capture trigger asks once per statement.
+fn membership(relid: pg_sys::Oid) -> (Option<String>, bool) {
+    if let Some(found) = MEMBERSHIP.with(|m| m.borrow().get(&relid).cloned()) {
+        return found;
+    }
+    let found = (tenant_column_now(relid), audited_now(relid));
+    MEMBERSHIP.with(|m| m.borrow_mut().insert(relid, found.clone()));
+    found
+}
+
+/// The column that holds the tenant of tenant-enabled table `relid`; cached. None
+/// when the table is not tenant-enabled.
+pub fn tenant_column_of(relid: pg_sys::Oid) -> Option<String> {
+    membership(relid).0
 }
 
 /// Table `relid` is registered for audit capture (has a row in relay_audit_tables); cached.

@@ -201,7 +201,7 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
                 tables.push(oid);
             }
             if let (Some(oid), Some(policy)) = (row.get::<pg_sys::Oid>(1).unwrap(), row.get::<String>(2).unwrap()) {
-                if ext::membership_now(oid).0 {
+                if ext::registered_now(oid) {
                     policies.push((oid, policy));
                 }
             }

@@ -136,7 +136,7 @@ impl Step {
     pub fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
         Step { kind, action, sql, lock, replaces: None, privileged: false }
     }
-    fn privileged(mut self) -> Step {
+    pub fn privileged(mut self) -> Step {
         self.privileged = true;
         self
     }

@@ -75,7 +75,8 @@ pub fn capture_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) ->
         .iter()
         .filter(|(name, _, _)| !existing.iter().any(|t| t.name == *name))
         .map(|(name, event, transition)| {
-            let mut step = Step::new(
+            // PUBLIC has no EXECUTE on relay_audit_capture
+            Step::new(
                 StepKind::CreateTrigger,
                 Lock::ShareRowExclusive,
                 format!("created trigger {name} on {table}: AFTER {event}, once per statement"),
@@ -83,10 +84,8 @@ pub fn capture_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) ->
                     "CREATE TRIGGER {} AFTER {event} ON {table}{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}",
                     quote_ident(name)
                 ),
-            );
-            // PUBLIC has no EXECUTE on relay_audit_capture
-            step.privileged = true;
-            step
+            )
+            .privileged()
         })
         .collect()
 }
@@ -134,7 +133,7 @@ fn manage_triggers(
     errors::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);
     let mut lines = if steps.is_empty() { Vec::new() } else { apply::apply(&state, &steps, "") };
-    let audited = ext::membership_now(tbl.0).1;
+    let audited = ext::audited_now(tbl.0);
     let registry_sql = match registry {
         AuditRegistry::Add if !audited => Some(format!(
             "INSERT INTO {} (relid, enabled_by) VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2)",

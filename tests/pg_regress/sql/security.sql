@@ -60,6 +60,10 @@ SELECT relay_suspend_tenant('sec_c');
 SELECT relay_resume_tenant('sec_c');
 SELECT bool_and(l LIKE 'deleted %') AS every_line_a_deletion FROM relay_delete_tenant('sec_c') l;
 SELECT count(*) AS checks FROM relay_security_check();
+CREATE SCHEMA sec_schema;
+CREATE TABLE sec_schema.items (id int PRIMARY KEY, code text UNIQUE);
+SELECT count(*) > 0 AS planned FROM relay_tenancy_schema_plan('sec_schema');
+SELECT count(*) > 0 AS converted FROM relay_enable_tenancy_schema('sec_schema');
 BEGIN;
 SELECT relay_set_tenant('sec_b');
 INSERT INTO public.sec_notes (id, body) VALUES (1, 'captured');
@@ -75,8 +79,14 @@ RESET search_path;
 SELECT who, at FROM sec_evil.calls ORDER BY 1, 2;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_app';
 
--- 2. Audit forgery. The capture trigger function is not executable by PUBLIC, so
--- sec_app cannot attach it to a table of its own...
+-- 2. Audit forgery. No trigger or event trigger function of relay's is executable
+-- by PUBLIC:
+SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute
+  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'relay_tenancy'
+ WHERE p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) ORDER BY 1;
+-- The capture trigger function in particular: sec_app cannot attach it to a table of
+-- its own...
 SET ROLE sec_app;
 CREATE TEMP TABLE forged (tenant_id text, note text);
 SELECT code, message FROM expect_error($$
