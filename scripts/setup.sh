@@ -35,4 +35,8 @@ if [ "$profile" = release ]; then
 else
   cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
 fi
+# Earlier versions' full scripts, so CREATE EXTENSION relay_tenancy VERSION '0.1.0'
+# works (the upgrade test starts there); cargo pgrx install copies only the
+# current version's script and the upgrade scripts.
+cp sql/archive/relay_tenancy--*.sql "$(/usr/bin/pg_config --sharedir)/extension/"
 echo "installed: $(ls /usr/share/postgresql/15/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"
