@@ -69,6 +69,13 @@ fn resolve_recorded(name: &str, asked: Option<Vec<String>>, recorded: Option<Vec
     }
 }
 
+/// Serialize relay's calls on one table (enable, disable, their dry runs) until the
+/// transaction ends.
+pub fn lock_table_calls(oid: pgrx::pg_sys::Oid) {
+    let key = (ADVISORY_LOCK_TAG << 32) | i64::from(oid.to_u32());
+    Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()]).expect("advisory lock");
+}
+
 fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
     let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column } = call;
     let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
@@ -86,9 +93,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     // Concurrent calls on one table queue here, and each reads the catalogs only once
     // it holds the lock, so the second sees what the first did. Advisory, so an
     // already-enabled table is checked without blocking the application.
-    let key = (ADVISORY_LOCK_TAG << 32) | i64::from(tbl.0.to_u32());
-    Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()])
-        .expect("advisory lock");
+    lock_table_calls(tbl.0);
 
     let recorded = catalog::registry_lists(tbl.0);
     // The tenant column: the registry's for an enabled table (it cannot change), else
@@ -206,8 +211,13 @@ fn relay_tenancy_plan(
 /// Warnings (views left open) come as step 0, with no lock and no statement.
 pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<(i32, String, String, String)> {
     let p = prepare(function, tbl, call);
-    let mut rows: Vec<_> = p.warnings.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
-    rows.extend(p.steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)));
+    plan_rows(p.warnings, p.steps)
+}
+
+/// A dry run's rows: `notes` as step 0 (no lock, no statement), then the steps.
+pub fn plan_rows(notes: Vec<String>, steps: Vec<plan::Step>) -> Vec<(i32, String, String, String)> {
+    let mut rows: Vec<_> = notes.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
+    rows.extend(steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)));
     rows
 }
 

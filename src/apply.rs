@@ -51,6 +51,22 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
             }
             step.report_line(None)
         }
+        StepKind::CheckGlobalUnique => {
+            let rows = client.select(step.sql.as_str(), Some(10), &[]).expect("shared values check");
+            let mut total = 0i64;
+            let mut examples = Vec::new();
+            for row in rows {
+                total = row.get::<i64>(1).expect("count").unwrap_or(0);
+                let value = row.get::<String>(2).expect("value").unwrap_or_default();
+                let tenants = row.get::<String>(3).expect("tenants").unwrap_or_default();
+                examples.push(format!("{value} in tenants {tenants}"));
+            }
+            if total > 0 {
+                let key = step.action.strip_prefix(crate::undo::SHARED_CHECK_PREFIX).unwrap_or(&step.action);
+                crate::errors::values_shared_across_tenants(key, total, &examples);
+            }
+            step.report_line(None)
+        }
         StepKind::Backfill => {
             let args = [default_tenant.into()];
             let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
@@ -90,7 +106,8 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
             let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
             if step.privileged {
                 ext::as_extension_owner(run)
-            } else if step.kind == StepKind::Backfill {
+            } else if matches!(step.kind, StepKind::Backfill | StepKind::CheckGlobalUnique) {
+                // Every tenant's rows: as the owner, with row level security not forced.
                 ext::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
             } else {
                 run()
@@ -149,4 +166,14 @@ pub fn register(
     ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));
     ext::registration_changed(state.oid_datum());
     format!("registered {} in {registry}", quote_qualified(&state.schema, &state.name))
+}
+
+/// Remove table `state` from relay_tables (relay_disable_tenancy's last step).
+pub fn deregister(ext_schema: &str, state: &TableState) -> String {
+    let registry = quote_qualified(ext_schema, "relay_tables");
+    let sql = format!("DELETE FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid");
+    ext::refuse_foreign_triggers(c"relay_tables");
+    ext::as_extension_owner(|| Spi::run_with_args(&sql, &[state.oid_datum().into()]).expect("registry delete"));
+    ext::registration_changed(state.oid_datum());
+    format!("removed {} from {registry}", quote_qualified(&state.schema, &state.name))
 }

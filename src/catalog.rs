@@ -551,3 +551,36 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
     });
     Some(lists)
 }
+
+/// The registry's history of table `oid`: the state relay first found it in and the
+/// steps taken on its behalf, plus the steps of every registered table (a foreign key
+/// between two tenant tables is changed by whichever end was enabled second). `None`
+/// when the table is not registered. Read as the extension's owner.
+pub fn registry_history(oid: pgrx::pg_sys::Oid) -> Option<(TableState, Vec<crate::undo::RecordedStep>, Vec<crate::undo::RecordedStep>)> {
+    use pgrx::prelude::*;
+    let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
+    let sql = format!(
+        "SELECT (SELECT r.history OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->) 'before' FROM {registry} r
+                  WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid),
+                (SELECT pg_catalog.jsonb_agg(s) FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
+                        pg_catalog.jsonb_array_elements(h OPERATOR(pg_catalog.->) 'steps') s
+                  WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid),
+                (SELECT pg_catalog.jsonb_agg(s) FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
+                        pg_catalog.jsonb_array_elements(h OPERATOR(pg_catalog.->) 'steps') s)"
+    );
+    crate::ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let rows = client.select(&sql, Some(1), &[oid.into()]).expect("registry history");
+            let row = rows.first();
+            let before = row.get::<pgrx::JsonB>(1).expect("before")?;
+            let steps = |i: usize| -> Vec<crate::undo::RecordedStep> {
+                row.get::<pgrx::JsonB>(i)
+                    .expect("steps")
+                    .and_then(|j| serde_json::from_value(j.0).ok())
+                    .unwrap_or_default()
+            };
+            let original: TableState = serde_json::from_value(before.0).expect("the registry's state parses");
+            Some((original, steps(2), steps(3)))
+        })
+    })
+}

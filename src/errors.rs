@@ -109,7 +109,7 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
         ),
         PlanError::NotOwner { owner } => raise(
             ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("must be owner of table {table} to tenant-enable it"),
+            format!("must be owner of table {table} to {verb} it"),
             format!("{table} is owned by role \"{owner}\"."),
             format!("Run the migration as \"{owner}\" or a member of it."),
         ),
@@ -138,6 +138,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             } else {
                 format!("Tenant-enable the referencing tables first (their keys then become composite with it), or keep it global: relay_enable_tenancy({}, global_unique => ARRAY[{}]).", crate::quote::quote_literal(table), crate::quote::quote_literal(&entry))
             },
+        ),
+        PlanError::ForeignKeyNotOurs { fk, table: child } => raise(
+            ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot {verb} {table}: foreign key {} on {child} includes tenant_id, and relay did not make it so", crate::quote::quote_ident(&fk)),
+            "relay restores the foreign keys it made composite to their recorded definitions; this one was created with tenant_id by someone else since, and it depends on the per-tenant keys relay would take away.".into(),
+            format!("Drop it (ALTER TABLE {child} DROP CONSTRAINT {}) or recreate it without tenant_id, then run again.", crate::quote::quote_ident(&fk)),
         ),
         PlanError::UnexpectedIndexDefinition { index, definition } => raise(
             ERRCODE_INTERNAL_ERROR,
@@ -595,5 +601,26 @@ pub fn default_tenant_not_of_type(tenant: &str, column: &str, type_name: &str, t
         format!("default tenant \"{tenant}\" cannot be stored in {column} of {table}, a {type_name} column"),
         format!("{column} is nullable, so its NULL rows would be given the default tenant, and '{tenant}' is not a {type_name}."),
         format!("Pass default_tenant => a tenant whose id is a {type_name}, or fill {column} and make it NOT NULL first."),
+    )
+}
+
+/// relay_disable_tenancy: a key to make global again has values in several tenants.
+pub fn values_shared_across_tenants(key: &str, total: i64, examples: &[String]) -> ! {
+    let shown = if total as usize > examples.len() { format!(" (first {} of {total})", examples.len()) } else { String::new() };
+    raise(
+        PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+        format!("cannot make {key} unique across tenants again: {total} value{} shared by several tenants", if total == 1 { " is" } else { "s are" }),
+        format!("Shared{shown}: {}.", examples.join("; ")),
+        "Change or delete the rows so each value belongs to one tenant, then run relay_disable_tenancy again. Nothing was changed; the table is still tenant-enabled.".into(),
+    )
+}
+
+/// relay_disable_tenancy on a table relay has not enabled.
+pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{function}: {table} is not tenant-enabled"),
+        format!("{registry} has no row for it, so relay has nothing recorded to undo."),
+        "SELECT * FROM relay_tenancy_status lists the tenant-enabled tables.".into(),
     )
 }

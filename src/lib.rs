@@ -14,6 +14,7 @@ mod apply;
 mod audit;
 pub mod catalog;
 mod context;
+mod disable;
 mod errors;
 mod explain_guard;
 mod ext;
@@ -25,6 +26,7 @@ mod schema;
 mod security_check;
 pub mod signed;
 mod tenants;
+pub mod undo;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 

@@ -113,6 +113,15 @@ pub enum StepKind {
     CreateTrigger,
     EnableTriggerAlways,
     DropTrigger,
+    // Undo (relay_disable_tenancy) only.
+    CheckGlobalUnique,
+    NoForceRls,
+    DisableRls,
+    RestoreForeignKey,
+    DropIndex,
+    DropDefault,
+    DropNotNull,
+    DropColumn,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -196,6 +205,8 @@ pub enum PlanError {
     ViewNotOwned { view: String, owner: String },
     /// tenant_column names a column the table does not have.
     TenantColumnMissing { column: String },
+    /// Undo: a foreign key that includes tenant_id, made after enabling by someone else.
+    ForeignKeyNotOurs { fk: String, table: String },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -413,6 +424,18 @@ pub fn tenant_leading_index_sql(
     table: &str,
     col: &str,
 ) -> Result<String, PlanError> {
+    rebuilt_unique_index_sql(index, new_name, table, Some(col))
+}
+
+/// `index` (a unique index) built again under `new_name` on `table`, with `leading`
+/// as a first key column when given. Shared by enabling (tenant_id first) and undo
+/// (the key as it was).
+pub fn rebuilt_unique_index_sql(
+    index: &IndexInfo,
+    new_name: &str,
+    table: &str,
+    leading: Option<&str>,
+) -> Result<String, PlanError> {
     let unexpected = || PlanError::UnexpectedIndexDefinition {
         index: index.name.clone(),
         definition: index.definition.clone(),
@@ -428,15 +451,12 @@ pub fn tenant_leading_index_sql(
         Some(ts) => format!(" TABLESPACE {}", quote_ident(ts)),
         None => String::new(),
     };
+    let leading = leading.map(|c| format!("{c}, ")).unwrap_or_default();
     Ok(format!(
-        "CREATE UNIQUE INDEX {} ON {} USING {} ({}, {}{}{}",
+        "CREATE UNIQUE INDEX {} ON {} USING {} ({leading}{rest}{tablespace}{where_clause}",
         quote_ident(new_name),
         table,
         quote_ident(&index.am),
-        col,
-        rest,
-        tablespace,
-        where_clause
     ))
 }
 
@@ -1023,11 +1043,11 @@ fn policy_steps(state: &TableState, table: &str, _ext_schema: &str, rule: &str) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn, TriggerInfo};
 
-    fn opts(global: &[String]) -> Options<'_> {
+    pub(crate) fn opts(global: &[String]) -> Options<'_> {
         Options {
             ext_schema: "public",
             default_tenant: "default-tenant-000-0000-000000000000",
@@ -1039,7 +1059,7 @@ mod tests {
         }
     }
 
-    fn table(name: &str) -> TableState {
+    pub(crate) fn table(name: &str) -> TableState {
         TableState {
             oid: 16400,
             schema: "public".into(),
@@ -1053,7 +1073,7 @@ mod tests {
         }
     }
 
-    fn pk(table: &str) -> IndexInfo {
+    pub(crate) fn pk(table: &str) -> IndexInfo {
         IndexInfo {
             name: format!("{table}_pkey"),
             is_unique: true,
@@ -1073,7 +1093,7 @@ mod tests {
         }
     }
 
-    fn unique_constraint(table: &str, name: &str, col: &str) -> IndexInfo {
+    pub(crate) fn unique_constraint(table: &str, name: &str, col: &str) -> IndexInfo {
         IndexInfo {
             name: name.into(),
             is_unique: true,
@@ -1092,11 +1112,11 @@ mod tests {
         }
     }
 
-    fn kinds(steps: &[Step]) -> Vec<StepKind> {
+    pub(crate) fn kinds(steps: &[Step]) -> Vec<StepKind> {
         steps.iter().map(|s| s.kind).collect()
     }
 
-    fn enabled(mut state: TableState) -> TableState {
+    pub(crate) fn enabled(mut state: TableState) -> TableState {
         state.tenant_column = Some(TenantColumn {
             name: "tenant_id".into(),
             type_name: "text".into(),
@@ -1123,7 +1143,7 @@ mod tests {
         state
     }
 
-    fn policy(name: &str, permissive: bool, is_ours: bool) -> PolicyInfo {
+    pub(crate) fn policy(name: &str, permissive: bool, is_ours: bool) -> PolicyInfo {
         PolicyInfo {
             name: name.into(),
             permissive,
@@ -1256,7 +1276,7 @@ mod tests {
         );
     }
 
-    fn fk(name: &str, child: &str, cols: &[&str], parent: &str, pcols: &[&str]) -> ForeignKeyInfo {
+    pub(crate) fn fk(name: &str, child: &str, cols: &[&str], parent: &str, pcols: &[&str]) -> ForeignKeyInfo {
         ForeignKeyInfo {
             name: name.into(),
             outgoing: true,

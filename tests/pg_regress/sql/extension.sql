@@ -28,7 +28,7 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
        pg_get_function_result(p.oid) AS result, p.provolatile
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'relay_tenancy'
- ORDER BY p.proname;
+ ORDER BY p.proname, arguments;
 
 -- A helper the later tests use to show an error as data: its SQLSTATE (code), message,
 -- DETAIL and HINT. (The exception block also rolls back whatever the statement did.)

@@ -1,0 +1,152 @@
+-- relay_disable_tenancy: a down migration. It takes a tenant-enabled table back to
+-- what it was before relay first touched it, from the registry's history: policies,
+-- row level security flags, unique keys, foreign keys (in either direction),
+-- indexes, the column default, and the tenant column when asked.
+\set VERBOSITY verbose
+CREATE SCHEMA undo;
+SET search_path = undo, public;
+\set ECHO none
+\i reference/app-schema.sql
+\set scale 1
+\i reference/app-data.sql
+\set ECHO all
+
+-- Everything the round trip must give back: one line per column (type, NOT NULL,
+-- default), constraint, index, policy, trigger and row level security flag.
+CREATE FUNCTION pg_temp.shape() RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT format('%s column %s %s%s%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+                coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))
+    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+   WHERE c.relnamespace = 'undo'::regnamespace AND c.relkind = 'r'
+  UNION ALL
+  SELECT format('%s constraint %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE connamespace = 'undo'::regnamespace
+  UNION ALL
+  SELECT pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+   WHERE c.relnamespace = 'undo'::regnamespace
+  UNION ALL
+  SELECT format('%s rls %s force %s', relname, relrowsecurity, relforcerowsecurity)
+    FROM pg_class WHERE relnamespace = 'undo'::regnamespace AND relkind = 'r'
+  UNION ALL
+  SELECT format('%s policy %s', tablename, policyname) FROM pg_policies WHERE schemaname = 'undo'
+  UNION ALL
+  SELECT format('%s trigger %s', tgrelid::regclass, tgname) FROM pg_trigger
+   WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'undo'::regnamespace)
+$$;
+CREATE TEMP TABLE original AS SELECT * FROM pg_temp.shape();
+CREATE TEMP TABLE original_rows AS
+SELECT 'users' AS t, count(*) FROM users UNION ALL SELECT 'skills', count(*) FROM skills
+UNION ALL SELECT 'ratings', count(*) FROM ratings UNION ALL SELECT 'usage_events', count(*) FROM usage_events;
+
+-- Convert the reference application, as enable_reference does.
+SELECT count(*) AS steps FROM (
+  SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']) UNION ALL
+  SELECT relay_enable_tenancy('skills') UNION ALL
+  SELECT relay_enable_tenancy('ratings') UNION ALL
+  SELECT relay_enable_tenancy('usage_events') UNION ALL
+  SELECT relay_enable_tenancy('skill_versions') UNION ALL
+  SELECT relay_enable_tenancy('skill_embeddings') UNION ALL
+  SELECT relay_enable_tenancy('skill_reviews') UNION ALL
+  SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']) UNION ALL
+  SELECT relay_enable_tenancy('site_settings')) s;
+
+-- The dry run prints the undo of skills, changing nothing: the keys skills' rows
+-- and its neighbours' rows share go back to single-column, slug becomes globally
+-- unique again (after a check that no two tenants share a slug), relay's index and
+-- foreign key to tenants go, and the column goes too when asked.
+SELECT step, lock, statement FROM relay_disable_tenancy_plan('skills', drop_column => true) ORDER BY step;
+
+-- Errors, each before anything is changed.
+-- Not tenant-enabled: nothing recorded to undo.
+CREATE TABLE undo.plain (id int PRIMARY KEY);
+SELECT relay_disable_tenancy('plain');
+DROP TABLE undo.plain;
+-- NULL arguments.
+SELECT relay_disable_tenancy(NULL);
+SELECT relay_disable_tenancy('skills', drop_column => NULL);
+-- Only the table's owner may.
+CREATE ROLE undo_stranger;
+GRANT USAGE ON SCHEMA undo TO undo_stranger;
+SET ROLE undo_stranger;
+SELECT relay_disable_tenancy('skills');
+RESET ROLE;
+
+-- A key that goes back to global must hold across tenants: two tenants now share a
+-- slug (allowed while the key is per tenant), so skills cannot be disabled, the
+-- values and tenants are named, and nothing changes.
+SELECT relay_create_tenant('Undo A', 'undo-a', id => 'undo-a');
+SELECT relay_create_tenant('Undo B', 'undo-b', id => 'undo-b');
+INSERT INTO skills (id, tenant_id, name, slug, author_id)
+SELECT 'undo-skill-' || t, t, 'Shared', 'shared-slug', NULL FROM unnest(ARRAY['undo-a', 'undo-b']) t;
+SELECT relay_disable_tenancy('skills');
+SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'skills'::regclass;
+SELECT count(*) FROM relay_tables WHERE relid = 'skills'::regclass;
+DELETE FROM skills WHERE id LIKE 'undo-skill-%';
+
+-- A foreign key made composite by someone else after enabling depends on relay's
+-- per-tenant keys: refused, naming it.
+ALTER TABLE ratings ADD CONSTRAINT ratings_mine_fkey FOREIGN KEY (tenant_id, skill_id) REFERENCES skills (tenant_id, id);
+SELECT relay_disable_tenancy('skills');
+ALTER TABLE ratings DROP CONSTRAINT ratings_mine_fkey;
+
+-- The whole schema back, children first, dropping the column relay added.
+SELECT t AS "table", count(*) AS steps
+  FROM unnest(ARRAY['site_settings', 'api_keys', 'skill_reviews', 'skill_embeddings', 'skill_versions',
+                    'usage_events', 'ratings', 'skills', 'users']) t,
+       relay_disable_tenancy(t::regclass, drop_column => true)
+ GROUP BY t ORDER BY t;
+-- Exactly as before: no difference in either direction...
+(SELECT * FROM pg_temp.shape() EXCEPT SELECT * FROM original)
+UNION ALL
+(SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape());
+-- ...every row still there, no longer registered.
+SELECT o.t, o.count = n.count AS same_rows
+  FROM original_rows o
+  JOIN (SELECT 'users' AS t, count(*) FROM users UNION ALL SELECT 'skills', count(*) FROM skills
+        UNION ALL SELECT 'ratings', count(*) FROM ratings UNION ALL SELECT 'usage_events', count(*) FROM usage_events) n
+    ON n.t = o.t ORDER BY o.t;
+SELECT count(*) FROM relay_tables WHERE relid::oid IN (SELECT oid FROM pg_class WHERE relnamespace = 'undo'::regnamespace);
+
+-- Enabling again starts a new history.
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('skills');
+SELECT jsonb_array_length(history) FROM relay_tables WHERE relid = 'skills'::regclass;
+SELECT count(*) AS steps FROM relay_disable_tenancy('skills', drop_column => true);
+
+-- An adopted column (it was there before relay: nullable, with a default of its
+-- own) is given back as it was, and kept when drop_column asks to drop it.
+CREATE TABLE undo.notes (id int PRIMARY KEY, org text DEFAULT 'none', body text);
+INSERT INTO undo.notes VALUES (1, NULL, 'first'), (2, 'undo-a', 'second');
+SELECT relay_enable_tenancy('notes', tenant_column => 'org');
+SELECT relay_disable_tenancy('notes', drop_column => true);
+\d undo.notes
+SELECT * FROM undo.notes ORDER BY id;
+
+-- A view relay made security_invoker (views => 'invoker') reads with its owner's
+-- rights again.
+CREATE VIEW undo.note_bodies AS SELECT id, body FROM undo.notes;
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('notes', tenant_column => 'org', views => 'invoker');
+SELECT reloptions FROM pg_class WHERE oid = 'undo.note_bodies'::regclass;
+SELECT count(*) AS steps FROM relay_disable_tenancy('notes');
+SELECT reloptions FROM pg_class WHERE oid = 'undo.note_bodies'::regclass;
+
+-- A non-superuser owner disables its own table: the DDL guard, which refuses NO
+-- FORCE and dropping relay's policies on tenant-enabled tables, lets relay's own
+-- steps through for the table being disabled only.
+CREATE ROLE undo_owner;
+GRANT USAGE, CREATE ON SCHEMA undo TO undo_owner;
+GRANT REFERENCES ON tenants TO undo_owner;
+SET ROLE undo_owner;
+CREATE TABLE undo.owned (id int PRIMARY KEY, body text);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('undo.owned');
+ALTER TABLE undo.owned NO FORCE ROW LEVEL SECURITY;
+SELECT relay_disable_tenancy('undo.owned', drop_column => true);
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'undo.owned'::regclass;
+RESET ROLE;
+
+SELECT relay_delete_tenant(t) FROM unnest(ARRAY['undo-a', 'undo-b']) t;
+DROP SCHEMA undo CASCADE;
+REVOKE REFERENCES ON tenants FROM undo_owner;
+DROP ROLE undo_stranger, undo_owner;
+RESET search_path;
