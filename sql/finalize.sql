@@ -136,6 +136,20 @@ CREATE EVENT TRIGGER relay_ddl_guard_drop ON sql_drop
 ALTER EVENT TRIGGER relay_ddl_guard_alter ENABLE ALWAYS;
 ALTER EVENT TRIGGER relay_ddl_guard_drop ENABLE ALWAYS;
 
+-- The DROP guard: DROP EXTENSION relay_tenancy (or DROP SCHEMA ... CASCADE of its
+-- schema, DROP OWNED BY its owner) is refused while tables are tenant-enabled or
+-- audit_logs holds entries (relay.drop_audit_log = on lets the entries go).
+CREATE FUNCTION relay_drop_guard() RETURNS event_trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_drop_guard';
+REVOKE EXECUTE ON FUNCTION relay_drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER relay_drop_guard ON ddl_command_start
+  WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
+ALTER EVENT TRIGGER relay_drop_guard ENABLE ALWAYS;
+-- The registry follows dropped tables (a rename needs nothing: it holds oids).
+CREATE EVENT TRIGGER relay_registry_cleanup ON sql_drop
+  WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
+ALTER EVENT TRIGGER relay_registry_cleanup ENABLE ALWAYS;
+
 -- Per-relation statistics counters count the rows row level security hides: a role
 -- could read another tenant's indexed values by range probes, watching how many index
 -- entries its own query returned (pg_stat_get_xact_tuples_returned on an index that

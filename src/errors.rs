@@ -624,3 +624,27 @@ pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
         "SELECT * FROM relay_tenancy_status lists the tenant-enabled tables.".into(),
     )
 }
+
+/// DROP EXTENSION (or a cascade to it) while tables are tenant-enabled.
+pub fn drop_with_enabled_tables(command: &str, tables: &[String], count: i64) -> ! {
+    let more = if count as usize > tables.len() { format!(" and {} more", count as usize - tables.len()) } else { String::new() };
+    raise(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot drop extension relay_tenancy: {count} table{} tenant-enabled", if count == 1 { " is" } else { "s are" }),
+        format!(
+            "{command} would drop tenants and audit_logs, and by cascade the policies, defaults and foreign keys of {}{more}: their rows would stay, with no tenant isolation.",
+            tables.join(", ")
+        ),
+        "Disable them first (SELECT relay_disable_tenancy(relid, drop_column => true) FROM relay_tables;, children before parents), or drop the tables, then drop the extension.".into(),
+    )
+}
+
+/// DROP EXTENSION (or a cascade to it) while audit_logs holds entries.
+pub fn drop_with_audit_entries(command: &str, audit: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot drop extension relay_tenancy: {audit} holds audit entries"),
+        format!("{command} would drop {audit} with every tenant's entries, which nothing else keeps."),
+        format!("Keep a copy first (pg_dump --table={audit}, or COPY {audit} TO ...), then SET relay.drop_audit_log = on in the session and drop again."),
+    )
+}

@@ -15,6 +15,7 @@ mod audit;
 pub mod catalog;
 mod context;
 mod disable;
+mod drop_guard;
 mod errors;
 mod explain_guard;
 mod ext;
@@ -38,6 +39,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
     signed::register_gucs();
+    drop_guard::register_gucs();
     explain_guard::install();
     ext::register_cache_callbacks();
 }

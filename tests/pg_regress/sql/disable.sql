@@ -145,7 +145,7 @@ SELECT relay_disable_tenancy('undo.owned', drop_column => true);
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'undo.owned'::regclass;
 RESET ROLE;
 
-SELECT relay_delete_tenant(t) FROM unnest(ARRAY['undo-a', 'undo-b']) t;
+SELECT line FROM unnest(ARRAY['undo-a', 'undo-b']) t, relay_delete_tenant(t) line WHERE line LIKE 'deleted tenant%';
 DROP SCHEMA undo CASCADE;
 REVOKE REFERENCES ON tenants FROM undo_owner;
 DROP ROLE undo_stranger, undo_owner;

@@ -1,0 +1,64 @@
+-- DROP EXTENSION relay_tenancy is refused while tables are tenant-enabled or the
+-- audit log holds entries: CASCADE would drop tenants and audit_logs and, with
+-- them, the enabled tables' policies, defaults and foreign keys, leaving their rows
+-- with no isolation after one NOTICE. The commands that would drop the extension by
+-- cascade are refused too. The registry follows dropped and renamed tables.
+\set VERBOSITY verbose
+
+-- In this database tables are enabled (enable_reference and later tests).
+DROP EXTENSION relay_tenancy;
+DROP EXTENSION relay_tenancy CASCADE;
+DROP EXTENSION IF EXISTS relay_tenancy, plpgsql CASCADE;
+DROP SCHEMA public CASCADE;
+-- Nothing was dropped.
+SELECT extname FROM pg_extension WHERE extname = 'relay_tenancy';
+
+-- A fresh database, relay installed by a superuser of its own.
+CREATE ROLE relay_admin SUPERUSER LOGIN;
+CREATE DATABASE relay_drop OWNER relay_admin;
+\c relay_drop relay_admin
+\set VERBOSITY verbose
+CREATE EXTENSION relay_tenancy;
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+CREATE TABLE todos (id int PRIMARY KEY, done boolean);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('notes');
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('todos');
+SELECT relay_enable_audit('todos');
+
+-- DROP OWNED BY the extension's owner would drop it too.
+DROP OWNED BY relay_admin;
+
+-- The registry holds oids: a renamed table stays registered under its new name...
+ALTER TABLE notes RENAME TO memos;
+SELECT relid FROM relay_tables ORDER BY relid::text;
+-- ...and a dropped one leaves it (and the capture registry) at once.
+DROP TABLE memos;
+SELECT relid FROM relay_tables ORDER BY relid::text;
+DROP TABLE todos;
+SELECT count(*) AS enabled, (SELECT count(*) FROM relay_audit_tables) AS audited FROM relay_tables;
+
+-- No table is enabled now, but the audit log holds an entry: the drop still needs
+-- a decision, since the entries exist nowhere else.
+BEGIN;
+SELECT relay_set_tenant('default-tenant-000-0000-000000000000', true);
+SELECT relay_audit('note.deleted', 'note', '1') IS NOT NULL AS recorded;
+COMMIT;
+DROP EXTENSION relay_tenancy;
+-- relay.drop_audit_log is for superusers.
+CREATE ROLE relay_drop_app;
+SET ROLE relay_drop_app;
+SET relay.drop_audit_log = on;
+RESET ROLE;
+-- After keeping a copy, the DBA says so and the drop goes through.
+SET relay.drop_audit_log = on;
+DROP EXTENSION relay_tenancy;
+SELECT count(*) AS relay_event_triggers FROM pg_event_trigger WHERE evtname LIKE 'relay%';
+-- An installation with nothing in it drops without ceremony, also with its schema.
+RESET relay.drop_audit_log;
+CREATE SCHEMA relay;
+CREATE EXTENSION relay_tenancy SCHEMA relay;
+DROP SCHEMA relay CASCADE;
+
+\c regression postgres
+DROP DATABASE relay_drop;
+DROP ROLE relay_admin, relay_drop_app;
