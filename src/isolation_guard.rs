@@ -116,6 +116,14 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
            FROM {registry} r
            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
            JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column
+          -- The rule relay writes, as pg_get_expr prints it under relay's pinned search_path.
+          CROSS JOIN LATERAL (SELECT CASE WHEN a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype THEN 'relay_policy_tenant_uuid'
+                                          WHEN a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype]::pg_catalog.oid[])
+                                          THEN 'relay_policy_tenant_bigint'
+                                          ELSE 'relay_policy_tenant' END AS f) fn
+          CROSS JOIN LATERAL (SELECT pg_catalog.format('(%I = ( SELECT %I.%I(%L::regclass) AS %I))', r.tenant_column, $1::pg_catalog.text, fn.f,
+                                                       c.oid::pg_catalog.regclass::pg_catalog.text, fn.f) AS rule) x
           CROSS JOIN LATERAL (VALUES
             (NOT c.relrowsecurity, 'row level security is disabled'),
             (NOT c.relforcerowsecurity, 'row level security is no longer forced, so the owner bypasses it'),
@@ -125,6 +133,13 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
                             AND p.polcmd OPERATOR(pg_catalog.=) '*'
                             AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
              'policy {POLICY_NAME} is missing or no longer RESTRICTIVE FOR ALL TO PUBLIC'),
+            (EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                      WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                        AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
+                        AND (pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS DISTINCT FROM x.rule
+                             OR pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS DISTINCT FROM x.rule)),
+             'a policy of relay''s no longer compares ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.tenant_column)
+               OPERATOR(pg_catalog.||) ' with the session''s tenant'),
             (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                           WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
                             AND t.tgname OPERATOR(pg_catalog.=) '{TRUNCATE_GUARD_TRIGGER}'
@@ -139,7 +154,7 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
     ext::as_extension_owner(|| {
         Spi::connect(|client| {
             client
-                .select(&sql, None, &[])
+                .select(&sql, None, &[ext::extension_schema().as_str().into()])
                 .expect("isolation check")
                 .map(|row| (row.get::<String>(1).unwrap().unwrap_or_default(), row.get::<String>(2).unwrap().unwrap_or_default()))
                 .collect()

@@ -27,6 +27,7 @@ mod schema;
 mod security_check;
 pub mod signed;
 mod tenants;
+mod verify;
 pub mod undo;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

@@ -9,7 +9,7 @@
 //! first ACCESS EXCLUSIVE step whenever the tenant column already exists; on a fresh
 //! table the catalog-only ADD COLUMN must come first.
 
-use crate::catalog::{ForeignKeyInfo, IndexInfo, TableState, TriggerInfo};
+use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState, TriggerInfo};
 use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -936,7 +936,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         ));
     }
-    steps.extend(policy_steps(state, &table, opts.ext_schema, &tenant_rule(opts.ext_schema, &table, &tcol, type_key)));
+    let printed = printed_rule(opts.ext_schema, &table, &tcol, type_key);
+    steps.extend(policy_steps(state, &table, &tenant_rule(opts.ext_schema, &table, &tcol, type_key), &printed));
     steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,
@@ -1016,30 +1017,57 @@ fn create_policy(table: &str, name: &str, mode: &str, rule: &str, marker: &str, 
 /// widen it. PostgreSQL grants no row without a permissive policy, so when the table
 /// has none of its own relay adds `tenant_access` (PERMISSIVE, the same rule); when
 /// it has some, they decide what each tenant may see of its own rows.
-fn policy_steps(state: &TableState, table: &str, _ext_schema: &str, rule: &str) -> Vec<Step> {
+fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &str) -> Vec<Step> {
     let rule = rule.to_string();
     let mut steps = Vec::new();
+    let replace = |p: &PolicyInfo, steps: &mut Vec<Step>| {
+        steps.push(
+            Step::new(
+                StepKind::DropPolicy,
+                Lock::AccessExclusive,
+                format!("dropped policy {} on {table}, replaced below", p.name),
+                format!("DROP POLICY {} ON {table}", quote_ident(&p.name)),
+            )
+            .replacing(serde_json::json!({ "policy": p.definition })),
+        );
+    };
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
-    if !existing.is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public) {
+    if !existing.is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public && rule_unchanged(p, printed)) {
         if let Some(p) = existing {
-            steps.push(
-                Step::new(
-                    StepKind::DropPolicy,
-                    Lock::AccessExclusive,
-                    format!("dropped policy {POLICY_NAME} on {table}, replaced below"),
-                    format!("DROP POLICY {POLICY_NAME} ON {table}"),
-                )
-                .replacing(serde_json::json!({ "policy": p.definition })),
-            );
+            replace(p, &mut steps);
         }
         steps.extend(create_policy(table, POLICY_NAME, "RESTRICTIVE", &rule, POLICY_MARKER,
             "ANDed with every other policy, whenever it was created"));
     }
-    if !state.policies.iter().any(|p| p.permissive && p.name != POLICY_NAME) {
+    // relay's permissive companion, its rule changed since: put back.
+    let access = state.policies.iter().find(|p| p.name == ACCESS_POLICY_NAME && p.is_ours);
+    let access_changed = access.is_some_and(|p| !rule_unchanged(p, printed));
+    if let Some(p) = access.filter(|_| access_changed) {
+        replace(p, &mut steps);
+    }
+    if access_changed || !state.policies.iter().any(|p| p.permissive && p.name != POLICY_NAME) {
         steps.extend(create_policy(table, ACCESS_POLICY_NAME, "PERMISSIVE", &rule, ACCESS_POLICY_MARKER,
             "grants the session tenant's rows (the table has no permissive policy of its own)"));
     }
     steps
+}
+
+/// The rule relay writes, as `pg_policies` prints it under relay's pinned search_path
+/// (everything schema-qualified): `(tenant_id = ( SELECT s.relay_policy_tenant('s.t'::regclass) AS relay_policy_tenant))`.
+/// `isolation_guard::broken` builds the same text in SQL.
+pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+    let function = typed("relay_policy_tenant", type_key);
+    format!("({col} = ( SELECT {}.{function}({}::regclass) AS {function}))", quote_ident(ext_schema), quote_literal(table))
+}
+
+/// A policy's USING and WITH CHECK are still relay's rule (a definition read without
+/// them, as in unit tests, counts as unchanged).
+fn rule_unchanged(policy: &PolicyInfo, printed: &str) -> bool {
+    let text = |key: &str| policy.definition.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    match (text("qual"), text("with_check")) {
+        (None, None) if policy.definition.is_null() => true,
+        (qual, check) => qual.as_deref() == Some(printed) && check.as_deref() == Some(printed),
+    }
 }
 
 #[cfg(test)]
@@ -1152,6 +1180,21 @@ pub(crate) mod tests {
             is_ours,
             definition: serde_json::Value::Null,
         }
+    }
+
+    #[test]
+    fn a_policy_whose_rule_was_changed_is_put_back() {
+        let mut state = enabled(table("skills"));
+        let printed = printed_rule("public", "public.skills", "tenant_id", "text");
+        assert_eq!(printed, "(tenant_id = ( SELECT public.relay_policy_tenant('public.skills'::regclass) AS relay_policy_tenant))");
+        for p in state.policies.iter_mut() {
+            p.definition = serde_json::json!({ "qual": printed, "with_check": printed });
+        }
+        assert!(plan(&state, &opts(&[])).unwrap().is_empty());
+        state.policies[0].definition = serde_json::json!({ "qual": "true", "with_check": printed });
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert_eq!(kinds(&steps), vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]);
+        assert_eq!(steps[0].sql, "DROP POLICY tenant_isolation ON public.skills");
     }
 
     #[test]

@@ -74,23 +74,7 @@ fn relay_security_check(
         let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
         Spi::connect(|client| {
             let rows = client
-                .select(
-                    &format!(
-                        "SELECT pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass),
-                                f.conname OPERATOR(pg_catalog.=) ANY (rc.keep_foreign_keys::pg_catalog.name[] OPERATOR(pg_catalog.||) rp.keep_foreign_keys::pg_catalog.name[])
-                           FROM pg_catalog.pg_constraint f
-                           JOIN {registry} rc ON rc.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.conrelid
-                           JOIN {registry} rp ON rp.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
-                          WHERE f.contype OPERATOR(pg_catalog.=) 'f'
-                            AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(f.conkey) k(n)
-                                              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid
-                                                                             AND a.attnum OPERATOR(pg_catalog.=) k.n
-                                             WHERE a.attname OPERATOR(pg_catalog.=) rc.tenant_column)
-                          ORDER BY 1"
-                    ),
-                    None,
-                    &[],
-                )
+                .select(&crate::verify::single_column_foreign_keys_sql(&registry), None, &[])
                 .expect("foreign key check");
             let mut kept = Vec::new();
             let mut open = Vec::new();
