@@ -3,3 +3,127 @@
 -- The upgrade test (tests/upgrade) checks that the catalog afterwards matches a
 -- fresh 0.2.0 install object by object.
 \echo Use "ALTER EXTENSION relay_tenancy UPDATE" to load this file. \quit
+
+-- 1. Undo: relay_disable_tenancy and its dry run.
+-- relay_tenancy::disable::relay_disable_tenancy
+CREATE  FUNCTION "relay_disable_tenancy"(
+	"tbl" regclass, /* Option < RegClass > */
+	"drop_column" bool DEFAULT false /* Option < bool > */
+) RETURNS SETOF TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_disable_tenancy_wrapper';
+
+-- relay_tenancy::disable::relay_disable_tenancy_plan
+CREATE  FUNCTION "relay_disable_tenancy_plan"(
+	"tbl" regclass, /* Option < RegClass > */
+	"drop_column" bool DEFAULT false /* Option < bool > */
+) RETURNS TABLE (
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_disable_tenancy_plan_wrapper';
+
+ALTER FUNCTION relay_disable_tenancy(regclass, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_disable_tenancy_plan(regclass, boolean) SET search_path = pg_catalog, pg_temp;
+
+-- 2. Status and verify.
+-- relay_tenancy::verify::relay_isolation_problems
+CREATE  FUNCTION "relay_isolation_problems"(
+	"tbl" regclass /* crate :: regclass :: RegClass */
+) RETURNS TEXT[] /* Vec < String > */
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_isolation_problems_wrapper';
+
+-- relay_tenancy::verify::relay_verify
+CREATE  FUNCTION "relay_verify"() RETURNS TABLE (
+	"severity" TEXT,  /* String */
+	"object" TEXT,  /* String */
+	"problem" TEXT,  /* String */
+	"fix" TEXT  /* String */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_verify_wrapper';
+
+-- One row per tenant-enabled table: its tenant column, the objects relay keeps on it,
+-- and whether it is isolated (relay_isolation_problems: row level security flags,
+-- relay's policies and their rule, the TRUNCATE guard). Owned by the extension's
+-- owner, so it reads the registry; granted to nobody (GRANT SELECT to a monitoring
+-- role). relay_verify() looks around the tables for what leaks.
+CREATE VIEW relay_tenancy_status AS
+SELECT r.relid AS table_name,
+       r.tenant_column,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS column_type,
+       a.attnotnull AS not_null,
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
+          FROM pg_catalog.pg_constraint k
+         WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
+           AND k.confrelid OPERATOR(pg_catalog.=) 'tenants'::pg_catalog.regclass) AS tenant_foreign_key,
+       (SELECT pg_catalog.array_agg(ic.relname::pg_catalog.text ORDER BY ic.relname)
+          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+         WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum) AS tenant_indexes,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       (SELECT pg_catalog.array_agg(pg_catalog.format('%I %s', p.polname, CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END)
+                                    ORDER BY p.polname)
+          FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid) AS policies,
+       relay_isolation_problems(r.relid) AS problems,
+       (SELECT pg_catalog.array_agg(pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) ORDER BY f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname)
+          FROM pg_catalog.pg_constraint f
+          JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
+               CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
+         WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+           AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)
+           AND EXISTS (SELECT FROM pg_catalog.pg_attribute x
+                        WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
+                          AND x.attname OPERATOR(pg_catalog.=) r.tenant_column)) AS composite_foreign_keys,
+       (SELECT pg_catalog.array_agg(pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) ORDER BY f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname)
+          FROM pg_catalog.pg_constraint f
+          JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
+               CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
+         WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+           AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute x
+                            WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
+                              AND x.attname OPERATOR(pg_catalog.=) r.tenant_column)) AS single_column_foreign_keys,
+       (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
+          FROM pg_catalog.pg_constraint k
+         WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND NOT k.convalidated) AS not_valid_constraints,
+       r.global_unique,
+       r.keep_foreign_keys,
+       r.default_tenant,
+       EXISTS (SELECT FROM relay_audit_tables x WHERE x.relid OPERATOR(pg_catalog.=) r.relid) AS audited,
+       r.enabled_at,
+       r.enabled_by,
+       r.updated_at
+  FROM relay_tables r
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
+  LEFT JOIN pg_catalog.pg_attribute a
+         ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) c.oid AND d.adnum OPERATOR(pg_catalog.=) a.attnum;
+COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabled table, and whether it is isolated';
+REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
+ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
+
+-- 3. DROP EXTENSION guard and registry cleanup.
+-- The DROP guard: DROP EXTENSION relay_tenancy (or DROP SCHEMA ... CASCADE of its
+-- schema, DROP OWNED BY its owner) is refused while tables are tenant-enabled or
+-- audit_logs holds entries (relay.drop_audit_log = on lets the entries go).
+CREATE FUNCTION relay_drop_guard() RETURNS event_trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_drop_guard';
+REVOKE EXECUTE ON FUNCTION relay_drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER relay_drop_guard ON ddl_command_start
+  WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
+ALTER EVENT TRIGGER relay_drop_guard ENABLE ALWAYS;
+-- The registry follows dropped tables (a rename needs nothing: it holds oids).
+CREATE EVENT TRIGGER relay_registry_cleanup ON sql_drop
+  WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
+ALTER EVENT TRIGGER relay_registry_cleanup ENABLE ALWAYS;
