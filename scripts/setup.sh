@@ -6,7 +6,8 @@
 #   RELAY_SKIP_INSTALL=1 scripts/setup.sh   toolchain only
 source "$(dirname "$0")/lib.sh"
 
-packages=(postgresql-15 postgresql-server-dev-15 clang libclang-dev pkg-config sudo)
+# postgresql-15-partman: the partitions test creates partitions with pg_partman.
+packages=(postgresql-15 postgresql-server-dev-15 clang libclang-dev pkg-config sudo postgresql-15-partman)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

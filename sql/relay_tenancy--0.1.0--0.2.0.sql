@@ -113,7 +113,21 @@ REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
 
--- 3. DROP EXTENSION guard and registry cleanup.
+-- 3. Partitions follow their parent; the DROP EXTENSION guard and registry cleanup.
+-- Partitions follow their tenant-enabled parent (created or attached later, by hand
+-- or by pg_partman), and a tenant-enabled table is never attached or made to inherit
+-- under a parent that is not tenant-enabled.
+CREATE FUNCTION relay_partition_guard() RETURNS event_trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'relay_partition_guard';
+REVOKE EXECUTE ON FUNCTION relay_partition_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER relay_partition_guard ON ddl_command_end
+  WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION relay_partition_guard();
+ALTER EVENT TRIGGER relay_partition_guard ENABLE ALWAYS;
+-- Event trigger functions run SQL (and enabling a partition records catalog text in
+-- the registry): under the same pinned search_path as every other relay function.
+ALTER FUNCTION relay_partition_guard() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_ddl_guard() SET search_path = pg_catalog, pg_temp;
+
 -- The DROP guard: DROP EXTENSION relay_tenancy (or DROP SCHEMA ... CASCADE of its
 -- schema, DROP OWNED BY its owner) is refused while tables are tenant-enabled or
 -- audit_logs holds entries (relay.drop_audit_log = on lets the entries go).
@@ -127,3 +141,4 @@ ALTER EVENT TRIGGER relay_drop_guard ENABLE ALWAYS;
 CREATE EVENT TRIGGER relay_registry_cleanup ON sql_drop
   WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
 ALTER EVENT TRIGGER relay_registry_cleanup ENABLE ALWAYS;
+ALTER FUNCTION relay_drop_guard() SET search_path = pg_catalog, pg_temp;

@@ -106,6 +106,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
     };
     let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
+    state.parent_registered = state.parent_oid.is_some_and(|p| ext::registered_now(pgrx::pg_sys::Oid::from(p)));
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
     state.registered = recorded.is_some();
@@ -147,7 +148,16 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         tenant_column: &tenant_column,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
-    let warnings = plan::view_warnings(&state, &options);
+    let mut warnings = plan::view_warnings(&state, &options);
+    if state.relkind == "p" {
+        let partitions = partitions_of(state.oid_datum());
+        if !partitions.is_empty() {
+            warnings.push(format!(
+                "partitions follow {table} in the same call, once it is enabled: {} (each gets row level security forced, relay's policies and the TRUNCATE guard; partitions created or attached later follow too)",
+                partitions.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     Prepared { ext_schema, state, default_tenant, global_unique, keep_foreign_keys, tenant_column, notes, warnings, steps }
 }
 
@@ -174,7 +184,8 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     let mut lines: Vec<String> = p.notes.clone();
     if p.steps.is_empty() && p.state.registered && p.notes.is_empty() {
         lines.push(format!("{table} is already tenant-enabled: nothing to do"));
-        lines.extend(p.warnings);
+        lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
+        lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
         return lines;
     }
     lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
@@ -187,7 +198,45 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         tenant_column: &p.tenant_column,
     };
     lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &lists));
-    lines.extend(p.warnings);
+    lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
+    lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
+    lines
+}
+
+/// The partitions of partitioned table `oid` (direct ones), by name.
+pub fn partitions_of(oid: pgrx::pg_sys::Oid) -> Vec<(pgrx::pg_sys::Oid, String)> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT i.inhrelid, i.inhrelid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_inherits i
+                  WHERE i.inhparent OPERATOR(pg_catalog.=) $1 ORDER BY 2",
+                None,
+                &[oid.into()],
+            )
+            .expect("partitions")
+            .filter_map(|r| Some((r.get::<pgrx::pg_sys::Oid>(1).ok()??, r.get::<String>(2).ok()??)))
+            .collect()
+    })
+}
+
+/// A partitioned table's partitions follow it: each is enabled the same way (its
+/// column, keys, indexes and foreign keys come from the parent; it gets row level
+/// security forced, relay's policies and the TRUNCATE guard, which PostgreSQL does
+/// not carry from parent to partition, so that querying a partition directly is
+/// isolated too). Sub-partitioned partitions recurse.
+fn enable_partitions(function: &str, state: &catalog::TableState, default_tenant: &str, tenant_column: &str) -> Vec<String> {
+    if state.relkind != "p" {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    for (oid, _) in partitions_of(state.oid_datum()) {
+        let call = CallOptions {
+            default_tenant: Some(default_tenant.to_string()),
+            tenant_column: Some(tenant_column.to_string()),
+            ..Default::default()
+        };
+        lines.extend(enable(function, Some(RegClass(oid)), call));
+    }
     lines
 }
 

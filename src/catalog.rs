@@ -17,6 +17,12 @@ pub struct TableState {
     pub is_partition: bool,
     /// The partitioned parent, when `is_partition`.
     pub parent: Option<String>,
+    #[serde(default)]
+    pub parent_oid: Option<u32>,
+    /// The partitioned parent is tenant-enabled (filled in by the caller): then this
+    /// partition follows it.
+    #[serde(default)]
+    pub parent_registered: bool,
     /// In `pg_catalog`, `information_schema`, a toast schema, or below the first normal OID.
     pub is_system: bool,
     /// The extension this table belongs to, if any (relay_tenancy's own tables included).
@@ -96,6 +102,9 @@ pub struct IndexInfo {
     pub is_unique: bool,
     pub is_primary: bool,
     pub is_valid: bool,
+    /// A partition of the partitioned parent's index: it follows the parent's.
+    #[serde(default)]
+    pub inherited: bool,
     /// Key columns in order; `None` for an expression.
     pub key_columns: Vec<Option<String>>,
     /// `tenant_id` is one of the key columns.
@@ -243,6 +252,7 @@ SELECT pg_catalog.json_build_object(
   'name', t.relname,
   'relkind', t.relkind::pg_catalog.text,
   'is_partition', t.relispartition,
+  'parent_oid', (SELECT i.inhparent::pg_catalog.int8 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = t.oid LIMIT 1),
   'parent', (SELECT pg_catalog.format('%I.%I', pn.nspname, pc.relname)
                FROM pg_catalog.pg_inherits i
                JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
@@ -295,6 +305,8 @@ SELECT pg_catalog.json_build_object(
       'is_unique', i.indisunique,
       'is_primary', i.indisprimary,
       'is_valid', i.indisvalid,
+      -- a partition of a partitioned table's index: changed through the parent's
+      'inherited', EXISTS (SELECT 1 FROM pg_catalog.pg_inherits x WHERE x.inhrelid OPERATOR(pg_catalog.=) i.indexrelid),
       'key_columns', (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
                         FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
                         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum

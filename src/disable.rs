@@ -1,10 +1,12 @@
 //! relay_disable_tenancy and its dry run: look (the registry's history and the table
-//! now), plan (`undo::plan_undo`, pure), apply, deregister.
+//! now), plan (`undo::plan_undo`, pure), apply, deregister. A partitioned table goes
+//! with its partitions: they are disabled first, deepest first.
 
 use crate::ext::extension_schema;
 use crate::quote::quote_qualified;
 use crate::regclass::RegClass;
-use crate::{api, apply, catalog, errors, undo};
+use crate::{api, apply, catalog, errors, ext, undo};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 struct Prepared {
@@ -13,17 +15,20 @@ struct Prepared {
     undo: undo::UndoPlan,
 }
 
-fn prepare(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -> Prepared {
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
-    let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(function, "drop_column"));
+/// `with_parent`: the call is disabling the partition's parent too.
+fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: bool) -> Prepared {
     let ext_schema = extension_schema();
-    api::lock_table_calls(tbl.0);
-    let tenant_column = catalog::registry_lists(tbl.0).map(|(_, _, c)| c);
-    let state = catalog::read(tbl.0, &ext_schema, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN));
+    api::lock_table_calls(oid);
+    let tenant_column = catalog::registry_lists(oid).map(|(_, _, c)| c);
+    let mut state = catalog::read(oid, &ext_schema, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN));
+    state.parent_registered = state.parent_oid.is_some_and(|p| ext::registered_now(pg_sys::Oid::from(p)));
     let table = quote_qualified(&state.schema, &state.name);
-    let (Some(tenant_column), Some((original, own_steps, all_steps))) = (tenant_column, catalog::registry_history(tbl.0)) else {
+    let (Some(tenant_column), Some((original, own_steps, all_steps))) = (tenant_column, catalog::registry_history(oid)) else {
         errors::not_tenant_enabled(function, &table, &quote_qualified(&ext_schema, "relay_tables"))
     };
+    if !with_parent && state.parent_registered {
+        errors::partition_follows_parent(function, &table, state.parent.as_deref().unwrap_or_default());
+    }
     let input = undo::UndoInput {
         original: &original,
         now: &state,
@@ -36,26 +41,67 @@ fn prepare(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -> 
     Prepared { ext_schema, state, undo }
 }
 
+/// The table and its tenant-enabled partitions at every level, deepest first, the
+/// table last.
+fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
+    let mut tables: Vec<(pg_sys::Oid, bool)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t
+                  WHERE t.level OPERATOR(pg_catalog.>) 0
+                  ORDER BY t.level DESC, t.relid::pg_catalog.regclass::pg_catalog.text",
+                None,
+                &[oid.into()],
+            )
+            .expect("partition tree")
+            .filter_map(|r| r.get::<pg_sys::Oid>(1).ok().flatten())
+            .filter(|p| ext::registered_now(*p))
+            .map(|p| (p, true))
+            .collect()
+    });
+    tables.push((oid, false));
+    tables
+}
+
+fn table_arg(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -> (pg_sys::Oid, bool) {
+    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+    let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(function, "drop_column"));
+    (tbl.0, drop_column)
+}
+
 /// Undo relay_enable_tenancy: the table as it was before relay first touched it
 /// (policies, row level security flags, unique keys, foreign keys, indexes, default),
-/// and the tenant column dropped when asked and relay added it. Returns one line per
-/// action taken.
+/// and the tenant column dropped when asked and relay added it. A partitioned table's
+/// partitions go back first. Returns one line per action taken.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<bool>, "false")) -> SetOfIterator<'static, String> {
-    let p = prepare("relay_disable_tenancy", tbl, drop_column);
-    let mut lines = p.undo.notes.clone();
-    lines.extend(apply::apply(&p.state, &p.undo.steps, ""));
-    lines.push(apply::deregister(&p.ext_schema, &p.state));
+    let (oid, drop_column) = table_arg("relay_disable_tenancy", tbl, drop_column);
+    let mut lines = Vec::new();
+    for (table, is_partition) in with_partitions(oid) {
+        // A partition's column belongs to its parent: it goes with the parent's.
+        let p = prepare("relay_disable_tenancy", table, drop_column && !is_partition, is_partition);
+        lines.extend(p.undo.notes.clone());
+        lines.extend(apply::apply(&p.state, &p.undo.steps, ""));
+        lines.push(apply::deregister(&p.ext_schema, &p.state));
+    }
     SetOfIterator::new(lines)
 }
 
-/// The dry run of relay_disable_tenancy: its steps with the lock each takes and its
-/// SQL. Notes (what is kept on purpose) come as step 0. Changes nothing.
+/// The dry run of relay_disable_tenancy: its steps (a partitioned table's partitions'
+/// first) with the lock each takes and its SQL. Notes (what is kept on purpose) come
+/// as step 0. Changes nothing.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_tenancy_plan(
     tbl: Option<RegClass>,
     drop_column: default!(Option<bool>, "false"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let p = prepare("relay_disable_tenancy_plan", tbl, drop_column);
-    TableIterator::new(api::plan_rows(p.undo.notes, p.undo.steps))
+    let (oid, drop_column) = table_arg("relay_disable_tenancy_plan", tbl, drop_column);
+    let mut notes = Vec::new();
+    let mut steps = Vec::new();
+    for (table, is_partition) in with_partitions(oid) {
+        let p = prepare("relay_disable_tenancy_plan", table, drop_column && !is_partition, is_partition);
+        notes.extend(p.undo.notes);
+        steps.extend(p.undo.steps);
+    }
+    TableIterator::new(api::plan_rows(notes, steps))
 }

@@ -95,17 +95,11 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
                 hint,
             )
         }
-        PlanError::Partitioned => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot tenant-enable partitioned table {table} yet"),
-            "This version of relay_tenancy handles ordinary tables only; nothing was changed.".into(),
-            "Partitioned tables come in a later release. Until then, tenant-enable ordinary tables.".into(),
-        ),
         PlanError::PartitionChild { parent } => raise(
             ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot tenant-enable {table}: it is a partition of {parent}"),
             "A partition's columns, keys and policies come from its partitioned table.".into(),
-            format!("Tenancy is set on the partitioned table {parent} as a whole, not on one partition."),
+            format!("Tenant-enable the partitioned table: SELECT relay_enable_tenancy({}); its partitions, those of today and those attached later, follow it.", crate::quote::quote_literal(&parent)),
         ),
         PlanError::NotOwner { owner } => raise(
             ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -646,5 +640,26 @@ pub fn drop_with_audit_entries(command: &str, audit: &str) -> ! {
         format!("cannot drop extension relay_tenancy: {audit} holds audit entries"),
         format!("{command} would drop {audit} with every tenant's entries, which nothing else keeps."),
         format!("Keep a copy first (pg_dump --table={audit}, or COPY {audit} TO ...), then SET relay.drop_audit_log = on in the session and drop again."),
+    )
+}
+
+/// ATTACH PARTITION / INHERIT would put tenant-enabled `child` under `parent`, which
+/// is not tenant-enabled.
+pub fn tenant_table_under_open_parent(child: &str, parent: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("cannot put tenant-enabled {child} under {parent}: {parent} is not tenant-enabled"),
+        format!("A query on {parent} reads the rows of {child} with {parent}'s row level security, which has none of relay's policies: every tenant's rows would be readable through it."),
+        format!("Tenant-enable the parent first (SELECT relay_enable_tenancy({}); its partitions follow), then attach; or attach a table that is not tenant-enabled. Nothing was changed.", crate::quote::quote_literal(parent)),
+    )
+}
+
+/// relay_disable_tenancy on a partition whose parent stays tenant-enabled.
+pub fn partition_follows_parent(function: &str, table: &str, parent: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{function}: {table} is a partition of tenant-enabled {parent}"),
+        format!("Its rows would stay readable through {parent} under {parent}'s policies, but not when it is queried directly: one partition cannot leave a tenant-enabled parent's isolation."),
+        format!("Disable the parent ({function}({}) takes its partitions with it), or detach the partition first.", crate::quote::quote_literal(parent)),
     )
 }

@@ -20,6 +20,7 @@ mod errors;
 mod explain_guard;
 mod ext;
 mod isolation_guard;
+mod partitions;
 pub mod plan;
 pub mod quote;
 mod regclass;

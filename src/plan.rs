@@ -186,7 +186,6 @@ pub struct Options<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
     WrongKind { kind: &'static str },
-    Partitioned,
     PartitionChild { parent: String },
     SystemCatalog,
     ExtensionMember { extension: String },
@@ -256,10 +255,7 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
     if state.persistence == "t" {
         return Err(PlanError::Temporary);
     }
-    if state.relkind == "p" {
-        return Err(PlanError::Partitioned);
-    }
-    if state.is_partition {
+    if state.is_partition && !state.parent_registered {
         return Err(PlanError::PartitionChild { parent: state.parent.clone().unwrap_or_default() });
     }
     if !state.is_owner {
@@ -344,7 +340,7 @@ fn keys_to_rewrite<'s>(
     }
     let mut keys = Vec::new();
     for index in uniques {
-        if (index.is_primary && !tenant_primary_key) || index.has_tenant_key || is_exclusion(index) {
+        if (index.is_primary && !tenant_primary_key) || index.has_tenant_key || is_exclusion(index) || index.inherited {
             continue;
         }
         if !index.is_primary && global_unique.iter().any(|e| names_key(e, index)) {
@@ -382,7 +378,7 @@ fn is_exclusion(index: &IndexInfo) -> bool {
 /// otherwise one tenant's rows exclude another's (and an overlap probe reads them).
 fn exclusions_to_rewrite<'s>(state: &'s TableState, global_unique: &[String]) -> Result<Vec<&'s IndexInfo>, PlanError> {
     let mut found = Vec::new();
-    for index in state.indexes.iter().filter(|i| is_exclusion(i) && !i.has_tenant_key) {
+    for index in state.indexes.iter().filter(|i| is_exclusion(i) && !i.has_tenant_key && !i.inherited) {
         if global_unique.iter().any(|e| names_key(e, index)) {
             continue;
         }
@@ -458,6 +454,14 @@ pub fn rebuilt_unique_index_sql(
         table,
         quote_ident(&index.am),
     ))
+}
+
+/// A unique or primary key constraint definition (`pg_get_constraintdef`:
+/// `UNIQUE (email)`, `PRIMARY KEY (id, at)`, `UNIQUE NULLS NOT DISTINCT (x) INCLUDE
+/// (y) DEFERRABLE`) with `col` first in its key list; `None` when it has no key list.
+pub fn tenant_leading_constraint(definition: &str, col: &str) -> Option<String> {
+    let open = definition.find('(')?;
+    Some(format!("{}{col}, {}", &definition[..=open], &definition[open + 1..]))
 }
 
 /// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
@@ -648,7 +652,15 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
 
     // 2. Index builds (SHARE: reads go on, writes wait).
     let mut swaps = Vec::new();
+    let partitioned = state.relkind == "p";
     for index in &rewrite {
+        if partitioned && index.constraint.is_some() {
+            // PostgreSQL cannot attach a prebuilt index to a partitioned table's
+            // constraint (ADD CONSTRAINT ... USING INDEX): the swap builds it.
+            let carried = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
+            swaps.push((*index, String::new(), carried));
+            continue;
+        }
         let tmp = new_name(&index.name, "_relay_tmp");
         let cols: Vec<String> = index
             .key_columns
@@ -812,20 +824,38 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     _ => "",
                 };
                 let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
-                steps.push(
-                    Step::new(
-                        StepKind::SwapUniqueConstraint,
-                        Lock::AccessExclusive,
+                let (how, sql) = if tmp.is_empty() {
+                    (
+                        " (partitioned: the new index of every partition is built here, under the lock)",
                         format!(
-                            "replaced constraint {} {} with {kind} ({tcol}, ...) under the same name",
+                            "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}",
                             quote_ident(&con.name),
-                            con.definition
+                            tenant_leading_constraint(&con.definition, &tcol).ok_or_else(|| PlanError::UnexpectedIndexDefinition {
+                                index: index.name.clone(),
+                                definition: con.definition.clone(),
+                            })?
                         ),
+                    )
+                } else {
+                    (
+                        "",
                         format!(
                             "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {kind} USING INDEX {1}{deferral}",
                             quote_ident(&con.name),
                             quote_ident(&tmp)
                         ),
+                    )
+                };
+                steps.push(
+                    Step::new(
+                        StepKind::SwapUniqueConstraint,
+                        Lock::AccessExclusive,
+                        format!(
+                            "replaced constraint {} {} with {kind} ({tcol}, ...) under the same name{how}",
+                            quote_ident(&con.name),
+                            con.definition
+                        ),
+                        sql,
                     )
                     .replacing(replaced),
                 );
@@ -1637,17 +1667,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_partitioned_tables_keys_are_rebuilt_in_the_swap_and_inherited_ones_left_to_the_parent() {
+        let mut state = table("events");
+        state.relkind = "p".into();
+        state.indexes.push(unique_constraint("events", "events_ref_key", "ref"));
+        let mut inherited = unique_constraint("events", "events_other_key", "other");
+        inherited.inherited = true;
+        state.indexes.push(inherited);
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique));
+        let swap = steps.iter().find(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
+        assert_eq!(
+            swap.sql,
+            "ALTER TABLE public.events DROP CONSTRAINT events_ref_key, ADD CONSTRAINT events_ref_key UNIQUE (tenant_id, ref)"
+        );
+        assert!(!steps.iter().any(|s| s.sql.contains("events_other_key")));
+        assert_eq!(
+            tenant_leading_constraint("UNIQUE NULLS NOT DISTINCT (a, b) INCLUDE (c) DEFERRABLE", "tenant_id").unwrap(),
+            "UNIQUE NULLS NOT DISTINCT (tenant_id, a, b) INCLUDE (c) DEFERRABLE"
+        );
+    }
+
+    #[test]
     fn refusals() {
         let mut s = table("v");
         s.relkind = "v".into();
         assert_eq!(validate(&s), Err(PlanError::WrongKind { kind: "a view" }));
         let mut s = table("p");
         s.relkind = "p".into();
-        assert_eq!(validate(&s), Err(PlanError::Partitioned));
+        assert_eq!(validate(&s), Ok(()));
         let mut s = table("c");
         s.is_partition = true;
         s.parent = Some("p".into());
         assert_eq!(validate(&s), Err(PlanError::PartitionChild { parent: "p".into() }));
+        // A partition of a tenant-enabled parent follows it.
+        s.parent_registered = true;
+        assert_eq!(validate(&s), Ok(()));
         let mut s = table("tenants");
         s.extension = Some("relay_tenancy".into());
         assert!(matches!(validate(&s), Err(PlanError::ExtensionMember { .. })));

@@ -73,7 +73,8 @@ pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<
     Ok(per_table)
 }
 
-/// The schema's ordinary tables that can be tenant-enabled at all: not partitions,
+/// The schema's tables that can be tenant-enabled at all (partitioned ones included;
+/// their partitions follow them, so partitions are not listed): not partitions,
 /// not temporary, not an extension's (relay's own included).
 fn candidate_tables(schema: &str) -> Vec<(u32, String)> {
     Spi::connect(|client| {
@@ -82,7 +83,7 @@ fn candidate_tables(schema: &str) -> Vec<(u32, String)> {
                 "SELECT c.oid::pg_catalog.int8, c.relname::pg_catalog.text FROM pg_catalog.pg_class c
                   WHERE c.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n
                                                                WHERE n.nspname OPERATOR(pg_catalog.=) $1)
-                    AND c.relkind OPERATOR(pg_catalog.=) 'r' AND NOT c.relispartition
+                    AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition
                     AND c.relpersistence OPERATOR(pg_catalog.<>) 't'
                     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                                      WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass

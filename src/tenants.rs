@@ -82,6 +82,8 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                        FROM {registry} r JOIN pg_catalog.pg_class c ON c.oid = r.relid
                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = r.tenant_column
+                      -- a partition's rows are deleted through its tenant-enabled parent
+                      WHERE NOT c.relispartition
                       ORDER BY 1"
                 ),
                 None,
@@ -112,7 +114,7 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                        JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
                        JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
                        JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-                      WHERE con.contype = 'f'
+                      WHERE con.contype = 'f' AND con.conparentid = 0 AND NOT cc.relispartition
                         AND con.confrelid IN (SELECT relid FROM {registry})
                       ORDER BY 1, 2"
                 ),

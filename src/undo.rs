@@ -216,7 +216,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     // 2. The original unique indexes, built beside the per-tenant ones (SHARE).
     let mut swaps: Vec<(&IndexInfo, &IndexInfo, String)> = Vec::new();
     for (was, is) in &keys_back {
-        if !was.is_unique {
+        // Exclusion constraints, and a partitioned table's keys (PostgreSQL cannot
+        // attach a prebuilt index to them), are rebuilt by the swap itself.
+        if !was.is_unique || (now.relkind == "p" && was.constraint.is_some()) {
             swaps.push((was, is, String::new()));
             continue;
         }
@@ -294,10 +296,10 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     }
     for (was, is, tmp) in &swaps {
         match &was.constraint {
-            Some(con) if con.contype == "x" => steps.push(Step::new(
+            Some(con) if con.contype == "x" || tmp.is_empty() => steps.push(Step::new(
                 StepKind::SwapExclusionConstraint,
                 Lock::AccessExclusive,
-                format!("restored exclusion constraint {} {}", quote_ident(&con.name), con.definition),
+                format!("restored constraint {} {} (its index built here, under the lock)", quote_ident(&con.name), con.definition),
                 format!("ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}", quote_ident(&con.name), con.definition),
             )),
             Some(con) => {

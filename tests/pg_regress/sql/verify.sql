@@ -27,7 +27,11 @@ SELECT count(*) AS steps FROM (
 -- leading with the tenant column, row level security, relay's policies, what is
 -- wrong with its isolation (nothing), its foreign keys to other tenant tables.
 \x
-SELECT * FROM relay_tenancy_status WHERE table_name = 'skills'::regclass;
+SELECT table_name, tenant_column, column_type, not_null, column_default, tenant_foreign_key, tenant_indexes,
+       rls_enabled, rls_forced, policies, problems, composite_foreign_keys, single_column_foreign_keys,
+       not_valid_constraints, global_unique, keep_foreign_keys, default_tenant, audited,
+       enabled_at <= now() AS enabled_at, enabled_by, updated_at >= enabled_at AS updated_at
+  FROM relay_tenancy_status WHERE table_name = 'skills'::regclass;
 \x
 SELECT table_name, column_type, rls_enabled AND rls_forced AS forced, problems,
        cardinality(composite_foreign_keys) AS composite, single_column_foreign_keys AS single,
