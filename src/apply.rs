@@ -10,7 +10,7 @@
 //! with SECURITY_RESTRICTED_OPERATION (`ext::as_role`).
 
 use crate::catalog::TableState;
-use crate::ext;
+use crate::{ext, progress};
 use crate::plan::{Step, StepKind};
 use crate::quote::quote_qualified;
 use pgrx::pg_sys;
@@ -100,18 +100,25 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
 pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
     let _restore = Applying(APPLYING.with(|a| a.replace(Some(state.oid_datum()))));
     let owner = pg_sys::Oid::from(state.owner_oid);
+    let table = quote_qualified(&state.schema, &state.name);
+    let size = if steps.iter().any(|s| progress::reads_rows(s.kind)) { progress::table_size(state.oid_datum()) } else { (0, String::new()) };
     steps
         .iter()
-        .map(|step| {
+        .enumerate()
+        .map(|(i, step)| {
+            progress::before(i + 1, steps.len(), &table, &size, step);
+            let started = progress::start();
             let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
-            if step.privileged {
+            let line = if step.privileged {
                 ext::as_extension_owner(run)
             } else if matches!(step.kind, StepKind::Backfill | StepKind::CheckGlobalUnique) {
                 // Every tenant's rows: as the owner, with row level security not forced.
                 ext::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
             } else {
                 run()
-            }
+            };
+            progress::after(i + 1, steps.len(), &table, &size, step, started.elapsed());
+            line
         })
         .collect()
 }

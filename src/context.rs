@@ -28,8 +28,14 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
-    // SAFETY: reserves the relay.* prefix, so a typo such as relay.require_tenants is
-    // an error rather than a silent placeholder.
+}
+
+/// Reserve the relay.* prefix, so a typo such as relay.require_tenants is an error
+/// rather than a silent placeholder. Called last in `_PG_init`: reserving removes
+/// every placeholder under the prefix, so a relay setting defined after it would lose
+/// the value postgresql.conf gave it.
+pub fn reserve_prefix() {
+    // SAFETY: called once per backend from _PG_init, after every relay.* setting is defined.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"relay".as_ptr()) };
 }
 

@@ -21,6 +21,7 @@ mod explain_guard;
 mod ext;
 mod isolation_guard;
 mod partitions;
+mod progress;
 pub mod plan;
 pub mod quote;
 mod regclass;
@@ -42,8 +43,10 @@ pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
     signed::register_gucs();
     drop_guard::register_gucs();
+    progress::register_gucs();
     explain_guard::install();
     ext::register_cache_callbacks();
+    context::reserve_prefix();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
