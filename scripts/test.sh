@@ -3,6 +3,7 @@
 #   1. cargo pgrx test: plain unit tests (planner, quoting) and #[pg_test]s in Postgres
 #   2. pg_regress golden tests (tests/pg_regress), against the installed extension
 #   3. pg_isolation_regress concurrency specs (tests/isolation)
+#   4. scripts (tests/scripts): dump/restore round trips, logical replication
 # Ends with one line "summary: N passed, M failed".
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -63,6 +64,18 @@ if [ -d "$ROOT/tests/isolation/specs" ]; then
   run_suite "$PGXS/isolation/pg_isolation_regress" "$ROOT/tests/isolation" \
     --load-extension=relay_tenancy $(grep -v '^#' "$ROOT/tests/isolation/schedule")
 fi
+
+# Scripts that need more than one database session or a client program (pg_dump,
+# pg_restore, logical replication): each prints TAP lines (ok N / not ok N).
+for script in "$ROOT"/tests/scripts/*.sh; do
+  say "script $(basename "$script")"
+  out=$(bash "$script" 2>&1) || status=1
+  echo "$out" | grep -E '^(ok|not ok|#)' || echo "$out" | tail -20
+  ok=$(echo "$out" | grep -c '^ok ' || true)
+  bad=$(echo "$out" | grep -c '^not ok ' || true)
+  passed=$((passed + ok)); failed=$((failed + bad))
+  [ "$bad" -eq 0 ] || status=1
+done
 
 echo
 echo "summary: $passed passed, $failed failed"

@@ -47,9 +47,12 @@ CREATE TABLE relay_audit_tables (
 COMMENT ON TABLE relay_audit_tables IS 'relay_tenancy: tables whose row changes are recorded in audit_logs';
 
 -- pg_dump keeps the rows. The default tenant is created by CREATE EXTENSION on
--- restore, so it is left out of the dump (a restore would otherwise collide with it).
+-- restore, so it is left out of the dump unless it was edited; an edited one is
+-- merged into the recreated row on restore (relay_default_tenant_merge, finalize.sql).
 SELECT pg_catalog.pg_extension_config_dump('tenants',
-  $$WHERE id <> 'default-tenant-000-0000-000000000000'$$);
+  $$WHERE id <> 'default-tenant-000-0000-000000000000'
+       OR (name, slug, domain, logo, is_active, plan)
+          IS DISTINCT FROM ('Default'::text, 'default'::text, NULL::text, NULL::text, true, 'freemium'::text)$$);
 SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('relay_audit_tables', '');
 

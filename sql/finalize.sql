@@ -172,6 +172,7 @@ COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabl
 REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_repair() SET search_path = pg_catalog, pg_temp;
 
 -- relay's own tables refuse TRUNCATE to every role their row level security applies
 -- to (all but superusers and BYPASSRLS roles), even after a sloppy GRANT ALL.
@@ -184,6 +185,28 @@ CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_tables
 ALTER TABLE tenants ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 ALTER TABLE relay_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 ALTER TABLE relay_audit_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+
+-- The default tenant's row is created by CREATE EXTENSION, and pg_dump keeps it only
+-- when it was edited: on restore, the dumped row is merged into the recreated one
+-- instead of colliding with it. (relay's DDL guard re-enables this trigger after
+-- ALTER TABLE tenants DISABLE TRIGGER ALL, so a data-only restore merges too.)
+CREATE FUNCTION relay_default_tenant_merge() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE @extschema@.tenants
+     SET name = NEW.name, slug = NEW.slug, domain = NEW.domain, logo = NEW.logo,
+         is_active = NEW.is_active, plan = NEW.plan, created_at = NEW.created_at, updated_at = NEW.updated_at
+   WHERE id OPERATOR(pg_catalog.=) NEW.id;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END $$;
+REVOKE EXECUTE ON FUNCTION relay_default_tenant_merge() FROM PUBLIC;
+CREATE TRIGGER relay_default_tenant_merge BEFORE INSERT ON tenants FOR EACH ROW
+  WHEN (NEW.id OPERATOR(pg_catalog.=) 'default-tenant-000-0000-000000000000')
+  EXECUTE FUNCTION relay_default_tenant_merge();
+ALTER TABLE tenants ENABLE ALWAYS TRIGGER relay_default_tenant_merge;
 
 -- The DDL guard: a non-superuser cannot switch isolation off on a tenant-enabled
 -- table (NO FORCE / DISABLE ROW LEVEL SECURITY, altering or dropping relay's

@@ -663,3 +663,13 @@ pub fn partition_follows_parent(function: &str, table: &str, parent: &str) -> ! 
         format!("Disable the parent ({function}({}) takes its partitions with it), or detach the partition first.", crate::quote::quote_literal(parent)),
     )
 }
+
+/// The capture trigger fired with row_security = off: a dump being loaded.
+pub fn capture_during_bulk_load(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("relay_audit_capture refuses to record changes of {table} made with row_security = off"),
+        "row_security = off is how pg_dump's output and pg_restore load rows: recording them would add every restored row to audit_logs again, next to the entries the dump already holds.".into(),
+        "Restore a data-only dump with --disable-triggers, as a superuser (relay puts its guard triggers back to ALWAYS by itself), or restore the full dump; outside a restore, leave row_security on.".into(),
+    )
+}

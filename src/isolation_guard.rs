@@ -225,6 +225,43 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
     })
 }
 
+/// relay's guard triggers fire ALWAYS. `ALTER TABLE ... ENABLE TRIGGER ALL` (which
+/// `pg_restore --disable-triggers` runs after loading each table) sets every trigger
+/// to fire on ORIGIN only, so under session_replication_role = replica the guard would
+/// stop guarding: put back to ALWAYS on the spot, with a NOTICE. The default tenant's
+/// merge trigger on `tenants` is also re-enabled after DISABLE TRIGGER ALL, so a
+/// data-only restore merges the dumped default tenant into the existing row.
+fn repromote_guards(tables: &[pg_sys::Oid]) {
+    if tables.is_empty() {
+        return;
+    }
+    let found: Vec<(String, String)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT pg_catalog.format('%s', t.tgrelid::pg_catalog.regclass), t.tgname::pg_catalog.text
+                   FROM pg_catalog.pg_trigger t
+                   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                              AND d.objid OPERATOR(pg_catalog.=) t.tgfoid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                   JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid AND e.extname OPERATOR(pg_catalog.=) 'relay_tenancy'
+                  WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY ($1) AND NOT t.tgisinternal
+                    AND (  (t.tgenabled OPERATOR(pg_catalog.=) 'O'
+                            AND t.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['relay_tenant_truncate_guard', 'relay_tenant_exists',
+                                 'relay_append_only_row', 'relay_append_only_truncate', 'relay_default_tenant_merge']::pg_catalog.name[]))
+                        OR (t.tgenabled OPERATOR(pg_catalog.=) 'D' AND t.tgname OPERATOR(pg_catalog.=) 'relay_default_tenant_merge'))
+                  ORDER BY 1, 2",
+                None,
+                &[tables.to_vec().into()],
+            )
+            .expect("relay's triggers")
+            .filter_map(|r| Some((r.get::<String>(1).ok()??, r.get::<String>(2).ok()??)))
+            .collect()
+    });
+    for (table, trigger) in found {
+        Spi::run(&format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}", crate::quote::quote_ident(&trigger))).expect("re-promote trigger");
+        pgrx::notice!("relay_tenancy: trigger {trigger} on {table} fires ALWAYS again");
+    }
+}
+
 /// Tables whose policies or triggers the dropping command removed (sql_drop).
 fn touched_by_drop() -> Vec<pg_sys::Oid> {
     Spi::connect(|client| {
@@ -284,6 +321,7 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
             }
         } else {
             let (tables, policies) = touched_by_command();
+            repromote_guards(&tables.iter().copied().filter(|t| Some(*t) != skip).collect::<Vec<_>>());
             let altered: Vec<(String, String)> = policies
                 .iter()
                 .filter(|(oid, _)| Some(*oid) != skip)

@@ -25,6 +25,7 @@ mod progress;
 pub mod plan;
 pub mod quote;
 mod regclass;
+mod repair;
 mod schema;
 mod security_check;
 pub mod signed;

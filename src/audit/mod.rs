@@ -125,7 +125,7 @@ fn manage_triggers(
     registry: AuditRegistry,
     steps_for: impl Fn(&str, &str, &[TriggerInfo]) -> Vec<Step>,
     nothing: &str,
-) -> SetOfIterator<'static, String> {
+) -> Vec<String> {
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
     let ext_schema = ext::extension_schema();
     let state: TableState = catalog::read(tbl.0, &ext_schema, crate::plan::TENANT_COLUMN);
@@ -163,7 +163,13 @@ fn manage_triggers(
     if lines.is_empty() {
         lines.push(format!("{table} {nothing}: nothing to do"));
     }
-    SetOfIterator::new(lines)
+    lines
+}
+
+/// relay_append_only on relay's own audit_logs (relay_repair re-promotes its guard).
+pub fn reguard_audit_log(function: &str) -> Vec<String> {
+    let audit = RegClass(ext::ext_relation(c"audit_logs").relid);
+    manage_triggers(function, Some(audit), "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only")
 }
 
 /// Make a table append-only: UPDATE, DELETE and TRUNCATE refused for every role,
@@ -171,19 +177,19 @@ fn manage_triggers(
 /// the guard of relay's own audit_logs after someone demoted it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_append_only(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers("relay_append_only", tbl, "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only")
+    SetOfIterator::new(manage_triggers("relay_append_only", tbl, "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only"))
 }
 
 /// Record every INSERT, UPDATE, DELETE and TRUNCATE on a table in audit_logs.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers("relay_enable_audit", tbl, "audit", true, AuditRegistry::Add, capture_steps, "is already audited")
+    SetOfIterator::new(manage_triggers("relay_enable_audit", tbl, "audit", true, AuditRegistry::Add, capture_steps, "is already audited"))
 }
 
 /// Stop recording changes of a table. Entries already written stay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    manage_triggers(
+    SetOfIterator::new(manage_triggers(
         "relay_disable_audit",
         tbl,
         "audit",
@@ -191,7 +197,7 @@ fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> 
         AuditRegistry::Remove,
         |t, _, existing| uncapture_steps(t, existing),
         "is not audited",
-    )
+    ))
 }
 
 /// Append one entry to audit_logs: the actor from app.current_actor_id, the tenant

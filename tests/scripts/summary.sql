@@ -1,0 +1,16 @@
+-- What a restore must give back, one line each: every tenant-enabled table's rows
+-- per tenant, the tenants (edits of the default one included), the registry, the
+-- audit log, isolation problems, relay_verify's errors, the guards' firing mode.
+SELECT 'rows ' || r.relid::text || ': ' ||
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %s', r.relid), false, true, '')))[1]::text
+  FROM relay_tables r ORDER BY 1;
+SELECT 'tenant ' || id || ' ' || name || ' ' || plan || ' ' || is_active FROM tenants ORDER BY 1;
+SELECT 'registry ' || relid::text || ' ' || global_unique::text || ' ' || tenant_column
+  FROM relay_tables ORDER BY 1;
+SELECT 'audited ' || relid::text FROM relay_audit_tables ORDER BY 1;
+SELECT 'audit entries ' || count(*) || ' ' || count(DISTINCT tenant_id) FROM audit_logs;
+SELECT 'problems ' || table_name::text || ' ' || problems::text FROM relay_tenancy_status WHERE problems <> '{}' ORDER BY 1;
+SELECT 'verify errors ' || count(*) FROM relay_verify() WHERE severity = 'error';
+SELECT 'guard ' || tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger
+ WHERE tgname IN ('relay_tenant_truncate_guard', 'relay_append_only_row', 'relay_append_only_truncate') ORDER BY 1;
+SELECT 'foreign keys ' || count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace;
