@@ -173,6 +173,7 @@ REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_repair() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_purge(timestamptz) SET search_path = pg_catalog, pg_temp;
 
 -- relay's own tables refuse TRUNCATE to every role their row level security applies
 -- to (all but superusers and BYPASSRLS roles), even after a sloppy GRANT ALL.

@@ -142,3 +142,50 @@ CREATE EVENT TRIGGER relay_registry_cleanup ON sql_drop
   WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION relay_drop_guard();
 ALTER EVENT TRIGGER relay_registry_cleanup ENABLE ALWAYS;
 ALTER FUNCTION relay_drop_guard() SET search_path = pg_catalog, pg_temp;
+
+-- 4. Dump, restore and retention: relay_repair, relay_audit_purge, the default
+--    tenant's edits kept by pg_dump and merged on restore.
+-- relay_tenancy::repair::relay_repair
+CREATE  FUNCTION "relay_repair"() RETURNS TABLE (
+	"table_name" TEXT,  /* String */
+	"action" TEXT  /* String */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_repair_wrapper';
+
+-- relay_tenancy::audit::purge::relay_audit_purge
+CREATE  FUNCTION "relay_audit_purge"(
+	"before" timestamp with time zone /* Option < TimestampWithTimeZone > */
+) RETURNS bigint /* i64 */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_audit_purge_wrapper';
+
+ALTER FUNCTION relay_repair() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_purge(timestamptz) SET search_path = pg_catalog, pg_temp;
+-- The default tenant's row is created by CREATE EXTENSION, and pg_dump keeps it only
+-- when it was edited: on restore, the dumped row is merged into the recreated one
+-- instead of colliding with it. (relay's DDL guard re-enables this trigger after
+-- ALTER TABLE tenants DISABLE TRIGGER ALL, so a data-only restore merges too.)
+CREATE FUNCTION relay_default_tenant_merge() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE @extschema@.tenants
+     SET name = NEW.name, slug = NEW.slug, domain = NEW.domain, logo = NEW.logo,
+         is_active = NEW.is_active, plan = NEW.plan, created_at = NEW.created_at, updated_at = NEW.updated_at
+   WHERE id OPERATOR(pg_catalog.=) NEW.id;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END $$;
+REVOKE EXECUTE ON FUNCTION relay_default_tenant_merge() FROM PUBLIC;
+CREATE TRIGGER relay_default_tenant_merge BEFORE INSERT ON tenants FOR EACH ROW
+  WHEN (NEW.id OPERATOR(pg_catalog.=) 'default-tenant-000-0000-000000000000')
+  EXECUTE FUNCTION relay_default_tenant_merge();
+ALTER TABLE tenants ENABLE ALWAYS TRIGGER relay_default_tenant_merge;
+SELECT pg_catalog.pg_extension_config_dump('tenants',
+  $$WHERE id <> 'default-tenant-000-0000-000000000000'
+       OR (name, slug, domain, logo, is_active, plan)
+          IS DISTINCT FROM ('Default'::text, 'default'::text, NULL::text, NULL::text, true, 'freemium'::text)$$);

@@ -149,12 +149,18 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
 }
 
 /// The append-only guard refusing an operation.
-pub fn append_only(table: &str, operation: &str) -> ! {
+pub fn append_only(table: &str, operation: &str, own_log: bool) -> ! {
+    let hint = if own_log && operation == "DELETE" {
+        "Correct an entry by appending a new one. Old entries are removed with relay_audit_purge(before), by a superuser or BYPASSRLS role (README: \"Audit log\")."
+    } else {
+        "Correct an entry by appending a new one. Only a superuser or the table owner can remove the guard (README: \"Audit log\")."
+    };
     raise(
         PgSqlErrorCode::ERRCODE_S_R_E_MODIFYING_SQL_DATA_NOT_PERMITTED,
         format!("{table} is append-only: {operation} is not allowed"),
-        format!("relay_append_only_guard refuses {operation} on {table} for every role, also under session_replication_role = replica."),
-        "Correct an entry by appending a new one. Only a superuser or the table owner can remove the guard (README: \"Audit log\").".into(),
+        format!("relay_append_only_guard refuses {operation} on {table} for every role, also under session_replication_role = replica{}.",
+                if own_log && operation == "DELETE" { " (but for relay_audit_purge, and its replay on a logical-replication subscriber)" } else { "" }),
+        hint.into(),
     )
 }
 
@@ -671,5 +677,15 @@ pub fn capture_during_bulk_load(table: &str) -> ! {
         format!("relay_audit_capture refuses to record changes of {table} made with row_security = off"),
         "row_security = off is how pg_dump's output and pg_restore load rows: recording them would add every restored row to audit_logs again, next to the entries the dump already holds.".into(),
         "Restore a data-only dump with --disable-triggers, as a superuser (relay puts its guard triggers back to ALWAYS by itself), or restore the full dump; outside a restore, leave row_security on.".into(),
+    )
+}
+
+/// relay_audit_purge with a cut-off in the future.
+pub fn purge_in_future(before: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("relay_audit_purge: before ({before}) is in the future"),
+        "Every entry, including those written a moment ago, would be deleted.".into(),
+        "Pass the oldest time to keep, e.g. now() - interval '400 days'.".into(),
     )
 }

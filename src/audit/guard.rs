@@ -1,6 +1,7 @@
 //! The append-only guard: a native trigger that refuses UPDATE and DELETE row by row
 //! and TRUNCATE per statement. Attached `ENABLE ALWAYS`, so it also fires under
-//! `session_replication_role = replica`.
+//! `session_replication_role = replica`. On relay's own audit_logs, DELETE is let
+//! through for relay_audit_purge and its replay on a subscriber (audit/purge.rs).
 
 use crate::errors;
 use crate::quote::quote_qualified;
@@ -18,15 +19,20 @@ fn append_only_guard<'a>(
     let name = trigger.name()?.to_string();
     let op = trigger.op()?;
     let fired = (trigger.when()?, trigger.level());
+    let own_log = trigger.relation()?.oid() == crate::ext::ext_relation(c"audit_logs").relid;
     match (op, fired) {
         (PgTriggerOperation::Update, (PgTriggerWhen::Before, PgTriggerLevel::Row)) => {
-            errors::append_only(&table, "UPDATE")
+            errors::append_only(&table, "UPDATE", own_log)
         }
         (PgTriggerOperation::Delete, (PgTriggerWhen::Before, PgTriggerLevel::Row)) => {
-            errors::append_only(&table, "DELETE")
+            // relay_audit_purge on relay's own log, here or replayed on a subscriber.
+            if own_log && (crate::audit::purge::purging() || crate::audit::purge::replica_mode()) {
+                return Ok(trigger.old());
+            }
+            errors::append_only(&table, "DELETE", own_log)
         }
         (PgTriggerOperation::Truncate, (PgTriggerWhen::Before, PgTriggerLevel::Statement)) => {
-            errors::append_only(&table, "TRUNCATE")
+            errors::append_only(&table, "TRUNCATE", own_log)
         }
         _ => errors::trigger_misuse(
             "relay_append_only_guard",

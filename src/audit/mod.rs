@@ -39,6 +39,7 @@ pub mod capture;
 pub mod guard;
 pub mod jsonb;
 pub mod jsonb_datum;
+pub mod purge;
 pub mod uuid7;
 pub mod writer;
 

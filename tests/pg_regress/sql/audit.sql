@@ -59,9 +59,16 @@ SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
 SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
 SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
 -- ...and in replica mode, which skips ordinary triggers (the guard fires ALWAYS).
+-- There the guard lets a DELETE of relay's own log through: that is how a
+-- logical-replication subscriber applies the publisher's relay_audit_purge
+-- (audit_purge.sql; only superusers can set replica mode, and they could drop the
+-- guard anyway). Shown in a transaction that is rolled back.
 SET session_replication_role = replica;
-SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
+SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
 SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+BEGIN;
+DELETE FROM audit_logs;
+ROLLBACK;
 RESET session_replication_role;
 SELECT count(*) AS entries FROM audit_logs;
 
@@ -79,6 +86,10 @@ SELECT relay_append_only('ledger');
 SELECT relay_append_only('ledger');
 INSERT INTO ledger VALUES (2, -3);
 SELECT * FROM expect_error($$ UPDATE ledger SET amount = 0 $$);
+-- Any other append-only table refuses DELETE in replica mode too.
+SET session_replication_role = replica;
+SELECT * FROM expect_error($$ DELETE FROM ledger $$);
+RESET session_replication_role;
 SELECT * FROM ledger ORDER BY id;
 
 -- Row-change capture: one statement-level trigger per event, with transition tables.

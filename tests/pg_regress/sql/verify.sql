@@ -103,6 +103,15 @@ SELECT fix FROM relay_verify() WHERE object LIKE 'registry row %' \gexec
 SELECT severity, count(*) FROM relay_verify() GROUP BY severity ORDER BY severity;
 SELECT count(*) AS tables_with_problems FROM relay_tenancy_status WHERE problems <> '{}';
 
+-- relay_repair() re-applies every tenant-enabled table from the registry: a key to
+-- tenants dropped and forced row level security switched off come back, and every
+-- table in order says so.
+ALTER TABLE ratings DROP CONSTRAINT ratings_tenant_id_fkey;
+ALTER TABLE skills NO FORCE ROW LEVEL SECURITY;
+SELECT table_name, action FROM relay_repair() WHERE action NOT LIKE '%nothing to do%' ORDER BY 1, 2;
+SELECT count(*) AS nothing_to_do FROM relay_repair() WHERE action LIKE '%nothing to do%';
+SELECT count(*) AS tables_with_problems FROM relay_tenancy_status WHERE problems <> '{}';
+
 \c regression
 DROP DATABASE relay_verify;
 DROP ROLE verify_app;
