@@ -189,3 +189,44 @@ SELECT pg_catalog.pg_extension_config_dump('tenants',
   $$WHERE id <> 'default-tenant-000-0000-000000000000'
        OR (name, slug, domain, logo, is_active, plan)
           IS DISTINCT FROM ('Default'::text, 'default'::text, NULL::text, NULL::text, true, 'freemium'::text)$$);
+
+-- 5. Online conversion: relay_enable_tenancy and relay_tenancy_plan take online.
+--    The seven-argument functions are replaced (their C symbols stay in the library
+--    for databases not yet updated).
+DROP FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text);
+DROP FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text);
+CREATE  FUNCTION "relay_enable_tenancy"(
+	"tbl" regclass, /* Option < RegClass > */
+	"global_unique" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"views" TEXT DEFAULT 'report', /* Option < String > */
+	"primary_key" TEXT DEFAULT 'global', /* Option < String > */
+	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
+	"online" bool DEFAULT false /* Option < bool > */
+) RETURNS SETOF TEXT /* String */
+VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_enable_tenancy_v2_wrapper';
+
+CREATE  FUNCTION "relay_tenancy_plan"(
+	"tbl" regclass, /* Option < RegClass > */
+	"global_unique" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"views" TEXT DEFAULT 'report', /* Option < String > */
+	"primary_key" TEXT DEFAULT 'global', /* Option < String > */
+	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
+	"online" bool DEFAULT false /* Option < bool > */
+) RETURNS TABLE (
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_tenancy_plan_v2_wrapper';
+
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;

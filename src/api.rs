@@ -51,6 +51,8 @@ pub struct CallOptions {
     pub primary_key: Option<String>,
     pub keep_foreign_keys: Option<Vec<Option<String>>>,
     pub tenant_column: Option<String>,
+    /// The online path: apply the next run of catalog steps only (online.rs).
+    pub online: bool,
 }
 
 /// A list option that the registry records: NULL means "what the registry recorded"
@@ -77,7 +79,7 @@ pub fn lock_table_calls(oid: pgrx::pg_sys::Oid) {
 }
 
 fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
-    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column } = call;
+    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online } = call;
     let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
         list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry"))).collect()
     });
@@ -146,6 +148,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         tenant_primary_key,
         keep_foreign_keys: &keep_foreign_keys,
         tenant_column: &tenant_column,
+        online,
     };
     let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
     let mut warnings = plan::view_warnings(&state, &options);
@@ -163,7 +166,29 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
 /// unique keys, row level security, TRUNCATE guard. Returns one line per action taken.
-#[pg_extern(volatile, parallel_unsafe)]
+/// With `online => true`, applies only the next run of catalog steps of the online
+/// path (see relay_tenancy_plan).
+#[pg_extern(volatile, parallel_unsafe, name = "relay_enable_tenancy")]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_enable_tenancy_v2(
+    tbl: Option<RegClass>,
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
+    default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
+    online: default!(Option<bool>, "false"),
+) -> SetOfIterator<'static, String> {
+    let online = online.unwrap_or_else(|| errors::null_argument("relay_enable_tenancy", "online"));
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online };
+    SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
+}
+
+/// 0.1.0's relay_enable_tenancy (seven arguments): its C symbol stays, so a database
+/// still on the 0.1.0 SQL keeps working with this library until ALTER EXTENSION
+/// UPDATE replaces it.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn relay_enable_tenancy(
     tbl: Option<RegClass>,
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -173,12 +198,13 @@ fn relay_enable_tenancy(
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
     tenant_column: default!(Option<String>, "NULL"),
 ) -> SetOfIterator<'static, String> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
 /// The body of relay_enable_tenancy, also run per table by the schema call.
 pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
+    let online = call.online;
     let p = prepare(function, tbl, call);
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let mut lines: Vec<String> = p.notes.clone();
@@ -188,7 +214,17 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
         return lines;
     }
-    lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
+    if online {
+        let run = crate::online::next_run(&p.steps);
+        if run.is_empty() {
+            let next = p.steps.iter().find(|s| s.standalone).expect("a plan with no run starts with a standalone step");
+            lines.push(format!("{table}: next, run on its own: {}; then relay_enable_tenancy(..., online => true) again", next.sql));
+            return lines;
+        }
+        lines.extend(apply::apply_online(&p.state, run, &p.default_tenant));
+    } else {
+        lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
+    }
     // Code that ran during the steps (index expressions, the owner's triggers) could
     // not switch isolation off on the way: the end state is checked, not assumed.
     crate::isolation_guard::refuse_if_broken(p.state.oid_datum());
@@ -242,7 +278,29 @@ fn enable_partitions(function: &str, state: &catalog::TableState, default_tenant
 
 /// The dry run: the steps `relay_enable_tenancy` would take, with the lock each takes
 /// and its SQL. Changes nothing (it takes the same advisory lock to read consistently).
-#[pg_extern(volatile, parallel_unsafe)]
+/// With `online => true`: the statements of the online path, in order, to run one by
+/// one outside a transaction block (`SELECT statement FROM relay_tenancy_plan(...,
+/// online => true) ORDER BY step \gexec`).
+#[pg_extern(volatile, parallel_unsafe, name = "relay_tenancy_plan")]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_tenancy_plan_v2(
+    tbl: Option<RegClass>,
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
+    default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
+    online: default!(Option<bool>, "false"),
+) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
+    let online = online.unwrap_or_else(|| errors::null_argument("relay_tenancy_plan", "online"));
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online };
+    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
+}
+
+/// 0.1.0's relay_tenancy_plan (seven arguments), kept for databases still on the
+/// 0.1.0 SQL (see relay_enable_tenancy).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn relay_tenancy_plan(
     tbl: Option<RegClass>,
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -252,15 +310,77 @@ fn relay_tenancy_plan(
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
     tenant_column: default!(Option<String>, "NULL"),
 ) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
+    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 
 /// The body of relay_tenancy_plan: (step, lock, action, statement) rows.
 /// Warnings (views left open) come as step 0, with no lock and no statement.
 pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<(i32, String, String, String)> {
+    let again = call.clone();
     let p = prepare(function, tbl, call);
-    plan_rows(p.warnings, p.steps)
+    if !again.online {
+        return plan_rows(p.warnings, p.steps);
+    }
+    // Online: each run of catalog steps is one call of relay_enable_tenancy(...,
+    // online => true), each long step a statement of its own; a last call checks
+    // that nothing is left and says so.
+    let table = quote_qualified(&p.state.schema, &p.state.name);
+    let call_sql = online_call_sql(&p.ext_schema, &table, &again);
+    let mut rows: Vec<_> = p.warnings.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
+    let mut steps = p.steps.into_iter().peekable();
+    while let Some(step) = steps.next() {
+        if step.standalone {
+            rows.push((rows.len() as i32 + 1, step.lock.as_str().to_string(), step.action, step.sql));
+            continue;
+        }
+        let mut run = vec![step];
+        while steps.peek().is_some_and(|s| !s.standalone) {
+            run.push(steps.next().expect("peeked"));
+        }
+        let lock = run.iter().map(|s| s.lock).max().expect("a run has a step");
+        let action = format!(
+            "catalog changes, lock_timeout 2s: {}",
+            run.iter().map(|s| s.action.as_str()).collect::<Vec<_>>().join("; ")
+        );
+        rows.push((rows.len() as i32 + 1, lock.as_str().to_string(), action, call_sql.clone()));
+    }
+    rows.push((
+        rows.len() as i32 + 1,
+        String::new(),
+        "checks that nothing is left to do (says so; registered in relay_tables since the first catalog run)".to_string(),
+        call_sql,
+    ));
+    rows
+}
+
+/// `SELECT relay_enable_tenancy('<table>', <the options given>, online => true)`.
+fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String {
+    use crate::quote::quote_literal;
+    let list = |l: &Vec<Option<String>>| {
+        format!("ARRAY[{}]::text[]", l.iter().flatten().map(|e| quote_literal(e)).collect::<Vec<_>>().join(", "))
+    };
+    let mut args = vec![quote_literal(table)];
+    if let Some(l) = &call.global_unique {
+        args.push(format!("global_unique => {}", list(l)));
+    }
+    if let Some(d) = &call.default_tenant {
+        args.push(format!("default_tenant => {}", quote_literal(d)));
+    }
+    if let Some(v) = call.views.as_deref().filter(|v| *v != "report") {
+        args.push(format!("views => {}", quote_literal(v)));
+    }
+    if let Some(k) = call.primary_key.as_deref().filter(|k| *k != "global") {
+        args.push(format!("primary_key => {}", quote_literal(k)));
+    }
+    if let Some(l) = &call.keep_foreign_keys {
+        args.push(format!("keep_foreign_keys => {}", list(l)));
+    }
+    if let Some(c) = &call.tenant_column {
+        args.push(format!("tenant_column => {}", quote_literal(c)));
+    }
+    args.push("online => true".into());
+    format!("SELECT {}.relay_enable_tenancy({})", crate::quote::quote_ident(ext_schema), args.join(", "))
 }
 
 /// A dry run's rows: `notes` as step 0 (no lock, no statement), then the steps.

@@ -40,6 +40,10 @@ pub struct TableState {
     pub tenant_column: Option<TenantColumn>,
     /// Name of an existing foreign key `(tenant_id) REFERENCES tenants(id)`.
     pub tenant_fk: Option<String>,
+    /// Constraints on the table added NOT VALID and not validated yet (an online
+    /// conversion validates them in a later step).
+    #[serde(default)]
+    pub not_valid: Vec<String>,
     #[serde(default)]
     pub indexes: Vec<IndexInfo>,
     #[serde(default)]
@@ -164,6 +168,8 @@ pub struct ForeignKeyInfo {
     pub match_type: String,
     pub deferrable: bool,
     pub deferred: bool,
+    #[serde(default = "yes")]
+    pub validated: bool,
     /// PostgreSQL 15's `ON DELETE SET NULL (cols)` column list, when given.
     #[serde(default)]
     pub delete_set_columns: Vec<String>,
@@ -293,6 +299,9 @@ SELECT pg_catalog.json_build_object(
       FROM pg_catalog.pg_attribute a
       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
      WHERE a.attrelid = t.oid AND a.attnum = t.tenant_attnum),
+  'not_valid', COALESCE((
+    SELECT pg_catalog.json_agg(con.conname ORDER BY con.conname) FROM pg_catalog.pg_constraint con
+     WHERE con.conrelid = t.oid AND NOT con.convalidated), '[]'),
   'tenant_fk', (
     SELECT con.conname FROM pg_catalog.pg_constraint con
      WHERE con.conrelid = t.oid AND con.contype = 'f'
@@ -370,7 +379,7 @@ SELECT pg_catalog.json_build_object(
                     JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n),
       'on_update', f.confupdtype::pg_catalog.text, 'on_delete', f.confdeltype::pg_catalog.text,
       'match_type', f.confmatchtype::pg_catalog.text,
-      'deferrable', f.condeferrable, 'deferred', f.condeferred,
+      'deferrable', f.condeferrable, 'deferred', f.condeferred, 'validated', f.convalidated,
       'delete_set_columns', COALESCE((SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
                     FROM pg_catalog.unnest(f.confdelsetcols) WITH ORDINALITY k(n, ord)
                     JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n), '[]'),

@@ -139,6 +139,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             "relay restores the foreign keys it made composite to their recorded definitions; this one was created with tenant_id by someone else since, and it depends on the per-tenant keys relay would take away.".into(),
             format!("Drop it (ALTER TABLE {child} DROP CONSTRAINT {}) or recreate it without tenant_id, then run again.", crate::quote::quote_ident(&fk)),
         ),
+        PlanError::OnlinePartitioned => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot {verb} partitioned table {table} online"),
+            "PostgreSQL 15 cannot build an index CONCURRENTLY on a partitioned table, and the online path builds every index that way.".into(),
+            format!("Use relay_enable_tenancy({}) without online (it holds ACCESS EXCLUSIVE while the partitions' indexes build), in a quiet period.", crate::quote::quote_literal(table)),
+        ),
         PlanError::UnexpectedIndexDefinition { index, definition } => raise(
             ERRCODE_INTERNAL_ERROR,
             format!("relay_tenancy could not read the definition of index \"{index}\" on {table}"),
@@ -687,5 +693,15 @@ pub fn purge_in_future(before: &str) -> ! {
         format!("relay_audit_purge: before ({before}) is in the future"),
         "Every entry, including those written a moment ago, would be deleted.".into(),
         "Pass the oldest time to keep, e.g. now() - interval '400 days'.".into(),
+    )
+}
+
+/// An online run's catalog step could not get its lock within lock_timeout.
+pub fn online_lock_timeout(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
+        format!("relay_enable_tenancy (online) could not lock {table} within lock_timeout"),
+        "A transaction holding a lock on the table (or on a table whose foreign key relay changes) did not finish in time; this run of catalog steps changed nothing.".into(),
+        "Retry: run the same relay_tenancy_plan(..., online => true) line again (it resumes from the table as it is), at a quieter moment or with a longer lock_timeout.".into(),
     )
 }

@@ -20,6 +20,7 @@ mod errors;
 mod explain_guard;
 mod ext;
 mod isolation_guard;
+pub mod online;
 mod partitions;
 mod progress;
 pub mod plan;

@@ -113,6 +113,10 @@ pub enum StepKind {
     CreateTrigger,
     EnableTriggerAlways,
     DropTrigger,
+    DropInvalidIndex,
+    ValidateConstraint,
+    AddNotNullCheck,
+    DropNotNullCheck,
     // Undo (relay_disable_tenancy) only.
     CheckGlobalUnique,
     NoForceRls,
@@ -139,14 +143,31 @@ pub struct Step {
     /// which PUBLIC has no EXECUTE privilege.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub privileged: bool,
+    /// Online plans: a statement run on its own, outside any transaction block
+    /// (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT, the batched backfill), not
+    /// through relay_enable_tenancy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub standalone: bool,
+    /// A step that adds a foreign key: (table, constraint), so an online plan can add
+    /// it NOT VALID and validate it later.
+    #[serde(skip)]
+    pub adds_foreign_key: Option<(String, String)>,
 }
 
 impl Step {
     pub fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
-        Step { kind, action, sql, lock, replaces: None, privileged: false }
+        Step { kind, action, sql, lock, replaces: None, privileged: false, standalone: false, adds_foreign_key: None }
     }
     pub fn privileged(mut self) -> Step {
         self.privileged = true;
+        self
+    }
+    pub fn standalone(mut self) -> Step {
+        self.standalone = true;
+        self
+    }
+    fn adding_foreign_key(mut self, table: &str, name: &str) -> Step {
+        self.adds_foreign_key = Some((table.to_string(), name.to_string()));
         self
     }
     fn replacing(mut self, what: serde_json::Value) -> Step {
@@ -180,6 +201,9 @@ pub struct Options<'a> {
     pub keep_foreign_keys: &'a [String],
     /// The column that holds the tenant: tenant_id, or one the table already has.
     pub tenant_column: &'a str,
+    /// Plan the online conversion (`online::plan_online`): long steps that do not
+    /// block writes, ACCESS EXCLUSIVE only for catalog changes.
+    pub online: bool,
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -206,6 +230,8 @@ pub enum PlanError {
     TenantColumnMissing { column: String },
     /// Undo: a foreign key that includes tenant_id, made after enabling by someone else.
     ForeignKeyNotOurs { fk: String, table: String },
+    /// online => true on a partitioned table (no CREATE INDEX CONCURRENTLY there).
+    OnlinePartitioned,
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -464,6 +490,29 @@ pub fn tenant_leading_constraint(definition: &str, col: &str) -> Option<String> 
     Some(format!("{}{col}, {}", &definition[..=open], &definition[open + 1..]))
 }
 
+/// A valid unique index, not backing a constraint, over exactly `col` and then
+/// `index`'s keys (same access method and predicate): the per-tenant version of
+/// `index`, built earlier.
+fn prebuilt_tenant_version<'s>(state: &'s TableState, index: &IndexInfo, col: &str) -> Option<&'s IndexInfo> {
+    let mut wanted = vec![Some(col.to_string())];
+    wanted.extend(index.key_columns.iter().cloned());
+    state.indexes.iter().find(|i| {
+        i.is_unique
+            && i.is_valid
+            && i.constraint.is_none()
+            && i.name != index.name
+            && i.key_columns == wanted
+            && i.predicate == index.predicate
+            && i.am == index.am
+    })
+}
+
+/// Indexes leading with the tenant column that a failed CREATE INDEX CONCURRENTLY
+/// left INVALID: they are dropped and built again.
+pub fn invalid_leftovers(state: &TableState) -> Vec<&IndexInfo> {
+    state.indexes.iter().filter(|i| !i.is_valid && i.leads_with_tenant && i.constraint.is_none()).collect()
+}
+
 /// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
 fn tenant_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
     format!("{col} = {}", session_tenant_expr(ext_schema, &quote_literal(table), type_key))
@@ -661,6 +710,13 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             swaps.push((*index, String::new(), carried));
             continue;
         }
+        let carried_here = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
+        // Built already (by an online conversion's CREATE UNIQUE INDEX CONCURRENTLY,
+        // or a run that stopped after its builds): swapped in as it is.
+        if let Some(built) = prebuilt_tenant_version(state, index, opts.tenant_column) {
+            swaps.push((*index, built.name.clone(), carried_here));
+            continue;
+        }
         let tmp = new_name(&index.name, "_relay_tmp");
         let cols: Vec<String> = index
             .key_columns
@@ -678,8 +734,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ),
             tenant_leading_index_sql(index, &tmp, &table, &tcol)?,
         ));
-        let carried = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
-        swaps.push((*index, tmp, carried));
+        swaps.push((*index, tmp, carried_here));
     }
     let served = state.indexes.iter().any(|i| i.is_valid && i.leads_with_tenant && i.predicate.is_none())
         || rewrite.iter().any(|i| i.predicate.is_none())
@@ -793,7 +848,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({tcol}) REFERENCES {tenants}(id)",
                 quote_ident(&name)
             ),
-        ));
+        ).adding_foreign_key(&table, &name));
     }
     for (index, tmp, carried) in swaps {
         // The keys that reference this one go first (a constraint they depend on
@@ -897,7 +952,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     quote_ident(&fk.name),
                     composite_foreign_key_clause(fk, &tcol)
                 ),
-            ));
+            ).adding_foreign_key(&quote_qualified(&fk.child_schema, &fk.child_name), &fk.name));
         }
     }
     for fk in &composite_fks {
@@ -912,7 +967,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 ),
                 composite_foreign_key_sql(fk, &tcol),
             )
-            .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition })),
+            .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition }))
+            .adding_foreign_key(&child, &fk.name),
         );
     }
     for index in exclusions {
@@ -990,7 +1046,55 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ),
         );
     }
+    steps.extend(finishing_steps(state, &table, opts.tenant_column));
+    if opts.online {
+        return crate::online::plan_online(state, opts, steps);
+    }
     Ok(steps)
+}
+
+/// The name of the CHECK (col IS NOT NULL) an online conversion adds NOT VALID,
+/// validates, and drops once SET NOT NULL has used it.
+pub fn not_null_check_name(col: &str) -> String {
+    format!("relay_{}_not_null", crate::quote::clip_to_bytes(col, 63 - "relay__not_null".len()))
+}
+
+/// What an interrupted online conversion leaves: constraints added NOT VALID (the
+/// foreign key to tenants, composite foreign keys, the NOT NULL check) are validated
+/// (SHARE UPDATE EXCLUSIVE: reads and writes go on); indexes a failed CREATE INDEX
+/// CONCURRENTLY left INVALID are dropped (they were built again under another name).
+fn finishing_steps(state: &TableState, table: &str, col: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let check = not_null_check_name(col);
+    let ours = |name: &str| {
+        state.tenant_fk.as_deref() == Some(name)
+            || name == check
+            || state.foreign_keys.iter().any(|fk| fk.outgoing && fk.has_tenant && fk.name == name)
+    };
+    for name in state.not_valid.iter().filter(|n| ours(n)) {
+        steps.push(validate_step(table, name));
+    }
+    for fk in state.foreign_keys.iter().filter(|fk| !fk.outgoing && fk.has_tenant && !fk.validated) {
+        steps.push(validate_step(&quote_qualified(&fk.child_schema, &fk.child_name), &fk.name));
+    }
+    for index in invalid_leftovers(state) {
+        steps.push(Step::new(
+            StepKind::DropInvalidIndex,
+            Lock::AccessExclusive,
+            format!("dropped index {}, left INVALID by a failed concurrent build", quote_ident(&index.name)),
+            format!("DROP INDEX IF EXISTS {}", quote_qualified(&state.schema, &index.name)),
+        ));
+    }
+    steps
+}
+
+pub fn validate_step(table: &str, constraint: &str) -> Step {
+    Step::new(
+        StepKind::ValidateConstraint,
+        Lock::ShareUpdateExclusive,
+        format!("validated constraint {} on {table} (scan; reads and writes go on)", quote_ident(constraint)),
+        format!("ALTER TABLE {table} VALIDATE CONSTRAINT {}", quote_ident(constraint)),
+    )
 }
 
 /// A trigger that fires ALWAYS (also under session_replication_role = replica):
@@ -1114,6 +1218,7 @@ pub(crate) mod tests {
             tenant_primary_key: false,
             keep_foreign_keys: &[],
             tenant_column: TENANT_COLUMN,
+            online: false,
         }
     }
 
@@ -1174,16 +1279,21 @@ pub(crate) mod tests {
         steps.iter().map(|s| s.kind).collect()
     }
 
-    pub(crate) fn enabled(mut state: TableState) -> TableState {
-        state.tenant_column = Some(TenantColumn {
+    /// An existing text tenant_id column.
+    pub(crate) fn text_column(not_null: bool, default_expr: Option<&str>, default_is_ours: bool) -> TenantColumn {
+        TenantColumn {
             name: "tenant_id".into(),
             type_name: "text".into(),
             type_key: "text".into(),
             is_text: true,
-            not_null: true,
-            default_expr: Some("relay_insert_tenant('skills'::regclass)".into()),
-            default_is_ours: true,
-        });
+            not_null,
+            default_expr: default_expr.map(str::to_string),
+            default_is_ours,
+        }
+    }
+
+    pub(crate) fn enabled(mut state: TableState) -> TableState {
+        state.tenant_column = Some(text_column(true, Some("relay_insert_tenant('skills'::regclass)"), true));
         state.tenant_fk = Some("skills_tenant_id_fkey".into());
         state.rls_enabled = true;
         state.rls_forced = true;

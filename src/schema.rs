@@ -133,7 +133,7 @@ struct SchemaArgs {
 
 fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     let SchemaArgs { schema, exclude, shared, call } = args;
-    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column } = call;
+    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: _ } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
@@ -193,6 +193,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                     primary_key: primary_key.clone(),
                     keep_foreign_keys: entries_for(&keep_per_table),
                     tenant_column: tenant_column.clone(),
+                    online: false,
                 };
                 if apply {
                     for line in api::enable(function, tbl, call) {
@@ -230,7 +231,7 @@ fn relay_enable_tenancy_schema_oids(
     keep_foreign_keys: Option<Vec<Option<String>>>,
     tenant_column: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
     let (lines, _) = run("relay_enable_tenancy_schema", SchemaArgs { schema, exclude, shared, call }, true);
     TableIterator::new(lines)
 }
@@ -254,7 +255,7 @@ fn relay_tenancy_schema_plan_oids(
     'static,
     (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
 > {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column };
+    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
     let (lines, steps) = run("relay_tenancy_schema_plan", SchemaArgs { schema, exclude, shared, call }, false);
     let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
     rows.extend(steps);

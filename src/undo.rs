@@ -73,13 +73,18 @@ fn original_foreign_key(input: &UndoInput, fk: &ForeignKeyInfo) -> Option<String
     })
 }
 
-/// Relay built this index on `table`: a recorded `CREATE [UNIQUE] INDEX <name> ON <table> (`.
+/// Relay built this index on `table`: a recorded `CREATE [UNIQUE] INDEX [CONCURRENTLY]
+/// <name> ON <table> (`.
 fn built_by_relay(steps: &[RecordedStep], index: &str, table: &str) -> bool {
-    let plain = format!("CREATE INDEX {} ON {table} (", quote_ident(index));
-    let unique = format!("CREATE UNIQUE INDEX {} ON {table} (", quote_ident(index));
+    let q = quote_ident(index);
+    let made = [
+        format!("CREATE INDEX {q} ON {table} ("),
+        format!("CREATE UNIQUE INDEX {q} ON {table} ("),
+        format!("CREATE INDEX CONCURRENTLY {q} ON {table} ("),
+        format!("CREATE UNIQUE INDEX CONCURRENTLY {q} ON {table} ("),
+    ];
     steps.iter().any(|s| {
-        matches!(s.kind.as_str(), "create_tenant_index" | "build_parent_tenant_key")
-            && (s.sql.starts_with(&plain) || s.sql.starts_with(&unique))
+        matches!(s.kind.as_str(), "create_tenant_index" | "build_parent_tenant_key") && made.iter().any(|m| s.sql.starts_with(m.as_str()))
     })
 }
 
@@ -446,8 +451,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::TenantColumn;
-    use crate::plan::tests::{enabled, fk, kinds, opts, table, unique_constraint};
+    use crate::plan::tests::{enabled, fk, kinds, opts, table, text_column, unique_constraint};
 
     /// The steps relay_enable_tenancy recorded for `original`, as the registry has them.
     fn recorded(original: &TableState) -> Vec<RecordedStep> {
@@ -517,15 +521,7 @@ mod tests {
 
         // An adopted column, nullable with a default of its own before relay.
         let mut original = table("skills");
-        original.tenant_column = Some(TenantColumn {
-            name: "tenant_id".into(),
-            type_name: "text".into(),
-            type_key: "text".into(),
-            is_text: true,
-            not_null: false,
-            default_expr: Some("'x'::text".into()),
-            default_is_ours: false,
-        });
+        original.tenant_column = Some(text_column(false, Some("'x'::text"), false));
         let now = enabled(table("skills"));
         let plan = undo(&original, &now, &recorded(&original), true).unwrap();
         let ks = kinds(&plan.steps);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmark: how long the application stalls while a big table is converted.
+# A table of N rows (default 5M; primary key, a unique email, a referencing child
+# table) under a pgbench stream of single-row reads and updates (4 clients, random
+# ids, per-transaction latencies logged). The table is converted either by
+# relay_enable_tenancy (one transaction: ACCESS EXCLUSIVE while the indexes build and
+# the foreign key validates) or by the online path (relay_tenancy_plan(...,
+# online => true) \gexec). The stall is the longest latency of any transaction of the
+# stream during the conversion; medians of R runs, both paths in every run.
+#   bench/online_bench.sh [runs] [rows]
+source "$(dirname "$0")/../scripts/lib.sh"
+runs=${1:-3}
+rows=${2:-5000000}
+[ "${RELAY_BENCH_SKIP_SETUP:-}" = 1 ] || "$ROOT/scripts/setup.sh"
+
+port=${RELAY_BENCH_PORT:-54361}
+RELAY_EXTRA_CONF="shared_preload_libraries = 'relay_tenancy'
+max_connections = 50" throwaway_cluster "$port"
+q() { pg "$dir" "$port" -d bench "$@"; }
+pg "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
+q -c "CREATE EXTENSION relay_tenancy" >/dev/null
+cat >"$dir/stream.sql" <<SQL
+\set id random(1, $rows)
+SELECT v FROM big WHERE id = :id;
+UPDATE big SET v = v + 1 WHERE id = :id;
+SQL
+chown postgres "$dir/stream.sql"
+
+load() {
+  q >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS big_child, big;
+DELETE FROM relay_tables;
+CREATE TABLE big (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, v int NOT NULL DEFAULT 0);
+INSERT INTO big (id, email) SELECT g, 'user' || g || '@example.com' FROM generate_series(1, $rows) g;
+CREATE TABLE big_child (id bigint PRIMARY KEY, big_id bigint REFERENCES big (id));
+INSERT INTO big_child SELECT g, g FROM generate_series(1, $rows / 10) g;
+SELECT relay_enable_tenancy('big_child');
+VACUUM ANALYZE big;
+VACUUM ANALYZE big_child;
+CHECKPOINT;
+SQL
+}
+
+# stall PATH: convert big by PATH (offline | online) under the stream; prints the
+# longest latency (ms) of the stream while the conversion ran, and its duration (s).
+stall() {
+  local path=$1 log="$dir/pgbench_$1"
+  rm -f "$log".*
+  (cd "$dir" && as_pg "$PG_BIN/pgbench" -n -h "$dir" -p "$port" -U postgres -c 4 -j 2 -T 600 \
+      -f "$dir/stream.sql" -l --log-prefix="$log" bench >/dev/null 2>&1) &
+  local bench=$!
+  sleep 3
+  local t0 t1
+  t0=$(date +%s%N)
+  if [ "$path" = offline ]; then
+    q -c "SET relay.progress = -1" -c "SELECT count(*) FROM relay_enable_tenancy('big')" >/dev/null
+  else
+    q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET relay.progress = -1;
+SELECT statement FROM relay_tenancy_plan('big', online => true) ORDER BY step \gexec
+SQL
+  fi
+  t1=$(date +%s%N)
+  sleep 2
+  pg "$dir" "$port" -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgbench'" >/dev/null
+  wait "$bench" 2>/dev/null || true
+  # pgbench -l: client tx latency_us script epoch_s epoch_us (time the transaction ended)
+  cat "$log".* | awk -v t0="$t0" -v t1="$t1" '
+    { end_ns = ($5 * 1000000 + $6) * 1000; start_ns = end_ns - $3 * 1000;
+      if (end_ns >= t0 && start_ns <= t1 && $3 > max) max = $3 }
+    END { printf "%.1f %.1f\n", max / 1000, (t1 - t0) / 1e9 }'
+}
+
+q -c "SELECT 1" >/dev/null
+echo "table: $rows rows (primary key, unique email), child: $((rows / 10)) rows; stream: 4 clients, SELECT + UPDATE by random id"
+: >"$dir/offline" ; : >"$dir/online"
+for r in $(seq 1 "$runs"); do
+  load; read -r s d < <(stall offline); echo "$s $d" >>"$dir/offline"; echo "run $r offline: longest stall ${s} ms, conversion ${d} s"
+  load; read -r s d < <(stall online);  echo "$s $d" >>"$dir/online";  echo "run $r online:  longest stall ${s} ms, conversion ${d} s"
+done
+off=$(cut -d' ' -f1 "$dir/offline" | median); on=$(cut -d' ' -f1 "$dir/online" | median)
+offd=$(cut -d' ' -f2 "$dir/offline" | median); ond=$(cut -d' ' -f2 "$dir/online" | median)
+echo
+echo "median longest stall: relay_enable_tenancy ${off} ms (conversion ${offd} s); online path ${on} ms (conversion ${ond} s)"
+awk -v a="$off" -v b="$on" 'BEGIN { printf "ratio: the online path stalls the stream %.0fx less\n", a / b }'
