@@ -135,24 +135,8 @@ SELECT r.relid AS table_name,
                                     ORDER BY p.polname)
           FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid) AS policies,
        relay_isolation_problems(r.relid) AS problems,
-       (SELECT pg_catalog.array_agg(pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) ORDER BY f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname)
-          FROM pg_catalog.pg_constraint f
-          JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
-               CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
-         WHERE f.contype OPERATOR(pg_catalog.=) 'f'
-           AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)
-           AND EXISTS (SELECT FROM pg_catalog.pg_attribute x
-                        WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
-                          AND x.attname OPERATOR(pg_catalog.=) r.tenant_column)) AS composite_foreign_keys,
-       (SELECT pg_catalog.array_agg(pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) ORDER BY f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname)
-          FROM pg_catalog.pg_constraint f
-          JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
-               CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
-         WHERE f.contype OPERATOR(pg_catalog.=) 'f'
-           AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)
-           AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute x
-                            WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
-                              AND x.attname OPERATOR(pg_catalog.=) r.tenant_column)) AS single_column_foreign_keys,
+       fks.composite AS composite_foreign_keys,
+       fks.single AS single_column_foreign_keys,
        (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
           FROM pg_catalog.pg_constraint k
          WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND NOT k.convalidated) AS not_valid_constraints,
@@ -167,7 +151,21 @@ SELECT r.relid AS table_name,
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
   LEFT JOIN pg_catalog.pg_attribute a
          ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped
-  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) c.oid AND d.adnum OPERATOR(pg_catalog.=) a.attnum;
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) c.oid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+  -- foreign keys to and from other tenant-enabled tables, with the tenant column or without
+  CROSS JOIN LATERAL (
+    SELECT pg_catalog.array_agg(k.fk ORDER BY k.child, k.conname) FILTER (WHERE k.composite) AS composite,
+           pg_catalog.array_agg(k.fk ORDER BY k.child, k.conname) FILTER (WHERE NOT k.composite) AS single
+      FROM (SELECT pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) AS fk, f.conname,
+                   f.conrelid::pg_catalog.regclass::pg_catalog.text AS child,
+                   EXISTS (SELECT FROM pg_catalog.pg_attribute x
+                            WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
+                              AND x.attname OPERATOR(pg_catalog.=) r.tenant_column) AS composite
+              FROM pg_catalog.pg_constraint f
+              JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
+                   CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
+             WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+               AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;
 COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabled table, and whether it is isolated';
 REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;

@@ -574,17 +574,23 @@ fn composite_foreign_key_clause(fk: &ForeignKeyInfo, col: &str) -> String {
         }
         other => referential_action(other).to_string(),
     };
-    let deferral = match (fk.deferrable, fk.deferred) {
-        (true, true) => " DEFERRABLE INITIALLY DEFERRED",
-        (true, false) => " DEFERRABLE",
-        _ => "",
-    };
+    let deferral = deferral_clause(fk.deferrable, fk.deferred);
     format!(
         "FOREIGN KEY ({col}, {}) REFERENCES {parent} ({col}, {}) ON UPDATE {} ON DELETE {on_delete}{deferral}",
         list(&fk.columns),
         list(&fk.parent_columns),
         referential_action(&fk.on_update),
     )
+}
+
+/// ` DEFERRABLE [INITIALLY DEFERRED]` as a constraint was, for the constraint that
+/// replaces it.
+pub fn deferral_clause(deferrable: bool, deferred: bool) -> &'static str {
+    match (deferrable, deferred) {
+        (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+        (true, false) => " DEFERRABLE",
+        _ => "",
+    }
 }
 
 /// `fk on child as (tenant_id, cols) REFERENCES parent (tenant_id, key)`, for the log.
@@ -873,11 +879,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         });
         match &index.constraint {
             Some(con) => {
-                let deferral = match (con.deferrable, con.deferred) {
-                    (true, true) => " DEFERRABLE INITIALLY DEFERRED",
-                    (true, false) => " DEFERRABLE",
-                    _ => "",
-                };
+                let deferral = deferral_clause(con.deferrable, con.deferred);
                 let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
                 let (how, sql) = if tmp.is_empty() {
                     (

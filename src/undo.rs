@@ -11,7 +11,7 @@
 
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState};
 use crate::plan::{
-    rebuilt_unique_index_sql, Lock, PlanError, Step, StepKind, ACCESS_POLICY_NAME, POLICY_NAME, TENANT_EXISTS_TRIGGER,
+    deferral_clause, rebuilt_unique_index_sql, Lock, PlanError, Step, StepKind, ACCESS_POLICY_NAME, POLICY_NAME, TENANT_EXISTS_TRIGGER,
     TRUNCATE_GUARD_TRIGGER,
 };
 use crate::quote::{choose_name, quote_ident, quote_qualified};
@@ -308,11 +308,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                 format!("ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}", quote_ident(&con.name), con.definition),
             )),
             Some(con) => {
-                let deferral = match (con.deferrable, con.deferred) {
-                    (true, true) => " DEFERRABLE INITIALLY DEFERRED",
-                    (true, false) => " DEFERRABLE",
-                    _ => "",
-                };
+                let deferral = deferral_clause(con.deferrable, con.deferred);
                 let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
                 steps.push(Step::new(
                     StepKind::SwapUniqueConstraint,

@@ -32,6 +32,15 @@ pub fn single_column_foreign_keys_sql(registry: &str) -> String {
     )
 }
 
+/// `NOT EXISTS (...)`: the object `objid` of catalog `catalog` belongs to no extension.
+fn not_extension_member(catalog: &str, objid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT FROM pg_catalog.pg_depend x
+                      WHERE x.classid OPERATOR(pg_catalog.=) 'pg_catalog.{catalog}'::pg_catalog.regclass
+                        AND x.objid OPERATOR(pg_catalog.=) {objid} AND x.deptype OPERATOR(pg_catalog.=) 'e')"
+    )
+}
+
 /// The checks: (name, query returning severity, object, problem, fix).
 fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
     let single = single_column_foreign_keys_sql(registry);
@@ -63,9 +72,8 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
                   WHERE f.contype OPERATOR(pg_catalog.=) 'f'
                     AND NOT EXISTS (SELECT FROM {registry} r2 WHERE r2.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.conrelid)
-                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
-                                     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                                       AND d.objid OPERATOR(pg_catalog.=) f.conrelid AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+                    AND {}",
+                not_extension_member("pg_class", "f.conrelid")
             ),
         ),
         (
@@ -96,9 +104,8 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
                   WHERE p.proname OPERATOR(pg_catalog.~~) 'relay\\_insert\\_tenant%'
                     AND p.pronamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(pg_catalog.quote_ident($1))::pg_catalog.oid
                     AND NOT EXISTS (SELECT FROM {registry} r WHERE r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) c.oid)
-                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                                     WHERE e.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                                       AND e.objid OPERATOR(pg_catalog.=) c.oid AND e.deptype OPERATOR(pg_catalog.=) 'e')"
+                    AND {}",
+                not_extension_member("pg_class", "c.oid")
             ),
         ),
         (
@@ -129,6 +136,7 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
         ),
         (
             "SECURITY DEFINER functions of roles that bypass row level security",
+            format!(
             "SELECT 'warning', pg_catalog.format('function %s', p.oid::pg_catalog.regprocedure),
                     pg_catalog.format('is SECURITY DEFINER and owned by %I, who bypasses row level security: whatever tenant-enabled table it reads, it reads for every tenant', o.rolname),
                     pg_catalog.format('ALTER FUNCTION %s OWNER TO app_owner; -- a role row level security applies to', p.oid::pg_catalog.regprocedure)
@@ -136,10 +144,9 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
                JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) p.proowner
               WHERE p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
                 AND p.pronamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace]::pg_catalog.oid[])
-                AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                                 WHERE e.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                                   AND e.objid OPERATOR(pg_catalog.=) p.oid AND e.deptype OPERATOR(pg_catalog.=) 'e')"
-                .to_string(),
+                AND {}",
+                not_extension_member("pg_proc", "p.oid")
+            ),
         ),
         (
             "global unique keys",

@@ -13,44 +13,14 @@ SET search_path = undo, public;
 
 -- Everything the round trip must give back: one line per column (type, NOT NULL,
 -- default), constraint, index, policy, trigger and row level security flag.
-CREATE FUNCTION pg_temp.shape() RETURNS SETOF text LANGUAGE sql AS $$
-  SELECT format('%s column %s %s%s%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-                CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
-                coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))
-    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-   WHERE c.relnamespace = 'undo'::regnamespace AND c.relkind = 'r'
-  UNION ALL
-  SELECT format('%s constraint %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
-    FROM pg_constraint WHERE connamespace = 'undo'::regnamespace
-  UNION ALL
-  SELECT pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-   WHERE c.relnamespace = 'undo'::regnamespace
-  UNION ALL
-  SELECT format('%s rls %s force %s', relname, relrowsecurity, relforcerowsecurity)
-    FROM pg_class WHERE relnamespace = 'undo'::regnamespace AND relkind = 'r'
-  UNION ALL
-  SELECT format('%s policy %s', tablename, policyname) FROM pg_policies WHERE schemaname = 'undo'
-  UNION ALL
-  SELECT format('%s trigger %s', tgrelid::regclass, tgname) FROM pg_trigger
-   WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'undo'::regnamespace)
-$$;
-CREATE TEMP TABLE original AS SELECT * FROM pg_temp.shape();
+\i include/shape.sql
+CREATE TEMP TABLE original AS SELECT * FROM pg_temp.shape('undo');
 CREATE TEMP TABLE original_rows AS
 SELECT 'users' AS t, count(*) FROM users UNION ALL SELECT 'skills', count(*) FROM skills
 UNION ALL SELECT 'ratings', count(*) FROM ratings UNION ALL SELECT 'usage_events', count(*) FROM usage_events;
 
 -- Convert the reference application, as enable_reference does.
-SELECT count(*) AS steps FROM (
-  SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']) UNION ALL
-  SELECT relay_enable_tenancy('skills') UNION ALL
-  SELECT relay_enable_tenancy('ratings') UNION ALL
-  SELECT relay_enable_tenancy('usage_events') UNION ALL
-  SELECT relay_enable_tenancy('skill_versions') UNION ALL
-  SELECT relay_enable_tenancy('skill_embeddings') UNION ALL
-  SELECT relay_enable_tenancy('skill_reviews') UNION ALL
-  SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']) UNION ALL
-  SELECT relay_enable_tenancy('site_settings')) s;
+\i include/enable_reference.sql
 
 -- The dry run prints the undo of skills, changing nothing: the keys skills' rows
 -- and its neighbours' rows share go back to single-column, slug becomes globally
@@ -98,9 +68,9 @@ SELECT t AS "table", count(*) AS steps
        relay_disable_tenancy(t::regclass, drop_column => true)
  GROUP BY t ORDER BY t;
 -- Exactly as before: no difference in either direction...
-(SELECT * FROM pg_temp.shape() EXCEPT SELECT * FROM original)
+(SELECT * FROM pg_temp.shape('undo') EXCEPT SELECT * FROM original)
 UNION ALL
-(SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape());
+(SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape('undo'));
 -- ...every row still there, no longer registered.
 SELECT o.t, o.count = n.count AS same_rows
   FROM original_rows o

@@ -28,29 +28,8 @@ CREATE TABLE event_notes (id int PRIMARY KEY, event_id int, event_at date, body 
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA part TO part_app;
 
 -- Everything the round trip must give back (see disable.sql).
-CREATE FUNCTION pg_temp.shape() RETURNS SETOF text LANGUAGE sql AS $$
-  SELECT format('%s column %s %s%s%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-                CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
-                coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))
-    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-   WHERE c.relnamespace = 'part'::regnamespace AND c.relkind IN ('r', 'p')
-  UNION ALL
-  SELECT format('%s constraint %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
-    FROM pg_constraint WHERE connamespace = 'part'::regnamespace
-  UNION ALL
-  SELECT pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-   WHERE c.relnamespace = 'part'::regnamespace
-  UNION ALL
-  SELECT format('%s rls %s force %s', relname, relrowsecurity, relforcerowsecurity)
-    FROM pg_class WHERE relnamespace = 'part'::regnamespace AND relkind IN ('r', 'p')
-  UNION ALL
-  SELECT format('%s policy %s', tablename, policyname) FROM pg_policies WHERE schemaname = 'part'
-  UNION ALL
-  SELECT format('%s trigger %s', tgrelid::regclass, tgname) FROM pg_trigger
-   WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'part'::regnamespace)
-$$;
-CREATE TEMP TABLE original AS SELECT * FROM pg_temp.shape();
+\i include/shape.sql
+CREATE TEMP TABLE original AS SELECT * FROM pg_temp.shape('part');
 
 -- A partition alone cannot be enabled while its parent is not: the hint points at
 -- the parent, which now can be.
@@ -145,9 +124,9 @@ ALTER TABLE events DETACH PARTITION events_2028;
 DROP TABLE events_2027, events_2028;
 SELECT count(*) AS steps FROM relay_disable_tenancy('event_notes', drop_column => true);
 SELECT count(*) AS steps FROM relay_disable_tenancy('events', drop_column => true);
-(SELECT * FROM pg_temp.shape() EXCEPT SELECT * FROM original)
+(SELECT * FROM pg_temp.shape('part') EXCEPT SELECT * FROM original)
 UNION ALL
-(SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape());
+(SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape('part'));
 SELECT count(*) FROM relay_tables WHERE relid::text LIKE 'part.%' OR relid::text LIKE 'event%';
 
 SELECT line FROM relay_delete_tenant('part-b') line WHERE line LIKE 'deleted tenant%';

@@ -13,16 +13,7 @@ CREATE DATABASE relay_upgrade;
 \set ECHO all
 CREATE EXTENSION relay_tenancy VERSION '0.1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'relay_tenancy';
-SELECT count(*) AS steps FROM (
-  SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']) UNION ALL
-  SELECT relay_enable_tenancy('skills') UNION ALL
-  SELECT relay_enable_tenancy('ratings') UNION ALL
-  SELECT relay_enable_tenancy('usage_events') UNION ALL
-  SELECT relay_enable_tenancy('skill_versions') UNION ALL
-  SELECT relay_enable_tenancy('skill_embeddings') UNION ALL
-  SELECT relay_enable_tenancy('skill_reviews') UNION ALL
-  SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']) UNION ALL
-  SELECT relay_enable_tenancy('site_settings')) s;
+\i include/enable_reference.sql
 SELECT count(*) AS steps FROM relay_enable_audit('skills');
 SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
 CREATE ROLE upgrade_app;

@@ -12,16 +12,7 @@ CREATE DATABASE relay_verify;
 CREATE EXTENSION relay_tenancy;
 CREATE ROLE verify_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO verify_app;
-SELECT count(*) AS steps FROM (
-  SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']) UNION ALL
-  SELECT relay_enable_tenancy('skills') UNION ALL
-  SELECT relay_enable_tenancy('ratings') UNION ALL
-  SELECT relay_enable_tenancy('usage_events') UNION ALL
-  SELECT relay_enable_tenancy('skill_versions') UNION ALL
-  SELECT relay_enable_tenancy('skill_embeddings') UNION ALL
-  SELECT relay_enable_tenancy('skill_reviews') UNION ALL
-  SELECT relay_enable_tenancy('api_keys', global_unique => ARRAY['key_hash']) UNION ALL
-  SELECT relay_enable_tenancy('site_settings')) s;
+\i include/enable_reference.sql
 
 -- The status of each table: its column, the foreign key to tenants, the indexes
 -- leading with the tenant column, row level security, relay's policies, what is
