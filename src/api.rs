@@ -234,6 +234,13 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         tenant_column: &p.tenant_column,
     };
     lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &lists));
+    crate::audit::admin::record(
+        DEFAULT_TENANT_ID,
+        "relay.tenancy_enabled",
+        "table",
+        &table,
+        serde_json::json!({ "online": online, "actions": lines.clone() }),
+    );
     lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
     lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
     lines

@@ -80,9 +80,17 @@ fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<boo
     for (table, is_partition) in with_partitions(oid) {
         // A partition's column belongs to its parent: it goes with the parent's.
         let p = prepare("relay_disable_tenancy", table, drop_column && !is_partition, is_partition);
-        lines.extend(p.undo.notes.clone());
-        lines.extend(apply::apply(&p.state, &p.undo.steps, ""));
-        lines.push(apply::deregister(&p.ext_schema, &p.state));
+        let mut done = p.undo.notes.clone();
+        done.extend(apply::apply(&p.state, &p.undo.steps, ""));
+        done.push(apply::deregister(&p.ext_schema, &p.state));
+        crate::audit::admin::record(
+            crate::ext::DEFAULT_TENANT_ID,
+            "relay.tenancy_disabled",
+            "table",
+            &quote_qualified(&p.state.schema, &p.state.name),
+            serde_json::json!({ "drop_column": drop_column && !is_partition, "actions": done.clone() }),
+        );
+        lines.extend(done);
     }
     SetOfIterator::new(lines)
 }

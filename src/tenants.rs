@@ -203,6 +203,8 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
         &[id.as_str().into(), active.into()],
     )
     .expect("tenant update");
+    let action = if active { "relay.tenant_resumed" } else { "relay.tenant_suspended" };
+    crate::audit::admin::record(&id, action, "tenant", &id, serde_json::json!({}));
     format!("tenant {id} {}", if active { "resumed" } else { "suspended" })
 }
 
@@ -301,6 +303,8 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     // Every backend forgets the tenants it knew to exist (the audit writer's cache).
     ext::registration_changed(ext::ext_relation(c"tenants").relid);
     lines.push(format!("deleted tenant {}", quote_ident(&id)));
+    // Recorded in the deleted tenant's own log, which keeps its entries.
+    crate::audit::admin::record(&id, "relay.tenant_deleted", "tenant", &id, serde_json::json!({ "actions": lines.clone() }));
     SetOfIterator::new(lines)
 }
 

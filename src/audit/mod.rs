@@ -35,6 +35,7 @@ macro_rules! trigger_entry {
     };
 }
 
+pub mod admin;
 pub mod capture;
 pub mod guard;
 pub mod jsonb;

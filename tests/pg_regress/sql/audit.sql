@@ -70,7 +70,8 @@ BEGIN;
 DELETE FROM audit_logs;
 ROLLBACK;
 RESET session_replication_role;
-SELECT count(*) AS entries FROM audit_logs;
+-- (relay's own entries, about the tables enabled by earlier tests, aside)
+SELECT count(*) AS entries FROM audit_logs WHERE action NOT LIKE 'relay.%';
 
 -- Misuse of the guard is a trigger protocol error, not a crash.
 CREATE TABLE guard_misuse (id int);

@@ -1,4 +1,4 @@
--- Retention. relay_audit_purge(before) deletes the audit entries older than
+-- Retention, and relay's own entries. relay_audit_purge(before) deletes the audit entries older than
 -- `before` in the caller's transaction, for superusers and BYPASSRLS roles, and
 -- leaves one relay.audit_purged entry per tenant that lost entries. The
 -- append-only guard still refuses every other DELETE, every UPDATE and TRUNCATE.
@@ -50,6 +50,23 @@ SELECT tenant_id, action FROM audit_logs ORDER BY tenant_id;
 -- --disable-triggers leaves it) fires ALWAYS again at once.
 ALTER TABLE audit_logs ENABLE TRIGGER relay_append_only_row;
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass ORDER BY tgname;
+
+-- relay audits itself: enabling and disabling a table (in the default tenant's log,
+-- the installation's own), suspending, resuming and deleting a tenant (in that
+-- tenant's log, which keeps them), and purges (above). Each says who ran it and what
+-- it did.
+CREATE TABLE invoices (id int PRIMARY KEY, total numeric);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('invoices');
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('invoices');
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('invoices', drop_column => true);
+SELECT relay_suspend_tenant('purge-b');
+SELECT relay_resume_tenant('purge-b');
+SELECT relay_resume_tenant('purge-b');
+SELECT count(*) > 0 AS deleted FROM relay_delete_tenant('purge-b');
+SELECT tenant_id, action, resource_type, resource_id, metadata->>'by' AS by,
+       jsonb_array_length(metadata->'actions') > 0 AS says_what
+  FROM audit_logs WHERE action LIKE 'relay.%' AND action <> 'relay.audit_purged'
+ ORDER BY created_at, id;
 
 \c regression
 DROP DATABASE relay_purge;

@@ -1,0 +1,42 @@
+//! relay audits itself: every call that changed a table or a tenant appends an entry.
+//!
+//! `relay.tenancy_enabled` / `relay.tenancy_disabled` (resource_type `table`) are
+//! recorded in the default tenant's log, the log of the installation itself;
+//! `relay.tenant_suspended` / `relay.tenant_resumed` / `relay.tenant_deleted`
+//! (resource_type `tenant`) in the tenant's own log, which a deleted tenant's entries
+//! keep; purges record `relay.audit_purged` per tenant (purge.rs). The actor is
+//! app.current_actor_id as for any entry, and `metadata.by` the role that ran it.
+
+use crate::ext;
+use crate::quote::quote_qualified;
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+/// Append an entry about relay's own work, written as the extension's owner.
+pub fn record(tenant: &str, action: &str, resource_type: &str, resource_id: &str, details: Value) {
+    let audit = ext::ext_relation(c"audit_logs");
+    ext::refuse_foreign_triggers(c"audit_logs");
+    // SAFETY: the name of the current user, from the syscache.
+    let caller = unsafe { std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(pgrx::pg_sys::GetUserId(), false)) }
+        .to_string_lossy()
+        .into_owned();
+    let mut metadata = json!({ "by": caller });
+    if let (Some(doc), Value::Object(more)) = (metadata.as_object_mut(), details) {
+        doc.extend(more);
+    }
+    let sql = format!(
+        "INSERT INTO {} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::pg_catalog.jsonb)",
+        quote_qualified(&audit.schema, "audit_logs")
+    );
+    let args = [
+        crate::context::current_setting(crate::context::ACTOR_GUC).into(),
+        tenant.into(),
+        action.into(),
+        resource_type.into(),
+        resource_id.into(),
+        super::writer::client_address().into(),
+        metadata.to_string().into(),
+    ];
+    ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("audit relay's own change"));
+}
