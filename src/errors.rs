@@ -220,6 +220,9 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
     if let Some(extension) = state.extension.as_ref().filter(|_| !own_audit_log) {
         plan_error_doing(table, PlanError::ExtensionMember { extension: extension.clone() }, verb);
     }
+    if capture && !crate::audit::capture::utf8_database() {
+        capture_needs_utf8(table, verb);
+    }
     if capture && state.persistence == "t" {
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -703,5 +706,15 @@ pub fn online_lock_timeout(table: &str) -> ! {
         format!("relay_enable_tenancy (online) could not lock {table} within lock_timeout"),
         "A transaction holding a lock on the table (or on a table whose foreign key relay changes) did not finish in time; this run of catalog steps changed nothing.".into(),
         "Retry: run the same relay_tenancy_plan(..., online => true) line again (it resumes from the table as it is), at a quieter moment or with a longer lock_timeout.".into(),
+    )
+}
+
+/// Capture in a database whose encoding is not UTF8.
+pub fn capture_needs_utf8(table: &str, verb: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("cannot {verb} {table}: the database's encoding is not UTF8"),
+        "Captured values are recorded as text in jsonb documents built in UTF-8; in another server encoding their non-ASCII characters would be recorded wrongly.".into(),
+        "Capture needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8'); relay_audit() entries work in any encoding.".into(),
     )
 }

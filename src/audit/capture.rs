@@ -41,6 +41,8 @@ pub fn value_to_json(kind: JsonKind, text: &str) -> Value {
         JsonKind::Number => serde_json::from_str::<serde_json::Number>(text)
             .map(Value::Number)
             .unwrap_or_else(|_| Value::String(text.to_string())),
+        // A json value holding \u0000 has no jsonb form: kept as its text.
+        JsonKind::Json if text.contains("\\u0000") => Value::String(text.to_string()),
         JsonKind::Json => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
         JsonKind::Text => Value::String(text.to_string()),
     }
@@ -84,6 +86,66 @@ pub fn metadata(table: &str, columns: &[String], old: Option<Map<String, Value>>
         doc.insert("changed".into(), Value::Array(changed));
     }
     Value::Object(doc)
+}
+
+/// The settings every value is printed under while a statement's rows are read, so
+/// that the same change is recorded the same way whatever the session says: ISO
+/// dates, times in UTC, the `postgres` interval style, hex bytea, floats with every
+/// digit that tells them apart (extra_float_digits 1, shortest exact). Set at a GUC
+/// nest level of their own and rolled back on drop (an error's abort rolls them back
+/// too), like a function's SET clause.
+pub struct CanonicalOutput {
+    nest_level: i32,
+}
+
+const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
+    (c"DateStyle", c"ISO, YMD"),
+    (c"TimeZone", c"UTC"),
+    (c"IntervalStyle", c"postgres"),
+    (c"bytea_output", c"hex"),
+    (c"extra_float_digits", c"1"),
+];
+
+impl CanonicalOutput {
+    pub fn enter() -> CanonicalOutput {
+        // SAFETY: plain GUC calls in a transaction; every name and value is valid.
+        unsafe {
+            let nest_level = pg_sys::NewGUCNestLevel();
+            for (name, value) in CANONICAL_SETTINGS {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    0,
+                    false,
+                );
+            }
+            CanonicalOutput { nest_level }
+        }
+    }
+}
+
+impl Drop for CanonicalOutput {
+    fn drop(&mut self) {
+        // SAFETY: pops the nest level entered above, restoring the session's values.
+        unsafe { pg_sys::AtEOXact_GUC(true, self.nest_level) };
+    }
+}
+
+/// The database's encoding is UTF8: captured values are built as UTF-8 text
+/// (relay_enable_audit refuses other encodings; the trigger checks again).
+pub fn utf8_database() -> bool {
+    // SAFETY: reads the database encoding, fixed for the backend's life.
+    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
+}
+
+/// Dates and timestamps as to_jsonb prints them (ISO 8601 with a `T`; under
+/// CanonicalOutput, offsets of +00:00). Times print as their type does, as in to_jsonb.
+fn is_datetime(typoid: pg_sys::Oid) -> bool {
+    matches!(typoid, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID)
 }
 
 /// A live column of the audited table and how to print its values.
@@ -166,6 +228,12 @@ unsafe fn read_transition(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Rela
                         pg_sys::INT2OID => Value::from(datum.value() as i16),
                         pg_sys::INT4OID => Value::from(datum.value() as i32),
                         pg_sys::INT8OID => Value::from(datum.value() as i64),
+                        t if is_datetime(t) => {
+                            let text = pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), datum, t, std::ptr::null());
+                            let v = Value::String(CStr::from_ptr(text).to_string_lossy().into_owned());
+                            pg_sys::pfree(text.cast());
+                            v
+                        }
                         _ => {
                             let cstr = pg_sys::OidOutputFunctionCall(c.output_fn, datum);
                             let v = value_to_json(c.kind, &CStr::from_ptr(cstr).to_string_lossy());
@@ -237,9 +305,14 @@ fn audit_capture<'a>(
         writer::write(&common, &[entry]);
         return Ok(None);
     }
+    if !utf8_database() {
+        errors::capture_needs_utf8(&table, "record changes of");
+    }
+    let canonical = CanonicalOutput::enter();
     // SAFETY: the transition tuplestores belong to this trigger call.
     let old = unsafe { read_transition(data.tg_oldtable, rel, &shape) };
     let new = unsafe { read_transition(data.tg_newtable, rel, &shape) };
+    drop(canonical);
     // The row's own tenant_id only when the table is tenant-enabled (its policy
     // checked the row against the session's tenant, and its foreign key against
     // tenants); any other table's rows are recorded in the session's tenant, so a
@@ -301,6 +374,7 @@ mod tests {
         assert_eq!(value_to_json(JsonKind::Number, "NaN"), json!("NaN"));
         assert_eq!(value_to_json(JsonKind::Bool, "t"), json!(true));
         assert_eq!(value_to_json(JsonKind::Json, "{\"a\": [1, 2]}"), json!({"a": [1, 2]}));
+        assert_eq!(value_to_json(JsonKind::Json, "{\"a\": \"x\\u0000y\"}"), json!("{\"a\": \"x\\u0000y\"}"));
         assert_eq!(value_to_json(JsonKind::Text, "2026-01-01 00:00:00"), json!("2026-01-01 00:00:00"));
     }
 
