@@ -718,3 +718,13 @@ pub fn capture_needs_utf8(table: &str, verb: &str) -> ! {
         "Capture needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8'); relay_audit() entries work in any encoding.".into(),
     )
 }
+
+/// One of relay's tables was renamed, and another table took its name.
+pub fn not_relay_table(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{table} is not relay_tenancy's table"),
+        "relay's own table of that name was renamed or replaced; relay neither reads nor writes a table the extension did not create (entries would go where no guard or policy protects them).".into(),
+        "Rename relay's table back (ALTER TABLE ... RENAME TO ...), after renaming or dropping the one that took its name.".into(),
+    )
+}

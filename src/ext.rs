@@ -30,22 +30,24 @@ thread_local! {
     /// (pg_extension oid, schema name, owner). relay_tenancy is not relocatable, so an
     /// extension oid always lives in the same schema; a DROP and CREATE EXTENSION
     /// gives a new oid and so a fresh lookup.
-    static EXTENSION: RefCell<Option<(pg_sys::Oid, String, pg_sys::Oid)>> = const { RefCell::new(None) };
+    static EXTENSION: RefCell<Option<(pg_sys::Oid, pg_sys::Oid, String, pg_sys::Oid)>> = const { RefCell::new(None) };
 }
 
 fn extension() -> (String, pg_sys::Oid) {
     // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
     let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
     EXTENSION.with(|cache| {
-        if let Some((oid, schema, owner)) = cache.borrow().as_ref() {
-            if *oid == ext_oid {
+        if let Some((oid, nsp, schema, owner)) = cache.borrow().as_ref() {
+            // The schema may have been renamed since (ALTER SCHEMA ... RENAME TO):
+            // its name is checked against the syscache on every use.
+            if *oid == ext_oid && namespace_named(*nsp, schema) {
                 return (schema.clone(), *owner);
             }
         }
-        let (schema, owner) = Spi::connect(|client| {
+        let (schema, owner, nsp) = Spi::connect(|client| {
             let row = client
                 .select(
-                    "SELECT n.nspname::pg_catalog.text, e.extowner FROM pg_catalog.pg_extension e
+                    "SELECT n.nspname::pg_catalog.text, e.extowner, e.extnamespace FROM pg_catalog.pg_extension e
                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
                       WHERE e.oid OPERATOR(pg_catalog.=) $1",
                     Some(1),
@@ -56,11 +58,53 @@ fn extension() -> (String, pg_sys::Oid) {
             (
                 row.get::<String>(1).expect("schema").expect("relay_tenancy is installed"),
                 row.get::<pg_sys::Oid>(2).expect("owner").expect("extension owner"),
+                row.get::<pg_sys::Oid>(3).expect("namespace").expect("extension namespace"),
             )
         });
-        *cache.borrow_mut() = Some((ext_oid, schema.clone(), owner));
+        *cache.borrow_mut() = Some((ext_oid, nsp, schema.clone(), owner));
         (schema, owner)
     })
+}
+
+/// Namespace `nsp` is still called `schema` (a syscache lookup).
+fn namespace_named(nsp: pg_sys::Oid, schema: &str) -> bool {
+    // SAFETY: a syscache lookup by oid; the name is copied and freed at once.
+    unsafe {
+        let name = pg_sys::get_namespace_name(nsp);
+        if name.is_null() {
+            return false;
+        }
+        let same = CStr::from_ptr(name).to_bytes() == schema.as_bytes();
+        pg_sys::pfree(name.cast());
+        same
+    }
+}
+
+/// The cached location of relay's table `name` still holds: the same oid under the
+/// same name, in the same schema under the same name (renames are noticed here).
+fn still_there(cached: &ExtRelation, name: &CStr) -> bool {
+    if cached.relid == pg_sys::InvalidOid {
+        return false;
+    }
+    // SAFETY: syscache lookups by oid; names are copied and freed at once.
+    unsafe {
+        if pg_sys::get_rel_namespace(cached.relid) != cached.namespace {
+            return false;
+        }
+        let relname = pg_sys::get_rel_name(cached.relid);
+        let nspname = pg_sys::get_namespace_name(cached.namespace);
+        let same = !relname.is_null()
+            && !nspname.is_null()
+            && CStr::from_ptr(relname) == name
+            && CStr::from_ptr(nspname).to_bytes() == cached.schema.as_bytes();
+        if !relname.is_null() {
+            pg_sys::pfree(relname.cast());
+        }
+        if !nspname.is_null() {
+            pg_sys::pfree(nspname.cast());
+        }
+        same
+    }
 }
 
 /// The schema relay_tenancy was installed in. Called on hot paths (the capture
@@ -92,8 +136,7 @@ thread_local! {
 pub fn ext_relation(name: &'static CStr) -> ExtRelation {
     EXT_RELATIONS.with(|cell| {
         if let Some((_, cached)) = cell.borrow().iter().find(|(n, _)| *n == name) {
-            // SAFETY: syscache lookup by oid; a missing relation yields InvalidOid.
-            if cached.relid != pg_sys::InvalidOid && unsafe { pg_sys::get_rel_namespace(cached.relid) } == cached.namespace {
+            if still_there(cached, name) {
                 return cached.clone();
             }
         }
@@ -104,6 +147,14 @@ pub fn ext_relation(name: &'static CStr) -> ExtRelation {
             let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
             (nsp, pg_sys::get_relname_relid(name.as_ptr(), nsp))
         };
+        // A table of that name that is not relay's own (relay's renamed, another
+        // created in its place): relay neither reads nor writes it.
+        // SAFETY: pg_depend lookup by object; errors are PostgreSQL errors.
+        if relid != pg_sys::InvalidOid && unsafe {
+            pg_sys::getExtensionOfObject(pg_sys::RelationRelationId, relid) != pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false)
+        } {
+            crate::errors::not_relay_table(&crate::quote::quote_qualified(&schema, &name.to_string_lossy()));
+        }
         let found = ExtRelation { schema, namespace, relid };
         let mut cache = cell.borrow_mut();
         cache.retain(|(n, _)| *n != name);

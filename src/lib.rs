@@ -48,6 +48,7 @@ pub extern "C-unwind" fn _PG_init() {
     progress::register_gucs();
     explain_guard::install();
     ext::register_cache_callbacks();
+    audit::writer::register_cache_callback();
     context::reserve_prefix();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -5,8 +5,9 @@
 //! metadata JSON.
 //!
 //! It is taken only when audit_logs is exactly as relay created it (the nine columns,
-//! no INSERT triggers, CHECK constraints, rules or generated columns) and the writer
-//! is a superuser (the capture trigger runs as the extension's owner); otherwise the
+//! NOT NULL and defaults as relay made them, a heap table that is not a partition,
+//! no INSERT triggers, CHECK constraints, rules or generated columns; checked once per
+//! relcache invalidation of the table) and the writer is a superuser (the capture trigger runs as the extension's owner); otherwise the
 //! entries go through one INSERT ... SELECT FROM unnest(...) with a plan kept per
 //! backend, which honours whatever the DBA added.
 
@@ -53,11 +54,14 @@ pub fn write(common: &Common, entries: &[Entry]) {
         return;
     }
     // SAFETY: see native_write.
-    if !unsafe { native_write(common, entries) } {
+    if unsafe { native_write(common, entries) } {
+        pgrx::debug1!("relay_tenancy: {} audit entries written natively", entries.len());
+    } else {
         // The SQL path runs as the extension's owner and fires audit_logs' triggers:
         // none may be anyone else's.
         crate::ext::refuse_foreign_triggers(c"audit_logs");
         sql_write(common, entries);
+        pgrx::debug1!("relay_tenancy: {} audit entries written through SQL", entries.len());
     }
 }
 
@@ -72,12 +76,93 @@ pub fn checked_tenant(tenant: Option<String>, what: &str) -> String {
     }
 }
 
+thread_local! {
+    /// audit_logs' layout as the fast path last checked it: (relid, layout), until a
+    /// relcache invalidation of the table (ALTER TABLE, CREATE TRIGGER, CREATE RULE,
+    /// ATTACH PARTITION, ...) makes it check again.
+    static LAYOUT: RefCell<Option<(pg_sys::Oid, Option<Vec<Option<usize>>>)>> = const { RefCell::new(None) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_layout(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    LAYOUT.with(|l| {
+        let stale = l.borrow().as_ref().is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || *cached == relid);
+        if stale {
+            *l.borrow_mut() = None;
+        }
+    });
+}
+
+/// Called from `_PG_init`.
+pub fn register_cache_callback() {
+    // SAFETY: registers a callback that only clears a backend-local cache.
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget_layout), pg_sys::Datum::from(0)) };
+}
+
+/// The columns the fast path fills although the SQL path leaves them to their
+/// defaults: id (relay_uuid7()) and created_at (now()). Their defaults must still be
+/// those, or the fast path would write what the table no longer says.
+unsafe fn defaults_are_relays(rel: pg_sys::Relation, map: &[Option<usize>]) -> bool {
+    unsafe {
+        let constr = (*(*rel).rd_att).constr;
+        let mut seen = [false, false];
+        if !constr.is_null() {
+            for i in 0..(*constr).num_defval as usize {
+                let def = (*constr).defval.add(i);
+                let Some(Some(pos)) = map.get((*def).adnum as usize - 1) else { continue };
+                let slot = match pos {
+                    0 => 0,
+                    8 => 1,
+                    _ => continue,
+                };
+                let node = pg_sys::stringToNode((*def).adbin) as *mut pg_sys::Node;
+                if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_FuncExpr {
+                    return false;
+                }
+                let func = (*(node as *mut pg_sys::FuncExpr)).funcid;
+                seen[slot] = if slot == 0 {
+                    let name = pg_sys::get_func_name(func);
+                    !name.is_null()
+                        && CStr::from_ptr(name).to_bytes() == b"relay_uuid7"
+                        && pg_sys::get_func_namespace(func) == (*(*rel).rd_rel).relnamespace
+                } else {
+                    func == pg_sys::Oid::from(pg_sys::F_NOW)
+                };
+            }
+        }
+        seen == [true, true]
+    }
+}
+
+/// audit_logs' layout for the fast path, checked once per relcache invalidation.
+unsafe fn cached_layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
+    unsafe {
+        let relid = (*rel).rd_id;
+        if let Some((cached, layout)) = LAYOUT.with(|l| l.borrow().clone()) {
+            if cached == relid {
+                return layout;
+            }
+        }
+        let layout = layout(rel);
+        LAYOUT.with(|l| *l.borrow_mut() = Some((relid, layout.clone())));
+        layout
+    }
+}
+
 /// Map each attribute of audit_logs to its place in COLUMNS, or None when the
-/// table is not the shape the fast path writes.
+/// table is not the shape the fast path writes: exactly relay's columns (a NOT NULL
+/// only where relay put one, id and created_at defaulting to relay_uuid7() and
+/// now()), a heap table that is not a partition, no rules, no INSERT triggers, no
+/// CHECK constraints, no generated columns. Anything else is written through SQL,
+/// which enforces what the DBA added.
 unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
     unsafe {
         let form = (*rel).rd_rel;
-        if (*form).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char || (*form).relhasrules {
+        if (*form).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char
+            || (*form).relhasrules
+            || (*form).relispartition
+            || (*form).relam != pg_sys::HEAP_TABLE_AM_OID
+        {
             return None;
         }
         let trig = (*rel).trigdesc;
@@ -106,10 +191,14 @@ unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
             }
             let name = CStr::from_ptr((*att).attname.data.as_ptr()).to_str().ok()?;
             let pos = COLUMNS.iter().position(|(n, t)| *n == name && *t == (*att).atttypid)?;
+            // NOT NULL where relay put none (the fast path would write NULL there)
+            if (*att).attnotnull && !matches!(pos, 0 | 3 | 8) {
+                return None;
+            }
             map.push(Some(pos));
             seen += 1;
         }
-        (seen == COLUMNS.len()).then_some(map)
+        (seen == COLUMNS.len() && defaults_are_relays(rel, &map)).then_some(map)
     }
 }
 
@@ -133,7 +222,7 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
             return false;
         }
         let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-        let Some(map) = layout(rel) else {
+        let Some(map) = cached_layout(rel) else {
             pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             return false;
         };
