@@ -1,7 +1,8 @@
 //! Row-change capture: a native AFTER ... FOR EACH STATEMENT trigger with transition
 //! tables. One call per statement, not per row: it reads the transition tuplestores
-//! directly, builds each row's JSON with serde_json, and hands all of the statement's
-//! entries to `writer`, which inserts them in batches.
+//! directly, a batch of rows at a time, builds each row's JSON with serde_json, and
+//! hands each batch's entries to `writer`: a statement of any size is captured in
+//! bounded memory.
 
 use super::writer::{self, Common, Entry};
 use crate::quote::quote_qualified;
@@ -201,54 +202,104 @@ unsafe fn table_shape(rel: pg_sys::Relation, tenant_column: &str) -> TableShape 
     }
 }
 
-/// Every row of a transition table, as JSON objects, in the order they were stored
-/// (for UPDATE, old and new rows pair up by position).
-unsafe fn read_transition(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation, shape: &TableShape) -> Vec<Map<String, Value>> {
-    unsafe {
-        let mut rows = Vec::new();
+/// One transition table, read a batch at a time: a read pointer of our own on the
+/// tuplestore (as a NamedTuplestoreScan takes: other triggers read the same one), a
+/// slot, and a memory context for what PostgreSQL allocates while printing values,
+/// reset after every batch. So a statement of any size is captured in bounded memory:
+/// at most one batch of rows is held, in Rust or in PostgreSQL.
+struct TransitionReader {
+    store: *mut pg_sys::Tuplestorestate,
+    ptr: i32,
+    slot: *mut pg_sys::TupleTableSlot,
+    cxt: pg_sys::MemoryContext,
+}
+
+impl TransitionReader {
+    /// # Safety
+    /// `store` is this trigger call's transition tuplestore (or NULL) for `rel`.
+    unsafe fn new(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation) -> Option<TransitionReader> {
         if store.is_null() {
-            return rows;
+            return None;
         }
-        // A read pointer of our own, as a NamedTuplestoreScan takes: other triggers
-        // read the same tuplestore.
-        let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
-        pg_sys::tuplestore_select_read_pointer(store, ptr);
-        pg_sys::tuplestore_rescan(store);
-        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
-        while pg_sys::tuplestore_gettupleslot(store, true, false, slot) {
-            pg_sys::slot_getallattrs(slot);
-            let mut row = Map::with_capacity(shape.columns.len());
-            for c in &shape.columns {
-                let value = if *(*slot).tts_isnull.add(c.attnum) {
-                    Value::Null
-                } else {
-                    let datum = *(*slot).tts_values.add(c.attnum);
-                    match c.typoid {
-                        pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
-                        pg_sys::INT2OID => Value::from(datum.value() as i16),
-                        pg_sys::INT4OID => Value::from(datum.value() as i32),
-                        pg_sys::INT8OID => Value::from(datum.value() as i64),
-                        t if is_datetime(t) => {
-                            let text = pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), datum, t, std::ptr::null());
-                            let v = Value::String(CStr::from_ptr(text).to_string_lossy().into_owned());
-                            pg_sys::pfree(text.cast());
-                            v
-                        }
-                        _ => {
-                            let cstr = pg_sys::OidOutputFunctionCall(c.output_fn, datum);
-                            let v = value_to_json(c.kind, &CStr::from_ptr(cstr).to_string_lossy());
-                            pg_sys::pfree(cstr.cast());
-                            v
-                        }
-                    }
-                };
-                row.insert(c.name.clone(), value);
+        unsafe {
+            let ptr = pg_sys::tuplestore_alloc_read_pointer(store, pg_sys::EXEC_FLAG_REWIND as i32);
+            pg_sys::tuplestore_select_read_pointer(store, ptr);
+            pg_sys::tuplestore_rescan(store);
+            pg_sys::tuplestore_select_read_pointer(store, 0);
+            let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsMinimalTuple);
+            let cxt = pg_sys::AllocSetContextCreateInternal(
+                pg_sys::CurrentMemoryContext,
+                c"relay capture batch".as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            );
+            Some(TransitionReader { store, ptr, slot, cxt })
+        }
+    }
+
+    /// The next `max` rows (fewer at the end), as JSON objects.
+    fn next_batch(&mut self, shape: &TableShape, max: usize) -> Vec<Map<String, Value>> {
+        // SAFETY: the tuplestore, slot and context were set up by `new` for this call.
+        unsafe {
+            let mut rows = Vec::with_capacity(max);
+            pg_sys::MemoryContextReset(self.cxt);
+            let caller = pg_sys::MemoryContextSwitchTo(self.cxt);
+            pg_sys::tuplestore_select_read_pointer(self.store, self.ptr);
+            while rows.len() < max && pg_sys::tuplestore_gettupleslot(self.store, true, false, self.slot) {
+                pg_sys::slot_getallattrs(self.slot);
+                rows.push(row_json(self.slot, shape));
             }
-            rows.push(row);
+            // A tuplestore that spilled to disk hands out tuples palloc'd here, for the
+            // slot to free: let it free the last one before the context is reset.
+            pg_sys::ExecClearTuple(self.slot);
+            pg_sys::tuplestore_select_read_pointer(self.store, 0);
+            pg_sys::MemoryContextSwitchTo(caller);
+            rows
         }
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::tuplestore_select_read_pointer(store, 0);
-        rows
+    }
+}
+
+impl Drop for TransitionReader {
+    fn drop(&mut self) {
+        // SAFETY: frees what `new` made; the tuplestore itself belongs to the trigger.
+        unsafe {
+            pg_sys::ExecDropSingleTupleTableSlot(self.slot);
+            pg_sys::MemoryContextDelete(self.cxt);
+        }
+    }
+}
+
+/// The row in `slot` as a JSON object of its live columns.
+///
+/// # Safety
+/// `slot` holds a tuple of the table `shape` describes, with every attribute fetched.
+unsafe fn row_json(slot: *mut pg_sys::TupleTableSlot, shape: &TableShape) -> Map<String, Value> {
+    unsafe {
+        let mut row = Map::with_capacity(shape.columns.len());
+        for c in &shape.columns {
+            let value = if *(*slot).tts_isnull.add(c.attnum) {
+                Value::Null
+            } else {
+                let datum = *(*slot).tts_values.add(c.attnum);
+                match c.typoid {
+                    pg_sys::BOOLOID => Value::Bool(datum.value() != 0),
+                    pg_sys::INT2OID => Value::from(datum.value() as i16),
+                    pg_sys::INT4OID => Value::from(datum.value() as i32),
+                    pg_sys::INT8OID => Value::from(datum.value() as i64),
+                    t if is_datetime(t) => {
+                        let text = pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), datum, t, std::ptr::null());
+                        Value::String(CStr::from_ptr(text).to_string_lossy().into_owned())
+                    }
+                    _ => {
+                        let cstr = pg_sys::OidOutputFunctionCall(c.output_fn, datum);
+                        value_to_json(c.kind, &CStr::from_ptr(cstr).to_string_lossy())
+                    }
+                }
+            };
+            row.insert(c.name.clone(), value);
+        }
+        row
     }
 }
 
@@ -308,11 +359,9 @@ fn audit_capture<'a>(
     if !utf8_database() {
         errors::capture_needs_utf8(&table, "record changes of");
     }
-    let canonical = CanonicalOutput::enter();
     // SAFETY: the transition tuplestores belong to this trigger call.
-    let old = unsafe { read_transition(data.tg_oldtable, rel, &shape) };
-    let new = unsafe { read_transition(data.tg_newtable, rel, &shape) };
-    drop(canonical);
+    let mut old_rows = unsafe { TransitionReader::new(data.tg_oldtable, rel) };
+    let mut new_rows = unsafe { TransitionReader::new(data.tg_newtable, rel) };
     // The row's own tenant_id only when the table is tenant-enabled (its policy
     // checked the row against the session's tenant, and its foreign key against
     // tenants); any other table's rows are recorded in the session's tenant, so a
@@ -328,31 +377,42 @@ fn audit_capture<'a>(
         }),
         false => session_tenant.clone(),
     };
-    let count = old.len().max(new.len());
-    let (mut old, mut new) = (old.into_iter(), new.into_iter());
-    let entries: Vec<Entry> = (0..count)
-        .map(|_| {
-            let (o, n) = (old.next(), new.next());
-            let row = n.as_ref().or(o.as_ref()).expect("one side exists");
-            let (tenant_id, resource_id) = (tenant_of(row), resource_id(row, &shape.primary_key));
-            Entry { tenant_id, resource_id, metadata: metadata(&table, &names, o, n) }
-        })
-        .collect();
     let what = format!("a change of {table}");
-    let mut checked: Vec<&str> = Vec::new();
-    for entry in &entries {
-        match entry.tenant_id.as_deref() {
-            Some(t) if checked.contains(&t) => {}
-            Some(t) => {
-                writer::checked_tenant(Some(t.to_string()), &what);
-                checked.push(t);
-            }
-            None => {
-                writer::checked_tenant(None, &what);
+    let mut checked: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // A batch at a time: an UPDATE's old and new transition rows come in the same
+    // order, so the n-th of each belong together.
+    loop {
+        let canonical = CanonicalOutput::enter();
+        let old = old_rows.as_mut().map(|r| r.next_batch(&shape, writer::BATCH)).unwrap_or_default();
+        let new = new_rows.as_mut().map(|r| r.next_batch(&shape, writer::BATCH)).unwrap_or_default();
+        drop(canonical);
+        if old.is_empty() && new.is_empty() {
+            break;
+        }
+        let count = old.len().max(new.len());
+        let (mut old, mut new) = (old.into_iter(), new.into_iter());
+        let entries: Vec<Entry> = (0..count)
+            .map(|_| {
+                let (o, n) = (old.next(), new.next());
+                let row = n.as_ref().or(o.as_ref()).expect("one side exists");
+                let (tenant_id, resource_id) = (tenant_of(row), resource_id(row, &shape.primary_key));
+                Entry { tenant_id, resource_id, metadata: metadata(&table, &names, o, n) }
+            })
+            .collect();
+        for entry in &entries {
+            match entry.tenant_id.as_deref() {
+                Some(t) if checked.contains(t) => {}
+                Some(t) => {
+                    writer::checked_tenant(Some(t.to_string()), &what);
+                    checked.insert(t.to_string());
+                }
+                None => {
+                    writer::checked_tenant(None, &what);
+                }
             }
         }
+        writer::write(&common, &entries);
     }
-    writer::write(&common, &entries);
     Ok(None)
 }
 

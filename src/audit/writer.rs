@@ -46,8 +46,9 @@ const COLUMNS: [(&str, pg_sys::Oid); 9] = [
     ("created_at", pg_sys::TIMESTAMPTZOID),
 ];
 
-/// Entries per table_multi_insert call (COPY uses 1000 too).
-const BATCH: usize = 1000;
+/// Entries per table_multi_insert call (COPY uses 1000 too), and rows per batch the
+/// capture trigger reads.
+pub const BATCH: usize = 1000;
 
 pub fn write(common: &Common, entries: &[Entry]) {
     if entries.is_empty() {

@@ -16,11 +16,20 @@ SELECT count(*) > 0 AS audited FROM relay_enable_audit('items');
 SELECT count(*) > 0 AS audited FROM relay_enable_audit('notes');
 SELECT relay_set_tenant('default-tenant-000-0000-000000000000', false);
 
--- A statement larger than one batch: 2500 entries, natively.
+-- A statement larger than one batch: 2500 entries, read and written natively a batch
+-- of 1000 at a time (bounded memory, whatever the statement's size).
 SET client_min_messages = debug1;
 INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2500) g;
 RESET client_min_messages;
 SELECT count(*) AS entries, count(DISTINCT id) AS ids FROM relay.audit_logs;
+-- Transition tables that spill to disk (work_mem 64kB): an UPDATE of every row, its
+-- old and new rows paired a batch at a time.
+SET work_mem = '64kB';
+UPDATE items SET name = name || ' (renamed)';
+RESET work_mem;
+SELECT count(*) AS updates, count(*) FILTER (WHERE metadata->'old'->'id' = metadata->'new'->'id'
+                                               AND metadata->'changed' = '["name"]') AS paired
+  FROM relay.audit_logs WHERE action = 'UPDATE';
 -- The indexes the native writer filled are sound (amcheck, with every heap tuple).
 SELECT c.relname, bt_index_check(c.oid, true)::text = '' AS checked
   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
