@@ -54,8 +54,29 @@ pub fn write(common: &Common, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
+    // Everything the native writer allocates for a batch (the executor state, the
+    // result relation and its index information, the slots) goes in a context of its
+    // own, deleted right after: a statement written in many batches, by one trigger
+    // call, would otherwise keep every batch's allocations until the call ends.
+    // SAFETY: a child of the current context, switched back to and deleted below.
+    let (batch_cxt, caller_cxt) = unsafe {
+        let cxt = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"relay audit write".as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        );
+        (cxt, pg_sys::MemoryContextSwitchTo(cxt))
+    };
     // SAFETY: see native_write.
-    if unsafe { native_write(common, entries) } {
+    let native = unsafe { native_write(common, entries) };
+    // SAFETY: back to the caller's context; nothing allocated above is used after.
+    unsafe {
+        pg_sys::MemoryContextSwitchTo(caller_cxt);
+        pg_sys::MemoryContextDelete(batch_cxt);
+    }
+    if native {
         pgrx::debug1!("relay_tenancy: {} audit entries written natively", entries.len());
     } else {
         // The SQL path runs as the extension's owner and fires audit_logs' triggers:
