@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: the capture trigger's memory as a statement grows. One audited table;
 # a single INSERT ... SELECT of N rows (one audit entry each), for N = 1M and 10M by
-# default, each in a new session. The backend's anonymous (private) resident memory,
+# default, each in a new session, into an audited table and, for comparison, into a
+# plain one (what the INSERT itself needs). The backend's anonymous (private) resident memory,
 # RssAnon from /proc, is sampled every 50 ms while the statement runs: its peak is
 # what the statement needed beyond shared buffers. Flat = bounded.
 #   bench/audit_memory.sh ["1000000 10000000"]
@@ -13,17 +14,18 @@ RELAY_EXTRA_CONF="shared_preload_libraries = 'relay_tenancy'" throwaway_cluster 
 q() { pg "$dir" "$port" -d bench "$@"; }
 pg "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 q -c "CREATE EXTENSION relay_tenancy" >/dev/null
-echo "rows      peak RssAnon of the backend   statement"
+echo "rows      table      peak RssAnon of the backend   statement"
 for n in $sizes; do
-  q -c "CREATE TABLE items_$n (id bigint PRIMARY KEY, name text, price numeric, at timestamptz)" \
-    -c "SELECT relay_enable_audit('items_$n')" >/dev/null
+ for kind in plain audited; do
+  q -c "CREATE TABLE items_${kind}_$n (id bigint PRIMARY KEY, name text, price numeric, at timestamptz)" >/dev/null
+  [ "$kind" = audited ] && q -c "SELECT relay_enable_audit('items_${kind}_$n')" >/dev/null
   # the statement, in its own session; its backend's pid first
   fifo=$(mktemp -u); mkfifo "$fifo"; chmod 666 "$fifo"
   ( q -At -v ON_ERROR_STOP=1 <<SQL >"$fifo"
 SELECT pg_backend_pid();
 SELECT relay_set_tenant('default-tenant-000-0000-000000000000', false) IS NOT NULL;
 \\timing on
-INSERT INTO items_$n SELECT g, 'item ' || g, g * 1.5, now() FROM generate_series(1, $n) g;
+INSERT INTO items_${kind}_$n SELECT g, 'item ' || g, g * 1.5, now() FROM generate_series(1, $n) g;
 SQL
   ) &
   exec 3<"$fifo"
@@ -37,6 +39,7 @@ SQL
   done
   wait || true
   exec 3<&-; rm -f "$fifo"
-  printf "%-9s %6.1f MB                     %s\n" "$n" "$(echo "$peak / 1024" | bc -l)" "${took:-?}"
+  printf "%-9s %-10s %6.1f MB                     %s\n" "$n" "$kind" "$(echo "$peak / 1024" | bc -l)" "${took:-?}"
+ done
 done
 q -At -c "SELECT 'audit entries: ' || count(*) FROM audit_logs"

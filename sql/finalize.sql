@@ -14,7 +14,11 @@ CREATE TABLE audit_logs (
   resource_id   text,
   ip_address    text,
   metadata      jsonb,
-  created_at    timestamptz DEFAULT pg_catalog.now() NOT NULL
+  created_at    timestamptz DEFAULT pg_catalog.now() NOT NULL,
+  -- the hash chain (relay_audit_chain(true)): the entry's position in its tenant's
+  -- chain and SHA-256 of the previous entry's hash and this entry
+  chain_seq     bigint,
+  chain_hash    bytea
 );
 -- New entries take the session's tenant (set after CREATE TABLE: the regclass
 -- literal needs the table to exist); with no tenant set an insert fails.
@@ -56,6 +60,26 @@ REVOKE ALL ON audit_logs FROM PUBLIC;
 GRANT SELECT ON audit_logs TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('audit_logs', '');
+
+-- The hash chain: one head per tenant (last position and hash, and the checkpoint a
+-- purge leaves), and relay's audit settings (chain = on).
+CREATE TABLE relay_audit_chains (
+  tenant_id       text PRIMARY KEY,
+  last_seq        bigint NOT NULL,
+  last_hash       bytea NOT NULL,
+  checkpoint_seq  bigint,
+  checkpoint_hash bytea
+);
+COMMENT ON TABLE relay_audit_chains IS 'relay_tenancy: the head of each tenant''s audit hash chain';
+CREATE TABLE relay_audit_settings (key text PRIMARY KEY, value text NOT NULL);
+COMMENT ON TABLE relay_audit_settings IS 'relay_tenancy: audit settings (chain = on: entries are hash-chained)';
+REVOKE ALL ON relay_audit_chains, relay_audit_settings FROM PUBLIC;
+ALTER TABLE relay_audit_chains ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_audit_settings ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_chains', '');
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_settings', '');
+ALTER FUNCTION relay_audit_chain(boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_verify(text) SET search_path = pg_catalog, pg_temp;
 
 -- Captured changes are written as the extension's owner, so application roles need
 -- no privilege on audit_logs for capture, and a captured change is never refused
@@ -184,6 +208,12 @@ CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_tables
 ALTER TABLE tenants ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 ALTER TABLE relay_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 ALTER TABLE relay_audit_tables ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_chains
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_settings
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+ALTER TABLE relay_audit_chains ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+ALTER TABLE relay_audit_settings ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 
 -- The default tenant's row is created by CREATE EXTENSION, and pg_dump keeps it only
 -- when it was edited: on restore, the dumped row is merged into the recreated one

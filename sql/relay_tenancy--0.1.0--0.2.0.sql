@@ -228,3 +228,51 @@ AS 'MODULE_PATHNAME', 'relay_tenancy_plan_v2_wrapper';
 
 ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;
+
+-- 6. The audit hash chain (opt-in): two columns on audit_logs (catalog only), the
+--    chain heads and settings, relay_audit_chain and relay_audit_verify.
+ALTER TABLE audit_logs ADD COLUMN chain_seq bigint, ADD COLUMN chain_hash bytea;
+CREATE  FUNCTION "relay_audit_chain"(
+	"enable" bool /* Option < bool > */
+) RETURNS TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_audit_chain_wrapper';
+
+CREATE  FUNCTION "relay_audit_verify"(
+	"tenant" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS TABLE (
+	"tenant_id" TEXT,  /* String */
+	"entries" bigint,  /* i64 */
+	"status" TEXT,  /* String */
+	"detail" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_audit_verify_wrapper';
+
+-- The hash chain: one head per tenant (last position and hash, and the checkpoint a
+-- purge leaves), and relay's audit settings (chain = on).
+CREATE TABLE relay_audit_chains (
+  tenant_id       text PRIMARY KEY,
+  last_seq        bigint NOT NULL,
+  last_hash       bytea NOT NULL,
+  checkpoint_seq  bigint,
+  checkpoint_hash bytea
+);
+COMMENT ON TABLE relay_audit_chains IS 'relay_tenancy: the head of each tenant''s audit hash chain';
+CREATE TABLE relay_audit_settings (key text PRIMARY KEY, value text NOT NULL);
+COMMENT ON TABLE relay_audit_settings IS 'relay_tenancy: audit settings (chain = on: entries are hash-chained)';
+REVOKE ALL ON relay_audit_chains, relay_audit_settings FROM PUBLIC;
+ALTER TABLE relay_audit_chains ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_audit_settings ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_chains', '');
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_settings', '');
+ALTER FUNCTION relay_audit_chain(boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_verify(text) SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_chains
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_settings
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
+ALTER TABLE relay_audit_chains ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+ALTER TABLE relay_audit_settings ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;

@@ -60,32 +60,92 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
     }
     let audit = ext::ext_relation(c"audit_logs");
     let audit_logs = quote_qualified(&audit.schema, "audit_logs");
-    let tenants = quote_qualified(&audit.schema, "tenants");
+    let chains = quote_qualified(&audit.schema, "relay_audit_chains");
     ext::refuse_foreign_triggers(c"audit_logs");
-    // SAFETY: the name of the current user, from the syscache.
-    let caller = unsafe { std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(pgrx::pg_sys::GetUserId(), false)) }
-        .to_string_lossy()
-        .into_owned();
-    let actor = crate::context::current_setting(crate::context::ACTOR_GUC);
-    let sql = format!(
-        "WITH gone AS (DELETE FROM {audit_logs} WHERE created_at OPERATOR(pg_catalog.<) $1 RETURNING tenant_id),
-              per_tenant AS (SELECT tenant_id, pg_catalog.count(*) AS n FROM gone GROUP BY tenant_id),
-              noted AS (
-                INSERT INTO {audit_logs} (actor_id, tenant_id, action, resource_type, ip_address, metadata)
-                SELECT $3, p.tenant_id, 'relay.audit_purged', 'audit_logs', $4,
-                       pg_catalog.jsonb_build_object('before', $1, 'deleted', p.n, 'by', $2::pg_catalog.text)
-                  FROM per_tenant p
-                 WHERE EXISTS (SELECT FROM {tenants} t WHERE t.id OPERATOR(pg_catalog.=) p.tenant_id)
-                RETURNING 1)
-         SELECT COALESCE(pg_catalog.sum(n), 0)::pg_catalog.int8 FROM per_tenant"
-    );
+    let chained = super::chain::on();
     let _purging = Purging::start();
-    ext::as_extension_owner(|| {
-        Spi::get_one_with_args::<i64>(
-            &sql,
-            &[before.into(), caller.into(), actor.into(), crate::audit::writer::client_address().into()],
-        )
-        .expect("audit purge")
-        .unwrap_or(0)
-    })
+    let tenants: Vec<String> = ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    &format!("SELECT DISTINCT tenant_id FROM {audit_logs} WHERE created_at OPERATOR(pg_catalog.<) $1 AND tenant_id IS NOT NULL ORDER BY 1"),
+                    None,
+                    &[before.into()],
+                )
+                .expect("tenants to purge")
+                .filter_map(|r| r.get::<String>(1).ok().flatten())
+                .collect()
+        })
+    });
+    let mut total = 0i64;
+    for tenant in tenants {
+        let deleted = ext::as_extension_owner(|| {
+            Spi::connect_mut(|client| {
+                if !chained {
+                    return client
+                        .update(
+                            &format!("DELETE FROM {audit_logs} WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND created_at OPERATOR(pg_catalog.<) $2"),
+                            None,
+                            &[tenant.as_str().into(), before.into()],
+                        )
+                        .expect("purge")
+                        .len() as i64;
+                }
+                // A chain loses a prefix only: up to the first entry that stays (an
+                // entry of a transaction that began before `before` but was chained
+                // after one that stays is kept too). The last entry removed becomes
+                // the checkpoint verification starts from.
+                let (last_seq, _) = super::chain::lock_head(&tenant);
+                let cut = client
+                    .select(
+                        &format!(
+                            "SELECT COALESCE(pg_catalog.min(chain_seq), $3) FROM {audit_logs}
+                              WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND chain_seq IS NOT NULL AND created_at OPERATOR(pg_catalog.>=) $2"
+                        ),
+                        Some(1),
+                        &[tenant.as_str().into(), before.into(), (last_seq + 1).into()],
+                    )
+                    .expect("purge cut")
+                    .first()
+                    .get_one::<i64>()
+                    .expect("cut")
+                    .unwrap_or(last_seq + 1);
+                client
+                    .update(
+                        &format!(
+                            "UPDATE {chains} c SET checkpoint_seq = a.chain_seq, checkpoint_hash = a.chain_hash
+                               FROM {audit_logs} a
+                              WHERE c.tenant_id OPERATOR(pg_catalog.=) $1 AND a.tenant_id OPERATOR(pg_catalog.=) $1
+                                AND a.chain_seq OPERATOR(pg_catalog.=) $2"
+                        ),
+                        None,
+                        &[tenant.as_str().into(), (cut - 1).into()],
+                    )
+                    .expect("purge checkpoint");
+                client
+                    .update(
+                        &format!(
+                            "DELETE FROM {audit_logs} WHERE tenant_id OPERATOR(pg_catalog.=) $1
+                               AND ((chain_seq IS NOT NULL AND chain_seq OPERATOR(pg_catalog.<) $2)
+                                 OR (chain_seq IS NULL AND created_at OPERATOR(pg_catalog.<) $3))"
+                        ),
+                        None,
+                        &[tenant.as_str().into(), cut.into(), before.into()],
+                    )
+                    .expect("purge")
+                    .len() as i64
+            })
+        });
+        total += deleted;
+        if deleted > 0 && ext::tenant_exists(&tenant) {
+            super::admin::record(
+                &tenant,
+                "relay.audit_purged",
+                "audit_logs",
+                &audit_logs,
+                serde_json::json!({ "before": before.to_iso_string(), "deleted": deleted }),
+            );
+        }
+    }
+    total
 }

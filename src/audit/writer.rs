@@ -34,7 +34,7 @@ pub struct Common<'a> {
 }
 
 /// audit_logs' columns, in the order relay creates them.
-const COLUMNS: [(&str, pg_sys::Oid); 9] = [
+const COLUMNS: [(&str, pg_sys::Oid); 11] = [
     ("id", pg_sys::UUIDOID),
     ("actor_id", pg_sys::TEXTOID),
     ("tenant_id", pg_sys::TEXTOID),
@@ -44,6 +44,8 @@ const COLUMNS: [(&str, pg_sys::Oid); 9] = [
     ("ip_address", pg_sys::TEXTOID),
     ("metadata", pg_sys::JSONBOID),
     ("created_at", pg_sys::TIMESTAMPTZOID),
+    ("chain_seq", pg_sys::INT8OID),
+    ("chain_hash", pg_sys::BYTEAOID),
 ];
 
 /// Entries per table_multi_insert call (COPY uses 1000 too), and rows per batch the
@@ -54,6 +56,8 @@ pub fn write(common: &Common, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
+    let links = if super::chain::on() { Some(link_entries(common, entries)) } else { None };
+    let links = links.as_deref();
     // Everything the native writer allocates for a batch (the executor state, the
     // result relation and its index information, the slots) goes in a context of its
     // own, deleted right after: a statement written in many batches, by one trigger
@@ -70,7 +74,7 @@ pub fn write(common: &Common, entries: &[Entry]) {
         (cxt, pg_sys::MemoryContextSwitchTo(cxt))
     };
     // SAFETY: see native_write.
-    let native = unsafe { native_write(common, entries) };
+    let native = unsafe { native_write(common, entries, links) };
     // SAFETY: back to the caller's context; nothing allocated above is used after.
     unsafe {
         pg_sys::MemoryContextSwitchTo(caller_cxt);
@@ -82,7 +86,7 @@ pub fn write(common: &Common, entries: &[Entry]) {
         // The SQL path runs as the extension's owner and fires audit_logs' triggers:
         // none may be anyone else's.
         crate::ext::refuse_foreign_triggers(c"audit_logs");
-        sql_write(common, entries);
+        sql_write(common, entries, links);
         pgrx::debug1!("relay_tenancy: {} audit entries written through SQL", entries.len());
     }
 }
@@ -98,15 +102,20 @@ pub fn checked_tenant(tenant: Option<String>, what: &str) -> String {
     }
 }
 
+/// Each attribute of audit_logs mapped to its place in COLUMNS; None: not the shape
+/// the fast path writes.
+type Layout = Option<Vec<Option<usize>>>;
+
 thread_local! {
     /// audit_logs' layout as the fast path last checked it: (relid, layout), until a
     /// relcache invalidation of the table (ALTER TABLE, CREATE TRIGGER, CREATE RULE,
     /// ATTACH PARTITION, ...) makes it check again.
-    static LAYOUT: RefCell<Option<(pg_sys::Oid, Option<Vec<Option<usize>>>)>> = const { RefCell::new(None) };
+    static LAYOUT: RefCell<Option<(pg_sys::Oid, Layout)>> = const { RefCell::new(None) };
 }
 
 #[pg_guard]
 unsafe extern "C-unwind" fn forget_layout(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    super::chain::forget(relid);
     LAYOUT.with(|l| {
         let stale = l.borrow().as_ref().is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || *cached == relid);
         if stale {
@@ -224,6 +233,63 @@ unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
     }
 }
 
+/// bytea datum in the current memory context.
+unsafe fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
+    unsafe {
+        let v = pg_sys::palloc(bytes.len() + pg_sys::VARHDRSZ) as *mut pg_sys::varlena;
+        pgrx::set_varsize_4b(v, (bytes.len() + pg_sys::VARHDRSZ) as i32);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), pgrx::vardata_any(v) as *mut u8, bytes.len());
+        pg_sys::Datum::from(v)
+    }
+}
+
+/// Each entry's link in its tenant's hash chain: heads locked in tenant order (so two
+/// statements never wait on each other's heads crosswise within one batch), then each
+/// entry hashed in order, then the heads moved.
+fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
+    use super::chain;
+    let mut tenants: Vec<&str> = entries.iter().filter_map(|e| e.tenant_id.as_deref()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut heads: std::collections::HashMap<&str, (i64, Vec<u8>)> =
+        tenants.iter().map(|t| (*t, chain::lock_head(t))).collect();
+    let created_at = chain::now_unix_micros();
+    let links = entries
+        .iter()
+        .map(|e| {
+            let tenant = e.tenant_id.as_deref().expect("every entry has a tenant (checked before writing)");
+            let (seq, prev) = heads.get_mut(tenant).expect("locked above");
+            *seq += 1;
+            let id = super::uuid7::new_uuid7();
+            // SAFETY: builds the jsonb the entry will store, in the current context.
+            let hash = unsafe {
+                let jsonb = super::jsonb::object_to_jsonb(&e.metadata);
+                chain::entry_hash(
+                    prev,
+                    &chain::Hashed {
+                        seq: *seq,
+                        id: &id,
+                        created_at,
+                        tenant_id: Some(tenant),
+                        actor_id: common.actor_id.as_deref(),
+                        action: Some(common.action),
+                        resource_type: Some(common.resource_type),
+                        resource_id: e.resource_id.as_deref(),
+                        ip_address: common.ip_address.as_deref(),
+                        metadata: Some(chain::jsonb_bytes(jsonb)),
+                    },
+                )
+            };
+            *prev = hash.to_vec();
+            chain::Link { id, seq: *seq, hash }
+        })
+        .collect();
+    for (tenant, (seq, hash)) in heads {
+        chain::store_head(tenant, seq, &hash);
+    }
+    links
+}
+
 /// text datum in the current memory context.
 unsafe fn text_datum(s: &str) -> pg_sys::Datum {
     unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(s.as_ptr().cast(), s.len() as i32)) }
@@ -234,7 +300,7 @@ unsafe fn text_datum(s: &str) -> pg_sys::Datum {
 /// # Safety
 /// Runs inside a transaction, in a trigger or SQL function; every PostgreSQL call
 /// below raises its errors as PostgreSQL errors, which unwind the transaction.
-unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
+unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::Link]>) -> bool {
     unsafe {
         if !pg_sys::superuser() {
             return false;
@@ -267,6 +333,7 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
             pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
         );
 
+        let mut done = 0;
         for chunk in entries.chunks(BATCH) {
             let caller_cxt = pg_sys::MemoryContextSwitchTo(batch_cxt);
             let shared = [
@@ -275,10 +342,12 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
                 Some(text_datum(common.resource_type)),
                 common.ip_address.as_deref().map(|s| text_datum(s)),
             ];
-            for (slot, entry) in slots.iter().zip(chunk) {
+            for (k, (slot, entry)) in slots.iter().zip(chunk).enumerate() {
                 pg_sys::ExecClearTuple(*slot);
+                let link = links.map(|l| &l[done + k]);
                 let id = pg_sys::palloc(16) as *mut u8;
-                std::ptr::copy_nonoverlapping(super::uuid7::new_uuid7().as_ptr(), id, 16);
+                let id_bytes = link.map_or_else(super::uuid7::new_uuid7, |l| l.id);
+                std::ptr::copy_nonoverlapping(id_bytes.as_ptr(), id, 16);
                 let jsonb = super::jsonb::object_to_jsonb(&entry.metadata);
                 let value = |pos: usize| -> Option<pg_sys::Datum> {
                     match pos {
@@ -290,7 +359,9 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
                         5 => entry.resource_id.as_deref().map(|s| text_datum(s)),
                         6 => shared[3],
                         7 => Some(jsonb),
-                        _ => Some(now),
+                        8 => Some(now),
+                        9 => link.map(|l| pg_sys::Datum::from(l.seq)),
+                        _ => link.map(|l| bytea_datum(&l.hash)),
                     }
                 };
                 for (attno, pos) in map.iter().enumerate() {
@@ -307,6 +378,7 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
                 pg_sys::ExecClearTuple(*slot);
             }
             pg_sys::MemoryContextReset(batch_cxt);
+            done += chunk.len();
         }
 
         for slot in slots.drain(..) {
@@ -325,41 +397,54 @@ unsafe fn native_write(common: &Common, entries: &[Entry]) -> bool {
 
 thread_local! {
     /// The batched INSERT, prepared once per backend per audit_logs location.
+    /// The batched INSERTs, prepared once per backend per audit_logs location: without
+    /// and with the chain's columns (id, chain_seq, chain_hash given).
     static INSERT_PLAN: RefCell<Option<(String, pgrx::spi::OwnedPreparedStatement)>> = const { RefCell::new(None) };
+    static CHAINED_INSERT_PLAN: RefCell<Option<(String, pgrx::spi::OwnedPreparedStatement)>> = const { RefCell::new(None) };
 }
 
-/// The general path: one INSERT ... SELECT FROM unnest(arrays) per statement.
-fn sql_write(common: &Common, entries: &[Entry]) {
+/// The general path: one INSERT ... SELECT FROM unnest(arrays) per batch.
+fn sql_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::Link]>) {
     let schema = common.audit_logs.schema.as_str();
     let audit_logs = quote_qualified(schema, "audit_logs");
     let tenants: Vec<Option<String>> = entries.iter().map(|e| e.tenant_id.clone()).collect();
     let resource_ids: Vec<Option<String>> = entries.iter().map(|e| e.resource_id.clone()).collect();
     let metadata: Vec<String> = entries.iter().map(|e| e.metadata.to_string()).collect();
+    let unnest = "pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[])";
+    let (cell, sql, mut types) = match links {
+        None => (
+            &INSERT_PLAN,
+            format!(
+                "INSERT INTO {audit_logs} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+                 SELECT $1, u.tenant_id, $2, $3, u.resource_id, $4, u.metadata::pg_catalog.jsonb
+                   FROM ROWS FROM ({unnest}) AS u(tenant_id, resource_id, metadata)"
+            ),
+            vec![pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID],
+        ),
+        Some(_) => (
+            &CHAINED_INSERT_PLAN,
+            format!(
+                "INSERT INTO {audit_logs} (id, actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata, created_at, chain_seq, chain_hash)
+                 SELECT u.id, $1, u.tenant_id, $2, $3, u.resource_id, $4, u.metadata::pg_catalog.jsonb, pg_catalog.transaction_timestamp(), u.seq, u.hash
+                   FROM ROWS FROM ({unnest}, pg_catalog.unnest($8::pg_catalog.uuid[]), pg_catalog.unnest($9::pg_catalog.int8[]),
+                                   pg_catalog.unnest($10::pg_catalog.bytea[])) AS u(tenant_id, resource_id, metadata, id, seq, hash)"
+            ),
+            vec![pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID, pg_sys::TEXTARRAYOID],
+        ),
+    };
+    if links.is_some() {
+        types.extend([pg_sys::UUIDARRAYOID, pg_sys::INT8ARRAYOID, pg_sys::BYTEAARRAYOID]);
+    }
     Spi::connect_mut(|client| {
-        INSERT_PLAN.with(|cell| {
+        cell.with(|cell| {
             let mut cached = cell.borrow_mut();
             if cached.as_ref().is_none_or(|(cached_schema, _)| cached_schema != schema) {
-                let sql = format!(
-                    "INSERT INTO {audit_logs} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
-                     SELECT $1, u.tenant_id, $2, $3, u.resource_id, $4, u.metadata::pg_catalog.jsonb
-                       FROM ROWS FROM (pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),
-                                       pg_catalog.unnest($7::pg_catalog.text[])) AS u(tenant_id, resource_id, metadata)"
-                );
-                let types = [
-                    pg_sys::TEXTOID,
-                    pg_sys::TEXTOID,
-                    pg_sys::TEXTOID,
-                    pg_sys::TEXTOID,
-                    pg_sys::TEXTARRAYOID,
-                    pg_sys::TEXTARRAYOID,
-                    pg_sys::TEXTARRAYOID,
-                ]
-                .map(pgrx::PgOid::from);
+                let types: Vec<pgrx::PgOid> = types.iter().map(|t| pgrx::PgOid::from(*t)).collect();
                 let plan = client.prepare_mut(sql.as_str(), &types).expect("prepare audit insert").keep();
                 *cached = Some((schema.to_string(), plan));
             }
             let (_, plan) = cached.as_ref().expect("prepared above");
-            let args = [
+            let mut args = vec![
                 common.actor_id.clone().into(),
                 common.action.into(),
                 common.resource_type.into(),
@@ -368,6 +453,11 @@ fn sql_write(common: &Common, entries: &[Entry]) {
                 resource_ids.into(),
                 metadata.into(),
             ];
+            if let Some(links) = links {
+                args.push(links.iter().map(|l| pgrx::Uuid::from_bytes(l.id)).collect::<Vec<_>>().into());
+                args.push(links.iter().map(|l| l.seq).collect::<Vec<_>>().into());
+                args.push(links.iter().map(|l| l.hash.to_vec()).collect::<Vec<_>>().into());
+            }
             client.update(plan, None, &args).expect("audit insert");
         });
     });

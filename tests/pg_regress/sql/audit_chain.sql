@@ -1,0 +1,100 @@
+-- Tamper evidence (opt-in): relay_audit_chain(true) chains each tenant's entries:
+-- every entry gets the next position of its tenant's chain and the SHA-256 of the
+-- previous entry's hash and its own content. relay_audit_verify() walks each chain
+-- and reports the first entry that does not fit, whoever wrote or removed it: edited,
+-- deleted, inserted out of band. A purge leaves a checkpoint the walk starts from.
+-- In a database of its own.
+CREATE DATABASE relay_chain;
+\c relay_chain
+\set VERBOSITY verbose
+CREATE EXTENSION relay_tenancy;
+SELECT relay_create_tenant('Chain A', 'chain-a', id => 'chain-a');
+SELECT relay_create_tenant('Chain B', 'chain-b', id => 'chain-b');
+CREATE ROLE chain_app;
+
+-- For superusers and BYPASSRLS roles only; NULL refused.
+SELECT relay_audit_chain(NULL);
+SET ROLE chain_app;
+SELECT relay_audit_chain(true);
+SELECT * FROM relay_audit_verify();
+RESET ROLE;
+
+SELECT relay_audit_chain(true);
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('notes');
+SELECT count(*) > 0 AS audited FROM relay_enable_audit('notes');
+-- Entries of every kind: captured rows (the native writer), relay_audit, relay's
+-- own entries, and captured rows written through SQL (a default changed on
+-- audit_logs sends them there).
+BEGIN;
+SELECT relay_set_tenant('chain-a', true);
+INSERT INTO notes VALUES (1, 'one'), (2, 'two'), (3, 'three');
+UPDATE notes SET body = 'two, edited' WHERE id = 2;
+SELECT relay_audit('note.shared', 'note', '1', '{"with": "chain-b"}') IS NOT NULL AS recorded;
+COMMIT;
+BEGIN;
+SELECT relay_set_tenant('chain-b', true);
+INSERT INTO notes VALUES (10, 'b one');
+COMMIT;
+SELECT relay_suspend_tenant('chain-b');
+SELECT relay_resume_tenant('chain-b');
+ALTER TABLE audit_logs ALTER COLUMN created_at SET DEFAULT clock_timestamp();
+BEGIN;
+SELECT relay_set_tenant('chain-b', true);
+SET LOCAL client_min_messages = debug1;
+INSERT INTO notes VALUES (11, 'b two');
+COMMIT;
+ALTER TABLE audit_logs ALTER COLUMN created_at SET DEFAULT now();
+
+SELECT tenant_id, chain_seq, action, length(chain_hash) AS hash_bytes FROM audit_logs
+ WHERE chain_seq IS NOT NULL ORDER BY tenant_id, chain_seq;
+SELECT * FROM relay_audit_verify();
+SELECT * FROM relay_audit_verify('chain-b');
+
+-- What a superuser with the guard switched off can do, the walk finds (each shown in
+-- a transaction rolled back).
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE audit_logs SET metadata = jsonb_set(metadata, '{new,body}', '"forged"') WHERE tenant_id = 'chain-a' AND chain_seq = 2;
+SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 3;
+SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT max(chain_seq) FROM audit_logs WHERE tenant_id = 'chain-a');
+SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+BEGIN;
+INSERT INTO audit_logs (tenant_id, action, chain_seq, chain_hash)
+SELECT 'chain-a', 'forged', 2, chain_hash FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 2;
+SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
+
+-- Retention keeps the chains verifiable: the purge removes a prefix of each chain,
+-- records the checkpoint, and chains its own entry.
+SELECT relay_audit_purge(now()) > 0 AS purged;
+SELECT tenant_id, checkpoint_seq, last_seq FROM relay_audit_chains ORDER BY 1;
+SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
+BEGIN;
+SELECT relay_set_tenant('chain-a', true);
+INSERT INTO notes VALUES (4, 'after the purge');
+COMMIT;
+SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
+
+-- Off: new entries are not chained (and the chains stay as they are).
+SELECT relay_audit_chain(false);
+BEGIN;
+SELECT relay_set_tenant('chain-a', true);
+INSERT INTO notes VALUES (5, 'unchained');
+COMMIT;
+SELECT count(*) FILTER (WHERE chain_seq IS NULL) AS unchained FROM audit_logs;
+SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
+
+\c regression
+DROP DATABASE relay_chain;
+DROP ROLE chain_app;
