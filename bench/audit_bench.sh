@@ -5,6 +5,7 @@
 #   plpgsql  a classic PL/pgSQL AFTER ... FOR EACH ROW trigger (the supa_audit /
 #            audit-trigger kind) writing the same audit_logs rows: to_jsonb(NEW/OLD)
 #   relay    relay_enable_audit: one native statement-level trigger call per statement
+#   chain    the same, with the hash chain on (relay_audit_chain(true)) for that run
 # Bulk: one INSERT ... SELECT of N rows (default 100k), medians of R runs.
 # Single row: pgbench, one client, one INSERT per transaction, T seconds per run.
 #   bench/audit_bench.sh [rows] [runs] [seconds]
@@ -51,7 +52,8 @@ SQL
 
 # audit_logs is append-only: the benchmark (a superuser) lifts the guard to reset.
 reset_sql="ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_truncate;
-TRUNCATE audit_logs, items_none, items_plpgsql, items_relay;
+TRUNCATE audit_logs, items_none, items_plpgsql, items_relay, relay_audit_chains;
+DELETE FROM relay_audit_settings;
 ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 CHECKPOINT;"
 export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 -c app.current_actor_id=bench"
@@ -59,6 +61,7 @@ export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 
 bulk_once() {
   local table=$1 start end
   q -c "$reset_sql" >/dev/null
+  if [ "$table" = items_chain ]; then table=items_relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
   start=$(date +%s%N)
   q -c "INSERT INTO $table (name, qty, price, tags)
         SELECT 'item ' || g, g % 100, g * 1.5, '{\"color\": \"red\"}' FROM generate_series(1, $rows) g" >/dev/null
@@ -67,18 +70,19 @@ bulk_once() {
 }
 
 echo "bulk: one INSERT ... SELECT of $rows rows ($runs runs, seconds)"
-printf '%-4s %9s %9s %9s %14s\n' run none plpgsql relay relay_vs_plpgsql
-b_none=(); b_pl=(); b_relay=()
+printf '%-4s %9s %9s %9s %9s %14s\n' run none plpgsql relay chain relay_vs_plpgsql
+b_none=(); b_pl=(); b_relay=(); b_chain=()
 for i in $(seq 1 "$runs"); do
-  n=$(bulk_once items_none); p=$(bulk_once items_plpgsql); r=$(bulk_once items_relay)
-  b_none+=("$n"); b_pl+=("$p"); b_relay+=("$r")
-  printf '%-4s %9s %9s %9s %13sx\n' "$i" "$n" "$p" "$r" "$(awk -v p="$p" -v r="$r" 'BEGIN { printf "%.2f", p / r }')"
+  n=$(bulk_once items_none); p=$(bulk_once items_plpgsql); r=$(bulk_once items_relay); c=$(bulk_once items_chain)
+  b_none+=("$n"); b_pl+=("$p"); b_relay+=("$r"); b_chain+=("$c")
+  printf '%-4s %9s %9s %9s %9s %13sx\n' "$i" "$n" "$p" "$r" "$c" "$(awk -v p="$p" -v r="$r" 'BEGIN { printf "%.2f", p / r }')"
 done
 q -At -c "SELECT 'audit entries written in the last run: ' || count(*) FROM audit_logs"
 
 mb_none=$(printf '%s\n' "${b_none[@]}" | median)
 mb_pl=$(printf '%s\n' "${b_pl[@]}" | median)
 mb_relay=$(printf '%s\n' "${b_relay[@]}" | median)
+mb_chain=$(printf '%s\n' "${b_chain[@]}" | median)
 
 cat >"$dir/insert_none.sql" <<'SQL'
 INSERT INTO items_none (name, qty, price, tags) VALUES ('one', 1, 2.50, '{"color": "red"}');
@@ -87,22 +91,25 @@ sed 's/items_none/items_plpgsql/' "$dir/insert_none.sql" >"$dir/insert_plpgsql.s
 sed 's/items_none/items_relay/' "$dir/insert_none.sql" >"$dir/insert_relay.sql"
 chown postgres:postgres "$dir"/*.sql
 tps_once() {
+  local script=$1
   q -c "$reset_sql" >/dev/null
+  if [ "$script" = chain ]; then script=relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
   as_pg env PGOPTIONS="$PGOPTIONS" "$PG_BIN/pgbench" -n -h "$dir" -p "$port" -U postgres -c 1 -T "$secs" \
-    -f "$dir/insert_$1.sql" bench 2>/dev/null | awk '/^tps/ {print $3}'
+    -f "$dir/insert_$script.sql" bench 2>/dev/null | awk '/^tps/ {print $3}'
 }
 echo
 echo "single row: pgbench, 1 client, one INSERT per transaction, ${secs}s per run (tps)"
-printf '%-4s %10s %10s %10s\n' run none plpgsql relay
-s_none=(); s_pl=(); s_relay=()
+printf '%-4s %10s %10s %10s %10s\n' run none plpgsql relay chain
+s_none=(); s_pl=(); s_relay=(); s_chain=()
 for i in $(seq 1 "$runs"); do
-  n=$(tps_once none); p=$(tps_once plpgsql); r=$(tps_once relay)
-  s_none+=("$n"); s_pl+=("$p"); s_relay+=("$r")
-  printf '%-4s %10s %10s %10s\n' "$i" "$n" "$p" "$r"
+  n=$(tps_once none); p=$(tps_once plpgsql); r=$(tps_once relay); c=$(tps_once chain)
+  s_none+=("$n"); s_pl+=("$p"); s_relay+=("$r"); s_chain+=("$c")
+  printf '%-4s %10s %10s %10s %10s\n' "$i" "$n" "$p" "$r" "$c"
 done
 ms_none=$(printf '%s\n' "${s_none[@]}" | median)
 ms_pl=$(printf '%s\n' "${s_pl[@]}" | median)
 ms_relay=$(printf '%s\n' "${s_relay[@]}" | median)
+ms_chain=$(printf '%s\n' "${s_chain[@]}" | median)
 
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, PostgreSQL $(q -At -c 'SHOW server_version'), $(date -u +%Y-%m-%d)"
@@ -113,3 +120,5 @@ awk -v n="$ms_none" -v p="$ms_pl" -v r="$ms_relay" 'BEGIN {
   ap = 1e6 / p - 1e6 / n; ar = 1e6 / r - 1e6 / n
   printf "single-row medians: none %.0f tps, plpgsql %.0f tps, relay %.0f tps\n", n, p, r
   printf "  cost added per INSERT: plpgsql %.1f us, relay %.1f us = %.2f of plpgsql'"'"'s (target <= 0.5)\n", ap, ar, ar / ap }'
+awk -v r="$mb_relay" -v c="$mb_chain" -v sr="$ms_relay" -v sc="$ms_chain" 'BEGIN {
+  printf "hash chain: bulk %.3f s vs %.3f s without (%.2fx); single row %.0f tps vs %.0f tps (%.2fx)\n", c, r, c / r, sc, sr, sr / sc }'
