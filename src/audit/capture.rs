@@ -96,7 +96,9 @@ pub fn metadata(table: &str, columns: &[String], old: Option<Map<String, Value>>
 /// nest level of their own and rolled back on drop (an error's abort rolls them back
 /// too), like a function's SET clause.
 pub struct CanonicalOutput {
-    nest_level: i32,
+    /// None when the session's settings print values canonically already (the common
+    /// case: nothing to set, nothing to restore).
+    nest_level: Option<i32>,
 }
 
 const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
@@ -107,12 +109,33 @@ const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
     (c"extra_float_digits", c"1"),
 ];
 
+/// The session's value of `name` prints values as the canonical one would: any ISO
+/// DateStyle (the day order only matters for input), UTC under either name, any
+/// extra_float_digits above 0 (all print the shortest exact form).
+fn prints_canonically(name: &std::ffi::CStr, current: &str) -> bool {
+    match name.to_bytes() {
+        b"DateStyle" => current.starts_with("ISO"),
+        b"TimeZone" => matches!(current, "UTC" | "Etc/UTC" | "Etc/Universal" | "Universal" | "Zulu" | "GMT"),
+        b"extra_float_digits" => current.parse::<i32>().is_ok_and(|d| d > 0),
+        b"IntervalStyle" => current == "postgres",
+        b"bytea_output" => current == "hex",
+        _ => false,
+    }
+}
+
 impl CanonicalOutput {
     pub fn enter() -> CanonicalOutput {
+        let differing: Vec<_> = CANONICAL_SETTINGS
+            .iter()
+            .filter(|(name, _)| !crate::context::current_setting(name).is_some_and(|v| prints_canonically(name, &v)))
+            .collect();
+        if differing.is_empty() {
+            return CanonicalOutput { nest_level: None };
+        }
         // SAFETY: plain GUC calls in a transaction; every name and value is valid.
         unsafe {
             let nest_level = pg_sys::NewGUCNestLevel();
-            for (name, value) in CANONICAL_SETTINGS {
+            for (name, value) in differing {
                 pg_sys::set_config_option(
                     name.as_ptr(),
                     value.as_ptr(),
@@ -124,16 +147,24 @@ impl CanonicalOutput {
                     false,
                 );
             }
-            CanonicalOutput { nest_level }
+            CanonicalOutput { nest_level: Some(nest_level) }
         }
     }
 }
 
 impl Drop for CanonicalOutput {
     fn drop(&mut self) {
-        // SAFETY: pops the nest level entered above, restoring the session's values.
-        unsafe { pg_sys::AtEOXact_GUC(true, self.nest_level) };
+        if let Some(level) = self.nest_level {
+            // SAFETY: pops the nest level entered above, restoring the session's values.
+            unsafe { pg_sys::AtEOXact_GUC(true, level) };
+        }
     }
+}
+
+/// Dates and timestamps as to_jsonb prints them (ISO 8601 with a `T`; under
+/// CanonicalOutput, offsets of +00:00). Times print as their type does, as in to_jsonb.
+fn is_datetime(typoid: pg_sys::Oid) -> bool {
+    matches!(typoid, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID)
 }
 
 /// The database's encoding is UTF8: captured values are built as UTF-8 text
@@ -143,11 +174,6 @@ pub fn utf8_database() -> bool {
     unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
 }
 
-/// Dates and timestamps as to_jsonb prints them (ISO 8601 with a `T`; under
-/// CanonicalOutput, offsets of +00:00). Times print as their type does, as in to_jsonb.
-fn is_datetime(typoid: pg_sys::Oid) -> bool {
-    matches!(typoid, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID)
-}
 
 /// A live column of the audited table and how to print its values.
 struct Column {
@@ -425,6 +451,16 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn settings_that_already_print_canonically_are_left_alone() {
+        assert!(prints_canonically(c"DateStyle", "ISO, MDY"));
+        assert!(!prints_canonically(c"DateStyle", "SQL, DMY"));
+        assert!(prints_canonically(c"TimeZone", "Etc/UTC"));
+        assert!(!prints_canonically(c"TimeZone", "America/New_York"));
+        assert!(prints_canonically(c"extra_float_digits", "3"));
+        assert!(!prints_canonically(c"extra_float_digits", "0"));
     }
 
     #[test]
