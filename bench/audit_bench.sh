@@ -101,6 +101,34 @@ mb_pl=$(printf '%s\n' "${b_pl[@]}" | median)
 mb_relay=$(printf '%s\n' "${b_relay[@]}" | median)
 mb_chain=$(printf '%s\n' "${b_chain[@]}" | median)
 
+# Single-row statements without the commit in between: 20,000 one-row INSERTs in one
+# DO block (each its own statement, so relay's statement trigger fires per row), the
+# per-statement cost measured without pgbench's per-transaction noise.
+loop_once() {
+  local table=$1 start end
+  q -c "$reset_sql" >/dev/null
+  if [ "$table" = items_chain ]; then table=items_relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
+  start=$(date +%s%N)
+  q -c "DO \$\$ BEGIN FOR i IN 1..20000 LOOP
+          INSERT INTO $table (name, qty, price, tags) VALUES ('one', 1, 2.50, '{\"color\": \"red\"}');
+        END LOOP; END \$\$" >/dev/null
+  end=$(date +%s%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+echo
+echo "single-row statements: 20,000 one-row INSERTs in one DO block ($runs runs, seconds)"
+printf '%-4s %9s %9s %9s %9s\n' run none plpgsql relay chain
+l_none=(); l_pl=(); l_relay=(); l_chain=()
+for i in $(seq 1 "$runs"); do
+  n=$(loop_once items_none); p=$(loop_once items_plpgsql); r=$(loop_once items_relay); c=$(loop_once items_chain)
+  l_none+=("$n"); l_pl+=("$p"); l_relay+=("$r"); l_chain+=("$c")
+  printf '%-4s %9s %9s %9s %9s\n' "$i" "$n" "$p" "$r" "$c"
+done
+ml_none=$(printf '%s\n' "${l_none[@]}" | median)
+ml_pl=$(printf '%s\n' "${l_pl[@]}" | median)
+ml_relay=$(printf '%s\n' "${l_relay[@]}" | median)
+ml_chain=$(printf '%s\n' "${l_chain[@]}" | median)
+
 cat >"$dir/insert_none.sql" <<'SQL'
 INSERT INTO items_none (name, qty, price, tags) VALUES ('one', 1, 2.50, '{"color": "red"}');
 SQL
@@ -140,3 +168,7 @@ awk -v n="$ms_none" -v p="$ms_pl" -v r="$ms_relay" 'BEGIN {
   printf "  cost added per INSERT: plpgsql %.1f us, relay %.1f us = %.2f of plpgsql'"'"'s (target <= 0.8)\n", ap, ar, ar / ap }'
 awk -v r="$mb_relay" -v c="$mb_chain" -v sr="$ms_relay" -v sc="$ms_chain" 'BEGIN {
   printf "hash chain: bulk %.3f s vs %.3f s without (%.2fx); single row %.0f tps vs %.0f tps (%.2fx)\n", c, r, c / r, sc, sr, sr / sc }'
+awk -v n="$ml_none" -v p="$ml_pl" -v r="$ml_relay" -v c="$ml_chain" 'BEGIN {
+  ap = (p - n) / 20000 * 1e6; ar = (r - n) / 20000 * 1e6; ac = (c - n) / 20000 * 1e6
+  printf "single-row statements (medians): none %.3f s, plpgsql %.3f s, relay %.3f s, chain %.3f s\n", n, p, r, c
+  printf "  cost added per statement: plpgsql %.1f us, relay %.1f us = %.2f of plpgsql'"'"'s (target <= 0.8); with the chain %.1f us\n", ap, ar, ar / ap, ac }'
