@@ -221,58 +221,13 @@ fn relay_audit(
     if !ext::foreign_triggers(audit_logs.relid).is_empty() {
         ext::refuse_foreign_triggers(c"audit_logs");
     }
-    let actor = context::current_setting(context::ACTOR_GUC);
-    let metadata = metadata.map(|m| m.0);
-    let ip = writer::client_address();
-    let link = chain::on().then(|| {
-        chain::link_one(&tenant, |previous, seq, id| {
-            chain::entry_hash(
-                previous,
-                &chain::Hashed {
-                    seq,
-                    id,
-                    created_at: chain::now_unix_micros(),
-                    tenant_id: Some(&tenant),
-                    actor_id: actor.as_deref(),
-                    action: Some(&action),
-                    resource_type: resource_type.as_deref(),
-                    resource_id: resource_id.as_deref(),
-                    ip_address: ip.as_deref(),
-                    // SAFETY: a jsonb datum passed in by the caller.
-                    metadata: metadata.map(|d| unsafe { chain::jsonb_bytes(d) }),
-                },
-            )
-        })
-    });
-    // Unchained, id and created_at come from the table's defaults, as for any INSERT.
-    let sql = match link {
-        Some(_) => "INSERT INTO {t} (id, actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata, created_at, chain_seq, chain_hash)
-                    VALUES ($8, $1, $2, $3, $4, $5, $6, $7, pg_catalog.transaction_timestamp(), $9, $10) RETURNING id",
-        None => "INSERT INTO {t} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
-                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $8 IS NULL AND $9 IS NULL AND $10 IS NULL RETURNING id",
-    }
-    .replace("{t}", &quote_qualified(&audit_logs.schema, "audit_logs"));
-    Spi::get_one_with_args::<pgrx::Uuid>(
-        &sql,
-        &[
-            actor.into(),
-            tenant.into(),
-            action.into(),
-            resource_type.into(),
-            resource_id.into(),
-            ip.into(),
-            // SAFETY: a jsonb datum passed through untouched.
-            match metadata {
-                Some(d) => unsafe { pgrx::datum::DatumWithOid::new(d, pg_sys::JSONBOID) },
-                None => pgrx::datum::DatumWithOid::null_oid(pg_sys::JSONBOID),
-            },
-            link.as_ref().map(|l| pgrx::Uuid::from_bytes(l.id)).into(),
-            link.as_ref().map(|l| l.seq).into(),
-            link.as_ref().map(|l| l.hash.to_vec()).into(),
-        ],
-    )
-    .expect("audit insert")
-    .expect("RETURNING id")
+    writer::insert_one(&writer::One {
+        tenant: &tenant,
+        action: &action,
+        resource_type: resource_type.as_deref(),
+        resource_id: resource_id.as_deref(),
+        metadata: metadata.map(|m| m.0),
+    })
 }
 
 /// A new time-ordered UUID (RFC 9562 version 7): the default of audit_logs.id.

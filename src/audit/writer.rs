@@ -478,3 +478,75 @@ pub fn client_address() -> Option<String> {
             .clone()
     })
 }
+
+/// One entry for a single call (relay_audit, relay's own entries): chained when the
+/// chain is on, else id and created_at from the table's defaults as for any INSERT.
+/// `metadata` is a jsonb datum (or None). Runs as the caller: relay_audit is SECURITY
+/// DEFINER, relay's own entries switch to the extension's owner around it. Returns
+/// the entry's id.
+pub struct One<'a> {
+    pub tenant: &'a str,
+    pub action: &'a str,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub metadata: Option<pg_sys::Datum>,
+}
+
+pub fn insert_one(one: &One) -> pgrx::Uuid {
+    use super::chain;
+    let audit = crate::ext::ext_relation(c"audit_logs");
+    let actor = crate::context::current_setting(crate::context::ACTOR_GUC);
+    let ip = client_address();
+    let link = chain::on().then(|| {
+        chain::link_one(one.tenant, |previous, seq, id| {
+            chain::entry_hash(
+                previous,
+                &chain::Hashed {
+                    seq,
+                    id,
+                    created_at: chain::now_unix_micros(),
+                    tenant_id: Some(one.tenant),
+                    actor_id: actor.as_deref(),
+                    action: Some(one.action),
+                    resource_type: one.resource_type,
+                    resource_id: one.resource_id,
+                    ip_address: ip.as_deref(),
+                    // SAFETY: a jsonb datum the caller holds.
+                    metadata: one.metadata.map(|d| unsafe { chain::jsonb_bytes(d) }),
+                },
+            )
+        })
+    });
+    let table = quote_qualified(&audit.schema, "audit_logs");
+    let sql = match link {
+        Some(_) => format!(
+            "INSERT INTO {table} (id, actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata, created_at, chain_seq, chain_hash)
+             VALUES ($8, $1, $2, $3, $4, $5, $6, $7, pg_catalog.transaction_timestamp(), $9, $10) RETURNING id"
+        ),
+        None => format!(
+            "INSERT INTO {table} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $8 IS NULL AND $9 IS NULL AND $10 IS NULL RETURNING id"
+        ),
+    };
+    Spi::get_one_with_args::<pgrx::Uuid>(
+        &sql,
+        &[
+            actor.into(),
+            one.tenant.into(),
+            one.action.into(),
+            one.resource_type.into(),
+            one.resource_id.into(),
+            ip.into(),
+            // SAFETY: a jsonb datum passed through untouched.
+            match one.metadata {
+                Some(d) => unsafe { pgrx::datum::DatumWithOid::new(d, pg_sys::JSONBOID) },
+                None => pgrx::datum::DatumWithOid::null_oid(pg_sys::JSONBOID),
+            },
+            link.as_ref().map(|l| pgrx::Uuid::from_bytes(l.id)).into(),
+            link.as_ref().map(|l| l.seq).into(),
+            link.as_ref().map(|l| l.hash.to_vec()).into(),
+        ],
+    )
+    .expect("audit insert")
+    .expect("RETURNING id")
+}
