@@ -81,10 +81,13 @@ SELECT pg_catalog.pg_extension_config_dump('relay_audit_settings', '');
 ALTER FUNCTION relay_audit_chain(boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit_verify(text) SET search_path = pg_catalog, pg_temp;
 
--- Captured changes are written as the extension's owner, so application roles need
--- no privilege on audit_logs for capture, and a captured change is never refused
--- for the tenant rule. The search_path is pinned: every name inside is qualified.
-ALTER FUNCTION relay_audit_capture() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- Captured changes are written with the extension owner's rights, so application
+-- roles need no privilege on audit_logs for capture, and a captured change is never
+-- refused for the tenant rule. relay_audit_capture itself runs as the caller (it is
+-- called once per statement, and a function-level identity switch with a pinned
+-- search_path would cost a one-row statement more than its entry): it raises its
+-- privileges only around what needs them, the SQL writer and the hash chain, which
+-- switch to the owner with the search_path pinned (ext::as_extension_owner).
 ALTER FUNCTION relay_audit(text, text, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- 2. Privileges.

@@ -276,3 +276,8 @@ CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay_audit_settin
   FOR EACH STATEMENT EXECUTE FUNCTION relay_tenant_truncate_guard();
 ALTER TABLE relay_audit_chains ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 ALTER TABLE relay_audit_settings ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
+
+-- 7. The capture trigger function runs as the caller and raises its privileges only
+-- around the SQL writer and the hash chain (pinned search_path there): a one-row
+-- statement no longer pays for a function-level identity and search_path switch.
+ALTER FUNCTION relay_audit_capture() SECURITY INVOKER RESET search_path;

@@ -80,33 +80,6 @@ fn namespace_named(nsp: pg_sys::Oid, schema: &str) -> bool {
     }
 }
 
-/// The cached location of relay's table `name` still holds: the same oid under the
-/// same name, in the same schema under the same name (renames are noticed here).
-fn still_there(cached: &ExtRelation, name: &CStr) -> bool {
-    if cached.relid == pg_sys::InvalidOid {
-        return false;
-    }
-    // SAFETY: syscache lookups by oid; names are copied and freed at once.
-    unsafe {
-        if pg_sys::get_rel_namespace(cached.relid) != cached.namespace {
-            return false;
-        }
-        let relname = pg_sys::get_rel_name(cached.relid);
-        let nspname = pg_sys::get_namespace_name(cached.namespace);
-        let same = !relname.is_null()
-            && !nspname.is_null()
-            && CStr::from_ptr(relname) == name
-            && CStr::from_ptr(nspname).to_bytes() == cached.schema.as_bytes();
-        if !relname.is_null() {
-            pg_sys::pfree(relname.cast());
-        }
-        if !nspname.is_null() {
-            pg_sys::pfree(nspname.cast());
-        }
-        same
-    }
-}
-
 /// The schema relay_tenancy was installed in. Called on hot paths (the capture
 /// trigger), so the lookup runs once per backend and extension oid.
 pub fn extension_schema() -> String {
@@ -118,11 +91,10 @@ pub fn extension_owner() -> pg_sys::Oid {
     extension().1
 }
 
-/// One of relay's own tables: its schema, namespace and oid.
+/// One of relay's own tables: its schema and oid.
 #[derive(Clone)]
 pub struct ExtRelation {
     pub schema: String,
-    pub namespace: pg_sys::Oid,
     pub relid: pg_sys::Oid,
 }
 
@@ -130,22 +102,22 @@ thread_local! {
     static EXT_RELATIONS: RefCell<Vec<(&'static CStr, ExtRelation)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Where relay's table `name` is, cached per backend for the hot paths. Each call
-/// checks the cached oid against the syscache (a hash lookup, no catalog scan), so a
-/// dropped and recreated extension is noticed.
+/// Where relay's table `name` is, cached per backend for the hot paths until the
+/// table's relcache entry is invalidated (renamed, moved, dropped: a dropped and
+/// recreated extension is noticed) or any schema changes (a renamed schema).
 pub fn ext_relation(name: &'static CStr) -> ExtRelation {
     EXT_RELATIONS.with(|cell| {
         if let Some((_, cached)) = cell.borrow().iter().find(|(n, _)| *n == name) {
-            if still_there(cached, name) {
+            if cached.relid != pg_sys::InvalidOid {
                 return cached.clone();
             }
         }
         let schema = extension_schema();
         let c_schema = std::ffi::CString::new(schema.as_str()).expect("schema name has no NUL");
         // SAFETY: catalog lookups by name; errors are PostgreSQL errors.
-        let (namespace, relid) = unsafe {
+        let relid = unsafe {
             let nsp = pg_sys::get_namespace_oid(c_schema.as_ptr(), false);
-            (nsp, pg_sys::get_relname_relid(name.as_ptr(), nsp))
+            pg_sys::get_relname_relid(name.as_ptr(), nsp)
         };
         // A table of that name that is not relay's own (relay's renamed, another
         // created in its place): relay neither reads nor writes it.
@@ -155,7 +127,7 @@ pub fn ext_relation(name: &'static CStr) -> ExtRelation {
         } {
             crate::errors::not_relay_table(&crate::quote::quote_qualified(&schema, &name.to_string_lossy()));
         }
-        let found = ExtRelation { schema, namespace, relid };
+        let found = ExtRelation { schema, relid };
         let mut cache = cell.borrow_mut();
         cache.retain(|(n, _)| *n != name);
         cache.push((name, found.clone()));
@@ -355,12 +327,23 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
     }
+    // One of relay's tables renamed, moved, dropped or altered: look it up again.
+    EXT_RELATIONS.with(|c| c.borrow_mut().retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid));
+}
+
+/// Any schema changed (renamed, dropped): relay's tables are looked up again.
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_locations(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    EXT_RELATIONS.with(|c| c.borrow_mut().clear());
 }
 
 /// Called from `_PG_init`.
 pub fn register_cache_callbacks() {
-    // SAFETY: registers a callback that only clears backend-local caches.
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0)) };
+    // SAFETY: registers callbacks that only clear backend-local caches.
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(pg_sys::SysCacheIdentifier::NAMESPACEOID as i32, Some(forget_locations), pg_sys::Datum::from(0));
+    }
 }
 
 /// Tell every backend (at commit) that table `relid`'s registration changed.

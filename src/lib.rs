@@ -49,6 +49,8 @@ pub extern "C-unwind" fn _PG_init() {
     explain_guard::install();
     ext::register_cache_callbacks();
     audit::writer::register_cache_callback();
+    audit::shape::register_cache_callbacks();
+    audit::chain_heads::register_callbacks();
     context::reserve_prefix();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

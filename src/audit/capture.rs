@@ -4,35 +4,13 @@
 //! hands each batch's entries to `writer`: a statement of any size is captured in
 //! bounded memory.
 
+use super::shape::{self, JsonKind, TableShape};
 use super::writer::{self, Common, Entry};
-use crate::quote::quote_qualified;
 use crate::{context, errors};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 use serde_json::{Map, Value};
 use std::ffi::CStr;
-
-/// How a column's values become JSON. Numbers and booleans as JSON scalars, json and
-/// jsonb embedded, everything else as its text form (as PostgreSQL prints it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonKind {
-    Bool,
-    Number,
-    Json,
-    Text,
-}
-
-impl JsonKind {
-    pub fn of(typoid: pg_sys::Oid) -> JsonKind {
-        match typoid {
-            pg_sys::BOOLOID => JsonKind::Bool,
-            pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID | pg_sys::FLOAT4OID
-            | pg_sys::FLOAT8OID | pg_sys::NUMERICOID | pg_sys::OIDOID => JsonKind::Number,
-            pg_sys::JSONOID | pg_sys::JSONBOID => JsonKind::Json,
-            _ => JsonKind::Text,
-        }
-    }
-}
 
 /// One value, given its text form, as JSON. Pure: unit-tested without Postgres.
 pub fn value_to_json(kind: JsonKind, text: &str) -> Value {
@@ -109,33 +87,48 @@ const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
     (c"extra_float_digits", c"1"),
 ];
 
-/// The session's value of `name` prints values as the canonical one would: any ISO
-/// DateStyle (the day order only matters for input), UTC under either name, any
-/// extra_float_digits above 0 (all print the shortest exact form).
-fn prints_canonically(name: &std::ffi::CStr, current: &str) -> bool {
-    match name.to_bytes() {
-        b"DateStyle" => current.starts_with("ISO"),
-        b"TimeZone" => matches!(current, "UTC" | "Etc/UTC" | "Etc/Universal" | "Universal" | "Zulu" | "GMT"),
-        b"extra_float_digits" => current.parse::<i32>().is_ok_and(|d| d > 0),
-        b"IntervalStyle" => current == "postgres",
-        b"bytea_output" => current == "hex",
-        _ => false,
+/// A time zone of this name prints offsets as UTC does.
+fn is_utc_name(name: &str) -> bool {
+    matches!(name, "UTC" | "Etc/UTC" | "Etc/Universal" | "Universal" | "Zulu" | "GMT" | "Etc/UCT" | "UCT" | "Etc/Zulu" | "Etc/GMT" | "GMT0" | "Etc/GMT0" | "Etc/Greenwich" | "Greenwich")
+}
+
+unsafe extern "C" {
+    /// utils/bytea.h's setting (pgrx's bindings leave that header out).
+    static bytea_output: std::ffi::c_int;
+}
+/// `bytea_output = hex` (BYTEA_OUTPUT_HEX in utils/bytea.h).
+const BYTEA_OUTPUT_HEX: std::ffi::c_int = 1;
+
+/// Whether the session's value of each of CANONICAL_SETTINGS prints values as the
+/// canonical one would: any ISO DateStyle (the day order only matters for input), a
+/// UTC zone under any of its names, any extra_float_digits above 0 (all print the
+/// shortest exact form). Read from the settings' C variables: asked once per
+/// statement, where a lookup by name would cost more than the rest of a one-row capture.
+fn session_prints_canonically() -> [bool; 5] {
+    // SAFETY: reads PostgreSQL's settings variables; session_timezone is always set
+    // once the backend has started.
+    unsafe {
+        let tz = pg_sys::pg_get_timezone_name(pg_sys::session_timezone);
+        [
+            pg_sys::DateStyle == pg_sys::USE_ISO_DATES as i32,
+            !tz.is_null() && CStr::from_ptr(tz).to_str().is_ok_and(is_utc_name),
+            pg_sys::IntervalStyle == pg_sys::INTSTYLE_POSTGRES as i32,
+            bytea_output == BYTEA_OUTPUT_HEX,
+            pg_sys::extra_float_digits > 0,
+        ]
     }
 }
 
 impl CanonicalOutput {
     pub fn enter() -> CanonicalOutput {
-        let differing: Vec<_> = CANONICAL_SETTINGS
-            .iter()
-            .filter(|(name, _)| !crate::context::current_setting(name).is_some_and(|v| prints_canonically(name, &v)))
-            .collect();
-        if differing.is_empty() {
+        let already = session_prints_canonically();
+        if already.iter().all(|ok| *ok) {
             return CanonicalOutput { nest_level: None };
         }
         // SAFETY: plain GUC calls in a transaction; every name and value is valid.
         unsafe {
             let nest_level = pg_sys::NewGUCNestLevel();
-            for (name, value) in differing {
+            for ((name, value), _) in CANONICAL_SETTINGS.iter().zip(already).filter(|(_, ok)| !ok) {
                 pg_sys::set_config_option(
                     name.as_ptr(),
                     value.as_ptr(),
@@ -174,59 +167,6 @@ pub fn utf8_database() -> bool {
     unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
 }
 
-
-/// A live column of the audited table and how to print its values.
-struct Column {
-    attnum: usize,
-    name: String,
-    kind: JsonKind,
-    typoid: pg_sys::Oid,
-    output_fn: pg_sys::Oid,
-}
-
-/// The audited table as the relcache describes it now.
-struct TableShape {
-    columns: Vec<Column>,
-    primary_key: Vec<String>,
-    tenant_attnum: Option<usize>,
-}
-
-unsafe fn table_shape(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
-    unsafe {
-        let tupdesc = (*rel).rd_att;
-        let mut columns = Vec::new();
-        let mut tenant_attnum = None;
-        for i in 0..(*tupdesc).natts as usize {
-            let att = (*tupdesc).attrs.as_ptr().add(i);
-            if (*att).attisdropped {
-                continue;
-            }
-            let name = CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy().into_owned();
-            let mut output_fn = pg_sys::InvalidOid;
-            let mut is_varlena = false;
-            pg_sys::getTypeOutputInfo((*att).atttypid, &mut output_fn, &mut is_varlena);
-            if name == tenant_column {
-                tenant_attnum = Some(i);
-            }
-            let typoid = (*att).atttypid;
-            columns.push(Column { attnum: i, name, kind: JsonKind::of(typoid), typoid, output_fn });
-        }
-        let mut primary_key = Vec::new();
-        let pk_index = pg_sys::RelationGetPrimaryKeyIndex(rel);
-        if pk_index != pg_sys::InvalidOid {
-            let index = pg_sys::index_open(pk_index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            let indkey = &(*(*index).rd_index).indkey;
-            let keys = indkey.values.as_slice((*(*index).rd_index).indnkeyatts as usize);
-            for &attnum in keys {
-                if let Some(c) = columns.iter().find(|c| c.attnum + 1 == attnum as usize) {
-                    primary_key.push(c.name.clone());
-                }
-            }
-            pg_sys::index_close(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        }
-        TableShape { columns, primary_key, tenant_attnum }
-    }
-}
 
 /// One transition table, read a batch at a time: a read pointer of our own on the
 /// tuplestore (as a NamedTuplestoreScan takes: other triggers read the same one), a
@@ -336,9 +276,17 @@ CREATE FUNCTION relay_audit_capture() RETURNS trigger
 fn audit_capture<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    let table = quote_qualified(&trigger.table_schema()?, &trigger.table_name()?);
+    let data = trigger.trigger_data();
+    let rel = data.tg_relation;
+    // SAFETY: the relation is open and locked by the statement that fired us.
+    let relid = unsafe { (*rel).rd_id };
+    // The row's tenant is trusted only on tenant-enabled tables, in their tenant column.
+    let tenant_column = crate::ext::tenant_column_of(relid);
+    // SAFETY: as above.
+    let shape = unsafe { shape::of(rel, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN)) };
+    let table = shape.table.as_str();
     if !matches!((trigger.when()?, trigger.level()), (PgTriggerWhen::After, PgTriggerLevel::Statement)) {
-        errors::trigger_misuse("relay_audit_capture", trigger.name()?, &table, "AFTER ... FOR EACH STATEMENT, with transition tables");
+        errors::trigger_misuse("relay_audit_capture", trigger.name()?, table, "AFTER ... FOR EACH STATEMENT, with transition tables");
     }
     let op = trigger.op()?;
     let action = match op {
@@ -349,41 +297,34 @@ fn audit_capture<'a>(
     };
     // pg_dump's output and pg_restore set row_security = off; nothing else needs to
     // write an audited table so. A data-only restore would record every row again.
-    if crate::context::current_setting(c"row_security").as_deref() == Some("off") {
-        errors::capture_during_bulk_load(&table);
+    // SAFETY: reads the setting's C variable.
+    if !unsafe { pg_sys::row_security } {
+        errors::capture_during_bulk_load(table);
     }
-    let data = trigger.trigger_data();
-    let rel = data.tg_relation;
-    // SAFETY: the relation is open and locked by the statement that fired us.
-    let relid = unsafe { (*rel).rd_id };
     // Only tables relay_enable_audit registered: attached by hand (by a role that
     // was given EXECUTE), the trigger writes nothing and says why.
     if !crate::ext::is_audited(relid) {
-        errors::capture_not_registered(&table, trigger.name()?);
+        errors::capture_not_registered(table, trigger.name()?);
     }
     let audit_logs = crate::ext::ext_relation(c"audit_logs");
     let common = Common {
         audit_logs: &audit_logs,
         actor_id: context::current_setting(context::ACTOR_GUC),
         action,
-        resource_type: &table,
+        resource_type: table,
         ip_address: writer::client_address(),
     };
-    // The row's tenant is trusted only on tenant-enabled tables, in their tenant column.
-    let tenant_column = crate::ext::tenant_column_of(relid);
-    // SAFETY: as above.
-    let shape = unsafe { table_shape(rel, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN)) };
-    let names: Vec<String> = shape.columns.iter().map(|c| c.name.clone()).collect();
+    let names = &shape.names;
     let session_tenant = context::current_tenant();
 
     if matches!(op, PgTriggerOperation::Truncate) {
-        let tenant = writer::checked_tenant(session_tenant, &format!("a TRUNCATE of {table}"));
-        let entry = Entry { tenant_id: Some(tenant), resource_id: None, metadata: metadata(&table, &names, None, None) };
+        let tenant = writer::checked_tenant(session_tenant, || format!("a TRUNCATE of {table}"));
+        let entry = Entry { tenant_id: Some(tenant), resource_id: None, metadata: metadata(table, names, None, None) };
         writer::write(&common, &[entry]);
         return Ok(None);
     }
     if !utf8_database() {
-        errors::capture_needs_utf8(&table, "record changes of");
+        errors::capture_needs_utf8(table, "record changes of");
     }
     // SAFETY: the transition tuplestores belong to this trigger call.
     let mut old_rows = unsafe { TransitionReader::new(data.tg_oldtable, rel) };
@@ -403,7 +344,7 @@ fn audit_capture<'a>(
         }),
         false => session_tenant.clone(),
     };
-    let what = format!("a change of {table}");
+    let what = || format!("a change of {table}");
     let mut checked: std::collections::HashSet<String> = std::collections::HashSet::new();
     // A batch at a time: an UPDATE's old and new transition rows come in the same
     // order, so the n-th of each belong together.
@@ -422,18 +363,18 @@ fn audit_capture<'a>(
                 let (o, n) = (old.next(), new.next());
                 let row = n.as_ref().or(o.as_ref()).expect("one side exists");
                 let (tenant_id, resource_id) = (tenant_of(row), resource_id(row, &shape.primary_key));
-                Entry { tenant_id, resource_id, metadata: metadata(&table, &names, o, n) }
+                Entry { tenant_id, resource_id, metadata: metadata(table, names, o, n) }
             })
             .collect();
         for entry in &entries {
             match entry.tenant_id.as_deref() {
                 Some(t) if checked.contains(t) => {}
                 Some(t) => {
-                    writer::checked_tenant(Some(t.to_string()), &what);
+                    writer::checked_tenant(Some(t.to_string()), what);
                     checked.insert(t.to_string());
                 }
                 None => {
-                    writer::checked_tenant(None, &what);
+                    writer::checked_tenant(None, what);
                 }
             }
         }
@@ -454,13 +395,11 @@ mod tests {
     }
 
     #[test]
-    fn settings_that_already_print_canonically_are_left_alone() {
-        assert!(prints_canonically(c"DateStyle", "ISO, MDY"));
-        assert!(!prints_canonically(c"DateStyle", "SQL, DMY"));
-        assert!(prints_canonically(c"TimeZone", "Etc/UTC"));
-        assert!(!prints_canonically(c"TimeZone", "America/New_York"));
-        assert!(prints_canonically(c"extra_float_digits", "3"));
-        assert!(!prints_canonically(c"extra_float_digits", "0"));
+    fn utc_under_any_name_prints_canonically() {
+        assert!(is_utc_name("Etc/UTC"));
+        assert!(is_utc_name("UTC"));
+        assert!(!is_utc_name("America/New_York"));
+        assert!(!is_utc_name("Europe/London"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! the entry is its position, id, time, text fields and its metadata as stored (the
 //! jsonb's binary form). The head of each chain (last position and hash) is a row of
 //! `relay_audit_chains`, locked FOR UPDATE while a transaction appends, so concurrent
-//! writers of one tenant take their turns and the chain has no forks.
+//! writers of one tenant take their turns and the chain has no forks (chain_heads:
+//! moved in memory, written back at commit).
 //! `relay_audit_verify` walks each chain and reports the first entry that does not
 //! fit: edited, deleted, inserted out of band, or reordered. A purge records where
 //! the chain now starts (a checkpoint: position and hash of the last entry removed).
@@ -99,49 +100,16 @@ pub fn on() -> bool {
 }
 
 /// Lock the head of `tenant`'s chain until the transaction ends and return (last
-/// position, last hash); a chain not started yet starts at the genesis hash.
+/// position, last hash); a chain not started yet starts at the genesis hash. The
+/// head is read once per transaction (see chain_heads).
 pub fn lock_head(tenant: &str) -> (i64, Vec<u8>) {
-    let chains = ext::ext_relation(c"relay_audit_chains");
-    let table = quote_qualified(&chains.schema, "relay_audit_chains");
-    ext::as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            client
-                .update(
-                    &format!(
-                        "INSERT INTO {table} (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2)
-                         ON CONFLICT (tenant_id) DO NOTHING"
-                    ),
-                    None,
-                    &[tenant.into(), GENESIS.to_vec().into()],
-                )
-                .expect("chain head");
-            let rows = client
-                .update(
-                    &format!("SELECT last_seq, last_hash FROM {table} WHERE tenant_id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
-                    Some(1),
-                    &[tenant.into()],
-                )
-                .expect("lock chain head");
-            let row = rows.first();
-            (
-                row.get::<i64>(1).expect("last_seq").unwrap_or(0),
-                row.get::<Vec<u8>>(2).expect("last_hash").unwrap_or_else(|| GENESIS.to_vec()),
-            )
-        })
-    })
+    super::chain_heads::lock(tenant)
 }
 
-/// Move the head of `tenant`'s chain (locked by lock_head in this transaction).
+/// Move the head of `tenant`'s chain (locked by lock_head in this transaction); it
+/// is written back to relay_audit_chains before the transaction commits.
 pub fn store_head(tenant: &str, seq: i64, hash: &[u8]) {
-    let chains = ext::ext_relation(c"relay_audit_chains");
-    let table = quote_qualified(&chains.schema, "relay_audit_chains");
-    ext::as_extension_owner(|| {
-        Spi::run_with_args(
-            &format!("UPDATE {table} SET last_seq = $2, last_hash = $3 WHERE tenant_id OPERATOR(pg_catalog.=) $1"),
-            &[tenant.into(), seq.into(), hash.to_vec().into()],
-        )
-        .expect("move chain head")
-    });
+    super::chain_heads::store(tenant, seq, hash)
 }
 
 /// The bytes of a jsonb datum as stored (detoasted).
@@ -226,6 +194,8 @@ fn relay_audit_verify(
     if !ext::role_sees_every_tenant() {
         crate::errors::tenant_admin_needs_bypassrls("relay_audit_verify");
     }
+    // The heads this transaction moved are in memory until it commits.
+    super::chain_heads::flush();
     let audit = ext::ext_relation(c"audit_logs");
     let audit_logs = quote_qualified(&audit.schema, "audit_logs");
     let chains = quote_qualified(&audit.schema, "relay_audit_chains");

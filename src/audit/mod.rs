@@ -38,10 +38,12 @@ macro_rules! trigger_entry {
 pub mod admin;
 pub mod capture;
 pub mod chain;
+pub mod chain_heads;
 pub mod guard;
 pub mod jsonb;
 pub mod jsonb_datum;
 pub mod purge;
+pub mod shape;
 pub mod uuid7;
 pub mod writer;
 
@@ -216,7 +218,7 @@ fn relay_audit(
     metadata: default!(Option<jsonb_datum::JsonbDatum>, "NULL"),
 ) -> pgrx::Uuid {
     let action = action.unwrap_or_else(|| errors::null_argument("relay_audit", "action"));
-    let tenant = writer::checked_tenant(context::current_tenant(), "the entry");
+    let tenant = writer::checked_tenant(context::current_tenant(), || "the entry".into());
     let audit_logs = ext::ext_relation(c"audit_logs");
     if !ext::foreign_triggers(audit_logs.relid).is_empty() {
         ext::refuse_foreign_triggers(c"audit_logs");

@@ -7,7 +7,7 @@
 //! It is taken only when audit_logs is exactly as relay created it (the nine columns,
 //! NOT NULL and defaults as relay made them, a heap table that is not a partition,
 //! no INSERT triggers, CHECK constraints, rules or generated columns; checked once per
-//! relcache invalidation of the table) and the writer is a superuser (the capture trigger runs as the extension's owner); otherwise the
+//! relcache invalidation of the table) and its owner is a superuser; otherwise the
 //! entries go through one INSERT ... SELECT FROM unnest(...) with a plan kept per
 //! backend, which honours whatever the DBA added.
 
@@ -83,21 +83,21 @@ pub fn write(common: &Common, entries: &[Entry]) {
     if native {
         pgrx::debug1!("relay_tenancy: {} audit entries written natively", entries.len());
     } else {
-        // The SQL path runs as the extension's owner and fires audit_logs' triggers:
-        // none may be anyone else's.
+        // The SQL path runs as the extension's owner (search_path pinned) and fires
+        // audit_logs' triggers: none may be anyone else's.
         crate::ext::refuse_foreign_triggers(c"audit_logs");
-        sql_write(common, entries, links);
+        crate::ext::as_extension_owner(|| sql_write(common, entries, links));
         pgrx::debug1!("relay_tenancy: {} audit entries written through SQL", entries.len());
     }
 }
 
 /// The tenant an audit entry is written for: it must be set and name an existing
 /// tenant, so the log never holds an entry for no tenant or an invented one.
-/// `what` names what was being recorded.
-pub fn checked_tenant(tenant: Option<String>, what: &str) -> String {
+/// `what` names what was being recorded (worked out only for the error).
+pub fn checked_tenant(tenant: Option<String>, what: impl Fn() -> String) -> String {
     match tenant {
-        None => crate::errors::no_tenant_for_audit(what),
-        Some(t) if !crate::ext::tenant_exists(&t) => crate::errors::unknown_audit_tenant(&t, what),
+        None => crate::errors::no_tenant_for_audit(&what()),
+        Some(t) if !crate::ext::tenant_exists(&t) => crate::errors::unknown_audit_tenant(&t, &what()),
         Some(t) => t,
     }
 }
@@ -302,15 +302,16 @@ unsafe fn text_datum(s: &str) -> pg_sys::Datum {
 /// below raises its errors as PostgreSQL errors, which unwind the transaction.
 unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::Link]>) -> bool {
     unsafe {
-        if !pg_sys::superuser() {
-            return false;
-        }
         let relid = common.audit_logs.relid;
         if relid == pg_sys::InvalidOid {
             return false;
         }
         let rel = pg_sys::table_open(relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-        let Some(map) = cached_layout(rel) else {
+        // Writing without SQL skips audit_logs' privileges and policies, as only a
+        // superuser would: taken when the table's owner (the extension's owner, whose
+        // rights the SQL path uses) is one.
+        let owner_is_superuser = pg_sys::superuser_arg((*(*rel).rd_rel).relowner);
+        let Some(map) = cached_layout(rel).filter(|_| owner_is_superuser) else {
             pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
             return false;
         };
@@ -372,7 +373,14 @@ unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super
                 pg_sys::ExecStoreVirtualTuple(*slot);
             }
             pg_sys::MemoryContextSwitchTo(caller_cxt);
-            pg_sys::table_multi_insert(rel, slots.as_mut_ptr(), chunk.len() as i32, cid, 0, bistate);
+            if chunk.len() == 1 {
+                // One entry (a one-row statement): a plain heap insert, as INSERT makes;
+                // a multi-insert of one tuple costs more (its WAL record, its page setup).
+                let insert = (*(*rel).rd_tableam).tuple_insert.expect("a heap table inserts tuples");
+                insert(rel, slots[0], cid, 0, bistate);
+            } else {
+                pg_sys::table_multi_insert(rel, slots.as_mut_ptr(), chunk.len() as i32, cid, 0, bistate);
+            }
             for slot in &slots[..chunk.len()] {
                 pg_sys::ExecInsertIndexTuples(rri, *slot, estate, false, false, std::ptr::null_mut(), std::ptr::null_mut());
                 pg_sys::ExecClearTuple(*slot);

@@ -68,6 +68,29 @@ BEGIN;
 SELECT relay_set_tenant('sec_b');
 INSERT INTO public.sec_notes (id, body) VALUES (1, 'captured');
 COMMIT;
+-- The capture trigger runs as whoever made the change; what it does with raised
+-- rights (the SQL writer, the hash chain) runs as the extension's owner with the
+-- search_path pinned. sec_app, its operators first in search_path, changes an
+-- audited table: through the native writer with the chain on, and through the SQL
+-- writer (a CHECK constraint on audit_logs sends entries there):
+GRANT INSERT ON public.sec_notes TO sec_app;
+SELECT relay_audit_chain(true) IS NOT NULL AS chain_on;
+SET ROLE sec_app;
+SHOW search_path;
+BEGIN;
+SELECT relay_set_tenant('sec_b');
+INSERT INTO public.sec_notes (id, body) VALUES (2, 'native, chained');
+COMMIT;
+RESET ROLE;
+SELECT relay_audit_chain(false) IS NOT NULL AS chain_off;
+ALTER TABLE audit_logs ADD CONSTRAINT sec_sql_path CHECK (true);
+SET ROLE sec_app;
+BEGIN;
+SELECT relay_set_tenant('sec_b');
+INSERT INTO public.sec_notes (id, body) VALUES (3, 'through SQL');
+COMMIT;
+RESET ROLE;
+ALTER TABLE audit_logs DROP CONSTRAINT sec_sql_path;
 SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
 SELECT count(*) AS steps FROM relay_append_only('public.sec_notes');
 -- the DDL guard (an event trigger) runs on every ALTER TABLE and DROP POLICY:
@@ -75,6 +98,9 @@ ALTER TABLE public.sec_notes ADD COLUMN extra int;
 CREATE POLICY sec_tmp ON public.sec_notes USING (true);
 DROP POLICY sec_tmp ON public.sec_notes;
 RESET search_path;
+-- sec_app's two changes were recorded, chained and not:
+SELECT resource_id, tenant_id, chain_seq IS NOT NULL AS chained FROM audit_logs
+ WHERE resource_type = 'public.sec_notes' AND resource_id IN ('2', '3') ORDER BY resource_id;
 -- no relay function called sec_app's operators, as sec_app or as the superuser:
 SELECT who, at FROM sec_evil.calls ORDER BY 1, 2;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_app';
