@@ -8,12 +8,6 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
-/// The GUC applications set per request (`SET LOCAL app.current_tenant_id = '...'`).
-pub const TENANT_GUC: &CStr = c"app.current_tenant_id";
-
-/// Who is acting, for audit entries (`SET LOCAL app.current_actor_id = 'user-42'`).
-pub const ACTOR_GUC: &CStr = c"app.current_actor_id";
-
 /// `relay.require_tenant`: reading or writing a tenant-enabled table with no tenant
 /// set is an error instead of zero rows.
 pub static REQUIRE_TENANT: GucSetting<bool> = GucSetting::<bool>::new(false);
@@ -54,7 +48,12 @@ pub fn current_setting(name: &CStr) -> Option<String> {
 /// The session's tenant, or None when unset. `''` counts as unset: PostgreSQL returns
 /// it once a `SET LOCAL` has ended in a session where the setting existed.
 pub fn current_tenant() -> Option<String> {
-    current_setting(TENANT_GUC)
+    signed::tenant_setting()
+}
+
+/// Who is acting (app.current_actor_id), or None when unset.
+pub fn current_actor() -> Option<String> {
+    signed::actor_setting()
 }
 
 /// The tenant the `tenant_isolation` policy of `tbl` compares with: evaluated once

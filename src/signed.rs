@@ -36,6 +36,22 @@ pub static TOKEN_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 static TENANT_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static ACTOR_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// A setting's value as PostgreSQL keeps it in our variable (no lookup by name: the
+/// capture trigger asks once per statement), None when unset or `''`.
+fn value_of(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting.get().map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
+}
+
+/// app.current_tenant_id, None when unset or `''`.
+pub fn tenant_setting() -> Option<String> {
+    value_of(&TENANT_SETTING)
+}
+
+/// app.current_actor_id, None when unset or `''`.
+pub fn actor_setting() -> Option<String> {
+    value_of(&ACTOR_SETTING)
+}
+
 /// Shortest key accepted: 32 characters (a 128-bit key written in hex).
 pub const MIN_KEY_LEN: usize = 32;
 

@@ -133,14 +133,12 @@ pub fn flush() {
 unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE => {
-            if HELD.with(|h| h.borrow().values().any(|v| v.moved)) {
-                // SAFETY: the transaction is still in progress; the snapshot is popped
-                // below, or by the abort if the write fails.
-                unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
-                flush();
-                unsafe { pg_sys::PopActiveSnapshot() };
-            }
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE if HELD.with(|h| h.borrow().values().any(|v| v.moved)) => {
+            // SAFETY: the transaction is still in progress; the snapshot is popped
+            // below, or by the abort if the write fails.
+            unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+            flush();
+            unsafe { pg_sys::PopActiveSnapshot() };
         }
         XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT => {
             HELD.with(|h| h.borrow_mut().clear());

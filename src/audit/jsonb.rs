@@ -50,7 +50,7 @@ unsafe fn string(jv: &mut pg_sys::JsonbValue, s: &str) {
 
 /// Push `v` as the value in `token` position (WJB_VALUE in an object, WJB_ELEM in an
 /// array); returns what pushJsonbValue returned for a top-level container.
-unsafe fn push(state: *mut *mut pg_sys::JsonbParseState, token: Tok::Type, v: &Value, keep: &mut Vec<CString>) -> *mut pg_sys::JsonbValue {
+pub(crate) unsafe fn push(state: *mut *mut pg_sys::JsonbParseState, token: Tok::Type, v: &Value, keep: &mut Vec<CString>) -> *mut pg_sys::JsonbValue {
     unsafe {
         match v {
             Value::Object(map) => {
@@ -89,5 +89,16 @@ pub unsafe fn object_to_jsonb(doc: &Value) -> pg_sys::Datum {
         let mut keep = Vec::new();
         let result = push(&mut state, Tok::WJB_VALUE, doc, &mut keep);
         pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(result))
+    }
+}
+
+/// A jsonb datum's text, as jsonb_out prints it.
+///
+/// # Safety
+/// `datum` is a valid jsonb datum.
+pub unsafe fn jsonb_text(datum: pg_sys::Datum) -> String {
+    unsafe {
+        let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)]).expect("jsonb_out returns a value");
+        std::ffi::CStr::from_ptr(text.cast_mut_ptr()).to_string_lossy().into_owned()
     }
 }

@@ -43,6 +43,7 @@ pub mod guard;
 pub mod jsonb;
 pub mod jsonb_datum;
 pub mod purge;
+pub mod row;
 pub mod shape;
 pub mod uuid7;
 pub mod writer;

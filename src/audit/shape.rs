@@ -51,9 +51,10 @@ pub struct TableShape {
     pub columns: Vec<Column>,
     /// The live columns' names, in column order.
     pub names: Vec<String>,
-    pub primary_key: Vec<String>,
-    /// The tenant column's position, when the table has a column of that name.
-    pub tenant_attnum: Option<usize>,
+    /// The primary key's columns, as positions in `columns`.
+    pub primary_key: Vec<usize>,
+    /// The tenant column's position in `columns`, when the table has a column of that name.
+    pub tenant_column: Option<usize>,
 }
 
 thread_local! {
@@ -117,7 +118,7 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
     unsafe {
         let tupdesc = (*rel).rd_att;
         let mut columns = Vec::new();
-        let mut tenant_attnum = None;
+        let mut tenant_position = None;
         for i in 0..(*tupdesc).natts as usize {
             let att = (*tupdesc).attrs.as_ptr().add(i);
             if (*att).attisdropped {
@@ -128,7 +129,7 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
             let mut is_varlena = false;
             pg_sys::getTypeOutputInfo((*att).atttypid, &mut output_fn, &mut is_varlena);
             if name == tenant_column {
-                tenant_attnum = Some(i);
+                tenant_position = Some(columns.len());
             }
             let typoid = (*att).atttypid;
             columns.push(Column { attnum: i, name, kind: JsonKind::of(typoid), typoid, output_fn });
@@ -140,8 +141,8 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
             let indkey = &(*(*index).rd_index).indkey;
             let keys = indkey.values.as_slice((*(*index).rd_index).indnkeyatts as usize);
             for &attnum in keys {
-                if let Some(c) = columns.iter().find(|c| c.attnum + 1 == attnum as usize) {
-                    primary_key.push(c.name.clone());
+                if let Some(position) = columns.iter().position(|c| c.attnum + 1 == attnum as usize) {
+                    primary_key.push(position);
                 }
             }
             pg_sys::index_close(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
@@ -150,6 +151,6 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
         let schema = if schema.is_null() { String::new() } else { CStr::from_ptr(schema).to_string_lossy().into_owned() };
         let name = CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy();
         let names = columns.iter().map(|c| c.name.clone()).collect();
-        TableShape { table: quote_qualified(&schema, &name), columns, names, primary_key, tenant_attnum }
+        TableShape { table: quote_qualified(&schema, &name), columns, names, primary_key, tenant_column: tenant_position }
     }
 }

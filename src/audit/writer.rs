@@ -21,7 +21,8 @@ use std::ffi::CStr;
 pub struct Entry {
     pub tenant_id: Option<String>,
     pub resource_id: Option<String>,
-    pub metadata: serde_json::Value,
+    /// A jsonb datum, in memory that outlives the write.
+    pub metadata: pg_sys::Datum,
 }
 
 /// What every entry of one statement shares.
@@ -56,8 +57,6 @@ pub fn write(common: &Common, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
-    let links = if super::chain::on() { Some(link_entries(common, entries)) } else { None };
-    let links = links.as_deref();
     // Everything the native writer allocates for a batch (the executor state, the
     // result relation and its index information, the slots) goes in a context of its
     // own, deleted right after: a statement written in many batches, by one trigger
@@ -73,6 +72,9 @@ pub fn write(common: &Common, entries: &[Entry]) {
         );
         (cxt, pg_sys::MemoryContextSwitchTo(cxt))
     };
+    // Chained: each entry's place and hash.
+    let links = super::chain::on().then(|| link_entries(common, entries));
+    let links = links.as_deref();
     // SAFETY: see native_write.
     let native = unsafe { native_write(common, entries, links) };
     // SAFETY: back to the caller's context; nothing allocated above is used after.
@@ -261,9 +263,8 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
             let (seq, prev) = heads.get_mut(tenant).expect("locked above");
             *seq += 1;
             let id = super::uuid7::new_uuid7();
-            // SAFETY: builds the jsonb the entry will store, in the current context.
+            // SAFETY: the entry's metadata is a live jsonb datum.
             let hash = unsafe {
-                let jsonb = super::jsonb::object_to_jsonb(&e.metadata);
                 chain::entry_hash(
                     prev,
                     &chain::Hashed {
@@ -276,7 +277,7 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
                         resource_type: Some(common.resource_type),
                         resource_id: e.resource_id.as_deref(),
                         ip_address: common.ip_address.as_deref(),
-                        metadata: Some(chain::jsonb_bytes(jsonb)),
+                        metadata: Some(chain::jsonb_bytes(e.metadata)),
                     },
                 )
             };
@@ -349,7 +350,7 @@ unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super
                 let id = pg_sys::palloc(16) as *mut u8;
                 let id_bytes = link.map_or_else(super::uuid7::new_uuid7, |l| l.id);
                 std::ptr::copy_nonoverlapping(id_bytes.as_ptr(), id, 16);
-                let jsonb = super::jsonb::object_to_jsonb(&entry.metadata);
+                let jsonb = entry.metadata;
                 let value = |pos: usize| -> Option<pg_sys::Datum> {
                     match pos {
                         0 => Some(pg_sys::Datum::from(id)),
@@ -417,7 +418,8 @@ fn sql_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::L
     let audit_logs = quote_qualified(schema, "audit_logs");
     let tenants: Vec<Option<String>> = entries.iter().map(|e| e.tenant_id.clone()).collect();
     let resource_ids: Vec<Option<String>> = entries.iter().map(|e| e.resource_id.clone()).collect();
-    let metadata: Vec<String> = entries.iter().map(|e| e.metadata.to_string()).collect();
+    // SAFETY: each entry's metadata is a live jsonb datum.
+    let metadata: Vec<String> = entries.iter().map(|e| unsafe { super::jsonb::jsonb_text(e.metadata) }).collect();
     let unnest = "pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[])";
     let (cell, sql, mut types) = match links {
         None => (
@@ -503,7 +505,7 @@ pub struct One<'a> {
 pub fn insert_one(one: &One) -> pgrx::Uuid {
     use super::chain;
     let audit = crate::ext::ext_relation(c"audit_logs");
-    let actor = crate::context::current_setting(crate::context::ACTOR_GUC);
+    let actor = crate::context::current_actor();
     let ip = client_address();
     let link = chain::on().then(|| {
         chain::link_one(one.tenant, |previous, seq, id| {
