@@ -217,23 +217,7 @@ pub struct Builder {
     keep: Vec<std::ffi::CString>,
 }
 
-unsafe fn string(s: &[u8]) -> pg_sys::JsonbValue {
-    unsafe {
-        let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
-        jv.type_ = jbvType::jbvString;
-        jv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len: s.len() as i32, val: s.as_ptr() as *mut _ };
-        jv
-    }
-}
-
-unsafe fn numeric(d: pg_sys::Datum) -> pg_sys::JsonbValue {
-    unsafe {
-        let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
-        jv.type_ = jbvType::jbvNumeric;
-        jv.val.numeric = d.cast_mut_ptr();
-        jv
-    }
-}
+use super::jsonb::{int_numeric, numeric_value as numeric, string_value as string, text_numeric};
 
 impl Builder {
     pub fn new() -> Builder {
@@ -284,21 +268,8 @@ impl Builder {
                     jv.type_ = jbvType::jbvBool;
                     jv.val.boolean = *b;
                 }
-                Cell::Int(i) => {
-                    let d = pgrx::direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(*i))])
-                        .expect("int8_numeric returns a value");
-                    jv = numeric(d);
-                }
-                Cell::Number(t) => {
-                    let text = std::ffi::CString::new(t.bytes()).expect("a number has no NUL");
-                    let d = pgrx::direct_function_call_as_datum(
-                        pg_sys::numeric_in,
-                        &[Some(pg_sys::Datum::from(text.as_ptr())), Some(pg_sys::Datum::from(pg_sys::InvalidOid)), Some(pg_sys::Datum::from(-1i32))],
-                    )
-                    .expect("numeric_in returns a value");
-                    self.keep.push(text);
-                    jv = numeric(d);
-                }
+                Cell::Int(i) => jv = numeric(int_numeric(*i)),
+                Cell::Number(t) => jv = numeric(text_numeric(t.bytes(), &mut self.keep)),
                 Cell::Numeric(d) => jv = numeric(*d),
                 Cell::Text(t) => jv = string(t.bytes()),
                 Cell::Jsonb(d) => {
