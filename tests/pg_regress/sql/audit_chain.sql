@@ -86,6 +86,31 @@ INSERT INTO notes VALUES (4, 'after the purge');
 COMMIT;
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
 
+-- A transaction locks each head once, moves it in memory and writes it back just
+-- before it commits: many statements in one transaction chain in order, verification
+-- inside the transaction sees the moved head, a savepoint rolled back takes its
+-- entries and head moves with it, and a prepared transaction writes its heads at
+-- PREPARE TRANSACTION.
+BEGIN;
+SELECT relay_set_tenant('chain-a', true);
+INSERT INTO notes SELECT g, 'one of many' FROM generate_series(100, 104) g;
+INSERT INTO notes VALUES (105, 'one more');
+SAVEPOINT undo;
+INSERT INTO notes VALUES (106, 'rolled back');
+ROLLBACK TO undo;
+INSERT INTO notes VALUES (107, 'after the savepoint');
+SELECT last_seq AS head_in_table FROM relay_audit_chains WHERE tenant_id = 'chain-a';
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
+COMMIT;
+SELECT string_agg(resource_id, ' ' ORDER BY chain_seq) AS chained_in_order FROM audit_logs
+ WHERE tenant_id = 'chain-a' AND resource_type = 'public.notes' AND resource_id LIKE '1__';
+BEGIN;
+SELECT relay_set_tenant('chain-a', true);
+INSERT INTO notes VALUES (108, 'prepared');
+PREPARE TRANSACTION 'relay_chain_prepared';
+COMMIT PREPARED 'relay_chain_prepared';
+SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
+
 -- Off: new entries are not chained (and the chains stay as they are).
 SELECT relay_audit_chain(false);
 BEGIN;
