@@ -59,6 +59,24 @@ pub fn treatments(tables: &[(u32, String)], exclude: &[u32], shared: &[u32]) -> 
         .collect()
 }
 
+/// With primary keys made per tenant, a table's key can change only once the tables
+/// referencing it are tenant-enabled (their foreign keys then change with it): the
+/// tables to enable, each after the enabled tables that reference it, by name among
+/// equals (the tables of a cycle come last). `references` are (referencing, referenced)
+/// pairs. Skipped tables keep their place at the front. Pure.
+pub fn referencing_first(plan: Vec<(u32, String, Treatment)>, references: &[(u32, u32)]) -> Vec<(u32, String, Treatment)> {
+    let (mut left, skipped): (Vec<_>, Vec<_>) = plan.into_iter().partition(|(_, _, t)| *t == Treatment::Enable);
+    let mut out = skipped;
+    while !left.is_empty() {
+        let waiting = |oid: u32, left: &[(u32, String, Treatment)]| {
+            references.iter().any(|(child, parent)| *parent == oid && *child != oid && left.iter().any(|(o, _, _)| o == child))
+        };
+        let next = left.iter().position(|(oid, _, _)| !waiting(*oid, &left)).unwrap_or(0);
+        out.push(left.remove(next));
+    }
+    out
+}
+
 /// Split `table.key` entries by table; an entry naming no table of the set is an error
 /// listing the tables. Pure.
 pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
@@ -71,6 +89,23 @@ pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<
         }
     }
     Ok(per_table)
+}
+
+/// Foreign keys between `tables`: (referencing, referenced) oids.
+fn foreign_keys_among(tables: &[(u32, String)]) -> Vec<(u32, u32)> {
+    let oids: Vec<pgrx::pg_sys::Oid> = tables.iter().map(|(o, _)| pgrx::pg_sys::Oid::from(*o)).collect();
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
+                  WHERE contype OPERATOR(pg_catalog.=) 'f' AND conrelid OPERATOR(pg_catalog.=) ANY ($1) AND confrelid OPERATOR(pg_catalog.=) ANY ($1)",
+                None,
+                &[oids.into()],
+            )
+            .expect("foreign keys")
+            .map(|row| (row.get::<pgrx::pg_sys::Oid>(1).unwrap().unwrap().to_u32(), row.get::<pgrx::pg_sys::Oid>(2).unwrap().unwrap().to_u32()))
+            .collect()
+    })
 }
 
 /// The schema's tables that can be tenant-enabled at all (partitioned ones included;
@@ -165,7 +200,10 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     {
         errors::undefined_schema(function, &schema);
     }
-    let plan = treatments(&tables, &exclude, &shared);
+    let mut plan = treatments(&tables, &exclude, &shared);
+    if primary_key.as_deref() == Some("tenant") {
+        plan = referencing_first(plan, &foreign_keys_among(&tables));
+    }
     let enabled: Vec<u32> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(o, _, _)| *o).collect();
     refuse_shared_referencing_tenant_tables(&shared, &enabled);
     let names: Vec<String> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(_, n, _)| n.clone()).collect();
@@ -264,6 +302,24 @@ fn relay_tenancy_schema_plan_oids(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn referenced_tables_come_after_the_tables_referencing_them() {
+        let plan = vec![
+            (1, "customers".to_string(), Treatment::Enable),
+            (2, "flyway_schema_history".to_string(), Treatment::Skip("framework bookkeeping")),
+            (3, "orders".to_string(), Treatment::Enable),
+            (4, "lines".to_string(), Treatment::Enable),
+            (5, "notes".to_string(), Treatment::Enable),
+        ];
+        // orders -> customers, lines -> orders, notes -> notes (itself)
+        let order: Vec<u32> = referencing_first(plan.clone(), &[(3, 1), (4, 3), (5, 5)]).iter().map(|(o, _, _)| *o).collect();
+        assert_eq!(order, vec![2, 4, 3, 1, 5]);
+        // the tables of a cycle come last, in their order
+        let order: Vec<u32> = referencing_first(plan, &[(3, 1), (1, 3)]).iter().map(|(o, _, _)| *o).collect();
+        assert_eq!(order, vec![2, 4, 5, 1, 3]);
+    }
+
     use super::*;
 
     #[test]

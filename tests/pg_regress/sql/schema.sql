@@ -76,3 +76,17 @@ SELECT * FROM expect_error($$ SELECT * FROM relay_enable_tenancy_schema('shop2',
 SELECT * FROM expect_error($$ SELECT * FROM relay_enable_tenancy_schema('shop2', shared => ARRAY['shop2.plans'::regclass]) $$);
 \x off
 SELECT count(*) AS enabled_in_shop2 FROM relay_tables WHERE relid::text LIKE 'shop2.%';
+
+-- With primary_key => 'tenant', a key can become per tenant only together with the
+-- foreign keys into it: the schema call enables the referencing tables first
+-- (lines, then orders, then customers here, whatever their names say).
+CREATE SCHEMA shop4;
+CREATE TABLE shop4.customers (id int PRIMARY KEY, name text);
+CREATE TABLE shop4.orders (id int PRIMARY KEY, customer_id int REFERENCES shop4.customers (id));
+CREATE TABLE shop4.lines (id int PRIMARY KEY, order_id int REFERENCES shop4.orders (id));
+SELECT e.table_name, count(*) AS lines
+  FROM relay_enable_tenancy_schema('shop4', primary_key => 'tenant') WITH ORDINALITY AS e(table_name, action, n)
+ GROUP BY e.table_name ORDER BY min(e.n);
+SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE connamespace = 'shop4'::regnamespace AND contype IN ('p', 'f') ORDER BY 1, 2;
+DROP SCHEMA shop4 CASCADE;
