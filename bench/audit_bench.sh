@@ -62,27 +62,26 @@ ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 CHECKPOINT;"
 export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 -c app.current_actor_id=bench"
 
-bulk_once() {
-  local table=$1 start end
+# reset_for TABLE: empty the tables and the log; for items_chain (the relay table with the
+# chain on) turn the chain on. Prints the table to write.
+reset_for() {
   q -c "$reset_sql" >/dev/null
-  if [ "$table" = items_chain ]; then table=items_relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
-  start=$(date +%s%N)
-  q -c "INSERT INTO $table (name, qty, price, tags)
-        SELECT 'item ' || g, g % 100, g * 1.5, '{\"color\": \"red\"}' FROM generate_series(1, $rows) g" >/dev/null
-  end=$(date +%s%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+  if [ "$1" = items_chain ]; then q -c "SELECT relay_audit_chain(true)" >/dev/null; echo items_relay; else echo "$1"; fi
+}
+
+bulk_once() {
+  local table
+  table=$(reset_for "$1")
+  seconds q -c "INSERT INTO $table (name, qty, price, tags)
+                SELECT 'item ' || g, g % 100, g * 1.5, '{\"color\": \"red\"}' FROM generate_series(1, $rows) g"
 }
 
 # The entries relay writes for the bulk statement, saved once for the floor's COPY.
 bulk_once items_relay >/dev/null
 q -c "COPY (SELECT * FROM audit_logs) TO '$dir/entries.copy'" >/dev/null
 floor_once() {
-  local start end
   q -c "TRUNCATE audit_floor" -c "CHECKPOINT" >/dev/null
-  start=$(date +%s%N)
-  q -c "COPY audit_floor FROM '$dir/entries.copy'" >/dev/null
-  end=$(date +%s%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+  seconds q -c "COPY audit_floor FROM '$dir/entries.copy'"
 }
 
 echo "bulk: one INSERT ... SELECT of $rows rows ($runs runs, seconds)"
@@ -105,15 +104,11 @@ mb_chain=$(printf '%s\n' "${b_chain[@]}" | median)
 # DO block (each its own statement, so relay's statement trigger fires per row), the
 # per-statement cost measured without pgbench's per-transaction noise.
 loop_once() {
-  local table=$1 start end
-  q -c "$reset_sql" >/dev/null
-  if [ "$table" = items_chain ]; then table=items_relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
-  start=$(date +%s%N)
-  q -c "DO \$\$ BEGIN FOR i IN 1..20000 LOOP
-          INSERT INTO $table (name, qty, price, tags) VALUES ('one', 1, 2.50, '{\"color\": \"red\"}');
-        END LOOP; END \$\$" >/dev/null
-  end=$(date +%s%N)
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+  local table
+  table=$(reset_for "$1")
+  seconds q -c "DO \$\$ BEGIN FOR i IN 1..20000 LOOP
+                  INSERT INTO $table (name, qty, price, tags) VALUES ('one', 1, 2.50, '{\"color\": \"red\"}');
+                END LOOP; END \$\$"
 }
 echo
 echo "single-row statements: 20,000 one-row INSERTs in one DO block ($runs runs, seconds)"
@@ -136,9 +131,9 @@ sed 's/items_none/items_plpgsql/' "$dir/insert_none.sql" >"$dir/insert_plpgsql.s
 sed 's/items_none/items_relay/' "$dir/insert_none.sql" >"$dir/insert_relay.sql"
 chown postgres:postgres "$dir"/*.sql
 tps_once() {
-  local script=$1
-  q -c "$reset_sql" >/dev/null
-  if [ "$script" = chain ]; then script=relay; q -c "SELECT relay_audit_chain(true)" >/dev/null; fi
+  local script
+  script=$(reset_for "items_$1")
+  script=${script#items_}
   as_pg env PGOPTIONS="$PGOPTIONS" "$PG_BIN/pgbench" -n -h "$dir" -p "$port" -U postgres -c 1 -T "$secs" \
     -f "$dir/insert_$script.sql" bench 2>/dev/null | awk '/^tps/ {print $3}'
 }

@@ -33,14 +33,10 @@ TRUNCATE audit_logs, audit.record_version, items_none, items_plpgsql, items_rela
 ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 CHECKPOINT;"
 loop_once() {
-  local s e
   q -q -c "$reset_sql" >/dev/null
-  s=$(date +%s%N)
-  q -q -c "DO \$\$ BEGIN FOR i IN 1..20000 LOOP
-             INSERT INTO $1 (name, qty, price, tags) VALUES ('one', 1, 2.50, '{\"color\": \"red\"}');
-           END LOOP; END \$\$" >/dev/null
-  e=$(date +%s%N)
-  awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+  seconds q -q -c "DO \$\$ BEGIN FOR i IN 1..20000 LOOP
+                     INSERT INTO $1 (name, qty, price, tags) VALUES ('one', 1, 2.50, '{\"color\": \"red\"}');
+                   END LOOP; END \$\$"
 }
 echo "20,000 one-row INSERT statements per table ($runs runs, seconds)"
 printf '%-4s %9s %9s %9s %9s\n' run none plpgsql relay supa

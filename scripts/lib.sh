@@ -70,5 +70,15 @@ throwaway_cluster() {
   start_cluster "$dir" "$1"
 }
 
+# seconds CMD...: run CMD (its output discarded) and print how long it took, in
+# seconds with three decimals.
+seconds() {
+  local start end
+  start=$(date +%s%N)
+  "$@" >/dev/null
+  end=$(date +%s%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+}
+
 # Median of the numbers on standard input, one per line.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

@@ -157,10 +157,51 @@ pub fn role_sees_every_tenant() -> bool {
 /// Restores the user, security context and GUC nest level saved by `as_role`. On an
 /// error the transaction (or subtransaction) abort restores all three, as it does
 /// for SECURITY DEFINER functions, so the guard only acts on the normal path.
+/// Settings changed at a GUC nest level of their own, put back when dropped (like a
+/// function's SET clause). On an error the transaction (or subtransaction) abort puts
+/// them back, so the guard only acts on the normal path.
+pub struct SettingsScope(i32);
+
+impl SettingsScope {
+    pub fn enter() -> SettingsScope {
+        // SAFETY: opens a GUC nest level, popped on drop or by the abort.
+        SettingsScope(unsafe { pg_sys::NewGUCNestLevel() })
+    }
+
+    /// Set `name` to `value` (a user-settable setting) until the scope ends.
+    pub fn set(&self, name: &CStr, value: &CStr) {
+        // SAFETY: a plain GUC assignment in a transaction; errors are PostgreSQL errors.
+        unsafe {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
+    }
+}
+
+impl Drop for SettingsScope {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: pops the nest level `enter` opened, restoring the settings.
+        unsafe { pg_sys::AtEOXact_GUC(true, self.0) };
+    }
+}
+
+/// Restores the user and security context saved by `as_role` (then its pinned
+/// search_path goes with `settings`). On an error the abort restores both.
 struct RoleSwitch {
     user: pg_sys::Oid,
     context: i32,
-    nest_level: i32,
+    _settings: SettingsScope,
 }
 
 impl Drop for RoleSwitch {
@@ -168,11 +209,8 @@ impl Drop for RoleSwitch {
         if std::thread::panicking() {
             return;
         }
-        // SAFETY: undoes exactly what `as_role` did, in reverse order.
-        unsafe {
-            pg_sys::AtEOXact_GUC(true, self.nest_level);
-            pg_sys::SetUserIdAndSecContext(self.user, self.context);
-        }
+        // SAFETY: undoes the switch `as_role` made.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
     }
 }
 
@@ -181,27 +219,17 @@ impl Drop for RoleSwitch {
 /// index builds and other maintenance run on behalf of a table's owner).
 pub fn as_role<R>(role: pg_sys::Oid, extra: u32, f: impl FnOnce() -> R) -> R {
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-    // SAFETY: saves the current user and context, switches, and pins the search_path
-    // in a new GUC nest level that `RoleSwitch` pops.
-    let guard = unsafe {
+    // SAFETY: saves the current user and context and switches; RoleSwitch switches back.
+    unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
             role,
             context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION | extra) as i32,
         );
-        let nest_level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            PINNED_SEARCH_PATH.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        RoleSwitch { user, context, nest_level }
-    };
+    }
+    let settings = SettingsScope::enter();
+    settings.set(c"search_path", PINNED_SEARCH_PATH);
+    let guard = RoleSwitch { user, context, _settings: settings };
     let result = f();
     drop(guard);
     result
@@ -384,7 +412,7 @@ pub fn registered_now(relid: pg_sys::Oid) -> bool {
 
 /// (tenant column, registered for capture), remembered per backend until the table's
 /// relcache entry is invalidated: the capture trigger asks once per statement.
-fn membership(relid: pg_sys::Oid) -> (Option<String>, bool) {
+pub fn membership(relid: pg_sys::Oid) -> (Option<String>, bool) {
     if let Some(found) = MEMBERSHIP.with(|m| m.borrow().get(&relid).cloned()) {
         return found;
     }
@@ -397,11 +425,6 @@ fn membership(relid: pg_sys::Oid) -> (Option<String>, bool) {
 /// when the table is not tenant-enabled.
 pub fn tenant_column_of(relid: pg_sys::Oid) -> Option<String> {
     membership(relid).0
-}
-
-/// Table `relid` is registered for audit capture (has a row in relay_audit_tables); cached.
-pub fn is_audited(relid: pg_sys::Oid) -> bool {
-    membership(relid).1
 }
 
 /// Tenant `id` exists (active or not); remembered per backend once seen.

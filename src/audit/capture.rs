@@ -22,7 +22,7 @@ use std::ffi::CStr;
 pub struct CanonicalOutput {
     /// None when the session's settings print values canonically already (the common
     /// case: nothing to set, nothing to restore).
-    nest_level: Option<i32>,
+    _settings: Option<crate::ext::SettingsScope>,
 }
 
 const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
@@ -69,34 +69,13 @@ impl CanonicalOutput {
     pub fn enter() -> CanonicalOutput {
         let already = session_prints_canonically();
         if already.iter().all(|ok| *ok) {
-            return CanonicalOutput { nest_level: None };
+            return CanonicalOutput { _settings: None };
         }
-        // SAFETY: plain GUC calls in a transaction; every name and value is valid.
-        unsafe {
-            let nest_level = pg_sys::NewGUCNestLevel();
-            for ((name, value), _) in CANONICAL_SETTINGS.iter().zip(already).filter(|(_, ok)| !ok) {
-                pg_sys::set_config_option(
-                    name.as_ptr(),
-                    value.as_ptr(),
-                    pg_sys::GucContext::PGC_USERSET,
-                    pg_sys::GucSource::PGC_S_SESSION,
-                    pg_sys::GucAction::GUC_ACTION_SAVE,
-                    true,
-                    0,
-                    false,
-                );
-            }
-            CanonicalOutput { nest_level: Some(nest_level) }
+        let settings = crate::ext::SettingsScope::enter();
+        for ((name, value), _) in CANONICAL_SETTINGS.iter().zip(already).filter(|(_, ok)| !ok) {
+            settings.set(name, value);
         }
-    }
-}
-
-impl Drop for CanonicalOutput {
-    fn drop(&mut self) {
-        if let Some(level) = self.nest_level {
-            // SAFETY: pops the nest level entered above, restoring the session's values.
-            unsafe { pg_sys::AtEOXact_GUC(true, level) };
-        }
+        CanonicalOutput { _settings: Some(settings) }
     }
 }
 
@@ -212,8 +191,9 @@ fn audit_capture<'a>(
     let rel = data.tg_relation;
     // SAFETY: the relation is open and locked by the statement that fired us.
     let relid = unsafe { (*rel).rd_id };
-    // The row's tenant is trusted only on tenant-enabled tables, in their tenant column.
-    let tenant_column = crate::ext::tenant_column_of(relid);
+    // Its tenant column when it is tenant-enabled (the row's tenant is trusted only
+    // there), and whether relay_enable_audit registered it.
+    let (tenant_column, registered) = crate::ext::membership(relid);
     // SAFETY: as above.
     let shape = unsafe { shape::of(rel, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN)) };
     let table = shape.table.as_str();
@@ -235,7 +215,7 @@ fn audit_capture<'a>(
     }
     // Only tables relay_enable_audit registered: attached by hand (by a role that
     // was given EXECUTE), the trigger writes nothing and says why.
-    if !crate::ext::is_audited(relid) {
+    if !registered {
         errors::capture_not_registered(table, trigger.name()?);
     }
     let audit_logs = crate::ext::ext_relation(c"audit_logs");
@@ -246,13 +226,12 @@ fn audit_capture<'a>(
         resource_type: table,
         ip_address: writer::client_address(),
     };
-    let names = &shape.names;
     let session_tenant = context::current_tenant();
 
     if matches!(op, PgTriggerOperation::Truncate) {
         let tenant = writer::checked_tenant(session_tenant, || format!("a TRUNCATE of {table}"));
         // SAFETY: a small jsonb in the trigger call's memory.
-        let metadata = unsafe { row::metadata(table, names, None, None) };
+        let metadata = unsafe { row::metadata(table, &shape.columns, None, None) };
         writer::write(&common, &[Entry { tenant_id: Some(tenant), resource_id: None, metadata }]);
         return Ok(None);
     }
@@ -295,7 +274,7 @@ fn audit_capture<'a>(
                     let (o, n) = (old.get(i).map(Vec::as_slice), new.get(i).map(Vec::as_slice));
                     let row = n.or(o).expect("one side exists");
                     // SAFETY: the cells' memory is this batch's, current until the reset.
-                    let metadata = unsafe { row::metadata(table, names, o, n) };
+                    let metadata = unsafe { row::metadata(table, &shape.columns, o, n) };
                     Entry { tenant_id: tenant_of(row), resource_id: row::resource_id(row, &shape.primary_key, &row::output), metadata }
                 })
                 .collect();

@@ -99,19 +99,6 @@ pub fn on() -> bool {
     answer
 }
 
-/// Lock the head of `tenant`'s chain until the transaction ends and return (last
-/// position, last hash); a chain not started yet starts at the genesis hash. The
-/// head is read once per transaction (see chain_heads).
-pub fn lock_head(tenant: &str) -> (i64, Vec<u8>) {
-    super::chain_heads::lock(tenant)
-}
-
-/// Move the head of `tenant`'s chain (locked by lock_head in this transaction); it
-/// is written back to relay_audit_chains before the transaction commits.
-pub fn store_head(tenant: &str, seq: i64, hash: &[u8]) {
-    super::chain_heads::store(tenant, seq, hash)
-}
-
 /// The bytes of a jsonb datum as stored (detoasted).
 ///
 /// # Safety
@@ -142,11 +129,11 @@ pub fn now_unix_micros() -> i64 {
 /// Chain a single entry of `tenant` (relay_audit, relay's own entries): lock the
 /// head, hash the entry (`hash_of(previous hash, position, id)`), move the head.
 pub fn link_one(tenant: &str, hash_of: impl FnOnce(&[u8], i64, &[u8; 16]) -> [u8; 32]) -> Link {
-    let (last_seq, previous) = lock_head(tenant);
+    let (last_seq, previous) = super::chain_heads::lock(tenant);
     let id = super::uuid7::new_uuid7();
     let seq = last_seq + 1;
     let hash = hash_of(&previous, seq, &id);
-    store_head(tenant, seq, &hash);
+    super::chain_heads::store(tenant, seq, &hash);
     Link { id, seq, hash }
 }
 

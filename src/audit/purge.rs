@@ -95,7 +95,7 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
                 // entry of a transaction that began before `before` but was chained
                 // after one that stays is kept too). The last entry removed becomes
                 // the checkpoint verification starts from.
-                let (last_seq, _) = super::chain::lock_head(&tenant);
+                let (last_seq, _) = super::chain_heads::lock(&tenant);
                 let cut = client
                     .select(
                         &format!(

@@ -4,7 +4,7 @@
 //! the bytes its output function printed, integers as numbers. Everything a row's
 //! cells point at lives in the capture's batch memory context, reset after each batch.
 
-use super::shape::{JsonKind, TableShape};
+use super::shape::{Column, JsonKind, TableShape};
 use pgrx::pg_sys::{self, jbvType, JsonbIteratorToken as Tok};
 use serde_json::Value;
 use std::ffi::{c_char, CStr};
@@ -131,8 +131,8 @@ pub fn output(typoid: pg_sys::Oid, datum: pg_sys::Datum) -> String {
 }
 
 /// The columns whose value differs between the old and the new row, in column order.
-pub fn changed_columns<'a>(names: &'a [String], old: &[Cell], new: &[Cell]) -> Vec<&'a str> {
-    names.iter().zip(old.iter().zip(new)).filter(|(_, (o, n))| !o.same(n)).map(|(name, _)| name.as_str()).collect()
+pub fn changed_columns<'a>(columns: &'a [Column], old: &[Cell], new: &[Cell]) -> Vec<&'a str> {
+    columns.iter().zip(old.iter().zip(new)).filter(|(_, (o, n))| !o.same(n)).map(|(c, _)| c.name.as_str()).collect()
 }
 
 /// The row's primary key as audit resource_id: the value of a one-column key, a JSON
@@ -291,11 +291,11 @@ impl Builder {
     }
 
     /// A row as an object of its columns.
-    pub unsafe fn row(&mut self, names: &[String], row: &[Cell]) {
+    pub unsafe fn row(&mut self, columns: &[Column], row: &[Cell]) {
         unsafe {
             self.begin_object();
-            for (name, cell) in names.iter().zip(row) {
-                self.key(name);
+            for (column, cell) in columns.iter().zip(row) {
+                self.key(&column.name);
                 self.cell(Tok::WJB_VALUE, cell);
             }
             self.end_object();
@@ -313,7 +313,7 @@ impl Builder {
 ///
 /// # Safety
 /// In a transaction; the cells' memory is live.
-pub unsafe fn metadata(table: &str, names: &[String], old: Option<&[Cell]>, new: Option<&[Cell]>) -> pg_sys::Datum {
+pub unsafe fn metadata(table: &str, columns: &[Column], old: Option<&[Cell]>, new: Option<&[Cell]>) -> pg_sys::Datum {
     unsafe {
         let mut b = Builder::new();
         b.begin_object();
@@ -321,16 +321,16 @@ pub unsafe fn metadata(table: &str, names: &[String], old: Option<&[Cell]>, new:
         b.string(Tok::WJB_VALUE, table);
         if let Some(old) = old {
             b.key("old");
-            b.row(names, old);
+            b.row(columns, old);
         }
         if let Some(new) = new {
             b.key("new");
-            b.row(names, new);
+            b.row(columns, new);
         }
         if let (Some(old), Some(new)) = (old, new) {
             b.key("changed");
             b.begin_array();
-            for name in changed_columns(names, old, new) {
+            for name in changed_columns(columns, old, new) {
                 b.string(Tok::WJB_ELEM, name);
             }
             b.end_array();
@@ -357,7 +357,8 @@ mod tests {
 
     #[test]
     fn changed_columns_are_listed_in_column_order() {
-        let names = ["id".to_string(), "name".to_string(), "n".to_string(), "gone".to_string()];
+        let column = |name: &str| Column { attnum: 0, name: name.into(), kind: JsonKind::Text, typoid: pg_sys::TEXTOID, output_fn: pg_sys::InvalidOid };
+        let names = [column("id"), column("name"), column("n"), column("gone")];
         let old = [Cell::Int(1), t("a"), Cell::Int(1), t("x")];
         let new = [Cell::Int(1), t("b"), Cell::Int(2), Cell::Null];
         assert_eq!(changed_columns(&names, &old, &new), vec!["name", "n", "gone"]);

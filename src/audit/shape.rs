@@ -49,8 +49,6 @@ pub struct TableShape {
     /// schema.table, quoted: the entries' resource_type and metadata's "table".
     pub table: String,
     pub columns: Vec<Column>,
-    /// The live columns' names, in column order.
-    pub names: Vec<String>,
     /// The primary key's columns, as positions in `columns`.
     pub primary_key: Vec<usize>,
     /// The tenant column's position in `columns`, when the table has a column of that name.
@@ -150,7 +148,6 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
         let schema = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
         let schema = if schema.is_null() { String::new() } else { CStr::from_ptr(schema).to_string_lossy().into_owned() };
         let name = CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy();
-        let names = columns.iter().map(|c| c.name.clone()).collect();
-        TableShape { table: quote_qualified(&schema, &name), columns, names, primary_key, tenant_column: tenant_position }
+        TableShape { table: quote_qualified(&schema, &name), columns, primary_key, tenant_column: tenant_position }
     }
 }

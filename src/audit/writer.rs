@@ -53,35 +53,20 @@ const COLUMNS: [(&str, pg_sys::Oid); 11] = [
 /// capture trigger reads.
 pub const BATCH: usize = 1000;
 
+/// Write a batch of entries (at most BATCH from the capture trigger), natively when
+/// audit_logs is as relay made it, else through SQL.
 pub fn write(common: &Common, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
-    // Everything the native writer allocates for a batch (the executor state, the
-    // result relation and its index information, the slots) goes in a context of its
-    // own, deleted right after: a statement written in many batches, by one trigger
-    // call, would otherwise keep every batch's allocations until the call ends.
-    // SAFETY: a child of the current context, switched back to and deleted below.
-    let (batch_cxt, caller_cxt) = unsafe {
-        let cxt = pg_sys::AllocSetContextCreateInternal(
-            pg_sys::CurrentMemoryContext,
-            c"relay audit write".as_ptr(),
-            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-        );
-        (cxt, pg_sys::MemoryContextSwitchTo(cxt))
-    };
+    // What writing allocates (the executor state, the result relation and its index
+    // information, the slots) goes in the current memory context: the capture
+    // trigger's batch context, reset after every batch.
     // Chained: each entry's place and hash.
     let links = super::chain::on().then(|| link_entries(common, entries));
     let links = links.as_deref();
     // SAFETY: see native_write.
     let native = unsafe { native_write(common, entries, links) };
-    // SAFETY: back to the caller's context; nothing allocated above is used after.
-    unsafe {
-        pg_sys::MemoryContextSwitchTo(caller_cxt);
-        pg_sys::MemoryContextDelete(batch_cxt);
-    }
     if native {
         pgrx::debug1!("relay_tenancy: {} audit entries written natively", entries.len());
     } else {
@@ -254,7 +239,7 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
     tenants.sort_unstable();
     tenants.dedup();
     let mut heads: std::collections::HashMap<&str, (i64, Vec<u8>)> =
-        tenants.iter().map(|t| (*t, chain::lock_head(t))).collect();
+        tenants.iter().map(|t| (*t, super::chain_heads::lock(t))).collect();
     let created_at = chain::now_unix_micros();
     let links = entries
         .iter()
@@ -286,7 +271,7 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
         })
         .collect();
     for (tenant, (seq, hash)) in heads {
-        chain::store_head(tenant, seq, &hash);
+        super::chain_heads::store(tenant, seq, &hash);
     }
     links
 }
