@@ -62,6 +62,9 @@ SQL
 # each side's own and left out here)
 entries=$(P -d pub -At -c "SELECT count(*) FROM audit_logs WHERE tenant_id = 'acme'")
 wait_for sub "SELECT count(*) = $entries FROM audit_logs WHERE tenant_id = 'acme'" || true
+# and until every table's initial copy is done (two copy workers per subscription: the
+# third table's copy can finish after the streamed changes of the others arrive)
+wait_for sub "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel" || true
 is "rows arrive with their tenant" "acme:2" sub "SELECT string_agg(DISTINCT tenant_id, ',') || ':' || count(*) FROM notes"
 is "tenants arrive (the default one is each side's own)" "acme,default-tenant-000-0000-000000000000" sub \
    "SELECT string_agg(id, ',' ORDER BY id) FROM tenants"
