@@ -197,6 +197,8 @@ COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabl
 REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_distribute(text, integer) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_distribute_plan(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_repair() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit_purge(timestamptz) SET search_path = pg_catalog, pg_temp;
 

@@ -281,3 +281,30 @@ ALTER TABLE relay_audit_settings ENABLE ALWAYS TRIGGER relay_tenant_truncate_gua
 -- around the SQL writer and the hash chain (pinned search_path there): a one-row
 -- statement no longer pays for a function-level identity and search_path switch.
 ALTER FUNCTION relay_audit_capture() SECURITY INVOKER RESET search_path;
+
+-- 8. Scale out with Citus: relay_distribute and its dry run.
+-- relay_tenancy::distribute::relay_distribute
+CREATE  FUNCTION "relay_distribute"(
+	"schema" TEXT DEFAULT 'public', /* Option < String > */
+	"shard_count" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS SETOF TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_distribute_wrapper';
+
+-- relay_tenancy::distribute::relay_distribute_plan
+CREATE  FUNCTION "relay_distribute_plan"(
+	"schema" TEXT DEFAULT 'public', /* Option < String > */
+	"shard_count" INT DEFAULT NULL /* Option < i32 > */
+) RETURNS TABLE (
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_distribute_plan_wrapper';
+
+ALTER FUNCTION relay_distribute(text, integer) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_distribute_plan(text, integer) SET search_path = pg_catalog, pg_temp;

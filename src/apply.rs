@@ -96,6 +96,13 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
     }
 }
 
+/// Run `f` with table `relid` marked as the one relay is changing (relay_distribute's
+/// rewrite of relay's own policy).
+pub fn while_applying<R>(relid: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let _restore = Applying(APPLYING.with(|a| a.replace(Some(relid))));
+    f()
+}
+
 /// Run the steps on table `state` in order; return one log line per step.
 pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
     let _restore = Applying(APPLYING.with(|a| a.replace(Some(state.oid_datum()))));

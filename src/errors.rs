@@ -728,3 +728,79 @@ pub fn not_relay_table(table: &str) -> ! {
         "Rename relay's table back (ALTER TABLE ... RENAME TO ...), after renaming or dropping the one that took its name.".into(),
     )
 }
+
+/// relay_distribute without Citus.
+pub fn citus_missing(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("{function} needs Citus, which is not installed in this database"),
+        "The citus extension is not in pg_extension.".into(),
+        "Install Citus from Citus's packages, add it to shared_preload_libraries, CREATE EXTENSION citus and add the workers; relay_distribute_plan checks a schema without it.".into(),
+    )
+}
+
+/// relay_distribute on a Citus worker.
+pub fn not_coordinator(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{function} must run on the Citus coordinator"),
+        "citus_is_coordinator() is false on this node.".into(),
+        "Connect to the coordinator (the node whose pg_dist_node lists the workers) and run it there.".into(),
+    )
+}
+
+/// What relay_distribute cannot distribute.
+pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribute::Refusal) -> ! {
+    use crate::distribute::Refusal::*;
+    use PgSqlErrorCode::*;
+    let schema = crate::quote::quote_ident(schema);
+    match refusal {
+        NoTenantTables => raise(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("{function}: schema {schema} has no tenant-enabled tables"),
+            "relay_tables lists no table of that schema.".into(),
+            format!("Tenant-enable its tables first: SELECT relay_enable_tenancy_schema('{schema}', primary_key => 'tenant')."),
+        ),
+        KeyWithoutTenant { table, constraint, kind, columns, tenant_column } => {
+            let what = match kind {
+                'p' => "primary key",
+                'x' => "exclusion constraint",
+                _ => "unique constraint",
+            };
+            let hint = match kind {
+                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy('{table}', primary_key => 'tenant'). Or leave the table out of the schema's tenant tables."),
+                _ => format!("Make it per tenant: re-run relay_enable_tenancy('{table}') with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference."),
+            };
+            raise(
+                ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("cannot distribute {table}: its {what} {constraint} does not include {tenant_column}"),
+                format!("{constraint} is on ({}); Citus needs the distribution column {tenant_column} in every primary key, unique and exclusion constraint.", columns.join(", ")),
+                hint,
+            )
+        }
+        ForeignKeyWithoutTenant { table, constraint, referenced, tenant_column } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its foreign key {constraint} to {referenced} does not include {tenant_column}"),
+            "Between distributed tables Citus needs foreign keys on the distribution column (the referenced row must be on the same node).".into(),
+            format!("Make it composite: re-run relay_enable_tenancy('{table}') without keep_foreign_keys listing {constraint}."),
+        ),
+        Audited { table } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its changes are captured into the audit log"),
+            "relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
+            format!("SELECT relay_disable_audit('{table}') first, or leave the table local."),
+        ),
+        ForeignKeyCycle { tables } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute schema {schema}: foreign keys between {} form a cycle", tables.join(", ")),
+            "Each table is distributed after the tables it references; a cycle leaves no first one.".into(),
+            "Drop one of the foreign keys of the cycle, distribute, and add it back.".into(),
+        ),
+        AlreadyPlaced { table, how } => raise(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot distribute {table}: Citus already made it {how}"),
+            "pg_dist_partition has it in another form than relay_distribute makes.".into(),
+            format!("Undo it with SELECT undistribute_table('{table}') and run {function} again."),
+        ),
+    }
+}

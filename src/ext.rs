@@ -484,3 +484,37 @@ pub fn refuse_foreign_triggers(name: &'static CStr) {
         crate::errors::foreign_trigger_on_relay_table(&quote_qualified(&rel.schema, &name.to_string_lossy()), &found);
     }
 }
+
+/// A setting changed until dropped, at a GUC nest level of its own (an error's abort
+/// rolls it back too), like a function's SET clause.
+pub struct ScopedSetting(i32);
+
+impl ScopedSetting {
+    pub fn set(name: &CStr, value: &CStr) -> ScopedSetting {
+        // SAFETY: plain GUC calls in a transaction.
+        unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_SUSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            ScopedSetting(level)
+        }
+    }
+}
+
+impl Drop for ScopedSetting {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: pops the nest level `set` entered.
+        unsafe { pg_sys::AtEOXact_GUC(true, self.0) };
+    }
+}

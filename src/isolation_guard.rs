@@ -122,8 +122,11 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
                                           WHEN a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype]::pg_catalog.oid[])
                                           THEN 'relay_policy_tenant_bigint'
                                           ELSE 'relay_policy_tenant' END AS f) fn
+          -- and without the sub-select, as relay_distribute writes it for Citus
           CROSS JOIN LATERAL (SELECT pg_catalog.format('(%I = ( SELECT %I.%I(%L::regclass) AS %I))', r.tenant_column, $1::pg_catalog.text, fn.f,
-                                                       c.oid::pg_catalog.regclass::pg_catalog.text, fn.f) AS rule) x
+                                                       c.oid::pg_catalog.regclass::pg_catalog.text, fn.f) AS rule,
+                                     pg_catalog.format('(%I = %I.%I(%L::regclass))', r.tenant_column, $1::pg_catalog.text, fn.f,
+                                                       c.oid::pg_catalog.regclass::pg_catalog.text) AS direct) x
           CROSS JOIN LATERAL (VALUES
             (NOT c.relrowsecurity, 'row level security is disabled'),
             (NOT c.relforcerowsecurity, 'row level security is no longer forced, so the owner bypasses it'),
@@ -136,8 +139,9 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
             (EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
                       WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
                         AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
-                        AND (pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS DISTINCT FROM x.rule
-                             OR pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS DISTINCT FROM x.rule)),
+                        AND (pg_catalog.pg_get_expr(p.polqual, p.polrelid) OPERATOR(pg_catalog.<>) ALL (ARRAY[x.rule, x.direct])
+                             OR pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) OPERATOR(pg_catalog.<>) ALL (ARRAY[x.rule, x.direct])
+                             OR p.polqual IS NULL OR p.polwithcheck IS NULL)),
              'a policy of relay''s no longer compares ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.tenant_column)
                OPERATOR(pg_catalog.||) ' with the session''s tenant'),
             (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t

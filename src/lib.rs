@@ -15,6 +15,7 @@ mod audit;
 pub mod catalog;
 mod context;
 mod disable;
+mod distribute;
 mod drop_guard;
 mod errors;
 mod explain_guard;

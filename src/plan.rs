@@ -1024,7 +1024,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         ));
     }
-    let printed = printed_rule(opts.ext_schema, &table, &tcol, type_key);
+    let printed = [printed_rule(opts.ext_schema, &table, &tcol, type_key), printed_direct_rule(opts.ext_schema, &table, &tcol, type_key)];
     steps.extend(policy_steps(state, &table, &tenant_rule(opts.ext_schema, &table, &tcol, type_key), &printed));
     steps.extend(always_trigger_steps(
         &table,
@@ -1153,7 +1153,7 @@ fn create_policy(table: &str, name: &str, mode: &str, rule: &str, marker: &str, 
 /// widen it. PostgreSQL grants no row without a permissive policy, so when the table
 /// has none of its own relay adds `tenant_access` (PERMISSIVE, the same rule); when
 /// it has some, they decide what each tenant may see of its own rows.
-fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &str) -> Vec<Step> {
+fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &[String]) -> Vec<Step> {
     let rule = rule.to_string();
     let mut steps = Vec::new();
     let replace = |p: &PolicyInfo, steps: &mut Vec<Step>| {
@@ -1196,13 +1196,27 @@ pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) ->
     format!("({col} = ( SELECT {}.{function}({}::regclass) AS {function}))", quote_ident(ext_schema), quote_literal(table))
 }
 
-/// A policy's USING and WITH CHECK are still relay's rule (a definition read without
-/// them, as in unit tests, counts as unchanged).
-fn rule_unchanged(policy: &PolicyInfo, printed: &str) -> bool {
+/// The same rule without the scalar sub-select, as relay_distribute writes it on
+/// tables it distributes with Citus (which refuses sub-selects in policies):
+/// `(tenant_id = s.relay_policy_tenant('s.t'::regclass))`. The same comparison with the
+/// same function, so either form is relay's rule.
+pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+    format!("{col} = {}.{}({}::pg_catalog.regclass)", quote_ident(ext_schema), typed("relay_policy_tenant", type_key), quote_literal(table))
+}
+
+/// `direct_rule` as `pg_policies` prints it under relay's pinned search_path.
+pub fn printed_direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+    let function = typed("relay_policy_tenant", type_key);
+    format!("({col} = {}.{function}({}::regclass))", quote_ident(ext_schema), quote_literal(table))
+}
+
+/// A policy's USING and WITH CHECK are still relay's rule in one of its printed forms
+/// (a definition read without them, as in unit tests, counts as unchanged).
+fn rule_unchanged(policy: &PolicyInfo, printed: &[String]) -> bool {
     let text = |key: &str| policy.definition.get(key).and_then(|v| v.as_str()).map(str::to_string);
     match (text("qual"), text("with_check")) {
         (None, None) if policy.definition.is_null() => true,
-        (qual, check) => qual.as_deref() == Some(printed) && check.as_deref() == Some(printed),
+        (qual, check) => printed.iter().any(|form| qual.as_deref() == Some(form) && check.as_deref() == Some(form)),
     }
 }
 

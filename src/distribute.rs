@@ -1,0 +1,558 @@
+//! Scale out with Citus: `relay_distribute(schema, shard_count)` and its dry run.
+//!
+//! Look: the schema's tenant-enabled tables (from relay's registry) with their keys,
+//! foreign keys and relay policies, the tables they reference that are not
+//! tenant-enabled, and what Citus already did (pg_dist_partition). Plan (pure, below):
+//! refuse what Citus cannot distribute, naming the constraint and the relay option
+//! that fixes it; then rewrite relay's policies without the scalar sub-select (Citus
+//! refuses sub-selects in policies), drop the default-tenant merge trigger of
+//! `tenants` (it would fire on the workers' shards), make `tenants` and the shared
+//! tables reference tables, and distribute the tenant tables on their tenant column,
+//! co-located, parents before the tables that reference them. Apply: each step
+//! through SPI in the caller's transaction, `citus.enable_unsafe_triggers` on for the
+//! duration (relay's TRUNCATE guards go to the shards). Steps already done are not
+//! planned again, so a re-run does what is left.
+
+use crate::ext;
+use crate::plan::{direct_rule, printed_rule, Lock, ACCESS_POLICY_NAME, POLICY_NAME};
+use crate::quote::{quote_ident, quote_literal};
+use pgrx::prelude::*;
+
+/// Where Citus has a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Not a Citus table (or Citus is not installed).
+    Local,
+    Reference,
+    /// Hash-distributed, in this co-location group.
+    Distributed(i64),
+    /// Anything else Citus made of it (a Citus local table, append-distributed).
+    Other,
+}
+
+/// A key of a tenant table: name, kind (`p`, `u`, `x`, `f`), its columns, and for a
+/// foreign key the table it references.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub kind: char,
+    pub columns: Vec<String>,
+    pub references: Option<u32>,
+}
+
+/// A tenant-enabled table of the schema.
+#[derive(Debug, Clone)]
+pub struct TenantTable {
+    pub relid: u32,
+    /// schema.table, quoted
+    pub name: String,
+    pub tenant_column: String,
+    pub type_key: String,
+    pub keys: Vec<Key>,
+    /// relay's policies on it, with their USING as pg_policies prints it
+    pub policies: Vec<(String, String)>,
+    pub audited: bool,
+    pub placement: Placement,
+}
+
+/// A table that tenant tables reference and that is not tenant-enabled.
+#[derive(Debug, Clone)]
+pub struct SharedTable {
+    pub relid: u32,
+    pub name: String,
+    pub placement: Placement,
+}
+
+/// Everything the plan depends on.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub ext_schema: String,
+    pub tables: Vec<TenantTable>,
+    /// relay's `tenants` table (always shared)
+    pub tenants: SharedTable,
+    pub tenants_merge_trigger: bool,
+    pub shared: Vec<SharedTable>,
+}
+
+/// One step: what it does, the lock it takes, the statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub lock: Lock,
+    pub action: String,
+    pub sql: String,
+    /// The table whose relay policy the step rewrites (relay's DDL guard lets relay's
+    /// own change of that table through).
+    pub policy_of: Option<u32>,
+}
+
+/// Why the schema cannot be distributed as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    NoTenantTables,
+    /// A primary key, unique or exclusion constraint without the tenant column.
+    KeyWithoutTenant { table: String, constraint: String, kind: char, columns: Vec<String>, tenant_column: String },
+    /// A foreign key between tenant tables without the tenant column.
+    ForeignKeyWithoutTenant { table: String, constraint: String, referenced: String, tenant_column: String },
+    /// Captured by relay_enable_audit: capture on distributed tables is not supported.
+    Audited { table: String },
+    /// Foreign keys between tenant tables that form a cycle: no order distributes them.
+    ForeignKeyCycle { tables: Vec<String> },
+    /// Citus already placed the table in another way.
+    AlreadyPlaced { table: String, how: String },
+}
+
+const MERGE_TRIGGER: &str = "relay_default_tenant_merge";
+
+/// The plan. Pure: unit-tested without PostgreSQL.
+pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusal> {
+    if state.tables.is_empty() {
+        return Err(Refusal::NoTenantTables);
+    }
+    let tenant_ids: Vec<u32> = state.tables.iter().map(|t| t.relid).collect();
+    let name_of = |relid: u32| {
+        state.tables.iter().find(|t| t.relid == relid).map(|t| t.name.clone())
+            .or_else(|| state.shared.iter().find(|s| s.relid == relid).map(|s| s.name.clone()))
+            .unwrap_or_else(|| relid.to_string())
+    };
+    for t in &state.tables {
+        if !matches!(t.placement, Placement::Local | Placement::Distributed(_)) {
+            return Err(Refusal::AlreadyPlaced { table: t.name.clone(), how: placement_label(t.placement).into() });
+        }
+        if t.audited {
+            return Err(Refusal::Audited { table: t.name.clone() });
+        }
+        for k in &t.keys {
+            let has_tenant = k.columns.contains(&t.tenant_column);
+            match k.kind {
+                'p' | 'u' | 'x' if !has_tenant => {
+                    return Err(Refusal::KeyWithoutTenant {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        kind: k.kind,
+                        columns: k.columns.clone(),
+                        tenant_column: t.tenant_column.clone(),
+                    })
+                }
+                'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
+                    return Err(Refusal::ForeignKeyWithoutTenant {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        referenced: name_of(k.references.expect("checked")),
+                        tenant_column: t.tenant_column.clone(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    let order = parents_first(state)?;
+    let mut steps = Vec::new();
+    // 1. relay's policies without the scalar sub-select, on tables not yet distributed.
+    for t in state.tables.iter().filter(|t| t.placement == Placement::Local) {
+        let initplan = printed_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
+        let rule = direct_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
+        for (policy, using) in &t.policies {
+            if *using == initplan {
+                steps.push(Step {
+                    lock: Lock::AccessExclusive,
+                    action: format!("rewrote policy {policy} on {} without its sub-select (Citus refuses sub-selects in policies)", t.name),
+                    sql: format!("ALTER POLICY {} ON {} USING ({rule}) WITH CHECK ({rule})", quote_ident(policy), t.name),
+                    policy_of: Some(t.relid),
+                });
+            }
+        }
+    }
+    // 2. tenants and the shared tables as reference tables.
+    if state.tenants.placement == Placement::Local && state.tenants_merge_trigger {
+        steps.push(Step {
+            lock: Lock::AccessExclusive,
+            action: format!("dropped trigger {MERGE_TRIGGER} on {} (it would fire on the workers' copies)", state.tenants.name),
+            sql: format!("DROP TRIGGER {MERGE_TRIGGER} ON {}", state.tenants.name),
+            policy_of: None,
+        });
+    }
+    for s in std::iter::once(&state.tenants).chain(&state.shared) {
+        match s.placement {
+            Placement::Reference => {}
+            Placement::Local => steps.push(Step {
+                lock: Lock::Share,
+                action: format!("made {} a reference table (a copy on every node)", s.name),
+                sql: format!("SELECT pg_catalog.create_reference_table({})", quote_literal(&s.name)),
+                policy_of: None,
+            }),
+            other => return Err(Refusal::AlreadyPlaced { table: s.name.clone(), how: placement_label(other).into() }),
+        }
+    }
+    // 3. the tenant tables, co-located, parents first.
+    let mut colocate = state.tables.iter().filter(|t| matches!(t.placement, Placement::Distributed(_))).map(|t| t.name.clone()).min();
+    for t in order {
+        if t.placement != Placement::Local {
+            continue;
+        }
+        let sql = match (&colocate, shard_count) {
+            (Some(with), _) => format!(
+                "SELECT pg_catalog.create_distributed_table({}, {}, colocate_with => {})",
+                quote_literal(&t.name), quote_literal(&t.tenant_column), quote_literal(with)
+            ),
+            (None, Some(n)) => format!(
+                "SELECT pg_catalog.create_distributed_table({}, {}, shard_count => {n})",
+                quote_literal(&t.name), quote_literal(&t.tenant_column)
+            ),
+            (None, None) => format!("SELECT pg_catalog.create_distributed_table({}, {})", quote_literal(&t.name), quote_literal(&t.tenant_column)),
+        };
+        steps.push(Step {
+            lock: Lock::Share,
+            action: match &colocate {
+                Some(with) => format!("distributed {} on {}, co-located with {with}", t.name, t.tenant_column),
+                None => format!("distributed {} on {}", t.name, t.tenant_column),
+            },
+            sql,
+            policy_of: None,
+        });
+        colocate.get_or_insert_with(|| t.name.clone());
+    }
+    Ok(steps)
+}
+
+fn placement_label(p: Placement) -> &'static str {
+    match p {
+        Placement::Local => "a local table",
+        Placement::Reference => "a reference table",
+        Placement::Distributed(_) => "a distributed table",
+        Placement::Other => "a Citus table of another kind (a Citus local or append-distributed table)",
+    }
+}
+
+/// The tenant tables, each after the tenant tables it references (by name among
+/// equals); a cycle is refused.
+fn parents_first(state: &State) -> Result<Vec<&TenantTable>, Refusal> {
+    let mut left: Vec<&TenantTable> = state.tables.iter().collect();
+    left.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut done: Vec<u32> = Vec::new();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        let ready = left.iter().position(|t| {
+            t.keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references).all(|r| {
+                r == t.relid || done.contains(&r) || !state.tables.iter().any(|o| o.relid == r)
+            })
+        });
+        match ready {
+            Some(i) => {
+                let t = left.remove(i);
+                done.push(t.relid);
+                order.push(t);
+            }
+            None => return Err(Refusal::ForeignKeyCycle { tables: left.iter().map(|t| t.name.clone()).collect() }),
+        }
+    }
+    Ok(order)
+}
+
+// ---- look ----
+
+/// Citus is installed in this database.
+pub fn citus_installed() -> bool {
+    // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
+    unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid }
+}
+
+fn look(schema: &str) -> State {
+    let ext_schema = ext::extension_schema();
+    let registry = crate::quote::quote_qualified(&ext_schema, "relay_tables");
+    let audit_tables = crate::quote::quote_qualified(&ext_schema, "relay_audit_tables");
+    let tenants = ext::ext_relation(c"tenants");
+    let citus = citus_installed();
+    ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let placements: Vec<(u32, String, i64)> = if citus {
+                client
+                    .select("SELECT logicalrelid::pg_catalog.oid, partmethod::pg_catalog.text, colocationid::pg_catalog.int8 FROM pg_catalog.pg_dist_partition", None, &[])
+                    .expect("Citus tables")
+                    .map(|r| (r.get::<pg_sys::Oid>(1).unwrap().unwrap().to_u32(), r.get::<String>(2).unwrap().unwrap_or_default(), r.get::<i64>(3).unwrap().unwrap_or(0)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let placement = |relid: u32| match placements.iter().find(|(r, _, _)| *r == relid) {
+                None => Placement::Local,
+                Some((_, m, _)) if m == "n" => Placement::Reference,
+                Some((_, m, c)) if m == "h" => Placement::Distributed(*c),
+                Some(_) => Placement::Other,
+            };
+            let rows: Vec<(u32, String, String, String, bool)> = client
+                .select(
+                    &format!(
+                        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname), r.tenant_column::pg_catalog.text,
+                                CASE WHEN a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
+                                     WHEN a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype]::pg_catalog.oid[]) THEN 'bigint'
+                                     ELSE 'text' END,
+                                EXISTS (SELECT FROM {audit_tables} x WHERE x.relid OPERATOR(pg_catalog.=) c.oid)
+                           FROM {registry} r
+                           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
+                           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column
+                          WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND NOT c.relispartition
+                          ORDER BY 2"
+                    ),
+                    None,
+                    &[schema.into()],
+                )
+                .expect("tenant tables")
+                .map(|r| {
+                    (
+                        r.get::<pg_sys::Oid>(1).unwrap().unwrap().to_u32(),
+                        r.get::<String>(2).unwrap().unwrap_or_default(),
+                        r.get::<String>(3).unwrap().unwrap_or_default(),
+                        r.get::<String>(4).unwrap().unwrap_or_default(),
+                        r.get::<bool>(5).unwrap().unwrap_or(false),
+                    )
+                })
+                .collect();
+            let mut tables = Vec::new();
+            let mut shared_ids: Vec<u32> = Vec::new();
+            for (relid, name, tenant_column, type_key, audited) in rows {
+                let oid = pg_sys::Oid::from(relid);
+                let keys: Vec<Key> = client
+                    .select(
+                        "SELECT con.conname::pg_catalog.text, con.contype::pg_catalog.text,
+                                ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i)
+                                        JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                                       ORDER BY k.i),
+                                NULLIF(con.confrelid, 0::pg_catalog.oid)
+                           FROM pg_catalog.pg_constraint con
+                          WHERE con.conrelid OPERATOR(pg_catalog.=) $1 AND con.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p', 'u', 'x', 'f']::pg_catalog.char[])
+                          ORDER BY 1",
+                        None,
+                        &[oid.into()],
+                    )
+                    .expect("keys")
+                    .map(|r| Key {
+                        name: r.get::<String>(1).unwrap().unwrap_or_default(),
+                        kind: r.get::<String>(2).unwrap().unwrap_or_default().chars().next().unwrap_or('?'),
+                        columns: r.get::<Vec<String>>(3).unwrap().unwrap_or_default(),
+                        references: r.get::<pg_sys::Oid>(4).unwrap().map(|o| o.to_u32()),
+                    })
+                    .collect();
+                let policies: Vec<(String, String)> = client
+                    .select(
+                        "SELECT p.polname::pg_catalog.text, pg_catalog.pg_get_expr(p.polqual, p.polrelid)
+                           FROM pg_catalog.pg_policy p
+                          WHERE p.polrelid OPERATOR(pg_catalog.=) $1 AND p.polname OPERATOR(pg_catalog.=) ANY ($2)
+                          ORDER BY 1",
+                        None,
+                        &[oid.into(), vec![POLICY_NAME.to_string(), ACCESS_POLICY_NAME.to_string()].into()],
+                    )
+                    .expect("policies")
+                    .map(|r| (r.get::<String>(1).unwrap().unwrap_or_default(), r.get::<String>(2).unwrap().unwrap_or_default()))
+                    .collect();
+                shared_ids.extend(keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references));
+                tables.push(TenantTable { relid, name, tenant_column, type_key, keys, policies, audited, placement: placement(relid) });
+            }
+            let tenant_ids: Vec<u32> = tables.iter().map(|t| t.relid).collect();
+            shared_ids.sort_unstable();
+            shared_ids.dedup();
+            shared_ids.retain(|r| !tenant_ids.contains(r) && *r != tenants.relid.to_u32());
+            let shared = shared_ids
+                .iter()
+                .map(|r| {
+                    let name = client
+                        .select("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) $1", Some(1), &[pg_sys::Oid::from(*r).into()])
+                        .expect("shared table")
+                        .first()
+                        .get_one::<String>()
+                        .expect("name")
+                        .unwrap_or_default();
+                    SharedTable { relid: *r, name, placement: placement(*r) }
+                })
+                .collect();
+            let tenants_relid = tenants.relid.to_u32();
+            let merge = client
+                .select(
+                    "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND tgname OPERATOR(pg_catalog.=) $2)",
+                    Some(1),
+                    &[tenants.relid.into(), MERGE_TRIGGER.into()],
+                )
+                .expect("merge trigger")
+                .first()
+                .get_one::<bool>()
+                .expect("exists")
+                .unwrap_or(false);
+            State {
+                ext_schema: ext_schema.clone(),
+                tables,
+                tenants: SharedTable { relid: tenants_relid, name: crate::quote::quote_qualified(&tenants.schema, "tenants"), placement: placement(tenants_relid) },
+                tenants_merge_trigger: merge,
+                shared,
+            }
+        })
+    })
+}
+
+/// The plan for `schema`, or the refusal raised as an error.
+fn planned(function: &str, schema: &str, shard_count: Option<i32>) -> Vec<Step> {
+    if shard_count.is_some_and(|n| n < 1) {
+        crate::errors::raise(
+            pgrx::pg_sys::errcodes::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("{function}: shard_count must be at least 1"),
+            format!("shard_count => {} was given.", shard_count.unwrap_or_default()),
+            "Leave it NULL for Citus's citus.shard_count, or pass a positive number.".into(),
+        );
+    }
+    let state = look(schema);
+    plan(&state, shard_count).unwrap_or_else(|r| crate::errors::distribute_refused(function, schema, r))
+}
+
+fn schema_arg(function: &str, schema: Option<String>) -> String {
+    schema.unwrap_or_else(|| crate::errors::null_argument(function, "schema"))
+}
+
+/// The steps relay_distribute would take, in order, with the lock each takes and its
+/// statement. Changes nothing; works without Citus (to check a schema before
+/// installing it).
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_distribute_plan(
+    schema: default!(Option<String>, "'public'"),
+    shard_count: default!(Option<i32>, "NULL"),
+) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
+    let schema = schema_arg("relay_distribute_plan", schema);
+    let steps = planned("relay_distribute_plan", &schema, shard_count);
+    TableIterator::new(
+        steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)).collect::<Vec<_>>(),
+    )
+}
+
+/// Distribute `schema`'s tenant tables with Citus (on the coordinator). Returns one
+/// line per step taken; nothing when everything is distributed already.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_distribute(schema: default!(Option<String>, "'public'"), shard_count: default!(Option<i32>, "NULL")) -> SetOfIterator<'static, String> {
+    let schema = schema_arg("relay_distribute", schema);
+    if !citus_installed() {
+        crate::errors::citus_missing("relay_distribute");
+    }
+    let coordinator = Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()").ok().flatten().unwrap_or(false);
+    if !coordinator {
+        crate::errors::not_coordinator("relay_distribute");
+    }
+    let steps = planned("relay_distribute", &schema, shard_count);
+    // relay's TRUNCATE guards are triggers: Citus distributes tables with triggers
+    // only with this on (it creates them on the shards).
+    let _unsafe_triggers = ext::ScopedSetting::set(c"citus.enable_unsafe_triggers", c"on");
+    let mut lines = Vec::new();
+    for step in &steps {
+        pgrx::debug1!("relay_tenancy: {}", step.sql);
+        let run = || Spi::run(&step.sql).expect("distribute step");
+        match step.policy_of {
+            Some(relid) => crate::apply::while_applying(pg_sys::Oid::from(relid), run),
+            None => run(),
+        }
+        lines.push(format!("{} [{}]", step.action, step.lock.as_str()));
+    }
+    SetOfIterator::new(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(relid: u32, name: &str, keys: Vec<Key>) -> TenantTable {
+        TenantTable {
+            relid,
+            name: name.into(),
+            tenant_column: "tenant_id".into(),
+            type_key: "text".into(),
+            keys,
+            policies: vec![(POLICY_NAME.into(), printed_rule("public", name, "tenant_id", "text"))],
+            audited: false,
+            placement: Placement::Local,
+        }
+    }
+
+    fn key(name: &str, kind: char, columns: &[&str], references: Option<u32>) -> Key {
+        Key { name: name.into(), kind, columns: columns.iter().map(|c| c.to_string()).collect(), references }
+    }
+
+    fn state(tables: Vec<TenantTable>) -> State {
+        State {
+            ext_schema: "public".into(),
+            tables,
+            tenants: SharedTable { relid: 1, name: "public.tenants".into(), placement: Placement::Local },
+            tenants_merge_trigger: true,
+            shared: vec![],
+        }
+    }
+
+    fn two_tables() -> State {
+        state(vec![
+            table(30, "public.skills", vec![key("skills_pkey", 'p', &["tenant_id", "id"], None), key("skills_author_id_fkey", 'f', &["tenant_id", "author_id"], Some(20))]),
+            table(20, "public.users", vec![key("users_pkey", 'p', &["tenant_id", "id"], None), key("users_tenant_id_fkey", 'f', &["tenant_id"], Some(1))]),
+        ])
+    }
+
+    #[test]
+    fn policies_then_reference_tables_then_tenant_tables_parents_first() {
+        let steps = plan(&two_tables(), Some(8)).unwrap();
+        let sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            sql,
+            vec![
+                "ALTER POLICY tenant_isolation ON public.skills USING (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.regclass)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.regclass))",
+                "ALTER POLICY tenant_isolation ON public.users USING (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.regclass)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.regclass))",
+                "DROP TRIGGER relay_default_tenant_merge ON public.tenants",
+                "SELECT pg_catalog.create_reference_table('public.tenants')",
+                "SELECT pg_catalog.create_distributed_table('public.users', 'tenant_id', shard_count => 8)",
+                "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')",
+            ]
+        );
+        assert_eq!(steps[0].policy_of, Some(30));
+    }
+
+    #[test]
+    fn a_rerun_does_what_is_left() {
+        let mut s = two_tables();
+        s.tenants.placement = Placement::Reference;
+        s.tenants_merge_trigger = false;
+        s.tables[1].placement = Placement::Distributed(3);
+        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::regclass))".into();
+        let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
+        assert_eq!(sql.len(), 2);
+        assert!(sql[0].starts_with("ALTER POLICY tenant_isolation ON public.skills"));
+        assert_eq!(sql[1], "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')");
+        s.tables[0].placement = Placement::Distributed(3);
+        assert!(plan(&s, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn keys_without_the_tenant_column_are_refused_by_name() {
+        let mut s = two_tables();
+        s.tables[1].keys.push(key("users_email_key", 'u', &["email"], None));
+        assert!(matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { constraint, kind: 'u', .. }) if constraint == "users_email_key"));
+        let mut s = two_tables();
+        s.tables[1].keys[0] = key("users_pkey", 'p', &["id"], None);
+        assert!(matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { kind: 'p', .. })));
+        let mut s = two_tables();
+        s.tables[0].keys[1] = key("skills_author_id_fkey", 'f', &["author_id"], Some(20));
+        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users"));
+    }
+
+    #[test]
+    fn what_cannot_be_distributed_is_refused() {
+        assert_eq!(plan(&state(vec![]), None), Err(Refusal::NoTenantTables));
+        let mut s = two_tables();
+        s.tables[0].audited = true;
+        assert!(matches!(plan(&s, None), Err(Refusal::Audited { .. })));
+        let mut s = two_tables();
+        s.tables[1].keys.push(key("users_fav_fkey", 'f', &["tenant_id", "fav"], Some(30)));
+        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyCycle { tables }) if tables.len() == 2));
+        let mut s = two_tables();
+        s.tables[0].keys.push(key("skills_self_fkey", 'f', &["tenant_id", "parent"], Some(30)));
+        assert!(plan(&s, None).is_ok(), "a table referencing itself is no cycle");
+    }
+
+    #[test]
+    fn shared_tables_become_reference_tables() {
+        let mut s = two_tables();
+        s.shared.push(SharedTable { relid: 40, name: "public.countries".into(), placement: Placement::Local });
+        let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
+        assert!(sql.contains(&"SELECT pg_catalog.create_reference_table('public.countries')".to_string()));
+    }
+}
