@@ -22,7 +22,7 @@ CREATE TABLE audit_logs (
 );
 -- New entries take the session's tenant (set after CREATE TABLE: the regclass
 -- literal needs the table to exist); with no tenant set an insert fails.
-ALTER TABLE audit_logs ALTER COLUMN tenant_id SET DEFAULT relay_insert_tenant('audit_logs');
+ALTER TABLE audit_logs ALTER COLUMN tenant_id SET DEFAULT relay_insert_tenant('audit_logs'::regclass);
 COMMENT ON TABLE audit_logs IS 'relay_tenancy: append-only audit log, one tenant''s entries visible at a time';
 CREATE INDEX audit_logs_tenant_created_idx ON audit_logs (tenant_id, created_at DESC);
 CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, created_at DESC);
@@ -40,12 +40,12 @@ ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_row,
 -- session_tenant_expr; the audit test checks the two stay identical).
 ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_logs AS RESTRICTIVE FOR ALL
-  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
-  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
+  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs'::regclass)))
+  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs'::regclass)));
 COMMENT ON POLICY tenant_isolation ON audit_logs IS 'relay_tenancy: rows of the tenant in app.current_tenant_id only';
 CREATE POLICY tenant_access ON audit_logs AS PERMISSIVE FOR ALL
-  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs')))
-  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs')));
+  USING (tenant_id = (SELECT relay_policy_tenant('audit_logs'::regclass)))
+  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('audit_logs'::regclass)));
 COMMENT ON POLICY tenant_access ON audit_logs IS 'relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)';
 -- Entries are appended by relay_audit() and the capture trigger only (they run as
 -- the extension's owner, which bypasses row level security): a role granted INSERT

@@ -308,3 +308,19 @@ AS 'MODULE_PATHNAME', 'relay_distribute_plan_wrapper';
 
 ALTER FUNCTION relay_distribute(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_distribute_plan(text, integer) SET search_path = pg_catalog, pg_temp;
+
+-- 9. The by-name forms of the policy and default functions, which relay_distribute
+--    writes for Citus (a worker cannot resolve a regclass constant while it creates
+--    a shard).
+CREATE FUNCTION "relay_insert_tenant"("tbl" TEXT) RETURNS TEXT
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_insert_tenant_named_wrapper';
+CREATE FUNCTION "relay_insert_tenant_uuid"("tbl" TEXT) RETURNS uuid
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_insert_tenant_uuid_named_wrapper';
+CREATE FUNCTION "relay_insert_tenant_bigint"("tbl" TEXT) RETURNS bigint
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_insert_tenant_bigint_named_wrapper';
+CREATE FUNCTION "relay_policy_tenant"("tbl" TEXT) RETURNS TEXT
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_policy_tenant_named_wrapper';
+CREATE FUNCTION "relay_policy_tenant_uuid"("tbl" TEXT) RETURNS uuid
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_policy_tenant_uuid_named_wrapper';
+CREATE FUNCTION "relay_policy_tenant_bigint"("tbl" TEXT) RETURNS bigint
+STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'relay_policy_tenant_bigint_named_wrapper';

@@ -401,7 +401,13 @@ pub fn plan_rows(notes: Vec<String>, steps: Vec<plan::Step>) -> Vec<(i32, String
 /// naming the table when none is set, so a row never lands in a tenant by accident.
 #[pg_extern(stable, parallel_safe)]
 fn relay_insert_tenant(tbl: RegClass) -> String {
-    context::current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&tbl.display()))
+    context::insert_tenant(|| tbl.display())
+}
+
+/// The same default as written for Citus (the table by name; see `context`).
+#[pg_extern(stable, parallel_safe, name = "relay_insert_tenant")]
+fn relay_insert_tenant_named(tbl: &str) -> String {
+    context::insert_tenant(|| tbl.to_string())
 }
 
 /// Exposed for tests: PostgreSQL's quoting, to check `quote::quote_ident` against.

@@ -294,7 +294,11 @@ SELECT pg_catalog.json_build_object(
             AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[
                   pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.regclass)'),
                   pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_uuid(pg_catalog.regclass)'),
-                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.regclass)')]::pg_catalog.oid[])), false),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.regclass)'),
+                  -- the by-name forms relay_distribute writes for Citus
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.text)'),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_uuid(pg_catalog.text)'),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.text)')]::pg_catalog.oid[])), false),
       'name', a.attname)
       FROM pg_catalog.pg_attribute a
       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum

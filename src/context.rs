@@ -56,28 +56,43 @@ pub fn current_actor() -> Option<String> {
     signed::actor_setting()
 }
 
-/// The tenant the `tenant_isolation` policy of `tbl` compares with: evaluated once
-/// per query (the policy wraps it in a scalar sub-select, an InitPlan). With no tenant
-/// set it is NULL (no row matches) or, under relay.require_tenant, an error.
-#[pg_extern(stable, parallel_safe)]
-fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
+/// The tenant the `tenant_isolation` policy of a table compares with. With no tenant
+/// set it is NULL (no row matches) or, under relay.require_tenant, an error naming the
+/// table. Each policy and default function below has two forms: the table as a
+/// regclass (what relay writes on local tables) and as text (what relay_distribute
+/// writes for Citus: a worker creating a shard cannot resolve a regclass constant,
+/// and the table is only named in errors).
+/// `table` names the table for errors only (computed then: it costs a lookup).
+fn policy_tenant(table: impl Fn() -> String) -> Option<String> {
     let tenant = current_tenant();
     if tenant.is_none() && REQUIRE_TENANT.get() {
-        errors::no_tenant_for_query(&tbl.display());
+        errors::no_tenant_for_query(&table());
     }
     tenant
+}
+
+/// The policy's tenant for a text tenant column: evaluated once per query on local
+/// tables (the policy wraps it in a scalar sub-select, an InitPlan).
+#[pg_extern(stable, parallel_safe)]
+fn relay_policy_tenant(tbl: RegClass) -> Option<String> {
+    policy_tenant(|| tbl.display())
+}
+
+#[pg_extern(stable, parallel_safe, name = "relay_policy_tenant")]
+fn relay_policy_tenant_named(tbl: &str) -> Option<String> {
+    policy_tenant(|| tbl.to_string())
 }
 
 /// The session's tenant as the type of a tenant column that is not text: None when
 /// unset, or when it is not of that type (it can name no row then, like an unknown
 /// tenant); under relay.require_tenant both are errors naming the table.
-fn typed_tenant<T>(tbl: RegClass, type_name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+fn typed_tenant<T>(table: impl Fn() -> String, type_name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
     let tenant = current_tenant();
     match tenant.as_deref().map(|t| (t, parse(t))) {
-        None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&tbl.display()),
+        None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&table()),
         None => None,
         Some((_, Some(value))) => Some(value),
-        Some((t, None)) if REQUIRE_TENANT.get() => errors::tenant_not_of_type(t, type_name, &tbl.display()),
+        Some((t, None)) if REQUIRE_TENANT.get() => errors::tenant_not_of_type(t, type_name, &table()),
         Some((_, None)) => None,
     }
 }
@@ -98,28 +113,63 @@ pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
 /// The policy's tenant for a uuid tenant column.
 #[pg_extern(stable, parallel_safe)]
 fn relay_policy_tenant_uuid(tbl: RegClass) -> Option<pgrx::Uuid> {
-    typed_tenant(tbl, "uuid", parse_uuid).map(pgrx::Uuid::from_bytes)
+    typed_tenant(|| tbl.display(), "uuid", parse_uuid).map(pgrx::Uuid::from_bytes)
+}
+
+#[pg_extern(stable, parallel_safe, name = "relay_policy_tenant_uuid")]
+fn relay_policy_tenant_uuid_named(tbl: &str) -> Option<pgrx::Uuid> {
+    typed_tenant(|| tbl.to_string(), "uuid", parse_uuid).map(pgrx::Uuid::from_bytes)
 }
 
 /// The policy's tenant for a bigint or integer tenant column.
 #[pg_extern(stable, parallel_safe)]
 fn relay_policy_tenant_bigint(tbl: RegClass) -> Option<i64> {
-    typed_tenant(tbl, "bigint", |t| t.parse::<i64>().ok())
+    typed_tenant(|| tbl.display(), "bigint", |t| t.parse::<i64>().ok())
+}
+
+#[pg_extern(stable, parallel_safe, name = "relay_policy_tenant_bigint")]
+fn relay_policy_tenant_bigint_named(tbl: &str) -> Option<i64> {
+    typed_tenant(|| tbl.to_string(), "bigint", |t| t.parse::<i64>().ok())
+}
+
+/// Column default of a text tenant column: the session's tenant, or an error naming
+/// the table when none is set, so a row never lands in a tenant by accident.
+/// `table` as in `policy_tenant`.
+pub fn insert_tenant(table: impl Fn() -> String) -> String {
+    current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&table()))
+}
+
+fn insert_tenant_uuid(table: impl Fn() -> String) -> pgrx::Uuid {
+    let tenant = insert_tenant(&table);
+    let bytes = parse_uuid(&tenant).unwrap_or_else(|| errors::tenant_not_of_type(&tenant, "uuid", &table()));
+    pgrx::Uuid::from_bytes(bytes)
+}
+
+fn insert_tenant_bigint(table: impl Fn() -> String) -> i64 {
+    let tenant = insert_tenant(&table);
+    tenant.parse::<i64>().unwrap_or_else(|_| errors::tenant_not_of_type(&tenant, "bigint", &table()))
 }
 
 /// Column default of a uuid tenant column: the session's tenant, or an error.
 #[pg_extern(stable, parallel_safe)]
 fn relay_insert_tenant_uuid(tbl: RegClass) -> pgrx::Uuid {
-    let tenant = current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&tbl.display()));
-    let bytes = parse_uuid(&tenant).unwrap_or_else(|| errors::tenant_not_of_type(&tenant, "uuid", &tbl.display()));
-    pgrx::Uuid::from_bytes(bytes)
+    insert_tenant_uuid(|| tbl.display())
+}
+
+#[pg_extern(stable, parallel_safe, name = "relay_insert_tenant_uuid")]
+fn relay_insert_tenant_uuid_named(tbl: &str) -> pgrx::Uuid {
+    insert_tenant_uuid(|| tbl.to_string())
 }
 
 /// Column default of a bigint or integer tenant column.
 #[pg_extern(stable, parallel_safe)]
 fn relay_insert_tenant_bigint(tbl: RegClass) -> i64 {
-    let tenant = current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&tbl.display()));
-    tenant.parse::<i64>().unwrap_or_else(|_| errors::tenant_not_of_type(&tenant, "bigint", &tbl.display()))
+    insert_tenant_bigint(|| tbl.display())
+}
+
+#[pg_extern(stable, parallel_safe, name = "relay_insert_tenant_bigint")]
+fn relay_insert_tenant_bigint_named(tbl: &str) -> i64 {
+    insert_tenant_bigint(|| tbl.to_string())
 }
 
 /// Set the current tenant after checking that it exists and is active. For the
@@ -138,7 +188,7 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, tru
         Some(false) => errors::suspended_tenant(&tenant),
         Some(true) => {}
     }
-    set_context(&tenant, None, is_local);
+    set_context(&tenant, None, is_local, None);
     tenant
 }
 
@@ -155,12 +205,12 @@ fn relay_set_tenant_signed(tenant: Option<String>, token: Option<String>, actor:
     if ext::tenant_is_active(&tenant) != Some(true) {
         errors::token_rejected();
     }
-    set_context(&tenant, actor.as_deref(), true);
+    set_context(&tenant, actor.as_deref(), true, Some(&token));
     tenant
 }
 
 /// The checks every tenant switch shares, then the SET itself.
-fn set_context(tenant: &str, actor: Option<&str>, is_local: bool) {
+fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<&str>) {
     // PostgreSQL's own SET LOCAL only warns outside a transaction block (and says
     // nothing when run through SPI): the tenant would silently not be set.
     // SAFETY: reads the transaction state.
@@ -181,6 +231,18 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool) {
     // (citus.propagate_set_commands = 'local') see and forward. The value cannot be
     // a parameter in SET, so it is quoted as a literal.
     let scope = if is_local { "SET LOCAL" } else { "SET" };
+    let citus = ext::is_citus_table(ext::ext_relation(c"tenants").relid);
+    if citus && !is_local {
+        errors::session_tenant_not_distributed();
+    }
+    if citus {
+        // Citus forwards SET LOCAL to the workers of this transaction only with this.
+        Spi::run("SET LOCAL citus.propagate_set_commands = 'local'").expect("SET");
+        // In signed mode a worker lets the forwarded tenant through on this token.
+        if let Some(token) = token {
+            signed::forward_token(token);
+        }
+    }
     signed::as_relay_setting(|| {
         Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(tenant))).expect("SET");
         if let Some(actor) = actor {

@@ -14,7 +14,7 @@
 //! planned again, so a re-run does what is left.
 
 use crate::ext;
-use crate::plan::{direct_rule, printed_rule, Lock, ACCESS_POLICY_NAME, POLICY_NAME};
+use crate::plan::{direct_rule, distributed_default, printed_rule, Lock, ACCESS_POLICY_NAME, POLICY_NAME};
 use crate::quote::{quote_ident, quote_literal};
 use pgrx::prelude::*;
 
@@ -30,14 +30,17 @@ pub enum Placement {
     Other,
 }
 
-/// A key of a tenant table: name, kind (`p`, `u`, `x`, `f`), its columns, and for a
-/// foreign key the table it references.
+/// A key of a tenant table: name, kind (`p`, `u`, `x`, `f`), its columns, for a
+/// foreign key the table it references, and its definition (pg_get_constraintdef).
 #[derive(Debug, Clone)]
 pub struct Key {
     pub name: String,
     pub kind: char,
     pub columns: Vec<String>,
     pub references: Option<u32>,
+    pub definition: String,
+    /// a foreign key whose ON DELETE or ON UPDATE is SET NULL or SET DEFAULT
+    pub sets_columns: bool,
 }
 
 /// A tenant-enabled table of the schema.
@@ -51,6 +54,8 @@ pub struct TenantTable {
     pub keys: Vec<Key>,
     /// relay's policies on it, with their USING as pg_policies prints it
     pub policies: Vec<(String, String)>,
+    /// the tenant column's default as pg_get_expr prints it
+    pub default: Option<String>,
     pub audited: bool,
     pub placement: Placement,
 }
@@ -80,9 +85,9 @@ pub struct Step {
     pub lock: Lock,
     pub action: String,
     pub sql: String,
-    /// The table whose relay policy the step rewrites (relay's DDL guard lets relay's
-    /// own change of that table through).
-    pub policy_of: Option<u32>,
+    /// The tenant table whose relay objects (policy, default, foreign key) the step
+    /// changes: relay's DDL guard lets relay's own change of that table through.
+    pub changes: Option<u32>,
 }
 
 /// Why the schema cannot be distributed as it is.
@@ -93,6 +98,9 @@ pub enum Refusal {
     KeyWithoutTenant { table: String, constraint: String, kind: char, columns: Vec<String>, tenant_column: String },
     /// A foreign key between tenant tables without the tenant column.
     ForeignKeyWithoutTenant { table: String, constraint: String, referenced: String, tenant_column: String },
+    /// A foreign key on the tenant column whose action sets columns (SET NULL / SET
+    /// DEFAULT): Citus refuses it on the distribution column.
+    ForeignKeySetsColumns { table: String, constraint: String, definition: String },
     /// Captured by relay_enable_audit: capture on distributed tables is not supported.
     Audited { table: String },
     /// Foreign keys between tenant tables that form a cycle: no order distributes them.
@@ -111,7 +119,7 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     let tenant_ids: Vec<u32> = state.tables.iter().map(|t| t.relid).collect();
     let name_of = |relid: u32| {
         state.tables.iter().find(|t| t.relid == relid).map(|t| t.name.clone())
-            .or_else(|| state.shared.iter().find(|s| s.relid == relid).map(|s| s.name.clone()))
+            .or_else(|| std::iter::once(&state.tenants).chain(&state.shared).find(|s| s.relid == relid).map(|s| s.name.clone()))
             .unwrap_or_else(|| relid.to_string())
     };
     for t in &state.tables {
@@ -133,6 +141,9 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
                         tenant_column: t.tenant_column.clone(),
                     })
                 }
+                'f' if has_tenant && k.sets_columns => {
+                    return Err(Refusal::ForeignKeySetsColumns { table: t.name.clone(), constraint: k.name.clone(), definition: k.definition.clone() })
+                }
                 'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
                     return Err(Refusal::ForeignKeyWithoutTenant {
                         table: t.name.clone(),
@@ -146,9 +157,12 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
         }
     }
     let order = parents_first(state)?;
+    let to_reference: Vec<u32> = std::iter::once(&state.tenants).chain(&state.shared).filter(|s| s.placement == Placement::Local).map(|s| s.relid).collect();
+    let local = || state.tables.iter().filter(|t| t.placement == Placement::Local);
     let mut steps = Vec::new();
-    // 1. relay's policies without the scalar sub-select, on tables not yet distributed.
-    for t in state.tables.iter().filter(|t| t.placement == Placement::Local) {
+    // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
+    //    policies) and its column default, both naming the table as text.
+    for t in local() {
         let initplan = printed_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
         let rule = direct_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
         for (policy, using) in &t.policies {
@@ -157,18 +171,46 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
                     lock: Lock::AccessExclusive,
                     action: format!("rewrote policy {policy} on {} without its sub-select (Citus refuses sub-selects in policies)", t.name),
                     sql: format!("ALTER POLICY {} ON {} USING ({rule}) WITH CHECK ({rule})", quote_ident(policy), t.name),
-                    policy_of: Some(t.relid),
+                    changes: Some(t.relid),
                 });
             }
         }
+        let default = distributed_default(&state.ext_schema, &t.name, &t.type_key);
+        if t.default.as_deref() != Some(printed_default(&default).as_str()) {
+            steps.push(Step {
+                lock: Lock::AccessExclusive,
+                action: format!("set the default of {}.{} to name the table as text (workers cannot resolve a regclass constant)", t.name, t.tenant_column),
+                sql: format!("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}", t.name, quote_ident(&t.tenant_column)),
+                changes: Some(t.relid),
+            });
+        }
     }
-    // 2. tenants and the shared tables as reference tables.
+    // 2. Foreign keys to tables about to become reference tables go for the moment:
+    //    Citus would otherwise turn the referencing tables into Citus local tables.
+    let mut readd = Vec::new();
+    for t in local() {
+        for k in t.keys.iter().filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r))) {
+            steps.push(Step {
+                lock: Lock::AccessExclusive,
+                action: format!("dropped foreign key {} of {} for now (re-added once {} is a reference table)", k.name, t.name, name_of(k.references.expect("filtered"))),
+                sql: format!("ALTER TABLE {} DROP CONSTRAINT {}", t.name, quote_ident(&k.name)),
+                changes: Some(t.relid),
+            });
+            readd.push(Step {
+                lock: Lock::ShareRowExclusive,
+                action: format!("re-added foreign key {} of {} (checks every row)", k.name, t.name),
+                sql: format!("ALTER TABLE {} ADD CONSTRAINT {} {}", t.name, quote_ident(&k.name), k.definition),
+                changes: Some(t.relid),
+            });
+        }
+    }
+    // 3. tenants and the shared tables as reference tables.
     if state.tenants.placement == Placement::Local && state.tenants_merge_trigger {
         steps.push(Step {
             lock: Lock::AccessExclusive,
             action: format!("dropped trigger {MERGE_TRIGGER} on {} (it would fire on the workers' copies)", state.tenants.name),
             sql: format!("DROP TRIGGER {MERGE_TRIGGER} ON {}", state.tenants.name),
-            policy_of: None,
+            changes: None,
         });
     }
     for s in std::iter::once(&state.tenants).chain(&state.shared) {
@@ -178,12 +220,12 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
                 lock: Lock::Share,
                 action: format!("made {} a reference table (a copy on every node)", s.name),
                 sql: format!("SELECT pg_catalog.create_reference_table({})", quote_literal(&s.name)),
-                policy_of: None,
+                changes: None,
             }),
             other => return Err(Refusal::AlreadyPlaced { table: s.name.clone(), how: placement_label(other).into() }),
         }
     }
-    // 3. the tenant tables, co-located, parents first.
+    // 4. the tenant tables, co-located, parents first.
     let mut colocate = state.tables.iter().filter(|t| matches!(t.placement, Placement::Distributed(_))).map(|t| t.name.clone()).min();
     for t in order {
         if t.placement != Placement::Local {
@@ -207,11 +249,29 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
                 None => format!("distributed {} on {}", t.name, t.tenant_column),
             },
             sql,
-            policy_of: None,
+            changes: None,
         });
         colocate.get_or_insert_with(|| t.name.clone());
     }
+    // 5. the foreign keys of step 2, now from distributed to reference tables.
+    steps.extend(readd);
+    // 6. The rows copied into shards stay on disk in the original relations, unseen.
+    for name in std::iter::once(&state.tenants).chain(&state.shared).filter(|s| s.placement == Placement::Local).map(|s| &s.name)
+        .chain(local().map(|t| &t.name))
+    {
+        steps.push(Step {
+            lock: Lock::AccessExclusive,
+            action: format!("removed the local copy of {name}'s rows (now in its shards)"),
+            sql: format!("SELECT pg_catalog.truncate_local_data_after_distributing_table({})", quote_literal(name)),
+            changes: None,
+        });
+    }
     Ok(steps)
+}
+
+/// A default expression as pg_get_expr prints it: the `pg_catalog.` of the cast goes.
+fn printed_default(sql: &str) -> String {
+    sql.replace("::pg_catalog.text", "::text")
 }
 
 fn placement_label(p: Placement) -> &'static str {
@@ -318,7 +378,10 @@ fn look(schema: &str) -> State {
                                 ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i)
                                         JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
                                        ORDER BY k.i),
-                                NULLIF(con.confrelid, 0::pg_catalog.oid)
+                                NULLIF(con.confrelid, 0::pg_catalog.oid),
+                                pg_catalog.pg_get_constraintdef(con.oid),
+                                con.confdeltype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
+                                  OR con.confupdtype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
                            FROM pg_catalog.pg_constraint con
                           WHERE con.conrelid OPERATOR(pg_catalog.=) $1 AND con.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p', 'u', 'x', 'f']::pg_catalog.char[])
                           ORDER BY 1",
@@ -331,6 +394,8 @@ fn look(schema: &str) -> State {
                         kind: r.get::<String>(2).unwrap().unwrap_or_default().chars().next().unwrap_or('?'),
                         columns: r.get::<Vec<String>>(3).unwrap().unwrap_or_default(),
                         references: r.get::<pg_sys::Oid>(4).unwrap().map(|o| o.to_u32()),
+                        definition: r.get::<String>(5).unwrap().unwrap_or_default(),
+                        sets_columns: r.get::<bool>(6).unwrap().unwrap_or(false),
                     })
                     .collect();
                 let policies: Vec<(String, String)> = client
@@ -345,8 +410,19 @@ fn look(schema: &str) -> State {
                     .expect("policies")
                     .map(|r| (r.get::<String>(1).unwrap().unwrap_or_default(), r.get::<String>(2).unwrap().unwrap_or_default()))
                     .collect();
+                let default = client
+                    .select(
+                        "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
+                           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.adrelid AND a.attnum OPERATOR(pg_catalog.=) d.adnum
+                          WHERE d.adrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2",
+                        Some(1),
+                        &[oid.into(), tenant_column.clone().into()],
+                    )
+                    .expect("default")
+                    .next()
+                    .and_then(|r| r.get::<String>(1).unwrap());
                 shared_ids.extend(keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references));
-                tables.push(TenantTable { relid, name, tenant_column, type_key, keys, policies, audited, placement: placement(relid) });
+                tables.push(TenantTable { relid, name, tenant_column, type_key, keys, policies, default, audited, placement: placement(relid) });
             }
             let tenant_ids: Vec<u32> = tables.iter().map(|t| t.relid).collect();
             shared_ids.sort_unstable();
@@ -437,11 +513,14 @@ fn relay_distribute(schema: default!(Option<String>, "'public'"), shard_count: d
     // relay's TRUNCATE guards are triggers: Citus distributes tables with triggers
     // only with this on (it creates them on the shards).
     let _unsafe_triggers = ext::ScopedSetting::set(c"citus.enable_unsafe_triggers", c"on");
+    // Foreign keys to reference tables need one connection per node for the whole
+    // transaction (Citus refuses them after a parallel operation).
+    let _sequential = ext::ScopedSetting::set(c"citus.multi_shard_modify_mode", c"sequential");
     let mut lines = Vec::new();
     for step in &steps {
         pgrx::debug1!("relay_tenancy: {}", step.sql);
         let run = || Spi::run(&step.sql).expect("distribute step");
-        match step.policy_of {
+        match step.changes {
             Some(relid) => crate::apply::while_applying(pg_sys::Oid::from(relid), run),
             None => run(),
         }
@@ -462,13 +541,15 @@ mod tests {
             type_key: "text".into(),
             keys,
             policies: vec![(POLICY_NAME.into(), printed_rule("public", name, "tenant_id", "text"))],
+            default: Some(format!("public.relay_insert_tenant('{name}'::regclass)")),
             audited: false,
             placement: Placement::Local,
         }
     }
 
     fn key(name: &str, kind: char, columns: &[&str], references: Option<u32>) -> Key {
-        Key { name: name.into(), kind, columns: columns.iter().map(|c| c.to_string()).collect(), references }
+        let definition = format!("FOREIGN KEY ({}) REFERENCES somewhere", columns.join(", "));
+        Key { name: name.into(), kind, columns: columns.iter().map(|c| c.to_string()).collect(), references, definition, sets_columns: false }
     }
 
     fn state(tables: Vec<TenantTable>) -> State {
@@ -489,21 +570,30 @@ mod tests {
     }
 
     #[test]
-    fn policies_then_reference_tables_then_tenant_tables_parents_first() {
+    fn policies_defaults_then_reference_tables_then_tenant_tables_parents_first() {
         let steps = plan(&two_tables(), Some(8)).unwrap();
         let sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
         assert_eq!(
             sql,
             vec![
-                "ALTER POLICY tenant_isolation ON public.skills USING (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.regclass)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.regclass))",
-                "ALTER POLICY tenant_isolation ON public.users USING (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.regclass)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.regclass))",
+                "ALTER POLICY tenant_isolation ON public.skills USING (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.text)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.skills'::pg_catalog.text))",
+                "ALTER TABLE public.skills ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.skills'::pg_catalog.text)",
+                "ALTER POLICY tenant_isolation ON public.users USING (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.text)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.text))",
+                "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.text)",
+                "ALTER TABLE public.users DROP CONSTRAINT users_tenant_id_fkey",
                 "DROP TRIGGER relay_default_tenant_merge ON public.tenants",
                 "SELECT pg_catalog.create_reference_table('public.tenants')",
                 "SELECT pg_catalog.create_distributed_table('public.users', 'tenant_id', shard_count => 8)",
                 "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')",
+                "ALTER TABLE public.users ADD CONSTRAINT users_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES somewhere",
+                "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.tenants')",
+                "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')",
+                "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.users')",
             ]
         );
-        assert_eq!(steps[0].policy_of, Some(30));
+        assert_eq!(steps[0].changes, Some(30));
+        assert_eq!(steps[4].lock, Lock::AccessExclusive);
+        assert_eq!(steps[9].lock, Lock::ShareRowExclusive);
     }
 
     #[test]
@@ -512,11 +602,14 @@ mod tests {
         s.tenants.placement = Placement::Reference;
         s.tenants_merge_trigger = false;
         s.tables[1].placement = Placement::Distributed(3);
-        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::regclass))".into();
+        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
+        s.tables[1].default = Some("public.relay_insert_tenant('public.users'::text)".into());
+        s.tables[0].default = Some("public.relay_insert_tenant('public.skills'::text)".into());
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
-        assert_eq!(sql.len(), 2);
+        assert_eq!(sql.len(), 3, "{sql:?}");
         assert!(sql[0].starts_with("ALTER POLICY tenant_isolation ON public.skills"));
         assert_eq!(sql[1], "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')");
+        assert_eq!(sql[2], "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')");
         s.tables[0].placement = Placement::Distributed(3);
         assert!(plan(&s, None).unwrap().is_empty());
     }
@@ -532,6 +625,13 @@ mod tests {
         let mut s = two_tables();
         s.tables[0].keys[1] = key("skills_author_id_fkey", 'f', &["author_id"], Some(20));
         assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users"));
+    }
+
+    #[test]
+    fn a_foreign_key_that_sets_columns_is_refused() {
+        let mut s = two_tables();
+        s.tables[0].keys[1].sets_columns = true;
+        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeySetsColumns { constraint, .. }) if constraint == "skills_author_id_fkey"));
     }
 
     #[test]

@@ -739,6 +739,26 @@ pub fn citus_missing(function: &str) -> ! {
     )
 }
 
+/// A session-wide tenant once tenants is a Citus table: Citus forwards only SET LOCAL.
+pub fn session_tenant_not_distributed() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        "relay_set_tenant with is_local => false cannot reach the Citus workers".into(),
+        "relay's tables are distributed with Citus, which forwards a setting to the workers only when it is SET LOCAL in a transaction block; a session-wide tenant would hold on the coordinator only (the workers would see no tenant).".into(),
+        "Set the tenant per transaction: BEGIN; SELECT relay_set_tenant('<tenant id>'); ... COMMIT;".into(),
+    )
+}
+
+/// relay_enable_audit on a table Citus distributed.
+pub fn audit_on_citus_table(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("cannot audit {table}: it is a Citus table"),
+        "Its rows live in shards on the workers, where a capture trigger would run, while audit_logs and its hash chain stay on the coordinator.".into(),
+        "Audit the tables that stay local, or record the events from the application with relay_audit(...), which writes on the coordinator.".into(),
+    )
+}
+
 /// relay_distribute on a Citus worker.
 pub fn not_coordinator(function: &str) -> ! {
     raise(
@@ -783,6 +803,12 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
             format!("cannot distribute {table}: its foreign key {constraint} to {referenced} does not include {tenant_column}"),
             "Between distributed tables Citus needs foreign keys on the distribution column (the referenced row must be on the same node).".into(),
             format!("Make it composite: re-run relay_enable_tenancy('{table}') without keep_foreign_keys listing {constraint}."),
+        ),
+        ForeignKeySetsColumns { table, constraint, definition } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its foreign key {constraint} sets columns on delete or update"),
+            format!("{constraint} is {definition}; Citus supports neither SET NULL nor SET DEFAULT on a foreign key that includes the distribution column."),
+            format!("Drop {constraint} and add it back with ON DELETE NO ACTION, RESTRICT or CASCADE (or clear the column from the application), then run {function} again."),
         ),
         Audited { table } => raise(
             ERRCODE_FEATURE_NOT_SUPPORTED,

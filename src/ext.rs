@@ -16,7 +16,7 @@
 use crate::quote::quote_qualified;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 
@@ -34,6 +34,16 @@ thread_local! {
 }
 
 fn extension() -> (String, pg_sys::Oid) {
+    let (schema, owner, _) = extension_entry();
+    (schema, owner)
+}
+
+/// The namespace relay_tenancy was installed in.
+pub fn extension_namespace() -> pg_sys::Oid {
+    extension_entry().2
+}
+
+fn extension_entry() -> (String, pg_sys::Oid, pg_sys::Oid) {
     // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
     let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
     EXTENSION.with(|cache| {
@@ -41,7 +51,7 @@ fn extension() -> (String, pg_sys::Oid) {
             // The schema may have been renamed since (ALTER SCHEMA ... RENAME TO):
             // its name is checked against the syscache on every use.
             if *oid == ext_oid && namespace_named(*nsp, schema) {
-                return (schema.clone(), *owner);
+                return (schema.clone(), *owner, *nsp);
             }
         }
         let (schema, owner, nsp) = Spi::connect(|client| {
@@ -62,7 +72,7 @@ fn extension() -> (String, pg_sys::Oid) {
             )
         });
         *cache.borrow_mut() = Some((ext_oid, nsp, schema.clone(), owner));
-        (schema, owner)
+        (schema, owner, nsp)
     })
 }
 
@@ -296,6 +306,14 @@ fn probe<R>(
 /// caller's can be involved, and no privilege on tenants is needed.
 pub fn tenant_is_active(id: &str) -> Option<bool> {
     let tenants = ext_relation(c"tenants");
+    if is_citus_table(tenants.relid) {
+        // A reference table: its rows are in its shard, not in the relation itself.
+        let sql = format!(
+            "SELECT is_active FROM {} WHERE id OPERATOR(pg_catalog.=) $1",
+            crate::quote::quote_qualified(&tenants.schema, "tenants")
+        );
+        return as_extension_owner(|| select_optional::<bool>(&sql, &[id.into()]));
+    }
     // SAFETY: a text datum in the current memory context, freed with it.
     let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(id.as_ptr().cast(), id.len() as i32)) };
     probe(tenants.relid, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
@@ -330,6 +348,8 @@ thread_local! {
     /// registry write), in every backend, at commit.
     /// Per table: (its tenant column when it is tenant-enabled, registered for capture).
     static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (Option<String>, bool)>> = RefCell::new(HashMap::new());
+    /// Whether `tenants` (this oid) is a Citus table, until its relcache entry goes.
+    static TENANTS_IN_CITUS: Cell<Option<(pg_sys::Oid, bool)>> = const { Cell::new(None) };
     /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
     /// entry is invalidated (relay_delete_tenant does that explicitly).
     static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
@@ -355,6 +375,9 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
     }
+    if TENANTS_IN_CITUS.with(|c| c.get()).is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || relid == cached) {
+        TENANTS_IN_CITUS.with(|c| c.set(None));
+    }
     // One of relay's tables renamed, moved, dropped or altered: look it up again.
     EXT_RELATIONS.with(|c| c.borrow_mut().retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid));
 }
@@ -363,6 +386,27 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
 #[pg_guard]
 unsafe extern "C-unwind" fn forget_locations(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
     EXT_RELATIONS.with(|c| c.borrow_mut().clear());
+}
+
+/// `relid` is a Citus table (reference or distributed): its rows live in shards. Cached
+/// for `tenants`, the one relay asks about on hot paths (Citus invalidates a table's
+/// relcache entry when it distributes it).
+pub fn is_citus_table(relid: pg_sys::Oid) -> bool {
+    if let Some((cached, answer)) = TENANTS_IN_CITUS.with(|c| c.get()) {
+        if cached == relid {
+            return answer;
+        }
+    }
+    // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
+    let citus = unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid };
+    let answer = citus
+        && select_optional::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)",
+            &[relid.into()],
+        )
+        .unwrap_or(false);
+    TENANTS_IN_CITUS.with(|c| c.set(Some((relid, answer))));
+    answer
 }
 
 /// Called from `_PG_init`.

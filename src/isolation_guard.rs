@@ -125,7 +125,7 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
           -- and without the sub-select, as relay_distribute writes it for Citus
           CROSS JOIN LATERAL (SELECT pg_catalog.format('(%I = ( SELECT %I.%I(%L::regclass) AS %I))', r.tenant_column, $1::pg_catalog.text, fn.f,
                                                        c.oid::pg_catalog.regclass::pg_catalog.text, fn.f) AS rule,
-                                     pg_catalog.format('(%I = %I.%I(%L::regclass))', r.tenant_column, $1::pg_catalog.text, fn.f,
+                                     pg_catalog.format('(%I = %I.%I(%L::text))', r.tenant_column, $1::pg_catalog.text, fn.f,
                                                        c.oid::pg_catalog.regclass::pg_catalog.text) AS direct) x
           CROSS JOIN LATERAL (VALUES
             (NOT c.relrowsecurity, 'row level security is disabled'),

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod quote;
 mod regclass;
 mod repair;
+mod routing;
 mod schema;
 mod security_check;
 pub mod signed;
@@ -48,6 +49,7 @@ pub extern "C-unwind" fn _PG_init() {
     drop_guard::register_gucs();
     progress::register_gucs();
     explain_guard::install();
+    routing::install();
     ext::register_cache_callbacks();
     audit::writer::register_cache_callback();
     audit::shape::register_cache_callbacks();

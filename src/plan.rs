@@ -1198,16 +1198,22 @@ pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) ->
 
 /// The same rule without the scalar sub-select, as relay_distribute writes it on
 /// tables it distributes with Citus (which refuses sub-selects in policies):
-/// `(tenant_id = s.relay_policy_tenant('s.t'::regclass))`. The same comparison with the
-/// same function, so either form is relay's rule.
+/// `(tenant_id = s.relay_policy_tenant('s.t'::text))`. The same comparison with the
+/// function's by-name form (a Citus worker cannot resolve a regclass constant while it
+/// creates a shard), so either form is relay's rule.
 pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
-    format!("{col} = {}.{}({}::pg_catalog.regclass)", quote_ident(ext_schema), typed("relay_policy_tenant", type_key), quote_literal(table))
+    format!("{col} = {}.{}({}::pg_catalog.text)", quote_ident(ext_schema), typed("relay_policy_tenant", type_key), quote_literal(table))
+}
+
+/// The tenant column's default as relay_distribute writes it: by name, like `direct_rule`.
+pub fn distributed_default(ext_schema: &str, table: &str, type_key: &str) -> String {
+    format!("{}.{}({}::pg_catalog.text)", quote_ident(ext_schema), typed("relay_insert_tenant", type_key), quote_literal(table))
 }
 
 /// `direct_rule` as `pg_policies` prints it under relay's pinned search_path.
 pub fn printed_direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
     let function = typed("relay_policy_tenant", type_key);
-    format!("({col} = {}.{function}({}::regclass))", quote_ident(ext_schema), quote_literal(table))
+    format!("({col} = {}.{function}({}::text))", quote_ident(ext_schema), quote_literal(table))
 }
 
 /// A policy's USING and WITH CHECK are still relay's rule in one of its printed forms

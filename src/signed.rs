@@ -35,6 +35,10 @@ pub static CONTEXT_MODE: GucSetting<ContextMode> = GucSetting::<ContextMode>::ne
 pub static TOKEN_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static TENANT_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static ACTOR_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// The token relay_set_tenant(tenant, token) checked, SET LOCAL before the tenant when
+/// the tables are distributed with Citus: Citus forwards both SETs to the workers,
+/// where the token (verified again there) vouches for the tenant.
+static TOKEN_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// A setting's value as PostgreSQL keeps it in our variable (no lookup by name: the
 /// capture trigger asks once per statement), None when unset or `''`.
@@ -108,8 +112,8 @@ pub fn register_gucs() {
             &TENANT_SETTING,
             GucContext::Userset,
             GucFlags::default(),
-            Some(check_context_setting),
-            None,
+            Some(check_tenant_setting),
+            Some(assign_tenant),
             None,
         );
         GucRegistry::define_string_guc_with_hooks(
@@ -119,7 +123,18 @@ pub fn register_gucs() {
             &ACTOR_SETTING,
             GucContext::Userset,
             GucFlags::default(),
-            Some(check_context_setting),
+            Some(check_actor_setting),
+            None,
+            None,
+        );
+        GucRegistry::define_string_guc_with_hooks(
+            c"relay.tenant_token",
+            c"The tenant token of the current transaction, forwarded to Citus workers (relay_tenancy).",
+            c"Set by relay_set_tenant(tenant, token) when relay's tables are distributed with Citus; on a worker in signed mode a valid token for the tenant lets the forwarded tenant through.",
+            &TOKEN_SETTING,
+            GucContext::Userset,
+            GucFlags::NO_SHOW_ALL,
+            None,
             None,
             None,
         );
@@ -178,19 +193,43 @@ pub fn setting_allowed(mode: ContextMode, clearing: bool, by_relay: bool, source
         || (matches!(source, PGC_S_INTERACTIVE | PGC_S_TEST | PGC_S_SESSION | PGC_S_OVERRIDE) && sees_every_tenant())
 }
 
+/// app.current_tenant_id may be set to the proposed value: see `setting_allowed`; a
+/// token for that very tenant in relay.tenant_token vouches for it too.
 #[pg_guard]
-unsafe extern "C-unwind" fn check_context_setting(
+unsafe extern "C-unwind" fn check_tenant_setting(
     newval: *mut *mut std::ffi::c_char,
     _extra: *mut *mut std::ffi::c_void,
     source: pg_sys::GucSource::Type,
 ) -> bool {
     // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
-    let clearing = unsafe { newval.is_null() || (*newval).is_null() || *(*newval) == 0 };
+    let proposed = unsafe { (!newval.is_null() && !(*newval).is_null()).then(|| CStr::from_ptr(*newval).to_string_lossy().into_owned()) };
+    let clearing = proposed.as_deref().is_none_or(str::is_empty);
+    unsafe { check_context_setting(clearing, &proposed.unwrap_or_default(), source) }
+}
+
+/// app.current_actor_id: the same, a token vouching for the tenant already set.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_actor_setting(
+    newval: *mut *mut std::ffi::c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: as above.
+    let proposed = unsafe { (!newval.is_null() && !(*newval).is_null()).then(|| CStr::from_ptr(*newval).to_string_lossy().into_owned()) };
+    let clearing = proposed.as_deref().is_none_or(str::is_empty);
+    unsafe { check_context_setting(clearing, &tenant_setting().unwrap_or_default(), source) }
+}
+
+/// `token_tenant`: the tenant a token in relay.tenant_token must be for to vouch.
+unsafe fn check_context_setting(clearing: bool, token_tenant: &str, source: pg_sys::GucSource::Type) -> bool {
     let by_relay = RELAY_SETTING.with(Cell::get);
     let worker = unsafe { pg_sys::InitializingParallelWorker };
     // Role lookups need a transaction; outside one (session start) nobody is trusted.
-    let sees_all = || unsafe { pg_sys::IsTransactionState() } && crate::ext::role_sees_every_tenant();
-    if setting_allowed(mode(), clearing, by_relay, source, worker, sees_all) {
+    let trusted = || {
+        token_vouches(token_tenant)
+            || (unsafe { pg_sys::IsTransactionState() } && crate::ext::role_sees_every_tenant())
+    };
+    if setting_allowed(mode(), clearing, by_relay, source, worker, trusted) {
         return true;
     }
     unsafe {
@@ -200,6 +239,29 @@ unsafe extern "C-unwind" fn check_context_setting(
             "Call SELECT relay_set_tenant('<tenant id>', '<token>') with a token from relay_tenant_token() or your trusted tier.",
         )
     }
+}
+
+/// relay.tenant_token holds a valid token for `tenant` (a Citus worker receiving the
+/// coordinator's forwarded settings).
+fn token_vouches(tenant: &str) -> bool {
+    let token = value_of(&TOKEN_SETTING);
+    match (token, TOKEN_KEY.get()) {
+        (Some(token), Some(key)) if !tenant.is_empty() && !key.as_bytes().is_empty() => verify(key.as_bytes(), tenant, &token, now_epoch()),
+        _ => false,
+    }
+}
+
+/// Forward the token with the tenant (Citus): SET LOCAL before the tenant's own SET.
+pub fn forward_token(token: &str) {
+    as_relay_setting(|| Spi::run(&format!("SET LOCAL relay.tenant_token = {}", crate::quote::quote_literal(token))).expect("SET"));
+}
+
+/// The tenant changes: plans that hold the old one as a constant (routing) go.
+#[pg_guard]
+unsafe extern "C-unwind" fn assign_tenant(newval: *const std::ffi::c_char, _extra: *mut std::ffi::c_void) {
+    // SAFETY: PostgreSQL passes the new value (possibly NULL); the old one is still ours.
+    let new = unsafe { (!newval.is_null()).then(|| CStr::from_ptr(newval).to_string_lossy().into_owned()).filter(|v| !v.is_empty()) };
+    crate::routing::tenant_changing(tenant_setting().as_deref(), new.as_deref());
 }
 
 /// HMAC-SHA256 of `message` under `key`.

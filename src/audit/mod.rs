@@ -189,6 +189,13 @@ fn relay_append_only(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
 /// Record every INSERT, UPDATE, DELETE and TRUNCATE on a table in audit_logs.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
+    // Capture on a Citus table would run on the workers' shards, far from audit_logs
+    // and its hash chain (kept on the coordinator): refused, see README.
+    if let Some(t) = tbl {
+        if crate::ext::is_citus_table(t.0) {
+            errors::audit_on_citus_table(&t.display());
+        }
+    }
     SetOfIterator::new(manage_triggers("relay_enable_audit", tbl, "audit", true, AuditRegistry::Add, capture_steps, "is already audited"))
 }
 
