@@ -29,7 +29,6 @@ citus_up() {
     RELAY_EXTRA_CONF="listen_addresses = '127.0.0.1'
 shared_preload_libraries = 'citus,relay_tenancy'
 max_prepared_transactions = 20
-citus.shard_count = 4
 relay.progress = -1
 ${RELAY_CITUS_CONF:-}" start_cluster "$dir/$n" $((base + i))
     as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $((base + i)) -U postgres -d postgres \

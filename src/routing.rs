@@ -17,6 +17,7 @@
 //! (`ResetPlanCache`), and prepared statements re-plan for the new tenant.
 
 use crate::signed;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -24,13 +25,26 @@ use std::ffi::{c_void, CStr};
 
 static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
 
+/// `relay.route_tenant_queries`: add the tenant constant (on by default; off only to
+/// compare, or should a Citus release plan the added qual badly).
+pub static ROUTE: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 thread_local! {
     /// A plan made since the tenant last changed holds the tenant as a constant.
     static BAKED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Install the planner hook; called once from `_PG_init`.
+/// Install the planner hook and define relay.route_tenant_queries; called once from
+/// `_PG_init`.
 pub fn install() {
+    GucRegistry::define_bool_guc(
+        c"relay.route_tenant_queries",
+        c"Add the session tenant as a constant to relay's by-name policies (Citus routes such queries to one shard).",
+        c"On by default. Off: a query filtered only by row level security goes to every shard of a distributed table.",
+        &ROUTE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     // SAFETY: _PG_init runs once per backend, before any query is planned with the hook.
     unsafe {
         PREV_PLANNER = pg_sys::planner_hook;
@@ -54,7 +68,7 @@ unsafe extern "C-unwind" fn planner(
     cursor_options: std::ffi::c_int,
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
-    if let Some(tenant) = signed::tenant_setting() {
+    if let Some(tenant) = signed::tenant_setting().filter(|_| ROUTE.get()) {
         let mut context = Context { tenant, added: 0 };
         // SAFETY: the query tree is the planner's to change (PostgreSQL copies a cached
         // query before planning it); we only add quals to it.

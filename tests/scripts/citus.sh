@@ -13,7 +13,8 @@ fi
 work=$(postgres_tmpdir)
 trap 'citus_down "$work/nodes"; [ -n "${keep:-}" ] || rm -rf "$work"' EXIT
 # The signed-mode test needs the same key on every node.
-RELAY_CITUS_CONF="relay.token_key = '0123456789abcdef0123456789abcdef'" citus_up "$work/nodes" "$BASE" relay_citus
+RELAY_CITUS_CONF="citus.shard_count = 4
+relay.token_key = '0123456789abcdef0123456789abcdef'" citus_up "$work/nodes" "$BASE" relay_citus
 cp -r "$ROOT/tests/citus"/. "$work/"
 cp -r "$(reference_dir)" "$work/reference"
 mkdir -p "$work/results"

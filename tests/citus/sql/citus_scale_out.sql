@@ -89,6 +89,10 @@ EXPLAIN (COSTS OFF) SELECT name FROM users WHERE id = 'u-acme';
 EXPLAIN (COSTS OFF) SELECT name FROM users WHERE id = 'u-acme' AND tenant_id = 'acme';
 EXPLAIN (COSTS OFF) SELECT s.name, count(r.*) FROM skills s JOIN ratings r ON r.skill_id = s.id GROUP BY s.name;
 EXPLAIN (COSTS OFF) UPDATE skills SET total_uses = total_uses + 1 WHERE id = 's-acme';
+-- Without relay's constant (relay.route_tenant_queries = off) the same lookup goes to
+-- every shard, each filtering by the policy:
+SET LOCAL relay.route_tenant_queries = off;
+EXPLAIN (COSTS OFF) SELECT name FROM users WHERE id = 'u-acme';
 COMMIT;
 -- A prepared statement keeps its plan while the tenant stays; a new tenant re-plans it.
 PREPARE user_name(text) AS SELECT tenant_id, name FROM users WHERE id = $1;
