@@ -241,14 +241,17 @@ unsafe fn check_context_setting(clearing: bool, token_tenant: &str, source: pg_s
     }
 }
 
-/// relay.tenant_token holds a valid token for `tenant` (a Citus worker receiving the
-/// coordinator's forwarded settings).
+/// relay.tenant_token holds a valid token for `tenant`, an active tenant (a Citus
+/// worker receiving the coordinator's forwarded settings; the same checks as
+/// relay_set_tenant(tenant, token)).
 fn token_vouches(tenant: &str) -> bool {
     let token = value_of(&TOKEN_SETTING);
-    match (token, TOKEN_KEY.get()) {
+    let signed = match (token, TOKEN_KEY.get()) {
         (Some(token), Some(key)) if !tenant.is_empty() && !key.as_bytes().is_empty() => verify(key.as_bytes(), tenant, &token, now_epoch()),
         _ => false,
-    }
+    };
+    // SAFETY: reads the transaction state; the lookup needs a transaction.
+    signed && unsafe { pg_sys::IsTransactionState() } && crate::ext::tenant_is_active(tenant) == Some(true)
 }
 
 /// Forward the token with the tenant (Citus): SET LOCAL before the tenant's own SET.

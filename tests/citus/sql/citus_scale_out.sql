@@ -123,6 +123,8 @@ CREATE ROLE signed_app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO signed_app;
 ALTER ROLE signed_app SET relay.context_mode = 'signed';
 SELECT relay_tenant_token('acme') AS token \gset
+SELECT relay_tenant_token('globex') AS globex_token \gset
+SELECT relay_suspend_tenant('globex');
 \c - signed_app
 SET client_min_messages = warning;
 \set VERBOSITY verbose
@@ -136,6 +138,19 @@ BEGIN;
 SELECT relay_set_tenant('acme');
 ROLLBACK;
 BEGIN;
+SET LOCAL app.current_tenant_id = 'globex';
+ROLLBACK;
+-- A token vouches for its own tenant only, and only while that tenant is active,
+-- whether it comes through relay_set_tenant or is set by hand as Citus forwards it:
+BEGIN;
+SET LOCAL relay.tenant_token = :'token';
+SET LOCAL app.current_tenant_id = 'globex';
+ROLLBACK;
+BEGIN;
+SELECT relay_set_tenant('globex', :'globex_token');
+ROLLBACK;
+BEGIN;
+SET LOCAL relay.tenant_token = :'globex_token';
 SET LOCAL app.current_tenant_id = 'globex';
 ROLLBACK;
 BEGIN;
