@@ -306,17 +306,17 @@ fn probe<R>(
 /// caller's can be involved, and no privilege on tenants is needed.
 pub fn tenant_is_active(id: &str) -> Option<bool> {
     let tenants = ext_relation(c"tenants");
-    if is_citus_table(tenants.relid) {
-        // A reference table: its rows are in its shard, not in the relation itself.
+    let Some(rows) = tenants_rows(&tenants) else {
+        // A reference table with no copy on this node: read it through Citus.
         let sql = format!(
             "SELECT is_active FROM {} WHERE id OPERATOR(pg_catalog.=) $1",
             crate::quote::quote_qualified(&tenants.schema, "tenants")
         );
         return as_extension_owner(|| select_optional::<bool>(&sql, &[id.into()]));
-    }
+    };
     // SAFETY: a text datum in the current memory context, freed with it.
     let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(id.as_ptr().cast(), id.len() as i32)) };
-    probe(tenants.relid, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
+    probe(rows, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
         // SAFETY: tuple and descriptor come from the same open relation.
         unsafe {
             let attnum = attnum_of(tupdesc, "is_active");
@@ -348,8 +348,10 @@ thread_local! {
     /// registry write), in every backend, at commit.
     /// Per table: (its tenant column when it is tenant-enabled, registered for capture).
     static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (Option<String>, bool)>> = RefCell::new(HashMap::new());
-    /// Whether `tenants` (this oid) is a Citus table, until its relcache entry goes.
+    /// Whether this oid is a Citus table, until its relcache entry goes.
     static TENANTS_IN_CITUS: Cell<Option<(pg_sys::Oid, bool)>> = const { Cell::new(None) };
+    /// For `tenants` (this oid): the relation holding its rows on this node.
+    static TENANTS_ROWS: Cell<Option<(pg_sys::Oid, Option<pg_sys::Oid>)>> = const { Cell::new(None) };
     /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
     /// entry is invalidated (relay_delete_tenant does that explicitly).
     static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
@@ -377,6 +379,9 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     }
     if TENANTS_IN_CITUS.with(|c| c.get()).is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || relid == cached) {
         TENANTS_IN_CITUS.with(|c| c.set(None));
+    }
+    if TENANTS_ROWS.with(|c| c.get()).is_some_and(|(cached, rows)| relid == pg_sys::InvalidOid || relid == cached || Some(relid) == rows) {
+        TENANTS_ROWS.with(|c| c.set(None));
     }
     // One of relay's tables renamed, moved, dropped or altered: look it up again.
     EXT_RELATIONS.with(|c| c.borrow_mut().retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid));
@@ -407,6 +412,30 @@ pub fn is_citus_table(relid: pg_sys::Oid) -> bool {
         .unwrap_or(false);
     TENANTS_IN_CITUS.with(|c| c.set(Some((relid, answer))));
     answer
+}
+
+/// The relation holding `tenants`' rows on this node: `tenants` itself; once it is a
+/// Citus reference table, its shard here (a plain relation: probing it runs no
+/// distributed query, which Citus refuses inside a query on a shard, as when a worker
+/// checks a forwarded tenant); None when this node has no copy.
+fn tenants_rows(tenants: &ExtRelation) -> Option<pg_sys::Oid> {
+    if let Some((cached, rows)) = TENANTS_ROWS.with(|c| c.get()) {
+        if cached == tenants.relid {
+            return rows;
+        }
+    }
+    let rows = if !is_citus_table(tenants.relid) {
+        Some(tenants.relid)
+    } else {
+        select_optional::<pg_sys::Oid>(
+            "SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $2::pg_catalog.text, 'tenants_' OPERATOR(pg_catalog.||) s.shardid))::pg_catalog.oid
+               FROM pg_catalog.pg_dist_shard s WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1",
+            &[tenants.relid.into(), tenants.schema.clone().into()],
+        )
+        .filter(|oid| *oid != pg_sys::InvalidOid)
+    };
+    TENANTS_ROWS.with(|c| c.set(Some((tenants.relid, rows))));
+    rows
 }
 
 /// Called from `_PG_init`.
