@@ -106,6 +106,7 @@ pub fn while_applying<R>(relid: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
 /// Run the steps on table `state` in order; return one log line per step.
 pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
     let _restore = Applying(APPLYING.with(|a| a.replace(Some(state.oid_datum()))));
+    let _citus = state.distributed.then(ext::citus_ddl_settings);
     let owner = pg_sys::Oid::from(state.owner_oid);
     let table = quote_qualified(&state.schema, &state.name);
     let size = if steps.iter().any(|s| progress::reads_rows(s.kind)) { progress::table_size(state.oid_datum()) } else { (0, String::new()) };

@@ -23,6 +23,16 @@ pub struct TableState {
     /// partition follows it.
     #[serde(default)]
     pub parent_registered: bool,
+    /// Citus distributed the table (filled in after the catalog query, which cannot
+    /// name Citus's catalog when Citus is not installed): relay writes its policies
+    /// and column default in their by-name forms, which Citus can send to the shards.
+    #[serde(default)]
+    pub distributed: bool,
+    /// relay's `tenants` is a Citus reference table (relay_distribute ran): new tenant
+    /// tables get the by-name forms too, and their foreign key to tenants waits for
+    /// relay_distribute (with it a local table would become a Citus local table).
+    #[serde(default)]
+    pub scaled_out: bool,
     /// In `pg_catalog`, `information_schema`, a toast schema, or below the first normal OID.
     pub is_system: bool,
     /// The extension this table belongs to, if any (relay_tenancy's own tables included).
@@ -528,6 +538,8 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
         })
     });
     let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    state.distributed = crate::ext::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
+    state.scaled_out = crate::ext::is_citus_table(crate::ext::ext_relation(c"tenants").relid);
     for fk in &mut state.foreign_keys {
         let other = if fk.outgoing { fk.parent_oid } else { fk.child_oid };
         if other == state.oid {

@@ -49,6 +49,8 @@ pub struct TenantTable {
     pub relid: u32,
     /// schema.table, quoted
     pub name: String,
+    /// the table's own name, unquoted (for names relay makes)
+    pub relname: String,
     pub tenant_column: String,
     pub type_key: String,
     pub keys: Vec<Key>,
@@ -204,6 +206,20 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
             });
         }
     }
+    // A text tenant column references tenants; a table tenant-enabled after
+    // tenants became a reference table waits for its key until it is distributed.
+    for t in local().filter(|t| t.type_key == "text") {
+        let has = t.keys.iter().any(|k| k.kind == 'f' && k.references == Some(state.tenants.relid) && k.columns == [t.tenant_column.clone()]);
+        if !has {
+            let name = crate::quote::choose_name(&t.relname, &format!("_{}_fkey", t.tenant_column), &|n| t.keys.iter().any(|k| k.name == n));
+            readd.push(Step {
+                lock: Lock::ShareRowExclusive,
+                action: format!("added foreign key {} ({}) REFERENCES {}(id) (checks every row)", quote_ident(&name), quote_ident(&t.tenant_column), state.tenants.name),
+                sql: format!("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}(id)", t.name, quote_ident(&name), quote_ident(&t.tenant_column), state.tenants.name),
+                changes: Some(t.relid),
+            });
+        }
+    }
     // 3. tenants and the shared tables as reference tables.
     if state.tenants.placement == Placement::Local && state.tenants_merge_trigger {
         steps.push(Step {
@@ -339,10 +355,10 @@ fn look(schema: &str) -> State {
                 Some((_, m, c)) if m == "h" => Placement::Distributed(*c),
                 Some(_) => Placement::Other,
             };
-            let rows: Vec<(u32, String, String, String, bool)> = client
+            let rows: Vec<(u32, String, String, String, String, bool)> = client
                 .select(
                     &format!(
-                        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname), r.tenant_column::pg_catalog.text,
+                        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname), r.tenant_column::pg_catalog.text, c.relname::pg_catalog.text,
                                 CASE WHEN a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
                                      WHEN a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype]::pg_catalog.oid[]) THEN 'bigint'
                                      ELSE 'text' END,
@@ -364,13 +380,14 @@ fn look(schema: &str) -> State {
                         r.get::<String>(2).unwrap().unwrap_or_default(),
                         r.get::<String>(3).unwrap().unwrap_or_default(),
                         r.get::<String>(4).unwrap().unwrap_or_default(),
-                        r.get::<bool>(5).unwrap().unwrap_or(false),
+                        r.get::<String>(5).unwrap().unwrap_or_default(),
+                        r.get::<bool>(6).unwrap().unwrap_or(false),
                     )
                 })
                 .collect();
             let mut tables = Vec::new();
             let mut shared_ids: Vec<u32> = Vec::new();
-            for (relid, name, tenant_column, type_key, audited) in rows {
+            for (relid, name, tenant_column, relname, type_key, audited) in rows {
                 let oid = pg_sys::Oid::from(relid);
                 let keys: Vec<Key> = client
                     .select(
@@ -422,7 +439,7 @@ fn look(schema: &str) -> State {
                     .next()
                     .and_then(|r| r.get::<String>(1).unwrap());
                 shared_ids.extend(keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references));
-                tables.push(TenantTable { relid, name, tenant_column, type_key, keys, policies, default, audited, placement: placement(relid) });
+                tables.push(TenantTable { relid, name, relname, tenant_column, type_key, keys, policies, default, audited, placement: placement(relid) });
             }
             let tenant_ids: Vec<u32> = tables.iter().map(|t| t.relid).collect();
             shared_ids.sort_unstable();
@@ -510,12 +527,7 @@ fn relay_distribute(schema: default!(Option<String>, "'public'"), shard_count: d
         crate::errors::not_coordinator("relay_distribute");
     }
     let steps = planned("relay_distribute", &schema, shard_count);
-    // relay's TRUNCATE guards are triggers: Citus distributes tables with triggers
-    // only with this on (it creates them on the shards).
-    let _unsafe_triggers = ext::ScopedSetting::set(c"citus.enable_unsafe_triggers", c"on");
-    // Foreign keys to reference tables need one connection per node for the whole
-    // transaction (Citus refuses them after a parallel operation).
-    let _sequential = ext::ScopedSetting::set(c"citus.multi_shard_modify_mode", c"sequential");
+    let _citus = ext::citus_ddl_settings();
     let mut lines = Vec::new();
     for step in &steps {
         pgrx::debug1!("relay_tenancy: {}", step.sql);
@@ -537,6 +549,7 @@ mod tests {
         TenantTable {
             relid,
             name: name.into(),
+            relname: name.rsplit('.').next().unwrap_or(name).into(),
             tenant_column: "tenant_id".into(),
             type_key: "text".into(),
             keys,
@@ -564,7 +577,7 @@ mod tests {
 
     fn two_tables() -> State {
         state(vec![
-            table(30, "public.skills", vec![key("skills_pkey", 'p', &["tenant_id", "id"], None), key("skills_author_id_fkey", 'f', &["tenant_id", "author_id"], Some(20))]),
+            table(30, "public.skills", vec![key("skills_pkey", 'p', &["tenant_id", "id"], None), key("skills_author_id_fkey", 'f', &["tenant_id", "author_id"], Some(20)), key("skills_tenant_id_fkey", 'f', &["tenant_id"], Some(1))]),
             table(20, "public.users", vec![key("users_pkey", 'p', &["tenant_id", "id"], None), key("users_tenant_id_fkey", 'f', &["tenant_id"], Some(1))]),
         ])
     }
@@ -580,11 +593,13 @@ mod tests {
                 "ALTER TABLE public.skills ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.skills'::pg_catalog.text)",
                 "ALTER POLICY tenant_isolation ON public.users USING (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.text)) WITH CHECK (tenant_id = public.relay_policy_tenant('public.users'::pg_catalog.text))",
                 "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.text)",
+                "ALTER TABLE public.skills DROP CONSTRAINT skills_tenant_id_fkey",
                 "ALTER TABLE public.users DROP CONSTRAINT users_tenant_id_fkey",
                 "DROP TRIGGER relay_default_tenant_merge ON public.tenants",
                 "SELECT pg_catalog.create_reference_table('public.tenants')",
                 "SELECT pg_catalog.create_distributed_table('public.users', 'tenant_id', shard_count => 8)",
                 "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')",
+                "ALTER TABLE public.skills ADD CONSTRAINT skills_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES somewhere",
                 "ALTER TABLE public.users ADD CONSTRAINT users_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES somewhere",
                 "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.tenants')",
                 "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')",
@@ -593,7 +608,7 @@ mod tests {
         );
         assert_eq!(steps[0].changes, Some(30));
         assert_eq!(steps[4].lock, Lock::AccessExclusive);
-        assert_eq!(steps[9].lock, Lock::ShareRowExclusive);
+        assert_eq!(steps[10].lock, Lock::ShareRowExclusive);
     }
 
     #[test]
@@ -625,6 +640,29 @@ mod tests {
         let mut s = two_tables();
         s.tables[0].keys[1] = key("skills_author_id_fkey", 'f', &["author_id"], Some(20));
         assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users"));
+    }
+
+    #[test]
+    fn a_table_enabled_after_the_scale_out_gets_its_key_to_tenants_once_distributed() {
+        let mut s = two_tables();
+        s.tenants.placement = Placement::Reference;
+        s.tenants_merge_trigger = false;
+        s.tables[1].placement = Placement::Distributed(3);
+        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
+        s.tables[1].default = Some("public.relay_insert_tenant('public.users'::text)".into());
+        s.tables[0].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.skills'::text))".into();
+        s.tables[0].default = Some("public.relay_insert_tenant('public.skills'::text)".into());
+        s.tables[0].keys.retain(|k| k.name != "skills_tenant_id_fkey");
+        s.tables[0].keys.push(key("skills_tenant_id_fkey", 'u', &["tenant_id", "x"], None));
+        let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
+        assert_eq!(
+            sql,
+            vec![
+                "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')".to_string(),
+                "ALTER TABLE public.skills ADD CONSTRAINT skills_tenant_id_fkey1 FOREIGN KEY (tenant_id) REFERENCES public.tenants(id)".to_string(),
+                "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')".to_string(),
+            ]
+        );
     }
 
     #[test]

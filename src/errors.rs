@@ -139,6 +139,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             "relay restores the foreign keys it made composite to their recorded definitions; this one was created with tenant_id by someone else since, and it depends on the per-tenant keys relay would take away.".into(),
             format!("Drop it (ALTER TABLE {child} DROP CONSTRAINT {}) or recreate it without tenant_id, then run again.", crate::quote::quote_ident(&fk)),
         ),
+        PlanError::DistributedWithoutDefault { column, default } => raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot {verb} {table}: Citus distributed it, and its {column} has no relay default"),
+            format!("Citus cannot change the default of a distribution column, and rows inserted without {column} need relay's default {default}."),
+            format!("Tenant-enable the table before distributing it (relay_enable_tenancy, then relay_distribute), or create it with {column} ... DEFAULT {default}."),
+        ),
         PlanError::OnlinePartitioned => raise(
             ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("cannot {verb} partitioned table {table} online"),

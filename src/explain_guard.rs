@@ -14,6 +14,7 @@
 
 use crate::errors;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use crate::pg_list;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -65,16 +66,6 @@ pub fn install() {
     }
 }
 
-/// The pointers of a PostgreSQL pointer List (NIL: none).
-unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
-    unsafe {
-        if list.is_null() {
-            return Vec::new();
-        }
-        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value).collect()
-    }
-}
-
 /// The statement is an EXPLAIN that relay.restrict_explain covers: `EXPLAIN (ANALYZE
 /// ...)`, or any EXPLAIN under `all`.
 unsafe fn is_restricted_explain(stmt: *mut pg_sys::Node) -> bool {
@@ -87,7 +78,7 @@ unsafe fn is_restricted_explain(stmt: *mut pg_sys::Node) -> bool {
         }
         let options = (*(stmt as *mut pg_sys::ExplainStmt)).options;
         let mut analyze = false;
-        for cell in list_pointers(options) {
+        for cell in pg_list::pointers(options) {
             let def = cell as *mut pg_sys::DefElem;
             if std::ffi::CStr::from_ptr((*def).defname).to_bytes() == b"analyze" {
                 analyze = pg_sys::defGetBoolean(def);
@@ -133,7 +124,7 @@ unsafe extern "C-unwind" fn process_utility(
 unsafe fn rls_relation(stmt: *mut pg_sys::PlannedStmt) -> Option<pg_sys::Oid> {
     unsafe {
         let rtable = (*stmt).rtable;
-        for cell in list_pointers(rtable) {
+        for cell in pg_list::pointers(rtable) {
             let rte = cell as *mut pg_sys::RangeTblEntry;
             if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).relid == pg_sys::InvalidOid {
                 continue;

@@ -563,23 +563,33 @@ pub fn refuse_foreign_triggers(name: &'static CStr) {
 pub struct ScopedSetting(i32);
 
 impl ScopedSetting {
-    pub fn set(name: &CStr, value: &CStr) -> ScopedSetting {
+    /// Settings at one nest level of their own, restored together.
+    pub fn set_all(settings: &[(&CStr, &CStr)]) -> ScopedSetting {
         // SAFETY: plain GUC calls in a transaction.
         unsafe {
             let level = pg_sys::NewGUCNestLevel();
-            pg_sys::set_config_option(
-                name.as_ptr(),
-                value.as_ptr(),
-                pg_sys::GucContext::PGC_SUSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
+            for (name, value) in settings {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_SUSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    0,
+                    false,
+                );
+            }
             ScopedSetting(level)
         }
     }
+}
+
+/// What relay runs Citus DDL under: its TRUNCATE guards are triggers, which Citus
+/// creates on shards only with unsafe triggers on; foreign keys to reference tables
+/// need one connection per node for the whole transaction.
+pub fn citus_ddl_settings() -> ScopedSetting {
+    ScopedSetting::set_all(&[(c"citus.enable_unsafe_triggers", c"on"), (c"citus.multi_shard_modify_mode", c"sequential")])
 }
 
 impl Drop for ScopedSetting {

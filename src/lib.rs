@@ -23,6 +23,7 @@ mod ext;
 mod isolation_guard;
 pub mod online;
 mod partitions;
+mod pg_list;
 mod progress;
 pub mod plan;
 pub mod quote;

@@ -232,6 +232,9 @@ pub enum PlanError {
     ForeignKeyNotOurs { fk: String, table: String },
     /// online => true on a partitioned table (no CREATE INDEX CONCURRENTLY there).
     OnlinePartitioned,
+    /// A table Citus distributed, whose tenant column lacks relay's default (Citus
+    /// cannot change a distribution column's default).
+    DistributedWithoutDefault { column: String, default: String },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -798,6 +801,13 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ));
         }
     }
+    let by_name = state.distributed || state.scaled_out;
+    if state.distributed && !column.is_some_and(|c| c.default_is_ours) {
+        return Err(PlanError::DistributedWithoutDefault {
+            column: opts.tenant_column.to_string(),
+            default: distributed_default(opts.ext_schema, &table, type_key),
+        });
+    }
     if !column.is_some_and(|c| c.default_is_ours) {
         let mut step = Step::new(
             StepKind::SetDefault,
@@ -805,12 +815,16 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!(
                 "new rows of {table} take the session's tenant; an insert with no tenant set fails"
             ),
-            format!(
-                "ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}.{}({}::pg_catalog.regclass)",
-                quote_ident(opts.ext_schema),
-                typed("relay_insert_tenant", type_key),
-                quote_literal(&table)
-            ),
+            if by_name {
+                format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}", distributed_default(opts.ext_schema, &table, type_key))
+            } else {
+                format!(
+                    "ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}.{}({}::pg_catalog.regclass)",
+                    quote_ident(opts.ext_schema),
+                    typed("relay_insert_tenant", type_key),
+                    quote_literal(&table)
+                )
+            },
         );
         if let Some(previous) = column.and_then(|c| c.default_expr.clone()) {
             step = step.replacing(serde_json::json!({ "column_default": previous }));
@@ -841,7 +855,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             &format!("{}.relay_tenant_exists_guard({})", quote_ident(opts.ext_schema), quote_literal(opts.tenant_column)),
             &state.triggers,
         ));
-    } else if state.tenant_fk.is_none() {
+    } else if state.tenant_fk.is_none() && !(state.scaled_out && !state.distributed) {
         let name = new_name(&state.name, &format!("_{}_fkey", opts.tenant_column));
         steps.push(Step::new(
             StepKind::AddForeignKey,
@@ -1025,7 +1039,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ));
     }
     let printed = [printed_rule(opts.ext_schema, &table, &tcol, type_key), printed_direct_rule(opts.ext_schema, &table, &tcol, type_key)];
-    steps.extend(policy_steps(state, &table, &tenant_rule(opts.ext_schema, &table, &tcol, type_key), &printed));
+    let rule = if state.distributed || state.scaled_out { direct_rule(opts.ext_schema, &table, &tcol, type_key) } else { tenant_rule(opts.ext_schema, &table, &tcol, type_key) };
+    steps.extend(policy_steps(state, &table, &rule, &printed));
     steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,

@@ -18,6 +18,7 @@
 
 use crate::signed;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use crate::pg_list;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -100,22 +101,12 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut c_void) 
     unsafe {
         if (*node).type_ == pg_sys::NodeTag::T_Query {
             let query = node.cast::<pg_sys::Query>();
-            for rte in list_pointers((*query).rtable) {
+            for rte in pg_list::pointers((*query).rtable) {
                 route_relation(rte.cast(), &mut *context.cast::<Context>());
             }
             return pg_sys::query_tree_walker(query, Some(walk), context, 0);
         }
         pg_sys::expression_tree_walker(node, Some(walk), context)
-    }
-}
-
-/// The pointers of a PostgreSQL pointer List (NIL: none).
-unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut c_void> {
-    unsafe {
-        if list.is_null() {
-            return Vec::new();
-        }
-        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value).collect()
     }
 }
 
@@ -135,7 +126,7 @@ unsafe fn route_relation(rte: *mut pg_sys::RangeTblEntry, context: &mut Context)
                 context.added += 1;
             } else if is_and(qual) {
                 let and = qual.cast::<pg_sys::BoolExpr>();
-                let routed: Vec<_> = list_pointers((*and).args).into_iter().filter_map(|arg| routed_comparison(arg.cast(), &context.tenant)).collect();
+                let routed: Vec<_> = pg_list::pointers((*and).args).into_iter().filter_map(|arg| routed_comparison(arg.cast(), &context.tenant)).collect();
                 for r in routed {
                     (*and).args = pg_sys::lappend((*and).args, r.cast());
                     context.added += 1;
@@ -163,14 +154,14 @@ unsafe fn routed_comparison(node: *mut pg_sys::Node, tenant: &str) -> Option<*mu
             return None;
         }
         let op = node.cast::<pg_sys::OpExpr>();
-        let args = list_pointers((*op).args);
+        let args = pg_list::pointers((*op).args);
         let [_, call] = args[..] else { return None };
         let call = call.cast::<pg_sys::Node>();
         if (*call).type_ != pg_sys::NodeTag::T_FuncExpr {
             return None;
         }
         let func = call.cast::<pg_sys::FuncExpr>();
-        let func_args = list_pointers((*func).args);
+        let func_args = pg_list::pointers((*func).args);
         let [arg] = func_args[..] else { return None };
         let arg = arg.cast::<pg_sys::Node>();
         if (*arg).type_ != pg_sys::NodeTag::T_Const || (*arg.cast::<pg_sys::Const>()).consttype != pg_sys::TEXTOID {

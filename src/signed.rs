@@ -201,10 +201,8 @@ unsafe extern "C-unwind" fn check_tenant_setting(
     _extra: *mut *mut std::ffi::c_void,
     source: pg_sys::GucSource::Type,
 ) -> bool {
-    // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
-    let proposed = unsafe { (!newval.is_null() && !(*newval).is_null()).then(|| CStr::from_ptr(*newval).to_string_lossy().into_owned()) };
-    let clearing = proposed.as_deref().is_none_or(str::is_empty);
-    unsafe { check_context_setting(clearing, &proposed.unwrap_or_default(), source) }
+    let proposed = unsafe { proposed_value(newval) };
+    unsafe { check_context_setting(proposed.is_empty(), &proposed, source) }
 }
 
 /// app.current_actor_id: the same, a token vouching for the tenant already set.
@@ -214,10 +212,14 @@ unsafe extern "C-unwind" fn check_actor_setting(
     _extra: *mut *mut std::ffi::c_void,
     source: pg_sys::GucSource::Type,
 ) -> bool {
-    // SAFETY: as above.
-    let proposed = unsafe { (!newval.is_null() && !(*newval).is_null()).then(|| CStr::from_ptr(*newval).to_string_lossy().into_owned()) };
-    let clearing = proposed.as_deref().is_none_or(str::is_empty);
+    let clearing = unsafe { proposed_value(newval) }.is_empty();
     unsafe { check_context_setting(clearing, &tenant_setting().unwrap_or_default(), source) }
+}
+
+/// A check hook's proposed string value, `''` for NULL.
+unsafe fn proposed_value(newval: *mut *mut std::ffi::c_char) -> String {
+    // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
+    unsafe { if newval.is_null() || (*newval).is_null() { String::new() } else { CStr::from_ptr(*newval).to_string_lossy().into_owned() } }
 }
 
 /// `token_tenant`: the tenant a token in relay.tenant_token must be for to vouch.
