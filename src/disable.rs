@@ -66,6 +66,11 @@ fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
 fn table_arg(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -> (pg_sys::Oid, bool) {
     let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
     let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(function, "drop_column"));
+    // Citus refuses most of the undo on a distributed table (a unique key without the
+    // distribution column, changes to that column): back to a local table first.
+    if crate::ext::is_citus_table(tbl.0) {
+        errors::undo_on_citus_table(function, &tbl.display());
+    }
     (tbl.0, drop_column)
 }
 

@@ -755,6 +755,16 @@ pub fn session_tenant_not_distributed() -> ! {
     )
 }
 
+/// relay_disable_tenancy on a table Citus distributed.
+pub fn undo_on_citus_table(function: &str, table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("{function}: {table} is a Citus table"),
+        "Undoing relay restores keys without the tenant column and drops its default, which Citus refuses on a table distributed on that column.".into(),
+        format!("Make it local again first: SELECT undistribute_table('{table}'); then run {function} again."),
+    )
+}
+
 /// relay_enable_audit on a table Citus distributed.
 pub fn audit_on_citus_table(table: &str) -> ! {
     raise(

@@ -72,6 +72,8 @@ CREATE TABLE drafts (tenant_id text NOT NULL DEFAULT relay_insert_tenant('public
 SELECT create_distributed_table('drafts', 'tenant_id', colocate_with => 'users');
 SELECT * FROM relay_enable_tenancy('drafts');
 SELECT relay_isolation_problems('drafts');
+-- relay's undo would restore keys without the tenant column: local first.
+SELECT * FROM relay_disable_tenancy_plan('drafts');
 
 -- 3. An application role works per transaction; the tenant reaches the workers.
 CREATE ROLE app LOGIN;
