@@ -10,6 +10,8 @@
 //! the tenant's shard. The added qual is implied by the policy's own (which stays), so
 //! no row a query could see changes.
 //!
+//! The hook is installed only when another planner hook is already there (Citus,
+//! loaded first as it requires: `shared_preload_libraries = 'citus,relay_tenancy'`).
 //! Only relay's by-name policy form is touched, which relay_distribute writes on the
 //! tables it distributes; relay's sub-select form on local tables is left alone (its
 //! InitPlan already runs once per query). A plan now holds a tenant, so when the tenant
@@ -46,10 +48,14 @@ pub fn install() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // Only after another planner hook (Citus's, which must be loaded first): without
+    // Citus there is nothing to route, and plain PostgreSQL plans pay nothing.
     // SAFETY: _PG_init runs once per backend, before any query is planned with the hook.
     unsafe {
-        PREV_PLANNER = pg_sys::planner_hook;
-        pg_sys::planner_hook = Some(planner);
+        if pg_sys::planner_hook.is_some() {
+            PREV_PLANNER = pg_sys::planner_hook;
+            pg_sys::planner_hook = Some(planner);
+        }
     }
 }
 
