@@ -855,7 +855,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             &format!("{}.relay_tenant_exists_guard({})", quote_ident(opts.ext_schema), quote_literal(opts.tenant_column)),
             &state.triggers,
         ));
-    } else if state.tenant_fk.is_none() && !(state.scaled_out && !state.distributed) {
+    } else if state.tenant_fk.is_none() && (state.distributed || !state.scaled_out) {
+        // (A local table in a scaled-out schema gets it from relay_distribute.)
         let name = new_name(&state.name, &format!("_{}_fkey", opts.tenant_column));
         steps.push(Step::new(
             StepKind::AddForeignKey,

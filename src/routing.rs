@@ -52,8 +52,9 @@ pub fn install() {
     // Citus there is nothing to route, and plain PostgreSQL plans pay nothing.
     // SAFETY: _PG_init runs once per backend, before any query is planned with the hook.
     unsafe {
-        if pg_sys::planner_hook.is_some() {
-            PREV_PLANNER = pg_sys::planner_hook;
+        let previous = pg_sys::planner_hook;
+        if previous.is_some() {
+            PREV_PLANNER = previous;
             pg_sys::planner_hook = Some(planner);
         }
     }
