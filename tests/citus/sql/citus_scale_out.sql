@@ -10,6 +10,10 @@ CREATE EXTENSION relay_tenancy;
 \i reference/app-schema.sql
 \i reference/app-data.sql
 \set ECHO all
+-- Reference data every tenant reads: skill categories (stays global, `shared`).
+CREATE TABLE categories (name text PRIMARY KEY);
+INSERT INTO categories VALUES ('general'), ('data'), ('ops'), ('writing');
+ALTER TABLE skills ADD CONSTRAINT skills_category_fkey FOREIGN KEY (category) REFERENCES categories (name);
 SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
 SELECT relay_create_tenant('Globex', 'globex', id => 'globex');
 
@@ -19,11 +23,12 @@ SELECT relay_create_tenant('Globex', 'globex', id => 'globex');
 --    relay_distribute refuses, naming the key and the fix:
 BEGIN;
 SELECT count(*) > 0 AS converted FROM relay_enable_tenancy_schema('public', primary_key => 'tenant',
-  global_unique => ARRAY['users.email', 'api_keys.key_hash']);
+  shared => ARRAY['categories']::regclass[], global_unique => ARRAY['users.email', 'api_keys.key_hash']);
 SELECT * FROM relay_distribute('public');
 ROLLBACK;
 -- Per-tenant keys throughout (an email is unique within its tenant):
-SELECT count(*) > 0 AS converted FROM relay_enable_tenancy_schema('public', primary_key => 'tenant');
+SELECT count(*) > 0 AS converted FROM relay_enable_tenancy_schema('public', primary_key => 'tenant',
+  shared => ARRAY['categories']::regclass[]);
 -- A foreign key that sets columns on delete cannot include the distribution column
 -- in Citus (usage events keep their rows when a skill goes: SET NULL (skill_id)):
 SELECT * FROM relay_distribute('public');
@@ -45,9 +50,10 @@ SELECT table_name, problems FROM relay_tenancy_status ORDER BY 1;
 -- (relay_verify's only findings here are the login-role ownership warnings every
 -- test table draws, left out.)
 SELECT * FROM relay_verify() WHERE severity <> 'ok' AND problem NOT LIKE 'is owned by login role%';
--- The foreign keys are back, composite between tenant tables and to tenants:
+-- The foreign keys are back, composite between tenant tables, single-column to
+-- tenants and to the shared categories (now a reference table):
 SELECT conrelid::regclass, conname, pg_get_constraintdef(oid) FROM pg_constraint
- WHERE contype = 'f' AND conrelid = 'ratings'::regclass ORDER BY 2;
+ WHERE contype = 'f' AND conrelid IN ('ratings'::regclass, 'skills'::regclass) ORDER BY 1, 2;
 
 -- A table a migration adds after the scale-out: tenant-enabled like any other (relay
 -- sees that tenants is a reference table: the policies and default come in their
@@ -87,7 +93,8 @@ INSERT INTO ratings (skill_id, user_id, rating) VALUES ('s-acme', 'u-acme', 5);
 INSERT INTO notes (id, user_id, body) VALUES ('n-acme', 'u-acme', 'hello');
 SELECT tenant_id, id, email FROM users;
 SELECT tenant_id, id, body FROM notes;
-SELECT s.name, u.name AS author, r.rating FROM skills s JOIN users u ON u.id = s.author_id JOIN ratings r ON r.skill_id = s.id;
+SELECT s.name, s.category, u.name AS author, r.rating FROM skills s JOIN users u ON u.id = s.author_id JOIN ratings r ON r.skill_id = s.id
+  JOIN categories c ON c.name = s.category;
 COMMIT;
 BEGIN;
 SELECT relay_set_tenant('globex');
