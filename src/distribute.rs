@@ -611,8 +611,8 @@ mod tests {
         assert_eq!(steps[10].lock, Lock::ShareRowExclusive);
     }
 
-    #[test]
-    fn a_rerun_does_what_is_left() {
+    /// `two_tables` after a first run that distributed users only.
+    fn users_distributed() -> State {
         let mut s = two_tables();
         s.tenants.placement = Placement::Reference;
         s.tenants_merge_trigger = false;
@@ -620,6 +620,12 @@ mod tests {
         s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
         s.tables[1].default = Some("public.relay_insert_tenant('public.users'::text)".into());
         s.tables[0].default = Some("public.relay_insert_tenant('public.skills'::text)".into());
+        s
+    }
+
+    #[test]
+    fn a_rerun_does_what_is_left() {
+        let mut s = users_distributed();
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
         assert_eq!(sql.len(), 3, "{sql:?}");
         assert!(sql[0].starts_with("ALTER POLICY tenant_isolation ON public.skills"));
@@ -644,14 +650,8 @@ mod tests {
 
     #[test]
     fn a_table_enabled_after_the_scale_out_gets_its_key_to_tenants_once_distributed() {
-        let mut s = two_tables();
-        s.tenants.placement = Placement::Reference;
-        s.tenants_merge_trigger = false;
-        s.tables[1].placement = Placement::Distributed(3);
-        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
-        s.tables[1].default = Some("public.relay_insert_tenant('public.users'::text)".into());
+        let mut s = users_distributed();
         s.tables[0].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.skills'::text))".into();
-        s.tables[0].default = Some("public.relay_insert_tenant('public.skills'::text)".into());
         s.tables[0].keys.retain(|k| k.name != "skills_tenant_id_fkey");
         s.tables[0].keys.push(key("skills_tenant_id_fkey", 'u', &["tenant_id", "x"], None));
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
