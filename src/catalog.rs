@@ -539,7 +539,7 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
     });
     let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
     state.distributed = crate::ext::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
-    state.scaled_out = crate::ext::is_citus_table(crate::ext::ext_relation(c"tenants").relid);
+    state.scaled_out = crate::ext::tenants_in_citus();
     for fk in &mut state.foreign_keys {
         let other = if fk.outgoing { fk.parent_oid } else { fk.child_oid };
         if other == state.oid {

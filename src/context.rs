@@ -231,7 +231,7 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
     // (citus.propagate_set_commands = 'local') see and forward. The value cannot be
     // a parameter in SET, so it is quoted as a literal.
     let scope = if is_local { "SET LOCAL" } else { "SET" };
-    let citus = ext::is_citus_table(ext::ext_relation(c"tenants").relid);
+    let citus = ext::tenants_in_citus();
     if citus && !is_local {
         errors::session_tenant_not_distributed();
     }

@@ -761,7 +761,7 @@ pub fn undo_on_citus_table(function: &str, table: &str) -> ! {
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         format!("{function}: {table} is a Citus table"),
         "Undoing relay restores keys without the tenant column and drops its default, which Citus refuses on a table distributed on that column.".into(),
-        format!("Make it local again first: SELECT undistribute_table('{table}'); then run {function} again."),
+        format!("Make it local again first: SELECT undistribute_table({}); then run {function} again.", crate::quote::quote_literal(table)),
     )
 }
 
@@ -789,13 +789,16 @@ pub fn not_coordinator(function: &str) -> ! {
 pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribute::Refusal) -> ! {
     use crate::distribute::Refusal::*;
     use PgSqlErrorCode::*;
+    let schema_literal = crate::quote::quote_literal(schema);
     let schema = crate::quote::quote_ident(schema);
+    // Names go into the hints' SQL as literals.
+    let lit = |name: &str| crate::quote::quote_literal(name);
     match refusal {
         NoTenantTables => raise(
             ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("{function}: schema {schema} has no tenant-enabled tables"),
             "relay_tables lists no table of that schema.".into(),
-            format!("Tenant-enable its tables first: SELECT relay_enable_tenancy_schema('{schema}', primary_key => 'tenant')."),
+            format!("Tenant-enable its tables first: SELECT relay_enable_tenancy_schema({schema_literal}, primary_key => 'tenant')."),
         ),
         KeyWithoutTenant { table, constraint, kind, columns, tenant_column } => {
             let what = match kind {
@@ -804,8 +807,8 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
                 _ => "unique constraint",
             };
             let hint = match kind {
-                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy('{table}', primary_key => 'tenant'). Or leave the table out of the schema's tenant tables."),
-                _ => format!("Make it per tenant: re-run relay_enable_tenancy('{table}') with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference."),
+                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy({}, primary_key => 'tenant'). Or leave the table out of the schema's tenant tables.", lit(&table)),
+                _ => format!("Make it per tenant: re-run relay_enable_tenancy({}) with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference.", lit(&table)),
             };
             raise(
                 ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -818,7 +821,7 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
             ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("cannot distribute {table}: its foreign key {constraint} to {referenced} does not include {tenant_column}"),
             "Between distributed tables Citus needs foreign keys on the distribution column (the referenced row must be on the same node).".into(),
-            format!("Make it composite: re-run relay_enable_tenancy('{table}') without keep_foreign_keys listing {constraint}."),
+            format!("Make it composite: re-run relay_enable_tenancy({}) without keep_foreign_keys listing {constraint}.", lit(&table)),
         ),
         ForeignKeySetsColumns { table, constraint, definition } => raise(
             ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -830,7 +833,7 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
             ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("cannot distribute {table}: its changes are captured into the audit log"),
             "relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
-            format!("SELECT relay_disable_audit('{table}') first, or leave the table local."),
+            format!("SELECT relay_disable_audit({}) first, or leave the table local.", lit(&table)),
         ),
         ForeignKeyCycle { tables } => raise(
             ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -842,7 +845,7 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
             ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("cannot distribute {table}: Citus already made it {how}"),
             "pg_dist_partition has it in another form than relay_distribute makes.".into(),
-            format!("Undo it with SELECT undistribute_table('{table}') and run {function} again."),
+            format!("Undo it with SELECT undistribute_table({}) and run {function} again.", lit(&table)),
         ),
     }
 }

@@ -38,14 +38,19 @@ fn extension() -> (String, pg_sys::Oid) {
     (schema, owner)
 }
 
-/// The namespace relay_tenancy was installed in.
-pub fn extension_namespace() -> pg_sys::Oid {
-    extension_entry().2
+/// The namespace relay_tenancy is installed in, None when it is not installed here.
+pub fn installed_namespace() -> Option<pg_sys::Oid> {
+    // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
+    let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) };
+    (ext_oid != pg_sys::InvalidOid).then(|| entry_of(ext_oid).2)
 }
 
 fn extension_entry() -> (String, pg_sys::Oid, pg_sys::Oid) {
     // SAFETY: a catalog lookup by name; errors are raised as PostgreSQL errors.
-    let ext_oid = unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) };
+    entry_of(unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false) })
+}
+
+fn entry_of(ext_oid: pg_sys::Oid) -> (String, pg_sys::Oid, pg_sys::Oid) {
     EXTENSION.with(|cache| {
         if let Some((oid, nsp, schema, owner)) = cache.borrow().as_ref() {
             // The schema may have been renamed since (ALTER SCHEMA ... RENAME TO):
@@ -306,7 +311,7 @@ fn probe<R>(
 /// caller's can be involved, and no privilege on tenants is needed.
 pub fn tenant_is_active(id: &str) -> Option<bool> {
     let tenants = ext_relation(c"tenants");
-    let Some(rows) = tenants_rows(&tenants) else {
+    let Some(rows) = tenants_placement(&tenants).rows else {
         // A reference table with no copy on this node: read it through Citus.
         let sql = format!(
             "SELECT is_active FROM {} WHERE id OPERATOR(pg_catalog.=) $1",
@@ -348,10 +353,9 @@ thread_local! {
     /// registry write), in every backend, at commit.
     /// Per table: (its tenant column when it is tenant-enabled, registered for capture).
     static MEMBERSHIP: RefCell<HashMap<pg_sys::Oid, (Option<String>, bool)>> = RefCell::new(HashMap::new());
-    /// Whether this oid is a Citus table, until its relcache entry goes.
-    static TENANTS_IN_CITUS: Cell<Option<(pg_sys::Oid, bool)>> = const { Cell::new(None) };
-    /// For `tenants` (this oid): the relation holding its rows on this node.
-    static TENANTS_ROWS: Cell<Option<(pg_sys::Oid, Option<pg_sys::Oid>)>> = const { Cell::new(None) };
+    /// Where `tenants` is, until its relcache entry (or its shard's) goes: Citus
+    /// invalidates a table's entry when it distributes it.
+    static TENANTS_PLACEMENT: Cell<Option<TenantsPlacement>> = const { Cell::new(None) };
     /// Tenant ids known to exist, for the audit writer. Dropped when tenants' relcache
     /// entry is invalidated (relay_delete_tenant does that explicitly).
     static KNOWN_TENANTS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
@@ -377,11 +381,8 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
     }
-    if TENANTS_IN_CITUS.with(|c| c.get()).is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || relid == cached) {
-        TENANTS_IN_CITUS.with(|c| c.set(None));
-    }
-    if TENANTS_ROWS.with(|c| c.get()).is_some_and(|(cached, rows)| relid == pg_sys::InvalidOid || relid == cached || Some(relid) == rows) {
-        TENANTS_ROWS.with(|c| c.set(None));
+    if TENANTS_PLACEMENT.with(|c| c.get()).is_some_and(|p| relid == pg_sys::InvalidOid || relid == p.relid || Some(relid) == p.rows) {
+        TENANTS_PLACEMENT.with(|c| c.set(None));
     }
     // One of relay's tables renamed, moved, dropped or altered: look it up again.
     EXT_RELATIONS.with(|c| c.borrow_mut().retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid));
@@ -393,38 +394,37 @@ unsafe extern "C-unwind" fn forget_locations(_arg: pg_sys::Datum, _cache: i32, _
     EXT_RELATIONS.with(|c| c.borrow_mut().clear());
 }
 
-/// `relid` is a Citus table (reference or distributed): its rows live in shards. Cached
-/// for `tenants`, the one relay asks about on hot paths (Citus invalidates a table's
-/// relcache entry when it distributes it).
+/// `relid` is a Citus table (reference or distributed): its rows live in shards.
 pub fn is_citus_table(relid: pg_sys::Oid) -> bool {
-    if let Some((cached, answer)) = TENANTS_IN_CITUS.with(|c| c.get()) {
-        if cached == relid {
-            return answer;
-        }
-    }
     // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
     let citus = unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid };
-    let answer = citus
+    citus
         && select_optional::<bool>(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1)",
             &[relid.into()],
         )
-        .unwrap_or(false);
-    TENANTS_IN_CITUS.with(|c| c.set(Some((relid, answer))));
-    answer
+        .unwrap_or(false)
 }
 
-/// The relation holding `tenants`' rows on this node: `tenants` itself; once it is a
-/// Citus reference table, its shard here (a plain relation: probing it runs no
-/// distributed query, which Citus refuses inside a query on a shard, as when a worker
-/// checks a forwarded tenant); None when this node has no copy.
-fn tenants_rows(tenants: &ExtRelation) -> Option<pg_sys::Oid> {
-    if let Some((cached, rows)) = TENANTS_ROWS.with(|c| c.get()) {
-        if cached == tenants.relid {
-            return rows;
-        }
+/// Where relay's `tenants` is (asked per relay_set_tenant and per tenant check).
+#[derive(Clone, Copy)]
+struct TenantsPlacement {
+    relid: pg_sys::Oid,
+    /// A Citus reference table (relay_distribute ran).
+    citus: bool,
+    /// The relation holding its rows on this node: `tenants` itself; once it is a
+    /// reference table, its shard here (a plain relation: probing it runs no
+    /// distributed query, which Citus refuses inside a query on a shard, as when a
+    /// worker checks a forwarded tenant); None when this node has no copy.
+    rows: Option<pg_sys::Oid>,
+}
+
+fn tenants_placement(tenants: &ExtRelation) -> TenantsPlacement {
+    if let Some(cached) = TENANTS_PLACEMENT.with(|c| c.get()).filter(|p| p.relid == tenants.relid) {
+        return cached;
     }
-    let rows = if !is_citus_table(tenants.relid) {
+    let citus = is_citus_table(tenants.relid);
+    let rows = if !citus {
         Some(tenants.relid)
     } else {
         select_optional::<pg_sys::Oid>(
@@ -434,8 +434,14 @@ fn tenants_rows(tenants: &ExtRelation) -> Option<pg_sys::Oid> {
         )
         .filter(|oid| *oid != pg_sys::InvalidOid)
     };
-    TENANTS_ROWS.with(|c| c.set(Some((tenants.relid, rows))));
-    rows
+    let placement = TenantsPlacement { relid: tenants.relid, citus, rows };
+    TENANTS_PLACEMENT.with(|c| c.set(Some(placement)));
+    placement
+}
+
+/// relay's `tenants` is a Citus reference table: the schema is scaled out.
+pub fn tenants_in_citus() -> bool {
+    tenants_placement(&ext_relation(c"tenants")).citus
 }
 
 /// Called from `_PG_init`.

@@ -194,8 +194,7 @@ unsafe fn is_relay_policy_function(funcid: pg_sys::Oid) -> bool {
         }
         let ours = matches!(CStr::from_ptr(name).to_bytes(), b"relay_policy_tenant" | b"relay_policy_tenant_uuid" | b"relay_policy_tenant_bigint");
         pg_sys::pfree(name.cast());
-        ours && pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) != pg_sys::InvalidOid
-            && pg_sys::get_func_namespace(funcid) == crate::ext::extension_namespace()
+        ours && crate::ext::installed_namespace() == Some(pg_sys::get_func_namespace(funcid))
     }
 }
 

@@ -152,6 +152,37 @@ RESET ROLE;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM users;
 SELECT tenant_id, count(*) FROM users GROUP BY 1 ORDER BY 1;
 
+-- A hostile search_path reaches none of relay's Citus lookups: an application role
+-- with a schema of its own puts decoys of Citus's catalogs, an `=` that is always
+-- true and a relay_policy_tenant of its own ahead of pg_catalog, in a fresh session
+-- (relay's caches empty). The tenant, its rows and the routing stay as they were.
+CREATE SCHEMA evil AUTHORIZATION app;
+\c - app
+SET client_min_messages = warning;
+\set VERBOSITY verbose
+CREATE TABLE evil.pg_dist_partition (logicalrelid oid, partmethod "char", colocationid int);
+CREATE TABLE evil.pg_dist_shard (logicalrelid oid, shardid bigint);
+CREATE FUNCTION evil.always(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.always);
+CREATE FUNCTION evil.relay_policy_tenant(text) RETURNS text LANGUAGE sql AS $$SELECT 'globex'$$;
+SET search_path = evil, pg_catalog, public;
+BEGIN;
+SELECT relay_set_tenant('acme');
+SELECT tenant_id, id FROM users ORDER BY id;
+EXPLAIN (COSTS OFF) SELECT name FROM users WHERE id OPERATOR(pg_catalog.=) 'u-acme';
+COMMIT;
+BEGIN;
+SELECT relay_set_tenant('acme', is_local => false);
+ROLLBACK;
+\c - postgres
+SET client_min_messages = warning;
+\set VERBOSITY verbose
+SET search_path = evil, pg_catalog, public;
+SELECT count(*) AS left_to_do FROM relay_distribute_plan('public');
+SELECT * FROM relay_enable_audit('skills');
+RESET search_path;
+DROP SCHEMA evil CASCADE;
+
 -- 5. Signed mode across nodes: the token is forwarded with the tenant and checked
 --    again on each worker (relay.token_key is in every node's postgresql.conf).
 CREATE ROLE signed_app LOGIN;
