@@ -27,9 +27,22 @@ postgres_tmpdir() {
   echo "$d"
 }
 
+# as_pg CMD...: run CMD as the postgres user, every command run as another user goes
+# through here. It starts in the current directory when postgres can enter it, else in
+# / : a clone in root's home (mode 700) would otherwise make psql, pg_dump and friends
+# print "could not change directory" on stderr, which tests compare. Relative paths
+# given to CMD then resolve from /, so callers pass absolute ones (they all do).
 # Servers start without RUST_BACKTRACE: with it, pgrx appends a Rust backtrace to the
 # DETAIL of every error raised through SPI, which no user wants to read.
-as_pg() { runuser -u postgres -- env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@"; }
+_as_pg_checked_dir=
+_as_pg_dir=/
+as_pg() {
+  if [ "$_as_pg_checked_dir" != "$PWD" ]; then
+    _as_pg_checked_dir=$PWD
+    if runuser -u postgres -- test -x "$PWD" -a -r "$PWD" 2>/dev/null; then _as_pg_dir=$PWD; else _as_pg_dir=/; fi
+  fi
+  (cd "$_as_pg_dir" && exec runuser -u postgres -- env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@")
+}
 
 # start_cluster DIR PORT: initdb into DIR/data and start it with its socket in DIR.
 start_cluster() {

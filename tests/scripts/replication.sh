@@ -14,9 +14,11 @@ n=0
 failed=0
 is() { # is NAME EXPECTED DB SQL: the query's single value equals EXPECTED
   n=$((n + 1))
+  # stdout is compared; stderr (a tool's warning, an error) is shown on failure only.
   local got
-  got=$(P -d "$3" -At -c "$4" 2>&1) || true
-  if [ "$got" = "$2" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#   got:      $got"; failed=$((failed + 1)); fi
+  got=$(P -d "$3" -At -c "$4" 2>"$work/is.stderr") || true
+  if [ "$got" = "$2" ]; then echo "ok $n - $1"; else
+    echo "not ok $n - $1"; echo "#   expected: $2"; echo "#   got:      $got"; sed 's/^/#   stderr: /' "$work/is.stderr"; failed=$((failed + 1)); fi
 }
 # wait_for DB SQL: until the query returns t (30 s at most)
 wait_for() {
