@@ -13,20 +13,23 @@ chown postgres:postgres "$dir"/*.sql
 run() { (cd "$dir" && pg "$dir" "$port" -d demo "$@"); }
 pg "$dir" "$port" -d postgres -c "CREATE DATABASE demo"
 
-say "the single-tenant reference application: 9 tables, about 17k rows"
-run -f "$dir/app-schema.sql"
-run -v scale=1 -f "$dir/app-data.sql"
+say "the single-tenant reference application: 9 tables, about 17k rows, owned by 'migrator' (a LOGIN role, not a superuser)"
+run -c "CREATE ROLE migrator LOGIN" -c "GRANT CREATE ON SCHEMA public TO migrator"
+# (app-data.sql ends with a database-wide ANALYZE: quiet about tables migrator does not own)
+run -c "SET ROLE migrator" -c "SET client_min_messages = error" -f "$dir/app-schema.sql"
+run -c "SET ROLE migrator" -c "SET client_min_messages = error" -v scale=1 -f "$dir/app-data.sql"
 run -c "SELECT t AS table, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', t), false, true, '')))[1]::text::int AS rows
          FROM unnest(ARRAY['users','skills','ratings','usage_events','skill_versions','skill_embeddings','skill_reviews','api_keys','site_settings']) t ORDER BY 1"
 
-say "CREATE EXTENSION relay_tenancy"
-run -c "CREATE EXTENSION relay_tenancy" -c "SELECT id, name, slug FROM tenants"
+say "CREATE EXTENSION relay_tenancy (a superuser, once); the migration role gets REFERENCES on tenants"
+run -c "CREATE EXTENSION relay_tenancy" -c "GRANT REFERENCES ON tenants TO migrator" -c "SELECT id, name, slug FROM tenants"
 
-say "dry run for one table: the steps, the lock each takes, and its SQL"
-run -c "SELECT step, lock, statement FROM relay_tenancy_plan('skills')"
+say "dry run for one table, as migrator: the steps, the lock each takes, and its SQL"
+run -c "SET ROLE migrator" -c "SELECT step, lock, statement FROM relay_tenancy_plan('skills')"
 
-say "one call per table (users.email and api_keys.key_hash stay globally unique)"
+say "one call per table, run by the migration role with no tenant set (users.email and api_keys.key_hash stay globally unique)"
 run <<'SQL'
+SET ROLE migrator;
 CREATE TEMP TABLE files AS SELECT relname, relfilenode FROM pg_class
  WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname NOT IN ('tenants', 'relay_tables');
 \echo
@@ -36,6 +39,10 @@ SELECT f.relname AS table, c.relfilenode = f.relfilenode AS same_file
   FROM files f JOIN pg_class c ON c.oid = f.relname::regclass ORDER BY 1;
 \echo 'Run again, it changes nothing:'
 SELECT relay_enable_tenancy('skills');
+\echo 'Every foreign key was validated against every tenant's rows, as migrator:'
+SELECT conrelid::regclass AS table, conname, convalidated FROM pg_constraint
+ WHERE contype = 'f' AND conrelid = 'skills'::regclass ORDER BY 2;
+RESET ROLE;
 SQL
 
 say "isolation, as the application role 'app' sees it"

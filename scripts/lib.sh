@@ -27,6 +27,14 @@ postgres_tmpdir() {
   echo "$d"
 }
 
+# write_test_key DIR: the signed-mode key file the tests use (relay.token_key_file):
+# DIR/relay_token.key, owned by postgres, mode 0600 (relay refuses any other).
+write_test_key() {
+  printf '0123456789abcdef0123456789abcdef\n' >"$1/relay_token.key"
+  chown postgres:postgres "$1/relay_token.key"
+  chmod 600 "$1/relay_token.key"
+}
+
 # as_pg CMD...: run CMD as the postgres user, every command run as another user goes
 # through here. It starts in the current directory when postgres can enter it, else in
 # / : a clone in root's home (mode 700) would otherwise make psql, pg_dump and friends

@@ -9,6 +9,7 @@ cp -r tests/pg_regress/. "$work/"
 cp -r "$(reference_dir)" "$work/reference"
 cp tests/relay-test.conf "$work/relay-test.conf"
 chown -R postgres:postgres "$work"
+write_test_key "$work"
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(grep -v '^#' tests/pg_regress/schedule)
 (cd "$work" && as_pg "$PGXS/regress/pg_regress" --temp-instance="$work/tmp_check" --temp-config="$work/relay-test.conf" --bindir="$PG_BIN" \

@@ -39,6 +39,7 @@ run_suite() {
   cp "$ROOT/tests/relay-test.conf" "$work/relay-test.conf"
   mkdir -p "$work/results"
   chown -R postgres:postgres "$work"
+  write_test_key "$work"
   local out
   out=$(cd "$work" && as_pg "$driver" --temp-instance="$work/tmp_check" --temp-config="$work/relay-test.conf" --bindir="$PG_BIN" \
           --inputdir="$work" --outputdir="$work" "$@" 2>&1) || true

@@ -78,8 +78,25 @@ ALTER TABLE relay_audit_chains ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURI
 ALTER TABLE relay_audit_settings ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('relay_audit_chains', '');
 SELECT pg_catalog.pg_extension_config_dump('relay_audit_settings', '');
+-- Every tenant whose entries were ever chained, with when its chain began: a chain
+-- deleted together with its head is still missed by relay_audit_verify. Append-only.
+CREATE TABLE relay_audit_chained (
+  tenant_id text PRIMARY KEY,
+  since     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE relay_audit_chained IS 'relay_tenancy: every tenant whose audit entries were ever hash-chained (append-only)';
+REVOKE ALL ON relay_audit_chained FROM PUBLIC;
+ALTER TABLE relay_audit_chained ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_chained', '');
+CREATE TRIGGER relay_append_only_row BEFORE UPDATE OR DELETE ON relay_audit_chained
+  FOR EACH ROW EXECUTE FUNCTION relay_append_only_guard();
+CREATE TRIGGER relay_append_only_truncate BEFORE TRUNCATE ON relay_audit_chained
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_append_only_guard();
+ALTER TABLE relay_audit_chained ENABLE ALWAYS TRIGGER relay_append_only_row,
+                                ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 ALTER FUNCTION relay_audit_chain(boolean) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_audit_verify(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_verify(text, jsonb) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
 
 -- Captured changes are written with the extension owner's rights, so application
 -- roles need no privilege on audit_logs for capture, and a captured change is never
@@ -254,6 +271,12 @@ CREATE EVENT TRIGGER relay_ddl_guard_drop ON sql_drop
   WHEN TAG IN ('DROP POLICY', 'DROP TRIGGER') EXECUTE FUNCTION relay_ddl_guard();
 ALTER EVENT TRIGGER relay_ddl_guard_alter ENABLE ALWAYS;
 ALTER EVENT TRIGGER relay_ddl_guard_drop ENABLE ALWAYS;
+-- A trigger or rule on a tenant-enabled table (or one of relay's) sees every row any
+-- tenant writes: refused to roles whose row level security applies and that do not
+-- own the table (TRIGGER granted by a sloppy GRANT ALL).
+CREATE EVENT TRIGGER relay_ddl_guard_create ON ddl_command_end
+  WHEN TAG IN ('CREATE TRIGGER', 'CREATE RULE') EXECUTE FUNCTION relay_ddl_guard();
+ALTER EVENT TRIGGER relay_ddl_guard_create ENABLE ALWAYS;
 
 -- Partitions follow their tenant-enabled parent (created or attached later, by hand
 -- or by pg_partman), and a tenant-enabled table is never attached or made to inherit
@@ -310,7 +333,13 @@ BEGIN
          'pg_stat_get_xact_tuples_hot_updated', 'pg_stat_get_xact_blocks_fetched', 'pg_stat_get_xact_blocks_hit',
          'pg_stat_get_db_tuples_returned', 'pg_stat_get_db_tuples_fetched', 'pg_stat_get_db_tuples_inserted',
          'pg_stat_get_db_tuples_updated', 'pg_stat_get_db_tuples_deleted',
-         'pg_stat_get_db_blocks_fetched', 'pg_stat_get_db_blocks_hit']::pg_catalog.name[])
+         'pg_stat_get_db_blocks_fetched', 'pg_stat_get_db_blocks_hit',
+         -- when a table was last vacuumed or analyzed, and how often: a write-activity
+         -- oracle (autovacuum runs after enough rows of any tenant changed)
+         'pg_stat_get_vacuum_count', 'pg_stat_get_autovacuum_count',
+         'pg_stat_get_analyze_count', 'pg_stat_get_autoanalyze_count',
+         'pg_stat_get_last_vacuum_time', 'pg_stat_get_last_autovacuum_time',
+         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time']::pg_catalog.name[])
   LOOP
     EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);

@@ -108,7 +108,17 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
     };
     let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
-    state.parent_registered = state.parent_oid.is_some_and(|p| ext::registered_now(pgrx::pg_sys::Oid::from(p)));
+    // Every parent must be tenant-enabled (an inheritance child can have several):
+    // the first one that is not is the one the refusal names.
+    let parents = parents_of(tbl.0);
+    match parents.iter().find(|(oid, _)| !ext::registered_now(*oid)) {
+        Some((oid, name)) => {
+            state.parent_oid = Some(oid.to_u32());
+            state.parent = Some(name.clone());
+            state.parent_registered = false;
+        }
+        None => state.parent_registered = !parents.is_empty(),
+    }
     let table = quote_qualified(&state.schema, &state.name);
     plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
     state.registered = recorded.is_some();
@@ -202,6 +212,26 @@ fn relay_enable_tenancy(
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
+/// The key to tenants is created as the caller, who needs REFERENCES on tenants
+/// (README "Deployment rules"): refused up front with the grant to run, instead of
+/// PostgreSQL's bare "permission denied for table tenants" halfway through.
+fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::Step]) {
+    if !steps.iter().any(|s| s.kind == plan::StepKind::AddForeignKey) {
+        return;
+    }
+    let tenants = ext::ext_relation(c"tenants");
+    // SAFETY: an ACL check of the current user on an existing relation, no SQL.
+    let (granted, role) = unsafe {
+        let user = pgrx::pg_sys::GetUserId();
+        let granted = pgrx::pg_sys::pg_class_aclcheck(tenants.relid, user, pgrx::pg_sys::ACL_REFERENCES as pgrx::pg_sys::AclMode)
+            == pgrx::pg_sys::AclResult::ACLCHECK_OK;
+        (granted, std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(user, false)).to_string_lossy().into_owned())
+    };
+    if !granted {
+        errors::references_on_tenants_needed(table, &quote_qualified(ext_schema, "tenants"), &role);
+    }
+}
+
 /// The body of relay_enable_tenancy, also run per table by the schema call.
 pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
     let online = call.online;
@@ -214,6 +244,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
         return lines;
     }
+    require_references_on_tenants(&p.ext_schema, &table, &p.steps);
     if online {
         let run = crate::online::next_run(&p.steps);
         if run.is_empty() {
@@ -244,6 +275,26 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
     lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
     lines
+}
+
+/// The direct parents of table `oid` (its partitioned table, or the tables it
+/// inherits from), by name.
+fn parents_of(oid: pgrx::pg_sys::Oid) -> Vec<(pgrx::pg_sys::Oid, String)> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT i.inhparent, pg_catalog.format('%I.%I', n.nspname, c.relname)
+                   FROM pg_catalog.pg_inherits i
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhparent
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                  WHERE i.inhrelid OPERATOR(pg_catalog.=) $1 ORDER BY i.inhseqno",
+                None,
+                &[oid.into()],
+            )
+            .expect("parents")
+            .filter_map(|r| Some((r.get::<pgrx::pg_sys::Oid>(1).ok()??, r.get::<String>(2).ok()??)))
+            .collect()
+    })
 }
 
 /// The partitions of partitioned table `oid` (direct ones), by name.

@@ -205,6 +205,8 @@ fn relay_set_tenant_signed(tenant: Option<String>, token: Option<String>, actor:
     if ext::tenant_is_active(&tenant) != Some(true) {
         errors::token_rejected();
     }
+    // Spent last, once everything else passed: a refused call does not use it up.
+    signed::spend_token(&token);
     set_context(&tenant, actor.as_deref(), true, Some(&token));
     tenant
 }

@@ -101,6 +101,12 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
             "A partition's columns, keys and policies come from its partitioned table.".into(),
             format!("Tenant-enable the partitioned table: SELECT relay_enable_tenancy({}); its partitions, those of today and those attached later, follow it.", crate::quote::quote_literal(&parent)),
         ),
+        PlanError::InheritanceChild { parent } => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot tenant-enable {table}: it inherits from {parent}, which is not tenant-enabled"),
+            format!("A query on {parent} reads the rows of {table} under {parent}'s row level security, which has none of relay's policies: every tenant's rows would be readable through it."),
+            format!("Tenant-enable the parent first (SELECT relay_enable_tenancy({})), or remove the inheritance (ALTER TABLE {table} NO INHERIT {parent}). Nothing was changed.", crate::quote::quote_literal(&parent)),
+        ),
         PlanError::NotOwner { owner } => raise(
             ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("must be owner of table {table} to {verb} it"),
@@ -407,9 +413,9 @@ pub fn no_tenant_for_insert(table: &str) -> ! {
 pub fn token_key_missing() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        "relay.token_key is not set".into(),
-        "Tenant tokens are signed with relay.token_key, and it is empty.".into(),
-        "A superuser sets it in postgresql.conf or with ALTER SYSTEM SET relay.token_key = '<at least 32 characters>' and reloads.".into(),
+        "signed mode has no key: relay.token_key_file is not set".into(),
+        "Tenant tokens are signed with the key in the file relay.token_key_file names, and no file is configured.".into(),
+        "As the server's operating-system user: openssl rand -hex 32 > <file>; chmod 600 <file>; then a superuser runs ALTER SYSTEM SET relay.token_key_file = '<file>' and reloads.".into(),
     )
 }
 
@@ -420,7 +426,7 @@ pub fn token_rejected() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
         "tenant token rejected".into(),
-        "The token is malformed, expired or not valid for this tenant, or the tenant is not active.".into(),
+        "The token is malformed, expired, already used (tokens are single-use) or not valid for this tenant, or the tenant is not active.".into(),
         "Get a fresh token for the tenant from the trusted tier (relay_tenant_token).".into(),
     )
 }
@@ -848,4 +854,105 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
             format!("Undo it with SELECT undistribute_table({}) and run {function} again.", lit(&table)),
         ),
     }
+}
+
+/// relay's tenant check on `table` names a column the table no longer has.
+pub fn tenant_column_gone(table: &str, column: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("tenant column {} of {table} no longer exists", crate::quote::quote_ident(column)),
+        format!("relay's tenant check on {table} reads column {} (the tenant column relay enabled the table with); it was renamed or dropped, so no row's tenant can be checked.", crate::quote::quote_ident(column)),
+        format!("Rename the column back (ALTER TABLE {table} RENAME COLUMN <new name> TO {}), or disable tenancy on the table first.", crate::quote::quote_ident(column)),
+    )
+}
+
+/// The caller may not create the foreign key from `table` to relay's tenants table.
+pub fn references_on_tenants_needed(table: &str, tenants: &str, role: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("role {} cannot tenant-enable {table}: it lacks REFERENCES on {tenants}", crate::quote::quote_ident(role)),
+        format!("relay_enable_tenancy adds a foreign key from {table}'s tenant column to {tenants}(id), created as the calling role, which PostgreSQL requires to hold REFERENCES on {tenants}."),
+        format!("As a superuser or {tenants}'s owner: GRANT REFERENCES ON {tenants} TO {}; (README \"Deployment rules\"). Nothing was changed.", crate::quote::quote_ident(role)),
+    )
+}
+
+/// CREATE TRIGGER / CREATE RULE on tenant-enabled (or relay's) `table` by a role that
+/// does not own it and whose row level security applies.
+pub fn foreign_code_on_tenant_table(tag: &str, table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{tag} on {table} refused: only its owner may attach code to a tenant-enabled table"),
+        format!("A trigger or rule on {table} runs for every row any tenant writes and sees it whole (NEW, OLD): a role whose row level security applies could send other tenants' rows anywhere (pg_notify, a table of its own)."),
+        format!("Revoke the privilege that allowed it (REVOKE TRIGGER ON {table} FROM <role>; GRANT ALL gives it); the table's owner may create triggers. Nothing was changed."),
+    )
+}
+
+/// relay_audit with an action in relay's own namespace.
+pub fn reserved_audit_action(action: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_RESERVED_NAME,
+        format!("relay_audit: action {} is reserved for relay_tenancy", crate::quote::quote_literal(action)),
+        "Actions starting with \"relay.\" are relay's own entries (relay.audit_purged, relay.tenant_deleted, ...); relay writes them itself, and tools that read the log trust them.".into(),
+        "Name the application's actions without the \"relay.\" prefix, e.g. 'skill.published'.".into(),
+    )
+}
+
+/// A non-superuser switched capture off on an audited table.
+pub fn capture_silenced(command: &str, table: &str, trigger: &str, how: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{command} refused: it {how} capture trigger {trigger} on audited {table}"),
+        format!("{table} is registered for capture (relay_enable_audit): with {trigger} {how}, changes to it would go unrecorded and nothing would say so."),
+        format!("Stop capturing with SELECT relay_disable_audit({}), which records that it did; a superuser's change is let through with a WARNING and an entry relay.audit_disabled.", crate::quote::quote_literal(table)),
+    )
+}
+
+/// The replay cache has no free slot for a new token.
+pub fn token_replay_full() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+        "tenant token refused: relay's cache of used tokens is full".into(),
+        "Each token is remembered until it expires so that it cannot be used twice; more unexpired tokens were spent than relay.token_replay_slots holds.".into(),
+        "Mint tokens with a shorter lifetime (relay_tenant_token(tenant, '30 seconds')), or raise relay.token_replay_slots (server restart).".into(),
+    )
+}
+
+/// Single-use tokens need the shared replay cache, which needs preloading.
+pub fn token_replay_unavailable() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "tenant token refused: single-use tokens need relay_tenancy in shared_preload_libraries".into(),
+        "relay remembers used tokens in shared memory, which only a library loaded at server start can have; without it a token read from pg_stat_activity could be replayed.".into(),
+        "Set shared_preload_libraries = 'relay_tenancy' and restart, or (weaker) let tokens be reused until they expire: ALTER SYSTEM SET relay.token_reuse = on.".into(),
+    )
+}
+
+/// relay.token_key_file is set but cannot be used.
+pub fn token_key_file_unusable(problem: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "signed mode's key file cannot be used".into(),
+        format!("{problem}."),
+        "As the server's operating-system user: openssl rand -hex 32 > <file>; chmod 600 <file>; then ALTER SYSTEM SET relay.token_key_file = '<file>'; SELECT pg_reload_conf();".into(),
+    )
+}
+
+/// relay_audit_verify's digest is not one relay_audit_digest returned.
+pub fn bad_audit_digest(what: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("relay_audit_verify: not an audit digest: {what}"),
+        "A digest is the jsonb relay_audit_digest() returns: {\"taken_at\": ..., \"chains\": {\"<tenant>\": {\"seq\": <position>, \"hash\": \"<hex>\"}}}.".into(),
+        "Pass the digest exactly as it was stored.".into(),
+    )
+}
+
+/// The server's strong random source failed.
+pub fn no_randomness() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        "could not generate a random nonce for the token".into(),
+        "pg_strong_random failed.".into(),
+        "Check the server's random source (/dev/urandom or OpenSSL).".into(),
+    )
 }

@@ -59,26 +59,45 @@ fn entry_of(ext_oid: pg_sys::Oid) -> (String, pg_sys::Oid, pg_sys::Oid) {
                 return (schema.clone(), *owner, *nsp);
             }
         }
-        let (schema, owner, nsp) = Spi::connect(|client| {
-            let row = client
-                .select(
-                    "SELECT n.nspname::pg_catalog.text, e.extowner, e.extnamespace FROM pg_catalog.pg_extension e
-                       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
-                      WHERE e.oid OPERATOR(pg_catalog.=) $1",
-                    Some(1),
-                    &[ext_oid.into()],
-                )
-                .expect("extension lookup")
-                .first();
-            (
-                row.get::<String>(1).expect("schema").expect("relay_tenancy is installed"),
-                row.get::<pg_sys::Oid>(2).expect("owner").expect("extension owner"),
-                row.get::<pg_sys::Oid>(3).expect("namespace").expect("extension namespace"),
-            )
-        });
+        let (nsp, owner) = extension_row(ext_oid);
+        // SAFETY: a syscache lookup by oid; the name is copied and freed at once.
+        let schema = unsafe {
+            let name = pg_sys::get_namespace_name(nsp);
+            assert!(!name.is_null(), "relay_tenancy's schema exists");
+            let schema = CStr::from_ptr(name).to_string_lossy().into_owned();
+            pg_sys::pfree(name.cast());
+            schema
+        };
         *cache.borrow_mut() = Some((ext_oid, nsp, schema.clone(), owner));
         (schema, owner, nsp)
     })
+}
+
+/// `(extnamespace, extowner)` of extension `ext_oid`: a scan of pg_extension's oid
+/// index under the catalog snapshot, no SQL (this runs inside the planner hook too,
+/// where SPI must not be used).
+fn extension_row(ext_oid: pg_sys::Oid) -> (pg_sys::Oid, pg_sys::Oid) {
+    // SAFETY: pg_extension is opened, scanned by its oid index and closed here; the
+    // tuple's fixed part is a FormData_pg_extension.
+    unsafe {
+        let rel = pg_sys::table_open(pg_sys::ExtensionRelationId, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_oid as i16,
+            pg_sys::BTEqualStrategyNumber as u16,
+            pg_sys::Oid::from(pg_sys::F_OIDEQ),
+            pg_sys::Datum::from(ext_oid),
+        );
+        let scan = pg_sys::systable_beginscan(rel, pg_sys::Oid::from(pg_sys::ExtensionOidIndexId), true, std::ptr::null_mut(), 1, &mut key);
+        let tuple = pg_sys::systable_getnext(scan);
+        assert!(!tuple.is_null(), "relay_tenancy's pg_extension row exists");
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple);
+        let found = ((*form).extnamespace, (*form).extowner);
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        found
+    }
 }
 
 /// Namespace `nsp` is still called `schema` (a syscache lookup).
@@ -169,9 +188,6 @@ pub fn role_sees_every_tenant() -> bool {
     unsafe { pg_sys::superuser() || pg_sys::has_bypassrls_privilege(pg_sys::GetUserId()) }
 }
 
-/// Restores the user, security context and GUC nest level saved by `as_role`. On an
-/// error the transaction (or subtransaction) abort restores all three, as it does
-/// for SECURITY DEFINER functions, so the guard only acts on the normal path.
 /// Settings changed at a GUC nest level of their own, put back when dropped (like a
 /// function's SET clause). On an error the transaction (or subtransaction) abort puts
 /// them back, so the guard only acts on the normal path.
@@ -213,20 +229,10 @@ impl Drop for SettingsScope {
 
 /// Restores the user and security context saved by `as_role` (then its pinned
 /// search_path goes with `settings`). On an error the abort restores both.
+/// (Fields drop in order: the user and context first, then the settings.)
 struct RoleSwitch {
-    user: pg_sys::Oid,
-    context: i32,
+    _context: ContextRestore,
     _settings: SettingsScope,
-}
-
-impl Drop for RoleSwitch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        // SAFETY: undoes the switch `as_role` made.
-        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
-    }
 }
 
 /// Run `f` as `role` with `extra` security-context flags, SECURITY_RESTRICTED_OPERATION
@@ -244,10 +250,47 @@ pub fn as_role<R>(role: pg_sys::Oid, extra: u32, f: impl FnOnce() -> R) -> R {
     }
     let settings = SettingsScope::enter();
     settings.set(c"search_path", PINNED_SEARCH_PATH);
-    let guard = RoleSwitch { user, context, _settings: settings };
+    let guard = RoleSwitch { _context: ContextRestore { user, context }, _settings: settings };
     let result = f();
     drop(guard);
     result
+}
+
+/// Run `f` as the current user with row level security not forced on tables the user
+/// owns (SECURITY_NOFORCE_RLS, as PostgreSQL's own foreign-key checks run). relay's
+/// steps run this way: a foreign key's validation and relay's checks must see every
+/// tenant's rows. Under FORCE ROW LEVEL SECURITY a non-superuser owner with no tenant
+/// set would see none, making a validation fail on rows that are there, or pass on
+/// rows it never saw. The owner may read every row of its tables anyway (README
+/// "Security model"); other roles are unaffected.
+pub fn without_forced_rls<R>(f: impl FnOnce() -> R) -> R {
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    // SAFETY: saves the current user and context and adds one flag; the guard puts the
+    // context back (an error's abort restores it too).
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(user, context | pg_sys::SECURITY_NOFORCE_RLS as i32);
+    }
+    let guard = ContextRestore { user, context };
+    let result = f();
+    drop(guard);
+    result
+}
+
+/// Puts back the user and security context saved before a switch.
+struct ContextRestore {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+impl Drop for ContextRestore {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: restores what was saved before the switch.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+    }
 }
 
 /// Run `f` as the extension's owner: for relay's registry, which application and
@@ -324,12 +367,26 @@ pub fn tenant_is_active(id: &str) -> Option<bool> {
     probe(rows, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
         // SAFETY: tuple and descriptor come from the same open relation.
         unsafe {
-            let attnum = attnum_of(tupdesc, "is_active");
-            let mut isnull = false;
-            let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
-            !isnull && datum.value() != 0
+            attribute(tuple, tupdesc, "is_active").is_some_and(|(_, datum)| datum.value() != 0)
         }
     })
+}
+
+/// Column `name` of `tuple`: None when the column is NULL or there is no such column
+/// (a renamed column: `heap_getattr` must never be called with attribute number 0).
+///
+/// # Safety
+/// `tuple` and `tupdesc` belong together.
+pub unsafe fn attribute(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, name: &str) -> Option<(i32, pg_sys::Datum)> {
+    unsafe {
+        let attnum = attnum_of(tupdesc, name);
+        if attnum <= 0 {
+            return None;
+        }
+        let mut isnull = false;
+        let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
+        (!isnull).then_some((attnum, datum))
+    }
 }
 
 /// The 1-based number of column `name` in `tupdesc` (0 when there is none).
@@ -466,13 +523,9 @@ fn tenant_column_now(relid: pg_sys::Oid) -> Option<String> {
         // SAFETY: tuple and descriptor come from the same open relation; a name datum
         // points at a NameData.
         unsafe {
-            let attnum = attnum_of(tupdesc, "tenant_column");
-            let mut isnull = false;
-            let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
-            if attnum == 0 || isnull {
-                crate::plan::TENANT_COLUMN.to_string()
-            } else {
-                CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned()
+            match attribute(tuple, tupdesc, "tenant_column") {
+                None => crate::plan::TENANT_COLUMN.to_string(),
+                Some((_, datum)) => CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned(),
             }
         }
     })
@@ -606,4 +659,13 @@ impl Drop for ScopedSetting {
         // SAFETY: pops the nest level `set` entered.
         unsafe { pg_sys::AtEOXact_GUC(true, self.0) };
     }
+}
+
+/// A relation's name as regclass prints it (qualified when not on the search_path,
+/// quoted), its oid when it no longer exists.
+pub fn relation_name(oid: pg_sys::Oid) -> String {
+    Spi::get_one_with_args::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[oid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| oid.to_u32().to_string())
 }

@@ -70,12 +70,11 @@ fn tenant_exists_guard<'a>(
     let tenant = unsafe {
         let tuple = if matches!(op, PgTriggerOperation::Update) { data.tg_newtuple } else { data.tg_trigtuple };
         let tupdesc = (*data.tg_relation).rd_att;
-        let attnum = ext::attnum_of(tupdesc, &column);
-        let mut isnull = false;
-        let datum = pg_sys::heap_getattr(tuple, attnum, tupdesc, &mut isnull);
-        if attnum == 0 || isnull {
-            None
-        } else {
+        if ext::attnum_of(tupdesc, &column) <= 0 {
+            // The tenant column was renamed (or dropped) under the guard.
+            errors::tenant_column_gone(&table, &column);
+        }
+        if let Some((attnum, datum)) = ext::attribute(tuple, tupdesc, &column) {
             let typid = (*(*tupdesc).attrs.as_ptr().add(attnum as usize - 1)).atttypid;
             let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
             pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
@@ -83,6 +82,8 @@ fn tenant_exists_guard<'a>(
             let value = std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned();
             pg_sys::pfree(text.cast());
             Some(value)
+        } else {
+            None
         }
     };
     if let Some(tenant) = tenant {
@@ -266,6 +267,57 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
     }
 }
 
+/// The tables the command put a trigger or a rule on (ddl_command_end of CREATE
+/// TRIGGER / CREATE RULE).
+fn tables_given_code() -> Vec<pg_sys::Oid> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT COALESCE(t.tgrelid, r.ev_class)
+                   FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                   LEFT JOIN pg_catalog.pg_trigger t ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                                                    AND t.oid OPERATOR(pg_catalog.=) d.objid
+                   LEFT JOIN pg_catalog.pg_rewrite r ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                                                    AND r.oid OPERATOR(pg_catalog.=) d.objid",
+                None,
+                &[],
+            )
+            .expect("event trigger commands")
+            .filter_map(|row| row.get::<pg_sys::Oid>(1).unwrap())
+            .collect()
+    })
+}
+
+/// CREATE TRIGGER (TRIGGER privilege, as a sloppy `GRANT ALL` gives) or CREATE RULE on
+/// a tenant-enabled table or one of relay's own, by a role that is not the table's
+/// owner and whose row level security applies to it: refused. Such a trigger sees
+/// every row every tenant writes (NEW, OLD) and can send it anywhere (pg_notify, a
+/// table of its own): an exfiltration channel around isolation.
+fn refuse_foreign_code(tag: &str) {
+    let relay_tables: Vec<pg_sys::Oid> = [c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"]
+        .iter()
+        .map(|n| ext::ext_relation(n).relid)
+        .collect();
+    for relid in ext::as_extension_owner(tables_given_code) {
+        if !(ext::registered_now(relid) || relay_tables.contains(&relid)) {
+            continue;
+        }
+        // SAFETY: ownership and row level security of the current user (the one who
+        // ran the command: relay has not switched user here) on an existing table.
+        let (owner, subject) = unsafe {
+            let user = pg_sys::GetUserId();
+            (
+                pg_sys::pg_class_ownercheck(relid, user),
+                pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32,
+            )
+        };
+        if subject && !owner {
+            errors::foreign_code_on_tenant_table(tag, &ext::relation_name(relid));
+        }
+    }
+}
+
+
 /// Tables whose policies or triggers the dropping command removed (sql_drop).
 fn touched_by_drop() -> Vec<pg_sys::Oid> {
     Spi::connect(|client| {
@@ -292,8 +344,8 @@ pub extern "C" fn pg_finfo_relay_ddl_guard() -> &'static pg_sys::Pg_finfo_record
     &V1
 }
 
-/// The event trigger function (ddl_command_end for ALTER TABLE and ALTER POLICY,
-/// sql_drop for DROP POLICY and DROP TRIGGER).
+/// The event trigger function (ddl_command_end for ALTER TABLE and ALTER POLICY, and
+/// for CREATE TRIGGER and CREATE RULE; sql_drop for DROP POLICY and DROP TRIGGER).
 ///
 /// # Safety
 /// Called by PostgreSQL's function manager with a valid `fcinfo`.
@@ -313,16 +365,21 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
         )
     };
     let skip = apply::applying();
+    if tag == "CREATE TRIGGER" || tag == "CREATE RULE" {
+        refuse_foreign_code(&tag);
+        return pg_sys::Datum::from(0);
+    }
     // SAFETY: reads the current user's superuser flag (before relay switches user).
     let by_superuser = unsafe { pg_sys::superuser() };
-    ext::as_extension_owner(|| {
+    let silenced = ext::as_extension_owner(|| {
         if event == "sql_drop" {
             // relay's own steps on the table it is applying to are checked when the
             // steps are done; only other tables need the query.
             let tables: Vec<pg_sys::Oid> = touched_by_drop().into_iter().filter(|t| Some(*t) != skip).collect();
             if !tables.is_empty() {
-                report(broken(Some(tables), skip), &tag, by_superuser);
+                report(broken(Some(tables.clone()), skip), &tag, by_superuser);
             }
+            capture_silenced(&tables)
         } else {
             let (tables, policies) = touched_by_command();
             repromote_guards(&tables.iter().copied().filter(|t| Some(*t) != skip).collect::<Vec<_>>());
@@ -337,9 +394,56 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
             report(altered, &tag, by_superuser);
             let tables: Vec<pg_sys::Oid> = tables.into_iter().filter(|t| Some(*t) != skip).collect();
             if !tables.is_empty() {
-                report(broken(Some(tables), skip), &tag, by_superuser);
+                report(broken(Some(tables.clone()), skip), &tag, by_superuser);
             }
+            capture_silenced(&tables)
         }
     });
+    // Capture switched off on an audited table (DISABLE TRIGGER, DROP TRIGGER):
+    // refused for non-superusers; a superuser's is recorded in the audit log itself.
+    for (table, trigger, how) in silenced {
+        if !by_superuser {
+            errors::capture_silenced(&tag, &table, &trigger, &how);
+        }
+        pgrx::warning!("{tag} {how} capture trigger {trigger} on audited {table}: its changes are no longer recorded (recorded as relay.audit_disabled)");
+        crate::audit::admin::record(
+            ext::DEFAULT_TENANT_ID,
+            "relay.audit_disabled",
+            "table",
+            &table,
+            serde_json::json!({ "trigger": trigger, "how": how, "command": tag }),
+        );
+    }
     pg_sys::Datum::from(0)
+}
+
+/// Capture triggers of audited tables among `tables` that no longer fire:
+/// `(table, trigger, "disabled" | "dropped")`.
+fn capture_silenced(tables: &[pg_sys::Oid]) -> Vec<(String, String, String)> {
+    if tables.is_empty() {
+        return Vec::new();
+    }
+    let audit_registry = quote_qualified(&ext::extension_schema(), "relay_audit_tables");
+    let names: Vec<String> = crate::audit::CAPTURE_TRIGGERS.iter().map(|(n, _, _)| n.to_string()).collect();
+    Spi::connect(|client| {
+        client
+            .select(
+                &format!(
+                    "SELECT a.relid::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text, ct.name::pg_catalog.text,
+                            CASE WHEN t.oid IS NULL THEN 'dropped' ELSE 'disabled' END
+                       FROM {audit_registry} a
+                      CROSS JOIN pg_catalog.unnest($2::pg_catalog.name[]) ct(name)
+                       LEFT JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) a.relid::pg_catalog.oid
+                                                        AND t.tgname OPERATOR(pg_catalog.=) ct.name
+                      WHERE a.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)
+                        AND (t.oid IS NULL OR t.tgenabled OPERATOR(pg_catalog.=) 'D')
+                      ORDER BY 1, 2"
+                ),
+                None,
+                &[tables.to_vec().into(), names.into()],
+            )
+            .expect("capture triggers")
+            .filter_map(|r| Some((r.get::<String>(1).ok()??, r.get::<String>(2).ok()??, r.get::<String>(3).ok()??)))
+            .collect()
+    })
 }

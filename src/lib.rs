@@ -34,6 +34,8 @@ mod schema;
 mod security_check;
 pub mod signed;
 mod tenants;
+mod token_key;
+mod token_replay;
 mod verify;
 pub mod undo;
 
@@ -47,6 +49,8 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
     signed::register_gucs();
+    token_replay::register();
+    token_key::register();
     drop_guard::register_gucs();
     progress::register_gucs();
     explain_guard::install();

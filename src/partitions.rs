@@ -51,12 +51,6 @@ fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
     })
 }
 
-fn name_of(oid: pg_sys::Oid) -> String {
-    Spi::get_one_with_args::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[oid.into()])
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| oid.to_u32().to_string())
-}
 
 #[unsafe(no_mangle)]
 #[doc(hidden)]
@@ -89,7 +83,7 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(fcinfo: pg_sys::FunctionCa
     }
     for (child, parent, _) in &edges {
         if ext::registered_now(*child) && !ext::registered_now(*parent) {
-            errors::tenant_table_under_open_parent(&name_of(*child), &name_of(*parent));
+            errors::tenant_table_under_open_parent(&ext::relation_name(*child), &ext::relation_name(*parent));
         }
     }
     // Follow, parents before children: enabling one partition may make its own
@@ -103,8 +97,8 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(fcinfo: pg_sys::FunctionCa
             );
             pgrx::notice!(
                 "relay_tenancy: partition {} follows tenant-enabled {}: {} step{} (row level security forced, relay's policies, the TRUNCATE guard)",
-                name_of(*child),
-                name_of(*parent),
+                ext::relation_name(*child),
+                ext::relation_name(*parent),
                 lines.len(),
                 if lines.len() == 1 { "" } else { "s" }
             );

@@ -211,6 +211,7 @@ pub struct Options<'a> {
 pub enum PlanError {
     WrongKind { kind: &'static str },
     PartitionChild { parent: String },
+    InheritanceChild { parent: String },
     SystemCatalog,
     ExtensionMember { extension: String },
     NotOwner { owner: String },
@@ -286,6 +287,13 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
     }
     if state.is_partition && !state.parent_registered {
         return Err(PlanError::PartitionChild { parent: state.parent.clone().unwrap_or_default() });
+    }
+    // An inheritance child under a parent that is not tenant-enabled: a query on the
+    // parent reads the child's rows under the parent's row level security (none).
+    if !state.is_partition && !state.parent_registered {
+        if let Some(parent) = &state.parent {
+            return Err(PlanError::InheritanceChild { parent: parent.clone() });
+        }
     }
     if !state.is_owner {
         return Err(PlanError::NotOwner { owner: state.owner.clone() });
@@ -1849,6 +1857,12 @@ pub(crate) mod tests {
         s.parent = Some("p".into());
         assert_eq!(validate(&s), Err(PlanError::PartitionChild { parent: "p".into() }));
         // A partition of a tenant-enabled parent follows it.
+        s.parent_registered = true;
+        assert_eq!(validate(&s), Ok(()));
+        // An inheritance child needs every parent enabled first.
+        let mut s = table("c");
+        s.parent = Some("legacy".into());
+        assert_eq!(validate(&s), Err(PlanError::InheritanceChild { parent: "legacy".into() }));
         s.parent_registered = true;
         assert_eq!(validate(&s), Ok(()));
         let mut s = table("tenants");

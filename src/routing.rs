@@ -10,8 +10,10 @@
 //! the tenant's shard. The added qual is implied by the policy's own (which stays), so
 //! no row a query could see changes.
 //!
-//! The hook is installed only when another planner hook is already there (Citus,
-//! loaded first as it requires: `shared_preload_libraries = 'citus,relay_tenancy'`).
+//! The hook is installed only when Citus's planner hook is already there (Citus is
+//! loaded first, as it requires: `shared_preload_libraries = 'citus,relay_tenancy'`),
+//! found by the shared library its function lives in. It runs no SQL: the names and
+//! the schema it checks come from the syscache and pg_extension's index.
 //! Only relay's by-name policy form is touched, which relay_distribute writes on the
 //! tables it distributes; relay's sub-select form on local tables is left alone (its
 //! InitPlan already runs once per query). A plan now holds a tenant, so when the tenant
@@ -48,15 +50,42 @@ pub fn install() {
         GucContext::Userset,
         GucFlags::default(),
     );
-    // Only after another planner hook (Citus's, which must be loaded first): without
-    // Citus there is nothing to route, and plain PostgreSQL plans pay nothing.
+    // Only after Citus's planner hook (Citus must be loaded first): without Citus there
+    // is nothing to route, and plain PostgreSQL plans pay nothing. Another library's
+    // planner hook (pg_stat_statements, ...) is not a reason to install it.
     // SAFETY: _PG_init runs once per backend, before any query is planned with the hook.
     unsafe {
         let previous = pg_sys::planner_hook;
-        if previous.is_some() {
+        if previous.is_some_and(|hook| is_citus_function(hook as *const c_void)) {
             PREV_PLANNER = previous;
             pg_sys::planner_hook = Some(planner);
         }
+    }
+}
+
+#[repr(C)]
+struct DlInfo {
+    dli_fname: *const std::ffi::c_char,
+    dli_fbase: *mut c_void,
+    dli_sname: *const std::ffi::c_char,
+    dli_saddr: *mut c_void,
+}
+
+unsafe extern "C" {
+    fn dladdr(addr: *const c_void, info: *mut DlInfo) -> std::ffi::c_int;
+}
+
+/// The function at `addr` lives in Citus's shared library (`citus.so`).
+fn is_citus_function(addr: *const c_void) -> bool {
+    let mut info = DlInfo { dli_fname: std::ptr::null(), dli_fbase: std::ptr::null_mut(), dli_sname: std::ptr::null(), dli_saddr: std::ptr::null_mut() };
+    // SAFETY: dladdr only reads the loader's tables; the file name it returns is the
+    // loader's and is only read here.
+    unsafe {
+        if dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+            return false;
+        }
+        let file = CStr::from_ptr(info.dli_fname).to_string_lossy();
+        std::path::Path::new(file.as_ref()).file_name().is_some_and(|f| f == "citus.so")
     }
 }
 
@@ -85,12 +114,14 @@ unsafe extern "C-unwind" fn planner(
             BAKED.with(|b| b.set(true));
         }
     }
-    // SAFETY: the next hook or the standard planner, with the arguments we were given.
+    // SAFETY: the next hook or the standard planner, with the arguments we were given,
+    // called across the FFI boundary guard: an error it raises (a longjmp) becomes a
+    // Rust panic here instead of jumping over Rust frames.
     unsafe {
-        match PREV_PLANNER {
+        pg_sys::ffi::pg_guard_ffi_boundary(|| match PREV_PLANNER {
             Some(prev) => prev(parse, query_string, cursor_options, bound_params),
             None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
-        }
+        })
     }
 }
 

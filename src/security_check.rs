@@ -16,6 +16,30 @@ fn preloaded() -> bool {
     })
 }
 
+/// How many statements pg_stat_statements keeps that name relay.token_key (0 when it
+/// is not installed here). Read as the extension's owner: every user's statements.
+fn statements_naming_the_key() -> i64 {
+    let schema = ext::select_optional::<String>(
+        "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+          WHERE e.extname OPERATOR(pg_catalog.=) 'pg_stat_statements'",
+        &[],
+    );
+    let Some(schema) = schema else { return 0 };
+    // Without the library loaded at server start the view errors, and keeps nothing.
+    if crate::context::current_setting(c"pg_stat_statements.max").is_none() {
+        return 0;
+    }
+    let view = crate::quote::quote_qualified(&schema, "pg_stat_statements");
+    ext::as_extension_owner(|| {
+        ext::select_optional::<i64>(
+            &format!("SELECT pg_catalog.count(*) FROM {view} WHERE query OPERATOR(pg_catalog.~*) 'relay\\.token_key($|[^_])'"),
+            &[],
+        )
+        .unwrap_or(0)
+    })
+}
+
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_security_check(
 ) -> TableIterator<'static, (name!(check, String), name!(ok, bool), name!(detail, String))> {
@@ -31,16 +55,21 @@ fn relay_security_check(
         },
     ));
     let mode = signed::mode();
-    let key_set = signed::TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty());
+    let key = signed::current_key();
     rows.push((
         "context_mode".to_string(),
-        mode == signed::ContextMode::Open || key_set,
-        match (mode, key_set) {
+        mode == signed::ContextMode::Open || matches!(key, Some(Ok(_))),
+        match (mode, &key) {
             (signed::ContextMode::Open, _) => "open: any role may set app.current_tenant_id (README \"Security model\")".to_string(),
-            (_, true) => "signed: roles subject to row level security set the tenant only with a token".to_string(),
-            (_, false) => "signed, but relay.token_key is empty: no token can be checked. Fix: ALTER SYSTEM SET relay.token_key = '<32+ characters>'; SELECT pg_reload_conf()".to_string(),
+            (_, Some(Ok(_))) => "signed: roles subject to row level security set the tenant only with a token, each token once".to_string(),
+            (_, Some(Err(problem))) => format!("signed, but the key cannot be used: {problem}. Fix: the file must exist, belong to the server's user, have mode 0600 and hold 32+ characters"),
+            (_, None) => "signed, but no key is configured: no token can be checked. Fix: openssl rand -hex 32 > <file>; chmod 600 <file> (as the server's user); ALTER SYSTEM SET relay.token_key_file = '<file>'; SELECT pg_reload_conf()".to_string(),
         },
     ));
+    // A key in a setting leaks: to the server log on every reload ("parameter changed
+    // to ..."), into pg_db_role_setting (readable by every role) with ALTER
+    // DATABASE/ROLE SET, and into pg_stat_statements with ALTER SYSTEM.
+    let in_setting = signed::TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty());
     let key_in_catalog = ext::select_optional::<i64>(
         "SELECT pg_catalog.count(*) FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
           WHERE c OPERATOR(pg_catalog.~~) 'relay.token\\_key=%'",
@@ -49,11 +78,23 @@ fn relay_security_check(
     .unwrap_or(0);
     rows.push((
         "token_key_private".to_string(),
-        key_in_catalog == 0,
-        if key_in_catalog == 0 {
-            "relay.token_key is not stored in pg_db_role_setting".to_string()
+        !in_setting && key_in_catalog == 0,
+        if key_in_catalog > 0 {
+            "relay.token_key is set with ALTER DATABASE/ROLE ... SET, and pg_db_role_setting is readable by every role. Fix: RESET it there, put the key in a file (relay.token_key_file) and change it".to_string()
+        } else if in_setting {
+            "relay.token_key holds the key: PostgreSQL writes it to the server log on every reload, and ALTER SYSTEM's statement text keeps it in pg_stat_statements. Fix: put the key in a file owned by the server's user, mode 0600; ALTER SYSTEM SET relay.token_key_file = '<file>'; ALTER SYSTEM RESET relay.token_key; SELECT pg_reload_conf()".to_string()
         } else {
-            "relay.token_key is set with ALTER DATABASE/ROLE ... SET, and pg_db_role_setting is readable by every role. Fix: RESET it there and set it in postgresql.conf or with ALTER SYSTEM".to_string()
+            "no key in a setting: signed mode's key comes from relay.token_key_file".to_string()
+        },
+    ));
+    let statements = statements_naming_the_key();
+    rows.push((
+        "token_key_not_in_statements".to_string(),
+        statements == 0,
+        if statements == 0 {
+            "no statement text kept by pg_stat_statements names relay.token_key".to_string()
+        } else {
+            format!("pg_stat_statements keeps {statements} statement(s) naming relay.token_key (an ALTER SYSTEM SET of the key, readable by pg_monitor). Fix: SELECT pg_stat_statements_reset(); and treat that key as known: change it")
         },
     ));
     let broken = isolation_guard::broken(None, None);
@@ -121,7 +162,8 @@ fn relay_security_check(
         "SELECT pg_catalog.string_agg(DISTINCT p.proname::pg_catalog.text, ', ')
            FROM pg_catalog.pg_proc p
           WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
-            AND p.proname OPERATOR(pg_catalog.~~) 'pg\\_stat\\_get\\_%tuples\\_%'
+            AND (p.proname OPERATOR(pg_catalog.~~) 'pg\\_stat\\_get\\_%tuples\\_%'
+                 OR p.proname OPERATOR(pg_catalog.~) '^pg_stat_get_(last_)?(auto)?(vacuum|analyze)_(count|time)$')
             AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')",
         &[],
     );
@@ -135,15 +177,25 @@ fn relay_security_check(
     ));
     // Privileges on relay's tables held by roles other than their owner: a sloppy
     // GRANT ALL gives nothing through row level security and the guards, but
-    // REFERENCES on tenants still lets a role probe which tenant ids exist.
+    // REFERENCES on tenants still lets a role probe which tenant ids exist. The one
+    // grant the README asks for is accepted: REFERENCES on tenants to a migration
+    // role, i.e. a role that owns tables (its keys to tenants are created as it).
     let grants = ext::select_optional::<String>(
-        "SELECT pg_catalog.string_agg(pg_catalog.format('%s on %s', a.privilege_type, c.relname), ', '
-                                      ORDER BY c.relname, a.privilege_type)
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%s on %s to %s', a.privilege_type, c.relname,
+                                                        CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
+                                      ', ' ORDER BY c.relname, a.privilege_type, r.rolname)
            FROM pg_catalog.pg_class c
           CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+           LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
           WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1)
             AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
-            AND NOT (c.relname OPERATOR(pg_catalog.=) 'audit_logs' AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT')",
+            AND NOT (c.relname OPERATOR(pg_catalog.=) 'audit_logs' AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT')
+            AND NOT (c.relname OPERATOR(pg_catalog.=) 'tenants' AND a.privilege_type OPERATOR(pg_catalog.=) 'REFERENCES'
+                     AND EXISTS (SELECT FROM pg_catalog.pg_class t
+                                  WHERE t.relowner OPERATOR(pg_catalog.=) a.grantee
+                                    AND t.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])
+                                    AND t.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace,
+                                                                                          'information_schema'::pg_catalog.regnamespace]::pg_catalog.oid[])))",
         &[[c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"]
             .iter()
             .map(|n| ext::ext_relation(n).relid)
@@ -154,8 +206,37 @@ fn relay_security_check(
         "relay_tables_not_granted".to_string(),
         grants.is_none(),
         match grants {
-            None => "no role but the owner holds privileges on relay's tables (beyond SELECT on audit_logs)".to_string(),
+            None => "no role but the owner holds privileges on relay's tables (beyond SELECT on audit_logs, and REFERENCES on tenants for roles that own tables)".to_string(),
             Some(list) => format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM <role>; REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logs FROM <role>"),
+        },
+    ));
+    // TRIGGER on a tenant-enabled table held by a role whose row level security
+    // applies: CREATE TRIGGER is refused at use (the DDL guard), but the grant is a
+    // mistake to fix (GRANT ALL gives it).
+    let trigger_grants: Option<String> = ext::as_extension_owner(|| {
+        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
+        ext::select_optional::<String>(
+            &format!(
+                "SELECT pg_catalog.string_agg(pg_catalog.format('TRIGGER on %s to %s', c.oid::pg_catalog.regclass,
+                                                                CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
+                                              ', ' ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text, r.rolname)
+                   FROM {registry} t
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid::pg_catalog.oid
+                  CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+                   LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+                  WHERE a.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER'
+                    AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                    AND NOT COALESCE(r.rolsuper OR r.rolbypassrls, false)"
+            ),
+            &[],
+        )
+    });
+    rows.push((
+        "trigger_not_granted".to_string(),
+        trigger_grants.is_none(),
+        match trigger_grants {
+            None => "no role subject to row level security holds TRIGGER on a tenant-enabled table".to_string(),
+            Some(list) => format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: REVOKE TRIGGER ON <table> FROM <role>"),
         },
     ));
     TableIterator::new(rows)

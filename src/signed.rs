@@ -2,9 +2,11 @@
 //! be set with a token the trusted tier minted, so SQL injected into the application
 //! cannot switch to another tenant.
 //!
-//! A token is `<expiry epoch seconds>.<hex HMAC-SHA256(relay.token_key, tenant || '.'
-//! || expiry)>`. The expiry is the digits before the first '.', and it is the last part
-//! of the signed message, so a message splits into (tenant, expiry) one way only.
+//! A token is `<expiry epoch seconds>[:<nonce hex>].<hex HMAC-SHA256(key, tenant || '.'
+//! || expiry[:nonce])>` (relay_tenant_token adds an 8-byte random nonce, so tokens
+//! minted in the same second differ; each is spent once, token_replay.rs). The part
+//! before the first '.' has no '.' and is the last part of the signed message, so a
+//! message splits into (tenant, expiry part) one way only.
 //!
 //! `app.current_tenant_id` and `app.current_actor_id` are defined here as real
 //! settings with a check hook: in signed mode a direct SET / set_config by a role
@@ -18,7 +20,8 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use sha2::Sha256;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, pgrx::PostgresGucEnum)]
@@ -46,9 +49,15 @@ fn value_of(setting: &GucSetting<Option<CString>>) -> Option<String> {
     setting.get().map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
 }
 
-/// app.current_tenant_id, None when unset or `''`.
+/// app.current_tenant_id, None when unset or `''`. In signed mode only a value that
+/// was set while the server was in signed mode, through its checks, counts: a tenant
+/// a session set in open mode is dropped when the server switches to signed mode.
 pub fn tenant_setting() -> Option<String> {
-    value_of(&TENANT_SETTING)
+    let value = value_of(&TENANT_SETTING)?;
+    if mode() == ContextMode::Signed && !VOUCHED.with(|v| v.borrow().contains(&value)) {
+        return None;
+    }
+    Some(value)
 }
 
 /// app.current_actor_id, None when unset or `''`.
@@ -62,6 +71,12 @@ pub const MIN_KEY_LEN: usize = 32;
 thread_local! {
     /// Raised only while relay itself sets the tenant or actor.
     static RELAY_SETTING: Cell<bool> = const { Cell::new(false) };
+    /// The tenant value the check hook just let through in signed mode; the assign
+    /// hook that follows adds it to VOUCHED.
+    static PENDING: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Tenant values this session set while in signed mode, through its checks (a
+    /// value restored at the end of a transaction or savepoint was one of them).
+    static VOUCHED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
 struct Lowered;
@@ -84,16 +99,19 @@ pub fn mode() -> ContextMode {
 
 /// Called from `_PG_init`.
 pub fn register_gucs() {
-    GucRegistry::define_enum_guc(
-        c"relay.context_mode",
-        c"open: any role may set app.current_tenant_id. signed: only relay_set_tenant(tenant, token) may, for roles subject to row level security.",
-        c"Superuser-only. Signed mode needs relay_tenancy in shared_preload_libraries (or session_preload_libraries) and relay.token_key.",
-        &CONTEXT_MODE,
-        GucContext::Suset,
-        GucFlags::default(),
-    );
     // SAFETY: the hooks are #[pg_guard]ed and only read their arguments.
     unsafe {
+        GucRegistry::define_enum_guc_with_hooks(
+            c"relay.context_mode",
+            c"open: any role may set app.current_tenant_id. signed: only relay_set_tenant(tenant, token) may, for roles subject to row level security.",
+            c"Superuser-only. Signed mode needs relay_tenancy in shared_preload_libraries and relay.token_key_file.",
+            &CONTEXT_MODE,
+            GucContext::Suset,
+            GucFlags::default(),
+            None,
+            Some(assign_context_mode),
+            None,
+        );
         GucRegistry::define_string_guc_with_hooks(
             c"relay.token_key",
             c"Secret key of relay's tenant tokens (HMAC-SHA256), at least 32 characters.",
@@ -202,7 +220,11 @@ unsafe extern "C-unwind" fn check_tenant_setting(
     source: pg_sys::GucSource::Type,
 ) -> bool {
     let proposed = unsafe { proposed_value(newval) };
-    unsafe { check_context_setting(proposed.is_empty(), &proposed, source) }
+    let allowed = unsafe { check_context_setting(proposed.is_empty(), &proposed, source) };
+    if allowed && mode() == ContextMode::Signed && !proposed.is_empty() {
+        PENDING.with(|p| *p.borrow_mut() = Some(proposed));
+    }
+    allowed
 }
 
 /// app.current_actor_id: the same, a token vouching for the tenant already set.
@@ -248,8 +270,8 @@ unsafe fn check_context_setting(clearing: bool, token_tenant: &str, source: pg_s
 /// relay_set_tenant(tenant, token)).
 fn token_vouches(tenant: &str) -> bool {
     let token = value_of(&TOKEN_SETTING);
-    let signed = match (token, TOKEN_KEY.get()) {
-        (Some(token), Some(key)) if !tenant.is_empty() && !key.as_bytes().is_empty() => verify(key.as_bytes(), tenant, &token, now_epoch()),
+    let signed = match (token, current_key()) {
+        (Some(token), Some(Ok(key))) if !tenant.is_empty() => verify(&key, tenant, &token, now_epoch()),
         _ => false,
     };
     // SAFETY: reads the transaction state; the lookup needs a transaction.
@@ -261,11 +283,25 @@ pub fn forward_token(token: &str) {
     as_relay_setting(|| Spi::run(&format!("SET LOCAL relay.tenant_token = {}", crate::quote::quote_literal(token))).expect("SET"));
 }
 
+/// Entering signed mode: no tenant value set before counts any more (a session that
+/// set one in open mode, or in an earlier signed period, must set it again).
+#[pg_guard]
+unsafe extern "C-unwind" fn assign_context_mode(newval: i32, _extra: *mut std::ffi::c_void) {
+    if newval == ContextMode::Signed as i32 && CONTEXT_MODE.get() != ContextMode::Signed {
+        VOUCHED.with(|v| v.borrow_mut().clear());
+    }
+}
+
 /// The tenant changes: plans that hold the old one as a constant (routing) go.
 #[pg_guard]
 unsafe extern "C-unwind" fn assign_tenant(newval: *const std::ffi::c_char, _extra: *mut std::ffi::c_void) {
     // SAFETY: PostgreSQL passes the new value (possibly NULL); the old one is still ours.
     let new = unsafe { (!newval.is_null()).then(|| CStr::from_ptr(newval).to_string_lossy().into_owned()).filter(|v| !v.is_empty()) };
+    if let Some(pending) = PENDING.with(|p| p.borrow_mut().take()) {
+        if new.as_deref() == Some(pending.as_str()) {
+            VOUCHED.with(|v| v.borrow_mut().insert(pending));
+        }
+    }
     crate::routing::tenant_changing(tenant_setting().as_deref(), new.as_deref());
 }
 
@@ -285,30 +321,63 @@ pub fn mint(key: &[u8], tenant: &str, expiry: i64) -> String {
     format!("{expiry}.{}", hex(&mac(key, format!("{tenant}.{expiry}").as_bytes())))
 }
 
+/// A token for `tenant` valid until `expiry`, made unique by `nonce`: the signed
+/// part is `<expiry>:<nonce in hex>`, so two tokens minted in the same second for the
+/// same tenant differ (each is single-use).
+pub fn mint_unique(key: &[u8], tenant: &str, expiry: i64, nonce: &[u8]) -> String {
+    let part = format!("{expiry}:{}", hex(nonce));
+    format!("{part}.{}", hex(&mac(key, format!("{tenant}.{part}").as_bytes())))
+}
+
+/// A token's parts: its expiry (unix seconds), its signature's 32 bytes, and the part
+/// before the signature that was signed (`<expiry>` or `<expiry>:<nonce hex>`). None
+/// when it is not of the form `<digits>[:<hex>].<64 hex digits>`.
+pub fn parse(token: &str) -> Option<(i64, [u8; 32], &str)> {
+    let (part, signature) = token.split_once('.')?;
+    let (expiry, nonce) = part.split_once(':').unwrap_or((part, ""));
+    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) || expiry.len() > 18 || signature.len() != 64 {
+        return None;
+    }
+    if nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) || (part.contains(':') && nonce.is_empty()) {
+        return None;
+    }
+    let expiry = expiry.parse::<i64>().ok()?;
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(signature.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((expiry, bytes, part))
+}
+
 /// The token is well formed, unexpired at `now` and signed for `tenant`. Compares in
 /// constant time.
 pub fn verify(key: &[u8], tenant: &str, token: &str, now: i64) -> bool {
-    let Some((expiry, signature)) = token.split_once('.') else { return false };
-    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) || expiry.len() > 18 || signature.len() != 64 {
+    let Some((expiry, signature, part)) = parse(token) else { return false };
+    if expiry <= now {
         return false;
     }
-    let Ok(expiry_secs) = expiry.parse::<i64>() else { return false };
-    if expiry_secs <= now {
-        return false;
-    }
-    let Some(signature) = (0..32).map(|i| u8::from_str_radix(signature.get(2 * i..2 * i + 2)?, 16).ok()).collect::<Option<Vec<u8>>>() else {
-        return false;
-    };
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    m.update(format!("{tenant}.{expiry}").as_bytes());
+    m.update(format!("{tenant}.{part}").as_bytes());
     m.verify_slice(&signature).is_ok()
 }
 
-/// The key, or a 55000 error naming the setting.
+/// The key: from relay.token_key_file when one is configured (token_key.rs), else
+/// from relay.token_key (kept for compatibility; relay_security_check fails on it).
+/// None when neither is set; the file's problem when it cannot be used.
+pub fn current_key() -> Option<Result<Vec<u8>, String>> {
+    if let Some(from_file) = crate::token_key::read() {
+        let path = crate::token_key::path().unwrap_or_default();
+        return Some(from_file.map_err(|p| p.describe(&path)));
+    }
+    TOKEN_KEY.get().filter(|k| !k.as_bytes().is_empty()).map(|k| Ok(k.as_bytes().to_vec()))
+}
+
+/// The key, or a 55000 error naming the setting (or the file's problem).
 fn key() -> Vec<u8> {
-    match TOKEN_KEY.get() {
-        Some(k) if !k.as_bytes().is_empty() => k.as_bytes().to_vec(),
-        _ => errors::token_key_missing(),
+    match current_key() {
+        Some(Ok(k)) => k,
+        Some(Err(problem)) => errors::token_key_file_unusable(&problem),
+        None => errors::token_key_missing(),
     }
 }
 
@@ -326,11 +395,24 @@ pub fn require_valid_token(tenant: &str, token: &str) {
     }
 }
 
-/// Mint a token for `tenant`, valid for `valid_for` (default 5 minutes). For the
+/// Spend a valid token: single-use unless relay.token_reuse is on (token_replay.rs).
+/// A replay gets the same answer as any bad token.
+pub fn spend_token(token: &str) {
+    let Some((expiry, signature, _)) = parse(token) else { errors::token_rejected() };
+    match crate::token_replay::spend(&signature, expiry, now_epoch()) {
+        crate::token_replay::Check::Ok => {}
+        crate::token_replay::Check::Replayed => errors::token_rejected(),
+        crate::token_replay::Check::Full => errors::token_replay_full(),
+        crate::token_replay::Check::Unavailable => errors::token_replay_unavailable(),
+    }
+}
+
+/// Mint a token for `tenant`, valid for `valid_for` (default 1 minute: a token is
+/// spent on the request it was minted for). For the
 /// trusted tier and tests: only roles that may read relay.token_key (superusers and
 /// members of pg_read_all_settings) may call it, and PUBLIC has no EXECUTE on it.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_tenant_token(tenant: Option<String>, valid_for: default!(Option<pgrx::datum::Interval>, "'5 minutes'")) -> String {
+fn relay_tenant_token(tenant: Option<String>, valid_for: default!(Option<pgrx::datum::Interval>, "'1 minute'")) -> String {
     // SAFETY: role lookups in the syscache.
     let may_read_key = unsafe {
         pg_sys::superuser() || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_SETTINGS))
@@ -344,7 +426,12 @@ fn relay_tenant_token(tenant: Option<String>, valid_for: default!(Option<pgrx::d
     if seconds <= 0 {
         errors::invalid_token_lifetime(&format!("{seconds} seconds"));
     }
-    mint(&key(), &tenant, now_epoch() + seconds)
+    let mut nonce = [0u8; 8];
+    // SAFETY: fills the buffer from the server's strong random source.
+    if !unsafe { pg_sys::pg_strong_random(nonce.as_mut_ptr().cast(), nonce.len()) } {
+        errors::no_randomness();
+    }
+    mint_unique(&key(), &tenant, now_epoch() + seconds, &nonce)
 }
 
 #[cfg(test)]
@@ -379,6 +466,23 @@ mod tests {
         let sig = token.split_once('.').unwrap().1;
         assert!(!verify(key, "a.1", &format!("23.{sig}"), 0));
         assert!(verify(key, "a", &token, 0));
+    }
+
+    #[test]
+    fn tokens_with_a_nonce_are_unique_and_sign_the_nonce() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let one = mint_unique(key, "acme", 2_000_000_000, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let two = mint_unique(key, "acme", 2_000_000_000, &[8, 7, 6, 5, 4, 3, 2, 1]);
+        assert!(one.starts_with("2000000000:0102030405060708."));
+        assert_ne!(one, two);
+        assert!(verify(key, "acme", &one, 1_000) && verify(key, "acme", &two, 1_000));
+        assert!(!verify(key, "acme", &one, 2_000_000_000), "expired");
+        // the nonce is signed: changing it breaks the token
+        assert!(!verify(key, "acme", &one.replacen(":01", ":ff", 1), 1_000));
+        // an empty or non-hex nonce is malformed
+        let sig = one.split_once('.').unwrap().1;
+        assert!(!verify(key, "acme", &format!("2000000000:.{sig}"), 1_000));
+        assert!(!verify(key, "acme", &format!("2000000000:xyz.{sig}"), 1_000));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use crate::errors;
 use crate::ext::{self, extension_schema, select_optional, DEFAULT_TENANT_ID};
 use crate::quote::{quote_ident, quote_qualified};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,11 @@ pub struct ForeignKey {
     /// The tenant columns (quoted) of the child (when enabled) and of the parent.
     pub child_tenant: String,
     pub parent_tenant: String,
+    /// The child table's owner (its rows are read as that role).
+    pub child_owner: u32,
+    /// The key's own equality operators, one per column, schema-qualified
+    /// (`OPERATOR(pg_catalog.=)`): the comparisons the foreign key itself makes.
+    pub operators: Vec<String>,
 }
 
 /// A tenant-enabled table: its qualified name, its tenant column (quoted), and that
@@ -37,6 +43,8 @@ pub struct EnabledTable {
     pub name: String,
     pub column: String,
     pub type_key: String,
+    /// The table's owner: its rows are deleted as that role.
+    pub owner: u32,
 }
 
 /// The order to delete from `tables`: every table after the tables whose foreign
@@ -78,7 +86,8 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                     "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.quote_ident(r.tenant_column),
                             CASE a.atttypid WHEN 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
                                             WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN 'bigint'
-                                            WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 'integer' ELSE 'text' END
+                                            WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 'integer' ELSE 'text' END,
+                            c.relowner
                        FROM {registry} r JOIN pg_catalog.pg_class c ON c.oid = r.relid
                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = r.tenant_column
@@ -94,6 +103,7 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                 name: row.get::<String>(1).unwrap().unwrap(),
                 column: row.get::<String>(2).unwrap().unwrap(),
                 type_key: row.get::<String>(3).unwrap().unwrap(),
+                owner: row.get::<pg_sys::Oid>(4).unwrap().unwrap().to_u32(),
             })
             .collect();
         let fks = client
@@ -108,7 +118,12 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
                             con.conrelid IN (SELECT relid FROM {registry}),
                             COALESCE((SELECT pg_catalog.quote_ident(r.tenant_column) FROM {registry} r WHERE r.relid = con.conrelid), ''),
-                            (SELECT pg_catalog.quote_ident(r.tenant_column) FROM {registry} r WHERE r.relid = con.confrelid)
+                            (SELECT pg_catalog.quote_ident(r.tenant_column) FROM {registry} r WHERE r.relid = con.confrelid),
+                            cc.relowner,
+                            ARRAY(SELECT pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname)
+                                    FROM pg_catalog.unnest(con.conpfeqop) WITH ORDINALITY k(o, i)
+                                    JOIN pg_catalog.pg_operator op ON op.oid = k.o
+                                    JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace ORDER BY k.i)
                        FROM pg_catalog.pg_constraint con
                        JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid
                        JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
@@ -131,6 +146,8 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                 child_enabled: row.get::<bool>(6).unwrap().unwrap_or(false),
                 child_tenant: row.get::<String>(7).unwrap().unwrap_or_default(),
                 parent_tenant: row.get::<String>(8).unwrap().unwrap_or_else(|| "tenant_id".into()),
+                child_owner: row.get::<pg_sys::Oid>(9).unwrap().unwrap().to_u32(),
+                operators: row.get::<Vec<String>>(10).unwrap().unwrap_or_default(),
             })
             .collect();
         (tables, fks)
@@ -169,7 +186,7 @@ fn relay_create_tenant(
     let ext = extension_schema();
     let tenants = quote_qualified(&ext, "tenants");
     let taken = select_optional::<String>(
-        &format!("SELECT id FROM {tenants} WHERE slug = $1 OR id = $2 LIMIT 1"),
+        &format!("SELECT id FROM {tenants} WHERE slug OPERATOR(pg_catalog.=) $1 OR id OPERATOR(pg_catalog.=) $2 LIMIT 1"),
         &[slug.as_str().into(), id.clone().into()],
     );
     if let Some(existing) = taken {
@@ -199,7 +216,7 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
         Some(_) => {}
     }
     Spi::run_with_args(
-        &format!("UPDATE {} SET is_active = $2, updated_at = pg_catalog.now() WHERE id = $1", quote_qualified(&ext, "tenants")),
+        &format!("UPDATE {} SET is_active = $2, updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1", quote_qualified(&ext, "tenants")),
         &[id.as_str().into(), active.into()],
     )
     .expect("tenant update");
@@ -235,34 +252,50 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     let tenants = quote_qualified(&ext, "tenants");
     // Lock the tenant row first: a concurrent delete of the same tenant waits here.
     let found = select_optional::<String>(
-        &format!("SELECT id FROM {tenants} WHERE id = $1 FOR UPDATE"),
+        &format!("SELECT id FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
         &[id.as_str().into()],
     );
     if found.is_none() {
         errors::unknown_tenant(&id);
     }
     let (tables, fks) = enabled_tables(&ext);
+    // Row work on the tables runs as each table's owner, with
+    // SECURITY_RESTRICTED_OPERATION, a pinned search_path and row level security not
+    // forced (`ext::as_role`): the owner's triggers, rules and foreign-key actions then
+    // run with the owner's rights, never with the superuser's who called, and the
+    // owner sees every tenant's rows. Comparisons are pg_catalog's, written out.
     for fk in &fks {
         let join: Vec<String> = fk
             .columns
             .iter()
             .zip(&fk.parent_columns)
-            .map(|(c, p)| format!("c.{c} = p.{p}"))
+            .zip(&fk.operators)
+            .map(|((c, p), op)| format!("p.{p} {op} c.{c}"))
             .collect();
         // Rows of a table that is not tenant-enabled belong to no tenant: any of them
         // referencing the tenant's rows would be hit too.
         // Compared as text: tenants.id is text, whatever type a table keys tenants by.
-        let outside = if fk.child_enabled { format!(" AND c.{}::pg_catalog.text <> $1", fk.child_tenant) } else { String::new() };
-        let crossing = Spi::get_one_with_args::<i64>(
-            &format!(
-                "SELECT count(*) FROM {} c JOIN {} p ON {} WHERE p.{}::pg_catalog.text = $1{outside}",
-                fk.child,
-                fk.parent,
-                join.join(" AND "),
-                fk.parent_tenant
-            ),
-            &[id.as_str().into()],
-        )
+        let outside = if fk.child_enabled {
+            format!(" AND c.{}::pg_catalog.text OPERATOR(pg_catalog.<>) $1", fk.child_tenant)
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT pg_catalog.count(*) FROM {} c JOIN {} p ON {} WHERE p.{}::pg_catalog.text OPERATOR(pg_catalog.=) $1{outside}",
+            fk.child,
+            fk.parent,
+            join.join(" AND "),
+            fk.parent_tenant
+        );
+        // Read as the extension's owner (both tables, whoever owns them) when the key
+        // compares with PostgreSQL's own operators; a key over a type of the owner's
+        // (its operators the owner's code) is read as the child table's owner.
+        let count = || Spi::get_one_with_args::<i64>(&sql, &[id.as_str().into()]);
+        let crossing = if fk.operators.iter().all(|op| op.starts_with("OPERATOR(pg_catalog.")) {
+            ext::as_extension_owner(count)
+        } else {
+            ext::as_role(pg_sys::Oid::from(fk.child_owner), pg_sys::SECURITY_NOFORCE_RLS, count)
+        }
         .expect("cross-tenant check")
         .unwrap_or(0);
         if crossing > 0 {
@@ -270,36 +303,33 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
         }
     }
     let mut lines = Vec::new();
-    Spi::connect_mut(|client| {
-        let between_enabled: Vec<ForeignKey> = fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
-        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-        for name in delete_order(&names, &between_enabled) {
-            let table = tables.iter().find(|t| t.name == name).expect("ordered from these tables");
-            // A tenant id that is not of the column's type owns no row of the table.
-            let fits = match table.type_key.as_str() {
-                "uuid" => crate::context::parse_uuid(&id).is_some(),
-                "bigint" | "integer" => id.parse::<i64>().is_ok(),
-                _ => true,
+    let between_enabled: Vec<ForeignKey> = fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
+    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+    for name in delete_order(&names, &between_enabled) {
+        let table = tables.iter().find(|t| t.name == name).expect("ordered from these tables");
+        // A tenant id that is not of the column's type owns no row of the table.
+        let fits = match table.type_key.as_str() {
+            "uuid" => crate::context::parse_uuid(&id).is_some(),
+            "bigint" | "integer" => id.parse::<i64>().is_ok(),
+            _ => true,
+        };
+        let deleted = if !fits {
+            0
+        } else {
+            let cast = match table.type_key.as_str() {
+                "uuid" => "::pg_catalog.uuid",
+                "bigint" | "integer" => "::pg_catalog.int8",
+                _ => "",
             };
-            let deleted = if !fits {
-                0
-            } else {
-                let cast = match table.type_key.as_str() {
-                    "uuid" => "::pg_catalog.uuid",
-                    "bigint" | "integer" => "::pg_catalog.int8",
-                    _ => "",
-                };
-                client
-                    .update(&format!("DELETE FROM {name} WHERE {} = $1{cast}", table.column), None, &[id.as_str().into()])
-                    .expect("delete rows")
-                    .len()
-            };
-            lines.push(format!("deleted {deleted} rows from {name}"));
-        }
-        client
-            .update(&format!("DELETE FROM {tenants} WHERE id = $1"), None, &[id.as_str().into()])
-            .expect("delete tenant");
-    });
+            let sql = format!("DELETE FROM {name} WHERE {} OPERATOR(pg_catalog.=) $1{cast}", table.column);
+            ext::as_role(pg_sys::Oid::from(table.owner), pg_sys::SECURITY_NOFORCE_RLS, || {
+                Spi::connect_mut(|client| client.update(&sql, None, &[id.as_str().into()]).expect("delete rows").len())
+            })
+        };
+        lines.push(format!("deleted {deleted} rows from {name}"));
+    }
+    Spi::run_with_args(&format!("DELETE FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1"), &[id.as_str().into()])
+        .expect("delete tenant");
     // Every backend forgets the tenants it knew to exist (the audit writer's cache).
     ext::registration_changed(ext::ext_relation(c"tenants").relid);
     lines.push(format!("deleted tenant {}", quote_ident(&id)));
@@ -322,6 +352,8 @@ mod tests {
             child_enabled: true,
             child_tenant: "tenant_id".into(),
             parent_tenant: "tenant_id".into(),
+            child_owner: 10,
+            operators: vec!["OPERATOR(pg_catalog.=)".into()],
         }
     }
 

@@ -88,6 +88,19 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "tenant tables under an open parent",
+            format!(
+                "SELECT 'error', pg_catalog.format('table %s', i.inhrelid::pg_catalog.regclass),
+                        pg_catalog.format('is tenant-enabled but inherits from %s, which is not: a query on %s reads its rows of every tenant',
+                                          i.inhparent::pg_catalog.regclass, i.inhparent::pg_catalog.regclass),
+                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L); -- or: ALTER TABLE %s NO INHERIT %s;', $1,
+                                          i.inhparent::pg_catalog.regclass::pg_catalog.text, i.inhrelid::pg_catalog.regclass, i.inhparent::pg_catalog.regclass)
+                   FROM pg_catalog.pg_inherits i
+                   JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.inhrelid
+                  WHERE NOT EXISTS (SELECT FROM {registry} r2 WHERE r2.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.inhparent)"
+            ),
+        ),
+        (
             "tables created LIKE a tenant table",
             format!(
                 "SELECT 'error', pg_catalog.format('table %s', c.oid::pg_catalog.regclass),

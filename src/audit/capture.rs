@@ -159,24 +159,41 @@ impl BatchMemory {
         })
     }
 
-    /// Reset, then run `f` with the context current.
+    /// Reset, then run `f` with the context current. The caller's context is made
+    /// current again however `f` ends: a PostgreSQL error reaches Rust as a panic
+    /// that unwinds through here, and the error must not be copied into (or the
+    /// unwinding code allocate in) a context that is about to be deleted.
     fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: the context is ours; the caller's is made current again after `f`
-        // (an error unwinds the transaction, which restores it).
-        unsafe {
+        // SAFETY: the context is ours; `_back` switches to the caller's on every exit.
+        let _back = unsafe {
             pg_sys::MemoryContextReset(self.0);
-            let caller = pg_sys::MemoryContextSwitchTo(self.0);
-            let result = f();
-            pg_sys::MemoryContextSwitchTo(caller);
-            result
-        }
+            SwitchBack(pg_sys::MemoryContextSwitchTo(self.0))
+        };
+        f()
+    }
+}
+
+/// Makes a saved memory context current again when dropped (also while unwinding).
+struct SwitchBack(pg_sys::MemoryContext);
+
+impl Drop for SwitchBack {
+    fn drop(&mut self) {
+        // SAFETY: the saved context outlives the batch context (it is its parent or
+        // an ancestor's sibling the caller owns).
+        unsafe { pg_sys::MemoryContextSwitchTo(self.0) };
     }
 }
 
 impl Drop for BatchMemory {
     fn drop(&mut self) {
         // SAFETY: deletes the context made by `new`; nothing points into it any more.
-        unsafe { pg_sys::MemoryContextDelete(self.0) };
+        // Never the current context: switch to its parent first if it still is.
+        unsafe {
+            if pg_sys::CurrentMemoryContext == self.0 {
+                pg_sys::MemoryContextSwitchTo((*self.0).parent);
+            }
+            pg_sys::MemoryContextDelete(self.0)
+        };
     }
 }
 

@@ -149,18 +149,30 @@ fn relay_audit_chain(enable: Option<bool>) -> String {
     let settings = ext::ext_relation(c"relay_audit_settings");
     let table = quote_qualified(&settings.schema, "relay_audit_settings");
     ext::refuse_foreign_triggers(c"relay_audit_settings");
+    // `chain_since`: when the chain was (last) turned on. Every entry written from
+    // then on has a place in its tenant's chain; relay_audit_verify reports one that
+    // has none.
     let sql = if enable {
-        format!("INSERT INTO {table} (key, value) VALUES ('chain', 'on') ON CONFLICT (key) DO UPDATE SET value = 'on'")
+        format!(
+            "INSERT INTO {table} (key, value) VALUES ('chain', 'on'), ('chain_since', pg_catalog.transaction_timestamp()::pg_catalog.text)
+             ON CONFLICT (key) DO NOTHING"
+        )
     } else {
-        format!("DELETE FROM {table} WHERE key OPERATOR(pg_catalog.=) 'chain'")
+        format!("DELETE FROM {table} WHERE key OPERATOR(pg_catalog.=) ANY (ARRAY['chain', 'chain_since'])")
     };
     ext::as_extension_owner(|| Spi::run(&sql).expect("audit chain setting"));
     ext::registration_changed(settings.relid);
     if enable { "audit hash chain on: new entries are chained per tenant" } else { "audit hash chain off" }.to_string()
 }
 
-/// A chain's head: tenant, last position and hash, checkpoint position and hash.
-type Head = (String, i64, Vec<u8>, i64, Vec<u8>);
+/// A chain's head: last position and hash, checkpoint position and hash.
+#[derive(Clone)]
+struct Head {
+    last_seq: i64,
+    last_hash: Vec<u8>,
+    checkpoint_seq: i64,
+    checkpoint_hash: Vec<u8>,
+}
 
 /// One row of a chain walk.
 struct Walked {
@@ -170,23 +182,97 @@ struct Walked {
     texts: [Option<String>; 6],
     metadata: Option<Vec<u8>>,
     hash: Vec<u8>,
+    /// For a `relay.audit_purged` entry: the checkpoint it says the purge left.
+    purge_checkpoint: Option<(i64, String)>,
 }
 
-/// Walk the chain of every tenant (or of `tenant`), in order, from its checkpoint;
-/// report the first entry that does not fit, or ok. For superusers and BYPASSRLS roles.
-#[pg_extern(volatile, parallel_unsafe)]
+/// A position and hash a stored digest holds for one tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Anchor {
+    seq: i64,
+    hash: String,
+}
+
+/// What is known of one tenant's chain.
+struct Chain {
+    head: Option<Head>,
+    /// When the tenant's chain began (relay_audit_chained), None if not registered.
+    registered: Option<String>,
+    rows: Vec<Walked>,
+    /// Entries without a place in the chain written since the chain was turned on.
+    unchained_since_on: i64,
+    anchor: Option<Anchor>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 0.2.0's relay_audit_verify(tenant): its C symbol stays, so a database still on the
+/// 0.2.0 SQL keeps working with this library until ALTER EXTENSION UPDATE.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn relay_audit_verify(
     tenant: default!(Option<String>, "NULL"),
 ) -> TableIterator<'static, (name!(tenant_id, String), name!(entries, i64), name!(status, String), name!(detail, String))> {
+    TableIterator::new(verify(tenant, None))
+}
+
+/// Walk the chain of every tenant (or of `tenant`), in order, from its checkpoint;
+/// report the first entry that does not fit, or ok. With `digest` (a value
+/// relay_audit_digest returned earlier, kept outside the database), also check that
+/// the history before each digested position still leads to it. For superusers and
+/// BYPASSRLS roles.
+#[pg_extern(volatile, parallel_unsafe, name = "relay_audit_verify")]
+fn relay_audit_verify_against(
+    tenant: default!(Option<String>, "NULL"),
+    digest: default!(Option<pgrx::JsonB>, "NULL"),
+) -> TableIterator<'static, (name!(tenant_id, String), name!(entries, i64), name!(status, String), name!(detail, String))> {
+    let anchors = digest.map(|d| anchors_of(&d.0));
+    TableIterator::new(verify(tenant, anchors))
+}
+
+/// The positions a digest holds: `{"chains": {"<tenant>": {"seq": n, "hash": "<hex>"}}}`.
+fn anchors_of(digest: &serde_json::Value) -> Vec<(String, Anchor)> {
+    let Some(chains) = digest.get("chains").and_then(|c| c.as_object()) else {
+        crate::errors::bad_audit_digest("it has no \"chains\" object");
+    };
+    chains
+        .iter()
+        .map(|(tenant, at)| {
+            let seq = at.get("seq").and_then(|v| v.as_i64());
+            let hash = at.get("hash").and_then(|v| v.as_str());
+            match (seq, hash) {
+                (Some(seq), Some(hash)) if seq >= 0 => (tenant.clone(), Anchor { seq, hash: hash.to_string() }),
+                _ => crate::errors::bad_audit_digest(&format!("the entry of tenant {tenant} needs \"seq\" and \"hash\"")),
+            }
+        })
+        .collect()
+}
+
+/// Every tenant's chain position now, to be stored outside the database: a later
+/// relay_audit_verify(digest => ...) proves the history up to these positions is
+/// unchanged. For superusers and BYPASSRLS roles.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_audit_digest() -> pgrx::JsonB {
     if !ext::role_sees_every_tenant() {
-        crate::errors::tenant_admin_needs_bypassrls("relay_audit_verify");
+        crate::errors::tenant_admin_needs_bypassrls("relay_audit_digest");
     }
-    // The heads this transaction moved are in memory until it commits.
     super::chain_heads::flush();
-    let audit = ext::ext_relation(c"audit_logs");
-    let audit_logs = quote_qualified(&audit.schema, "audit_logs");
-    let chains = quote_qualified(&audit.schema, "relay_audit_chains");
-    let heads: Vec<Head> = ext::as_extension_owner(|| {
+    let chains = quote_qualified(&ext::extension_schema(), "relay_audit_chains");
+    let heads: Vec<(String, Head)> = read_heads(&chains, None);
+    let mut map = serde_json::Map::new();
+    for (tenant, head) in heads {
+        map.insert(tenant, serde_json::json!({ "seq": head.last_seq, "hash": hex(&head.last_hash) }));
+    }
+    let taken = Spi::get_one::<String>("SELECT pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    pgrx::JsonB(serde_json::json!({ "taken_at": taken, "chains": map }))
+}
+
+fn read_heads(chains: &str, tenant: Option<&str>) -> Vec<(String, Head)> {
+    ext::as_extension_owner(|| {
         Spi::connect(|client| {
             client
                 .select(
@@ -195,59 +281,202 @@ fn relay_audit_verify(
                            FROM {chains} WHERE $1::pg_catalog.text IS NULL OR tenant_id OPERATOR(pg_catalog.=) $1 ORDER BY tenant_id"
                     ),
                     None,
-                    &[tenant.clone().into(), GENESIS.to_vec().into()],
+                    &[tenant.into(), GENESIS.to_vec().into()],
                 )
                 .expect("chain heads")
                 .map(|r| {
                     (
                         r.get::<String>(1).unwrap().unwrap_or_default(),
-                        r.get::<i64>(2).unwrap().unwrap_or(0),
-                        r.get::<Vec<u8>>(3).unwrap().unwrap_or_default(),
-                        r.get::<i64>(4).unwrap().unwrap_or(0),
-                        r.get::<Vec<u8>>(5).unwrap().unwrap_or_default(),
+                        Head {
+                            last_seq: r.get::<i64>(2).unwrap().unwrap_or(0),
+                            last_hash: r.get::<Vec<u8>>(3).unwrap().unwrap_or_default(),
+                            checkpoint_seq: r.get::<i64>(4).unwrap().unwrap_or(0),
+                            checkpoint_hash: r.get::<Vec<u8>>(5).unwrap().unwrap_or_default(),
+                        },
                     )
                 })
                 .collect()
         })
-    });
-    let mut out = Vec::new();
-    for (t, last_seq, last_hash, checkpoint_seq, checkpoint_hash) in heads {
-        let rows: Vec<Walked> = ext::as_extension_owner(|| {
-            Spi::connect(|client| {
-                client
-                    .select(
-                        &format!(
-                            "SELECT chain_seq, id, (EXTRACT(epoch FROM created_at) * 1000000)::pg_catalog.int8,
-                                    tenant_id, actor_id, action, resource_type, resource_id, ip_address, metadata, chain_hash
-                               FROM {audit_logs}
-                              WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND chain_seq IS NOT NULL ORDER BY chain_seq, id"
-                        ),
-                        None,
-                        &[t.as_str().into()],
-                    )
-                    .expect("chain entries")
-                    .map(|r| {
-                        let text = |i: usize| r.get::<String>(i).unwrap();
-                        let metadata = r.get::<super::jsonb_datum::JsonbDatum>(10).unwrap().map(|d| {
-                            // SAFETY: a jsonb datum of this row, copied at once.
-                            unsafe { jsonb_bytes(d.0) }.to_vec()
-                        });
-                        Walked {
-                            seq: r.get::<i64>(1).unwrap().unwrap_or(0),
-                            id: *r.get::<pgrx::Uuid>(2).unwrap().expect("id").as_bytes(),
-                            created_at: r.get::<i64>(3).unwrap().unwrap_or(0),
-                            texts: [text(4), text(5), text(6), text(7), text(8), text(9)],
-                            metadata,
-                            hash: r.get::<Vec<u8>>(11).unwrap().unwrap_or_default(),
-                        }
-                    })
-                    .collect()
-            })
-        });
-        let (status, detail) = walk(&rows, checkpoint_seq, &checkpoint_hash, last_seq, &last_hash);
-        out.push((t, rows.len() as i64, status, detail));
+    })
+}
+
+type VerifyRow = (String, i64, String, String);
+
+fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec<VerifyRow> {
+    if !ext::role_sees_every_tenant() {
+        crate::errors::tenant_admin_needs_bypassrls("relay_audit_verify");
     }
-    TableIterator::new(out)
+    // The heads this transaction moved are in memory until it commits.
+    super::chain_heads::flush();
+    let audit = ext::ext_relation(c"audit_logs");
+    let audit_logs = quote_qualified(&audit.schema, "audit_logs");
+    let chains = quote_qualified(&audit.schema, "relay_audit_chains");
+    let chained = quote_qualified(&audit.schema, "relay_audit_chained");
+    let settings = quote_qualified(&audit.schema, "relay_audit_settings");
+    let heads = read_heads(&chains, tenant.as_deref());
+    // Every tenant that has (or had) a chain: its head, its registration, chained
+    // entries, or a digest's position.
+    let registered: Vec<(String, String)> = ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    &format!(
+                        "SELECT tenant_id, since::pg_catalog.text FROM {chained}
+                          WHERE $1::pg_catalog.text IS NULL OR tenant_id OPERATOR(pg_catalog.=) $1
+                         UNION
+                         SELECT DISTINCT tenant_id, NULL FROM {audit_logs}
+                          WHERE chain_seq IS NOT NULL AND tenant_id IS NOT NULL
+                            AND ($1::pg_catalog.text IS NULL OR tenant_id OPERATOR(pg_catalog.=) $1)
+                            AND NOT EXISTS (SELECT FROM {chained} r WHERE r.tenant_id OPERATOR(pg_catalog.=) {audit_logs}.tenant_id)"
+                    ),
+                    None,
+                    &[tenant.clone().into()],
+                )
+                .expect("chained tenants")
+                .filter_map(|r| Some((r.get::<String>(1).ok()??, r.get::<String>(2).ok().flatten().unwrap_or_default())))
+                .collect()
+        })
+    });
+    let chain_since: Option<String> = ext::as_extension_owner(|| {
+        ext::select_optional::<String>(&format!("SELECT value FROM {settings} WHERE key OPERATOR(pg_catalog.=) 'chain_since'"), &[])
+    });
+    let mut tenants: Vec<String> = heads.iter().map(|(t, _)| t.clone()).collect();
+    tenants.extend(registered.iter().map(|(t, _)| t.clone()));
+    if let Some(anchors) = &anchors {
+        tenants.extend(anchors.iter().map(|(t, _)| t.clone()).filter(|t| tenant.as_ref().is_none_or(|only| only == t)));
+    }
+    tenants.sort();
+    tenants.dedup();
+    let mut out = Vec::new();
+    for t in tenants {
+        let chain = Chain {
+            head: heads.iter().find(|(h, _)| *h == t).map(|(_, h)| h.clone()),
+            registered: registered.iter().find(|(r, _)| *r == t).map(|(_, since)| since.clone()),
+            rows: walked_rows(&audit_logs, &t),
+            unchained_since_on: chain_since.as_ref().map_or(0, |since| unchained_since(&audit_logs, &t, since)),
+            anchor: anchors.as_ref().and_then(|a| a.iter().find(|(at, _)| *at == t).map(|(_, a)| a.clone())),
+        };
+        let (status, detail) = judge(&chain);
+        out.push((t, chain.rows.len() as i64, status, detail));
+    }
+    out
+}
+
+/// The chained entries of `tenant`, in chain order.
+fn walked_rows(audit_logs: &str, tenant: &str) -> Vec<Walked> {
+    ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    &format!(
+                        "SELECT chain_seq, id, (EXTRACT(epoch FROM created_at) * 1000000)::pg_catalog.int8,
+                                tenant_id, actor_id, action, resource_type, resource_id, ip_address, metadata, chain_hash,
+                                CASE WHEN action OPERATOR(pg_catalog.=) 'relay.audit_purged'
+                                     THEN (metadata OPERATOR(pg_catalog.->>) 'checkpoint_seq')::pg_catalog.int8 END,
+                                CASE WHEN action OPERATOR(pg_catalog.=) 'relay.audit_purged'
+                                     THEN metadata OPERATOR(pg_catalog.->>) 'checkpoint_hash' END
+                           FROM {audit_logs}
+                          WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND chain_seq IS NOT NULL ORDER BY chain_seq, id"
+                    ),
+                    None,
+                    &[tenant.into()],
+                )
+                .expect("chain entries")
+                .map(|r| {
+                    let text = |i: usize| r.get::<String>(i).unwrap();
+                    let metadata = r.get::<super::jsonb_datum::JsonbDatum>(10).unwrap().map(|d| {
+                        // SAFETY: a jsonb datum of this row, copied at once.
+                        unsafe { jsonb_bytes(d.0) }.to_vec()
+                    });
+                    let purge_checkpoint = match (r.get::<i64>(12).ok().flatten(), r.get::<String>(13).ok().flatten()) {
+                        (Some(seq), Some(hash)) => Some((seq, hash)),
+                        _ => None,
+                    };
+                    Walked {
+                        seq: r.get::<i64>(1).unwrap().unwrap_or(0),
+                        id: *r.get::<pgrx::Uuid>(2).unwrap().expect("id").as_bytes(),
+                        created_at: r.get::<i64>(3).unwrap().unwrap_or(0),
+                        texts: [text(4), text(5), text(6), text(7), text(8), text(9)],
+                        metadata,
+                        hash: r.get::<Vec<u8>>(11).unwrap().unwrap_or_default(),
+                        purge_checkpoint,
+                    }
+                })
+                .collect()
+        })
+    })
+}
+
+/// Entries of `tenant` with no place in its chain, written since `since` (when the
+/// chain was turned on).
+fn unchained_since(audit_logs: &str, tenant: &str, since: &str) -> i64 {
+    ext::as_extension_owner(|| {
+        ext::select_optional::<i64>(
+            &format!(
+                "SELECT pg_catalog.count(*) FROM {audit_logs}
+                  WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND chain_seq IS NULL
+                    AND created_at OPERATOR(pg_catalog.>=) $2::pg_catalog.timestamptz"
+            ),
+            &[tenant.into(), since.into()],
+        )
+        .unwrap_or(0)
+    })
+}
+
+/// The verdict on one chain. Pure.
+fn judge(chain: &Chain) -> (String, String) {
+    let tampered = |d: String| ("tampered".to_string(), d);
+    let Some(head) = &chain.head else {
+        return tampered(match (&chain.registered, &chain.anchor) {
+            (_, Some(a)) if a.seq > 0 => format!("the chain is gone: no head and {} chained entries, but the digest has it at position {}", chain.rows.len(), a.seq),
+            (Some(_), _) => format!("the chain's head is gone ({} chained entries left, and relay_audit_chained keeps the chain): deleted", chain.rows.len()),
+            _ => format!("{} chained entries but no head: the head was deleted", chain.rows.len()),
+        });
+    };
+    let (status, detail) = walk(&chain.rows, head.checkpoint_seq, &head.checkpoint_hash, head.last_seq, &head.last_hash);
+    if status != "ok" {
+        return (status, detail);
+    }
+    if head.checkpoint_seq > 0 {
+        let wanted = (head.checkpoint_seq, hex(&head.checkpoint_hash));
+        if !chain.rows.iter().any(|r| r.purge_checkpoint.as_ref() == Some(&wanted)) {
+            return tampered(format!(
+                "the chain starts after position {} but no relay.audit_purged entry records that checkpoint: a checkpoint not set by relay_audit_purge",
+                head.checkpoint_seq
+            ));
+        }
+    }
+    if chain.unchained_since_on > 0 {
+        return tampered(format!(
+            "entries written since the chain was turned on without a place in it: {} (inserted out of band, or their chain columns cleared)",
+            chain.unchained_since_on
+        ));
+    }
+    if chain.registered.is_none() && head.last_seq > 0 {
+        return tampered("the chain is missing from relay_audit_chained, which keeps every chain for good: deleted there".into());
+    }
+    let Some(anchor) = &chain.anchor else { return (status, detail) };
+    if anchor.seq > head.last_seq {
+        return tampered(format!(
+            "the chain ends at position {} but the digest has it at position {}: entries deleted at the end and the head moved back",
+            head.last_seq, anchor.seq
+        ));
+    }
+    if anchor.seq < head.checkpoint_seq {
+        return (status, format!("{detail}; the digest's position {} was purged since (the chain now starts after {})", anchor.seq, head.checkpoint_seq));
+    }
+    let hash_there = if anchor.seq == head.checkpoint_seq {
+        Some(hex(&head.checkpoint_hash))
+    } else {
+        chain.rows.iter().find(|r| r.seq == anchor.seq).map(|r| hex(&r.hash))
+    };
+    if hash_there.as_deref() != Some(anchor.hash.as_str()) {
+        return tampered(format!(
+            "the history up to position {} no longer leads to the digest's hash: entries before it were changed, removed or the chain rebuilt",
+            anchor.seq
+        ));
+    }
+    (status, format!("{detail}; the digest's position {} matches", anchor.seq))
 }
 
 /// Check one chain: positions consecutive from the checkpoint, each hash the hash of
@@ -305,7 +534,7 @@ mod tests {
             prev,
             &Hashed { seq, id: &id, created_at: 7, tenant_id: Some("t"), actor_id: None, action: Some("a"), resource_type: None, resource_id: None, ip_address: None, metadata: Some(b"{}") },
         );
-        Walked { seq, id, created_at: 7, texts, metadata: Some(b"{}".to_vec()), hash: hash.to_vec() }
+        Walked { seq, id, created_at: 7, texts, metadata: Some(b"{}".to_vec()), hash: hash.to_vec(), purge_checkpoint: None }
     }
 
     fn chain(n: i64) -> Vec<Walked> {
@@ -343,5 +572,54 @@ mod tests {
         // after a purge, from the checkpoint
         let rows = chain(3);
         assert_eq!(walk(&rows[2..], 2, &rows[1].hash, 3, &head).0, "ok");
+    }
+
+    fn whole(rows: Vec<Walked>) -> Chain {
+        let last = rows.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, GENESIS.to_vec()));
+        Chain {
+            head: Some(Head { last_seq: last.0, last_hash: last.1, checkpoint_seq: 0, checkpoint_hash: GENESIS.to_vec() }),
+            registered: Some("2026-12-03 00:00:00+00".into()),
+            rows,
+            unchained_since_on: 0,
+            anchor: None,
+        }
+    }
+
+    #[test]
+    fn what_a_rewound_head_a_vanished_chain_and_a_forged_checkpoint_leave() {
+        // intact, and against a digest taken at position 2
+        let mut c = whole(chain(3));
+        assert_eq!(judge(&c).0, "ok");
+        c.anchor = Some(Anchor { seq: 2, hash: hex(&c.rows[1].hash) });
+        assert!(judge(&c).1.contains("digest's position 2 matches"), "{:?}", judge(&c));
+        // the last entry deleted and the head moved back: only a digest shows it
+        let mut rewound = whole(chain(2));
+        assert_eq!(judge(&rewound).0, "ok");
+        rewound.anchor = Some(Anchor { seq: 3, hash: "00".into() });
+        assert!(judge(&rewound).1.contains("head moved back"));
+        // the chain rebuilt from an edited entry on (hashes recomputed): the digest's hash differs
+        let mut rebuilt = whole(chain(3));
+        rebuilt.anchor = Some(Anchor { seq: 2, hash: "ff".repeat(32) });
+        assert!(judge(&rebuilt).1.contains("no longer leads to the digest's hash"));
+        // the whole chain and its head deleted: the registry remembers it
+        let gone = Chain { head: None, registered: Some("2026-12-03".into()), rows: vec![], unchained_since_on: 0, anchor: None };
+        assert!(judge(&gone).1.contains("head is gone"));
+        // deleted from the registry too: the digest still has it
+        let vanished = Chain { head: None, registered: None, rows: vec![], unchained_since_on: 0, anchor: Some(Anchor { seq: 3, hash: "00".into() }) };
+        assert!(judge(&vanished).1.contains("the chain is gone"));
+        // entries without a place in the chain since it was turned on
+        let mut unchained = whole(chain(3));
+        unchained.unchained_since_on = 1;
+        assert!(judge(&unchained).1.contains("without a place in it: 1"));
+        // a checkpoint no relay.audit_purged entry records
+        let rows = chain(3);
+        let checkpoint_hash = rows[1].hash.clone();
+        let mut forged = whole(chain(3));
+        forged.rows.drain(..2);
+        forged.head.as_mut().unwrap().checkpoint_seq = 2;
+        forged.head.as_mut().unwrap().checkpoint_hash = checkpoint_hash.clone();
+        assert!(judge(&forged).1.contains("no relay.audit_purged entry records that checkpoint"));
+        forged.rows[0].purge_checkpoint = Some((2, hex(&checkpoint_hash)));
+        assert_eq!(judge(&forged).0, "ok");
     }
 }

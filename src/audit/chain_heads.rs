@@ -59,8 +59,15 @@ fn with_plans<R>(f: impl FnOnce(&mut pgrx::spi::SpiClient, &Plans) -> R) -> R {
                             format!("SELECT last_seq, last_hash FROM {table} WHERE tenant_id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
                             &[pg_sys::TEXTOID],
                         ),
+                        // A new chain is also registered for good in relay_audit_chained
+                        // (append-only): a chain deleted with its head is then missed.
                         create: prepare(
-                            format!("INSERT INTO {table} (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (tenant_id) DO NOTHING"),
+                            format!(
+                                "WITH head AS (INSERT INTO {table} (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2)
+                                                 ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id)
+                                 INSERT INTO {} (tenant_id) SELECT tenant_id FROM head ON CONFLICT (tenant_id) DO NOTHING",
+                                quote_qualified(&chains.schema, "relay_audit_chained")
+                            ),
                             &[pg_sys::TEXTOID, pg_sys::BYTEAOID],
                         ),
                         store: prepare(

@@ -202,7 +202,8 @@ fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
 /// Stop recording changes of a table. Entries already written stay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(manage_triggers(
+    let was_audited = tbl.is_some_and(|t| ext::audited_now(t.0));
+    let lines = manage_triggers(
         "relay_disable_audit",
         tbl,
         "audit",
@@ -210,7 +211,19 @@ fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> 
         AuditRegistry::Remove,
         |t, _, existing| uncapture_steps(t, existing),
         "is not audited",
-    ))
+    );
+    // Stopping capture is itself recorded, in the installation's (the default
+    // tenant's) log, like enabling and disabling tenancy.
+    if let (true, Some(t)) = (was_audited, tbl) {
+        admin::record(
+            ext::DEFAULT_TENANT_ID,
+            "relay.audit_disabled",
+            "table",
+            &ext::relation_name(t.0),
+            serde_json::json!({ "actions": lines.clone() }),
+        );
+    }
+    SetOfIterator::new(lines)
 }
 
 /// Append one entry to audit_logs: the actor from app.current_actor_id, the tenant
@@ -226,6 +239,11 @@ fn relay_audit(
     metadata: default!(Option<jsonb_datum::JsonbDatum>, "NULL"),
 ) -> pgrx::Uuid {
     let action = action.unwrap_or_else(|| errors::null_argument("relay_audit", "action"));
+    // relay's own entries (relay.audit_purged, relay.tenant_deleted, ...) are written
+    // by relay alone: an application must not forge one.
+    if action.starts_with("relay.") {
+        errors::reserved_audit_action(&action);
+    }
     let tenant = writer::checked_tenant(context::current_tenant(), || "the entry".into());
     let audit_logs = ext::ext_relation(c"audit_logs");
     if !ext::foreign_triggers(audit_logs.relid).is_empty() {

@@ -137,15 +137,38 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
             })
         });
         total += deleted;
-        if deleted > 0 && ext::tenant_exists(&tenant) {
-            super::admin::record(
-                &tenant,
-                "relay.audit_purged",
-                "audit_logs",
-                &audit_logs,
-                serde_json::json!({ "before": before.to_iso_string(), "deleted": deleted }),
-            );
+        // Every tenant that lost entries gets one (a deleted tenant's log too). With
+        // the chain on it names the checkpoint the purge left, which is how
+        // relay_audit_verify tells a purge from a forged checkpoint.
+        if deleted > 0 {
+            let mut details = serde_json::json!({ "before": before.to_iso_string(), "deleted": deleted });
+            if chained {
+                if let Some((seq, hash)) = checkpoint_of(&chains, &tenant) {
+                    details["checkpoint_seq"] = serde_json::json!(seq);
+                    details["checkpoint_hash"] = serde_json::json!(hash);
+                }
+            }
+            super::admin::record(&tenant, "relay.audit_purged", "audit_logs", &audit_logs, details);
         }
     }
     total
+}
+
+/// The checkpoint a purge left on `tenant`'s chain: position and hash (hex).
+fn checkpoint_of(chains: &str, tenant: &str) -> Option<(i64, String)> {
+    ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let rows = client
+                .select(
+                    &format!(
+                        "SELECT checkpoint_seq, pg_catalog.encode(checkpoint_hash, 'hex') FROM {chains}
+                          WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND checkpoint_seq IS NOT NULL"
+                    ),
+                    Some(1),
+                    &[tenant.into()],
+                )
+                .expect("checkpoint");
+            rows.into_iter().next().and_then(|r| Some((r.get::<i64>(1).ok()??, r.get::<String>(2).ok()??)))
+        })
+    })
 }

@@ -77,6 +77,7 @@ SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
 
 -- Retention keeps the chains verifiable: the purge removes a prefix of each chain,
 -- records the checkpoint, and chains its own entry.
+SELECT relay_audit_digest() AS digest_before_purge \gset
 SELECT relay_audit_purge(now()) > 0 AS purged;
 SELECT tenant_id, checkpoint_seq, last_seq FROM relay_audit_chains ORDER BY 1;
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
@@ -85,6 +86,20 @@ SELECT relay_set_tenant('chain-a', true);
 INSERT INTO notes VALUES (4, 'after the purge');
 COMMIT;
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
+-- The purge's own entry names the checkpoint it left; a checkpoint moved by hand
+-- (entries deleted at the start, the chain said to begin after them) has none.
+SELECT metadata ? 'checkpoint_seq' AS names_checkpoint FROM audit_logs
+ WHERE tenant_id = 'chain-a' AND action = 'relay.audit_purged';
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE relay_audit_chains c SET checkpoint_seq = a.chain_seq, checkpoint_hash = a.chain_hash FROM audit_logs a
+ WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.checkpoint_seq + 1;
+DELETE FROM audit_logs WHERE tenant_id = 'chain-a'
+   AND chain_seq <= (SELECT checkpoint_seq FROM relay_audit_chains WHERE tenant_id = 'chain-a');
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+-- A digest taken before the purge: its positions were purged since, which it says.
+SELECT tenant_id, status, detail FROM relay_audit_verify(digest => :'digest_before_purge') ORDER BY 1;
 
 -- A transaction locks each head once, moves it in memory and writes it back just
 -- before it commits: many statements in one transaction chain in order, verification
@@ -110,6 +125,62 @@ INSERT INTO notes VALUES (108, 'prepared');
 PREPARE TRANSACTION 'relay_chain_prepared';
 COMMIT PREPARED 'relay_chain_prepared';
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
+
+-- What a superuser can do that the walk alone does not see, and what catches it now.
+-- relay_audit_digest() is each chain's position and hash, to be stored outside the
+-- database (a ticket, an object store, another system's log); relay_audit_verify
+-- with it proves the history up to those positions is unchanged.
+SELECT relay_audit_digest() AS digest \gset
+SELECT t AS digested_tenant, (:'digest'::jsonb -> 'chains' -> t ->> 'seq')::int AS seq
+  FROM jsonb_object_keys(:'digest'::jsonb -> 'chains') t ORDER BY 1;
+SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify(digest => :'digest') ORDER BY 1;
+-- (a) The last entry deleted and the head moved back: the chain walks clean, but it no
+-- longer reaches the digest's position.
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM audit_logs WHERE tenant_id = 'chain-a'
+   AND chain_seq = (SELECT last_seq FROM relay_audit_chains WHERE tenant_id = 'chain-a');
+UPDATE relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM audit_logs a
+ WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.last_seq - 1;
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a', :'digest');
+ROLLBACK;
+-- (b) A whole chain deleted with its head: relay_audit_chained (append-only) still
+-- has the tenant; with that gone too, the digest has it.
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM audit_logs WHERE tenant_id = 'chain-b';
+DELETE FROM relay_audit_chains WHERE tenant_id = 'chain-b';
+SELECT tenant_id, entries, status, detail FROM relay_audit_verify('chain-b');
+SAVEPOINT guarded;
+DELETE FROM relay_audit_chained WHERE tenant_id = 'chain-b';
+ROLLBACK TO guarded;
+ALTER TABLE relay_audit_chained DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay_audit_chained WHERE tenant_id = 'chain-b';
+SELECT tenant_id, entries, status FROM relay_audit_verify('chain-b');
+SELECT tenant_id, entries, status, detail FROM relay_audit_verify('chain-b', :'digest');
+ROLLBACK;
+-- (c) The last entry's chain columns cleared and the head moved back, and (d) an entry
+-- inserted without a place in the chain: entries written since the chain was turned
+-- on must all be chained.
+BEGIN;
+ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM audit_logs a
+ WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.last_seq - 1;
+UPDATE audit_logs SET chain_seq = NULL, chain_hash = NULL
+ WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT last_seq + 1 FROM relay_audit_chains WHERE tenant_id = 'chain-a');
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
+ROLLBACK;
+BEGIN;
+INSERT INTO audit_logs (tenant_id, action) VALUES ('chain-b', 'forged.unchained');
+SELECT tenant_id, status, detail FROM relay_audit_verify('chain-b');
+ROLLBACK;
+-- A digest must be one relay_audit_digest returned.
+SELECT * FROM relay_audit_verify(NULL, '{"chain-a": 3}');
+-- For superusers and BYPASSRLS roles only, like verification.
+SET ROLE chain_app;
+SELECT relay_audit_digest();
+RESET ROLE;
 
 -- Off: new entries are not chained (and the chains stay as they are).
 SELECT relay_audit_chain(false);

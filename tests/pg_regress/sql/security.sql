@@ -208,12 +208,15 @@ SELECT code, message FROM expect_error($$ TRUNCATE relay_tables $$);
 SELECT code, message FROM expect_error($$ SELECT relay_create_tenant('Mine', 'mine') $$);
 SELECT code, message FROM expect_error($$ SELECT relay_resume_tenant('sec_a') $$);
 -- TRIGGER was granted too: a trigger on tenants would run with the privileges of
--- whoever writes tenants next. It can be created, but relay refuses to write a table
--- of its own that carries a stranger's trigger, and relay_security_check reports it.
+-- whoever writes tenants next. A role whose row level security applies cannot create
+-- one (42501, the DDL guard); should one be there anyway (here a superuser attaches
+-- sec_app's function), relay refuses to write a table of its own that carries a
+-- stranger's trigger, and relay_security_check reports it.
 CREATE FUNCTION sec_evil.on_tenants() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO sec_evil.calls VALUES (current_user, 'trigger on tenants'); RETURN NULL; END $$;
-CREATE TRIGGER sec_spy AFTER INSERT ON tenants FOR EACH STATEMENT EXECUTE FUNCTION sec_evil.on_tenants();
+SELECT code, message FROM expect_error($$ CREATE TRIGGER sec_spy AFTER INSERT ON tenants FOR EACH STATEMENT EXECUTE FUNCTION sec_evil.on_tenants() $$);
 RESET ROLE;
+CREATE TRIGGER sec_spy AFTER INSERT ON tenants FOR EACH STATEMENT EXECUTE FUNCTION sec_evil.on_tenants();
 SELECT * FROM expect_error($$ SELECT relay_create_tenant('Sec D', 'sec-d', 'sec_d') $$);
 SELECT "check", ok FROM relay_security_check() WHERE NOT ok ORDER BY 1;
 DROP TRIGGER sec_spy ON tenants;

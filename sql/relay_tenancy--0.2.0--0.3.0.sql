@@ -1,0 +1,91 @@
+-- relay_tenancy 0.2.0 -> 0.3.0 (ALTER EXTENSION relay_tenancy UPDATE).
+-- Runs in the extension's schema, as the extension's owner, in one transaction.
+-- The upgrade test (tests/pg_regress/sql/upgrade.sql) checks that the catalog
+-- afterwards matches a fresh 0.3.0 install object by object.
+\echo Use "ALTER EXTENSION relay_tenancy UPDATE" to load this file. \quit
+
+-- 1. CREATE TRIGGER / CREATE RULE on a tenant-enabled table (or one of relay's) by a
+-- role whose row level security applies and that does not own the table: refused.
+CREATE EVENT TRIGGER relay_ddl_guard_create ON ddl_command_end
+  WHEN TAG IN ('CREATE TRIGGER', 'CREATE RULE') EXECUTE FUNCTION relay_ddl_guard();
+ALTER EVENT TRIGGER relay_ddl_guard_create ENABLE ALWAYS;
+
+-- 2. The vacuum and analyze counters and times join the statistics counters taken
+-- from PUBLIC (a write-activity oracle).
+DO $$
+DECLARE
+  f pg_catalog.regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+       AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[
+         'pg_stat_get_vacuum_count', 'pg_stat_get_autovacuum_count',
+         'pg_stat_get_analyze_count', 'pg_stat_get_autoanalyze_count',
+         'pg_stat_get_last_vacuum_time', 'pg_stat_get_last_autovacuum_time',
+         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time']::pg_catalog.name[])
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);
+  END LOOP;
+END $$;
+
+-- 3. Tokens are single-use and short-lived: relay_tenant_token's default lifetime
+-- goes from 5 minutes to 1 minute (a token is spent by the request it was minted for).
+CREATE OR REPLACE FUNCTION "relay_tenant_token"(
+	"tenant" TEXT, /* Option < String > */
+	"valid_for" interval DEFAULT '1 minute' /* Option < pgrx :: datum :: Interval > */
+) RETURNS TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_tenant_token_wrapper';
+
+-- 4. Tamper evidence a superuser cannot quietly rewrite: every chained tenant is
+-- registered for good (append-only), relay_audit_digest() anchors each chain outside
+-- the database, and relay_audit_verify(tenant, digest) checks against it.
+CREATE TABLE relay_audit_chained (
+  tenant_id text PRIMARY KEY,
+  since     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE relay_audit_chained IS 'relay_tenancy: every tenant whose audit entries were ever hash-chained (append-only)';
+REVOKE ALL ON relay_audit_chained FROM PUBLIC;
+ALTER TABLE relay_audit_chained ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('relay_audit_chained', '');
+CREATE TRIGGER relay_append_only_row BEFORE UPDATE OR DELETE ON relay_audit_chained
+  FOR EACH ROW EXECUTE FUNCTION relay_append_only_guard();
+CREATE TRIGGER relay_append_only_truncate BEFORE TRUNCATE ON relay_audit_chained
+  FOR EACH STATEMENT EXECUTE FUNCTION relay_append_only_guard();
+ALTER TABLE relay_audit_chained ENABLE ALWAYS TRIGGER relay_append_only_row,
+                                ENABLE ALWAYS TRIGGER relay_append_only_truncate;
+-- The chains that exist now: registered since their first entry.
+INSERT INTO relay_audit_chained (tenant_id, since)
+SELECT c.tenant_id, COALESCE((SELECT pg_catalog.min(a.created_at) FROM audit_logs a
+                               WHERE a.tenant_id OPERATOR(pg_catalog.=) c.tenant_id AND a.chain_seq IS NOT NULL), pg_catalog.now())
+  FROM relay_audit_chains c;
+-- When the chain was turned on, for the check of unchained entries: now, for a chain
+-- that is on (entries before the update are not judged by it).
+INSERT INTO relay_audit_settings (key, value)
+SELECT 'chain_since', pg_catalog.transaction_timestamp()::pg_catalog.text
+ WHERE EXISTS (SELECT FROM relay_audit_settings WHERE key OPERATOR(pg_catalog.=) 'chain')
+ON CONFLICT (key) DO NOTHING;
+
+DROP FUNCTION relay_audit_verify(text);
+CREATE  FUNCTION "relay_audit_verify"(
+	"tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"digest" jsonb DEFAULT NULL /* Option < pgrx :: JsonB > */
+) RETURNS TABLE (
+	"tenant_id" TEXT,  /* String */
+	"entries" bigint,  /* i64 */
+	"status" TEXT,  /* String */
+	"detail" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_audit_verify_against_wrapper';
+ALTER FUNCTION relay_audit_verify(text, jsonb) SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION "relay_audit_digest"() RETURNS jsonb /* pgrx :: JsonB */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_audit_digest_wrapper';
+ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
