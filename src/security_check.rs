@@ -2,6 +2,7 @@
 //! on the running server. One row per check, `ok` false with the fix in `detail`.
 
 use crate::{ext, isolation_guard, signed};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// The library is loaded at session start in every session (not only once a relay
@@ -208,6 +209,28 @@ fn relay_security_check(
         match grants {
             None => "no role but the owner holds privileges on relay's tables (beyond SELECT on audit_logs, and REFERENCES on tenants for roles that own tables)".to_string(),
             Some(list) => format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM <role>; REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logs FROM <role>"),
+        },
+    ));
+    // A relay_* function in another schema: with that schema earlier in a
+    // search_path ("$user" comes first by default), an unqualified call reaches it
+    // instead of relay's, and it receives the tenant tokens.
+    let shadows = ext::select_optional::<String>(
+        "SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, p.proname), ', ')
+           FROM pg_catalog.pg_proc p
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+          WHERE p.proname OPERATOR(pg_catalog.~~) 'relay\\_%'
+            AND p.pronamespace OPERATOR(pg_catalog.<>) $1
+            AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])
+            -- pg_temp is never searched for functions
+            AND n.nspname OPERATOR(pg_catalog.!~) '^pg_temp_'",
+        &[ext::installed_namespace().unwrap_or(pg_sys::InvalidOid).into()],
+    );
+    rows.push((
+        "relay_functions_not_shadowed".to_string(),
+        shadows.is_none(),
+        match shadows {
+            None => "no relay_* function outside relay's schema".to_string(),
+            Some(list) => format!("functions named like relay's outside its schema: {list}. A search_path that lists their schema first (\"$user\" is first by default) calls them instead of relay's, and they would receive tenant tokens. Fix: drop or rename them, and call relay's functions schema-qualified"),
         },
     ));
     // TRIGGER on a tenant-enabled table held by a role whose row level security

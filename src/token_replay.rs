@@ -96,16 +96,23 @@ const NAME: &std::ffi::CStr = c"relay_token_replay";
 /// Called from `_PG_init`: the settings, and the shared memory when the library is
 /// being preloaded at server start.
 pub fn register() {
-    GucRegistry::define_int_guc(
-        c"relay.token_replay_slots",
-        c"Slots of relay's replay cache of used tenant tokens (16 bytes each; set at server start).",
-        c"A used token is remembered until it expires: slots / token lifetime is the most tokens per second signed mode accepts.",
-        &SLOTS,
-        1024,
-        1 << 26,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
+    // SAFETY: reads a flag PostgreSQL sets while it loads shared_preload_libraries.
+    let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
+    // A server-start setting can only be defined while the library is preloaded
+    // (PostgreSQL stops a backend that defines one later); loaded later, the library
+    // has no cache and single-use tokens are refused (token_replay_unavailable).
+    if preloading {
+        GucRegistry::define_int_guc(
+            c"relay.token_replay_slots",
+            c"Slots of relay's replay cache of used tenant tokens (16 bytes each; set at server start).",
+            c"A used token is remembered until it expires: slots / token lifetime is the most tokens per second signed mode accepts.",
+            &SLOTS,
+            1024,
+            1 << 26,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
     GucRegistry::define_bool_guc(
         c"relay.token_reuse",
         c"Accept a tenant token more than once until it expires (off: each token is single-use).",
@@ -117,7 +124,7 @@ pub fn register() {
     // SAFETY: _PG_init of a preloaded library runs once in the postmaster, before
     // shared memory is sized; the hooks chain to the previous ones.
     unsafe {
-        if pg_sys::process_shared_preload_libraries_in_progress {
+        if preloading {
             REQUESTED.with(|r| r.set(true));
             PREV_REQUEST = pg_sys::shmem_request_hook;
             pg_sys::shmem_request_hook = Some(request);

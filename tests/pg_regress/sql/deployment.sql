@@ -187,6 +187,15 @@ SELECT code, message FROM expect_error($$ SELECT pg_stat_get_autovacuum_count('s
 SELECT code, message FROM expect_error($$ SELECT pg_stat_get_last_autoanalyze_time('skills'::regclass) $$);
 RESET ROLE;
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'statistics_counters_private';
+-- A schema named after the application role comes first in its default search_path
+-- ("$user"): a relay_set_tenant there would collect every token. relay_security_check
+-- fails on relay_* functions outside relay's schema (the README says: call relay's
+-- functions schema-qualified).
+CREATE SCHEMA dep_app AUTHORIZATION dep_app;
+CREATE FUNCTION dep_app.relay_set_tenant(tenant text, token text) RETURNS text LANGUAGE sql AS $$ SELECT tenant $$;
+SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'relay_functions_not_shadowed';
+DROP SCHEMA dep_app CASCADE;
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'relay_functions_not_shadowed';
 -- Capture cannot be silenced unrecorded. The owner's DISABLE TRIGGER on a capture
 -- trigger is refused; a superuser's goes through with a WARNING and an entry;
 -- relay_disable_audit records itself.
