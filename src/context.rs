@@ -229,9 +229,10 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
     if let Some(cursors) = holdable {
         errors::holdable_cursors_open(&cursors);
     }
-    // A real SET (LOCAL) statement, not set_config(): it is what poolers and Citus
-    // (citus.propagate_set_commands = 'local') see and forward. The value cannot be
-    // a parameter in SET, so it is quoted as a literal.
+    // On Citus a real SET (LOCAL) statement, which Citus
+    // (citus.propagate_set_commands = 'local') forwards to the workers; the value
+    // cannot be a parameter in SET, so it is quoted as a literal. Elsewhere the
+    // setting is assigned directly, as SET would.
     let scope = if is_local { "SET LOCAL" } else { "SET" };
     let citus = ext::tenants_in_citus();
     if citus && !is_local {
@@ -246,11 +247,39 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
         }
     }
     signed::as_relay_setting(|| {
-        Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(tenant))).expect("SET");
-        if let Some(actor) = actor {
-            Spi::run(&format!("{scope} app.current_actor_id = {}", quote_literal(actor))).expect("SET");
+        if citus {
+            Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(tenant))).expect("SET");
+            if let Some(actor) = actor {
+                Spi::run(&format!("{scope} app.current_actor_id = {}", quote_literal(actor))).expect("SET");
+            }
+        } else {
+            // What SET (LOCAL) does, without parsing a statement through SPI.
+            set_directly(c"app.current_tenant_id", tenant, is_local);
+            if let Some(actor) = actor {
+                set_directly(c"app.current_actor_id", actor, is_local);
+            }
         }
     });
+}
+
+/// `SET [LOCAL] name = value`, as PostgreSQL's SET runs it (same source and action,
+/// so the setting's check hook sees what it would see for the statement).
+fn set_directly(name: &CStr, value: &str, is_local: bool) {
+    let value = std::ffi::CString::new(value).unwrap_or_else(|_| errors::null_argument("relay_set_tenant", "tenant"));
+    let action = if is_local { pgrx::pg_sys::GucAction::GUC_ACTION_LOCAL } else { pgrx::pg_sys::GucAction::GUC_ACTION_SET };
+    // SAFETY: a GUC assignment inside a transaction; errors are PostgreSQL errors.
+    unsafe {
+        pgrx::pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pgrx::pg_sys::GucContext::PGC_USERSET,
+            pgrx::pg_sys::GucSource::PGC_S_SESSION,
+            action,
+            true,
+            0,
+            false,
+        );
+    }
 }
 
 /// The current tenant, NULL when none is set.

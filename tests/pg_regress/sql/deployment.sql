@@ -6,18 +6,9 @@
 CREATE DATABASE relay_deploy;
 \c relay_deploy
 CREATE EXTENSION relay_tenancy;
-CREATE FUNCTION expect_error(stmt text, OUT code text, OUT message text,
-                             OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  code := 'none';
-  message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                          detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END $$;
-GRANT EXECUTE ON FUNCTION expect_error(text) TO PUBLIC;
+\set ECHO none
+\i include/expect_error.sql
+\set ECHO all
 CREATE ROLE dep_migrator LOGIN;
 CREATE ROLE dep_app LOGIN;
 GRANT CREATE ON SCHEMA public TO dep_migrator;

@@ -32,15 +32,4 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
 
 -- A helper the later tests use to show an error as data: its SQLSTATE (code), message,
 -- DETAIL and HINT. (The exception block also rolls back whatever the statement did.)
-CREATE FUNCTION expect_error(stmt text, OUT code text, OUT message text,
-                             OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  code := 'none';
-  message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                          detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END $$;
-GRANT EXECUTE ON FUNCTION expect_error(text) TO PUBLIC;
+\i include/expect_error.sql
