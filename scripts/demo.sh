@@ -39,7 +39,7 @@ SELECT f.relname AS table, c.relfilenode = f.relfilenode AS same_file
   FROM files f JOIN pg_class c ON c.oid = f.relname::regclass ORDER BY 1;
 \echo 'Run again, it changes nothing:'
 SELECT relay_enable_tenancy('skills');
-\echo 'Every foreign key was validated against every tenant's rows, as migrator:'
+\echo 'Every foreign key was validated against the rows of every tenant, as migrator:'
 SELECT conrelid::regclass AS table, conname, convalidated FROM pg_constraint
  WHERE contype = 'f' AND conrelid = 'skills'::regclass ORDER BY 2;
 RESET ROLE;
