@@ -15,6 +15,7 @@
 //! always allowed: it can only take rows away.
 
 use crate::errors;
+use crate::token_key::MIN_KEY_LEN;
 use hmac::{Hmac, Mac};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
@@ -65,8 +66,6 @@ pub fn actor_setting() -> Option<String> {
     value_of(&ACTOR_SETTING)
 }
 
-/// Shortest key accepted: 32 characters (a 128-bit key written in hex).
-pub const MIN_KEY_LEN: usize = 32;
 
 thread_local! {
     /// Raised only while relay itself sets the tenant or actor.

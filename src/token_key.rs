@@ -11,18 +11,20 @@
 //! takes effect without a reload). `relay.token_key` still works, for compatibility,
 //! and `relay_security_check` fails while it is set.
 
-use crate::signed::MIN_KEY_LEN;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
 use std::time::SystemTime;
 
+/// Shortest key accepted: 32 characters (a 128-bit key written in hex).
+pub const MIN_KEY_LEN: usize = 32;
+
 /// `relay.token_key_file`: path of the file holding the key.
 pub static KEY_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// Why the key file cannot be used.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Unreadable(String),
     NotOwned { owner: u32, server: u32 },
@@ -62,9 +64,16 @@ pub fn key_from(contents: &[u8], owner: u32, server: u32, mode: u32) -> Result<V
     Ok(key.to_vec())
 }
 
+/// The last read: path, size, modification time, and the key or the problem found.
+struct LastRead {
+    path: String,
+    size: u64,
+    mtime: Option<SystemTime>,
+    result: Result<Vec<u8>, Problem>,
+}
+
 thread_local! {
-    /// (path, size, modification time, key or problem) of the last read.
-    static CACHE: RefCell<Option<(String, u64, Option<SystemTime>, Result<Vec<u8>, Problem>)>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<LastRead>> = const { RefCell::new(None) };
 }
 
 /// Called from `_PG_init`.
@@ -92,12 +101,8 @@ pub fn read() -> Option<Result<Vec<u8>, Problem>> {
         Err(e) => return Some(Err(Problem::Unreadable(e.to_string()))),
     };
     let (size, mtime) = (meta.len(), meta.modified().ok());
-    let cached = CACHE.with(|c| match c.borrow().as_ref() {
-        Some((p, s, m, result)) if *p == path && *s == size && *m == mtime => Some(match result {
-            Ok(k) => Ok(k.clone()),
-            Err(e) => Err(clone_problem(e)),
-        }),
-        _ => None,
+    let cached = CACHE.with(|c| {
+        c.borrow().as_ref().filter(|last| last.path == path && last.size == size && last.mtime == mtime).map(|last| last.result.clone())
     });
     if let Some(result) = cached {
         return Some(result);
@@ -108,21 +113,8 @@ pub fn read() -> Option<Result<Vec<u8>, Problem>> {
         Ok(contents) => key_from(&contents, meta.uid(), server, meta.mode()),
         Err(e) => Err(Problem::Unreadable(e.to_string())),
     };
-    let out = match &result {
-        Ok(k) => Ok(k.clone()),
-        Err(e) => Err(clone_problem(e)),
-    };
-    CACHE.with(|c| *c.borrow_mut() = Some((path, size, mtime, result)));
-    Some(out)
-}
-
-fn clone_problem(p: &Problem) -> Problem {
-    match p {
-        Problem::Unreadable(s) => Problem::Unreadable(s.clone()),
-        Problem::NotOwned { owner, server } => Problem::NotOwned { owner: *owner, server: *server },
-        Problem::OpenToOthers { mode } => Problem::OpenToOthers { mode: *mode },
-        Problem::TooShort { len } => Problem::TooShort { len: *len },
-    }
+    CACHE.with(|c| *c.borrow_mut() = Some(LastRead { path, size, mtime, result: result.clone() }));
+    Some(result)
 }
 
 unsafe extern "C" {
