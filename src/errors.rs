@@ -1,5 +1,7 @@
 //! One constructor per user error: SQLSTATE, a message naming the object, DETAIL with
 //! what was found, HINT with the fix. Every one is raised before anything is changed.
+//! Each is `#[track_caller]`, so an error's LOCATION (`\set VERBOSITY verbose`) names
+//! the place that raised it, not this file.
 
 use crate::plan::PlanError;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
@@ -7,6 +9,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgLogLevel;
 
 /// Raise an ERROR. Never returns: PostgreSQL unwinds the transaction.
+#[track_caller]
 pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String) -> ! {
     ErrorReport::new(code, message, "relay_tenancy")
         .set_detail(detail)
@@ -16,11 +19,13 @@ pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String
 }
 
 /// The planner's refusals, for table `table` (already quoted and qualified).
+#[track_caller]
 pub fn plan_error(table: &str, err: PlanError) -> ! {
     plan_error_doing(table, err, "tenant-enable")
 }
 
 /// The planner's refusals, worded for what the caller was doing (`verb`).
+#[track_caller]
 pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
     use PgSqlErrorCode::*;
     match err {
@@ -167,6 +172,7 @@ pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
 }
 
 /// The append-only guard refusing an operation.
+#[track_caller]
 pub fn append_only(table: &str, operation: &str, own_log: bool) -> ! {
     let hint = if own_log && operation == "DELETE" {
         "Correct an entry by appending a new one. Old entries are removed with relay_audit_purge(before), by a superuser or BYPASSRLS role (README: \"Audit log\")."
@@ -183,6 +189,7 @@ pub fn append_only(table: &str, operation: &str, own_log: bool) -> ! {
 }
 
 /// A relay trigger function attached the wrong way.
+#[track_caller]
 pub fn trigger_misuse(function: &str, trigger: &str, table: &str, expected: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
@@ -193,6 +200,7 @@ pub fn trigger_misuse(function: &str, trigger: &str, table: &str, expected: &str
 }
 
 /// A relay trigger function called as a plain function.
+#[track_caller]
 pub fn not_called_as_trigger(function: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
@@ -205,6 +213,7 @@ pub fn not_called_as_trigger(function: &str) -> ! {
 /// Refuse what relay_append_only / relay_enable_audit / relay_disable_audit cannot
 /// work on. `verb` says what the caller was doing ("audit", "make append-only");
 /// `capture` is true for the capture functions, which also refuse audit_logs itself.
+#[track_caller]
 pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb: &str, capture: bool) {
     use crate::plan::PlanError;
     if state.relkind != "r" {
@@ -254,6 +263,7 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
 }
 
 /// A regclass argument given as an oid that names no relation.
+#[track_caller]
 pub fn undefined_relation(function: &str, oid: u32) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
@@ -265,6 +275,7 @@ pub fn undefined_relation(function: &str, oid: u32) -> ! {
 
 /// relay is about to write one of its own tables with raised privileges, and the
 /// table carries triggers relay did not put there.
+#[track_caller]
 pub fn foreign_trigger_on_relay_table(table: &str, triggers: &[String]) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -275,6 +286,7 @@ pub fn foreign_trigger_on_relay_table(table: &str, triggers: &[String]) -> ! {
 }
 
 /// The capture trigger fired on a table relay_enable_audit did not register.
+#[track_caller]
 pub fn capture_not_registered(table: &str, trigger: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -285,6 +297,7 @@ pub fn capture_not_registered(table: &str, trigger: &str) -> ! {
 }
 
 /// An audit entry with no tenant to write it for.
+#[track_caller]
 pub fn no_tenant_for_audit(what: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -295,6 +308,7 @@ pub fn no_tenant_for_audit(what: &str) -> ! {
 }
 
 /// An audit entry for a tenant that does not exist.
+#[track_caller]
 pub fn unknown_audit_tenant(tenant: &str, what: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -305,6 +319,7 @@ pub fn unknown_audit_tenant(tenant: &str, what: &str) -> ! {
 }
 
 /// A tenant lifecycle function run by a role subject to row level security.
+#[track_caller]
 pub fn tenant_admin_needs_bypassrls(function: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -314,6 +329,7 @@ pub fn tenant_admin_needs_bypassrls(function: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn null_argument(function: &str, argument: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -323,6 +339,7 @@ pub fn null_argument(function: &str, argument: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn null_global_unique_entry(function: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -332,6 +349,7 @@ pub fn null_global_unique_entry(function: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn unknown_default_tenant(tenant: &str, tenants: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -342,6 +360,7 @@ pub fn unknown_default_tenant(tenant: &str, tenants: &str) -> ! {
 }
 
 /// A query on a tenant-enabled table with no tenant set, under relay.require_tenant.
+#[track_caller]
 pub fn no_tenant_for_query(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -351,6 +370,7 @@ pub fn no_tenant_for_query(table: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn tenant_exists(existing: &str, slug: &str, id: Option<&str>) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
@@ -363,6 +383,7 @@ pub fn tenant_exists(existing: &str, slug: &str, id: Option<&str>) -> ! {
     )
 }
 
+#[track_caller]
 pub fn default_tenant_undeletable() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -372,6 +393,7 @@ pub fn default_tenant_undeletable() -> ! {
     )
 }
 
+#[track_caller]
 pub fn cross_tenant_reference(tenant: &str, fk: &str, child: &str, parent: &str, rows: i64) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -381,6 +403,7 @@ pub fn cross_tenant_reference(tenant: &str, fk: &str, child: &str, parent: &str,
     )
 }
 
+#[track_caller]
 pub fn unknown_tenant(tenant: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -390,6 +413,7 @@ pub fn unknown_tenant(tenant: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn suspended_tenant(tenant: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -400,6 +424,7 @@ pub fn suspended_tenant(tenant: &str) -> ! {
 }
 
 /// An INSERT that did not name tenant_id, with no tenant set for the session.
+#[track_caller]
 pub fn no_tenant_for_insert(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -410,6 +435,7 @@ pub fn no_tenant_for_insert(table: &str) -> ! {
 }
 
 /// Signed mode, and relay.token_key is not set.
+#[track_caller]
 pub fn token_key_missing() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -422,6 +448,7 @@ pub fn token_key_missing() -> ! {
 /// Every reason a token is refused gets this one answer (expired, malformed, signed
 /// for another tenant, unknown or suspended tenant), so tokens cannot be used to
 /// learn which tenants exist.
+#[track_caller]
 pub fn token_rejected() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
@@ -431,6 +458,7 @@ pub fn token_rejected() -> ! {
     )
 }
 
+#[track_caller]
 pub fn token_minting_refused() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -440,6 +468,7 @@ pub fn token_minting_refused() -> ! {
     )
 }
 
+#[track_caller]
 pub fn invalid_token_lifetime(found: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -450,6 +479,7 @@ pub fn invalid_token_lifetime(found: &str) -> ! {
 }
 
 /// relay_set_tenant(tenant) without a token, in signed mode, by a role subject to RLS.
+#[track_caller]
 pub fn tenant_needs_token() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -460,6 +490,7 @@ pub fn tenant_needs_token() -> ! {
 }
 
 /// SET LOCAL outside a transaction block would end with the statement: nothing set.
+#[track_caller]
 pub fn set_local_outside_transaction() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_NO_ACTIVE_SQL_TRANSACTION,
@@ -470,6 +501,7 @@ pub fn set_local_outside_transaction() -> ! {
 }
 
 /// A tenant switch while a holdable cursor still holds rows read for another tenant.
+#[track_caller]
 pub fn holdable_cursors_open(cursors: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -480,6 +512,7 @@ pub fn holdable_cursors_open(cursors: &str) -> ! {
 }
 
 /// TRUNCATE by a role subject to row level security.
+#[track_caller]
 pub fn truncate_refused(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -490,6 +523,7 @@ pub fn truncate_refused(table: &str) -> ! {
 }
 
 /// DDL that would leave a tenant-enabled table without its isolation.
+#[track_caller]
 pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -500,6 +534,7 @@ pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> !
 }
 
 /// EXPLAIN ANALYZE of a query on a table whose row level security applies.
+#[track_caller]
 pub fn explain_analyze_refused(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -510,6 +545,7 @@ pub fn explain_analyze_refused(table: &str) -> ! {
 }
 
 /// Plain EXPLAIN under relay.restrict_explain = all.
+#[track_caller]
 pub fn explain_refused(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -520,6 +556,7 @@ pub fn explain_refused(table: &str) -> ! {
 }
 
 /// An empty or blank name, slug or id for a new tenant.
+#[track_caller]
 pub fn blank_tenant_field(field: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -529,6 +566,7 @@ pub fn blank_tenant_field(field: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn undefined_schema(function: &str, schema: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
@@ -538,6 +576,7 @@ pub fn undefined_schema(function: &str, schema: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn schema_global_unique_unknown(entry: &str, schema: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
@@ -548,6 +587,7 @@ pub fn schema_global_unique_unknown(entry: &str, schema: &str) -> ! {
 }
 
 /// A shared (global) table referencing a table that becomes a tenant table.
+#[track_caller]
 pub fn shared_references_tenant_table(what: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
@@ -557,6 +597,7 @@ pub fn shared_references_tenant_table(what: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn bad_views_option(function: &str, found: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -566,6 +607,7 @@ pub fn bad_views_option(function: &str, found: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn bad_primary_key_option(function: &str, found: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -575,6 +617,7 @@ pub fn bad_primary_key_option(function: &str, found: &str) -> ! {
     )
 }
 
+#[track_caller]
 pub fn tenant_column_changed(registry: &str, recorded: &str, asked: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -585,6 +628,7 @@ pub fn tenant_column_changed(registry: &str, recorded: &str, asked: &str) -> ! {
 }
 
 /// Rows whose tenant column names no tenant (adopting an existing column).
+#[track_caller]
 pub fn rows_of_unknown_tenants(check: &str, rows: i64, example: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -595,6 +639,7 @@ pub fn rows_of_unknown_tenants(check: &str, rows: i64, example: &str) -> ! {
 }
 
 /// The session's tenant cannot be a value of the table's tenant column type.
+#[track_caller]
 pub fn tenant_not_of_type(tenant: &str, type_name: &str, table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
@@ -606,6 +651,7 @@ pub fn tenant_not_of_type(tenant: &str, type_name: &str, table: &str) -> ! {
 
 /// A row naming a tenant that does not exist, in a table whose tenant column cannot
 /// reference tenants.id with a foreign key.
+#[track_caller]
 pub fn unknown_row_tenant(table: &str, column: &str, tenant: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -616,6 +662,7 @@ pub fn unknown_row_tenant(table: &str, column: &str, tenant: &str) -> ! {
 }
 
 /// Rows with no tenant would be backfilled with a default tenant the column cannot hold.
+#[track_caller]
 pub fn default_tenant_not_of_type(tenant: &str, column: &str, type_name: &str, table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -626,6 +673,7 @@ pub fn default_tenant_not_of_type(tenant: &str, column: &str, type_name: &str, t
 }
 
 /// relay_disable_tenancy: a key to make global again has values in several tenants.
+#[track_caller]
 pub fn values_shared_across_tenants(key: &str, total: i64, examples: &[String]) -> ! {
     let shown = if total as usize > examples.len() { format!(" (first {} of {total})", examples.len()) } else { String::new() };
     raise(
@@ -637,6 +685,7 @@ pub fn values_shared_across_tenants(key: &str, total: i64, examples: &[String]) 
 }
 
 /// relay_disable_tenancy on a table relay has not enabled.
+#[track_caller]
 pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -647,6 +696,7 @@ pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
 }
 
 /// DROP EXTENSION (or a cascade to it) while tables are tenant-enabled.
+#[track_caller]
 pub fn drop_with_enabled_tables(command: &str, tables: &[String], count: i64) -> ! {
     let more = if count as usize > tables.len() { format!(" and {} more", count as usize - tables.len()) } else { String::new() };
     raise(
@@ -661,6 +711,7 @@ pub fn drop_with_enabled_tables(command: &str, tables: &[String], count: i64) ->
 }
 
 /// DROP EXTENSION (or a cascade to it) while audit_logs holds entries.
+#[track_caller]
 pub fn drop_with_audit_entries(command: &str, audit: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
@@ -672,6 +723,7 @@ pub fn drop_with_audit_entries(command: &str, audit: &str) -> ! {
 
 /// ATTACH PARTITION / INHERIT would put tenant-enabled `child` under `parent`, which
 /// is not tenant-enabled.
+#[track_caller]
 pub fn tenant_table_under_open_parent(child: &str, parent: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -682,6 +734,7 @@ pub fn tenant_table_under_open_parent(child: &str, parent: &str) -> ! {
 }
 
 /// relay_disable_tenancy on a partition whose parent stays tenant-enabled.
+#[track_caller]
 pub fn partition_follows_parent(function: &str, table: &str, parent: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -692,6 +745,7 @@ pub fn partition_follows_parent(function: &str, table: &str, parent: &str) -> ! 
 }
 
 /// The capture trigger fired with row_security = off: a dump being loaded.
+#[track_caller]
 pub fn capture_during_bulk_load(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -702,6 +756,7 @@ pub fn capture_during_bulk_load(table: &str) -> ! {
 }
 
 /// relay_audit_purge with a cut-off in the future.
+#[track_caller]
 pub fn purge_in_future(before: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -712,6 +767,7 @@ pub fn purge_in_future(before: &str) -> ! {
 }
 
 /// An online run's catalog step could not get its lock within lock_timeout.
+#[track_caller]
 pub fn online_lock_timeout(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
@@ -722,6 +778,7 @@ pub fn online_lock_timeout(table: &str) -> ! {
 }
 
 /// Capture in a database whose encoding is not UTF8.
+#[track_caller]
 pub fn capture_needs_utf8(table: &str, verb: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -732,6 +789,7 @@ pub fn capture_needs_utf8(table: &str, verb: &str) -> ! {
 }
 
 /// One of relay's tables was renamed, and another table took its name.
+#[track_caller]
 pub fn not_relay_table(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -742,6 +800,7 @@ pub fn not_relay_table(table: &str) -> ! {
 }
 
 /// relay_distribute without Citus.
+#[track_caller]
 pub fn citus_missing(function: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -752,6 +811,7 @@ pub fn citus_missing(function: &str) -> ! {
 }
 
 /// A session-wide tenant once tenants is a Citus table: Citus forwards only SET LOCAL.
+#[track_caller]
 pub fn session_tenant_not_distributed() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -762,6 +822,7 @@ pub fn session_tenant_not_distributed() -> ! {
 }
 
 /// relay_disable_tenancy on a table Citus distributed.
+#[track_caller]
 pub fn undo_on_citus_table(function: &str, table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -772,6 +833,7 @@ pub fn undo_on_citus_table(function: &str, table: &str) -> ! {
 }
 
 /// relay_enable_audit on a table Citus distributed.
+#[track_caller]
 pub fn audit_on_citus_table(table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -782,6 +844,7 @@ pub fn audit_on_citus_table(table: &str) -> ! {
 }
 
 /// relay_distribute on a Citus worker.
+#[track_caller]
 pub fn not_coordinator(function: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -792,6 +855,7 @@ pub fn not_coordinator(function: &str) -> ! {
 }
 
 /// What relay_distribute cannot distribute.
+#[track_caller]
 pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribute::Refusal) -> ! {
     use crate::distribute::Refusal::*;
     use PgSqlErrorCode::*;
@@ -857,6 +921,7 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribu
 }
 
 /// relay's tenant check on `table` names a column the table no longer has.
+#[track_caller]
 pub fn tenant_column_gone(table: &str, column: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -867,6 +932,7 @@ pub fn tenant_column_gone(table: &str, column: &str) -> ! {
 }
 
 /// The caller may not create the foreign key from `table` to relay's tenants table.
+#[track_caller]
 pub fn references_on_tenants_needed(table: &str, tenants: &str, role: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -878,6 +944,7 @@ pub fn references_on_tenants_needed(table: &str, tenants: &str, role: &str) -> !
 
 /// CREATE TRIGGER / CREATE RULE on tenant-enabled (or relay's) `table` by a role that
 /// does not own it and whose row level security applies.
+#[track_caller]
 pub fn foreign_code_on_tenant_table(tag: &str, table: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -888,6 +955,7 @@ pub fn foreign_code_on_tenant_table(tag: &str, table: &str) -> ! {
 }
 
 /// relay_audit with an action in relay's own namespace.
+#[track_caller]
 pub fn reserved_audit_action(action: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_RESERVED_NAME,
@@ -898,6 +966,7 @@ pub fn reserved_audit_action(action: &str) -> ! {
 }
 
 /// A non-superuser switched capture off on an audited table.
+#[track_caller]
 pub fn capture_silenced(command: &str, table: &str, trigger: &str, how: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -908,6 +977,7 @@ pub fn capture_silenced(command: &str, table: &str, trigger: &str, how: &str) ->
 }
 
 /// The replay cache has no free slot for a new token.
+#[track_caller]
 pub fn token_replay_full() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
@@ -918,6 +988,7 @@ pub fn token_replay_full() -> ! {
 }
 
 /// Single-use tokens need the shared replay cache, which needs preloading.
+#[track_caller]
 pub fn token_replay_unavailable() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -928,6 +999,7 @@ pub fn token_replay_unavailable() -> ! {
 }
 
 /// relay.token_key_file is set but cannot be used.
+#[track_caller]
 pub fn token_key_file_unusable(problem: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -938,6 +1010,7 @@ pub fn token_key_file_unusable(problem: &str) -> ! {
 }
 
 /// relay_audit_verify's digest is not one relay_audit_digest returned.
+#[track_caller]
 pub fn bad_audit_digest(what: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -948,6 +1021,7 @@ pub fn bad_audit_digest(what: &str) -> ! {
 }
 
 /// The server's strong random source failed.
+#[track_caller]
 pub fn no_randomness() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
