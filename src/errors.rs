@@ -253,9 +253,11 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
         );
     }
     if !state.is_owner {
+        // "make append-only" reads "to make it append-only"; the others "to audit it"
+        let what = verb.strip_prefix("make ").map_or_else(|| format!("{verb} it"), |rest| format!("make it {rest}"));
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("must be owner of table {table} to {verb} it"),
+            format!("must be owner of table {table} to {what}"),
             format!("{table} is owned by role \"{}\".", state.owner),
             format!("Run it as \"{}\" or a member of it.", state.owner),
         );

@@ -12,6 +12,7 @@ CREATE EXTENSION relay_tenancy;
 CREATE ROLE dep_migrator LOGIN;
 CREATE ROLE dep_app LOGIN;
 GRANT CREATE ON SCHEMA public TO dep_migrator;
+GRANT CREATE ON DATABASE relay_deploy TO dep_migrator;
 
 -- The migration role creates and fills the reference application's tables.
 SET ROLE dep_migrator;
@@ -69,6 +70,18 @@ SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'p
 -- into the same tenant, it converts
 SELECT count(*) AS steps FROM relay_enable_tenancy('p_parent', default_tenant => 'dep_acme');
 SELECT conname, convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'p_child'::regclass AND contype = 'f';
+-- The other calls that validate keys work for the migration role too: undo and
+-- re-enable p_parent (its child's key goes back to single-column and returns
+-- composite, each validated against both tenants' rows), a whole schema, relay_repair.
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('p_parent');
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('p_parent', default_tenant => 'dep_acme');
+CREATE SCHEMA dep_more;
+CREATE TABLE dep_more.parents (id int PRIMARY KEY);
+CREATE TABLE dep_more.children (id int PRIMARY KEY, parent_id int REFERENCES dep_more.parents (id));
+INSERT INTO dep_more.parents VALUES (1), (2);
+INSERT INTO dep_more.children VALUES (1, 1), (2, 2);
+SELECT count(*) > 0 AS converted FROM relay_enable_tenancy_schema('dep_more');
+SELECT count(*) AS repaired FROM relay_repair() WHERE action NOT LIKE '%nothing to do%';
 RESET ROLE;
 
 -- The application role reads and writes its tenant only.

@@ -145,6 +145,15 @@ SELECT code, message FROM expect_error($$ SET relay.token_key = 'too short' $$);
 SET relay.token_key = '0123456789abcdef0123456789abcdef';
 SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('context_mode', 'token_key_private') ORDER BY 1;
 RESET relay.token_key;
+-- ALTER SYSTEM SET relay.token_key = ... is kept verbatim by pg_stat_statements,
+-- which pg_monitor reads: relay_security_check finds it there.
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+ALTER SYSTEM SET relay.token_key = '0123456789abcdef0123456789abcdef';
+ALTER SYSTEM RESET relay.token_key;
+SELECT "check", ok, detail ~ '^pg_stat_statements keeps [0-9]+ statement' AS says_where FROM relay_security_check() WHERE "check" = 'token_key_not_in_statements';
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'token_key_not_in_statements';
+DROP EXTENSION pg_stat_statements;
 
 -- Back to open mode: plain SET works again.
 RESET relay.context_mode;
