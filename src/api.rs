@@ -235,10 +235,38 @@ fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::S
 /// The body of relay_enable_tenancy, also run per table by the schema call.
 pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
     let online = call.online;
-    let p = prepare(function, tbl, call);
+    let mut p = prepare(function, tbl, call.clone());
     let table = quote_qualified(&p.state.schema, &p.state.name);
+    let nothing_to_do = |p: &Prepared| p.steps.is_empty() && p.state.registered && p.notes.is_empty();
+    if !nothing_to_do(&p) {
+        if online {
+            apply::set_online_lock_timeout();
+        }
+        // Every lock the steps need, before the first one; then the plan is made again
+        // from what the catalog says under those locks (a neighbour enabled meanwhile
+        // changes which keys become composite). Bounded: each round only adds locks.
+        let tenants = ext::ext_relation(c"tenants").relid.to_u32();
+        let mut held: Vec<(u32, plan::Lock)> = Vec::new();
+        for _ in 0..4 {
+            let steps: &[plan::Step] = if online { crate::online::next_run(&p.steps) } else { &p.steps };
+            let neighbours = p.state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect::<Vec<_>>();
+            let more = crate::locks::missing(&crate::locks::lock_set(p.state.oid, &neighbours, steps, tenants), &held);
+            if more.is_empty() {
+                break;
+            }
+            if online {
+                pgrx::PgTryBuilder::new(|| crate::locks::acquire(&more, function))
+                    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| errors::online_lock_timeout(&table))
+                    .execute();
+            } else {
+                crate::locks::acquire(&more, function);
+            }
+            held.extend(more);
+            p = prepare(function, tbl, call.clone());
+        }
+    }
     let mut lines: Vec<String> = p.notes.clone();
-    if p.steps.is_empty() && p.state.registered && p.notes.is_empty() {
+    if nothing_to_do(&p) {
         lines.push(format!("{table} is already tenant-enabled: nothing to do"));
         lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
         lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));

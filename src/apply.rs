@@ -201,12 +201,18 @@ const ONLINE_LOCK_TIMEOUT: &str = "2s";
 /// Run one online run of catalog steps: each waits for its lock at most lock_timeout
 /// (the session's, else 2 s), so a long query ahead of it makes the run fail at once
 /// instead of queueing every other session behind its ACCESS EXCLUSIVE request.
-pub fn apply_online(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
+/// An online run waits for its locks at most lock_timeout: the session's, else 2 s,
+/// for the rest of the transaction.
+pub fn set_online_lock_timeout() {
     Spi::run(&format!(
         "SELECT pg_catalog.set_config('lock_timeout', CASE pg_catalog.current_setting('lock_timeout') WHEN '0' THEN '{ONLINE_LOCK_TIMEOUT}'
                                                              ELSE pg_catalog.current_setting('lock_timeout') END, true)"
     ))
     .expect("lock_timeout");
+}
+
+pub fn apply_online(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<String> {
+    set_online_lock_timeout();
     let table = quote_qualified(&state.schema, &state.name);
     pgrx::PgTryBuilder::new(|| apply(state, steps, default_tenant))
         .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| crate::errors::online_lock_timeout(&table))

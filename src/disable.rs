@@ -81,8 +81,10 @@ fn table_arg(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<bool>, "false")) -> SetOfIterator<'static, String> {
     let (oid, drop_column) = table_arg("relay_disable_tenancy", tbl, drop_column);
+    let tables = with_partitions(oid);
+    lock_everything(&tables, drop_column);
     let mut lines = Vec::new();
-    for (table, is_partition) in with_partitions(oid) {
+    for (table, is_partition) in tables {
         // A partition's column belongs to its parent: it goes with the parent's.
         let p = prepare("relay_disable_tenancy", table, drop_column && !is_partition, is_partition);
         let mut done = p.undo.notes.clone();
@@ -98,6 +100,32 @@ fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<boo
         lines.extend(done);
     }
     SetOfIterator::new(lines)
+}
+
+/// Every lock the undo of `tables` needs, taken before its first step at the strongest
+/// mode any step needs (locks.rs): no lock upgrade (SHARE ROW EXCLUSIVE for the checks,
+/// then ACCESS EXCLUSIVE), no wait while holding a lock. The plans are made again under
+/// the locks before they run.
+fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
+    let tenants = ext::ext_relation(c"tenants").relid.to_u32();
+    let mut held: Vec<(u32, crate::plan::Lock)> = Vec::new();
+    for _ in 0..4 {
+        let mut wanted: Vec<(u32, crate::plan::Lock)> = Vec::new();
+        for (table, is_partition) in tables {
+            let p = prepare("relay_disable_tenancy", *table, drop_column && !is_partition, *is_partition);
+            let neighbours: Vec<u32> = p.state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect();
+            for (oid, lock) in crate::locks::lock_set(p.state.oid, &neighbours, &p.undo.steps, tenants) {
+                crate::locks::want_in(&mut wanted, oid, lock);
+            }
+        }
+        wanted.sort_by_key(|(oid, _)| *oid);
+        let more = crate::locks::missing(&wanted, &held);
+        if more.is_empty() {
+            return;
+        }
+        crate::locks::acquire(&more, "relay_disable_tenancy");
+        held.extend(more);
+    }
 }
 
 /// The dry run of relay_disable_tenancy: its steps (a partitioned table's partitions'

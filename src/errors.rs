@@ -1032,3 +1032,14 @@ pub fn no_randomness() -> ! {
         "Check the server's random source (/dev/urandom or OpenSSL).".into(),
     )
 }
+
+/// The locks a call needs were not all granted within lock_timeout.
+#[track_caller]
+pub fn locks_not_available(function: &str, tables: &[String], waited_ms: i64, tries: u64) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
+        format!("{function} could not lock {} within lock_timeout", tables.join(", ")),
+        format!("relay takes every lock a call needs before its first step, without waiting while it holds any (so it never deadlocks the application); other transactions kept one of these tables locked for {waited_ms} ms ({tries} attempts). Nothing was changed."),
+        "Retry the call (it starts from the tables as they are), at a quieter moment or with a longer lock_timeout (SET lock_timeout = '30s'; 0 waits as long as it takes). pg_locks shows who holds them.".into(),
+    )
+}

@@ -33,6 +33,7 @@ mod routing;
 mod schema;
 mod security_check;
 pub mod signed;
+mod locks;
 mod tenants;
 mod token_key;
 mod token_replay;

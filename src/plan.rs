@@ -152,11 +152,20 @@ pub struct Step {
     /// it NOT VALID and validate it later.
     #[serde(skip)]
     pub adds_foreign_key: Option<(String, String)>,
+    /// Other tables this step locks, and how (a foreign key's other end, the parent
+    /// whose key is built): relay takes them all before the first step (locks.rs).
+    #[serde(skip)]
+    pub also_locks: Vec<(u32, Lock)>,
 }
 
 impl Step {
     pub fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
-        Step { kind, action, sql, lock, replaces: None, privileged: false, standalone: false, adds_foreign_key: None }
+        Step { kind, action, sql, lock, replaces: None, privileged: false, standalone: false, adds_foreign_key: None, also_locks: Vec::new() }
+    }
+    /// This step also locks table `oid` in `lock` mode.
+    pub fn locking(mut self, oid: u32, lock: Lock) -> Step {
+        self.also_locks.push((oid, lock));
+        self
     }
     pub fn privileged(mut self) -> Step {
         self.privileged = true;
@@ -795,7 +804,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 cols.join(", ")
             ),
             format!("CREATE UNIQUE INDEX {} ON {parent} ({tcol}, {})", quote_ident(&name), cols.join(", ")),
-        ));
+        ).locking(fk.parent_oid, Lock::Share));
     }
 
     // 3. Catalog changes under ACCESS EXCLUSIVE, each quick.
@@ -891,7 +900,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     format!("dropped foreign key {} on {child}, to come back composite below", quote_ident(&fk.name)),
                     format!("ALTER TABLE {child} DROP CONSTRAINT {}", quote_ident(&fk.name)),
                 )
-                .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition })),
+                .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition }))
+                .locking(fk.child_oid, Lock::AccessExclusive),
             );
         }
         let replaced = serde_json::json!({
@@ -977,7 +987,9 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     quote_ident(&fk.name),
                     composite_foreign_key_clause(fk, &tcol)
                 ),
-            ).adding_foreign_key(&quote_qualified(&fk.child_schema, &fk.child_name), &fk.name));
+            )
+            .adding_foreign_key(&quote_qualified(&fk.child_schema, &fk.child_name), &fk.name)
+            .locking(fk.child_oid, Lock::ShareRowExclusive));
         }
     }
     for fk in &composite_fks {
@@ -993,7 +1005,9 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 composite_foreign_key_sql(fk, &tcol),
             )
             .replacing(serde_json::json!({ "foreign_key": fk.name, "table": child, "definition": fk.definition }))
-            .adding_foreign_key(&child, &fk.name),
+            .adding_foreign_key(&child, &fk.name)
+            .locking(fk.child_oid, Lock::AccessExclusive)
+            .locking(fk.parent_oid, Lock::AccessExclusive),
         );
     }
     for index in exclusions {

@@ -297,7 +297,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             Lock::AccessExclusive,
             format!("dropped composite foreign key {} on {child}, to come back as it was below", quote_ident(&fk.name)),
             format!("ALTER TABLE {child} DROP CONSTRAINT {}", quote_ident(&fk.name)),
-        ));
+        )
+        .locking(fk.child_oid, Lock::AccessExclusive)
+        .locking(fk.parent_oid, Lock::AccessExclusive));
     }
     for (was, is, tmp) in &swaps {
         match &was.constraint {
@@ -344,7 +346,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             Lock::ShareRowExclusive,
             format!("restored foreign key {} on {child} {def} (validating scan)", quote_ident(&fk.name)),
             format!("ALTER TABLE {child} ADD CONSTRAINT {} {def}", quote_ident(&fk.name)),
-        ));
+        )
+        .locking(fk.child_oid, Lock::ShareRowExclusive)
+        .locking(fk.parent_oid, Lock::ShareRowExclusive));
     }
     // Indexes relay built on this table (for the tenant column, or as the parent key
     // of composite foreign keys, whichever table's call built it).
@@ -395,11 +399,21 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             None => {}
         }
     }
-    if had_column.is_some_and(|c| !c.not_null) && now.tenant_column.as_ref().is_some_and(|c| c.not_null) {
+    let now_not_null = now.tenant_column.as_ref().is_some_and(|c| c.not_null);
+    if had_column.is_some_and(|c| !c.not_null) && now_not_null {
         steps.push(Step::new(
             StepKind::DropNotNull,
             Lock::AccessExclusive,
             format!("{tcol} on {table} accepts NULL again (as before)"),
+            format!("ALTER TABLE {table} ALTER COLUMN {tcol} DROP NOT NULL"),
+        ));
+    } else if had_column.is_none() && now_not_null && !drop_column {
+        // relay added the column and it stays (drop_column => false): without relay's
+        // default it must accept NULL, or every insert that does not name it fails.
+        steps.push(Step::new(
+            StepKind::DropNotNull,
+            Lock::AccessExclusive,
+            format!("kept column {tcol} on {table} accepts NULL (its default is gone: inserts that do not name it store NULL)"),
             format!("ALTER TABLE {table} ALTER COLUMN {tcol} DROP NOT NULL"),
         ));
     }
@@ -490,6 +504,7 @@ mod tests {
                 StepKind::SwapUniqueConstraint,
                 StepKind::DropForeignKey,
                 StepKind::DropDefault,
+                StepKind::DropNotNull,
             ]
         );
         // skills_tenant_id_idx was not built by relay here (the per-tenant email key

@@ -101,6 +101,16 @@ SELECT reloptions FROM pg_class WHERE oid = 'undo.note_bodies'::regclass;
 SELECT count(*) AS steps FROM relay_disable_tenancy('notes');
 SELECT reloptions FROM pg_class WHERE oid = 'undo.note_bodies'::regclass;
 
+-- The column relay added, kept (drop_column => false, the default): it loses relay's
+-- default and its NOT NULL, so inserts that do not name it work again (NULL), as they
+-- did before the table was enabled.
+CREATE TABLE undo.kept (id int PRIMARY KEY, body text);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('undo.kept');
+SELECT line FROM relay_disable_tenancy('undo.kept') line WHERE line LIKE 'kept column%' OR line LIKE 'dropped relay''s default%';
+INSERT INTO undo.kept (id, body) VALUES (1, 'after the undo') RETURNING id, tenant_id;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'undo.kept'::regclass AND attname = 'tenant_id';
+DROP TABLE undo.kept;
+
 -- A non-superuser owner disables its own table: the DDL guard, which refuses NO
 -- FORCE and dropping relay's policies on tenant-enabled tables, lets relay's own
 -- steps through for the table being disabled only.
