@@ -276,9 +276,11 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     if online {
         let run = crate::online::next_run(&p.steps);
         if run.is_empty() {
+            // A statement of the online plan that runs on its own (a concurrent index
+            // build, a validation) did not complete: the table is half-converted. An
+            // error, so that psql's ON_ERROR_STOP and migration tools stop here.
             let next = p.steps.iter().find(|s| s.standalone).expect("a plan with no run starts with a standalone step");
-            lines.push(format!("{table}: next, run on its own: {}; then relay_enable_tenancy(..., online => true) again", next.sql));
-            return lines;
+            errors::online_step_pending(&table, &next.sql);
         }
         lines.extend(apply::apply_online(&p.state, run, &p.default_tenant));
     } else {

@@ -1043,3 +1043,14 @@ pub fn locks_not_available(function: &str, tables: &[String], waited_ms: i64, tr
         "Retry the call (it starts from the tables as they are), at a quieter moment or with a longer lock_timeout (SET lock_timeout = '30s'; 0 waits as long as it takes). pg_locks shows who holds them.".into(),
     )
 }
+
+/// An online conversion's call found a statement that must run on its own still to do.
+#[track_caller]
+pub fn online_step_pending(table: &str, next: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("online conversion of {table} is not complete: a statement that runs on its own has not run"),
+        format!("Next, outside a transaction block: {next}. A concurrent index build that failed or was cancelled leaves an INVALID index, which the next plan drops and builds again."),
+        format!("Run SELECT statement FROM relay_tenancy_plan({}, online => true) again and run its lines in order (it starts from the table as it is).", crate::quote::quote_literal(table)),
+    )
+}

@@ -58,7 +58,10 @@ SELECT step, lock, statement FROM relay_tenancy_plan('invoices', online => true)
 SELECT statement FROM relay_tenancy_plan('invoices', online => true) ORDER BY step \gexec
 SELECT relay_enable_tenancy('invoices');
 SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE indrelid = 'invoices'::regclass ORDER BY 1;
--- A call that finds a long step next says which, and changes nothing.
+-- A call that finds a statement that runs on its own next (here: the index build was
+-- skipped; a failed or cancelled one is the same) raises, naming it, and changes
+-- nothing: with ON_ERROR_STOP (or a migration tool) the migration stops there instead
+-- of ending half-converted with exit code 0.
 CREATE TABLE notes (id int PRIMARY KEY, body text UNIQUE);
 SELECT relay_enable_tenancy('notes', online => true);
 SELECT relay_enable_tenancy('notes', online => true);
