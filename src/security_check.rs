@@ -211,6 +211,27 @@ fn relay_security_check(
             Some(list) => format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM <role>; REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logs FROM <role>"),
         },
     ));
+    // INVALID indexes on tenant-enabled tables: a failed concurrent build of the online
+    // path, still maintained (and, if unique, enforced) on every write.
+    let invalid: Option<String> = ext::as_extension_owner(|| {
+        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
+        ext::select_optional::<String>(
+            &format!(
+                "SELECT pg_catalog.string_agg(i.indexrelid::pg_catalog.regclass::pg_catalog.text, ', ' ORDER BY i.indexrelid)
+                   FROM pg_catalog.pg_index i JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.indrelid
+                  WHERE NOT i.indisvalid"
+            ),
+            &[],
+        )
+    });
+    rows.push((
+        "indexes_valid".to_string(),
+        invalid.is_none(),
+        match invalid {
+            None => "no INVALID index on a tenant-enabled table".to_string(),
+            Some(list) => format!("INVALID indexes (a concurrent build that failed or was cancelled): {list}. Fix: DROP INDEX CONCURRENTLY each, then run the online plan again (SELECT * FROM relay_verify() has the statements)"),
+        },
+    ));
     // A relay_* function in another schema: with that schema earlier in a
     // search_path ("$user" comes first by default), an unqualified call reaches it
     // instead of relay's, and it receives the tenant tokens.

@@ -350,10 +350,20 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         .locking(fk.child_oid, Lock::ShareRowExclusive)
         .locking(fk.parent_oid, Lock::ShareRowExclusive));
     }
+    // What a failed or cancelled concurrent build of the online path left: an INVALID
+    // index leading with the tenant column, still maintained on every write.
+    for index in crate::plan::invalid_leftovers(now) {
+        steps.push(Step::new(
+            StepKind::DropIndex,
+            Lock::AccessExclusive,
+            format!("dropped INVALID index {} (left by a failed concurrent build)", quote_ident(&index.name)),
+            format!("DROP INDEX {}", quote_qualified(&now.schema, &index.name)),
+        ));
+    }
     // Indexes relay built on this table (for the tenant column, or as the parent key
     // of composite foreign keys, whichever table's call built it).
     let original_names: HashSet<&str> = original.indexes.iter().map(|i| i.name.as_str()).collect();
-    for index in now.indexes.iter().filter(|i| i.constraint.is_none() && !original_names.contains(i.name.as_str())) {
+    for index in now.indexes.iter().filter(|i| i.constraint.is_none() && !original_names.contains(i.name.as_str()) && i.is_valid) {
         if built_by_relay(input.all_steps, &index.name, &table) {
             steps.push(Step::new(
                 StepKind::DropIndex,

@@ -88,6 +88,19 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "INVALID indexes on tenant tables",
+            format!(
+                "SELECT 'error', pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass),
+                        pg_catalog.format('is INVALID on tenant-enabled %s (a concurrent build that failed or was cancelled): maintained on every write%s, used by no query',
+                                          i.indrelid::pg_catalog.regclass, CASE WHEN i.indisunique THEN ' and enforcing uniqueness' ELSE '' END),
+                        pg_catalog.format('DROP INDEX CONCURRENTLY %s; -- then run relay_tenancy_plan(%L, online => true) again if the conversion is not done',
+                                          i.indexrelid::pg_catalog.regclass, i.indrelid::pg_catalog.regclass::pg_catalog.text)
+                   FROM pg_catalog.pg_index i
+                   JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.indrelid
+                  WHERE NOT i.indisvalid"
+            ),
+        ),
+        (
             "tenant tables under an open parent",
             format!(
                 "SELECT 'error', pg_catalog.format('table %s', i.inhrelid::pg_catalog.regclass),

@@ -75,5 +75,16 @@ CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
 SELECT * FROM relay_tenancy_plan('events', online => true);
 SELECT * FROM relay_tenancy_plan('notes', online => NULL);
 
+-- A concurrent build that fails (here: duplicates within a tenant) leaves an INVALID
+-- index, still maintained on every write: relay_verify and relay_security_check report
+-- it, and relay_disable_tenancy drops it with the rest.
+CREATE TABLE dups (id int PRIMARY KEY, body text);
+INSERT INTO dups VALUES (1, 'same'), (2, 'same');
+SELECT count(*) > 0 AS first_run FROM relay_enable_tenancy('dups', online => true);
+CREATE UNIQUE INDEX CONCURRENTLY dups_body_relay_tmp ON dups (tenant_id, body);
+SELECT severity, object, problem FROM relay_verify() WHERE object LIKE 'index %dups%';
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'indexes_valid';
+SELECT line FROM relay_disable_tenancy('dups') line WHERE line LIKE '%INVALID%';
+SELECT count(*) AS invalid_left FROM pg_index WHERE indrelid = 'dups'::regclass AND NOT indisvalid;
 DROP SCHEMA online CASCADE;
 RESET search_path;
