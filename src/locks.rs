@@ -10,14 +10,16 @@
 //! between.
 //!
 //! How: the plan lists every table it touches and the mode (`lock_set`, pure). relay
-//! then tries to take them all in a subtransaction, ordered by oid, each wait bounded by
-//! a short per-attempt timeout below `deadlock_timeout`. If one is not granted in time,
-//! the subtransaction is rolled back (releasing what it took) and relay tries again
-//! after a short pause, until the session's `lock_timeout` (if any) runs out (55P03).
-//! relay never waits for a lock while holding another, so it can be in no deadlock
-//! cycle for longer than one attempt, shorter than the deadlock detector waits: the
-//! application sees waits, never 40P01. Once all are held, the steps run with no
-//! further lock waits (each step's lock is already held at that mode or stronger).
+//! then takes them in a subtransaction: it waits (at most a short per-attempt timeout,
+//! below `deadlock_timeout`) for one of them only, holding none of the others, then
+//! takes every other one without waiting. If one is not free, the subtransaction is
+//! rolled back (releasing what it took) and the next attempt, after a short pause,
+//! waits for that one first; until the session's `lock_timeout` (if any) runs out
+//! (55P03). relay never waits for a lock while holding another of the call's, so the
+//! application sees waits, never 40P01 (within one call; a migration that runs several
+//! calls in one transaction holds the earlier calls' locks). Once all are held, the
+//! steps run with no further lock waits (each step's lock is already held at that mode
+//! or stronger).
 
 use crate::plan::{Lock, Step, StepKind};
 use pgrx::pg_sys;
@@ -94,10 +96,11 @@ fn attempt_ms() -> i32 {
     ms
 }
 
-/// Take `locks` (in the order given) in a subtransaction, each wait at most
-/// `attempt_ms`; true when all were granted (they are kept), false when one was not
-/// (the subtransaction is rolled back and nothing is kept).
-fn try_once(locks: &[(u32, Lock)], attempt_ms: i32) -> bool {
+/// One attempt, in a subtransaction: wait for `locks[first]` at most `attempt_ms`
+/// (holding none of the others), then take every other one without waiting. Ok when
+/// all were granted (they are kept); else the index of the one that was not (the
+/// subtransaction is rolled back and nothing is kept), to wait for first next time.
+fn try_once(locks: &[(u32, Lock)], first: usize, attempt_ms: i32) -> Result<(), usize> {
     let timeout = std::ffi::CString::new(format!("{attempt_ms}ms")).expect("no NUL");
     let _setting = crate::ext::ScopedSetting::set_all(&[(c"lock_timeout", timeout.as_c_str())]);
     // SAFETY: the subtransaction pattern of PL/pgSQL's exception blocks: begin, run,
@@ -108,23 +111,27 @@ fn try_once(locks: &[(u32, Lock)], attempt_ms: i32) -> bool {
         let owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(context);
-        let granted = pgrx::PgTryBuilder::new(|| {
-            for (oid, lock) in locks {
-                let mode = lockmode(*lock);
-                pg_sys::LockRelationOid(pg_sys::Oid::from(*oid), mode);
+        let (oid, lock) = locks[first];
+        let outcome = pgrx::PgTryBuilder::new(|| {
+            // The only wait, while holding none of this call's locks.
+            pg_sys::LockRelationOid(pg_sys::Oid::from(oid), lockmode(lock));
+            for (i, (oid, lock)) in locks.iter().enumerate() {
+                if i != first && !pg_sys::ConditionalLockRelationOid(pg_sys::Oid::from(*oid), lockmode(*lock)) {
+                    return Err(i);
+                }
             }
-            true
+            Ok(())
         })
-        .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| false)
+        .catch_when(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| Err(first))
         .execute();
-        if granted {
+        if outcome.is_ok() {
             pg_sys::ReleaseCurrentSubTransaction();
         } else {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
         }
         pg_sys::MemoryContextSwitchTo(context);
         pg_sys::CurrentResourceOwner = owner;
-        granted
+        outcome
     }
 }
 
@@ -171,9 +178,12 @@ pub fn acquire(locks: &[(u32, Lock)], function: &str) {
     let (budget_ms, started) = unsafe { (pg_sys::LockTimeout, pg_sys::GetCurrentTimestamp()) };
     let attempt = attempt_ms();
     let mut tries = 0u64;
+    let mut first = 0;
     loop {
-        if try_once(locks, attempt) {
-            return;
+        match try_once(locks, first, attempt) {
+            Ok(()) => return,
+            // next time, wait for the table that was not granted (holding nothing)
+            Err(contended) => first = contended,
         }
         tries += 1;
         // SAFETY: reads the clock.

@@ -682,7 +682,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     let table = quote_qualified(&state.schema, &state.name);
     let tenants = quote_qualified(opts.ext_schema, "tenants");
     let default_lit = quote_literal(opts.default_tenant);
-    let mut taken: HashSet<String> = state.names_taken.iter().cloned().collect();
+    // The names of INVALID leftovers of a failed concurrent build are free: they are
+    // dropped before anything is built, so a resumed run ends with the same names as
+    // the offline call (not `..._idx1`).
+    let leftovers: Vec<&str> = invalid_leftovers(state).iter().map(|i| i.name.as_str()).collect();
+    let mut taken: HashSet<String> = state.names_taken.iter().filter(|n| !leftovers.contains(&n.as_str())).cloned().collect();
     let mut new_name = |base: &str, suffix: &str| {
         let name = choose_name(base, suffix, &|n| taken.contains(n));
         taken.insert(name.clone());
@@ -1087,6 +1091,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         );
     }
     steps.extend(finishing_steps(state, &table, opts.tenant_column));
+    // INVALID leftovers go first (their names may be built again).
+    let (drops, rest): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|s| s.kind == StepKind::DropInvalidIndex);
+    let mut steps = drops;
+    steps.extend(rest);
     if opts.online {
         return crate::online::plan_online(state, opts, steps);
     }
@@ -1314,6 +1322,26 @@ pub(crate) mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_invalid_leftover_is_dropped_first_and_its_name_built_again() {
+        // A failed CREATE INDEX CONCURRENTLY of the tenant index left it INVALID.
+        let mut state = table("skills");
+        state.tenant_column = Some(TenantColumn { name: TENANT_COLUMN.into(), type_key: "text".into(), is_text: true, not_null: true, ..Default::default() });
+        state.indexes.push(IndexInfo {
+            name: "skills_tenant_id_idx".into(),
+            is_valid: false,
+            leads_with_tenant: true,
+            key_columns: vec![Some("tenant_id".into())],
+            am: "btree".into(),
+            ..Default::default()
+        });
+        state.names_taken.push("skills_tenant_id_idx".into());
+        let steps = plan(&state, &opts(&[])).unwrap();
+        assert_eq!(steps[0].kind, StepKind::DropInvalidIndex);
+        let build = steps.iter().find(|s| s.kind == StepKind::CreateTenantIndex).expect("the tenant index is built again");
+        assert!(build.sql.starts_with("CREATE INDEX skills_tenant_id_idx ON"), "{}", build.sql);
     }
 
     pub(crate) fn unique_constraint(table: &str, name: &str, col: &str) -> IndexInfo {

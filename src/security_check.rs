@@ -41,6 +41,23 @@ fn statements_naming_the_key() -> i64 {
     })
 }
 
+/// One value of a query run as the extension's owner over relay's registry: `sql`
+/// gets the registry's qualified name.
+fn over_registry(sql: impl FnOnce(&str) -> String) -> Option<String> {
+    ext::as_extension_owner(|| {
+        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
+        ext::select_optional::<String>(&sql(&registry), &[])
+    })
+}
+
+/// A check's row: ok when nothing was `found`; else the finding in `bad`'s words.
+fn check_row(name: &str, found: Option<String>, ok: &str, bad: impl FnOnce(&str) -> String) -> (String, bool, String) {
+    match found {
+        None => (name.to_string(), true, ok.to_string()),
+        Some(list) => (name.to_string(), false, bad(&list)),
+    }
+}
+
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_security_check(
 ) -> TableIterator<'static, (name!(check, String), name!(ok, bool), name!(detail, String))> {
@@ -213,25 +230,16 @@ fn relay_security_check(
     ));
     // INVALID indexes on tenant-enabled tables: a failed concurrent build of the online
     // path, still maintained (and, if unique, enforced) on every write.
-    let invalid: Option<String> = ext::as_extension_owner(|| {
-        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
-        ext::select_optional::<String>(
-            &format!(
-                "SELECT pg_catalog.string_agg(i.indexrelid::pg_catalog.regclass::pg_catalog.text, ', ' ORDER BY i.indexrelid)
-                   FROM pg_catalog.pg_index i JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.indrelid
-                  WHERE NOT i.indisvalid"
-            ),
-            &[],
+    let invalid = over_registry(|registry| {
+        format!(
+            "SELECT pg_catalog.string_agg(i.indexrelid::pg_catalog.regclass::pg_catalog.text, ', ' ORDER BY i.indexrelid)
+               FROM pg_catalog.pg_index i JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.indrelid
+              WHERE NOT i.indisvalid"
         )
     });
-    rows.push((
-        "indexes_valid".to_string(),
-        invalid.is_none(),
-        match invalid {
-            None => "no INVALID index on a tenant-enabled table".to_string(),
-            Some(list) => format!("INVALID indexes (a concurrent build that failed or was cancelled): {list}. Fix: DROP INDEX CONCURRENTLY each, then run the online plan again (SELECT * FROM relay_verify() has the statements)"),
-        },
-    ));
+    rows.push(check_row("indexes_valid", invalid, "no INVALID index on a tenant-enabled table", |list| {
+        format!("INVALID indexes (a concurrent build that failed or was cancelled): {list}. Fix: DROP INDEX CONCURRENTLY each, then run the online plan again (SELECT * FROM relay_verify() has the statements)")
+    }));
     // A relay_* function in another schema: with that schema earlier in a
     // search_path ("$user" comes first by default), an unqualified call reaches it
     // instead of relay's, and it receives the tenant tokens.
@@ -246,22 +254,15 @@ fn relay_security_check(
             AND n.nspname OPERATOR(pg_catalog.!~) '^pg_temp_'",
         &[ext::installed_namespace().unwrap_or(pg_sys::InvalidOid).into()],
     );
-    rows.push((
-        "relay_functions_not_shadowed".to_string(),
-        shadows.is_none(),
-        match shadows {
-            None => "no relay_* function outside relay's schema".to_string(),
-            Some(list) => format!("functions named like relay's outside its schema: {list}. A search_path that lists their schema first (\"$user\" is first by default) calls them instead of relay's, and they would receive tenant tokens. Fix: drop or rename them, and call relay's functions schema-qualified"),
-        },
-    ));
+    rows.push(check_row("relay_functions_not_shadowed", shadows, "no relay_* function outside relay's schema", |list| {
+        format!("functions named like relay's outside its schema: {list}. A search_path that lists their schema first (\"$user\" is first by default) calls them instead of relay's, and they would receive tenant tokens. Fix: drop or rename them, and call relay's functions schema-qualified")
+    }));
     // TRIGGER on a tenant-enabled table held by a role whose row level security
     // applies: CREATE TRIGGER is refused at use (the DDL guard), but the grant is a
     // mistake to fix (GRANT ALL gives it).
-    let trigger_grants: Option<String> = ext::as_extension_owner(|| {
-        let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
-        ext::select_optional::<String>(
-            &format!(
-                "SELECT pg_catalog.string_agg(pg_catalog.format('TRIGGER on %s to %s', c.oid::pg_catalog.regclass,
+    let trigger_grants = over_registry(|registry| {
+        format!(
+            "SELECT pg_catalog.string_agg(pg_catalog.format('TRIGGER on %s to %s', c.oid::pg_catalog.regclass,
                                                                 CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
                                               ', ' ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text, r.rolname)
                    FROM {registry} t
@@ -271,17 +272,13 @@ fn relay_security_check(
                   WHERE a.privilege_type OPERATOR(pg_catalog.=) 'TRIGGER'
                     AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
                     AND NOT COALESCE(r.rolsuper OR r.rolbypassrls, false)"
-            ),
-            &[],
         )
     });
-    rows.push((
-        "trigger_not_granted".to_string(),
-        trigger_grants.is_none(),
-        match trigger_grants {
-            None => "no role subject to row level security holds TRIGGER on a tenant-enabled table".to_string(),
-            Some(list) => format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: REVOKE TRIGGER ON <table> FROM <role>"),
-        },
+    rows.push(check_row(
+        "trigger_not_granted",
+        trigger_grants,
+        "no role subject to row level security holds TRIGGER on a tenant-enabled table",
+        |list| format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: REVOKE TRIGGER ON <table> FROM <role>"),
     ));
     TableIterator::new(rows)
 }

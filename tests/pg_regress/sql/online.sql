@@ -49,7 +49,8 @@ UNION ALL
 (SELECT * FROM pg_temp.shape('accounts') EXCEPT SELECT replace(s, '_offline', '') FROM pg_temp.shape('accounts_offline') s);
 
 -- Resuming. A concurrent build that failed leaves an INVALID index (simulated here);
--- the plan, computed from the table as it is, drops it and builds it again.
+-- the plan, computed from the table as it is, drops it first and builds it again under
+-- the same name (a resumed run ends with the names the offline call gives).
 CREATE TABLE invoices (id int PRIMARY KEY, number text UNIQUE);
 INSERT INTO invoices SELECT g, 'INV-' || g FROM generate_series(1, 1000) g;
 SELECT statement FROM relay_tenancy_plan('invoices', online => true) ORDER BY step LIMIT 2 \gexec
