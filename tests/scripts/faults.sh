@@ -2,7 +2,7 @@
 # Faults that must lose nothing (issue 18): a crash (immediate shutdown, as after
 # kill -9 of the postmaster) during a conversion, during the online path's concurrent
 # index build, and during audited writes with the hash chain on; a cancelled
-# conversion. After each, the table is either converted or untouched (never half),
+# conversion; failover to a streaming standby during chained audited writes. After each, the table is either converted or untouched (never half),
 # every committed change has its audit entry, the chain verifies, and the conversion
 # then goes through. Bounded: fixed sizes, each wait polled at most 30 s. Prints TAP.
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -128,3 +128,43 @@ if P -c "BEGIN" -c "SET LOCAL app.current_tenant_id = 'default-tenant-000-0000-0
   echo "ok $n - writes go on after the crash, chained"
 else echo "not ok $n - writes go on after the crash, chained"; failed=$((failed + 1)); fi
 is "the chain still verifies after new writes" "0" "SELECT count(*) FROM relay_audit_verify() WHERE status <> 'ok'"
+
+# 5. Failover to a streaming standby during chained audited writes: the promoted standby
+# has every row it received with its entries (no row without its entry, no entry
+# without its row), its chains verify, and it takes writes, chained.
+SPORT=$((PORT + 1))
+standby=$(postgres_tmpdir)
+trap 'stop_cluster "$standby"; rm -rf "$standby"; stop_cluster "$work"; rm -rf "$work"' EXIT
+P -c "CREATE ROLE replicator LOGIN REPLICATION" >/dev/null
+echo "local replication replicator trust" >>"$work/data/pg_hba.conf"
+P -c "SELECT pg_reload_conf()" >/dev/null
+as_pg "$PG_BIN/pg_basebackup" -h "$work" -p "$PORT" -U replicator -D "$standby/data" -R -X stream >/dev/null 2>&1
+cat >>"$standby/data/postgresql.conf" <<CONF
+port = $SPORT
+unix_socket_directories = '$standby'
+CONF
+as_pg "$PG_BIN/pg_ctl" -D "$standby/data" -l "$standby/server.log" -w start >/dev/null
+S() { pg "$standby" "$SPORT" -d faults "$@"; }
+(as_pg "$PG_BIN/pgbench" -n -h "$work" -p "$PORT" -U postgres -c 4 -j 2 -T 20 -f "$work/writes.sql" faults >/dev/null 2>&1 &)
+before=$(P -At -c "SELECT count(*) FROM notes")
+for _ in $(seq 1 300); do
+  [ "$(S -At -c "SELECT count(*) > $before + 2000 FROM notes" 2>/dev/null)" = t ] && break
+  sleep 0.1
+done
+as_pg "$PG_BIN/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
+as_pg "$PG_BIN/pg_ctl" -D "$standby/data" -w promote >/dev/null
+n=$((n + 1))
+got=$(S -At -c "SELECT (SELECT count(*) FROM notes) = (SELECT count(*) FROM audit_logs WHERE resource_type = 'public.notes')
+                       AND (SELECT count(*) FROM notes) > $before" 2>&1)
+if [ "$got" = t ]; then echo "ok $n - failover: the promoted standby has every row it received with its entry, and no more"
+else echo "not ok $n - failover: rows and entries on the promoted standby ($got)"; failed=$((failed + 1)); fi
+n=$((n + 1))
+got=$(S -At -c "SELECT count(*) FROM relay_audit_verify() WHERE status <> 'ok'" 2>&1)
+if [ "$got" = 0 ]; then echo "ok $n - failover: every chain verifies on the promoted standby"
+else echo "not ok $n - failover: chains on the promoted standby ($got not ok)"; failed=$((failed + 1)); fi
+n=$((n + 1))
+if S -c "BEGIN" -c "SET LOCAL app.current_tenant_id = 'default-tenant-000-0000-000000000000'" \
+     -c "INSERT INTO notes VALUES (-2, 'after the failover')" -c "COMMIT" >/dev/null 2>&1 &&
+   [ "$(S -At -c "SELECT count(*) FROM relay_audit_verify() WHERE status <> 'ok'")" = 0 ]; then
+  echo "ok $n - failover: the promoted standby takes writes, chained"
+else echo "not ok $n - failover: the promoted standby takes writes, chained"; failed=$((failed + 1)); fi
