@@ -1,14 +1,18 @@
-//! The heads of the hash chains a transaction appends to. A head (a row of
-//! `relay_audit_chains`) is locked FOR UPDATE the first time a transaction chains an
-//! entry of its tenant, and from then on moved in backend memory only; the moved
-//! heads are written back once, just before the transaction commits (or prepares).
+//! The heads of the hash chains a transaction appends to. The first time a
+//! transaction chains an entry of a tenant it takes the tenant's chain lock (a
+//! transaction-level advisory lock) and reads the head (a row of `relay_audit_chains`)
+//! with a fresh snapshot; from then on the head moves in backend memory only, and the
+//! moved heads are written back once, just before the transaction commits (or
+//! prepares), at the heap level. Neither the read nor the write goes through the
+//! transaction's snapshot, so writers in REPEATABLE READ and SERIALIZABLE take their
+//! turns like READ COMMITTED ones instead of failing on a "concurrent update".
 //! Moving the row at every statement instead would leave one dead row version per
 //! statement, which the next statement of the same transaction has to step over: a
 //! transaction of n one-row statements would cost O(n²).
 //!
 //! The lock is what keeps the chain from forking: a concurrent writer of the same
-//! tenant waits at its own FOR UPDATE until this transaction ends, then reads the
-//! head as this one left it. A subtransaction that aborts takes its entries with it,
+//! tenant waits at the lock until this transaction ends, then reads the head as this
+//! one left it. A subtransaction that aborts takes its entries with it,
 //! and the heads go back to what they were when it started (a head first locked in it
 //! is forgotten: its row lock went with the subtransaction).
 
@@ -29,10 +33,13 @@ struct Held {
 
 /// The statements on relay_audit_chains, prepared once per backend and schema.
 struct Plans {
+    /// The tenant's chain lock: a transaction-level advisory lock.
     lock: pgrx::spi::OwnedPreparedStatement,
     create: pgrx::spi::OwnedPreparedStatement,
-    store: pgrx::spi::OwnedPreparedStatement,
 }
+
+/// High half of the advisory lock key of a tenant's chain ('rlch').
+const CHAIN_LOCK_TAG: i32 = 0x726c_6368;
 
 thread_local! {
     static HELD: RefCell<HashMap<String, Held>> = RefCell::new(HashMap::new());
@@ -56,7 +63,7 @@ fn with_plans<R>(f: impl FnOnce(&mut pgrx::spi::SpiClient, &Plans) -> R) -> R {
                     };
                     let plans = Plans {
                         lock: prepare(
-                            format!("SELECT last_seq, last_hash FROM {table} WHERE tenant_id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
+                            format!("SELECT pg_catalog.pg_advisory_xact_lock({CHAIN_LOCK_TAG}, pg_catalog.hashtext($1))"),
                             &[pg_sys::TEXTOID],
                         ),
                         // A new chain is also registered for good in relay_audit_chained
@@ -69,10 +76,6 @@ fn with_plans<R>(f: impl FnOnce(&mut pgrx::spi::SpiClient, &Plans) -> R) -> R {
                                 quote_qualified(&chains.schema, "relay_audit_chained")
                             ),
                             &[pg_sys::TEXTOID, pg_sys::BYTEAOID],
-                        ),
-                        store: prepare(
-                            format!("UPDATE {table} SET last_seq = $2, last_hash = $3 WHERE tenant_id OPERATOR(pg_catalog.=) $1"),
-                            &[pg_sys::TEXTOID, pg_sys::INT8OID, pg_sys::BYTEAOID],
                         ),
                     };
                     *cached = Some((chains.schema.clone(), plans));
@@ -90,21 +93,20 @@ pub fn lock(tenant: &str) -> (i64, Vec<u8>) {
     if let Some(held) = HELD.with(|h| h.borrow().get(tenant).cloned()) {
         return (held.seq, held.hash);
     }
+    // Writers of one tenant take turns on an advisory lock held to the end of the
+    // transaction; the head is then read as the last writer committed it (a fresh
+    // snapshot), not as this transaction's snapshot shows it, so a REPEATABLE READ or
+    // SERIALIZABLE writer never meets a "concurrent update" of the head.
     let head = with_plans(|client, plans| {
-        let read = |client: &mut pgrx::spi::SpiClient| {
-            let rows = client.update(&plans.lock, Some(1), &[tenant.into()]).expect("lock chain head");
-            (!rows.is_empty()).then(|| {
-                let row = rows.first();
-                (
-                    row.get::<i64>(1).expect("last_seq").unwrap_or(0),
-                    row.get::<Vec<u8>>(2).expect("last_hash").unwrap_or_else(|| super::chain::GENESIS.to_vec()),
-                )
-            })
-        };
-        read(client).unwrap_or_else(|| {
-            client.update(&plans.create, None, &[tenant.into(), super::chain::GENESIS.to_vec().into()]).expect("chain head");
-            read(client).expect("the head exists now")
-        })
+        client.update(&plans.lock, None, &[tenant.into()]).expect("chain lock");
+        match read_head(tenant) {
+            Some((seq, hash, _)) => (seq, hash),
+            None => {
+                client.update(&plans.create, None, &[tenant.into(), super::chain::GENESIS.to_vec().into()]).expect("chain head");
+                let (seq, hash, _) = read_head(tenant).expect("the head exists now");
+                (seq, hash)
+            }
+        }
     });
     HELD.with(|h| h.borrow_mut().insert(tenant.to_string(), Held { seq: head.0, hash: head.1.clone(), moved: false }));
     head
@@ -128,12 +130,81 @@ pub fn flush() {
     if unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) } == pg_sys::InvalidOid {
         return;
     }
-    with_plans(|client, plans| {
-        for (tenant, seq, hash) in &moved {
-            client.update(&plans.store, None, &[tenant.as_str().into(), (*seq).into(), hash.clone().into()]).expect("move chain head");
-        }
-    });
+    for (tenant, seq, hash) in &moved {
+        write_head(tenant, *seq, hash);
+    }
     HELD.with(|h| h.borrow_mut().values_mut().for_each(|v| v.moved = false));
+}
+
+/// `tenant`'s head as the last writer left it: (last position, last hash, where the
+/// row is). Read with a fresh snapshot (this transaction holds the tenant's chain lock,
+/// so every earlier writer has ended), by a scan of the primary key: no SQL.
+fn read_head(tenant: &str) -> Option<(i64, Vec<u8>, pg_sys::ItemPointerData)> {
+    let chains = ext::ext_relation(c"relay_audit_chains");
+    // SAFETY: the relation is opened, scanned by its primary key under a registered
+    // fresh snapshot, and closed here; values are copied out before the scan ends.
+    unsafe {
+        let rel = pg_sys::table_open(chains.relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(tenant.as_ptr().cast(), tenant.len() as i32));
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(&mut key, 1, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_TEXTEQ), key_datum);
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let scan = pg_sys::systable_beginscan(rel, index, true, snapshot, 1, &mut key);
+        let tuple = pg_sys::systable_getnext(scan);
+        let found = (!tuple.is_null()).then(|| {
+            let tupdesc = (*rel).rd_att;
+            let seq = ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
+            let hash = ext::attribute(tuple, tupdesc, "last_hash")
+                .and_then(|(_, d)| <Vec<u8> as pgrx::FromDatum>::from_datum(d, false))
+                .unwrap_or_else(|| super::chain::GENESIS.to_vec());
+            (seq, hash, (*tuple).t_self)
+        });
+        pg_sys::systable_endscan(scan);
+        pg_sys::UnregisterSnapshot(snapshot);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        found
+    }
+}
+
+/// Move `tenant`'s head: the row as read fresh, updated in place at the heap level
+/// (with its index entries), so a REPEATABLE READ transaction does not fail on a head
+/// another transaction moved since its snapshot. The tenant's chain lock is held.
+fn write_head(tenant: &str, seq: i64, hash: &[u8]) {
+    let Some((_, _, mut tid)) = read_head(tenant) else { return };
+    let chains = ext::ext_relation(c"relay_audit_chains");
+    // SAFETY: the relation is opened ROW EXCLUSIVE; the new tuple is formed from the
+    // current one with two columns replaced; CatalogTupleUpdate updates the heap and
+    // inserts index entries when the update is not HOT.
+    unsafe {
+        let rel = pg_sys::table_open(chains.relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        let tupdesc = (*rel).rd_att;
+        let natts = (*tupdesc).natts as usize;
+        let mut values = vec![pg_sys::Datum::from(0); natts];
+        let mut nulls = vec![false; natts];
+        let mut replace = vec![false; natts];
+        let seq_att = ext::attnum_of(tupdesc, "last_seq") as usize;
+        let hash_att = ext::attnum_of(tupdesc, "last_hash") as usize;
+        assert!(seq_att > 0 && hash_att > 0, "relay_audit_chains has last_seq and last_hash");
+        values[seq_att - 1] = seq.into_datum().expect("int8");
+        values[hash_att - 1] = hash.to_vec().into_datum().expect("bytea");
+        replace[seq_att - 1] = true;
+        replace[hash_att - 1] = true;
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let mut old: pg_sys::HeapTupleData = std::mem::zeroed();
+        old.t_self = tid;
+        let mut buffer: pg_sys::Buffer = 0;
+        let fetched = pg_sys::heap_fetch(rel, snapshot, &mut old, &mut buffer, false);
+        assert!(fetched, "the chain head read a moment ago is there");
+        let new = pg_sys::heap_modify_tuple(&mut old, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr(), replace.as_mut_ptr());
+        pg_sys::ReleaseBuffer(buffer);
+        pg_sys::UnregisterSnapshot(snapshot);
+        pg_sys::CatalogTupleUpdate(rel, &mut tid, new);
+        pg_sys::heap_freetuple(new);
+        pg_sys::table_close(rel, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        // Later reads in this transaction (a fresh snapshot, relay_audit_verify) see it.
+        pg_sys::CommandCounterIncrement();
+    }
 }
 
 #[pg_guard]
