@@ -172,7 +172,8 @@ SELECT r.relid AS table_name,
            AND k.confrelid OPERATOR(pg_catalog.=) 'tenants'::pg_catalog.regclass) AS tenant_foreign_key,
        (SELECT pg_catalog.array_agg(ic.relname::pg_catalog.text ORDER BY ic.relname)
           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
-         WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum) AS tenant_indexes,
+         WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+           AND i.indisvalid) AS tenant_indexes,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        (SELECT pg_catalog.array_agg(pg_catalog.format('%I %s', p.polname, CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END)

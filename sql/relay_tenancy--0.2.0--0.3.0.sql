@@ -89,3 +89,57 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_audit_digest_wrapper';
 ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
+
+-- 5. relay_tenancy_status.tenant_indexes lists valid indexes only (an INVALID one, left
+-- by a failed concurrent build, is reported by relay_verify and relay_security_check).
+CREATE OR REPLACE VIEW relay_tenancy_status AS
+SELECT r.relid AS table_name,
+       r.tenant_column,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS column_type,
+       a.attnotnull AS not_null,
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS column_default,
+       (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
+          FROM pg_catalog.pg_constraint k
+         WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
+           AND k.confrelid OPERATOR(pg_catalog.=) 'tenants'::pg_catalog.regclass) AS tenant_foreign_key,
+       (SELECT pg_catalog.array_agg(ic.relname::pg_catalog.text ORDER BY ic.relname)
+          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
+         WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+           AND i.indisvalid) AS tenant_indexes,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       (SELECT pg_catalog.array_agg(pg_catalog.format('%I %s', p.polname, CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END)
+                                    ORDER BY p.polname)
+          FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid) AS policies,
+       relay_isolation_problems(r.relid) AS problems,
+       fks.composite AS composite_foreign_keys,
+       fks.single AS single_column_foreign_keys,
+       (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
+          FROM pg_catalog.pg_constraint k
+         WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND NOT k.convalidated) AS not_valid_constraints,
+       r.global_unique,
+       r.keep_foreign_keys,
+       r.default_tenant,
+       EXISTS (SELECT FROM relay_audit_tables x WHERE x.relid OPERATOR(pg_catalog.=) r.relid) AS audited,
+       r.enabled_at,
+       r.enabled_by,
+       r.updated_at
+  FROM relay_tables r
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
+  LEFT JOIN pg_catalog.pg_attribute a
+         ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) c.oid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+  -- foreign keys to and from other tenant-enabled tables, with the tenant column or without
+  CROSS JOIN LATERAL (
+    SELECT pg_catalog.array_agg(k.fk ORDER BY k.child, k.conname) FILTER (WHERE k.composite) AS composite,
+           pg_catalog.array_agg(k.fk ORDER BY k.child, k.conname) FILTER (WHERE NOT k.composite) AS single
+      FROM (SELECT pg_catalog.format('%I on %s', f.conname, f.conrelid::pg_catalog.regclass) AS fk, f.conname,
+                   f.conrelid::pg_catalog.regclass::pg_catalog.text AS child,
+                   EXISTS (SELECT FROM pg_catalog.pg_attribute x
+                            WHERE x.attrelid OPERATOR(pg_catalog.=) f.conrelid AND x.attnum OPERATOR(pg_catalog.=) ANY (f.conkey)
+                              AND x.attname OPERATOR(pg_catalog.=) r.tenant_column) AS composite
+              FROM pg_catalog.pg_constraint f
+              JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
+                   CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
+             WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+               AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;

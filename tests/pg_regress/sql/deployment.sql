@@ -217,6 +217,12 @@ SELECT action, resource_id, COALESCE(metadata ->> 'how' || ' ' || (metadata ->> 
        metadata ->> 'by' AS by
   FROM audit_logs WHERE action = 'relay.audit_disabled' ORDER BY created_at;
 
+-- A purge also records itself in a deleted tenant's log (dep_acme was deleted above and
+-- its log keeps relay.tenant_deleted): every tenant that lost entries gets one.
+SELECT relay_audit_purge(now()) > 0 AS purged;
+SELECT tenant_id, action, metadata ->> 'deleted' AS deleted FROM audit_logs
+ WHERE tenant_id = 'dep_acme' ORDER BY created_at;
+
 \c regression
 DROP DATABASE relay_deploy;
 DROP ROLE dep_migrator, dep_app;

@@ -85,6 +85,8 @@ SELECT count(*) > 0 AS first_run FROM relay_enable_tenancy('dups', online => tru
 CREATE UNIQUE INDEX CONCURRENTLY dups_body_relay_tmp ON dups (tenant_id, body);
 SELECT severity, object, problem FROM relay_verify() WHERE object LIKE 'index %dups%';
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'indexes_valid';
+-- relay_tenancy_status lists valid tenant indexes only
+SELECT tenant_indexes FROM relay_tenancy_status WHERE table_name = 'dups'::regclass;
 SELECT line FROM relay_disable_tenancy('dups') line WHERE line LIKE '%INVALID%';
 SELECT count(*) AS invalid_left FROM pg_index WHERE indrelid = 'dups'::regclass AND NOT indisvalid;
 DROP SCHEMA online CASCADE;
