@@ -244,25 +244,23 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         }
         // Every lock the steps need, before the first one; then the plan is made again
         // from what the catalog says under those locks (a neighbour enabled meanwhile
-        // changes which keys become composite). Bounded: each round only adds locks.
-        let tenants = ext::ext_relation(c"tenants").relid.to_u32();
-        let mut held: Vec<(u32, plan::Lock)> = Vec::new();
-        for _ in 0..4 {
-            let steps: &[plan::Step] = if online { crate::online::next_run(&p.steps) } else { &p.steps };
-            let neighbours = p.state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect::<Vec<_>>();
-            let more = crate::locks::missing(&crate::locks::lock_set(p.state.oid, &neighbours, steps, tenants), &held);
-            if more.is_empty() {
-                break;
-            }
-            if online {
-                pgrx::PgTryBuilder::new(|| crate::locks::acquire(&more, function))
-                    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| errors::online_lock_timeout(&table))
-                    .execute();
-            } else {
-                crate::locks::acquire(&more, function);
-            }
-            held.extend(more);
-            p = prepare(function, tbl, call.clone());
+        // changes which keys become composite).
+        let mut first = true;
+        let mut take = || {
+            crate::locks::take_all(function, || {
+                if !std::mem::take(&mut first) {
+                    p = prepare(function, tbl, call.clone());
+                }
+                crate::locks::for_plan(&p.state, if online { crate::online::next_run(&p.steps) } else { &p.steps })
+            })
+        };
+        if online {
+            // (the catch raises in turn: nothing observes `p` after an error)
+            pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(take))
+                .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| errors::online_lock_timeout(&table))
+                .execute();
+        } else {
+            take();
         }
     }
     let mut lines: Vec<String> = p.notes.clone();

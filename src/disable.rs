@@ -107,25 +107,17 @@ fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<boo
 /// then ACCESS EXCLUSIVE), no wait while holding a lock. The plans are made again under
 /// the locks before they run.
 fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
-    let tenants = ext::ext_relation(c"tenants").relid.to_u32();
-    let mut held: Vec<(u32, crate::plan::Lock)> = Vec::new();
-    for _ in 0..4 {
+    crate::locks::take_all("relay_disable_tenancy", || {
         let mut wanted: Vec<(u32, crate::plan::Lock)> = Vec::new();
         for (table, is_partition) in tables {
             let p = prepare("relay_disable_tenancy", *table, drop_column && !is_partition, *is_partition);
-            let neighbours: Vec<u32> = p.state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect();
-            for (oid, lock) in crate::locks::lock_set(p.state.oid, &neighbours, &p.undo.steps, tenants) {
+            for (oid, lock) in crate::locks::for_plan(&p.state, &p.undo.steps) {
                 crate::locks::want_in(&mut wanted, oid, lock);
             }
         }
         wanted.sort_by_key(|(oid, _)| *oid);
-        let more = crate::locks::missing(&wanted, &held);
-        if more.is_empty() {
-            return;
-        }
-        crate::locks::acquire(&more, "relay_disable_tenancy");
-        held.extend(more);
-    }
+        wanted
+    });
 }
 
 /// The dry run of relay_disable_tenancy: its steps (a partitioned table's partitions'

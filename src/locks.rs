@@ -68,6 +68,28 @@ pub fn want_in(set: &mut Vec<(u32, Lock)>, oid: u32, lock: Lock) {
     }
 }
 
+/// The locks for `steps` on table `state` (its foreign-key neighbours and relay's
+/// `tenants` included): `lock_set` with what the catalog says.
+pub fn for_plan(state: &crate::catalog::TableState, steps: &[Step]) -> Vec<(u32, Lock)> {
+    let neighbours: Vec<u32> = state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect();
+    lock_set(state.oid, &neighbours, steps, crate::ext::ext_relation(c"tenants").relid.to_u32())
+}
+
+/// Take every lock `wanted()` names, then ask again (the caller plans again under the
+/// locks it holds, and a neighbour changed meanwhile may need more), until nothing is
+/// missing. Bounded: each round only adds locks.
+pub fn take_all(function: &str, mut wanted: impl FnMut() -> Vec<(u32, Lock)>) {
+    let mut held: Vec<(u32, Lock)> = Vec::new();
+    for _ in 0..4 {
+        let more = missing(&wanted(), &held);
+        if more.is_empty() {
+            return;
+        }
+        acquire(&more, function);
+        held.extend(more);
+    }
+}
+
 /// `wanted` less what `held` already covers (same table at that mode or stronger).
 pub fn missing(wanted: &[(u32, Lock)], held: &[(u32, Lock)]) -> Vec<(u32, Lock)> {
     wanted.iter().filter(|(oid, lock)| !held.iter().any(|(h, l)| h == oid && l >= lock)).copied().collect()

@@ -317,15 +317,24 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A token for `tenant`, valid until `expiry` (unix seconds).
 pub fn mint(key: &[u8], tenant: &str, expiry: i64) -> String {
-    format!("{expiry}.{}", hex(&mac(key, format!("{tenant}.{expiry}").as_bytes())))
+    sign(key, tenant, &expiry.to_string())
 }
 
 /// A token for `tenant` valid until `expiry`, made unique by `nonce`: the signed
 /// part is `<expiry>:<nonce in hex>`, so two tokens minted in the same second for the
 /// same tenant differ (each is single-use).
 pub fn mint_unique(key: &[u8], tenant: &str, expiry: i64, nonce: &[u8]) -> String {
-    let part = format!("{expiry}:{}", hex(nonce));
-    format!("{part}.{}", hex(&mac(key, format!("{tenant}.{part}").as_bytes())))
+    sign(key, tenant, &format!("{expiry}:{}", hex(nonce)))
+}
+
+/// `<part>.<hex HMAC(key, tenant.part)>`.
+fn sign(key: &[u8], tenant: &str, part: &str) -> String {
+    format!("{part}.{}", hex(&mac(key, signed_message(tenant, part).as_bytes())))
+}
+
+/// What a token signs: the tenant, '.', and the part before the signature.
+fn signed_message(tenant: &str, part: &str) -> String {
+    format!("{tenant}.{part}")
 }
 
 /// A token's parts: its expiry (unix seconds), its signature's 32 bytes, and the part
@@ -356,7 +365,7 @@ pub fn verify(key: &[u8], tenant: &str, token: &str, now: i64) -> bool {
         return false;
     }
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    m.update(format!("{tenant}.{part}").as_bytes());
+    m.update(signed_message(tenant, part).as_bytes());
     m.verify_slice(&signature).is_ok()
 }
 

@@ -99,14 +99,10 @@ pub fn lock(tenant: &str) -> (i64, Vec<u8>) {
     // SERIALIZABLE writer never meets a "concurrent update" of the head.
     let head = with_plans(|client, plans| {
         client.update(&plans.lock, None, &[tenant.into()]).expect("chain lock");
-        match read_head(tenant) {
-            Some((seq, hash, _)) => (seq, hash),
-            None => {
-                client.update(&plans.create, None, &[tenant.into(), super::chain::GENESIS.to_vec().into()]).expect("chain head");
-                let (seq, hash, _) = read_head(tenant).expect("the head exists now");
-                (seq, hash)
-            }
-        }
+        read_head(tenant).unwrap_or_else(|| {
+            client.update(&plans.create, None, &[tenant.into(), super::chain::GENESIS.to_vec().into()]).expect("chain head");
+            read_head(tenant).expect("the head exists now")
+        })
     });
     HELD.with(|h| h.borrow_mut().insert(tenant.to_string(), Held { seq: head.0, hash: head.1.clone(), moved: false }));
     head
@@ -136,15 +132,16 @@ pub fn flush() {
     HELD.with(|h| h.borrow_mut().values_mut().for_each(|v| v.moved = false));
 }
 
-/// `tenant`'s head as the last writer left it: (last position, last hash, where the
-/// row is). Read with a fresh snapshot (this transaction holds the tenant's chain lock,
-/// so every earlier writer has ended), by a scan of the primary key: no SQL.
-fn read_head(tenant: &str) -> Option<(i64, Vec<u8>, pg_sys::ItemPointerData)> {
+/// Run `f` on `tenant`'s head row as the last writer left it, or on None: the row
+/// read with a fresh snapshot (this transaction holds the tenant's chain lock, so
+/// every earlier writer has ended), by a scan of the primary key, no SQL. The
+/// relation is open in `lockmode`; the tuple is valid only inside `f`.
+fn with_head<R>(tenant: &str, lockmode: u32, f: impl FnOnce(pg_sys::Relation, Option<pg_sys::HeapTuple>) -> R) -> R {
     let chains = ext::ext_relation(c"relay_audit_chains");
     // SAFETY: the relation is opened, scanned by its primary key under a registered
-    // fresh snapshot, and closed here; values are copied out before the scan ends.
+    // fresh snapshot, and closed here; `f` runs while the scan holds the tuple.
     unsafe {
-        let rel = pg_sys::table_open(chains.relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let rel = pg_sys::table_open(chains.relid, lockmode as pg_sys::LOCKMODE);
         let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
         let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(tenant.as_ptr().cast(), tenant.len() as i32));
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
@@ -152,59 +149,59 @@ fn read_head(tenant: &str) -> Option<(i64, Vec<u8>, pg_sys::ItemPointerData)> {
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let scan = pg_sys::systable_beginscan(rel, index, true, snapshot, 1, &mut key);
         let tuple = pg_sys::systable_getnext(scan);
-        let found = (!tuple.is_null()).then(|| {
+        let result = f(rel, (!tuple.is_null()).then_some(tuple));
+        pg_sys::systable_endscan(scan);
+        pg_sys::UnregisterSnapshot(snapshot);
+        pg_sys::table_close(rel, lockmode as pg_sys::LOCKMODE);
+        result
+    }
+}
+
+/// `tenant`'s head as the last writer left it: (last position, last hash).
+fn read_head(tenant: &str) -> Option<(i64, Vec<u8>)> {
+    with_head(tenant, pg_sys::AccessShareLock, |rel, tuple| {
+        // SAFETY: the tuple belongs to `rel`; values are copied out.
+        tuple.map(|tuple| unsafe {
             let tupdesc = (*rel).rd_att;
             let seq = ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
             let hash = ext::attribute(tuple, tupdesc, "last_hash")
                 .and_then(|(_, d)| <Vec<u8> as pgrx::FromDatum>::from_datum(d, false))
                 .unwrap_or_else(|| super::chain::GENESIS.to_vec());
-            (seq, hash, (*tuple).t_self)
-        });
-        pg_sys::systable_endscan(scan);
-        pg_sys::UnregisterSnapshot(snapshot);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        found
-    }
+            (seq, hash)
+        })
+    })
 }
 
 /// Move `tenant`'s head: the row as read fresh, updated in place at the heap level
 /// (with its index entries), so a REPEATABLE READ transaction does not fail on a head
 /// another transaction moved since its snapshot. The tenant's chain lock is held.
 fn write_head(tenant: &str, seq: i64, hash: &[u8]) {
-    let Some((_, _, mut tid)) = read_head(tenant) else { return };
-    let chains = ext::ext_relation(c"relay_audit_chains");
-    // SAFETY: the relation is opened ROW EXCLUSIVE; the new tuple is formed from the
-    // current one with two columns replaced; CatalogTupleUpdate updates the heap and
-    // inserts index entries when the update is not HOT.
-    unsafe {
-        let rel = pg_sys::table_open(chains.relid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-        let tupdesc = (*rel).rd_att;
-        let natts = (*tupdesc).natts as usize;
-        let mut values = vec![pg_sys::Datum::from(0); natts];
-        let mut nulls = vec![false; natts];
-        let mut replace = vec![false; natts];
-        let seq_att = ext::attnum_of(tupdesc, "last_seq") as usize;
-        let hash_att = ext::attnum_of(tupdesc, "last_hash") as usize;
-        assert!(seq_att > 0 && hash_att > 0, "relay_audit_chains has last_seq and last_hash");
-        values[seq_att - 1] = seq.into_datum().expect("int8");
-        values[hash_att - 1] = hash.to_vec().into_datum().expect("bytea");
-        replace[seq_att - 1] = true;
-        replace[hash_att - 1] = true;
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let mut old: pg_sys::HeapTupleData = std::mem::zeroed();
-        old.t_self = tid;
-        let mut buffer: pg_sys::Buffer = 0;
-        let fetched = pg_sys::heap_fetch(rel, snapshot, &mut old, &mut buffer, false);
-        assert!(fetched, "the chain head read a moment ago is there");
-        let new = pg_sys::heap_modify_tuple(&mut old, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr(), replace.as_mut_ptr());
-        pg_sys::ReleaseBuffer(buffer);
-        pg_sys::UnregisterSnapshot(snapshot);
-        pg_sys::CatalogTupleUpdate(rel, &mut tid, new);
-        pg_sys::heap_freetuple(new);
-        pg_sys::table_close(rel, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-        // Later reads in this transaction (a fresh snapshot, relay_audit_verify) see it.
-        pg_sys::CommandCounterIncrement();
-    }
+    with_head(tenant, pg_sys::RowExclusiveLock, |rel, tuple| {
+        let Some(tuple) = tuple else { return };
+        // SAFETY: the new tuple is formed from the current one with two columns
+        // replaced; CatalogTupleUpdate updates the heap and inserts index entries when
+        // the update is not HOT.
+        unsafe {
+            let tupdesc = (*rel).rd_att;
+            let natts = (*tupdesc).natts as usize;
+            let mut values = vec![pg_sys::Datum::from(0); natts];
+            let mut nulls = vec![false; natts];
+            let mut replace = vec![false; natts];
+            let seq_att = ext::attnum_of(tupdesc, "last_seq") as usize;
+            let hash_att = ext::attnum_of(tupdesc, "last_hash") as usize;
+            assert!(seq_att > 0 && hash_att > 0, "relay_audit_chains has last_seq and last_hash");
+            values[seq_att - 1] = seq.into_datum().expect("int8");
+            values[hash_att - 1] = hash.to_vec().into_datum().expect("bytea");
+            replace[seq_att - 1] = true;
+            replace[hash_att - 1] = true;
+            let new = pg_sys::heap_modify_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr(), replace.as_mut_ptr());
+            pg_sys::CatalogTupleUpdate(rel, &mut (*tuple).t_self, new);
+            pg_sys::heap_freetuple(new);
+        }
+    });
+    // Later reads in this transaction (a fresh snapshot, relay_audit_verify) see it.
+    // SAFETY: advances the command counter inside the transaction.
+    unsafe { pg_sys::CommandCounterIncrement() };
 }
 
 #[pg_guard]

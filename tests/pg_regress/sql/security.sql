@@ -97,6 +97,20 @@ SELECT count(*) AS steps FROM relay_append_only('public.sec_notes');
 ALTER TABLE public.sec_notes ADD COLUMN extra int;
 CREATE POLICY sec_tmp ON public.sec_notes USING (true);
 DROP POLICY sec_tmp ON public.sec_notes;
+-- the entry points added in 0.3.0, under the same search_path: digests and verifying
+-- against one, relay_verify, the CREATE TRIGGER guard, capture switched off by hand
+-- (recorded with raised rights) and relay_disable_audit's own record:
+SELECT jsonb_typeof(relay_audit_digest()) AS digest;
+SELECT count(*) >= 0 AS verified FROM relay_audit_verify(NULL, relay_audit_digest());
+SELECT count(*) >= 0 AS findings FROM relay_verify();
+CREATE FUNCTION public.sec_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER sec_noop BEFORE INSERT ON public.sec_notes FOR EACH ROW EXECUTE FUNCTION public.sec_noop();
+DROP TRIGGER sec_noop ON public.sec_notes;
+DROP FUNCTION public.sec_noop();
+SELECT count(*) AS steps FROM relay_enable_audit('public.sec_notes');
+ALTER TABLE public.sec_notes DISABLE TRIGGER relay_audit_delete;
+ALTER TABLE public.sec_notes ENABLE TRIGGER relay_audit_delete;
+SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
 RESET search_path;
 -- sec_app's two changes were recorded, chained and not:
 SELECT resource_id, tenant_id, chain_seq IS NOT NULL AS chained FROM audit_logs
