@@ -1,9 +1,9 @@
 //! The SQL functions. Thin: check arguments, then look, plan, apply.
 
 use crate::ext::{extension_schema, DEFAULT_TENANT_ID};
+use crate::quote::quote_qualified;
 use crate::regclass::RegClass;
 use crate::{apply, catalog, context, errors, ext, plan};
-use crate::quote::quote_qualified;
 use pgrx::prelude::*;
 
 /// High half of the advisory lock key that serializes enable calls per table ('rlay').
@@ -58,13 +58,21 @@ pub struct CallOptions {
 /// A list option that the registry records: NULL means "what the registry recorded"
 /// (nothing on a first call), so a repair call never changes it by leaving it out;
 /// a different list is used and reported.
-fn resolve_recorded(name: &str, asked: Option<Vec<String>>, recorded: Option<Vec<String>>) -> (Vec<String>, Option<String>) {
+fn resolve_recorded(
+    name: &str,
+    asked: Option<Vec<String>>,
+    recorded: Option<Vec<String>>,
+) -> (Vec<String>, Option<String>) {
     match (asked, recorded) {
         (None, Some(kept)) => (kept, None),
         (None, None) => (Vec::new(), None),
         (Some(asked), Some(kept)) if plan::same_entries(&asked, &kept) => (asked, None),
         (Some(asked), Some(kept)) => {
-            let note = format!("{name} changed from {{{}}} (recorded in the registry) to {{{}}}", kept.join(","), asked.join(","));
+            let note = format!(
+                "{name} changed from {{{}}} (recorded in the registry) to {{{}}}",
+                kept.join(","),
+                asked.join(",")
+            );
             (asked, Some(note))
         }
         (Some(asked), None) => (asked, None),
@@ -75,19 +83,36 @@ fn resolve_recorded(name: &str, asked: Option<Vec<String>>, recorded: Option<Vec
 /// transaction ends.
 pub fn lock_table_calls(oid: pgrx::pg_sys::Oid) {
     let key = (ADVISORY_LOCK_TAG << 32) | i64::from(oid.to_u32());
-    Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()]).expect("advisory lock");
+    Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[key.into()])
+        .expect("advisory lock");
 }
 
 fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared {
-    let CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online } = call;
+    let CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online,
+    } = call;
     let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
-        list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry"))).collect()
+        list.into_iter()
+            .map(|e| {
+                e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry"))
+            })
+            .collect()
     });
     let views_invoker = views_invoker(function, views);
     let tenant_primary_key = tenant_primary_key(function, primary_key);
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+    let tbl = tbl
+        .unwrap_or_else(|| errors::null_argument(function, "tbl"))
+        .require(function);
     let asked: Option<Vec<String>> = global_unique.map(|list| {
-        list.into_iter().map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function))).collect()
+        list.into_iter()
+            .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
+            .collect()
     });
     let default_tenant = default_tenant.unwrap_or_else(|| DEFAULT_TENANT_ID.to_string());
     let ext_schema = extension_schema();
@@ -102,7 +127,11 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     // the one asked for, else tenant_id.
     let tenant_column = match (&recorded, tenant_column) {
         (Some((_, _, recorded)), Some(asked)) if *recorded != asked => {
-            errors::tenant_column_changed(&quote_qualified(&ext_schema, "relay_tables"), recorded, &asked)
+            errors::tenant_column_changed(
+                &quote_qualified(&ext_schema, "relay_tables"),
+                recorded,
+                &asked,
+            )
         }
         (Some((_, _, recorded)), _) => recorded.clone(),
         (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
@@ -131,7 +160,8 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     // change is reported: a repair call must never loosen users.email to per-tenant
     // by leaving the argument out.
     let (global_unique, unique_note) = resolve_recorded("global_unique", asked, recorded_unique);
-    let (keep_foreign_keys, keep_note) = resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
+    let (keep_foreign_keys, keep_note) =
+        resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
     let notes: Vec<String> = unique_note.into_iter().chain(keep_note).collect();
 
     // Rows with no tenant yet are backfilled with the default tenant, which must then
@@ -171,7 +201,17 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
             ));
         }
     }
-    Prepared { ext_schema, state, default_tenant, global_unique, keep_foreign_keys, tenant_column, notes, warnings, steps }
+    Prepared {
+        ext_schema,
+        state,
+        default_tenant,
+        global_unique,
+        keep_foreign_keys,
+        tenant_column,
+        notes,
+        warnings,
+        steps,
+    }
 }
 
 /// Tenant-enable a table: tenant_id column, foreign key, tenant index, per-tenant
@@ -191,7 +231,15 @@ fn relay_enable_tenancy_v2(
     online: default!(Option<bool>, "false"),
 ) -> SetOfIterator<'static, String> {
     let online = online.unwrap_or_else(|| errors::null_argument("relay_enable_tenancy", "online"));
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online };
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online,
+    };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
@@ -208,7 +256,15 @@ fn relay_enable_tenancy(
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
     tenant_column: default!(Option<String>, "NULL"),
 ) -> SetOfIterator<'static, String> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
 
@@ -216,16 +272,27 @@ fn relay_enable_tenancy(
 /// (README "Deployment rules"): refused up front with the grant to run, instead of
 /// PostgreSQL's bare "permission denied for table tenants" halfway through.
 fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::Step]) {
-    if !steps.iter().any(|s| s.kind == plan::StepKind::AddForeignKey) {
+    if !steps
+        .iter()
+        .any(|s| s.kind == plan::StepKind::AddForeignKey)
+    {
         return;
     }
     let tenants = ext::ext_relation(c"tenants");
     // SAFETY: an ACL check of the current user on an existing relation, no SQL.
     let (granted, role) = unsafe {
         let user = pgrx::pg_sys::GetUserId();
-        let granted = pgrx::pg_sys::pg_class_aclcheck(tenants.relid, user, pgrx::pg_sys::ACL_REFERENCES as pgrx::pg_sys::AclMode)
-            == pgrx::pg_sys::AclResult::ACLCHECK_OK;
-        (granted, std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(user, false)).to_string_lossy().into_owned())
+        let granted = pgrx::pg_sys::pg_class_aclcheck(
+            tenants.relid,
+            user,
+            pgrx::pg_sys::ACL_REFERENCES as pgrx::pg_sys::AclMode,
+        ) == pgrx::pg_sys::AclResult::ACLCHECK_OK;
+        (
+            granted,
+            std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(user, false))
+                .to_string_lossy()
+                .into_owned(),
+        )
     };
     if !granted {
         errors::references_on_tenants_needed(table, &quote_qualified(ext_schema, "tenants"), &role);
@@ -237,7 +304,8 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     let online = call.online;
     let mut p = prepare(function, tbl, call.clone());
     let table = quote_qualified(&p.state.schema, &p.state.name);
-    let nothing_to_do = |p: &Prepared| p.steps.is_empty() && p.state.registered && p.notes.is_empty();
+    let nothing_to_do =
+        |p: &Prepared| p.steps.is_empty() && p.state.registered && p.notes.is_empty();
     if !nothing_to_do(&p) {
         if online {
             apply::set_online_lock_timeout();
@@ -251,13 +319,22 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
                 if !std::mem::take(&mut first) {
                     p = prepare(function, tbl, call.clone());
                 }
-                crate::locks::for_plan(&p.state, if online { crate::online::next_run(&p.steps) } else { &p.steps })
+                crate::locks::for_plan(
+                    &p.state,
+                    if online {
+                        crate::online::next_run(&p.steps)
+                    } else {
+                        &p.steps
+                    },
+                )
             })
         };
         if online {
             // (the catch raises in turn: nothing observes `p` after an error)
             pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(take))
-                .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| errors::online_lock_timeout(&table))
+                .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| {
+                    errors::online_lock_timeout(&table)
+                })
                 .execute();
         } else {
             take();
@@ -266,8 +343,17 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     let mut lines: Vec<String> = p.notes.clone();
     if nothing_to_do(&p) {
         lines.push(format!("{table} is already tenant-enabled: nothing to do"));
-        lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
-        lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
+        lines.extend(
+            p.warnings
+                .into_iter()
+                .filter(|w| !w.starts_with("partitions follow ")),
+        );
+        lines.extend(enable_partitions(
+            function,
+            &p.state,
+            &p.default_tenant,
+            &p.tenant_column,
+        ));
         return lines;
     }
     require_references_on_tenants(&p.ext_schema, &table, &p.steps);
@@ -277,7 +363,11 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
             // A statement of the online plan that runs on its own (a concurrent index
             // build, a validation) did not complete: the table is half-converted. An
             // error, so that psql's ON_ERROR_STOP and migration tools stop here.
-            let next = p.steps.iter().find(|s| s.standalone).expect("a plan with no run starts with a standalone step");
+            let next = p
+                .steps
+                .iter()
+                .find(|s| s.standalone)
+                .expect("a plan with no run starts with a standalone step");
             errors::online_step_pending(&table, &next.sql);
         }
         lines.extend(apply::apply_online(&p.state, run, &p.default_tenant));
@@ -292,7 +382,13 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         keep_foreign_keys: &p.keep_foreign_keys,
         tenant_column: &p.tenant_column,
     };
-    lines.push(apply::register(&p.ext_schema, &p.state, &p.steps, &p.default_tenant, &lists));
+    lines.push(apply::register(
+        &p.ext_schema,
+        &p.state,
+        &p.steps,
+        &p.default_tenant,
+        &lists,
+    ));
     crate::audit::admin::record(
         DEFAULT_TENANT_ID,
         "relay.tenancy_enabled",
@@ -300,8 +396,17 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         &table,
         serde_json::json!({ "online": online, "actions": lines.clone() }),
     );
-    lines.extend(p.warnings.into_iter().filter(|w| !w.starts_with("partitions follow ")));
-    lines.extend(enable_partitions(function, &p.state, &p.default_tenant, &p.tenant_column));
+    lines.extend(
+        p.warnings
+            .into_iter()
+            .filter(|w| !w.starts_with("partitions follow ")),
+    );
+    lines.extend(enable_partitions(
+        function,
+        &p.state,
+        &p.default_tenant,
+        &p.tenant_column,
+    ));
     lines
 }
 
@@ -320,7 +425,12 @@ fn parents_of(oid: pgrx::pg_sys::Oid) -> Vec<(pgrx::pg_sys::Oid, String)> {
                 &[oid.into()],
             )
             .expect("parents")
-            .filter_map(|r| Some((r.get::<pgrx::pg_sys::Oid>(1).ok()??, r.get::<String>(2).ok()??)))
+            .filter_map(|r| {
+                Some((
+                    r.get::<pgrx::pg_sys::Oid>(1).ok()??,
+                    r.get::<String>(2).ok()??,
+                ))
+            })
             .collect()
     })
 }
@@ -346,7 +456,12 @@ pub fn partitions_of(oid: pgrx::pg_sys::Oid) -> Vec<(pgrx::pg_sys::Oid, String)>
 /// security forced, relay's policies and the TRUNCATE guard, which PostgreSQL does
 /// not carry from parent to partition, so that querying a partition directly is
 /// isolated too). Sub-partitioned partitions recurse.
-fn enable_partitions(function: &str, state: &catalog::TableState, default_tenant: &str, tenant_column: &str) -> Vec<String> {
+fn enable_partitions(
+    function: &str,
+    state: &catalog::TableState,
+    default_tenant: &str,
+    tenant_column: &str,
+) -> Vec<String> {
     if state.relkind != "p" {
         return Vec::new();
     }
@@ -378,9 +493,25 @@ fn relay_tenancy_plan_v2(
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
     tenant_column: default!(Option<String>, "NULL"),
     online: default!(Option<bool>, "false"),
-) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
     let online = online.unwrap_or_else(|| errors::null_argument("relay_tenancy_plan", "online"));
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online };
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online,
+    };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 
@@ -395,14 +526,34 @@ fn relay_tenancy_plan(
     primary_key: default!(Option<String>, "'global'"),
     keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
     tenant_column: default!(Option<String>, "NULL"),
-) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
-    let call = CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
 
 /// The body of relay_tenancy_plan: (step, lock, action, statement) rows.
 /// Warnings (views left open) come as step 0, with no lock and no statement.
-pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<(i32, String, String, String)> {
+pub fn plan_steps(
+    function: &str,
+    tbl: Option<RegClass>,
+    call: CallOptions,
+) -> Vec<(i32, String, String, String)> {
     let again = call.clone();
     let p = prepare(function, tbl, call);
     if !again.online {
@@ -413,11 +564,20 @@ pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> V
     // that nothing is left and says so.
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let call_sql = online_call_sql(&p.ext_schema, &table, &again);
-    let mut rows: Vec<_> = p.warnings.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
+    let mut rows: Vec<_> = p
+        .warnings
+        .into_iter()
+        .map(|w| (0, String::new(), w, String::new()))
+        .collect();
     let mut steps = p.steps.into_iter().peekable();
     while let Some(step) = steps.next() {
         if step.standalone {
-            rows.push((rows.len() as i32 + 1, step.lock.as_str().to_string(), step.action, step.sql));
+            rows.push((
+                rows.len() as i32 + 1,
+                step.lock.as_str().to_string(),
+                step.action,
+                step.sql,
+            ));
             continue;
         }
         let mut run = vec![step];
@@ -427,9 +587,17 @@ pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> V
         let lock = run.iter().map(|s| s.lock).max().expect("a run has a step");
         let action = format!(
             "catalog changes, lock_timeout 2s: {}",
-            run.iter().map(|s| s.action.as_str()).collect::<Vec<_>>().join("; ")
+            run.iter()
+                .map(|s| s.action.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         );
-        rows.push((rows.len() as i32 + 1, lock.as_str().to_string(), action, call_sql.clone()));
+        rows.push((
+            rows.len() as i32 + 1,
+            lock.as_str().to_string(),
+            action,
+            call_sql.clone(),
+        ));
     }
     rows.push((
         rows.len() as i32 + 1,
@@ -444,7 +612,14 @@ pub fn plan_steps(function: &str, tbl: Option<RegClass>, call: CallOptions) -> V
 fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String {
     use crate::quote::quote_literal;
     let list = |l: &Vec<Option<String>>| {
-        format!("ARRAY[{}]::text[]", l.iter().flatten().map(|e| quote_literal(e)).collect::<Vec<_>>().join(", "))
+        format!(
+            "ARRAY[{}]::text[]",
+            l.iter()
+                .flatten()
+                .map(|e| quote_literal(e))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     let mut args = vec![quote_literal(table)];
     if let Some(l) = &call.global_unique {
@@ -466,13 +641,25 @@ fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String 
         args.push(format!("tenant_column => {}", quote_literal(c)));
     }
     args.push("online => true".into());
-    format!("SELECT {}.relay_enable_tenancy({})", crate::quote::quote_ident(ext_schema), args.join(", "))
+    format!(
+        "SELECT {}.relay_enable_tenancy({})",
+        crate::quote::quote_ident(ext_schema),
+        args.join(", ")
+    )
 }
 
 /// A dry run's rows: `notes` as step 0 (no lock, no statement), then the steps.
 pub fn plan_rows(notes: Vec<String>, steps: Vec<plan::Step>) -> Vec<(i32, String, String, String)> {
-    let mut rows: Vec<_> = notes.into_iter().map(|w| (0, String::new(), w, String::new())).collect();
-    rows.extend(steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)));
+    let mut rows: Vec<_> = notes
+        .into_iter()
+        .map(|w| (0, String::new(), w, String::new()))
+        .collect();
+    rows.extend(
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)),
+    );
     rows
 }
 
@@ -494,4 +681,3 @@ fn relay_insert_tenant_named(tbl: &str) -> String {
 pub fn server_quote_ident(name: &str) -> String {
     pgrx::spi::quote_identifier(name)
 }
-

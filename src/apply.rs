@@ -10,9 +10,9 @@
 //! with SECURITY_RESTRICTED_OPERATION (`ext::as_role`).
 
 use crate::catalog::TableState;
-use crate::{ext, progress};
 use crate::plan::{Step, StepKind};
 use crate::quote::quote_qualified;
+use crate::{ext, progress};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -42,7 +42,9 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
     pgrx::debug1!("relay_tenancy: {}", step.sql);
     match step.kind {
         StepKind::CheckTenantsExist => {
-            let row = client.select(step.sql.as_str(), Some(1), &[]).expect("tenant check");
+            let row = client
+                .select(step.sql.as_str(), Some(1), &[])
+                .expect("tenant check");
             let row = row.first();
             let missing = row.get::<i64>(1).expect("count").unwrap_or(0);
             if missing > 0 {
@@ -52,7 +54,9 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
             step.report_line(None)
         }
         StepKind::CheckGlobalUnique => {
-            let rows = client.select(step.sql.as_str(), Some(10), &[]).expect("shared values check");
+            let rows = client
+                .select(step.sql.as_str(), Some(10), &[])
+                .expect("shared values check");
             let mut total = 0i64;
             let mut examples = Vec::new();
             for row in rows {
@@ -62,35 +66,54 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
                 examples.push(format!("{value} in tenants {tenants}"));
             }
             if total > 0 {
-                let key = step.action.strip_prefix(crate::undo::SHARED_CHECK_PREFIX).unwrap_or(&step.action);
+                let key = step
+                    .action
+                    .strip_prefix(crate::undo::SHARED_CHECK_PREFIX)
+                    .unwrap_or(&step.action);
                 crate::errors::values_shared_across_tenants(key, total, &examples);
             }
             step.report_line(None)
         }
         StepKind::Backfill => {
             let args = [default_tenant.into()];
-            let done = client.update(step.sql.as_str(), None, &args).expect("backfill");
+            let done = client
+                .update(step.sql.as_str(), None, &args)
+                .expect("backfill");
             step.report_line(Some(done.len()))
         }
         // PostgreSQL NOTICEs that ADD CONSTRAINT ... USING INDEX renames the
         // index; our own line says so already. Quiet for this statement only.
         StepKind::SwapUniqueConstraint => {
             let min_messages = client
-                .select("SELECT pg_catalog.current_setting('client_min_messages')", None, &[])
+                .select(
+                    "SELECT pg_catalog.current_setting('client_min_messages')",
+                    None,
+                    &[],
+                )
                 .and_then(|rows| rows.first().get_one::<String>())
                 .expect("read client_min_messages")
                 .unwrap_or_else(|| "notice".into());
             client
-                .update("SELECT pg_catalog.set_config('client_min_messages', 'warning', true)", None, &[])
+                .update(
+                    "SELECT pg_catalog.set_config('client_min_messages', 'warning', true)",
+                    None,
+                    &[],
+                )
                 .and_then(|_| client.update(step.sql.as_str(), None, &[]))
                 .expect("plan step");
             client
-                .update("SELECT pg_catalog.set_config('client_min_messages', $1, true)", None, &[min_messages.as_str().into()])
+                .update(
+                    "SELECT pg_catalog.set_config('client_min_messages', $1, true)",
+                    None,
+                    &[min_messages.as_str().into()],
+                )
                 .expect("restore client_min_messages");
             step.report_line(None)
         }
         _ => {
-            client.update(step.sql.as_str(), None, &[]).expect("plan step");
+            client
+                .update(step.sql.as_str(), None, &[])
+                .expect("plan step");
             step.report_line(None)
         }
     }
@@ -109,7 +132,11 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
     let _citus = state.distributed.then(ext::citus_ddl_settings);
     let owner = pg_sys::Oid::from(state.owner_oid);
     let table = quote_qualified(&state.schema, &state.name);
-    let size = if steps.iter().any(|s| progress::reads_rows(s.kind)) { progress::table_size(state.oid_datum()) } else { (0, String::new()) };
+    let size = if steps.iter().any(|s| progress::reads_rows(s.kind)) {
+        progress::table_size(state.oid_datum())
+    } else {
+        (0, String::new())
+    };
     steps
         .iter()
         .enumerate()
@@ -166,9 +193,10 @@ pub fn register(
     let before = serde_json::to_string(state).expect("state serializes");
     let steps_json = serde_json::to_string(steps).expect("steps serialize");
     // SAFETY: the name of the current user, from the syscache.
-    let caller = unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
-        .to_string_lossy()
-        .into_owned();
+    let caller =
+        unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
+            .to_string_lossy()
+            .into_owned();
     let args = [
         state.oid_datum().into(),
         default_tenant.into(),
@@ -182,17 +210,26 @@ pub fn register(
     ext::refuse_foreign_triggers(c"relay_tables");
     ext::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));
     ext::registration_changed(state.oid_datum());
-    format!("registered {} in {registry}", quote_qualified(&state.schema, &state.name))
+    format!(
+        "registered {} in {registry}",
+        quote_qualified(&state.schema, &state.name)
+    )
 }
 
 /// Remove table `state` from relay_tables (relay_disable_tenancy's last step).
 pub fn deregister(ext_schema: &str, state: &TableState) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
-    let sql = format!("DELETE FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid");
+    let sql =
+        format!("DELETE FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid");
     ext::refuse_foreign_triggers(c"relay_tables");
-    ext::as_extension_owner(|| Spi::run_with_args(&sql, &[state.oid_datum().into()]).expect("registry delete"));
+    ext::as_extension_owner(|| {
+        Spi::run_with_args(&sql, &[state.oid_datum().into()]).expect("registry delete")
+    });
     ext::registration_changed(state.oid_datum());
-    format!("removed {} from {registry}", quote_qualified(&state.schema, &state.name))
+    format!(
+        "removed {} from {registry}",
+        quote_qualified(&state.schema, &state.name)
+    )
 }
 
 /// The lock_timeout of an online run's catalog steps when the session sets none.
@@ -215,6 +252,8 @@ pub fn apply_online(state: &TableState, steps: &[Step], default_tenant: &str) ->
     set_online_lock_timeout();
     let table = quote_qualified(&state.schema, &state.name);
     pgrx::PgTryBuilder::new(|| apply(state, steps, default_tenant))
-        .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| crate::errors::online_lock_timeout(&table))
+        .catch_when(pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, |_| {
+            crate::errors::online_lock_timeout(&table)
+        })
         .execute()
 }

@@ -525,11 +525,20 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
                     pgrx::PgOid::from(pgrx::pg_sys::TEXTOID),
                     pgrx::PgOid::from(pgrx::pg_sys::TEXTOID),
                 ];
-                *cached = Some(client.prepare(TABLE_STATE_SQL, &types).expect("prepare catalog query").keep());
+                *cached = Some(
+                    client
+                        .prepare(TABLE_STATE_SQL, &types)
+                        .expect("prepare catalog query")
+                        .keep(),
+                );
             }
             let plan = cached.as_ref().expect("prepared above");
             client
-                .select(plan, Some(1), &[oid.into(), ext_schema.into(), tenant_column.into()])
+                .select(
+                    plan,
+                    Some(1),
+                    &[oid.into(), ext_schema.into(), tenant_column.into()],
+                )
                 .expect("catalog query")
                 .first()
                 .get_one::<String>()
@@ -537,11 +546,16 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
                 .expect("the table was resolved by regclass, so it exists")
         })
     });
-    let mut state: TableState = serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    let mut state: TableState =
+        serde_json::from_str(&json).expect("catalog JSON matches TableState");
     state.distributed = crate::ext::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
     state.scaled_out = crate::ext::tenants_in_citus();
     for fk in &mut state.foreign_keys {
-        let other = if fk.outgoing { fk.parent_oid } else { fk.child_oid };
+        let other = if fk.outgoing {
+            fk.parent_oid
+        } else {
+            fk.child_oid
+        };
         if other == state.oid {
             fk.other_registered = true;
             continue;
@@ -576,13 +590,23 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
                 )
                 .expect("registry lookup");
             if rows.is_empty() {
-                return (Vec::new(), Vec::new(), crate::plan::TENANT_COLUMN.to_string());
+                return (
+                    Vec::new(),
+                    Vec::new(),
+                    crate::plan::TENANT_COLUMN.to_string(),
+                );
             }
             let row = rows.first();
             (
-                row.get::<Vec<String>>(1).expect("global_unique").unwrap_or_default(),
-                row.get::<Vec<String>>(2).expect("keep_foreign_keys").unwrap_or_default(),
-                row.get::<String>(3).expect("tenant_column").unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string()),
+                row.get::<Vec<String>>(1)
+                    .expect("global_unique")
+                    .unwrap_or_default(),
+                row.get::<Vec<String>>(2)
+                    .expect("keep_foreign_keys")
+                    .unwrap_or_default(),
+                row.get::<String>(3)
+                    .expect("tenant_column")
+                    .unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string()),
             )
         })
     });
@@ -593,7 +617,13 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
 /// steps taken on its behalf, plus the steps of every registered table (a foreign key
 /// between two tenant tables is changed by whichever end was enabled second). `None`
 /// when the table is not registered. Read as the extension's owner.
-pub fn registry_history(oid: pgrx::pg_sys::Oid) -> Option<(TableState, Vec<crate::undo::RecordedStep>, Vec<crate::undo::RecordedStep>)> {
+pub fn registry_history(
+    oid: pgrx::pg_sys::Oid,
+) -> Option<(
+    TableState,
+    Vec<crate::undo::RecordedStep>,
+    Vec<crate::undo::RecordedStep>,
+)> {
     use pgrx::prelude::*;
     let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
     let sql = format!(
@@ -607,7 +637,9 @@ pub fn registry_history(oid: pgrx::pg_sys::Oid) -> Option<(TableState, Vec<crate
     );
     crate::ext::as_extension_owner(|| {
         Spi::connect(|client| {
-            let rows = client.select(&sql, Some(1), &[oid.into()]).expect("registry history");
+            let rows = client
+                .select(&sql, Some(1), &[oid.into()])
+                .expect("registry history");
             let row = rows.first();
             let before = row.get::<pgrx::JsonB>(1).expect("before")?;
             let steps = |i: usize| -> Vec<crate::undo::RecordedStep> {
@@ -616,7 +648,8 @@ pub fn registry_history(oid: pgrx::pg_sys::Oid) -> Option<(TableState, Vec<crate
                     .and_then(|j| serde_json::from_value(j.0).ok())
                     .unwrap_or_default()
             };
-            let original: TableState = serde_json::from_value(before.0).expect("the registry's state parses");
+            let original: TableState =
+                serde_json::from_value(before.0).expect("the registry's state parses");
             Some((original, steps(2), steps(3)))
         })
     })

@@ -41,7 +41,9 @@ pub fn current_setting(name: &CStr) -> Option<String> {
     if value.is_null() {
         return None;
     }
-    let value = unsafe { CStr::from_ptr(value) }.to_string_lossy().into_owned();
+    let value = unsafe { CStr::from_ptr(value) }
+        .to_string_lossy()
+        .into_owned();
     (!value.is_empty()).then_some(value)
 }
 
@@ -86,13 +88,19 @@ fn relay_policy_tenant_named(tbl: &str) -> Option<String> {
 /// The session's tenant as the type of a tenant column that is not text: None when
 /// unset, or when it is not of that type (it can name no row then, like an unknown
 /// tenant); under relay.require_tenant both are errors naming the table.
-fn typed_tenant<T>(table: impl Fn() -> String, type_name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+fn typed_tenant<T>(
+    table: impl Fn() -> String,
+    type_name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
     let tenant = current_tenant();
     match tenant.as_deref().map(|t| (t, parse(t))) {
         None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&table()),
         None => None,
         Some((_, Some(value))) => Some(value),
-        Some((t, None)) if REQUIRE_TENANT.get() => errors::tenant_not_of_type(t, type_name, &table()),
+        Some((t, None)) if REQUIRE_TENANT.get() => {
+            errors::tenant_not_of_type(t, type_name, &table())
+        }
         Some((_, None)) => None,
     }
 }
@@ -141,13 +149,16 @@ pub fn insert_tenant(table: impl Fn() -> String) -> String {
 
 fn insert_tenant_uuid(table: impl Fn() -> String) -> pgrx::Uuid {
     let tenant = insert_tenant(&table);
-    let bytes = parse_uuid(&tenant).unwrap_or_else(|| errors::tenant_not_of_type(&tenant, "uuid", &table()));
+    let bytes = parse_uuid(&tenant)
+        .unwrap_or_else(|| errors::tenant_not_of_type(&tenant, "uuid", &table()));
     pgrx::Uuid::from_bytes(bytes)
 }
 
 fn insert_tenant_bigint(table: impl Fn() -> String) -> i64 {
     let tenant = insert_tenant(&table);
-    tenant.parse::<i64>().unwrap_or_else(|_| errors::tenant_not_of_type(&tenant, "bigint", &table()))
+    tenant
+        .parse::<i64>()
+        .unwrap_or_else(|_| errors::tenant_not_of_type(&tenant, "bigint", &table()))
 }
 
 /// Column default of a uuid tenant column: the session's tenant, or an error.
@@ -179,7 +190,8 @@ fn relay_insert_tenant_bigint_named(tbl: &str) -> i64 {
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, true)) -> String {
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
-    let is_local = is_local.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "is_local"));
+    let is_local =
+        is_local.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "is_local"));
     if signed::mode() == signed::ContextMode::Signed && !ext::role_sees_every_tenant() {
         errors::tenant_needs_token();
     }
@@ -198,7 +210,11 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, tru
 /// application's claim; the token proves the tenant). A bad or expired token, and an
 /// unknown or suspended tenant, all get the same answer (28000).
 #[pg_extern(volatile, parallel_unsafe, name = "relay_set_tenant")]
-fn relay_set_tenant_signed(tenant: Option<String>, token: Option<String>, actor: default!(Option<String>, "NULL")) -> String {
+fn relay_set_tenant_signed(
+    tenant: Option<String>,
+    token: Option<String>,
+    actor: default!(Option<String>, "NULL"),
+) -> String {
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
     let token = token.unwrap_or_else(|| errors::token_rejected());
     signed::require_valid_token(&tenant, &token);
@@ -221,11 +237,15 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
     }
     // A WITH HOLD cursor keeps the rows it read for the previous tenant.
     let switching = current_tenant().is_some_and(|now| now != tenant);
-    let holdable = if !switching { None } else { Spi::get_one::<String>(
-        "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.name), ', ' ORDER BY c.name)
+    let holdable = if !switching {
+        None
+    } else {
+        Spi::get_one::<String>(
+            "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.name), ', ' ORDER BY c.name)
            FROM pg_catalog.pg_cursor() c WHERE c.is_holdable",
-    )
-    .expect("cursor lookup") };
+        )
+        .expect("cursor lookup")
+    };
     if let Some(cursors) = holdable {
         errors::holdable_cursors_open(&cursors);
     }
@@ -248,9 +268,17 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
     }
     signed::as_relay_setting(|| {
         if citus {
-            Spi::run(&format!("{scope} app.current_tenant_id = {}", quote_literal(tenant))).expect("SET");
+            Spi::run(&format!(
+                "{scope} app.current_tenant_id = {}",
+                quote_literal(tenant)
+            ))
+            .expect("SET");
             if let Some(actor) = actor {
-                Spi::run(&format!("{scope} app.current_actor_id = {}", quote_literal(actor))).expect("SET");
+                Spi::run(&format!(
+                    "{scope} app.current_actor_id = {}",
+                    quote_literal(actor)
+                ))
+                .expect("SET");
             }
         } else {
             // What SET (LOCAL) does, without parsing a statement through SPI.
@@ -265,8 +293,13 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
 /// `SET [LOCAL] name = value`, as PostgreSQL's SET runs it (same source and action,
 /// so the setting's check hook sees what it would see for the statement).
 fn set_directly(name: &CStr, value: &str, is_local: bool) {
-    let value = std::ffi::CString::new(value).unwrap_or_else(|_| errors::null_argument("relay_set_tenant", "tenant"));
-    let action = if is_local { pgrx::pg_sys::GucAction::GUC_ACTION_LOCAL } else { pgrx::pg_sys::GucAction::GUC_ACTION_SET };
+    let value = std::ffi::CString::new(value)
+        .unwrap_or_else(|_| errors::null_argument("relay_set_tenant", "tenant"));
+    let action = if is_local {
+        pgrx::pg_sys::GucAction::GUC_ACTION_LOCAL
+    } else {
+        pgrx::pg_sys::GucAction::GUC_ACTION_SET
+    };
     // SAFETY: a GUC assignment inside a transaction; errors are PostgreSQL errors.
     unsafe {
         pgrx::pg_sys::set_config_option(

@@ -20,14 +20,32 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
     let ext_schema = extension_schema();
     api::lock_table_calls(oid);
     let tenant_column = catalog::registry_lists(oid).map(|(_, _, c)| c);
-    let mut state = catalog::read(oid, &ext_schema, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN));
-    state.parent_registered = state.parent_oid.is_some_and(|p| ext::registered_now(pg_sys::Oid::from(p)));
+    let mut state = catalog::read(
+        oid,
+        &ext_schema,
+        tenant_column
+            .as_deref()
+            .unwrap_or(crate::plan::TENANT_COLUMN),
+    );
+    state.parent_registered = state
+        .parent_oid
+        .is_some_and(|p| ext::registered_now(pg_sys::Oid::from(p)));
     let table = quote_qualified(&state.schema, &state.name);
-    let (Some(tenant_column), Some((original, own_steps, all_steps))) = (tenant_column, catalog::registry_history(oid)) else {
-        errors::not_tenant_enabled(function, &table, &quote_qualified(&ext_schema, "relay_tables"))
+    let (Some(tenant_column), Some((original, own_steps, all_steps))) =
+        (tenant_column, catalog::registry_history(oid))
+    else {
+        errors::not_tenant_enabled(
+            function,
+            &table,
+            &quote_qualified(&ext_schema, "relay_tables"),
+        )
     };
     if !with_parent && state.parent_registered {
-        errors::partition_follows_parent(function, &table, state.parent.as_deref().unwrap_or_default());
+        errors::partition_follows_parent(
+            function,
+            &table,
+            state.parent.as_deref().unwrap_or_default(),
+        );
     }
     let input = undo::UndoInput {
         original: &original,
@@ -37,8 +55,13 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
         tenant_column: &tenant_column,
         drop_column,
     };
-    let undo = undo::plan_undo(&input).unwrap_or_else(|e| errors::plan_error_doing(&table, e, "disable tenancy on"));
-    Prepared { ext_schema, state, undo }
+    let undo = undo::plan_undo(&input)
+        .unwrap_or_else(|e| errors::plan_error_doing(&table, e, "disable tenancy on"));
+    Prepared {
+        ext_schema,
+        state,
+        undo,
+    }
 }
 
 /// The table and its tenant-enabled partitions at every level, deepest first, the
@@ -63,8 +86,14 @@ fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
     tables
 }
 
-fn table_arg(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -> (pg_sys::Oid, bool) {
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+fn table_arg(
+    function: &str,
+    tbl: Option<RegClass>,
+    drop_column: Option<bool>,
+) -> (pg_sys::Oid, bool) {
+    let tbl = tbl
+        .unwrap_or_else(|| errors::null_argument(function, "tbl"))
+        .require(function);
     let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(function, "drop_column"));
     // Citus refuses most of the undo on a distributed table (a unique key without the
     // distribution column, changes to that column): back to a local table first.
@@ -79,14 +108,22 @@ fn table_arg(function: &str, tbl: Option<RegClass>, drop_column: Option<bool>) -
 /// and the tenant column dropped when asked and relay added it. A partitioned table's
 /// partitions go back first. Returns one line per action taken.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_disable_tenancy(tbl: Option<RegClass>, drop_column: default!(Option<bool>, "false")) -> SetOfIterator<'static, String> {
+fn relay_disable_tenancy(
+    tbl: Option<RegClass>,
+    drop_column: default!(Option<bool>, "false"),
+) -> SetOfIterator<'static, String> {
     let (oid, drop_column) = table_arg("relay_disable_tenancy", tbl, drop_column);
     let tables = with_partitions(oid);
     lock_everything(&tables, drop_column);
     let mut lines = Vec::new();
     for (table, is_partition) in tables {
         // A partition's column belongs to its parent: it goes with the parent's.
-        let p = prepare("relay_disable_tenancy", table, drop_column && !is_partition, is_partition);
+        let p = prepare(
+            "relay_disable_tenancy",
+            table,
+            drop_column && !is_partition,
+            is_partition,
+        );
         let mut done = p.undo.notes.clone();
         done.extend(apply::apply(&p.state, &p.undo.steps, ""));
         done.push(apply::deregister(&p.ext_schema, &p.state));
@@ -110,7 +147,12 @@ fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
     crate::locks::take_all("relay_disable_tenancy", || {
         let mut wanted: Vec<(u32, crate::plan::Lock)> = Vec::new();
         for (table, is_partition) in tables {
-            let p = prepare("relay_disable_tenancy", *table, drop_column && !is_partition, *is_partition);
+            let p = prepare(
+                "relay_disable_tenancy",
+                *table,
+                drop_column && !is_partition,
+                *is_partition,
+            );
             for (oid, lock) in crate::locks::for_plan(&p.state, &p.undo.steps) {
                 crate::locks::want_in(&mut wanted, oid, lock);
             }
@@ -127,12 +169,25 @@ fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
 fn relay_disable_tenancy_plan(
     tbl: Option<RegClass>,
     drop_column: default!(Option<bool>, "false"),
-) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
     let (oid, drop_column) = table_arg("relay_disable_tenancy_plan", tbl, drop_column);
     let mut notes = Vec::new();
     let mut steps = Vec::new();
     for (table, is_partition) in with_partitions(oid) {
-        let p = prepare("relay_disable_tenancy_plan", table, drop_column && !is_partition, is_partition);
+        let p = prepare(
+            "relay_disable_tenancy_plan",
+            table,
+            drop_column && !is_partition,
+            is_partition,
+        );
         notes.extend(p.undo.notes);
         steps.extend(p.undo.steps);
     }

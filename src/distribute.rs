@@ -14,7 +14,9 @@
 //! planned again, so a re-run does what is left.
 
 use crate::ext;
-use crate::plan::{direct_rule, distributed_default, printed_rule, Lock, ACCESS_POLICY_NAME, POLICY_NAME};
+use crate::plan::{
+    direct_rule, distributed_default, printed_rule, Lock, ACCESS_POLICY_NAME, POLICY_NAME,
+};
 use crate::quote::{quote_ident, quote_literal};
 use pgrx::prelude::*;
 
@@ -97,18 +99,40 @@ pub struct Step {
 pub enum Refusal {
     NoTenantTables,
     /// A primary key, unique or exclusion constraint without the tenant column.
-    KeyWithoutTenant { table: String, constraint: String, kind: char, columns: Vec<String>, tenant_column: String },
+    KeyWithoutTenant {
+        table: String,
+        constraint: String,
+        kind: char,
+        columns: Vec<String>,
+        tenant_column: String,
+    },
     /// A foreign key between tenant tables without the tenant column.
-    ForeignKeyWithoutTenant { table: String, constraint: String, referenced: String, tenant_column: String },
+    ForeignKeyWithoutTenant {
+        table: String,
+        constraint: String,
+        referenced: String,
+        tenant_column: String,
+    },
     /// A foreign key on the tenant column whose action sets columns (SET NULL / SET
     /// DEFAULT): Citus refuses it on the distribution column.
-    ForeignKeySetsColumns { table: String, constraint: String, definition: String },
+    ForeignKeySetsColumns {
+        table: String,
+        constraint: String,
+        definition: String,
+    },
     /// Captured by relay_enable_audit: capture on distributed tables is not supported.
-    Audited { table: String },
+    Audited {
+        table: String,
+    },
     /// Foreign keys between tenant tables that form a cycle: no order distributes them.
-    ForeignKeyCycle { tables: Vec<String> },
+    ForeignKeyCycle {
+        tables: Vec<String>,
+    },
     /// Citus already placed the table in another way.
-    AlreadyPlaced { table: String, how: String },
+    AlreadyPlaced {
+        table: String,
+        how: String,
+    },
 }
 
 const MERGE_TRIGGER: &str = "relay_default_tenant_merge";
@@ -120,16 +144,30 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     }
     let tenant_ids: Vec<u32> = state.tables.iter().map(|t| t.relid).collect();
     let name_of = |relid: u32| {
-        state.tables.iter().find(|t| t.relid == relid).map(|t| t.name.clone())
-            .or_else(|| std::iter::once(&state.tenants).chain(&state.shared).find(|s| s.relid == relid).map(|s| s.name.clone()))
+        state
+            .tables
+            .iter()
+            .find(|t| t.relid == relid)
+            .map(|t| t.name.clone())
+            .or_else(|| {
+                std::iter::once(&state.tenants)
+                    .chain(&state.shared)
+                    .find(|s| s.relid == relid)
+                    .map(|s| s.name.clone())
+            })
             .unwrap_or_else(|| relid.to_string())
     };
     for t in &state.tables {
         if !matches!(t.placement, Placement::Local | Placement::Distributed(_)) {
-            return Err(Refusal::AlreadyPlaced { table: t.name.clone(), how: placement_label(t.placement).into() });
+            return Err(Refusal::AlreadyPlaced {
+                table: t.name.clone(),
+                how: placement_label(t.placement).into(),
+            });
         }
         if t.audited {
-            return Err(Refusal::Audited { table: t.name.clone() });
+            return Err(Refusal::Audited {
+                table: t.name.clone(),
+            });
         }
         for k in &t.keys {
             let has_tenant = k.columns.contains(&t.tenant_column);
@@ -144,7 +182,11 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
                     })
                 }
                 'f' if has_tenant && k.sets_columns => {
-                    return Err(Refusal::ForeignKeySetsColumns { table: t.name.clone(), constraint: k.name.clone(), definition: k.definition.clone() })
+                    return Err(Refusal::ForeignKeySetsColumns {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        definition: k.definition.clone(),
+                    })
                 }
                 'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
                     return Err(Refusal::ForeignKeyWithoutTenant {
@@ -159,14 +201,33 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
         }
     }
     let order = parents_first(state)?;
-    let to_reference: Vec<u32> = std::iter::once(&state.tenants).chain(&state.shared).filter(|s| s.placement == Placement::Local).map(|s| s.relid).collect();
-    let local = || state.tables.iter().filter(|t| t.placement == Placement::Local);
+    let to_reference: Vec<u32> = std::iter::once(&state.tenants)
+        .chain(&state.shared)
+        .filter(|s| s.placement == Placement::Local)
+        .map(|s| s.relid)
+        .collect();
+    let local = || {
+        state
+            .tables
+            .iter()
+            .filter(|t| t.placement == Placement::Local)
+    };
     let mut steps = Vec::new();
     // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
     //    policies) and its column default, both naming the table as text.
     for t in local() {
-        let initplan = printed_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
-        let rule = direct_rule(&state.ext_schema, &t.name, &quote_ident(&t.tenant_column), &t.type_key);
+        let initplan = printed_rule(
+            &state.ext_schema,
+            &t.name,
+            &quote_ident(&t.tenant_column),
+            &t.type_key,
+        );
+        let rule = direct_rule(
+            &state.ext_schema,
+            &t.name,
+            &quote_ident(&t.tenant_column),
+            &t.type_key,
+        );
         for (policy, using) in &t.policies {
             if *using == initplan {
                 steps.push(Step {
@@ -191,17 +252,38 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     //    Citus would otherwise turn the referencing tables into Citus local tables.
     let mut readd = Vec::new();
     for t in local() {
-        for k in t.keys.iter().filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r))) {
+        for k in t
+            .keys
+            .iter()
+            .filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r)))
+        {
             steps.push(Step {
                 lock: Lock::AccessExclusive,
-                action: format!("dropped foreign key {} of {} for now (re-added once {} is a reference table)", k.name, t.name, name_of(k.references.expect("filtered"))),
-                sql: format!("ALTER TABLE {} DROP CONSTRAINT {}", t.name, quote_ident(&k.name)),
+                action: format!(
+                    "dropped foreign key {} of {} for now (re-added once {} is a reference table)",
+                    k.name,
+                    t.name,
+                    name_of(k.references.expect("filtered"))
+                ),
+                sql: format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    t.name,
+                    quote_ident(&k.name)
+                ),
                 changes: Some(t.relid),
             });
             readd.push(Step {
                 lock: Lock::ShareRowExclusive,
-                action: format!("re-added foreign key {} of {} (checks every row)", k.name, t.name),
-                sql: format!("ALTER TABLE {} ADD CONSTRAINT {} {}", t.name, quote_ident(&k.name), k.definition),
+                action: format!(
+                    "re-added foreign key {} of {} (checks every row)",
+                    k.name, t.name
+                ),
+                sql: format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                    t.name,
+                    quote_ident(&k.name),
+                    k.definition
+                ),
                 changes: Some(t.relid),
             });
         }
@@ -209,13 +291,32 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     // A text tenant column references tenants; a table tenant-enabled after
     // tenants became a reference table waits for its key until it is distributed.
     for t in local().filter(|t| t.type_key == "text") {
-        let has = t.keys.iter().any(|k| k.kind == 'f' && k.references == Some(state.tenants.relid) && k.columns == [t.tenant_column.clone()]);
+        let has = t.keys.iter().any(|k| {
+            k.kind == 'f'
+                && k.references == Some(state.tenants.relid)
+                && k.columns == [t.tenant_column.clone()]
+        });
         if !has {
-            let name = crate::quote::choose_name(&t.relname, &format!("_{}_fkey", t.tenant_column), &|n| t.keys.iter().any(|k| k.name == n));
+            let name = crate::quote::choose_name(
+                &t.relname,
+                &format!("_{}_fkey", t.tenant_column),
+                &|n| t.keys.iter().any(|k| k.name == n),
+            );
             readd.push(Step {
                 lock: Lock::ShareRowExclusive,
-                action: format!("added foreign key {} ({}) REFERENCES {}(id) (checks every row)", quote_ident(&name), quote_ident(&t.tenant_column), state.tenants.name),
-                sql: format!("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}(id)", t.name, quote_ident(&name), quote_ident(&t.tenant_column), state.tenants.name),
+                action: format!(
+                    "added foreign key {} ({}) REFERENCES {}(id) (checks every row)",
+                    quote_ident(&name),
+                    quote_ident(&t.tenant_column),
+                    state.tenants.name
+                ),
+                sql: format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}(id)",
+                    t.name,
+                    quote_ident(&name),
+                    quote_ident(&t.tenant_column),
+                    state.tenants.name
+                ),
                 changes: Some(t.relid),
             });
         }
@@ -224,7 +325,10 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     if state.tenants.placement == Placement::Local && state.tenants_merge_trigger {
         steps.push(Step {
             lock: Lock::AccessExclusive,
-            action: format!("dropped trigger {MERGE_TRIGGER} on {} (it would fire on the workers' copies)", state.tenants.name),
+            action: format!(
+                "dropped trigger {MERGE_TRIGGER} on {} (it would fire on the workers' copies)",
+                state.tenants.name
+            ),
             sql: format!("DROP TRIGGER {MERGE_TRIGGER} ON {}", state.tenants.name),
             changes: None,
         });
@@ -235,14 +339,27 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
             Placement::Local => steps.push(Step {
                 lock: Lock::Share,
                 action: format!("made {} a reference table (a copy on every node)", s.name),
-                sql: format!("SELECT pg_catalog.create_reference_table({})", quote_literal(&s.name)),
+                sql: format!(
+                    "SELECT pg_catalog.create_reference_table({})",
+                    quote_literal(&s.name)
+                ),
                 changes: None,
             }),
-            other => return Err(Refusal::AlreadyPlaced { table: s.name.clone(), how: placement_label(other).into() }),
+            other => {
+                return Err(Refusal::AlreadyPlaced {
+                    table: s.name.clone(),
+                    how: placement_label(other).into(),
+                })
+            }
         }
     }
     // 4. the tenant tables, co-located, parents first.
-    let mut colocate = state.tables.iter().filter(|t| matches!(t.placement, Placement::Distributed(_))).map(|t| t.name.clone()).min();
+    let mut colocate = state
+        .tables
+        .iter()
+        .filter(|t| matches!(t.placement, Placement::Distributed(_)))
+        .map(|t| t.name.clone())
+        .min();
     for t in order {
         if t.placement != Placement::Local {
             continue;
@@ -250,18 +367,28 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
         let sql = match (&colocate, shard_count) {
             (Some(with), _) => format!(
                 "SELECT pg_catalog.create_distributed_table({}, {}, colocate_with => {})",
-                quote_literal(&t.name), quote_literal(&t.tenant_column), quote_literal(with)
+                quote_literal(&t.name),
+                quote_literal(&t.tenant_column),
+                quote_literal(with)
             ),
             (None, Some(n)) => format!(
                 "SELECT pg_catalog.create_distributed_table({}, {}, shard_count => {n})",
-                quote_literal(&t.name), quote_literal(&t.tenant_column)
+                quote_literal(&t.name),
+                quote_literal(&t.tenant_column)
             ),
-            (None, None) => format!("SELECT pg_catalog.create_distributed_table({}, {})", quote_literal(&t.name), quote_literal(&t.tenant_column)),
+            (None, None) => format!(
+                "SELECT pg_catalog.create_distributed_table({}, {})",
+                quote_literal(&t.name),
+                quote_literal(&t.tenant_column)
+            ),
         };
         steps.push(Step {
             lock: Lock::Share,
             action: match &colocate {
-                Some(with) => format!("distributed {} on {}, co-located with {with}", t.name, t.tenant_column),
+                Some(with) => format!(
+                    "distributed {} on {}, co-located with {with}",
+                    t.name, t.tenant_column
+                ),
                 None => format!("distributed {} on {}", t.name, t.tenant_column),
             },
             sql,
@@ -272,13 +399,19 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     // 5. the foreign keys of step 2, now from distributed to reference tables.
     steps.extend(readd);
     // 6. The rows copied into shards stay on disk in the original relations, unseen.
-    for name in std::iter::once(&state.tenants).chain(&state.shared).filter(|s| s.placement == Placement::Local).map(|s| &s.name)
+    for name in std::iter::once(&state.tenants)
+        .chain(&state.shared)
+        .filter(|s| s.placement == Placement::Local)
+        .map(|s| &s.name)
         .chain(local().map(|t| &t.name))
     {
         steps.push(Step {
             lock: Lock::AccessExclusive,
             action: format!("removed the local copy of {name}'s rows (now in its shards)"),
-            sql: format!("SELECT pg_catalog.truncate_local_data_after_distributing_table({})", quote_literal(name)),
+            sql: format!(
+                "SELECT pg_catalog.truncate_local_data_after_distributing_table({})",
+                quote_literal(name)
+            ),
             changes: None,
         });
     }
@@ -295,7 +428,9 @@ fn placement_label(p: Placement) -> &'static str {
         Placement::Local => "a local table",
         Placement::Reference => "a reference table",
         Placement::Distributed(_) => "a distributed table",
-        Placement::Other => "a Citus table of another kind (a Citus local or append-distributed table)",
+        Placement::Other => {
+            "a Citus table of another kind (a Citus local or append-distributed table)"
+        }
     }
 }
 
@@ -308,9 +443,13 @@ fn parents_first(state: &State) -> Result<Vec<&TenantTable>, Refusal> {
     let mut order = Vec::new();
     while !left.is_empty() {
         let ready = left.iter().position(|t| {
-            t.keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references).all(|r| {
-                r == t.relid || done.contains(&r) || !state.tables.iter().any(|o| o.relid == r)
-            })
+            t.keys
+                .iter()
+                .filter(|k| k.kind == 'f')
+                .filter_map(|k| k.references)
+                .all(|r| {
+                    r == t.relid || done.contains(&r) || !state.tables.iter().any(|o| o.relid == r)
+                })
         });
         match ready {
             Some(i) => {
@@ -318,7 +457,11 @@ fn parents_first(state: &State) -> Result<Vec<&TenantTable>, Refusal> {
                 done.push(t.relid);
                 order.push(t);
             }
-            None => return Err(Refusal::ForeignKeyCycle { tables: left.iter().map(|t| t.name.clone()).collect() }),
+            None => {
+                return Err(Refusal::ForeignKeyCycle {
+                    tables: left.iter().map(|t| t.name.clone()).collect(),
+                })
+            }
         }
     }
     Ok(order)
@@ -438,8 +581,23 @@ fn look(schema: &str) -> State {
                     .expect("default")
                     .next()
                     .and_then(|r| r.get::<String>(1).unwrap());
-                shared_ids.extend(keys.iter().filter(|k| k.kind == 'f').filter_map(|k| k.references));
-                tables.push(TenantTable { relid, name, relname, tenant_column, type_key, keys, policies, default, audited, placement: placement(relid) });
+                shared_ids.extend(
+                    keys.iter()
+                        .filter(|k| k.kind == 'f')
+                        .filter_map(|k| k.references),
+                );
+                tables.push(TenantTable {
+                    relid,
+                    name,
+                    relname,
+                    tenant_column,
+                    type_key,
+                    keys,
+                    policies,
+                    default,
+                    audited,
+                    placement: placement(relid),
+                });
             }
             let tenant_ids: Vec<u32> = tables.iter().map(|t| t.relid).collect();
             shared_ids.sort_unstable();
@@ -473,7 +631,11 @@ fn look(schema: &str) -> State {
             State {
                 ext_schema: ext_schema.clone(),
                 tables,
-                tenants: SharedTable { relid: tenants_relid, name: crate::quote::quote_qualified(&tenants.schema, "tenants"), placement: placement(tenants_relid) },
+                tenants: SharedTable {
+                    relid: tenants_relid,
+                    name: crate::quote::quote_qualified(&tenants.schema, "tenants"),
+                    placement: placement(tenants_relid),
+                },
                 tenants_merge_trigger: merge,
                 shared,
             }
@@ -487,12 +649,16 @@ fn planned(function: &str, schema: &str, shard_count: Option<i32>) -> Vec<Step> 
         crate::errors::raise(
             pgrx::pg_sys::errcodes::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("{function}: shard_count must be at least 1"),
-            format!("shard_count => {} was given.", shard_count.unwrap_or_default()),
+            format!(
+                "shard_count => {} was given.",
+                shard_count.unwrap_or_default()
+            ),
             "Leave it NULL for Citus's citus.shard_count, or pass a positive number.".into(),
         );
     }
     let state = look(schema);
-    plan(&state, shard_count).unwrap_or_else(|r| crate::errors::distribute_refused(function, schema, r))
+    plan(&state, shard_count)
+        .unwrap_or_else(|r| crate::errors::distribute_refused(function, schema, r))
 }
 
 fn schema_arg(function: &str, schema: Option<String>) -> String {
@@ -506,23 +672,41 @@ fn schema_arg(function: &str, schema: Option<String>) -> String {
 fn relay_distribute_plan(
     schema: default!(Option<String>, "'public'"),
     shard_count: default!(Option<i32>, "NULL"),
-) -> TableIterator<'static, (name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
     let schema = schema_arg("relay_distribute_plan", schema);
     let steps = planned("relay_distribute_plan", &schema, shard_count);
     TableIterator::new(
-        steps.into_iter().enumerate().map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql)).collect::<Vec<_>>(),
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as i32 + 1, s.lock.as_str().to_string(), s.action, s.sql))
+            .collect::<Vec<_>>(),
     )
 }
 
 /// Distribute `schema`'s tenant tables with Citus (on the coordinator). Returns one
 /// line per step taken; nothing when everything is distributed already.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_distribute(schema: default!(Option<String>, "'public'"), shard_count: default!(Option<i32>, "NULL")) -> SetOfIterator<'static, String> {
+fn relay_distribute(
+    schema: default!(Option<String>, "'public'"),
+    shard_count: default!(Option<i32>, "NULL"),
+) -> SetOfIterator<'static, String> {
     let schema = schema_arg("relay_distribute", schema);
     if !citus_installed() {
         crate::errors::citus_missing("relay_distribute");
     }
-    let coordinator = Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()").ok().flatten().unwrap_or(false);
+    let coordinator = Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
     if !coordinator {
         crate::errors::not_coordinator("relay_distribute");
     }
@@ -553,7 +737,10 @@ mod tests {
             tenant_column: "tenant_id".into(),
             type_key: "text".into(),
             keys,
-            policies: vec![(POLICY_NAME.into(), printed_rule("public", name, "tenant_id", "text"))],
+            policies: vec![(
+                POLICY_NAME.into(),
+                printed_rule("public", name, "tenant_id", "text"),
+            )],
             default: Some(format!("public.relay_insert_tenant('{name}'::regclass)")),
             audited: false,
             placement: Placement::Local,
@@ -562,14 +749,25 @@ mod tests {
 
     fn key(name: &str, kind: char, columns: &[&str], references: Option<u32>) -> Key {
         let definition = format!("FOREIGN KEY ({}) REFERENCES somewhere", columns.join(", "));
-        Key { name: name.into(), kind, columns: columns.iter().map(|c| c.to_string()).collect(), references, definition, sets_columns: false }
+        Key {
+            name: name.into(),
+            kind,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            references,
+            definition,
+            sets_columns: false,
+        }
     }
 
     fn state(tables: Vec<TenantTable>) -> State {
         State {
             ext_schema: "public".into(),
             tables,
-            tenants: SharedTable { relid: 1, name: "public.tenants".into(), placement: Placement::Local },
+            tenants: SharedTable {
+                relid: 1,
+                name: "public.tenants".into(),
+                placement: Placement::Local,
+            },
             tenants_merge_trigger: true,
             shared: vec![],
         }
@@ -577,8 +775,28 @@ mod tests {
 
     fn two_tables() -> State {
         state(vec![
-            table(30, "public.skills", vec![key("skills_pkey", 'p', &["tenant_id", "id"], None), key("skills_author_id_fkey", 'f', &["tenant_id", "author_id"], Some(20)), key("skills_tenant_id_fkey", 'f', &["tenant_id"], Some(1))]),
-            table(20, "public.users", vec![key("users_pkey", 'p', &["tenant_id", "id"], None), key("users_tenant_id_fkey", 'f', &["tenant_id"], Some(1))]),
+            table(
+                30,
+                "public.skills",
+                vec![
+                    key("skills_pkey", 'p', &["tenant_id", "id"], None),
+                    key(
+                        "skills_author_id_fkey",
+                        'f',
+                        &["tenant_id", "author_id"],
+                        Some(20),
+                    ),
+                    key("skills_tenant_id_fkey", 'f', &["tenant_id"], Some(1)),
+                ],
+            ),
+            table(
+                20,
+                "public.users",
+                vec![
+                    key("users_pkey", 'p', &["tenant_id", "id"], None),
+                    key("users_tenant_id_fkey", 'f', &["tenant_id"], Some(1)),
+                ],
+            ),
         ])
     }
 
@@ -617,7 +835,8 @@ mod tests {
         s.tenants.placement = Placement::Reference;
         s.tenants_merge_trigger = false;
         s.tables[1].placement = Placement::Distributed(3);
-        s.tables[1].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
+        s.tables[1].policies[0].1 =
+            "(tenant_id = public.relay_policy_tenant('public.users'::text))".into();
         s.tables[1].default = Some("public.relay_insert_tenant('public.users'::text)".into());
         s.tables[0].default = Some("public.relay_insert_tenant('public.skills'::text)".into());
         s
@@ -630,7 +849,10 @@ mod tests {
         assert_eq!(sql.len(), 3, "{sql:?}");
         assert!(sql[0].starts_with("ALTER POLICY tenant_isolation ON public.skills"));
         assert_eq!(sql[1], "SELECT pg_catalog.create_distributed_table('public.skills', 'tenant_id', colocate_with => 'public.users')");
-        assert_eq!(sql[2], "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')");
+        assert_eq!(
+            sql[2],
+            "SELECT pg_catalog.truncate_local_data_after_distributing_table('public.skills')"
+        );
         s.tables[0].placement = Placement::Distributed(3);
         assert!(plan(&s, None).unwrap().is_empty());
     }
@@ -638,22 +860,36 @@ mod tests {
     #[test]
     fn keys_without_the_tenant_column_are_refused_by_name() {
         let mut s = two_tables();
-        s.tables[1].keys.push(key("users_email_key", 'u', &["email"], None));
-        assert!(matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { constraint, kind: 'u', .. }) if constraint == "users_email_key"));
+        s.tables[1]
+            .keys
+            .push(key("users_email_key", 'u', &["email"], None));
+        assert!(
+            matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { constraint, kind: 'u', .. }) if constraint == "users_email_key")
+        );
         let mut s = two_tables();
         s.tables[1].keys[0] = key("users_pkey", 'p', &["id"], None);
-        assert!(matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { kind: 'p', .. })));
+        assert!(matches!(
+            plan(&s, None),
+            Err(Refusal::KeyWithoutTenant { kind: 'p', .. })
+        ));
         let mut s = two_tables();
         s.tables[0].keys[1] = key("skills_author_id_fkey", 'f', &["author_id"], Some(20));
-        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users"));
+        assert!(
+            matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users")
+        );
     }
 
     #[test]
     fn a_table_enabled_after_the_scale_out_gets_its_key_to_tenants_once_distributed() {
         let mut s = users_distributed();
-        s.tables[0].policies[0].1 = "(tenant_id = public.relay_policy_tenant('public.skills'::text))".into();
-        s.tables[0].keys.retain(|k| k.name != "skills_tenant_id_fkey");
-        s.tables[0].keys.push(key("skills_tenant_id_fkey", 'u', &["tenant_id", "x"], None));
+        s.tables[0].policies[0].1 =
+            "(tenant_id = public.relay_policy_tenant('public.skills'::text))".into();
+        s.tables[0]
+            .keys
+            .retain(|k| k.name != "skills_tenant_id_fkey");
+        s.tables[0]
+            .keys
+            .push(key("skills_tenant_id_fkey", 'u', &["tenant_id", "x"], None));
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
         assert_eq!(
             sql,
@@ -669,7 +905,9 @@ mod tests {
     fn a_foreign_key_that_sets_columns_is_refused() {
         let mut s = two_tables();
         s.tables[0].keys[1].sets_columns = true;
-        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeySetsColumns { constraint, .. }) if constraint == "skills_author_id_fkey"));
+        assert!(
+            matches!(plan(&s, None), Err(Refusal::ForeignKeySetsColumns { constraint, .. }) if constraint == "skills_author_id_fkey")
+        );
     }
 
     #[test]
@@ -679,18 +917,35 @@ mod tests {
         s.tables[0].audited = true;
         assert!(matches!(plan(&s, None), Err(Refusal::Audited { .. })));
         let mut s = two_tables();
-        s.tables[1].keys.push(key("users_fav_fkey", 'f', &["tenant_id", "fav"], Some(30)));
-        assert!(matches!(plan(&s, None), Err(Refusal::ForeignKeyCycle { tables }) if tables.len() == 2));
+        s.tables[1]
+            .keys
+            .push(key("users_fav_fkey", 'f', &["tenant_id", "fav"], Some(30)));
+        assert!(
+            matches!(plan(&s, None), Err(Refusal::ForeignKeyCycle { tables }) if tables.len() == 2)
+        );
         let mut s = two_tables();
-        s.tables[0].keys.push(key("skills_self_fkey", 'f', &["tenant_id", "parent"], Some(30)));
-        assert!(plan(&s, None).is_ok(), "a table referencing itself is no cycle");
+        s.tables[0].keys.push(key(
+            "skills_self_fkey",
+            'f',
+            &["tenant_id", "parent"],
+            Some(30),
+        ));
+        assert!(
+            plan(&s, None).is_ok(),
+            "a table referencing itself is no cycle"
+        );
     }
 
     #[test]
     fn shared_tables_become_reference_tables() {
         let mut s = two_tables();
-        s.shared.push(SharedTable { relid: 40, name: "public.countries".into(), placement: Placement::Local });
+        s.shared.push(SharedTable {
+            relid: 40,
+            name: "public.countries".into(),
+            placement: Placement::Local,
+        });
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
-        assert!(sql.contains(&"SELECT pg_catalog.create_reference_table('public.countries')".to_string()));
+        assert!(sql
+            .contains(&"SELECT pg_catalog.create_reference_table('public.countries')".to_string()));
     }
 }

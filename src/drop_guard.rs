@@ -39,7 +39,11 @@ unsafe fn string_list(list: *mut pg_sys::List) -> Vec<String> {
     let list = unsafe { pgrx::PgList::<pg_sys::Node>::from_pg(list) };
     list.iter_ptr()
         .filter(|n| !n.is_null() && unsafe { (**n).type_ } == pg_sys::NodeTag::T_String)
-        .map(|n| unsafe { std::ffi::CStr::from_ptr((*(n as *mut pg_sys::String)).sval) }.to_string_lossy().into_owned())
+        .map(|n| {
+            unsafe { std::ffi::CStr::from_ptr((*(n as *mut pg_sys::String)).sval) }
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
@@ -51,21 +55,35 @@ unsafe fn drops_relay(parsetree: *mut pg_sys::Node) -> Option<String> {
     let tag = unsafe { (*parsetree).type_ };
     if tag == pg_sys::NodeTag::T_DropStmt {
         let stmt = parsetree as *mut pg_sys::DropStmt;
-        let (kind, objects, cascade) = unsafe { ((*stmt).removeType, (*stmt).objects, (*stmt).behavior == pg_sys::DropBehavior::DROP_CASCADE) };
+        let (kind, objects, cascade) = unsafe {
+            (
+                (*stmt).removeType,
+                (*stmt).objects,
+                (*stmt).behavior == pg_sys::DropBehavior::DROP_CASCADE,
+            )
+        };
         let names = unsafe { string_list(objects) };
-        if kind == pg_sys::ObjectType::OBJECT_EXTENSION && names.iter().any(|n| n == "relay_tenancy") {
+        if kind == pg_sys::ObjectType::OBJECT_EXTENSION
+            && names.iter().any(|n| n == "relay_tenancy")
+        {
             return Some("DROP EXTENSION relay_tenancy".into());
         }
         let schema = ext::extension_schema();
         if kind == pg_sys::ObjectType::OBJECT_SCHEMA && cascade && names.contains(&schema) {
-            return Some(format!("DROP SCHEMA {} CASCADE", crate::quote::quote_ident(&schema)));
+            return Some(format!(
+                "DROP SCHEMA {} CASCADE",
+                crate::quote::quote_ident(&schema)
+            ));
         }
     } else if tag == pg_sys::NodeTag::T_DropOwnedStmt {
         let stmt = parsetree as *mut pg_sys::DropOwnedStmt;
         let roles = unsafe { pgrx::PgList::<pg_sys::RoleSpec>::from_pg((*stmt).roles) };
         let owner = ext::extension_owner();
         // SAFETY: each element is a RoleSpec; a missing role yields InvalidOid.
-        if roles.iter_ptr().any(|r| unsafe { pg_sys::get_rolespec_oid(r, true) } == owner) {
+        if roles
+            .iter_ptr()
+            .any(|r| unsafe { pg_sys::get_rolespec_oid(r, true) } == owner)
+        {
             return Some("DROP OWNED BY the extension's owner".into());
         }
     }
@@ -85,7 +103,11 @@ fn what_would_be_lost() -> (Vec<String>, i64, bool) {
                 .filter_map(|r| r.get::<String>(1).unwrap())
                 .collect();
             let count = client
-                .select(&format!("SELECT pg_catalog.count(*) FROM {registry}"), None, &[])
+                .select(
+                    &format!("SELECT pg_catalog.count(*) FROM {registry}"),
+                    None,
+                    &[],
+                )
                 .expect("registry count")
                 .first()
                 .get_one::<i64>()
@@ -117,7 +139,9 @@ pub extern "C" fn pg_finfo_relay_drop_guard() -> &'static pg_sys::Pg_finfo_recor
 /// Called by PostgreSQL's function manager with a valid `fcinfo`.
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn relay_drop_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn relay_drop_guard(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     // SAFETY: an event trigger's context is an EventTriggerData node with the
     // command's parse tree.
     let command = unsafe {
@@ -131,7 +155,9 @@ pub unsafe extern "C-unwind" fn relay_drop_guard(fcinfo: pg_sys::FunctionCallInf
     // SAFETY: as above.
     let event = unsafe {
         let data = (*fcinfo).context as *mut pg_sys::EventTriggerData;
-        std::ffi::CStr::from_ptr((*data).event).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr((*data).event)
+            .to_string_lossy()
+            .into_owned()
     };
     if event == "sql_drop" {
         forget_dropped_tables();
@@ -143,7 +169,10 @@ pub unsafe extern "C-unwind" fn relay_drop_guard(fcinfo: pg_sys::FunctionCallInf
             errors::drop_with_enabled_tables(&command, &tables, count);
         }
         if entries && !DROP_AUDIT_LOG.get() {
-            errors::drop_with_audit_entries(&command, &crate::quote::quote_qualified(&ext::extension_schema(), "audit_logs"));
+            errors::drop_with_audit_entries(
+                &command,
+                &crate::quote::quote_qualified(&ext::extension_schema(), "audit_logs"),
+            );
         }
     }
     pg_sys::Datum::from(0)

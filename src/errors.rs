@@ -214,21 +214,32 @@ pub fn not_called_as_trigger(function: &str) -> ! {
 /// work on. `verb` says what the caller was doing ("audit", "make append-only");
 /// `capture` is true for the capture functions, which also refuse audit_logs itself.
 #[track_caller]
-pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb: &str, capture: bool) {
+pub fn check_audit_target(
+    state: &crate::catalog::TableState,
+    table: &str,
+    verb: &str,
+    capture: bool,
+) {
     use crate::plan::PlanError;
     if state.relkind != "r" {
         let kind = crate::plan::relkind_label(&state.relkind);
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is {kind}"),
-            "Audit and append-only triggers go on ordinary tables, where the rows are written.".into(),
-            if kind == "a view" { "Use the tables the view reads and writes.".into() } else { "Pass an ordinary table.".into() },
+            "Audit and append-only triggers go on ordinary tables, where the rows are written."
+                .into(),
+            if kind == "a view" {
+                "Use the tables the view reads and writes.".into()
+            } else {
+                "Pass an ordinary table.".into()
+            },
         );
     }
     if state.is_system {
         plan_error_doing(table, PlanError::SystemCatalog, verb);
     }
-    let own_audit_log = state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs";
+    let own_audit_log =
+        state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs";
     if capture && own_audit_log {
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -239,7 +250,13 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
     }
     // relay_append_only('audit_logs') re-promotes the log's own guard after a demotion.
     if let Some(extension) = state.extension.as_ref().filter(|_| !own_audit_log) {
-        plan_error_doing(table, PlanError::ExtensionMember { extension: extension.clone() }, verb);
+        plan_error_doing(
+            table,
+            PlanError::ExtensionMember {
+                extension: extension.clone(),
+            },
+            verb,
+        );
     }
     if capture && !crate::audit::capture::utf8_database() {
         capture_needs_utf8(table, verb);
@@ -254,7 +271,9 @@ pub fn check_audit_target(state: &crate::catalog::TableState, table: &str, verb:
     }
     if !state.is_owner {
         // "make append-only" reads "to make it append-only"; the others "to audit it"
-        let what = verb.strip_prefix("make ").map_or_else(|| format!("{verb} it"), |rest| format!("make it {rest}"));
+        let what = verb
+            .strip_prefix("make ")
+            .map_or_else(|| format!("{verb} it"), |rest| format!("make it {rest}"));
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("must be owner of table {table} to {what}"),
@@ -390,7 +409,10 @@ pub fn default_tenant_undeletable() -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         "the default tenant cannot be deleted".into(),
-        format!("'{}' owns the rows that existed before tables were tenant-enabled.", crate::ext::DEFAULT_TENANT_ID),
+        format!(
+            "'{}' owns the rows that existed before tables were tenant-enabled.",
+            crate::ext::DEFAULT_TENANT_ID
+        ),
         "Move or delete its rows yourself if it must go; relay keeps the tenant.".into(),
     )
 }
@@ -421,7 +443,10 @@ pub fn suspended_tenant(tenant: &str) -> ! {
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         format!("tenant \"{tenant}\" is suspended"),
         format!("tenants.is_active is false for '{tenant}'."),
-        format!("Resume it first: SELECT relay_resume_tenant({}).", crate::quote::quote_literal(tenant)),
+        format!(
+            "Resume it first: SELECT relay_resume_tenant({}).",
+            crate::quote::quote_literal(tenant)
+        ),
     )
 }
 
@@ -563,7 +588,9 @@ pub fn blank_tenant_field(field: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         format!("relay_create_tenant: {field} must not be empty"),
-        format!("{field} was empty or only white space; an empty tenant id reads as \"no tenant set\"."),
+        format!(
+            "{field} was empty or only white space; an empty tenant id reads as \"no tenant set\"."
+        ),
         format!("Pass a non-blank {field}."),
     )
 }
@@ -677,7 +704,11 @@ pub fn default_tenant_not_of_type(tenant: &str, column: &str, type_name: &str, t
 /// relay_disable_tenancy: a key to make global again has values in several tenants.
 #[track_caller]
 pub fn values_shared_across_tenants(key: &str, total: i64, examples: &[String]) -> ! {
-    let shown = if total as usize > examples.len() { format!(" (first {} of {total})", examples.len()) } else { String::new() };
+    let shown = if total as usize > examples.len() {
+        format!(" (first {} of {total})", examples.len())
+    } else {
+        String::new()
+    };
     raise(
         PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
         format!("cannot make {key} unique across tenants again: {total} value{} shared by several tenants", if total == 1 { " is" } else { "s are" }),
@@ -700,7 +731,11 @@ pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
 /// DROP EXTENSION (or a cascade to it) while tables are tenant-enabled.
 #[track_caller]
 pub fn drop_with_enabled_tables(command: &str, tables: &[String], count: i64) -> ! {
-    let more = if count as usize > tables.len() { format!(" and {} more", count as usize - tables.len()) } else { String::new() };
+    let more = if count as usize > tables.len() {
+        format!(" and {} more", count as usize - tables.len())
+    } else {
+        String::new()
+    };
     raise(
         PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
         format!("cannot drop extension relay_tenancy: {count} table{} tenant-enabled", if count == 1 { " is" } else { "s are" }),

@@ -13,8 +13,8 @@
 //! relay_security_check() reports it).
 
 use crate::errors;
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use crate::pg_list;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -29,7 +29,8 @@ pub enum RestrictExplain {
     All,
 }
 
-pub static RESTRICT_EXPLAIN: GucSetting<RestrictExplain> = GucSetting::<RestrictExplain>::new(RestrictExplain::Analyze);
+pub static RESTRICT_EXPLAIN: GucSetting<RestrictExplain> =
+    GucSetting::<RestrictExplain>::new(RestrictExplain::Analyze);
 
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
@@ -112,9 +113,27 @@ unsafe extern "C-unwind" fn process_utility(
     unsafe {
         match PREV_PROCESS_UTILITY {
             Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| {
-                prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc)
+                prev(
+                    pstmt,
+                    query_string,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
+                )
             }),
-            None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+            None => pg_sys::standard_ProcessUtility(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
         }
     }
 }
@@ -126,7 +145,8 @@ unsafe fn rls_relation(stmt: *mut pg_sys::PlannedStmt) -> Option<pg_sys::Oid> {
         let rtable = (*stmt).rtable;
         for cell in pg_list::pointers(rtable) {
             let rte = cell as *mut pg_sys::RangeTblEntry;
-            if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).relid == pg_sys::InvalidOid {
+            if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).relid == pg_sys::InvalidOid
+            {
                 continue;
             }
             if pg_sys::check_enable_rls((*rte).relid, (*rte).checkAsUser, true)
@@ -158,7 +178,9 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
             }
         }
         match PREV_EXECUTOR_START {
-            Some(prev) => pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(query_desc, eflags)),
+            Some(prev) => {
+                pg_sys::submodules::ffi::pg_guard_ffi_boundary(|| prev(query_desc, eflags))
+            }
             None => pg_sys::standard_ExecutorStart(query_desc, eflags),
         }
     }

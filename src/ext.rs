@@ -80,7 +80,10 @@ fn extension_row(ext_oid: pg_sys::Oid) -> (pg_sys::Oid, pg_sys::Oid) {
     // SAFETY: pg_extension is opened, scanned by its oid index and closed here; the
     // tuple's fixed part is a FormData_pg_extension.
     unsafe {
-        let rel = pg_sys::table_open(pg_sys::ExtensionRelationId, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let rel = pg_sys::table_open(
+            pg_sys::ExtensionRelationId,
+            pg_sys::AccessShareLock as pg_sys::LOCKMODE,
+        );
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
         pg_sys::ScanKeyInit(
             &mut key,
@@ -89,7 +92,14 @@ fn extension_row(ext_oid: pg_sys::Oid) -> (pg_sys::Oid, pg_sys::Oid) {
             pg_sys::Oid::from(pg_sys::F_OIDEQ),
             pg_sys::Datum::from(ext_oid),
         );
-        let scan = pg_sys::systable_beginscan(rel, pg_sys::Oid::from(pg_sys::ExtensionOidIndexId), true, std::ptr::null_mut(), 1, &mut key);
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::Oid::from(pg_sys::ExtensionOidIndexId),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
         let tuple = pg_sys::systable_getnext(scan);
         assert!(!tuple.is_null(), "relay_tenancy's pg_extension row exists");
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple);
@@ -156,10 +166,16 @@ pub fn ext_relation(name: &'static CStr) -> ExtRelation {
         // A table of that name that is not relay's own (relay's renamed, another
         // created in its place): relay neither reads nor writes it.
         // SAFETY: pg_depend lookup by object; errors are PostgreSQL errors.
-        if relid != pg_sys::InvalidOid && unsafe {
-            pg_sys::getExtensionOfObject(pg_sys::RelationRelationId, relid) != pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false)
-        } {
-            crate::errors::not_relay_table(&crate::quote::quote_qualified(&schema, &name.to_string_lossy()));
+        if relid != pg_sys::InvalidOid
+            && unsafe {
+                pg_sys::getExtensionOfObject(pg_sys::RelationRelationId, relid)
+                    != pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), false)
+            }
+        {
+            crate::errors::not_relay_table(&crate::quote::quote_qualified(
+                &schema,
+                &name.to_string_lossy(),
+            ));
         }
         let found = ExtRelation { schema, relid };
         let mut cache = cell.borrow_mut();
@@ -171,7 +187,10 @@ pub fn ext_relation(name: &'static CStr) -> ExtRelation {
 
 /// The first column of the first row of `sql`, None when there is no row (pgrx's
 /// `get_one` reports an empty result as an error).
-pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<T> {
+pub fn select_optional<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid],
+) -> Option<T> {
     Spi::connect_mut(|client| {
         let rows = client.update(sql, Some(1), args).expect("lookup");
         if rows.is_empty() {
@@ -245,12 +264,18 @@ pub fn as_role<R>(role: pg_sys::Oid, extra: u32, f: impl FnOnce() -> R) -> R {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
             role,
-            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION | extra) as i32,
+            context
+                | (pg_sys::SECURITY_LOCAL_USERID_CHANGE
+                    | pg_sys::SECURITY_RESTRICTED_OPERATION
+                    | extra) as i32,
         );
     }
     let settings = SettingsScope::enter();
     settings.set(c"search_path", PINNED_SEARCH_PATH);
-    let guard = RoleSwitch { _context: ContextRestore { user, context }, _settings: settings };
+    let guard = RoleSwitch {
+        _context: ContextRestore { user, context },
+        _settings: settings,
+    };
     let result = f();
     drop(guard);
     result
@@ -363,7 +388,12 @@ pub fn tenant_is_active(id: &str) -> Option<bool> {
         return as_extension_owner(|| select_optional::<bool>(&sql, &[id.into()]));
     };
     // SAFETY: a text datum in the current memory context, freed with it.
-    let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(id.as_ptr().cast(), id.len() as i32)) };
+    let key = unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            id.as_ptr().cast(),
+            id.len() as i32,
+        ))
+    };
     probe(rows, key, pg_sys::F_TEXTEQ, |tuple, tupdesc| {
         // SAFETY: tuple and descriptor come from the same open relation.
         unsafe {
@@ -377,7 +407,11 @@ pub fn tenant_is_active(id: &str) -> Option<bool> {
 ///
 /// # Safety
 /// `tuple` and `tupdesc` belong together.
-pub unsafe fn attribute(tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc, name: &str) -> Option<(i32, pg_sys::Datum)> {
+pub unsafe fn attribute(
+    tuple: pg_sys::HeapTuple,
+    tupdesc: pg_sys::TupleDesc,
+    name: &str,
+) -> Option<(i32, pg_sys::Datum)> {
     unsafe {
         let attnum = attnum_of(tupdesc, name);
         if attnum <= 0 {
@@ -394,7 +428,9 @@ pub unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
     unsafe {
         for i in 0..(*tupdesc).natts as usize {
             let att = (*tupdesc).attrs.as_ptr().add(i);
-            if !(*att).attisdropped && CStr::from_ptr((*att).attname.data.as_ptr()).to_bytes() == name.as_bytes() {
+            if !(*att).attisdropped
+                && CStr::from_ptr((*att).attname.data.as_ptr()).to_bytes() == name.as_bytes()
+            {
                 return i as i32 + 1;
             }
         }
@@ -434,15 +470,26 @@ fn forget_in<V>(cache: &RefCell<HashMap<pg_sys::Oid, V>>, relid: pg_sys::Oid) {
 #[pg_guard]
 unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     MEMBERSHIP.with(|m| forget_in(m, relid));
-    let tenants = EXT_RELATIONS.with(|c| c.borrow().iter().find(|(n, _)| *n == c"tenants").map(|(_, r)| r.relid));
+    let tenants = EXT_RELATIONS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(n, _)| *n == c"tenants")
+            .map(|(_, r)| r.relid)
+    });
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
     }
-    if TENANTS_PLACEMENT.with(|c| c.get()).is_some_and(|p| relid == pg_sys::InvalidOid || relid == p.relid || Some(relid) == p.rows) {
+    if TENANTS_PLACEMENT
+        .with(|c| c.get())
+        .is_some_and(|p| relid == pg_sys::InvalidOid || relid == p.relid || Some(relid) == p.rows)
+    {
         TENANTS_PLACEMENT.with(|c| c.set(None));
     }
     // One of relay's tables renamed, moved, dropped or altered: look it up again.
-    EXT_RELATIONS.with(|c| c.borrow_mut().retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid));
+    EXT_RELATIONS.with(|c| {
+        c.borrow_mut()
+            .retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid)
+    });
 }
 
 /// Any schema changed (renamed, dropped): relay's tables are looked up again.
@@ -477,7 +524,10 @@ struct TenantsPlacement {
 }
 
 fn tenants_placement(tenants: &ExtRelation) -> TenantsPlacement {
-    if let Some(cached) = TENANTS_PLACEMENT.with(|c| c.get()).filter(|p| p.relid == tenants.relid) {
+    if let Some(cached) = TENANTS_PLACEMENT
+        .with(|c| c.get())
+        .filter(|p| p.relid == tenants.relid)
+    {
         return cached;
     }
     let citus = is_citus_table(tenants.relid);
@@ -491,7 +541,11 @@ fn tenants_placement(tenants: &ExtRelation) -> TenantsPlacement {
         )
         .filter(|oid| *oid != pg_sys::InvalidOid)
     };
-    let placement = TenantsPlacement { relid: tenants.relid, citus, rows };
+    let placement = TenantsPlacement {
+        relid: tenants.relid,
+        citus,
+        rows,
+    };
     TENANTS_PLACEMENT.with(|c| c.set(Some(placement)));
     placement
 }
@@ -506,7 +560,11 @@ pub fn register_cache_callbacks() {
     // SAFETY: registers callbacks that only clear backend-local caches.
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0));
-        pg_sys::CacheRegisterSyscacheCallback(pg_sys::SysCacheIdentifier::NAMESPACEOID as i32, Some(forget_locations), pg_sys::Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+            Some(forget_locations),
+            pg_sys::Datum::from(0),
+        );
     }
 }
 
@@ -519,21 +577,34 @@ pub fn registration_changed(relid: pg_sys::Oid) {
 /// The tenant column the registry records for `relid` (None: not tenant-enabled),
 /// read now: a direct probe of relay_tables.
 fn tenant_column_now(relid: pg_sys::Oid) -> Option<String> {
-    probe(ext_relation(c"relay_tables").relid, relid.into(), pg_sys::F_OIDEQ, |tuple, tupdesc| {
-        // SAFETY: tuple and descriptor come from the same open relation; a name datum
-        // points at a NameData.
-        unsafe {
-            match attribute(tuple, tupdesc, "tenant_column") {
-                None => crate::plan::TENANT_COLUMN.to_string(),
-                Some((_, datum)) => CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned(),
+    probe(
+        ext_relation(c"relay_tables").relid,
+        relid.into(),
+        pg_sys::F_OIDEQ,
+        |tuple, tupdesc| {
+            // SAFETY: tuple and descriptor come from the same open relation; a name datum
+            // points at a NameData.
+            unsafe {
+                match attribute(tuple, tupdesc, "tenant_column") {
+                    None => crate::plan::TENANT_COLUMN.to_string(),
+                    Some((_, datum)) => CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>())
+                        .to_string_lossy()
+                        .into_owned(),
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// Table `relid` is registered for capture, read now: a direct probe.
 pub fn audited_now(relid: pg_sys::Oid) -> bool {
-    probe(ext_relation(c"relay_audit_tables").relid, relid.into(), pg_sys::F_OIDEQ, |_, _| ()).is_some()
+    probe(
+        ext_relation(c"relay_audit_tables").relid,
+        relid.into(),
+        pg_sys::F_OIDEQ,
+        |_, _| (),
+    )
+    .is_some()
 }
 
 /// Table `relid` is tenant-enabled, read now: a direct probe. For functions that
@@ -596,10 +667,16 @@ pub fn foreign_triggers(relid: pg_sys::Oid) -> Vec<String> {
                 if (*trigger).tgisinternal {
                     continue;
                 }
-                if pg_sys::getExtensionOfObject(pg_sys::ProcedureRelationId, (*trigger).tgfoid) == ext_oid {
+                if pg_sys::getExtensionOfObject(pg_sys::ProcedureRelationId, (*trigger).tgfoid)
+                    == ext_oid
+                {
                     continue;
                 }
-                found.push(CStr::from_ptr((*trigger).tgname).to_string_lossy().into_owned());
+                found.push(
+                    CStr::from_ptr((*trigger).tgname)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
         pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
@@ -613,7 +690,10 @@ pub fn refuse_foreign_triggers(name: &'static CStr) {
     let rel = ext_relation(name);
     let found = foreign_triggers(rel.relid);
     if !found.is_empty() {
-        crate::errors::foreign_trigger_on_relay_table(&quote_qualified(&rel.schema, &name.to_string_lossy()), &found);
+        crate::errors::foreign_trigger_on_relay_table(
+            &quote_qualified(&rel.schema, &name.to_string_lossy()),
+            &found,
+        );
     }
 }
 
@@ -648,7 +728,10 @@ impl ScopedSetting {
 /// creates on shards only with unsafe triggers on; foreign keys to reference tables
 /// need one connection per node for the whole transaction.
 pub fn citus_ddl_settings() -> ScopedSetting {
-    ScopedSetting::set_all(&[(c"citus.enable_unsafe_triggers", c"on"), (c"citus.multi_shard_modify_mode", c"sequential")])
+    ScopedSetting::set_all(&[
+        (c"citus.enable_unsafe_triggers", c"on"),
+        (c"citus.multi_shard_modify_mode", c"sequential"),
+    ])
 }
 
 impl Drop for ScopedSetting {
@@ -664,8 +747,11 @@ impl Drop for ScopedSetting {
 /// A relation's name as regclass prints it (qualified when not on the search_path,
 /// quoted), its oid when it no longer exists.
 pub fn relation_name(oid: pg_sys::Oid) -> String {
-    Spi::get_one_with_args::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[oid.into()])
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| oid.to_u32().to_string())
+    Spi::get_one_with_args::<String>(
+        "SELECT $1::pg_catalog.regclass::pg_catalog.text",
+        &[oid.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| oid.to_u32().to_string())
 }

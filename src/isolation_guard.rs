@@ -27,15 +27,25 @@ fn tenant_truncate_guard<'a>(
     let table = quote_qualified(&trigger.table_schema()?, &trigger.table_name()?);
     if !matches!(
         (trigger.op()?, trigger.when()?, trigger.level()),
-        (PgTriggerOperation::Truncate, PgTriggerWhen::Before, PgTriggerLevel::Statement)
+        (
+            PgTriggerOperation::Truncate,
+            PgTriggerWhen::Before,
+            PgTriggerLevel::Statement
+        )
     ) {
-        errors::trigger_misuse("relay_tenant_truncate_guard", trigger.name()?, &table, "BEFORE TRUNCATE FOR EACH STATEMENT");
+        errors::trigger_misuse(
+            "relay_tenant_truncate_guard",
+            trigger.name()?,
+            &table,
+            "BEFORE TRUNCATE FOR EACH STATEMENT",
+        );
     }
     // SAFETY: the relation is open and locked by the TRUNCATE that fired us;
     // check_enable_rls reads the relcache and the current user's attributes.
     let subject = unsafe {
         let relid = (*trigger.trigger_data().tg_relation).rd_id;
-        pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+        pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false)
+            == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
     };
     if subject {
         errors::truncate_refused(&table);
@@ -58,17 +68,33 @@ fn tenant_exists_guard<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
     let table = quote_qualified(&trigger.table_schema()?, &trigger.table_name()?);
-    let row_before = matches!((trigger.when()?, trigger.level()), (PgTriggerWhen::Before, PgTriggerLevel::Row));
+    let row_before = matches!(
+        (trigger.when()?, trigger.level()),
+        (PgTriggerWhen::Before, PgTriggerLevel::Row)
+    );
     let op = trigger.op()?;
     if !row_before || !matches!(op, PgTriggerOperation::Insert | PgTriggerOperation::Update) {
-        errors::trigger_misuse("relay_tenant_exists_guard", trigger.name()?, &table, "BEFORE INSERT OR UPDATE FOR EACH ROW");
+        errors::trigger_misuse(
+            "relay_tenant_exists_guard",
+            trigger.name()?,
+            &table,
+            "BEFORE INSERT OR UPDATE FOR EACH ROW",
+        );
     }
-    let column = trigger.extra_args()?.into_iter().next().unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string());
+    let column = trigger
+        .extra_args()?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string());
     let data = trigger.trigger_data();
     // SAFETY: the tuple and descriptor belong to the row event that fired us; the
     // value is printed with its type's output function and copied at once.
     let tenant = unsafe {
-        let tuple = if matches!(op, PgTriggerOperation::Update) { data.tg_newtuple } else { data.tg_trigtuple };
+        let tuple = if matches!(op, PgTriggerOperation::Update) {
+            data.tg_newtuple
+        } else {
+            data.tg_trigtuple
+        };
         let tupdesc = (*data.tg_relation).rd_att;
         if ext::attnum_of(tupdesc, &column) <= 0 {
             // The tenant column was renamed (or dropped) under the guard.
@@ -79,7 +105,9 @@ fn tenant_exists_guard<'a>(
             let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
             pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
             let text = pg_sys::OidOutputFunctionCall(output, datum);
-            let value = std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned();
+            let value = std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned();
             pg_sys::pfree(text.cast());
             Some(value)
         } else {
@@ -109,7 +137,11 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
     let registry = quote_qualified(&ext::extension_schema(), "relay_tables");
     // Only numbers go into the text below (oids and a boolean), never names.
     let every = only.is_none();
-    let only: Vec<String> = only.unwrap_or_default().iter().map(|o| o.to_u32().to_string()).collect();
+    let only: Vec<String> = only
+        .unwrap_or_default()
+        .iter()
+        .map(|o| o.to_u32().to_string())
+        .collect();
     let only = only.join(",");
     let skip = skip.unwrap_or(pg_sys::InvalidOid).to_u32();
     let sql = format!(
@@ -161,7 +193,12 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
             client
                 .select(&sql, None, &[ext::extension_schema().as_str().into()])
                 .expect("isolation check")
-                .map(|row| (row.get::<String>(1).unwrap().unwrap_or_default(), row.get::<String>(2).unwrap().unwrap_or_default()))
+                .map(|row| {
+                    (
+                        row.get::<String>(1).unwrap().unwrap_or_default(),
+                        row.get::<String>(2).unwrap().unwrap_or_default(),
+                    )
+                })
                 .collect()
         })
     })
@@ -169,10 +206,20 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
 
 /// Raise (or, for a superuser, warn) when any of `found` is broken.
 fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
-    let Some((table, _)) = found.first() else { return };
+    let Some((table, _)) = found.first() else {
+        return;
+    };
     let one_table = found.iter().all(|(t, _)| t == table);
-    let problems: Vec<String> =
-        found.iter().map(|(t, p)| if one_table { p.clone() } else { format!("{t}: {p}") }).collect();
+    let problems: Vec<String> = found
+        .iter()
+        .map(|(t, p)| {
+            if one_table {
+                p.clone()
+            } else {
+                format!("{t}: {p}")
+            }
+        })
+        .collect();
     if by_superuser {
         pgrx::warning!(
             "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
@@ -220,7 +267,10 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
             if let Some(oid) = row.get::<pg_sys::Oid>(1).unwrap() {
                 tables.push(oid);
             }
-            if let (Some(oid), Some(policy)) = (row.get::<pg_sys::Oid>(1).unwrap(), row.get::<String>(2).unwrap()) {
+            if let (Some(oid), Some(policy)) = (
+                row.get::<pg_sys::Oid>(1).unwrap(),
+                row.get::<String>(2).unwrap(),
+            ) {
                 if ext::registered_now(oid) {
                     policies.push((oid, policy));
                 }
@@ -262,7 +312,11 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
             .collect()
     });
     for (table, trigger) in found {
-        Spi::run(&format!("ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}", crate::quote::quote_ident(&trigger))).expect("re-promote trigger");
+        Spi::run(&format!(
+            "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {}",
+            crate::quote::quote_ident(&trigger)
+        ))
+        .expect("re-promote trigger");
         pgrx::notice!("relay_tenancy: trigger {trigger} on {table} fires ALWAYS again");
     }
 }
@@ -294,10 +348,15 @@ fn tables_given_code() -> Vec<pg_sys::Oid> {
 /// every row every tenant writes (NEW, OLD) and can send it anywhere (pg_notify, a
 /// table of its own): an exfiltration channel around isolation.
 fn refuse_foreign_code(tag: &str) {
-    let relay_tables: Vec<pg_sys::Oid> = [c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"]
-        .iter()
-        .map(|n| ext::ext_relation(n).relid)
-        .collect();
+    let relay_tables: Vec<pg_sys::Oid> = [
+        c"tenants",
+        c"relay_tables",
+        c"relay_audit_tables",
+        c"audit_logs",
+    ]
+    .iter()
+    .map(|n| ext::ext_relation(n).relid)
+    .collect();
     for relid in ext::as_extension_owner(tables_given_code) {
         if !(ext::registered_now(relid) || relay_tables.contains(&relid)) {
             continue;
@@ -308,7 +367,8 @@ fn refuse_foreign_code(tag: &str) {
             let user = pg_sys::GetUserId();
             (
                 pg_sys::pg_class_ownercheck(relid, user),
-                pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32,
+                pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false)
+                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32,
             )
         };
         if subject && !owner {
@@ -316,7 +376,6 @@ fn refuse_foreign_code(tag: &str) {
         }
     }
 }
-
 
 /// Tables whose policies or triggers the dropping command removed (sql_drop).
 fn touched_by_drop() -> Vec<pg_sys::Oid> {
@@ -360,8 +419,12 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
         }
         let data = context as *mut pg_sys::EventTriggerData;
         (
-            std::ffi::CStr::from_ptr((*data).event).to_string_lossy().into_owned(),
-            std::ffi::CStr::from_ptr(pg_sys::GetCommandTagName((*data).tag)).to_string_lossy().into_owned(),
+            std::ffi::CStr::from_ptr((*data).event)
+                .to_string_lossy()
+                .into_owned(),
+            std::ffi::CStr::from_ptr(pg_sys::GetCommandTagName((*data).tag))
+                .to_string_lossy()
+                .into_owned(),
         )
     };
     let skip = apply::applying();
@@ -375,14 +438,23 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
         if event == "sql_drop" {
             // relay's own steps on the table it is applying to are checked when the
             // steps are done; only other tables need the query.
-            let tables: Vec<pg_sys::Oid> = touched_by_drop().into_iter().filter(|t| Some(*t) != skip).collect();
+            let tables: Vec<pg_sys::Oid> = touched_by_drop()
+                .into_iter()
+                .filter(|t| Some(*t) != skip)
+                .collect();
             if !tables.is_empty() {
                 report(broken(Some(tables.clone()), skip), &tag, by_superuser);
             }
             capture_silenced(&tables)
         } else {
             let (tables, policies) = touched_by_command();
-            repromote_guards(&tables.iter().copied().filter(|t| Some(*t) != skip).collect::<Vec<_>>());
+            repromote_guards(
+                &tables
+                    .iter()
+                    .copied()
+                    .filter(|t| Some(*t) != skip)
+                    .collect::<Vec<_>>(),
+            );
             let altered: Vec<(String, String)> = policies
                 .iter()
                 .filter(|(oid, _)| Some(*oid) != skip)
@@ -392,7 +464,8 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
                 })
                 .collect();
             report(altered, &tag, by_superuser);
-            let tables: Vec<pg_sys::Oid> = tables.into_iter().filter(|t| Some(*t) != skip).collect();
+            let tables: Vec<pg_sys::Oid> =
+                tables.into_iter().filter(|t| Some(*t) != skip).collect();
             if !tables.is_empty() {
                 report(broken(Some(tables.clone()), skip), &tag, by_superuser);
             }
@@ -424,7 +497,10 @@ fn capture_silenced(tables: &[pg_sys::Oid]) -> Vec<(String, String, String)> {
         return Vec::new();
     }
     let audit_registry = quote_qualified(&ext::extension_schema(), "relay_audit_tables");
-    let names: Vec<String> = crate::audit::CAPTURE_TRIGGERS.iter().map(|(n, _, _)| n.to_string()).collect();
+    let names: Vec<String> = crate::audit::CAPTURE_TRIGGERS
+        .iter()
+        .map(|(n, _, _)| n.to_string())
+        .collect();
     Spi::connect(|client| {
         client
             .select(

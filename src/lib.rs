@@ -21,11 +21,12 @@ mod errors;
 mod explain_guard;
 mod ext;
 mod isolation_guard;
+mod locks;
 pub mod online;
 mod partitions;
 mod pg_list;
-mod progress;
 pub mod plan;
+mod progress;
 pub mod quote;
 mod regclass;
 mod repair;
@@ -33,12 +34,11 @@ mod routing;
 mod schema;
 mod security_check;
 pub mod signed;
-mod locks;
 mod tenants;
 mod token_key;
 mod token_replay;
-mod verify;
 pub mod undo;
+mod verify;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
@@ -72,32 +72,53 @@ mod tests {
     #[pg_test]
     fn quote_ident_matches_postgres_for_every_keyword() {
         let words: Vec<String> = Spi::connect(|c| {
-            c.select("SELECT word::text FROM pg_catalog.pg_get_keywords()", None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap())
-                .collect()
+            c.select(
+                "SELECT word::text FROM pg_catalog.pg_get_keywords()",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .collect()
         });
         assert!(words.len() > 400);
         let odd = ["Skills", "my table", "a\"b", "1abc", "ütf", "_ok", "x$y"];
         for w in words.iter().map(String::as_str).chain(odd) {
-            assert_eq!(crate::quote::quote_ident(w), crate::api::server_quote_ident(w), "{w}");
+            assert_eq!(
+                crate::quote::quote_ident(w),
+                crate::api::server_quote_ident(w),
+                "{w}"
+            );
         }
     }
 
     #[pg_test]
     fn catalog_reads_a_table_into_plain_structs() {
-        Spi::run("CREATE TABLE \"Odd Table\" (id int PRIMARY KEY, slug text UNIQUE, tenant_id text)").unwrap();
-        let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid").unwrap().unwrap();
+        Spi::run(
+            "CREATE TABLE \"Odd Table\" (id int PRIMARY KEY, slug text UNIQUE, tenant_id text)",
+        )
+        .unwrap();
+        let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid")
+            .unwrap()
+            .unwrap();
         let state = crate::catalog::read(oid, &crate::ext::extension_schema(), "tenant_id");
         assert_eq!(state.name, "Odd Table");
         assert_eq!(state.relkind, "r");
         assert!(state.is_owner && !state.rls_enabled && !state.registered);
         let col = state.tenant_column.expect("tenant_id column");
         assert!(col.is_text && !col.not_null && !col.default_is_ours);
-        let slug = state.indexes.iter().find(|i| i.name == "Odd Table_slug_key").unwrap();
+        let slug = state
+            .indexes
+            .iter()
+            .find(|i| i.name == "Odd Table_slug_key")
+            .unwrap();
         assert!(slug.is_unique && !slug.is_primary && !slug.has_tenant_key);
         assert_eq!(slug.key_columns, vec![Some("slug".to_string())]);
-        assert!(slug.definition.starts_with(&slug.definition_prefix), "{}", slug.definition);
+        assert!(
+            slug.definition.starts_with(&slug.definition_prefix),
+            "{}",
+            slug.definition
+        );
         assert_eq!(slug.constraint.as_ref().unwrap().contype, "u");
     }
 
@@ -117,22 +138,30 @@ mod tests {
         // SAFETY: inside a transaction, as in the capture trigger.
         let datum = unsafe { crate::audit::jsonb::object_to_jsonb(&doc) };
         let arg = unsafe { pgrx::datum::DatumWithOid::new(datum, pg_sys::JSONBOID) };
-        let same = Spi::get_one_with_args::<bool>("SELECT $1 = $2::jsonb", &[arg, doc.to_string().into()])
-            .unwrap()
-            .unwrap();
+        let same =
+            Spi::get_one_with_args::<bool>("SELECT $1 = $2::jsonb", &[arg, doc.to_string().into()])
+                .unwrap()
+                .unwrap();
         assert!(same, "{doc}");
     }
 
     #[pg_test]
     fn uuid7_ids_increase_within_a_backend() {
         let ids: Vec<String> = Spi::connect(|c| {
-            c.select("SELECT relay_uuid7()::text FROM generate_series(1, 5000)", None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap())
-                .collect()
+            c.select(
+                "SELECT relay_uuid7()::text FROM generate_series(1, 5000)",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|row| row.get::<String>(1).unwrap().unwrap())
+            .collect()
         });
         assert_eq!(ids.len(), 5000);
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids are strictly increasing");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids are strictly increasing"
+        );
         assert!(ids.iter().all(|id| id.as_bytes()[14] == b'7'), "version 7");
     }
 

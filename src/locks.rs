@@ -71,8 +71,17 @@ pub fn want_in(set: &mut Vec<(u32, Lock)>, oid: u32, lock: Lock) {
 /// The locks for `steps` on table `state` (its foreign-key neighbours and relay's
 /// `tenants` included): `lock_set` with what the catalog says.
 pub fn for_plan(state: &crate::catalog::TableState, steps: &[Step]) -> Vec<(u32, Lock)> {
-    let neighbours: Vec<u32> = state.foreign_keys.iter().flat_map(|fk| [fk.child_oid, fk.parent_oid]).collect();
-    lock_set(state.oid, &neighbours, steps, crate::ext::ext_relation(c"tenants").relid.to_u32())
+    let neighbours: Vec<u32> = state
+        .foreign_keys
+        .iter()
+        .flat_map(|fk| [fk.child_oid, fk.parent_oid])
+        .collect();
+    lock_set(
+        state.oid,
+        &neighbours,
+        steps,
+        crate::ext::ext_relation(c"tenants").relid.to_u32(),
+    )
 }
 
 /// Take every lock `wanted()` names, then ask again (the caller plans again under the
@@ -92,7 +101,11 @@ pub fn take_all(function: &str, mut wanted: impl FnMut() -> Vec<(u32, Lock)>) {
 
 /// `wanted` less what `held` already covers (same table at that mode or stronger).
 pub fn missing(wanted: &[(u32, Lock)], held: &[(u32, Lock)]) -> Vec<(u32, Lock)> {
-    wanted.iter().filter(|(oid, lock)| !held.iter().any(|(h, l)| h == oid && l >= lock)).copied().collect()
+    wanted
+        .iter()
+        .filter(|(oid, lock)| !held.iter().any(|(h, l)| h == oid && l >= lock))
+        .copied()
+        .collect()
 }
 
 fn lockmode(lock: Lock) -> pg_sys::LOCKMODE {
@@ -138,7 +151,9 @@ fn try_once(locks: &[(u32, Lock)], first: usize, attempt_ms: i32) -> Result<(), 
             // The only wait, while holding none of this call's locks.
             pg_sys::LockRelationOid(pg_sys::Oid::from(oid), lockmode(lock));
             for (i, (oid, lock)) in locks.iter().enumerate() {
-                if i != first && !pg_sys::ConditionalLockRelationOid(pg_sys::Oid::from(*oid), lockmode(*lock)) {
+                if i != first
+                    && !pg_sys::ConditionalLockRelationOid(pg_sys::Oid::from(*oid), lockmode(*lock))
+                {
                     return Err(i);
                 }
             }
@@ -213,13 +228,23 @@ pub fn acquire(locks: &[(u32, Lock)], function: &str) {
         if budget_ms > 0 && waited_ms >= i64::from(budget_ms) {
             let tables: Vec<String> = locks
                 .iter()
-                .map(|(oid, lock)| format!("{} ({})", crate::ext::relation_name(pg_sys::Oid::from(*oid)), lock.as_str()))
+                .map(|(oid, lock)| {
+                    format!(
+                        "{} ({})",
+                        crate::ext::relation_name(pg_sys::Oid::from(*oid)),
+                        lock.as_str()
+                    )
+                })
                 .collect();
             crate::errors::locks_not_available(function, &tables, waited_ms, tries);
         }
         // A pause of 10 to 60 ms, varied so that two waiting calls do not retry in step.
         // SAFETY: sleeps; interrupts (cancel, statement_timeout) are checked after.
-        unsafe { pg_sys::pg_usleep((10_000 + (started as u64).wrapping_add(tries * 7919) % 50_000) as std::ffi::c_long) };
+        unsafe {
+            pg_sys::pg_usleep(
+                (10_000 + (started as u64).wrapping_add(tries * 7919) % 50_000) as std::ffi::c_long,
+            )
+        };
         pgrx::check_for_interrupts!();
     }
 }
@@ -238,13 +263,21 @@ mod tests {
         let steps = vec![
             step(StepKind::LockTable, Lock::ShareRowExclusive),
             step(StepKind::AddForeignKey, Lock::ShareRowExclusive),
-            step(StepKind::SwapForeignKey, Lock::AccessExclusive).locking(30, Lock::AccessExclusive).locking(20, Lock::AccessExclusive),
+            step(StepKind::SwapForeignKey, Lock::AccessExclusive)
+                .locking(30, Lock::AccessExclusive)
+                .locking(20, Lock::AccessExclusive),
             step(StepKind::BuildParentTenantKey, Lock::Share).locking(40, Lock::Share),
         ];
         // table 20, neighbours 40 and 50, tenants 10
         assert_eq!(
             lock_set(20, &[40, 50], &steps, 10),
-            vec![(10, Lock::ShareRowExclusive), (20, Lock::AccessExclusive), (30, Lock::AccessExclusive), (40, Lock::Share), (50, Lock::AccessShare)]
+            vec![
+                (10, Lock::ShareRowExclusive),
+                (20, Lock::AccessExclusive),
+                (30, Lock::AccessExclusive),
+                (40, Lock::Share),
+                (50, Lock::AccessShare)
+            ]
         );
         // no lock upgrade: the table's first step asks SHARE ROW EXCLUSIVE, the set has ACCESS EXCLUSIVE
         assert!(lock_set(20, &[], &steps, 10).contains(&(20, Lock::AccessExclusive)));
@@ -255,7 +288,14 @@ mod tests {
     #[test]
     fn what_is_held_at_that_mode_or_stronger_is_not_asked_again() {
         let held = vec![(20, Lock::AccessExclusive), (40, Lock::AccessShare)];
-        let wanted = vec![(20, Lock::ShareRowExclusive), (40, Lock::Share), (50, Lock::AccessShare)];
-        assert_eq!(missing(&wanted, &held), vec![(40, Lock::Share), (50, Lock::AccessShare)]);
+        let wanted = vec![
+            (20, Lock::ShareRowExclusive),
+            (40, Lock::Share),
+            (50, Lock::AccessShare),
+        ];
+        assert_eq!(
+            missing(&wanted, &held),
+            vec![(40, Lock::Share), (50, Lock::AccessShare)]
+        );
     }
 }

@@ -33,7 +33,11 @@ fn concurrently(sql: &str) -> String {
 }
 
 /// The online plan for `state`, from the offline `steps` computed for it.
-pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Result<Vec<Step>, PlanError> {
+pub fn plan_online(
+    state: &TableState,
+    opts: &Options,
+    steps: Vec<Step>,
+) -> Result<Vec<Step>, PlanError> {
     if state.relkind == "p" {
         return Err(PlanError::OnlinePartitioned);
     }
@@ -60,7 +64,11 @@ pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Resu
                     step.kind,
                     Lock::ShareUpdateExclusive,
                     step.action,
-                    step.sql.replacen("DROP INDEX IF EXISTS ", "DROP INDEX CONCURRENTLY IF EXISTS ", 1),
+                    step.sql.replacen(
+                        "DROP INDEX IF EXISTS ",
+                        "DROP INDEX CONCURRENTLY IF EXISTS ",
+                        1,
+                    ),
                 )
                 .standalone(),
             ),
@@ -70,17 +78,36 @@ pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Resu
                     backfill.push(step);
                 }
             }
-            StepKind::CreateTenantIndex | StepKind::BuildTenantUnique | StepKind::BuildParentTenantKey => {
+            StepKind::CreateTenantIndex
+            | StepKind::BuildTenantUnique
+            | StepKind::BuildParentTenantKey => {
                 let sql = concurrently(&step.sql);
-                builds.push(Step::new(step.kind, Lock::ShareUpdateExclusive, step.action, sql).standalone());
+                builds.push(
+                    Step::new(step.kind, Lock::ShareUpdateExclusive, step.action, sql).standalone(),
+                );
             }
-            StepKind::AddForeignKey | StepKind::AddCompositeForeignKey | StepKind::SwapForeignKey => {
-                let (on, name) = step.adds_foreign_key.clone().expect("foreign key steps name their key");
+            StepKind::AddForeignKey
+            | StepKind::AddCompositeForeignKey
+            | StepKind::SwapForeignKey => {
+                let (on, name) = step
+                    .adds_foreign_key
+                    .clone()
+                    .expect("foreign key steps name their key");
                 let deferred = step.kind == StepKind::AddForeignKey;
                 let mut not_valid = step;
                 not_valid.sql.push_str(" NOT VALID");
-                not_valid.action = format!("{} (NOT VALID: validated below)", not_valid.action.replace(" (validating scan)", "").replace(" (validating scan; ACCESS EXCLUSIVE on both tables)", ""));
-                if deferred { run1.push(not_valid) } else { run2.push(not_valid) }
+                not_valid.action = format!(
+                    "{} (NOT VALID: validated below)",
+                    not_valid
+                        .action
+                        .replace(" (validating scan)", "")
+                        .replace(" (validating scan; ACCESS EXCLUSIVE on both tables)", "")
+                );
+                if deferred {
+                    run1.push(not_valid)
+                } else {
+                    run2.push(not_valid)
+                }
                 validations.push(validate_step(&on, &name).standalone());
             }
             StepKind::SwapUniqueConstraint
@@ -88,7 +115,11 @@ pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Resu
             | StepKind::DropUniqueIndex
             | StepKind::RenameIndex
             | StepKind::SwapExclusionConstraint => run2.push(step),
-            StepKind::ValidateConstraint if step.sql.ends_with(&format!("VALIDATE CONSTRAINT {}", quote_ident(&check))) => {
+            StepKind::ValidateConstraint
+                if step
+                    .sql
+                    .ends_with(&format!("VALIDATE CONSTRAINT {}", quote_ident(&check))) =>
+            {
                 check_validation.push(step.standalone())
             }
             StepKind::ValidateConstraint => validations.push(step.standalone()),
@@ -124,8 +155,14 @@ pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Resu
             Step::new(
                 StepKind::DropNotNullCheck,
                 Lock::AccessExclusive,
-                format!("dropped the check {}, replaced by NOT NULL", quote_ident(&check)),
-                format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&check)),
+                format!(
+                    "dropped the check {}, replaced by NOT NULL",
+                    quote_ident(&check)
+                ),
+                format!(
+                    "ALTER TABLE {table} DROP CONSTRAINT {}",
+                    quote_ident(&check)
+                ),
             ),
         );
     }
@@ -143,15 +180,18 @@ pub fn plan_online(state: &TableState, opts: &Options, steps: Vec<Step>) -> Resu
 /// The leading run of steps `relay_enable_tenancy(..., online => true)` applies now:
 /// the catalog steps up to the next standalone statement.
 pub fn next_run(steps: &[Step]) -> &[Step] {
-    let end = steps.iter().position(|s| s.standalone).unwrap_or(steps.len());
+    let end = steps
+        .iter()
+        .position(|s| s.standalone)
+        .unwrap_or(steps.len());
     &steps[..end]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::tests::{kinds, opts, table, text_column, unique_constraint};
     use crate::plan::plan;
+    use crate::plan::tests::{kinds, opts, table, text_column, unique_constraint};
 
     fn online<'a>(o: &Options<'a>) -> Options<'a> {
         Options { online: true, ..*o }
@@ -160,27 +200,51 @@ mod tests {
     #[test]
     fn a_fresh_table_is_isolated_by_the_first_run_and_built_concurrently() {
         let mut state = table("big");
-        state.indexes.push(unique_constraint("big", "big_email_key", "email"));
+        state
+            .indexes
+            .push(unique_constraint("big", "big_email_key", "email"));
         let o = opts(&[]);
         let steps = plan(&state, &online(&o)).unwrap();
         let first = next_run(&steps);
-        assert!(first.iter().all(|s| s.lock == Lock::AccessExclusive || s.lock <= Lock::ShareRowExclusive));
+        assert!(first
+            .iter()
+            .all(|s| s.lock == Lock::AccessExclusive || s.lock <= Lock::ShareRowExclusive));
         assert!(first.iter().any(|s| s.kind == StepKind::ForceRls));
         assert!(first.iter().any(|s| s.kind == StepKind::AddColumn));
-        let fk = first.iter().find(|s| s.kind == StepKind::AddForeignKey).unwrap();
+        let fk = first
+            .iter()
+            .find(|s| s.kind == StepKind::AddForeignKey)
+            .unwrap();
         assert!(fk.sql.ends_with(" NOT VALID"), "{}", fk.sql);
-        let build = steps.iter().find(|s| s.kind == StepKind::BuildTenantUnique).unwrap();
-        assert!(build.standalone && build.sql.starts_with("CREATE UNIQUE INDEX CONCURRENTLY big_email_key_relay_tmp"));
+        let build = steps
+            .iter()
+            .find(|s| s.kind == StepKind::BuildTenantUnique)
+            .unwrap();
+        assert!(
+            build.standalone
+                && build
+                    .sql
+                    .starts_with("CREATE UNIQUE INDEX CONCURRENTLY big_email_key_relay_tmp")
+        );
         // every ACCESS EXCLUSIVE step is a catalog change run through relay
-        assert!(steps.iter().filter(|s| s.lock == Lock::AccessExclusive).all(|s| !s.standalone));
+        assert!(steps
+            .iter()
+            .filter(|s| s.lock == Lock::AccessExclusive)
+            .all(|s| !s.standalone));
         assert_eq!(steps.last().unwrap().kind, StepKind::ValidateConstraint);
     }
 
     #[test]
     fn after_the_builds_the_swap_uses_the_built_index() {
         let mut state = table("big");
-        state.indexes.push(unique_constraint("big", "big_email_key", "email"));
-        state.tenant_column = Some(text_column(true, Some("relay_insert_tenant('big'::regclass)"), true));
+        state
+            .indexes
+            .push(unique_constraint("big", "big_email_key", "email"));
+        state.tenant_column = Some(text_column(
+            true,
+            Some("relay_insert_tenant('big'::regclass)"),
+            true,
+        ));
         let mut built = unique_constraint("big", "big_email_key_relay_tmp", "email");
         built.constraint = None;
         built.key_columns.insert(0, Some("tenant_id".into()));
@@ -190,8 +254,16 @@ mod tests {
         let o = opts(&[]);
         let steps = plan(&state, &online(&o)).unwrap();
         assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique));
-        let swap = steps.iter().find(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
-        assert!(swap.sql.ends_with("UNIQUE USING INDEX big_email_key_relay_tmp"), "{}", swap.sql);
+        let swap = steps
+            .iter()
+            .find(|s| s.kind == StepKind::SwapUniqueConstraint)
+            .unwrap();
+        assert!(
+            swap.sql
+                .ends_with("UNIQUE USING INDEX big_email_key_relay_tmp"),
+            "{}",
+            swap.sql
+        );
     }
 
     #[test]
@@ -218,6 +290,9 @@ mod tests {
         let mut state = table("p");
         state.relkind = "p".into();
         let o = opts(&[]);
-        assert_eq!(plan(&state, &online(&o)).unwrap_err(), PlanError::OnlinePartitioned);
+        assert_eq!(
+            plan(&state, &online(&o)).unwrap_err(),
+            PlanError::OnlinePartitioned
+        );
     }
 }

@@ -51,7 +51,6 @@ fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
     })
 }
 
-
 #[unsafe(no_mangle)]
 #[doc(hidden)]
 pub extern "C" fn pg_finfo_relay_partition_guard() -> &'static pg_sys::Pg_finfo_record {
@@ -65,7 +64,9 @@ pub extern "C" fn pg_finfo_relay_partition_guard() -> &'static pg_sys::Pg_finfo_
 /// Called by PostgreSQL's function manager with a valid `fcinfo`.
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn relay_partition_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn relay_partition_guard(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     // SAFETY: only the node tag of the context is read.
     unsafe {
         let context = (*fcinfo).context;
@@ -83,7 +84,10 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(fcinfo: pg_sys::FunctionCa
     }
     for (child, parent, _) in &edges {
         if ext::registered_now(*child) && !ext::registered_now(*parent) {
-            errors::tenant_table_under_open_parent(&ext::relation_name(*child), &ext::relation_name(*parent));
+            errors::tenant_table_under_open_parent(
+                &ext::relation_name(*child),
+                &ext::relation_name(*parent),
+            );
         }
     }
     // Follow, parents before children: enabling one partition may make its own
@@ -93,7 +97,10 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(fcinfo: pg_sys::FunctionCa
             let lines = api::enable(
                 "relay_enable_tenancy",
                 Some(RegClass(*child)),
-                CallOptions { tenant_column: ext::tenant_column_of(*parent), ..Default::default() },
+                CallOptions {
+                    tenant_column: ext::tenant_column_of(*parent),
+                    ..Default::default()
+                },
             );
             pgrx::notice!(
                 "relay_tenancy: partition {} follows tenant-enabled {}: {} step{} (row level security forced, relay's policies, the TRUNCATE guard)",

@@ -12,6 +12,8 @@ pub unsafe fn pointers(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
         if list.is_null() {
             return Vec::new();
         }
-        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value).collect()
+        (0..(*list).length as usize)
+            .map(|i| (*(*list).elements.add(i)).ptr_value)
+            .collect()
     }
 }

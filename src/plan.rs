@@ -22,8 +22,7 @@ pub const POLICY_NAME: &str = "tenant_isolation";
 /// of its own (PostgreSQL grants no row without at least one permissive policy).
 pub const ACCESS_POLICY_NAME: &str = "tenant_access";
 /// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
-pub const POLICY_MARKER: &str =
-    "relay_tenancy: rows of the tenant in app.current_tenant_id only";
+pub const POLICY_MARKER: &str = "relay_tenancy: rows of the tenant in app.current_tenant_id only";
 pub const ACCESS_POLICY_MARKER: &str =
     "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
 /// The trigger that refuses TRUNCATE to roles subject to row level security.
@@ -37,7 +36,11 @@ pub const TENANT_EXISTS_TRIGGER: &str = "relay_tenant_exists";
 /// scalar sub-select makes the planner evaluate it once per query as an InitPlan,
 /// not once per row, and leaves `tenant_id = $initplan` usable as an index condition.
 pub fn session_tenant_expr(ext_schema: &str, table_literal: &str, type_key: &str) -> String {
-    format!("(SELECT {}.{}({table_literal}::pg_catalog.regclass))", quote_ident(ext_schema), typed("relay_policy_tenant", type_key))
+    format!(
+        "(SELECT {}.{}({table_literal}::pg_catalog.regclass))",
+        quote_ident(ext_schema),
+        typed("relay_policy_tenant", type_key)
+    )
 }
 
 /// relay's function for a tenant column of type `type_key`: the text one, or its
@@ -160,7 +163,17 @@ pub struct Step {
 
 impl Step {
     pub fn new(kind: StepKind, lock: Lock, action: String, sql: String) -> Step {
-        Step { kind, action, sql, lock, replaces: None, privileged: false, standalone: false, adds_foreign_key: None, also_locks: Vec::new() }
+        Step {
+            kind,
+            action,
+            sql,
+            lock,
+            replaces: None,
+            privileged: false,
+            standalone: false,
+            adds_foreign_key: None,
+            also_locks: Vec::new(),
+        }
     }
     /// This step also locks table `oid` in `lock` mode.
     pub fn locking(mut self, oid: u32, lock: Lock) -> Step {
@@ -218,39 +231,89 @@ pub struct Options<'a> {
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
-    WrongKind { kind: &'static str },
-    PartitionChild { parent: String },
-    InheritanceChild { parent: String },
+    WrongKind {
+        kind: &'static str,
+    },
+    PartitionChild {
+        parent: String,
+    },
+    InheritanceChild {
+        parent: String,
+    },
     SystemCatalog,
-    ExtensionMember { extension: String },
-    NotOwner { owner: String },
-    TenantColumnType { column: String, found: String },
-    GlobalUniqueUnknown { entry: String, candidates: Vec<String> },
-    UniqueHasDependents { key: String, entry: String, definition: String, dependents: Vec<String> },
-    UnexpectedIndexDefinition { index: String, definition: String },
-    ExclusionNeedsOpclass { key: String, entry: String, am: String },
+    ExtensionMember {
+        extension: String,
+    },
+    NotOwner {
+        owner: String,
+    },
+    TenantColumnType {
+        column: String,
+        found: String,
+    },
+    GlobalUniqueUnknown {
+        entry: String,
+        candidates: Vec<String>,
+    },
+    UniqueHasDependents {
+        key: String,
+        entry: String,
+        definition: String,
+        dependents: Vec<String>,
+    },
+    UnexpectedIndexDefinition {
+        index: String,
+        definition: String,
+    },
+    ExclusionNeedsOpclass {
+        key: String,
+        entry: String,
+        am: String,
+    },
     Temporary,
     /// The other end of a foreign key to make composite belongs to another role.
-    ForeignKeyOtherOwner { fk: String, other: String, owner: String },
+    ForeignKeyOtherOwner {
+        fk: String,
+        other: String,
+        owner: String,
+    },
     /// A foreign key between tenant tables that cannot include tenant_id as it is.
-    ForeignKeyNotComposable { fk: String, table: String, why: String },
+    ForeignKeyNotComposable {
+        fk: String,
+        table: String,
+        why: String,
+    },
     /// views => 'invoker', and a view to change belongs to another role.
-    ViewNotOwned { view: String, owner: String },
+    ViewNotOwned {
+        view: String,
+        owner: String,
+    },
     /// tenant_column names a column the table does not have.
-    TenantColumnMissing { column: String },
+    TenantColumnMissing {
+        column: String,
+    },
     /// Undo: a foreign key that includes tenant_id, made after enabling by someone else.
-    ForeignKeyNotOurs { fk: String, table: String },
+    ForeignKeyNotOurs {
+        fk: String,
+        table: String,
+    },
     /// online => true on a partitioned table (no CREATE INDEX CONCURRENTLY there).
     OnlinePartitioned,
     /// A table Citus distributed, whose tenant column lacks relay's default (Citus
     /// cannot change a distribution column's default).
-    DistributedWithoutDefault { column: String, default: String },
+    DistributedWithoutDefault {
+        column: String,
+        default: String,
+    },
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
 pub fn same_entries(a: &[String], b: &[String]) -> bool {
     let norm = |l: &[String]| {
-        let mut v: Vec<String> = l.iter().map(|e| e.split(',').map(str::trim).collect::<Vec<_>>().join(",")).collect();
+        let mut v: Vec<String> = l
+            .iter()
+            .map(|e| e.split(',').map(str::trim).collect::<Vec<_>>().join(","))
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -289,29 +352,47 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
         return Err(PlanError::SystemCatalog);
     }
     if let Some(extension) = &state.extension {
-        return Err(PlanError::ExtensionMember { extension: extension.clone() });
+        return Err(PlanError::ExtensionMember {
+            extension: extension.clone(),
+        });
     }
     if state.persistence == "t" {
         return Err(PlanError::Temporary);
     }
     if state.is_partition && !state.parent_registered {
-        return Err(PlanError::PartitionChild { parent: state.parent.clone().unwrap_or_default() });
+        return Err(PlanError::PartitionChild {
+            parent: state.parent.clone().unwrap_or_default(),
+        });
     }
     // An inheritance child under a parent that is not tenant-enabled: a query on the
     // parent reads the child's rows under the parent's row level security (none).
     if !state.is_partition && !state.parent_registered {
         if let Some(parent) = &state.parent {
-            return Err(PlanError::InheritanceChild { parent: parent.clone() });
+            return Err(PlanError::InheritanceChild {
+                parent: parent.clone(),
+            });
         }
     }
     if !state.is_owner {
-        return Err(PlanError::NotOwner { owner: state.owner.clone() });
+        return Err(PlanError::NotOwner {
+            owner: state.owner.clone(),
+        });
     }
     if let Some(col) = &state.tenant_column {
-        let supported = matches!(col.type_key.as_str(), "text" | "uuid" | "bigint" | "integer") || (col.type_key.is_empty() && col.is_text);
+        let supported = matches!(
+            col.type_key.as_str(),
+            "text" | "uuid" | "bigint" | "integer"
+        ) || (col.type_key.is_empty() && col.is_text);
         if !supported {
-            let column = if col.name.is_empty() { TENANT_COLUMN.to_string() } else { col.name.clone() };
-            return Err(PlanError::TenantColumnType { column, found: col.type_name.clone() });
+            let column = if col.name.is_empty() {
+                TENANT_COLUMN.to_string()
+            } else {
+                col.name.clone()
+            };
+            return Err(PlanError::TenantColumnType {
+                column,
+                found: col.type_name.clone(),
+            });
         }
     }
     Ok(())
@@ -324,7 +405,11 @@ fn names_key(entry: &str, index: &IndexInfo) -> bool {
         return true;
     }
     let wanted: Vec<&str> = entry.split(',').map(str::trim).collect();
-    let have: Vec<&str> = index.key_columns.iter().map(|c| c.as_deref().unwrap_or("")).collect();
+    let have: Vec<&str> = index
+        .key_columns
+        .iter()
+        .map(|c| c.as_deref().unwrap_or(""))
+        .collect();
     wanted == have
 }
 
@@ -339,7 +424,11 @@ fn key_label(index: &IndexInfo) -> String {
 /// The foreign keys (into this table) that depend on `index`: PostgreSQL picks the
 /// unique index whose columns are the referenced ones.
 fn dependents_of<'s>(state: &'s TableState, index: &IndexInfo) -> Vec<&'s ForeignKeyInfo> {
-    let mut key: Vec<&str> = index.key_columns.iter().map(|c| c.as_deref().unwrap_or("")).collect();
+    let mut key: Vec<&str> = index
+        .key_columns
+        .iter()
+        .map(|c| c.as_deref().unwrap_or(""))
+        .collect();
     key.sort_unstable();
     state
         .foreign_keys
@@ -367,26 +456,39 @@ fn keys_to_rewrite<'s>(
     global_unique: &[String],
     tenant_primary_key: bool,
 ) -> Result<Vec<(&'s IndexInfo, Vec<&'s ForeignKeyInfo>)>, PlanError> {
-    let uniques: Vec<&IndexInfo> =
-        state.indexes.iter().filter(|i| (i.is_unique && i.is_valid) || is_exclusion(i)).collect();
+    let uniques: Vec<&IndexInfo> = state
+        .indexes
+        .iter()
+        .filter(|i| (i.is_unique && i.is_valid) || is_exclusion(i))
+        .collect();
     for entry in global_unique {
         if !uniques.iter().any(|i| names_key(entry, i)) {
             let mut candidates: Vec<String> = uniques
                 .iter()
                 .filter(|i| !i.is_primary && !i.has_tenant_key)
                 .map(|i| {
-                    let cols: Vec<&str> =
-                        i.key_columns.iter().map(|c| c.as_deref().unwrap_or("(expression)")).collect();
+                    let cols: Vec<&str> = i
+                        .key_columns
+                        .iter()
+                        .map(|c| c.as_deref().unwrap_or("(expression)"))
+                        .collect();
                     format!("{} ({})", key_label(i), cols.join(", "))
                 })
                 .collect();
             candidates.sort();
-            return Err(PlanError::GlobalUniqueUnknown { entry: entry.clone(), candidates });
+            return Err(PlanError::GlobalUniqueUnknown {
+                entry: entry.clone(),
+                candidates,
+            });
         }
     }
     let mut keys = Vec::new();
     for index in uniques {
-        if (index.is_primary && !tenant_primary_key) || index.has_tenant_key || is_exclusion(index) || index.inherited {
+        if (index.is_primary && !tenant_primary_key)
+            || index.has_tenant_key
+            || is_exclusion(index)
+            || index.inherited
+        {
             continue;
         }
         if !index.is_primary && global_unique.iter().any(|e| names_key(e, index)) {
@@ -398,13 +500,27 @@ fn keys_to_rewrite<'s>(
         if !index.dependent_fks.is_empty() && !all_carried {
             return Err(PlanError::UniqueHasDependents {
                 key: key_label(index),
-                entry: index.constraint.as_ref().map_or(&index.name, |c| &c.name).clone(),
-                definition: index.constraint.as_ref().map_or(&index.definition, |c| &c.definition).clone(),
+                entry: index
+                    .constraint
+                    .as_ref()
+                    .map_or(&index.name, |c| &c.name)
+                    .clone(),
+                definition: index
+                    .constraint
+                    .as_ref()
+                    .map_or(&index.definition, |c| &c.definition)
+                    .clone(),
                 dependents: index.dependent_fks.clone(),
             });
         }
-        if carried.iter().any(|fk| fk.child_oid != state.oid && !fk.other_is_owner) {
-            let fk = carried.iter().find(|fk| fk.child_oid != state.oid && !fk.other_is_owner).expect("found above");
+        if carried
+            .iter()
+            .any(|fk| fk.child_oid != state.oid && !fk.other_is_owner)
+        {
+            let fk = carried
+                .iter()
+                .find(|fk| fk.child_oid != state.oid && !fk.other_is_owner)
+                .expect("found above");
             return Err(PlanError::ForeignKeyOtherOwner {
                 fk: fk.name.clone(),
                 other: quote_qualified(&fk.child_schema, &fk.child_name),
@@ -422,16 +538,27 @@ fn is_exclusion(index: &IndexInfo) -> bool {
 
 /// Exclusion constraints without tenant_id, to rewrite with `tenant_id WITH =` first:
 /// otherwise one tenant's rows exclude another's (and an overlap probe reads them).
-fn exclusions_to_rewrite<'s>(state: &'s TableState, global_unique: &[String]) -> Result<Vec<&'s IndexInfo>, PlanError> {
+fn exclusions_to_rewrite<'s>(
+    state: &'s TableState,
+    global_unique: &[String],
+) -> Result<Vec<&'s IndexInfo>, PlanError> {
     let mut found = Vec::new();
-    for index in state.indexes.iter().filter(|i| is_exclusion(i) && !i.has_tenant_key && !i.inherited) {
+    for index in state
+        .indexes
+        .iter()
+        .filter(|i| is_exclusion(i) && !i.has_tenant_key && !i.inherited)
+    {
         if global_unique.iter().any(|e| names_key(e, index)) {
             continue;
         }
         if !state.text_opclass_ams.contains(&index.am) {
             return Err(PlanError::ExclusionNeedsOpclass {
                 key: key_label(index),
-                entry: index.constraint.as_ref().map_or(&index.name, |c| &c.name).clone(),
+                entry: index
+                    .constraint
+                    .as_ref()
+                    .map_or(&index.name, |c| &c.name)
+                    .clone(),
                 am: index.am.clone(),
             });
         }
@@ -443,12 +570,18 @@ fn exclusions_to_rewrite<'s>(state: &'s TableState, global_unique: &[String]) ->
 /// `ALTER TABLE ... DROP CONSTRAINT c, ADD CONSTRAINT c EXCLUDE USING <am>
 /// (tenant_id WITH =, <elements as they were>` and the rest of the definition
 /// (INCLUDE, WITH, WHERE, DEFERRABLE) as `pg_get_constraintdef` printed it.
-pub fn tenant_exclusion_sql(index: &IndexInfo, table: &str, col: &str) -> Result<String, PlanError> {
+pub fn tenant_exclusion_sql(
+    index: &IndexInfo,
+    table: &str,
+    col: &str,
+) -> Result<String, PlanError> {
     let con = index.constraint.as_ref().expect("an exclusion constraint");
     let prefix = format!("EXCLUDE USING {} (", quote_ident(&index.am));
-    let rest = con.definition.strip_prefix(&prefix).ok_or_else(|| PlanError::UnexpectedIndexDefinition {
-        index: index.name.clone(),
-        definition: con.definition.clone(),
+    let rest = con.definition.strip_prefix(&prefix).ok_or_else(|| {
+        PlanError::UnexpectedIndexDefinition {
+            index: index.name.clone(),
+            definition: con.definition.clone(),
+        }
     })?;
     Ok(format!(
         "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {prefix}{col} WITH OPERATOR(pg_catalog.=), {rest}",
@@ -482,7 +615,10 @@ pub fn rebuilt_unique_index_sql(
         index: index.name.clone(),
         definition: index.definition.clone(),
     };
-    let mut rest = index.definition.strip_prefix(&index.definition_prefix).ok_or_else(unexpected)?;
+    let mut rest = index
+        .definition
+        .strip_prefix(&index.definition_prefix)
+        .ok_or_else(unexpected)?;
     let mut where_clause = String::new();
     if let Some(pred) = &index.predicate {
         let suffix = format!(" WHERE {pred}");
@@ -507,13 +643,21 @@ pub fn rebuilt_unique_index_sql(
 /// (y) DEFERRABLE`) with `col` first in its key list; `None` when it has no key list.
 pub fn tenant_leading_constraint(definition: &str, col: &str) -> Option<String> {
     let open = definition.find('(')?;
-    Some(format!("{}{col}, {}", &definition[..=open], &definition[open + 1..]))
+    Some(format!(
+        "{}{col}, {}",
+        &definition[..=open],
+        &definition[open + 1..]
+    ))
 }
 
 /// A valid unique index, not backing a constraint, over exactly `col` and then
 /// `index`'s keys (same access method and predicate): the per-tenant version of
 /// `index`, built earlier.
-fn prebuilt_tenant_version<'s>(state: &'s TableState, index: &IndexInfo, col: &str) -> Option<&'s IndexInfo> {
+fn prebuilt_tenant_version<'s>(
+    state: &'s TableState,
+    index: &IndexInfo,
+    col: &str,
+) -> Option<&'s IndexInfo> {
     let mut wanted = vec![Some(col.to_string())];
     wanted.extend(index.key_columns.iter().cloned());
     state.indexes.iter().find(|i| {
@@ -530,19 +674,29 @@ fn prebuilt_tenant_version<'s>(state: &'s TableState, index: &IndexInfo, col: &s
 /// Indexes leading with the tenant column that a failed CREATE INDEX CONCURRENTLY
 /// left INVALID: they are dropped and built again.
 pub fn invalid_leftovers(state: &TableState) -> Vec<&IndexInfo> {
-    state.indexes.iter().filter(|i| !i.is_valid && i.leads_with_tenant && i.constraint.is_none()).collect()
+    state
+        .indexes
+        .iter()
+        .filter(|i| !i.is_valid && i.leads_with_tenant && i.constraint.is_none())
+        .collect()
 }
 
 /// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
 fn tenant_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
-    format!("{col} = {}", session_tenant_expr(ext_schema, &quote_literal(table), type_key))
+    format!(
+        "{col} = {}",
+        session_tenant_expr(ext_schema, &quote_literal(table), type_key)
+    )
 }
 
 /// Foreign keys between this table and another tenant-enabled one (or itself) that
 /// do not include tenant_id yet: they become `(tenant_id, cols) REFERENCES parent
 /// (tenant_id, key)`, so a row can only reference a row of its own tenant. Whichever
 /// end is enabled second does it, so the order of enabling does not matter.
-fn foreign_keys_to_compose<'s>(state: &'s TableState, keep: &[String]) -> Result<Vec<&'s ForeignKeyInfo>, PlanError> {
+fn foreign_keys_to_compose<'s>(
+    state: &'s TableState,
+    keep: &[String],
+) -> Result<Vec<&'s ForeignKeyInfo>, PlanError> {
     let mut found = Vec::new();
     for fk in &state.foreign_keys {
         let is_self = fk.child_oid == fk.parent_oid;
@@ -554,10 +708,22 @@ fn foreign_keys_to_compose<'s>(state: &'s TableState, keep: &[String]) -> Result
         }
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
         if !is_self && !fk.other_is_owner {
-            let other = if fk.outgoing { quote_qualified(&fk.parent_schema, &fk.parent_name) } else { child.clone() };
-            return Err(PlanError::ForeignKeyOtherOwner { fk: fk.name.clone(), other, owner: fk.other_owner.clone() });
+            let other = if fk.outgoing {
+                quote_qualified(&fk.parent_schema, &fk.parent_name)
+            } else {
+                child.clone()
+            };
+            return Err(PlanError::ForeignKeyOtherOwner {
+                fk: fk.name.clone(),
+                other,
+                owner: fk.other_owner.clone(),
+            });
         }
-        let not_composable = |why: &str| PlanError::ForeignKeyNotComposable { fk: fk.name.clone(), table: child.clone(), why: why.into() };
+        let not_composable = |why: &str| PlanError::ForeignKeyNotComposable {
+            fk: fk.name.clone(),
+            table: child.clone(),
+            why: why.into(),
+        };
         if matches!(fk.on_update.as_str(), "n" | "d") {
             return Err(not_composable("its ON UPDATE SET NULL / SET DEFAULT would also clear tenant_id, and PostgreSQL takes a column list for ON DELETE only"));
         }
@@ -586,10 +752,19 @@ fn referential_action(code: &str) -> &'static str {
 /// NULL, leads).
 fn composite_foreign_key_clause(fk: &ForeignKeyInfo, col: &str) -> String {
     let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
-    let list = |cols: &[String]| cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+    let list = |cols: &[String]| {
+        cols.iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let on_delete = match fk.on_delete.as_str() {
         "n" | "d" => {
-            let cols = if fk.delete_set_columns.is_empty() { &fk.columns } else { &fk.delete_set_columns };
+            let cols = if fk.delete_set_columns.is_empty() {
+                &fk.columns
+            } else {
+                &fk.delete_set_columns
+            };
             format!("{} ({})", referential_action(&fk.on_delete), list(cols))
         }
         other => referential_action(other).to_string(),
@@ -638,7 +813,10 @@ pub fn composite_foreign_key_sql(fk: &ForeignKeyInfo, col: &str) -> String {
 /// Views over the table that read it with their owner's rights, and that owner
 /// bypasses row level security: they show every tenant's rows.
 fn bypassing_views(state: &TableState) -> impl Iterator<Item = &crate::catalog::ViewInfo> {
-    state.views.iter().filter(|v| v.relkind == "v" && !v.security_invoker && v.owner_bypasses_rls)
+    state
+        .views
+        .iter()
+        .filter(|v| v.relkind == "v" && !v.security_invoker && v.owner_bypasses_rls)
 }
 
 /// What enabling leaves open around the table, one line each: views that bypass row
@@ -671,13 +849,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     validate(state)?;
     let rewrite_with_fks = keys_to_rewrite(state, opts.global_unique, opts.tenant_primary_key)?;
     let rewrite: Vec<&IndexInfo> = rewrite_with_fks.iter().map(|(i, _)| *i).collect();
-    let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks.iter().flat_map(|(_, fks)| fks.iter().copied()).collect();
+    let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks
+        .iter()
+        .flat_map(|(_, fks)| fks.iter().copied())
+        .collect();
     let exclusions = exclusions_to_rewrite(state, opts.global_unique)?;
     // Keys into a key being rewritten come back composite with it; the others here.
-    let composite_fks: Vec<&ForeignKeyInfo> = foreign_keys_to_compose(state, opts.keep_foreign_keys)?
-        .into_iter()
-        .filter(|fk| !carried.iter().any(|c| c.name == fk.name && c.child_oid == fk.child_oid))
-        .collect();
+    let composite_fks: Vec<&ForeignKeyInfo> =
+        foreign_keys_to_compose(state, opts.keep_foreign_keys)?
+            .into_iter()
+            .filter(|fk| {
+                !carried
+                    .iter()
+                    .any(|c| c.name == fk.name && c.child_oid == fk.child_oid)
+            })
+            .collect();
 
     let table = quote_qualified(&state.schema, &state.name);
     let tenants = quote_qualified(opts.ext_schema, "tenants");
@@ -685,8 +871,16 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     // The names of INVALID leftovers of a failed concurrent build are free: they are
     // dropped before anything is built, so a resumed run ends with the same names as
     // the offline call (not `..._idx1`).
-    let leftovers: Vec<&str> = invalid_leftovers(state).iter().map(|i| i.name.as_str()).collect();
-    let mut taken: HashSet<String> = state.names_taken.iter().filter(|n| !leftovers.contains(&n.as_str())).cloned().collect();
+    let leftovers: Vec<&str> = invalid_leftovers(state)
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut taken: HashSet<String> = state
+        .names_taken
+        .iter()
+        .filter(|n| !leftovers.contains(&n.as_str()))
+        .cloned()
+        .collect();
     let mut new_name = |base: &str, suffix: &str| {
         let name = choose_name(base, suffix, &|n| taken.contains(n));
         taken.insert(name.clone());
@@ -696,10 +890,18 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     let column = state.tenant_column.as_ref();
     // The tenant column: tenant_id (added when missing), or a column the table has.
     if column.is_none() && opts.tenant_column != TENANT_COLUMN {
-        return Err(PlanError::TenantColumnMissing { column: opts.tenant_column.to_string() });
+        return Err(PlanError::TenantColumnMissing {
+            column: opts.tenant_column.to_string(),
+        });
     }
     let tcol = quote_ident(opts.tenant_column);
-    let type_key = column.map_or("text", |c| if c.type_key.is_empty() { "text" } else { c.type_key.as_str() });
+    let type_key = column.map_or("text", |c| {
+        if c.type_key.is_empty() {
+            "text"
+        } else {
+            c.type_key.as_str()
+        }
+    });
     let mut steps = Vec::new();
 
     // 1. The column. On a fresh table: catalog only, existing rows read the constant
@@ -736,11 +938,19 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         if partitioned && index.constraint.is_some() {
             // PostgreSQL cannot attach a prebuilt index to a partitioned table's
             // constraint (ADD CONSTRAINT ... USING INDEX): the swap builds it.
-            let carried = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
+            let carried = rewrite_with_fks
+                .iter()
+                .find(|(i, _)| std::ptr::eq(*i, *index))
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default();
             swaps.push((*index, String::new(), carried));
             continue;
         }
-        let carried_here = rewrite_with_fks.iter().find(|(i, _)| std::ptr::eq(*i, *index)).map(|(_, f)| f.clone()).unwrap_or_default();
+        let carried_here = rewrite_with_fks
+            .iter()
+            .find(|(i, _)| std::ptr::eq(*i, *index))
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default();
         // Built already (by an online conversion's CREATE UNIQUE INDEX CONCURRENTLY,
         // or a run that stopped after its builds): swapped in as it is.
         if let Some(built) = prebuilt_tenant_version(state, index, opts.tenant_column) {
@@ -785,16 +995,25 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     let mut parent_keys_built: Vec<(u32, Vec<String>)> = Vec::new();
     let mut parent_names: HashSet<String> = HashSet::new();
     for fk in &composite_fks {
-        if fk.parent_tenant_key.is_some() || parent_keys_built.contains(&(fk.parent_oid, fk.parent_columns.clone())) {
+        if fk.parent_tenant_key.is_some()
+            || parent_keys_built.contains(&(fk.parent_oid, fk.parent_columns.clone()))
+        {
             continue;
         }
         parent_keys_built.push((fk.parent_oid, fk.parent_columns.clone()));
         let parent = quote_qualified(&fk.parent_schema, &fk.parent_name);
-        let base = format!("{}_{}_{}", fk.parent_name, opts.tenant_column, fk.parent_columns.join("_"));
+        let base = format!(
+            "{}_{}_{}",
+            fk.parent_name,
+            opts.tenant_column,
+            fk.parent_columns.join("_")
+        );
         let name = if fk.parent_oid == state.oid {
             new_name(&base, "_key")
         } else {
-            let name = choose_name(&base, "_key", &|n| fk.parent_names_taken.iter().any(|t| t == n) || parent_names.contains(n));
+            let name = choose_name(&base, "_key", &|n| {
+                fk.parent_names_taken.iter().any(|t| t == n) || parent_names.contains(n)
+            });
             parent_names.insert(name.clone());
             name
         };
@@ -837,7 +1056,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 "new rows of {table} take the session's tenant; an insert with no tenant set fails"
             ),
             if by_name {
-                format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}", distributed_default(opts.ext_schema, &table, type_key))
+                format!(
+                    "ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}",
+                    distributed_default(opts.ext_schema, &table, type_key)
+                )
             } else {
                 format!(
                     "ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {}.{}({}::pg_catalog.regclass)",
@@ -852,7 +1074,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         }
         steps.push(step);
     }
-    if type_key != "text" && !state.triggers.iter().any(|t| t.name == TENANT_EXISTS_TRIGGER) {
+    if type_key != "text"
+        && !state
+            .triggers
+            .iter()
+            .any(|t| t.name == TENANT_EXISTS_TRIGGER)
+    {
         // tenants.id is text: a uuid or integer column cannot reference it. Existing
         // rows are checked once, new and changed ones by a trigger (as the key would).
         steps.push(
@@ -873,7 +1100,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             &table,
             TENANT_EXISTS_TRIGGER,
             &format!("BEFORE INSERT OR UPDATE OF {tcol} ON {{t}} FOR EACH ROW"),
-            &format!("{}.relay_tenant_exists_guard({})", quote_ident(opts.ext_schema), quote_literal(opts.tenant_column)),
+            &format!(
+                "{}.relay_tenant_exists_guard({})",
+                quote_ident(opts.ext_schema),
+                quote_literal(opts.tenant_column)
+            ),
             &state.triggers,
         ));
     } else if state.tenant_fk.is_none() && (state.distributed || !state.scaled_out) {
@@ -917,7 +1148,11 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         match &index.constraint {
             Some(con) => {
                 let deferral = deferral_clause(con.deferrable, con.deferred);
-                let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+                let kind = if con.contype == "p" {
+                    "PRIMARY KEY"
+                } else {
+                    "UNIQUE"
+                };
                 let (how, sql) = if tmp.is_empty() {
                     (
                         " (partitioned: the new index of every partition is built here, under the lock)",
@@ -1039,7 +1274,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         for v in bypassing_views(state) {
             let view = quote_qualified(&v.schema, &v.name);
             if !v.is_owner {
-                return Err(PlanError::ViewNotOwned { view, owner: v.owner.clone() });
+                return Err(PlanError::ViewNotOwned {
+                    view,
+                    owner: v.owner.clone(),
+                });
             }
             steps.push(Step::new(
                 StepKind::SetViewInvoker,
@@ -1065,34 +1303,51 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
         ));
     }
-    let printed = [printed_rule(opts.ext_schema, &table, &tcol, type_key), printed_direct_rule(opts.ext_schema, &table, &tcol, type_key)];
-    let rule = if state.distributed || state.scaled_out { direct_rule(opts.ext_schema, &table, &tcol, type_key) } else { tenant_rule(opts.ext_schema, &table, &tcol, type_key) };
+    let printed = [
+        printed_rule(opts.ext_schema, &table, &tcol, type_key),
+        printed_direct_rule(opts.ext_schema, &table, &tcol, type_key),
+    ];
+    let rule = if state.distributed || state.scaled_out {
+        direct_rule(opts.ext_schema, &table, &tcol, type_key)
+    } else {
+        tenant_rule(opts.ext_schema, &table, &tcol, type_key)
+    };
     steps.extend(policy_steps(state, &table, &rule, &printed));
     steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,
         "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT",
-        &format!("{}.relay_tenant_truncate_guard()", quote_ident(opts.ext_schema)),
+        &format!(
+            "{}.relay_tenant_truncate_guard()",
+            quote_ident(opts.ext_schema)
+        ),
         &state.triggers,
     ));
 
     // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
     // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
     // backfill, and so the later upgrade to ACCESS EXCLUSIVE is the only one.
-    if steps.first().is_some_and(|s| s.lock < Lock::AccessExclusive && s.lock != Lock::ShareRowExclusive) {
+    if steps
+        .first()
+        .is_some_and(|s| s.lock < Lock::AccessExclusive && s.lock != Lock::ShareRowExclusive)
+    {
         steps.insert(
             0,
             Step::new(
                 StepKind::LockTable,
                 Lock::ShareRowExclusive,
-                format!("locked {table} against writes (reads go on) for the backfill and index builds"),
+                format!(
+                    "locked {table} against writes (reads go on) for the backfill and index builds"
+                ),
                 format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
             ),
         );
     }
     steps.extend(finishing_steps(state, &table, opts.tenant_column));
     // INVALID leftovers go first (their names may be built again).
-    let (drops, rest): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|s| s.kind == StepKind::DropInvalidIndex);
+    let (drops, rest): (Vec<Step>, Vec<Step>) = steps
+        .into_iter()
+        .partition(|s| s.kind == StepKind::DropInvalidIndex);
     let mut steps = drops;
     steps.extend(rest);
     if opts.online {
@@ -1104,7 +1359,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
 /// The name of the CHECK (col IS NOT NULL) an online conversion adds NOT VALID,
 /// validates, and drops once SET NOT NULL has used it.
 pub fn not_null_check_name(col: &str) -> String {
-    format!("relay_{}_not_null", crate::quote::clip_to_bytes(col, 63 - "relay__not_null".len()))
+    format!(
+        "relay_{}_not_null",
+        crate::quote::clip_to_bytes(col, 63 - "relay__not_null".len())
+    )
 }
 
 /// What an interrupted online conversion leaves: constraints added NOT VALID (the
@@ -1117,20 +1375,36 @@ fn finishing_steps(state: &TableState, table: &str, col: &str) -> Vec<Step> {
     let ours = |name: &str| {
         state.tenant_fk.as_deref() == Some(name)
             || name == check
-            || state.foreign_keys.iter().any(|fk| fk.outgoing && fk.has_tenant && fk.name == name)
+            || state
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.outgoing && fk.has_tenant && fk.name == name)
     };
     for name in state.not_valid.iter().filter(|n| ours(n)) {
         steps.push(validate_step(table, name));
     }
-    for fk in state.foreign_keys.iter().filter(|fk| !fk.outgoing && fk.has_tenant && !fk.validated) {
-        steps.push(validate_step(&quote_qualified(&fk.child_schema, &fk.child_name), &fk.name));
+    for fk in state
+        .foreign_keys
+        .iter()
+        .filter(|fk| !fk.outgoing && fk.has_tenant && !fk.validated)
+    {
+        steps.push(validate_step(
+            &quote_qualified(&fk.child_schema, &fk.child_name),
+            &fk.name,
+        ));
     }
     for index in invalid_leftovers(state) {
         steps.push(Step::new(
             StepKind::DropInvalidIndex,
             Lock::AccessExclusive,
-            format!("dropped index {}, left INVALID by a failed concurrent build", quote_ident(&index.name)),
-            format!("DROP INDEX IF EXISTS {}", quote_qualified(&state.schema, &index.name)),
+            format!(
+                "dropped index {}, left INVALID by a failed concurrent build",
+                quote_ident(&index.name)
+            ),
+            format!(
+                "DROP INDEX IF EXISTS {}",
+                quote_qualified(&state.schema, &index.name)
+            ),
         ));
     }
     steps
@@ -1140,8 +1414,14 @@ pub fn validate_step(table: &str, constraint: &str) -> Step {
     Step::new(
         StepKind::ValidateConstraint,
         Lock::ShareUpdateExclusive,
-        format!("validated constraint {} on {table} (scan; reads and writes go on)", quote_ident(constraint)),
-        format!("ALTER TABLE {table} VALIDATE CONSTRAINT {}", quote_ident(constraint)),
+        format!(
+            "validated constraint {} on {table} (scan; reads and writes go on)",
+            quote_ident(constraint)
+        ),
+        format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            quote_ident(constraint)
+        ),
     )
 }
 
@@ -1149,7 +1429,13 @@ pub fn validate_step(table: &str, constraint: &str) -> Step {
 /// created (as the extension's owner: PUBLIC has no EXECUTE on relay's trigger
 /// functions) when missing, re-promoted when demoted. `timing` has `{t}` where the
 /// table goes, e.g. `BEFORE TRUNCATE ON {t} FOR EACH STATEMENT`. Pure.
-pub fn always_trigger_steps(table: &str, name: &str, timing: &str, function: &str, existing: &[TriggerInfo]) -> Vec<Step> {
+pub fn always_trigger_steps(
+    table: &str,
+    name: &str,
+    timing: &str,
+    function: &str,
+    existing: &[TriggerInfo],
+) -> Vec<Step> {
     let timing = timing.replace("{t}", table);
     let trigger = quote_ident(name);
     let mut steps = Vec::new();
@@ -1160,7 +1446,10 @@ pub fn always_trigger_steps(table: &str, name: &str, timing: &str, function: &st
             Step::new(
                 StepKind::CreateTrigger,
                 Lock::ShareRowExclusive,
-                format!("created trigger {name} on {table}: {}", timing.replace(&format!(" ON {table}"), "")),
+                format!(
+                    "created trigger {name} on {table}: {}",
+                    timing.replace(&format!(" ON {table}"), "")
+                ),
                 format!("CREATE TRIGGER {trigger} {timing} EXECUTE FUNCTION {function}"),
             )
             .privileged(),
@@ -1177,7 +1466,14 @@ pub fn always_trigger_steps(table: &str, name: &str, timing: &str, function: &st
 
 /// CREATE POLICY `name` ... AS `mode` FOR ALL with `rule`, and the comment that marks
 /// it as relay's.
-fn create_policy(table: &str, name: &str, mode: &str, rule: &str, marker: &str, why: &str) -> [Step; 2] {
+fn create_policy(
+    table: &str,
+    name: &str,
+    mode: &str,
+    rule: &str,
+    marker: &str,
+    why: &str,
+) -> [Step; 2] {
     [
         Step::new(
             StepKind::CreatePolicy,
@@ -1214,22 +1510,44 @@ fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &[String])
         );
     };
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
-    if !existing.is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public && rule_unchanged(p, printed)) {
+    if !existing.is_some_and(|p| {
+        p.is_ours && !p.permissive && p.cmd == "*" && p.to_public && rule_unchanged(p, printed)
+    }) {
         if let Some(p) = existing {
             replace(p, &mut steps);
         }
-        steps.extend(create_policy(table, POLICY_NAME, "RESTRICTIVE", &rule, POLICY_MARKER,
-            "ANDed with every other policy, whenever it was created"));
+        steps.extend(create_policy(
+            table,
+            POLICY_NAME,
+            "RESTRICTIVE",
+            &rule,
+            POLICY_MARKER,
+            "ANDed with every other policy, whenever it was created",
+        ));
     }
     // relay's permissive companion, its rule changed since: put back.
-    let access = state.policies.iter().find(|p| p.name == ACCESS_POLICY_NAME && p.is_ours);
+    let access = state
+        .policies
+        .iter()
+        .find(|p| p.name == ACCESS_POLICY_NAME && p.is_ours);
     let access_changed = access.is_some_and(|p| !rule_unchanged(p, printed));
     if let Some(p) = access.filter(|_| access_changed) {
         replace(p, &mut steps);
     }
-    if access_changed || !state.policies.iter().any(|p| p.permissive && p.name != POLICY_NAME) {
-        steps.extend(create_policy(table, ACCESS_POLICY_NAME, "PERMISSIVE", &rule, ACCESS_POLICY_MARKER,
-            "grants the session tenant's rows (the table has no permissive policy of its own)"));
+    if access_changed
+        || !state
+            .policies
+            .iter()
+            .any(|p| p.permissive && p.name != POLICY_NAME)
+    {
+        steps.extend(create_policy(
+            table,
+            ACCESS_POLICY_NAME,
+            "PERMISSIVE",
+            &rule,
+            ACCESS_POLICY_MARKER,
+            "grants the session tenant's rows (the table has no permissive policy of its own)",
+        ));
     }
     steps
 }
@@ -1239,7 +1557,11 @@ fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &[String])
 /// `isolation_guard::broken` builds the same text in SQL.
 pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
     let function = typed("relay_policy_tenant", type_key);
-    format!("({col} = ( SELECT {}.{function}({}::regclass) AS {function}))", quote_ident(ext_schema), quote_literal(table))
+    format!(
+        "({col} = ( SELECT {}.{function}({}::regclass) AS {function}))",
+        quote_ident(ext_schema),
+        quote_literal(table)
+    )
 }
 
 /// The same rule without the scalar sub-select, as relay_distribute writes it on
@@ -1248,27 +1570,49 @@ pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) ->
 /// function's by-name form (a Citus worker cannot resolve a regclass constant while it
 /// creates a shard), so either form is relay's rule.
 pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
-    format!("{col} = {}.{}({}::pg_catalog.text)", quote_ident(ext_schema), typed("relay_policy_tenant", type_key), quote_literal(table))
+    format!(
+        "{col} = {}.{}({}::pg_catalog.text)",
+        quote_ident(ext_schema),
+        typed("relay_policy_tenant", type_key),
+        quote_literal(table)
+    )
 }
 
 /// The tenant column's default as relay_distribute writes it: by name, like `direct_rule`.
 pub fn distributed_default(ext_schema: &str, table: &str, type_key: &str) -> String {
-    format!("{}.{}({}::pg_catalog.text)", quote_ident(ext_schema), typed("relay_insert_tenant", type_key), quote_literal(table))
+    format!(
+        "{}.{}({}::pg_catalog.text)",
+        quote_ident(ext_schema),
+        typed("relay_insert_tenant", type_key),
+        quote_literal(table)
+    )
 }
 
 /// `direct_rule` as `pg_policies` prints it under relay's pinned search_path.
 pub fn printed_direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
     let function = typed("relay_policy_tenant", type_key);
-    format!("({col} = {}.{function}({}::text))", quote_ident(ext_schema), quote_literal(table))
+    format!(
+        "({col} = {}.{function}({}::text))",
+        quote_ident(ext_schema),
+        quote_literal(table)
+    )
 }
 
 /// A policy's USING and WITH CHECK are still relay's rule in one of its printed forms
 /// (a definition read without them, as in unit tests, counts as unchanged).
 fn rule_unchanged(policy: &PolicyInfo, printed: &[String]) -> bool {
-    let text = |key: &str| policy.definition.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let text = |key: &str| {
+        policy
+            .definition
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     match (text("qual"), text("with_check")) {
         (None, None) if policy.definition.is_null() => true,
-        (qual, check) => printed.iter().any(|form| qual.as_deref() == Some(form) && check.as_deref() == Some(form)),
+        (qual, check) => printed
+            .iter()
+            .any(|form| qual.as_deref() == Some(form) && check.as_deref() == Some(form)),
     }
 }
 
@@ -1312,8 +1656,12 @@ pub(crate) mod tests {
             is_valid: true,
             key_columns: vec![Some("id".into())],
             am: "btree".into(),
-            definition: format!("CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree (id)"),
-            definition_prefix: format!("CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree ("),
+            definition: format!(
+                "CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree (id)"
+            ),
+            definition_prefix: format!(
+                "CREATE UNIQUE INDEX {table}_pkey ON public.{table} USING btree ("
+            ),
             constraint: Some(ConstraintInfo {
                 name: format!("{table}_pkey"),
                 contype: "p".into(),
@@ -1328,7 +1676,13 @@ pub(crate) mod tests {
     fn an_invalid_leftover_is_dropped_first_and_its_name_built_again() {
         // A failed CREATE INDEX CONCURRENTLY of the tenant index left it INVALID.
         let mut state = table("skills");
-        state.tenant_column = Some(TenantColumn { name: TENANT_COLUMN.into(), type_key: "text".into(), is_text: true, not_null: true, ..Default::default() });
+        state.tenant_column = Some(TenantColumn {
+            name: TENANT_COLUMN.into(),
+            type_key: "text".into(),
+            is_text: true,
+            not_null: true,
+            ..Default::default()
+        });
         state.indexes.push(IndexInfo {
             name: "skills_tenant_id_idx".into(),
             is_valid: false,
@@ -1340,8 +1694,17 @@ pub(crate) mod tests {
         state.names_taken.push("skills_tenant_id_idx".into());
         let steps = plan(&state, &opts(&[])).unwrap();
         assert_eq!(steps[0].kind, StepKind::DropInvalidIndex);
-        let build = steps.iter().find(|s| s.kind == StepKind::CreateTenantIndex).expect("the tenant index is built again");
-        assert!(build.sql.starts_with("CREATE INDEX skills_tenant_id_idx ON"), "{}", build.sql);
+        let build = steps
+            .iter()
+            .find(|s| s.kind == StepKind::CreateTenantIndex)
+            .expect("the tenant index is built again");
+        assert!(
+            build
+                .sql
+                .starts_with("CREATE INDEX skills_tenant_id_idx ON"),
+            "{}",
+            build.sql
+        );
     }
 
     pub(crate) fn unique_constraint(table: &str, name: &str, col: &str) -> IndexInfo {
@@ -1352,7 +1715,9 @@ pub(crate) mod tests {
             key_columns: vec![Some(col.into())],
             am: "btree".into(),
             definition: format!("CREATE UNIQUE INDEX {name} ON public.{table} USING btree ({col})"),
-            definition_prefix: format!("CREATE UNIQUE INDEX {name} ON public.{table} USING btree ("),
+            definition_prefix: format!(
+                "CREATE UNIQUE INDEX {name} ON public.{table} USING btree ("
+            ),
             constraint: Some(ConstraintInfo {
                 name: name.into(),
                 contype: "u".into(),
@@ -1368,7 +1733,11 @@ pub(crate) mod tests {
     }
 
     /// An existing text tenant_id column.
-    pub(crate) fn text_column(not_null: bool, default_expr: Option<&str>, default_is_ours: bool) -> TenantColumn {
+    pub(crate) fn text_column(
+        not_null: bool,
+        default_expr: Option<&str>,
+        default_is_ours: bool,
+    ) -> TenantColumn {
         TenantColumn {
             name: "tenant_id".into(),
             type_name: "text".into(),
@@ -1381,7 +1750,11 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn enabled(mut state: TableState) -> TableState {
-        state.tenant_column = Some(text_column(true, Some("relay_insert_tenant('skills'::regclass)"), true));
+        state.tenant_column = Some(text_column(
+            true,
+            Some("relay_insert_tenant('skills'::regclass)"),
+            true,
+        ));
         state.tenant_fk = Some("skills_tenant_id_fkey".into());
         state.rls_enabled = true;
         state.rls_forced = true;
@@ -1395,7 +1768,10 @@ pub(crate) mod tests {
         });
         state.policies.push(policy(POLICY_NAME, false, true));
         state.policies.push(policy(ACCESS_POLICY_NAME, true, true));
-        state.triggers.push(TriggerInfo { name: TRUNCATE_GUARD_TRIGGER.into(), enabled: "A".into() });
+        state.triggers.push(TriggerInfo {
+            name: TRUNCATE_GUARD_TRIGGER.into(),
+            enabled: "A".into(),
+        });
         state
     }
 
@@ -1421,8 +1797,18 @@ pub(crate) mod tests {
         assert!(plan(&state, &opts(&[])).unwrap().is_empty());
         state.policies[0].definition = serde_json::json!({ "qual": "true", "with_check": printed });
         let steps = plan(&state, &opts(&[])).unwrap();
-        assert_eq!(kinds(&steps), vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]);
-        assert_eq!(steps[0].sql, "DROP POLICY tenant_isolation ON public.skills");
+        assert_eq!(
+            kinds(&steps),
+            vec![
+                StepKind::DropPolicy,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy
+            ]
+        );
+        assert_eq!(
+            steps[0].sql,
+            "DROP POLICY tenant_isolation ON public.skills"
+        );
     }
 
     #[test]
@@ -1449,14 +1835,21 @@ pub(crate) mod tests {
             steps[0].sql,
             "ALTER TABLE public.users ADD COLUMN tenant_id text NOT NULL DEFAULT 'default-tenant-000-0000-000000000000'"
         );
-        assert_eq!(steps[1].sql, "CREATE INDEX users_tenant_id_idx ON public.users (tenant_id)");
+        assert_eq!(
+            steps[1].sql,
+            "CREATE INDEX users_tenant_id_idx ON public.users (tenant_id)"
+        );
         assert_eq!(
             steps[2].sql,
             "ALTER TABLE public.users ALTER COLUMN tenant_id SET DEFAULT public.relay_insert_tenant('public.users'::pg_catalog.regclass)"
         );
-        assert!(steps[6].sql.starts_with("CREATE POLICY tenant_isolation ON public.users AS RESTRICTIVE FOR ALL"));
+        assert!(steps[6]
+            .sql
+            .starts_with("CREATE POLICY tenant_isolation ON public.users AS RESTRICTIVE FOR ALL"));
         assert!(steps[6].sql.contains("USING (tenant_id = (SELECT public.relay_policy_tenant('public.users'::pg_catalog.regclass)))"));
-        assert!(steps[8].sql.starts_with("CREATE POLICY tenant_access ON public.users AS PERMISSIVE FOR ALL"));
+        assert!(steps[8]
+            .sql
+            .starts_with("CREATE POLICY tenant_access ON public.users AS PERMISSIVE FOR ALL"));
         assert_eq!(
             steps[10].sql,
             "CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.relay_tenant_truncate_guard()"
@@ -1481,19 +1874,35 @@ pub(crate) mod tests {
         let steps = plan(&state, &opts(&[])).unwrap();
         assert_eq!(
             kinds(&steps),
-            vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]
+            vec![
+                StepKind::DropPolicy,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy
+            ]
         );
-        assert!(steps[1].sql.contains("tenant_isolation ON public.skills AS RESTRICTIVE"));
-        assert!(steps[3].sql.contains("tenant_access ON public.skills AS PERMISSIVE"));
+        assert!(steps[1]
+            .sql
+            .contains("tenant_isolation ON public.skills AS RESTRICTIVE"));
+        assert!(steps[3]
+            .sql
+            .contains("tenant_access ON public.skills AS PERMISSIVE"));
     }
 
     #[test]
     fn a_demoted_or_missing_truncate_guard_is_restored() {
         let mut state = enabled(table("skills"));
         state.triggers[0].enabled = "O".into();
-        assert_eq!(kinds(&plan(&state, &opts(&[])).unwrap()), vec![StepKind::EnableTriggerAlways]);
+        assert_eq!(
+            kinds(&plan(&state, &opts(&[])).unwrap()),
+            vec![StepKind::EnableTriggerAlways]
+        );
         state.triggers.clear();
-        assert_eq!(kinds(&plan(&state, &opts(&[])).unwrap()), vec![StepKind::CreateTrigger, StepKind::EnableTriggerAlways]);
+        assert_eq!(
+            kinds(&plan(&state, &opts(&[])).unwrap()),
+            vec![StepKind::CreateTrigger, StepKind::EnableTriggerAlways]
+        );
     }
 
     fn exclusion(table: &str) -> IndexInfo {
@@ -1502,12 +1911,18 @@ pub(crate) mod tests {
             is_valid: true,
             key_columns: vec![Some("room".into()), Some("during".into())],
             am: "gist".into(),
-            definition: format!("CREATE INDEX bookings_no_overlap ON public.{table} USING gist (room, during)"),
-            definition_prefix: format!("CREATE INDEX bookings_no_overlap ON public.{table} USING gist ("),
+            definition: format!(
+                "CREATE INDEX bookings_no_overlap ON public.{table} USING gist (room, during)"
+            ),
+            definition_prefix: format!(
+                "CREATE INDEX bookings_no_overlap ON public.{table} USING gist ("
+            ),
             constraint: Some(ConstraintInfo {
                 name: "bookings_no_overlap".into(),
                 contype: "x".into(),
-                definition: "EXCLUDE USING gist (room WITH =, during WITH &&) WHERE ((NOT cancelled))".into(),
+                definition:
+                    "EXCLUDE USING gist (room WITH =, during WITH &&) WHERE ((NOT cancelled))"
+                        .into(),
                 ..Default::default()
             }),
             ..Default::default()
@@ -1520,7 +1935,10 @@ pub(crate) mod tests {
         state.indexes.push(exclusion("bookings"));
         state.text_opclass_ams = vec!["btree".into(), "gist".into()];
         let steps = plan(&state, &opts(&[])).unwrap();
-        let swap = steps.iter().find(|s| s.kind == StepKind::SwapExclusionConstraint).unwrap();
+        let swap = steps
+            .iter()
+            .find(|s| s.kind == StepKind::SwapExclusionConstraint)
+            .unwrap();
         assert_eq!(
             swap.sql,
             "ALTER TABLE public.bookings DROP CONSTRAINT bookings_no_overlap, ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist (tenant_id WITH OPERATOR(pg_catalog.=), room WITH =, during WITH &&) WHERE ((NOT cancelled))"
@@ -1547,7 +1965,13 @@ pub(crate) mod tests {
         );
     }
 
-    pub(crate) fn fk(name: &str, child: &str, cols: &[&str], parent: &str, pcols: &[&str]) -> ForeignKeyInfo {
+    pub(crate) fn fk(
+        name: &str,
+        child: &str,
+        cols: &[&str],
+        parent: &str,
+        pcols: &[&str],
+    ) -> ForeignKeyInfo {
         ForeignKeyInfo {
             name: name.into(),
             outgoing: true,
@@ -1572,15 +1996,30 @@ pub(crate) mod tests {
     #[test]
     fn foreign_keys_to_enabled_tables_become_composite_with_their_actions() {
         let mut state = table("skills");
-        let mut author = fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]);
+        let mut author = fk(
+            "skills_author_id_fkey",
+            "skills",
+            &["author_id"],
+            "users",
+            &["id"],
+        );
         author.on_delete = "n".into();
         author.deferrable = true;
         author.deferred = true;
         state.foreign_keys.push(author);
         let steps = plan(&state, &opts(&[])).unwrap();
-        let build = steps.iter().find(|s| s.kind == StepKind::BuildParentTenantKey).unwrap();
-        assert_eq!(build.sql, "CREATE UNIQUE INDEX users_tenant_id_id_key ON public.users (tenant_id, id)");
-        let swap = steps.iter().find(|s| s.kind == StepKind::SwapForeignKey).unwrap();
+        let build = steps
+            .iter()
+            .find(|s| s.kind == StepKind::BuildParentTenantKey)
+            .unwrap();
+        assert_eq!(
+            build.sql,
+            "CREATE UNIQUE INDEX users_tenant_id_id_key ON public.users (tenant_id, id)"
+        );
+        let swap = steps
+            .iter()
+            .find(|s| s.kind == StepKind::SwapForeignKey)
+            .unwrap();
         assert_eq!(
             swap.sql,
             "ALTER TABLE public.skills DROP CONSTRAINT skills_author_id_fkey, ADD CONSTRAINT skills_author_id_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES public.users (tenant_id, id) ON UPDATE NO ACTION ON DELETE SET NULL (author_id) DEFERRABLE INITIALLY DEFERRED"
@@ -1595,16 +2034,37 @@ pub(crate) mod tests {
     #[test]
     fn an_existing_parent_key_is_used_and_keys_to_tables_not_enabled_stay() {
         let mut state = table("skills");
-        let mut to_users = fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]);
+        let mut to_users = fk(
+            "skills_author_id_fkey",
+            "skills",
+            &["author_id"],
+            "users",
+            &["id"],
+        );
         to_users.parent_tenant_key = Some("users_tenant_id_id_key".into());
-        let mut to_plain = fk("skills_plain_fkey", "skills", &["plain_id"], "plain", &["id"]);
+        let mut to_plain = fk(
+            "skills_plain_fkey",
+            "skills",
+            &["plain_id"],
+            "plain",
+            &["id"],
+        );
         to_plain.other_registered = false;
-        let mut done = fk("skills_done_fkey", "skills", &["tenant_id", "x"], "users", &["tenant_id", "id"]);
+        let mut done = fk(
+            "skills_done_fkey",
+            "skills",
+            &["tenant_id", "x"],
+            "users",
+            &["tenant_id", "id"],
+        );
         done.has_tenant = true;
         state.foreign_keys = vec![to_users, to_plain, done];
         let steps = plan(&state, &opts(&[])).unwrap();
         assert!(!kinds(&steps).contains(&StepKind::BuildParentTenantKey));
-        let swaps: Vec<&Step> = steps.iter().filter(|s| s.kind == StepKind::SwapForeignKey).collect();
+        let swaps: Vec<&Step> = steps
+            .iter()
+            .filter(|s| s.kind == StepKind::SwapForeignKey)
+            .collect();
         assert_eq!(swaps.len(), 1);
         assert!(swaps[0].sql.contains("skills_author_id_fkey"));
     }
@@ -1612,20 +2072,37 @@ pub(crate) mod tests {
     #[test]
     fn a_self_reference_builds_the_key_on_the_table_itself_which_also_serves_tenant_lookups() {
         let mut state = table("skills");
-        state.foreign_keys.push(fk("skills_forked_from_fkey", "skills", &["forked_from"], "skills", &["id"]));
+        state.foreign_keys.push(fk(
+            "skills_forked_from_fkey",
+            "skills",
+            &["forked_from"],
+            "skills",
+            &["id"],
+        ));
         state.foreign_keys[0].other_has_tenant = false;
         let steps = plan(&state, &opts(&[])).unwrap();
         let k = kinds(&steps);
-        assert!(k.contains(&StepKind::BuildParentTenantKey) && k.contains(&StepKind::SwapForeignKey));
+        assert!(
+            k.contains(&StepKind::BuildParentTenantKey) && k.contains(&StepKind::SwapForeignKey)
+        );
         assert!(!k.contains(&StepKind::CreateTenantIndex));
     }
 
     #[test]
     fn foreign_keys_kept_by_either_end_stay_single_column() {
         let mut state = table("skills");
-        state.foreign_keys.push(fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]));
+        state.foreign_keys.push(fk(
+            "skills_author_id_fkey",
+            "skills",
+            &["author_id"],
+            "users",
+            &["id"],
+        ));
         let keep = vec!["skills_author_id_fkey".to_string()];
-        let here = Options { keep_foreign_keys: &keep, ..opts(&[]) };
+        let here = Options {
+            keep_foreign_keys: &keep,
+            ..opts(&[])
+        };
         assert!(!kinds(&plan(&state, &here).unwrap()).contains(&StepKind::SwapForeignKey));
         state.foreign_keys[0].other_keeps = true;
         assert!(!kinds(&plan(&state, &opts(&[])).unwrap()).contains(&StepKind::SwapForeignKey));
@@ -1637,18 +2114,28 @@ pub(crate) mod tests {
         let mut on_update = fk("k", "skills", &["author_id"], "users", &["id"]);
         on_update.on_update = "n".into();
         state.foreign_keys = vec![on_update];
-        assert!(matches!(plan(&state, &opts(&[])), Err(PlanError::ForeignKeyNotComposable { .. })));
+        assert!(matches!(
+            plan(&state, &opts(&[])),
+            Err(PlanError::ForeignKeyNotComposable { .. })
+        ));
         let mut full = fk("k", "skills", &["a", "b"], "users", &["a", "b"]);
         full.match_type = "f".into();
         state.foreign_keys = vec![full];
-        assert!(matches!(plan(&state, &opts(&[])), Err(PlanError::ForeignKeyNotComposable { .. })));
+        assert!(matches!(
+            plan(&state, &opts(&[])),
+            Err(PlanError::ForeignKeyNotComposable { .. })
+        ));
         let mut foreign = fk("k", "skills", &["author_id"], "users", &["id"]);
         foreign.other_is_owner = false;
         foreign.other_owner = "someone".into();
         state.foreign_keys = vec![foreign];
         assert_eq!(
             plan(&state, &opts(&[])).unwrap_err(),
-            PlanError::ForeignKeyOtherOwner { fk: "k".into(), other: "public.users".into(), owner: "someone".into() }
+            PlanError::ForeignKeyOtherOwner {
+                fk: "k".into(),
+                other: "public.users".into(),
+                owner: "someone".into()
+            }
         );
     }
 
@@ -1673,16 +2160,31 @@ pub(crate) mod tests {
         ];
         let warnings = view_warnings(&state, &opts(&[]));
         assert_eq!(warnings.len(), 2, "{warnings:#?}");
-        assert!(warnings[0].contains("public.open_view") && warnings[0].contains("views => 'invoker'"));
+        assert!(
+            warnings[0].contains("public.open_view") && warnings[0].contains("views => 'invoker'")
+        );
         assert!(warnings[1].contains("materialized view public.totals"));
         assert!(plan(&state, &opts(&[])).unwrap().is_empty());
-        let fix = Options { views_invoker: true, ..opts(&[]) };
+        let fix = Options {
+            views_invoker: true,
+            ..opts(&[])
+        };
         let steps = plan(&state, &fix).unwrap();
         assert_eq!(steps.len(), 1);
-        assert_eq!(steps[0].sql, "ALTER VIEW public.open_view SET (security_invoker = on)");
-        assert_eq!(view_warnings(&state, &fix).len(), 1, "the materialized view is still reported");
+        assert_eq!(
+            steps[0].sql,
+            "ALTER VIEW public.open_view SET (security_invoker = on)"
+        );
+        assert_eq!(
+            view_warnings(&state, &fix).len(),
+            1,
+            "the materialized view is still reported"
+        );
         state.views[0].is_owner = false;
-        assert!(matches!(plan(&state, &fix), Err(PlanError::ViewNotOwned { .. })));
+        assert!(matches!(
+            plan(&state, &fix),
+            Err(PlanError::ViewNotOwned { .. })
+        ));
     }
 
     #[test]
@@ -1695,19 +2197,38 @@ pub(crate) mod tests {
             not_null: true,
             ..Default::default()
         });
-        let o = Options { tenant_column: "organization_id", ..opts(&[]) };
+        let o = Options {
+            tenant_column: "organization_id",
+            ..opts(&[])
+        };
         let steps = plan(&state, &o).unwrap();
         let k = kinds(&steps);
         assert!(!k.contains(&StepKind::AddColumn) && !k.contains(&StepKind::AddForeignKey));
         assert!(k.contains(&StepKind::CheckTenantsExist));
         let sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
-        assert!(sql.contains(&"CREATE INDEX projects_organization_id_idx ON public.projects (organization_id)"), "{sql:#?}");
-        assert!(sql.iter().any(|s| s.contains("SET DEFAULT public.relay_insert_tenant_uuid('public.projects'::pg_catalog.regclass)")));
-        assert!(sql.iter().any(|s| s.contains("USING (organization_id = (SELECT public.relay_policy_tenant_uuid(")));
-        assert!(sql.iter().any(|s| s.starts_with("CREATE TRIGGER relay_tenant_exists BEFORE INSERT OR UPDATE OF organization_id")));
+        assert!(
+            sql.contains(
+                &"CREATE INDEX projects_organization_id_idx ON public.projects (organization_id)"
+            ),
+            "{sql:#?}"
+        );
+        assert!(sql.iter().any(|s| s.contains(
+            "SET DEFAULT public.relay_insert_tenant_uuid('public.projects'::pg_catalog.regclass)"
+        )));
+        assert!(sql.iter().any(
+            |s| s.contains("USING (organization_id = (SELECT public.relay_policy_tenant_uuid(")
+        ));
+        assert!(sql.iter().any(|s| s.starts_with(
+            "CREATE TRIGGER relay_tenant_exists BEFORE INSERT OR UPDATE OF organization_id"
+        )));
         // a missing column to adopt is an error, not an added column
         state.tenant_column = None;
-        assert_eq!(plan(&state, &o).unwrap_err(), PlanError::TenantColumnMissing { column: "organization_id".into() });
+        assert_eq!(
+            plan(&state, &o).unwrap_err(),
+            PlanError::TenantColumnMissing {
+                column: "organization_id".into()
+            }
+        );
     }
 
     #[test]
@@ -1726,14 +2247,22 @@ pub(crate) mod tests {
     #[test]
     fn global_unique_key_is_rewritten_under_its_own_name() {
         let mut state = table("skills");
-        state.indexes.push(unique_constraint("skills", "skills_slug_unique", "slug"));
+        state
+            .indexes
+            .push(unique_constraint("skills", "skills_slug_unique", "slug"));
         let steps = plan(&state, &opts(&[])).unwrap();
-        let build = steps.iter().find(|s| s.kind == StepKind::BuildTenantUnique).unwrap();
+        let build = steps
+            .iter()
+            .find(|s| s.kind == StepKind::BuildTenantUnique)
+            .unwrap();
         assert_eq!(
             build.sql,
             "CREATE UNIQUE INDEX skills_slug_unique_relay_tmp ON public.skills USING btree (tenant_id, slug)"
         );
-        let swap = steps.iter().find(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
+        let swap = steps
+            .iter()
+            .find(|s| s.kind == StepKind::SwapUniqueConstraint)
+            .unwrap();
         assert_eq!(
             swap.sql,
             "ALTER TABLE public.skills DROP CONSTRAINT skills_slug_unique, ADD CONSTRAINT skills_slug_unique UNIQUE USING INDEX skills_slug_unique_relay_tmp"
@@ -1746,18 +2275,28 @@ pub(crate) mod tests {
     #[test]
     fn keys_listed_in_global_unique_stay_global() {
         let mut state = table("users");
-        state.indexes.push(unique_constraint("users", "users_email_key", "email"));
+        state
+            .indexes
+            .push(unique_constraint("users", "users_email_key", "email"));
         for entry in ["email", "users_email_key", " email "] {
             let steps = plan(&state, &opts(&[entry.to_string()])).unwrap();
-            assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique), "{entry}");
-            assert!(kinds(&steps).contains(&StepKind::CreateTenantIndex), "{entry}");
+            assert!(
+                !kinds(&steps).contains(&StepKind::BuildTenantUnique),
+                "{entry}"
+            );
+            assert!(
+                kinds(&steps).contains(&StepKind::CreateTenantIndex),
+                "{entry}"
+            );
         }
     }
 
     #[test]
     fn unknown_global_unique_entry_is_an_error_listing_candidates() {
         let mut state = table("users");
-        state.indexes.push(unique_constraint("users", "users_email_key", "email"));
+        state
+            .indexes
+            .push(unique_constraint("users", "users_email_key", "email"));
         let err = plan(&state, &opts(&["mail".to_string()])).unwrap_err();
         assert_eq!(
             err,
@@ -1775,7 +2314,9 @@ pub(crate) mod tests {
         key.dependent_fks = vec!["links_slug_fkey on links".into()];
         state.indexes.push(key);
         let err = plan(&state, &opts(&[])).unwrap_err();
-        assert!(matches!(err, PlanError::UniqueHasDependents { ref dependents, .. } if dependents == &vec!["links_slug_fkey on links".to_string()]));
+        assert!(
+            matches!(err, PlanError::UniqueHasDependents { ref dependents, .. } if dependents == &vec!["links_slug_fkey on links".to_string()])
+        );
     }
 
     #[test]
@@ -1794,7 +2335,10 @@ pub(crate) mod tests {
             ..Default::default()
         });
         let steps = plan(&state, &opts(&[])).unwrap();
-        let build = steps.iter().find(|s| s.kind == StepKind::BuildTenantUnique).unwrap();
+        let build = steps
+            .iter()
+            .find(|s| s.kind == StepKind::BuildTenantUnique)
+            .unwrap();
         assert_eq!(
             build.sql,
             "CREATE UNIQUE INDEX skills_lower_name_relay_tmp ON public.skills USING btree (tenant_id, lower(name) text_pattern_ops DESC) INCLUDE (id) WITH (fillfactor='70') TABLESPACE \"fast space\" WHERE (deleted IS FALSE)"
@@ -1824,11 +2368,24 @@ pub(crate) mod tests {
         let steps = plan(&state, &opts(&[])).unwrap();
         assert_eq!(
             kinds(&steps)[..4],
-            [StepKind::LockTable, StepKind::Backfill, StepKind::SetNotNull, StepKind::SetDefault]
+            [
+                StepKind::LockTable,
+                StepKind::Backfill,
+                StepKind::SetNotNull,
+                StepKind::SetDefault
+            ]
         );
-        assert_eq!(steps[1].sql, "UPDATE public.users SET tenant_id = $1 WHERE tenant_id IS NULL");
-        let first_ael = steps.iter().position(|s| s.lock == Lock::AccessExclusive).unwrap();
-        assert!(steps[..first_ael].iter().all(|s| s.kind != StepKind::CreateTenantIndex));
+        assert_eq!(
+            steps[1].sql,
+            "UPDATE public.users SET tenant_id = $1 WHERE tenant_id IS NULL"
+        );
+        let first_ael = steps
+            .iter()
+            .position(|s| s.lock == Lock::AccessExclusive)
+            .unwrap();
+        assert!(steps[..first_ael]
+            .iter()
+            .all(|s| s.kind != StepKind::CreateTenantIndex));
     }
 
     #[test]
@@ -1837,7 +2394,14 @@ pub(crate) mod tests {
         state.policies[0].is_ours = false;
         state.policies[0].definition = serde_json::json!({"qual": "(tenant_id = current_setting('app.current_tenant_id', true))"});
         let steps = plan(&state, &opts(&[])).unwrap();
-        assert_eq!(kinds(&steps), vec![StepKind::DropPolicy, StepKind::CreatePolicy, StepKind::MarkPolicy]);
+        assert_eq!(
+            kinds(&steps),
+            vec![
+                StepKind::DropPolicy,
+                StepKind::CreatePolicy,
+                StepKind::MarkPolicy
+            ]
+        );
         assert!(steps[0].replaces.is_some());
     }
 
@@ -1847,9 +2411,22 @@ pub(crate) mod tests {
         state.rls_enabled = true;
         state.policies.push(policy("owner_only", true, false));
         let steps = plan(&state, &opts(&[])).unwrap();
-        let creates: Vec<&Step> = steps.iter().filter(|s| s.kind == StepKind::CreatePolicy).collect();
-        assert_eq!(creates.len(), 1, "no tenant_access: the table's own policy grants");
-        assert!(creates[0].sql.contains("tenant_isolation ON public.skills AS RESTRICTIVE"), "{}", creates[0].sql);
+        let creates: Vec<&Step> = steps
+            .iter()
+            .filter(|s| s.kind == StepKind::CreatePolicy)
+            .collect();
+        assert_eq!(
+            creates.len(),
+            1,
+            "no tenant_access: the table's own policy grants"
+        );
+        assert!(
+            creates[0]
+                .sql
+                .contains("tenant_isolation ON public.skills AS RESTRICTIVE"),
+            "{}",
+            creates[0].sql
+        );
     }
 
     #[test]
@@ -1859,29 +2436,42 @@ pub(crate) mod tests {
         let steps = plan(&state, &opts(&[])).unwrap();
         let q = "\"Tenant \"\"Data\"\"\".\"My Table\"";
         assert!(steps.iter().all(|s| s.sql.contains(q)), "{steps:#?}");
-        assert!(steps[1].sql.starts_with("CREATE INDEX \"My Table_tenant_id_idx\""));
+        assert!(steps[1]
+            .sql
+            .starts_with("CREATE INDEX \"My Table_tenant_id_idx\""));
         // the regclass literal for the default is the quoted name, quoted again as a literal
-        assert!(steps[2].sql.contains("'\"Tenant \"\"Data\"\"\".\"My Table\"'::pg_catalog.regclass"));
+        assert!(steps[2]
+            .sql
+            .contains("'\"Tenant \"\"Data\"\"\".\"My Table\"'::pg_catalog.regclass"));
     }
 
     #[test]
     fn a_partitioned_tables_keys_are_rebuilt_in_the_swap_and_inherited_ones_left_to_the_parent() {
         let mut state = table("events");
         state.relkind = "p".into();
-        state.indexes.push(unique_constraint("events", "events_ref_key", "ref"));
+        state
+            .indexes
+            .push(unique_constraint("events", "events_ref_key", "ref"));
         let mut inherited = unique_constraint("events", "events_other_key", "other");
         inherited.inherited = true;
         state.indexes.push(inherited);
         let steps = plan(&state, &opts(&[])).unwrap();
         assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique));
-        let swap = steps.iter().find(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
+        let swap = steps
+            .iter()
+            .find(|s| s.kind == StepKind::SwapUniqueConstraint)
+            .unwrap();
         assert_eq!(
             swap.sql,
             "ALTER TABLE public.events DROP CONSTRAINT events_ref_key, ADD CONSTRAINT events_ref_key UNIQUE (tenant_id, ref)"
         );
         assert!(!steps.iter().any(|s| s.sql.contains("events_other_key")));
         assert_eq!(
-            tenant_leading_constraint("UNIQUE NULLS NOT DISTINCT (a, b) INCLUDE (c) DEFERRABLE", "tenant_id").unwrap(),
+            tenant_leading_constraint(
+                "UNIQUE NULLS NOT DISTINCT (a, b) INCLUDE (c) DEFERRABLE",
+                "tenant_id"
+            )
+            .unwrap(),
             "UNIQUE NULLS NOT DISTINCT (tenant_id, a, b) INCLUDE (c) DEFERRABLE"
         );
     }
@@ -1897,26 +2487,51 @@ pub(crate) mod tests {
         let mut s = table("c");
         s.is_partition = true;
         s.parent = Some("p".into());
-        assert_eq!(validate(&s), Err(PlanError::PartitionChild { parent: "p".into() }));
+        assert_eq!(
+            validate(&s),
+            Err(PlanError::PartitionChild { parent: "p".into() })
+        );
         // A partition of a tenant-enabled parent follows it.
         s.parent_registered = true;
         assert_eq!(validate(&s), Ok(()));
         // An inheritance child needs every parent enabled first.
         let mut s = table("c");
         s.parent = Some("legacy".into());
-        assert_eq!(validate(&s), Err(PlanError::InheritanceChild { parent: "legacy".into() }));
+        assert_eq!(
+            validate(&s),
+            Err(PlanError::InheritanceChild {
+                parent: "legacy".into()
+            })
+        );
         s.parent_registered = true;
         assert_eq!(validate(&s), Ok(()));
         let mut s = table("tenants");
         s.extension = Some("relay_tenancy".into());
-        assert!(matches!(validate(&s), Err(PlanError::ExtensionMember { .. })));
+        assert!(matches!(
+            validate(&s),
+            Err(PlanError::ExtensionMember { .. })
+        ));
         let mut s = table("tmp");
         s.persistence = "t".into();
         assert_eq!(validate(&s), Err(PlanError::Temporary));
         let mut s = table("t");
-        s.tenant_column = Some(TenantColumn { type_name: "numeric".into(), type_key: "other".into(), ..Default::default() });
-        assert_eq!(validate(&s), Err(PlanError::TenantColumnType { column: "tenant_id".into(), found: "numeric".into() }));
-        s.tenant_column = Some(TenantColumn { type_name: "uuid".into(), type_key: "uuid".into(), ..Default::default() });
+        s.tenant_column = Some(TenantColumn {
+            type_name: "numeric".into(),
+            type_key: "other".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            validate(&s),
+            Err(PlanError::TenantColumnType {
+                column: "tenant_id".into(),
+                found: "numeric".into()
+            })
+        );
+        s.tenant_column = Some(TenantColumn {
+            type_name: "uuid".into(),
+            type_key: "uuid".into(),
+            ..Default::default()
+        });
         assert_eq!(validate(&s), Ok(()));
     }
 }

@@ -65,7 +65,10 @@ pub fn table_size(relid: pgrx::pg_sys::Oid) -> (i64, String) {
             )
             .expect("table size");
         let row = row.first();
-        (row.get::<i64>(1).ok().flatten().unwrap_or(0), row.get::<String>(2).ok().flatten().unwrap_or_default())
+        (
+            row.get::<i64>(1).ok().flatten().unwrap_or(0),
+            row.get::<String>(2).ok().flatten().unwrap_or_default(),
+        )
     })
 }
 
@@ -75,25 +78,46 @@ pub fn before(index: usize, total: usize, table: &str, size: &(i64, String), ste
     if ms < 0 || !reads_rows(step.kind) || (ms > 0 && size.0 < ANNOUNCE_BYTES) {
         return;
     }
-    notice(format!("relay_tenancy: step {index}/{total} on {table} ({}) starting: {}", size.1, step.action), format!("lock: {}", step.lock.as_str()));
+    notice(
+        format!(
+            "relay_tenancy: step {index}/{total} on {table} ({}) starting: {}",
+            size.1, step.action
+        ),
+        format!("lock: {}", step.lock.as_str()),
+    );
 }
 
 /// `step` finished after `elapsed`.
-pub fn after(index: usize, total: usize, table: &str, size: &(i64, String), step: &Step, elapsed: Duration) {
+pub fn after(
+    index: usize,
+    total: usize,
+    table: &str,
+    size: &(i64, String),
+    step: &Step,
+    elapsed: Duration,
+) {
     let ms = PROGRESS_MS.get();
-    if ms < 0 || (elapsed.as_millis() as i64) < i64::from(ms) || (ms == 0 && !reads_rows(step.kind)) {
+    if ms < 0 || (elapsed.as_millis() as i64) < i64::from(ms) || (ms == 0 && !reads_rows(step.kind))
+    {
         return;
     }
     notice(
-        format!("relay_tenancy: step {index}/{total} on {table} ({}) done: {}", size.1, step.action),
+        format!(
+            "relay_tenancy: step {index}/{total} on {table} ({}) done: {}",
+            size.1, step.action
+        ),
         format!("took {:.3} s", elapsed.as_secs_f64()),
     );
 }
 
 fn notice(message: String, detail: String) {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message, "relay_tenancy")
-        .set_detail(detail)
-        .report(PgLogLevel::NOTICE);
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        message,
+        "relay_tenancy",
+    )
+    .set_detail(detail)
+    .report(PgLogLevel::NOTICE);
 }
 
 /// Start a timer (kept here so apply stays about order and identity).

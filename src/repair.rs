@@ -44,7 +44,10 @@ fn registered_roots() -> Vec<(pg_sys::Oid, String, String)> {
 fn relay_repair() -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
     let mut rows = Vec::new();
     for (oid, name, default_tenant) in registered_roots() {
-        let call = CallOptions { default_tenant: Some(default_tenant), ..Default::default() };
+        let call = CallOptions {
+            default_tenant: Some(default_tenant),
+            ..Default::default()
+        };
         for line in api::enable("relay_repair", Some(RegClass(oid)), call) {
             rows.push((name.clone(), line));
         }

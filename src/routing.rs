@@ -20,9 +20,9 @@
 //! changes after such a plan was made, every cached plan of the backend is invalidated
 //! (`ResetPlanCache`), and prepared statements re-plan for the new tenant.
 
+use crate::pg_list;
 use crate::signed;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use crate::pg_list;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -77,7 +77,12 @@ unsafe extern "C" {
 
 /// The function at `addr` lives in Citus's shared library (`citus.so`).
 fn is_citus_function(addr: *const c_void) -> bool {
-    let mut info = DlInfo { dli_fname: std::ptr::null(), dli_fbase: std::ptr::null_mut(), dli_sname: std::ptr::null(), dli_saddr: std::ptr::null_mut() };
+    let mut info = DlInfo {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
     // SAFETY: dladdr only reads the loader's tables; the file name it returns is the
     // loader's and is only read here.
     unsafe {
@@ -85,7 +90,9 @@ fn is_citus_function(addr: *const c_void) -> bool {
             return false;
         }
         let file = CStr::from_ptr(info.dli_fname).to_string_lossy();
-        std::path::Path::new(file.as_ref()).file_name().is_some_and(|f| f == "citus.so")
+        std::path::Path::new(file.as_ref())
+            .file_name()
+            .is_some_and(|f| f == "citus.so")
     }
 }
 
@@ -160,11 +167,19 @@ unsafe fn route_relation(rte: *mut pg_sys::RangeTblEntry, context: &mut Context)
             let cell = (*quals).elements.add(i);
             let qual = (*cell).ptr_value.cast::<pg_sys::Node>();
             if let Some(routed) = routed_comparison(qual, &context.tenant) {
-                (*cell).ptr_value = pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, list2(qual.cast(), routed.cast()), -1).cast();
+                (*cell).ptr_value = pg_sys::makeBoolExpr(
+                    pg_sys::BoolExprType::AND_EXPR,
+                    list2(qual.cast(), routed.cast()),
+                    -1,
+                )
+                .cast();
                 context.added += 1;
             } else if is_and(qual) {
                 let and = qual.cast::<pg_sys::BoolExpr>();
-                let routed: Vec<_> = pg_list::pointers((*and).args).into_iter().filter_map(|arg| routed_comparison(arg.cast(), &context.tenant)).collect();
+                let routed: Vec<_> = pg_list::pointers((*and).args)
+                    .into_iter()
+                    .filter_map(|arg| routed_comparison(arg.cast(), &context.tenant))
+                    .collect();
                 for r in routed {
                     (*and).args = pg_sys::lappend((*and).args, r.cast());
                     context.added += 1;
@@ -175,7 +190,10 @@ unsafe fn route_relation(rte: *mut pg_sys::RangeTblEntry, context: &mut Context)
 }
 
 unsafe fn is_and(node: *mut pg_sys::Node) -> bool {
-    unsafe { (*node).type_ == pg_sys::NodeTag::T_BoolExpr && (*node.cast::<pg_sys::BoolExpr>()).boolop == pg_sys::BoolExprType::AND_EXPR }
+    unsafe {
+        (*node).type_ == pg_sys::NodeTag::T_BoolExpr
+            && (*node.cast::<pg_sys::BoolExpr>()).boolop == pg_sys::BoolExprType::AND_EXPR
+    }
 }
 
 unsafe fn list2(a: *mut c_void, b: *mut c_void) -> *mut pg_sys::List {
@@ -202,7 +220,9 @@ unsafe fn routed_comparison(node: *mut pg_sys::Node, tenant: &str) -> Option<*mu
         let func_args = pg_list::pointers((*func).args);
         let [arg] = func_args[..] else { return None };
         let arg = arg.cast::<pg_sys::Node>();
-        if (*arg).type_ != pg_sys::NodeTag::T_Const || (*arg.cast::<pg_sys::Const>()).consttype != pg_sys::TEXTOID {
+        if (*arg).type_ != pg_sys::NodeTag::T_Const
+            || (*arg.cast::<pg_sys::Const>()).consttype != pg_sys::TEXTOID
+        {
             return None;
         }
         if !is_relay_policy_function((*func).funcid) {
@@ -223,17 +243,28 @@ unsafe fn is_relay_policy_function(funcid: pg_sys::Oid) -> bool {
         if name.is_null() {
             return false;
         }
-        let ours = matches!(CStr::from_ptr(name).to_bytes(), b"relay_policy_tenant" | b"relay_policy_tenant_uuid" | b"relay_policy_tenant_bigint");
+        let ours = matches!(
+            CStr::from_ptr(name).to_bytes(),
+            b"relay_policy_tenant" | b"relay_policy_tenant_uuid" | b"relay_policy_tenant_bigint"
+        );
         pg_sys::pfree(name.cast());
         ours && crate::ext::installed_namespace() == Some(pg_sys::get_func_namespace(funcid))
     }
 }
 
 /// The tenant as a constant of the policy function's result type.
-unsafe fn tenant_constant(result_type: pg_sys::Oid, collation: pg_sys::Oid, tenant: &str) -> Option<*mut pg_sys::Const> {
+unsafe fn tenant_constant(
+    result_type: pg_sys::Oid,
+    collation: pg_sys::Oid,
+    tenant: &str,
+) -> Option<*mut pg_sys::Const> {
     let (datum, len, by_value) = match result_type {
         pg_sys::TEXTOID => (tenant.to_string().into_datum()?, -1, false),
-        pg_sys::UUIDOID => (pgrx::Uuid::from_bytes(crate::context::parse_uuid(tenant)?).into_datum()?, 16, false),
+        pg_sys::UUIDOID => (
+            pgrx::Uuid::from_bytes(crate::context::parse_uuid(tenant)?).into_datum()?,
+            16,
+            false,
+        ),
         pg_sys::INT8OID => (tenant.parse::<i64>().ok()?.into_datum()?, 8, true),
         _ => return None,
     };

@@ -13,23 +13,23 @@ use pgrx::prelude::*;
 
 /// Bookkeeping tables of migration frameworks: never tenant data.
 pub const FRAMEWORK_TABLES: &[&str] = &[
-    "schema_migrations",        // Rails, golang-migrate, dbmate, sqlx (_sqlx_migrations below)
-    "ar_internal_metadata",     // Rails
-    "_sqlx_migrations",         // sqlx
+    "schema_migrations", // Rails, golang-migrate, dbmate, sqlx (_sqlx_migrations below)
+    "ar_internal_metadata", // Rails
+    "_sqlx_migrations",  // sqlx
     "__diesel_schema_migrations", // Diesel
-    "_prisma_migrations",       // Prisma
-    "alembic_version",          // Alembic
-    "django_migrations",        // Django
-    "flyway_schema_history",    // Flyway
-    "databasechangelog",        // Liquibase
-    "databasechangeloglock",    // Liquibase
-    "knex_migrations",          // Knex
-    "knex_migrations_lock",     // Knex
-    "goose_db_version",         // goose
-    "SequelizeMeta",            // Sequelize
-    "__EFMigrationsHistory",    // Entity Framework
-    "pgmigrations",             // node-pg-migrate
-    "schema_version",           // Flyway (old), migrate-mongo style tools
+    "_prisma_migrations", // Prisma
+    "alembic_version",   // Alembic
+    "django_migrations", // Django
+    "flyway_schema_history", // Flyway
+    "databasechangelog", // Liquibase
+    "databasechangeloglock", // Liquibase
+    "knex_migrations",   // Knex
+    "knex_migrations_lock", // Knex
+    "goose_db_version",  // goose
+    "SequelizeMeta",     // Sequelize
+    "__EFMigrationsHistory", // Entity Framework
+    "pgmigrations",      // node-pg-migrate
+    "schema_version",    // Flyway (old), migrate-mongo style tools
 ];
 
 /// What the schema call does with each table of the schema. Pure.
@@ -41,7 +41,11 @@ pub enum Treatment {
 }
 
 /// Decide per table; `tables` are (oid, name) of the schema's candidate tables.
-pub fn treatments(tables: &[(u32, String)], exclude: &[u32], shared: &[u32]) -> Vec<(u32, String, Treatment)> {
+pub fn treatments(
+    tables: &[(u32, String)],
+    exclude: &[u32],
+    shared: &[u32],
+) -> Vec<(u32, String, Treatment)> {
     tables
         .iter()
         .map(|(oid, name)| {
@@ -64,14 +68,24 @@ pub fn treatments(tables: &[(u32, String)], exclude: &[u32], shared: &[u32]) -> 
 /// tables to enable, each after the enabled tables that reference it, by name among
 /// equals (the tables of a cycle come last). `references` are (referencing, referenced)
 /// pairs. Skipped tables keep their place at the front. Pure.
-pub fn referencing_first(plan: Vec<(u32, String, Treatment)>, references: &[(u32, u32)]) -> Vec<(u32, String, Treatment)> {
-    let (mut left, skipped): (Vec<_>, Vec<_>) = plan.into_iter().partition(|(_, _, t)| *t == Treatment::Enable);
+pub fn referencing_first(
+    plan: Vec<(u32, String, Treatment)>,
+    references: &[(u32, u32)],
+) -> Vec<(u32, String, Treatment)> {
+    let (mut left, skipped): (Vec<_>, Vec<_>) = plan
+        .into_iter()
+        .partition(|(_, _, t)| *t == Treatment::Enable);
     let mut out = skipped;
     while !left.is_empty() {
         let waiting = |oid: u32, left: &[(u32, String, Treatment)]| {
-            references.iter().any(|(child, parent)| *parent == oid && *child != oid && left.iter().any(|(o, _, _)| o == child))
+            references.iter().any(|(child, parent)| {
+                *parent == oid && *child != oid && left.iter().any(|(o, _, _)| o == child)
+            })
         };
-        let next = left.iter().position(|(oid, _, _)| !waiting(*oid, &left)).unwrap_or(0);
+        let next = left
+            .iter()
+            .position(|(oid, _, _)| !waiting(*oid, &left))
+            .unwrap_or(0);
         out.push(left.remove(next));
     }
     out
@@ -79,10 +93,16 @@ pub fn referencing_first(plan: Vec<(u32, String, Treatment)>, references: &[(u32
 
 /// Split `table.key` entries by table; an entry naming no table of the set is an error
 /// listing the tables. Pure.
-pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
-    let mut per_table: Vec<(String, Vec<String>)> = tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+pub fn split_global_unique(
+    entries: &[String],
+    tables: &[String],
+) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut per_table: Vec<(String, Vec<String>)> =
+        tables.iter().map(|t| (t.clone(), Vec::new())).collect();
     for entry in entries {
-        let Some((table, key)) = entry.split_once('.') else { return Err(entry.clone()) };
+        let Some((table, key)) = entry.split_once('.') else {
+            return Err(entry.clone());
+        };
         match per_table.iter_mut().find(|(t, _)| t == table.trim()) {
             Some((_, keys)) => keys.push(key.trim().to_string()),
             None => return Err(entry.clone()),
@@ -93,7 +113,10 @@ pub fn split_global_unique(entries: &[String], tables: &[String]) -> Result<Vec<
 
 /// Foreign keys between `tables`: (referencing, referenced) oids.
 fn foreign_keys_among(tables: &[(u32, String)]) -> Vec<(u32, u32)> {
-    let oids: Vec<pgrx::pg_sys::Oid> = tables.iter().map(|(o, _)| pgrx::pg_sys::Oid::from(*o)).collect();
+    let oids: Vec<pgrx::pg_sys::Oid> = tables
+        .iter()
+        .map(|(o, _)| pgrx::pg_sys::Oid::from(*o))
+        .collect();
     Spi::connect(|client| {
         client
             .select(
@@ -167,14 +190,30 @@ struct SchemaArgs {
 }
 
 fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
-    let SchemaArgs { schema, exclude, shared, call } = args;
-    let api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: _ } = call;
+    let SchemaArgs {
+        schema,
+        exclude,
+        shared,
+        call,
+    } = args;
+    let api::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: _,
+    } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     api::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
         list.unwrap_or_default()
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| errors::null_argument(function, arg)).to_u32())
+            .map(|r| {
+                r.unwrap_or_else(|| errors::null_argument(function, arg))
+                    .to_u32()
+            })
             .collect()
     };
     let exclude = oids(exclude, "exclude");
@@ -204,12 +243,21 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     if primary_key.as_deref() == Some("tenant") {
         plan = referencing_first(plan, &foreign_keys_among(&tables));
     }
-    let enabled: Vec<u32> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(o, _, _)| *o).collect();
+    let enabled: Vec<u32> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(o, _, _)| *o)
+        .collect();
     refuse_shared_referencing_tenant_tables(&shared, &enabled);
-    let names: Vec<String> = plan.iter().filter(|(_, _, t)| *t == Treatment::Enable).map(|(_, n, _)| n.clone()).collect();
-    let per_table = split_global_unique(&entries, &names).unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
-    let keep_per_table =
-        split_global_unique(&keep_entries, &names).unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+    let names: Vec<String> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(_, n, _)| n.clone())
+        .collect();
+    let per_table = split_global_unique(&entries, &names)
+        .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+    let keep_per_table = split_global_unique(&keep_entries, &names)
+        .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
 
     let mut lines = Vec::new();
     let mut steps = Vec::new();
@@ -220,7 +268,11 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
             Treatment::Enable => {
                 // No entry for the table: the registry's list on a re-run (never loosened).
                 let entries_for = |split: &[(String, Vec<String>)]| {
-                    let list = split.iter().find(|(t, _)| *t == name).map(|(_, k)| k.clone()).unwrap_or_default();
+                    let list = split
+                        .iter()
+                        .find(|(t, _)| *t == name)
+                        .map(|(_, k)| k.clone())
+                        .unwrap_or_default();
                     (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
                 };
                 let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
@@ -269,8 +321,25 @@ fn relay_enable_tenancy_schema_oids(
     keep_foreign_keys: Option<Vec<Option<String>>>,
     tenant_column: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
-    let (lines, _) = run("relay_enable_tenancy_schema", SchemaArgs { schema, exclude, shared, call }, true);
+    let call = api::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
+    let (lines, _) = run(
+        "relay_enable_tenancy_schema",
+        SchemaArgs {
+            schema,
+            exclude,
+            shared,
+            call,
+        },
+        true,
+    );
     TableIterator::new(lines)
 }
 
@@ -291,11 +360,37 @@ fn relay_tenancy_schema_plan_oids(
     tenant_column: Option<String>,
 ) -> TableIterator<
     'static,
-    (name!(table_name, String), name!(step, i32), name!(lock, String), name!(action, String), name!(statement, String)),
+    (
+        name!(table_name, String),
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
 > {
-    let call = api::CallOptions { global_unique, default_tenant, views, primary_key, keep_foreign_keys, tenant_column, online: false };
-    let (lines, steps) = run("relay_tenancy_schema_plan", SchemaArgs { schema, exclude, shared, call }, false);
-    let mut rows: Vec<_> = lines.into_iter().map(|(t, l)| (t, 0, String::new(), l, String::new())).collect();
+    let call = api::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
+    let (lines, steps) = run(
+        "relay_tenancy_schema_plan",
+        SchemaArgs {
+            schema,
+            exclude,
+            shared,
+            call,
+        },
+        false,
+    );
+    let mut rows: Vec<_> = lines
+        .into_iter()
+        .map(|(t, l)| (t, 0, String::new(), l, String::new()))
+        .collect();
     rows.extend(steps);
     TableIterator::new(rows)
 }
@@ -307,16 +402,26 @@ mod tests {
     fn referenced_tables_come_after_the_tables_referencing_them() {
         let plan = vec![
             (1, "customers".to_string(), Treatment::Enable),
-            (2, "flyway_schema_history".to_string(), Treatment::Skip("framework bookkeeping")),
+            (
+                2,
+                "flyway_schema_history".to_string(),
+                Treatment::Skip("framework bookkeeping"),
+            ),
             (3, "orders".to_string(), Treatment::Enable),
             (4, "lines".to_string(), Treatment::Enable),
             (5, "notes".to_string(), Treatment::Enable),
         ];
         // orders -> customers, lines -> orders, notes -> notes (itself)
-        let order: Vec<u32> = referencing_first(plan.clone(), &[(3, 1), (4, 3), (5, 5)]).iter().map(|(o, _, _)| *o).collect();
+        let order: Vec<u32> = referencing_first(plan.clone(), &[(3, 1), (4, 3), (5, 5)])
+            .iter()
+            .map(|(o, _, _)| *o)
+            .collect();
         assert_eq!(order, vec![2, 4, 3, 1, 5]);
         // the tables of a cycle come last, in their order
-        let order: Vec<u32> = referencing_first(plan, &[(3, 1), (1, 3)]).iter().map(|(o, _, _)| *o).collect();
+        let order: Vec<u32> = referencing_first(plan, &[(3, 1), (1, 3)])
+            .iter()
+            .map(|(o, _, _)| *o)
+            .collect();
         assert_eq!(order, vec![2, 4, 5, 1, 3]);
     }
 
@@ -342,11 +447,30 @@ mod tests {
     #[test]
     fn global_unique_entries_are_split_by_table() {
         let tables = vec!["users".to_string(), "api_keys".to_string()];
-        let entries = vec!["users.email".to_string(), "api_keys.key_hash".to_string(), "users.handle".to_string()];
+        let entries = vec![
+            "users.email".to_string(),
+            "api_keys.key_hash".to_string(),
+            "users.handle".to_string(),
+        ];
         let split = split_global_unique(&entries, &tables).unwrap();
-        assert_eq!(split[0], ("users".to_string(), vec!["email".to_string(), "handle".to_string()]));
-        assert_eq!(split[1], ("api_keys".to_string(), vec!["key_hash".to_string()]));
-        assert_eq!(split_global_unique(&["email".to_string()], &tables), Err("email".to_string()));
-        assert_eq!(split_global_unique(&["nope.email".to_string()], &tables), Err("nope.email".to_string()));
+        assert_eq!(
+            split[0],
+            (
+                "users".to_string(),
+                vec!["email".to_string(), "handle".to_string()]
+            )
+        );
+        assert_eq!(
+            split[1],
+            ("api_keys".to_string(), vec!["key_hash".to_string()])
+        );
+        assert_eq!(
+            split_global_unique(&["email".to_string()], &tables),
+            Err("email".to_string())
+        );
+        assert_eq!(
+            split_global_unique(&["nope.email".to_string()], &tables),
+            Err("nope.email".to_string())
+        );
     }
 }

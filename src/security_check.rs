@@ -9,12 +9,16 @@ use pgrx::prelude::*;
 /// function first runs): the EXPLAIN ANALYZE guard and signed mode's setting guard
 /// must be in place before the session's first statement.
 fn preloaded() -> bool {
-    ["shared_preload_libraries", "session_preload_libraries"].iter().any(|name| {
-        let c = std::ffi::CString::new(*name).expect("no NUL");
-        crate::context::current_setting(&c).is_some_and(|v| {
-            v.split(',').map(|l| l.trim().trim_matches('"')).any(|l| l == "relay_tenancy" || l == "$libdir/relay_tenancy")
+    ["shared_preload_libraries", "session_preload_libraries"]
+        .iter()
+        .any(|name| {
+            let c = std::ffi::CString::new(*name).expect("no NUL");
+            crate::context::current_setting(&c).is_some_and(|v| {
+                v.split(',')
+                    .map(|l| l.trim().trim_matches('"'))
+                    .any(|l| l == "relay_tenancy" || l == "$libdir/relay_tenancy")
+            })
         })
-    })
 }
 
 /// How many statements pg_stat_statements keeps that name relay.token_key (0 when it
@@ -51,7 +55,12 @@ fn over_registry(sql: impl FnOnce(&str) -> String) -> Option<String> {
 }
 
 /// A check's row: ok when nothing was `found`; else the finding in `bad`'s words.
-fn check_row(name: &str, found: Option<String>, ok: &str, bad: impl FnOnce(&str) -> String) -> (String, bool, String) {
+fn check_row(
+    name: &str,
+    found: Option<String>,
+    ok: &str,
+    bad: impl FnOnce(&str) -> String,
+) -> (String, bool, String) {
     match found {
         None => (name.to_string(), true, ok.to_string()),
         Some(list) => (name.to_string(), false, bad(&list)),
@@ -87,7 +96,9 @@ fn relay_security_check(
     // A key in a setting leaks: to the server log on every reload ("parameter changed
     // to ..."), into pg_db_role_setting (readable by every role) with ALTER
     // DATABASE/ROLE SET, and into pg_stat_statements with ALTER SYSTEM.
-    let in_setting = signed::TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty());
+    let in_setting = signed::TOKEN_KEY
+        .get()
+        .is_some_and(|k| !k.as_bytes().is_empty());
     let key_in_catalog = ext::select_optional::<i64>(
         "SELECT pg_catalog.count(*) FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
           WHERE c OPERATOR(pg_catalog.~~) 'relay.token\\_key=%'",
@@ -133,7 +144,11 @@ fn relay_security_check(
         let registry = crate::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
         Spi::connect(|client| {
             let rows = client
-                .select(&crate::verify::single_column_foreign_keys_sql(&registry), None, &[])
+                .select(
+                    &crate::verify::single_column_foreign_keys_sql(&registry),
+                    None,
+                    &[],
+                )
                 .expect("foreign key check");
             let mut kept = Vec::new();
             let mut open = Vec::new();
@@ -162,7 +177,12 @@ fn relay_security_check(
         },
     ));
     let mut foreign = Vec::new();
-    for name in [c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"] {
+    for name in [
+        c"tenants",
+        c"relay_tables",
+        c"relay_audit_tables",
+        c"audit_logs",
+    ] {
         for trigger in ext::foreign_triggers(ext::ext_relation(name).relid) {
             foreign.push(format!("{trigger} on {}", name.to_string_lossy()));
         }

@@ -35,7 +35,8 @@ pub enum ContextMode {
     Signed,
 }
 
-pub static CONTEXT_MODE: GucSetting<ContextMode> = GucSetting::<ContextMode>::new(ContextMode::Open);
+pub static CONTEXT_MODE: GucSetting<ContextMode> =
+    GucSetting::<ContextMode>::new(ContextMode::Open);
 pub static TOKEN_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static TENANT_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static ACTOR_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -47,7 +48,10 @@ static TOKEN_SETTING: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 /// A setting's value as PostgreSQL keeps it in our variable (no lookup by name: the
 /// capture trigger asks once per statement), None when unset or `''`.
 fn value_of(setting: &GucSetting<Option<CString>>) -> Option<String> {
-    setting.get().map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
+    setting
+        .get()
+        .map(|v| v.to_string_lossy().into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// app.current_tenant_id, None when unset or `''`. In signed mode only a value that
@@ -65,7 +69,6 @@ pub fn tenant_setting() -> Option<String> {
 pub fn actor_setting() -> Option<String> {
     value_of(&ACTOR_SETTING)
 }
-
 
 thread_local! {
     /// Raised only while relay itself sets the tenant or actor.
@@ -177,7 +180,13 @@ unsafe extern "C-unwind" fn check_token_key(
     _source: pg_sys::GucSource::Type,
 ) -> bool {
     // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
-    let len = unsafe { if newval.is_null() || (*newval).is_null() { 0 } else { CStr::from_ptr(*newval).to_bytes().len() } };
+    let len = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            0
+        } else {
+            CStr::from_ptr(*newval).to_bytes().len()
+        }
+    };
     if len == 0 || len >= MIN_KEY_LEN {
         return true;
     }
@@ -193,12 +202,23 @@ unsafe extern "C-unwind" fn check_token_key(
 /// SHOW relay.token_key never prints the key, even to superusers (logs, screenshots).
 #[pg_guard]
 unsafe extern "C-unwind" fn show_token_key() -> *const std::ffi::c_char {
-    if TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty()) { c"(set)".as_ptr() } else { c"".as_ptr() }
+    if TOKEN_KEY.get().is_some_and(|k| !k.as_bytes().is_empty()) {
+        c"(set)".as_ptr()
+    } else {
+        c"".as_ptr()
+    }
 }
 
 /// Whether a value of app.current_tenant_id / app.current_actor_id may be set now.
 /// Pure: the check hook gathers the facts.
-pub fn setting_allowed(mode: ContextMode, clearing: bool, by_relay: bool, source: pg_sys::GucSource::Type, parallel_worker: bool, sees_every_tenant: impl FnOnce() -> bool) -> bool {
+pub fn setting_allowed(
+    mode: ContextMode,
+    clearing: bool,
+    by_relay: bool,
+    source: pg_sys::GucSource::Type,
+    parallel_worker: bool,
+    sees_every_tenant: impl FnOnce() -> bool,
+) -> bool {
     use pg_sys::GucSource::*;
     mode == ContextMode::Open
         || clearing
@@ -240,11 +260,21 @@ unsafe extern "C-unwind" fn check_actor_setting(
 /// A check hook's proposed string value, `''` for NULL.
 unsafe fn proposed_value(newval: *mut *mut std::ffi::c_char) -> String {
     // SAFETY: PostgreSQL passes a pointer to the proposed value (possibly NULL).
-    unsafe { if newval.is_null() || (*newval).is_null() { String::new() } else { CStr::from_ptr(*newval).to_string_lossy().into_owned() } }
+    unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(*newval).to_string_lossy().into_owned()
+        }
+    }
 }
 
 /// `token_tenant`: the tenant a token in relay.tenant_token must be for to vouch.
-unsafe fn check_context_setting(clearing: bool, token_tenant: &str, source: pg_sys::GucSource::Type) -> bool {
+unsafe fn check_context_setting(
+    clearing: bool,
+    token_tenant: &str,
+    source: pg_sys::GucSource::Type,
+) -> bool {
     let by_relay = RELAY_SETTING.with(Cell::get);
     let worker = unsafe { pg_sys::InitializingParallelWorker };
     // Role lookups need a transaction; outside one (session start) nobody is trusted.
@@ -270,16 +300,26 @@ unsafe fn check_context_setting(clearing: bool, token_tenant: &str, source: pg_s
 fn token_vouches(tenant: &str) -> bool {
     let token = value_of(&TOKEN_SETTING);
     let signed = match (token, current_key()) {
-        (Some(token), Some(Ok(key))) if !tenant.is_empty() => verify(&key, tenant, &token, now_epoch()),
+        (Some(token), Some(Ok(key))) if !tenant.is_empty() => {
+            verify(&key, tenant, &token, now_epoch())
+        }
         _ => false,
     };
     // SAFETY: reads the transaction state; the lookup needs a transaction.
-    signed && unsafe { pg_sys::IsTransactionState() } && crate::ext::tenant_is_active(tenant) == Some(true)
+    signed
+        && unsafe { pg_sys::IsTransactionState() }
+        && crate::ext::tenant_is_active(tenant) == Some(true)
 }
 
 /// Forward the token with the tenant (Citus): SET LOCAL before the tenant's own SET.
 pub fn forward_token(token: &str) {
-    as_relay_setting(|| Spi::run(&format!("SET LOCAL relay.tenant_token = {}", crate::quote::quote_literal(token))).expect("SET"));
+    as_relay_setting(|| {
+        Spi::run(&format!(
+            "SET LOCAL relay.tenant_token = {}",
+            crate::quote::quote_literal(token)
+        ))
+        .expect("SET")
+    });
 }
 
 /// Entering signed mode: no tenant value set before counts any more (a session that
@@ -293,9 +333,16 @@ unsafe extern "C-unwind" fn assign_context_mode(newval: i32, _extra: *mut std::f
 
 /// The tenant changes: plans that hold the old one as a constant (routing) go.
 #[pg_guard]
-unsafe extern "C-unwind" fn assign_tenant(newval: *const std::ffi::c_char, _extra: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn assign_tenant(
+    newval: *const std::ffi::c_char,
+    _extra: *mut std::ffi::c_void,
+) {
     // SAFETY: PostgreSQL passes the new value (possibly NULL); the old one is still ours.
-    let new = unsafe { (!newval.is_null()).then(|| CStr::from_ptr(newval).to_string_lossy().into_owned()).filter(|v| !v.is_empty()) };
+    let new = unsafe {
+        (!newval.is_null())
+            .then(|| CStr::from_ptr(newval).to_string_lossy().into_owned())
+            .filter(|v| !v.is_empty())
+    };
     if let Some(pending) = PENDING.with(|p| p.borrow_mut().take()) {
         if new.as_deref() == Some(pending.as_str()) {
             VOUCHED.with(|v| v.borrow_mut().insert(pending));
@@ -329,7 +376,10 @@ pub fn mint_unique(key: &[u8], tenant: &str, expiry: i64, nonce: &[u8]) -> Strin
 
 /// `<part>.<hex HMAC(key, tenant.part)>`.
 fn sign(key: &[u8], tenant: &str, part: &str) -> String {
-    format!("{part}.{}", hex(&mac(key, signed_message(tenant, part).as_bytes())))
+    format!(
+        "{part}.{}",
+        hex(&mac(key, signed_message(tenant, part).as_bytes()))
+    )
 }
 
 /// What a token signs: the tenant, '.', and the part before the signature.
@@ -343,10 +393,17 @@ fn signed_message(tenant: &str, part: &str) -> String {
 pub fn parse(token: &str) -> Option<(i64, [u8; 32], &str)> {
     let (part, signature) = token.split_once('.')?;
     let (expiry, nonce) = part.split_once(':').unwrap_or((part, ""));
-    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) || expiry.len() > 18 || signature.len() != 64 {
+    if expiry.is_empty()
+        || !expiry.bytes().all(|b| b.is_ascii_digit())
+        || expiry.len() > 18
+        || signature.len() != 64
+    {
         return None;
     }
-    if nonce.len() > 64 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) || (part.contains(':') && nonce.is_empty()) {
+    if nonce.len() > 64
+        || !nonce.bytes().all(|b| b.is_ascii_hexdigit())
+        || (part.contains(':') && nonce.is_empty())
+    {
         return None;
     }
     let expiry = expiry.parse::<i64>().ok()?;
@@ -360,7 +417,9 @@ pub fn parse(token: &str) -> Option<(i64, [u8; 32], &str)> {
 /// The token is well formed, unexpired at `now` and signed for `tenant`. Compares in
 /// constant time.
 pub fn verify(key: &[u8], tenant: &str, token: &str, now: i64) -> bool {
-    let Some((expiry, signature, part)) = parse(token) else { return false };
+    let Some((expiry, signature, part)) = parse(token) else {
+        return false;
+    };
     if expiry <= now {
         return false;
     }
@@ -377,7 +436,10 @@ pub fn current_key() -> Option<Result<Vec<u8>, String>> {
         let path = crate::token_key::path().unwrap_or_default();
         return Some(from_file.map_err(|p| p.describe(&path)));
     }
-    TOKEN_KEY.get().filter(|k| !k.as_bytes().is_empty()).map(|k| Ok(k.as_bytes().to_vec()))
+    TOKEN_KEY
+        .get()
+        .filter(|k| !k.as_bytes().is_empty())
+        .map(|k| Ok(k.as_bytes().to_vec()))
 }
 
 /// The key, or a 55000 error naming the setting (or the file's problem).
@@ -406,7 +468,9 @@ pub fn require_valid_token(tenant: &str, token: &str) {
 /// Spend a valid token: single-use unless relay.token_reuse is on (token_replay.rs).
 /// A replay gets the same answer as any bad token.
 pub fn spend_token(token: &str) {
-    let Some((expiry, signature, _)) = parse(token) else { errors::token_rejected() };
+    let Some((expiry, signature, _)) = parse(token) else {
+        errors::token_rejected()
+    };
     match crate::token_replay::spend(&signature, expiry, now_epoch()) {
         crate::token_replay::Check::Ok => {}
         crate::token_replay::Check::Replayed => errors::token_rejected(),
@@ -420,17 +484,27 @@ pub fn spend_token(token: &str) {
 /// trusted tier and tests: only roles that may read relay.token_key (superusers and
 /// members of pg_read_all_settings) may call it, and PUBLIC has no EXECUTE on it.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_tenant_token(tenant: Option<String>, valid_for: default!(Option<pgrx::datum::Interval>, "'1 minute'")) -> String {
+fn relay_tenant_token(
+    tenant: Option<String>,
+    valid_for: default!(Option<pgrx::datum::Interval>, "'1 minute'"),
+) -> String {
     // SAFETY: role lookups in the syscache.
     let may_read_key = unsafe {
-        pg_sys::superuser() || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_SETTINGS))
+        pg_sys::superuser()
+            || pg_sys::has_privs_of_role(
+                pg_sys::GetUserId(),
+                pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_SETTINGS),
+            )
     };
     if !may_read_key {
         errors::token_minting_refused();
     }
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_tenant_token", "tenant"));
-    let valid_for = valid_for.unwrap_or_else(|| errors::null_argument("relay_tenant_token", "valid_for"));
-    let seconds = valid_for.micros() / 1_000_000 + i64::from(valid_for.days()) * 86_400 + i64::from(valid_for.months()) * 30 * 86_400;
+    let valid_for =
+        valid_for.unwrap_or_else(|| errors::null_argument("relay_tenant_token", "valid_for"));
+    let seconds = valid_for.micros() / 1_000_000
+        + i64::from(valid_for.days()) * 86_400
+        + i64::from(valid_for.months()) * 30 * 86_400;
     if seconds <= 0 {
         errors::invalid_token_lifetime(&format!("{seconds} seconds"));
     }
@@ -460,9 +534,17 @@ mod tests {
         let token = mint(key, "acme", 2_000_000_000);
         assert!(token.starts_with("2000000000."));
         assert!(verify(key, "acme", &token, 1_999_999_999));
-        assert!(!verify(key, "acme", &token, 2_000_000_000), "expired at its expiry");
+        assert!(
+            !verify(key, "acme", &token, 2_000_000_000),
+            "expired at its expiry"
+        );
         assert!(!verify(key, "globex", &token, 1_000), "another tenant");
-        assert!(!verify(b"another key, also 32 characters!", "acme", &token, 1_000));
+        assert!(!verify(
+            b"another key, also 32 characters!",
+            "acme",
+            &token,
+            1_000
+        ));
     }
 
     #[test]
@@ -490,7 +572,12 @@ mod tests {
         // an empty or non-hex nonce is malformed
         let sig = one.split_once('.').unwrap().1;
         assert!(!verify(key, "acme", &format!("2000000000:.{sig}"), 1_000));
-        assert!(!verify(key, "acme", &format!("2000000000:xyz.{sig}"), 1_000));
+        assert!(!verify(
+            key,
+            "acme",
+            &format!("2000000000:xyz.{sig}"),
+            1_000
+        ));
     }
 
     #[test]
@@ -498,9 +585,20 @@ mod tests {
         let key = b"0123456789abcdef0123456789abcdef";
         let good = mint(key, "acme", 2_000_000_000);
         let sig = good.split_once('.').unwrap().1;
-        for bad in ["", ".", "abc", &format!("-1.{sig}"), &format!("+2000000000.{sig}"), &format!("2000000000.{}", &sig[..63]),
-                    &format!("2000000000.{sig}0"), &format!("2000000000.{}", sig.replace(|c: char| c.is_ascii_digit(), "z")),
-                    &format!("99999999999999999999.{sig}")] {
+        for bad in [
+            "",
+            ".",
+            "abc",
+            &format!("-1.{sig}"),
+            &format!("+2000000000.{sig}"),
+            &format!("2000000000.{}", &sig[..63]),
+            &format!("2000000000.{sig}0"),
+            &format!(
+                "2000000000.{}",
+                sig.replace(|c: char| c.is_ascii_digit(), "z")
+            ),
+            &format!("99999999999999999999.{sig}"),
+        ] {
             assert!(!verify(key, "acme", bad, 0), "{bad}");
         }
     }
@@ -510,15 +608,52 @@ mod tests {
         use pg_sys::GucSource::*;
         let yes = || true;
         let no = || false;
-        assert!(setting_allowed(ContextMode::Open, false, false, PGC_S_SESSION, false, no));
-        assert!(!setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, false, no));
-        assert!(setting_allowed(ContextMode::Signed, true, false, PGC_S_SESSION, false, no), "clearing");
-        assert!(setting_allowed(ContextMode::Signed, false, true, PGC_S_SESSION, false, no), "relay");
-        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, false, yes), "bypassrls");
-        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_FILE, false, no), "postgresql.conf");
-        assert!(setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, true, no), "parallel worker");
-        for from_client in [PGC_S_CLIENT, PGC_S_USER, PGC_S_DATABASE, PGC_S_DATABASE_USER] {
-            assert!(!setting_allowed(ContextMode::Signed, false, false, from_client, false, yes), "{from_client}");
+        assert!(setting_allowed(
+            ContextMode::Open,
+            false,
+            false,
+            PGC_S_SESSION,
+            false,
+            no
+        ));
+        assert!(!setting_allowed(
+            ContextMode::Signed,
+            false,
+            false,
+            PGC_S_SESSION,
+            false,
+            no
+        ));
+        assert!(
+            setting_allowed(ContextMode::Signed, true, false, PGC_S_SESSION, false, no),
+            "clearing"
+        );
+        assert!(
+            setting_allowed(ContextMode::Signed, false, true, PGC_S_SESSION, false, no),
+            "relay"
+        );
+        assert!(
+            setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, false, yes),
+            "bypassrls"
+        );
+        assert!(
+            setting_allowed(ContextMode::Signed, false, false, PGC_S_FILE, false, no),
+            "postgresql.conf"
+        );
+        assert!(
+            setting_allowed(ContextMode::Signed, false, false, PGC_S_SESSION, true, no),
+            "parallel worker"
+        );
+        for from_client in [
+            PGC_S_CLIENT,
+            PGC_S_USER,
+            PGC_S_DATABASE,
+            PGC_S_DATABASE_USER,
+        ] {
+            assert!(
+                !setting_allowed(ContextMode::Signed, false, false, from_client, false, yes),
+                "{from_client}"
+            );
         }
     }
 }

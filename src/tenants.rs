@@ -52,17 +52,31 @@ pub struct EnabledTable {
 /// handles them); tables in a cycle keep their input order after the rest.
 pub fn delete_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
     // parent -> children still to delete before it
-    let mut waiting: BTreeMap<&str, BTreeSet<&str>> = tables.iter().map(|t| (t.as_str(), BTreeSet::new())).collect();
+    let mut waiting: BTreeMap<&str, BTreeSet<&str>> = tables
+        .iter()
+        .map(|t| (t.as_str(), BTreeSet::new()))
+        .collect();
     for fk in fks.iter().filter(|fk| fk.child != fk.parent) {
-        if let (true, Some(children)) = (waiting.contains_key(fk.child.as_str()), waiting.get_mut(fk.parent.as_str())) {
+        if let (true, Some(children)) = (
+            waiting.contains_key(fk.child.as_str()),
+            waiting.get_mut(fk.parent.as_str()),
+        ) {
             children.insert(fk.child.as_str());
         }
     }
     let mut order: Vec<String> = Vec::new();
     let mut left: Vec<&String> = tables.iter().collect();
     while !left.is_empty() {
-        let ready: Vec<&String> = left.iter().copied().filter(|t| waiting[t.as_str()].is_empty()).collect();
-        let batch = if ready.is_empty() { left.clone() } else { ready };
+        let ready: Vec<&String> = left
+            .iter()
+            .copied()
+            .filter(|t| waiting[t.as_str()].is_empty())
+            .collect();
+        let batch = if ready.is_empty() {
+            left.clone()
+        } else {
+            ready
+        };
         for t in &batch {
             order.push((*t).clone());
             for children in waiting.values_mut() {
@@ -79,8 +93,9 @@ pub fn delete_order(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
 /// registry gives nothing to other roles.
 fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
     let registry = quote_qualified(ext, "relay_tables");
-    ext::as_extension_owner(|| Spi::connect(|client| {
-        let tables: Vec<EnabledTable> = client
+    ext::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let tables: Vec<EnabledTable> = client
             .select(
                 &format!(
                     "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), pg_catalog.quote_ident(r.tenant_column),
@@ -106,7 +121,7 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                 owner: row.get::<pg_sys::Oid>(4).unwrap().unwrap().to_u32(),
             })
             .collect();
-        let fks = client
+            let fks = client
             .select(
                 &format!(
                     "SELECT con.conname::text,
@@ -150,8 +165,9 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
                 operators: row.get::<Vec<String>>(10).unwrap().unwrap_or_default(),
             })
             .collect();
-        (tables, fks)
-    }))
+            (tables, fks)
+        })
+    })
 }
 
 /// Tenant lifecycle functions are for roles that see every tenant: tenants has row
@@ -178,7 +194,11 @@ fn relay_create_tenant(
     require_tenant_admin("relay_create_tenant");
     let name = name.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "name"));
     let slug = slug.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "slug"));
-    for (field, value) in [("name", Some(&name)), ("slug", Some(&slug)), ("id", id.as_ref())] {
+    for (field, value) in [
+        ("name", Some(&name)),
+        ("slug", Some(&slug)),
+        ("id", id.as_ref()),
+    ] {
         if value.is_some_and(|v| v.trim().is_empty()) {
             errors::blank_tenant_field(field);
         }
@@ -211,7 +231,10 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
     match ext::tenant_is_active(&id) {
         None => errors::unknown_tenant(&id),
         Some(now) if now == active => {
-            return format!("tenant {id} is already {}", if active { "active" } else { "suspended" });
+            return format!(
+                "tenant {id} is already {}",
+                if active { "active" } else { "suspended" }
+            );
         }
         Some(_) => {}
     }
@@ -220,9 +243,16 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
         &[id.as_str().into(), active.into()],
     )
     .expect("tenant update");
-    let action = if active { "relay.tenant_resumed" } else { "relay.tenant_suspended" };
+    let action = if active {
+        "relay.tenant_resumed"
+    } else {
+        "relay.tenant_suspended"
+    };
     crate::audit::admin::record(&id, action, "tenant", &id, serde_json::json!({}));
-    format!("tenant {id} {}", if active { "resumed" } else { "suspended" })
+    format!(
+        "tenant {id} {}",
+        if active { "resumed" } else { "suspended" }
+    )
 }
 
 /// Suspend a tenant: relay_set_tenant refuses it until it is resumed.
@@ -276,7 +306,10 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
         // referencing the tenant's rows would be hit too.
         // Compared as text: tenants.id is text, whatever type a table keys tenants by.
         let outside = if fk.child_enabled {
-            format!(" AND c.{}::pg_catalog.text OPERATOR(pg_catalog.<>) $1", fk.child_tenant)
+            format!(
+                " AND c.{}::pg_catalog.text OPERATOR(pg_catalog.<>) $1",
+                fk.child_tenant
+            )
         } else {
             String::new()
         };
@@ -291,10 +324,18 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
         // compares with PostgreSQL's own operators; a key over a type of the owner's
         // (its operators the owner's code) is read as the child table's owner.
         let count = || Spi::get_one_with_args::<i64>(&sql, &[id.as_str().into()]);
-        let crossing = if fk.operators.iter().all(|op| op.starts_with("OPERATOR(pg_catalog.")) {
+        let crossing = if fk
+            .operators
+            .iter()
+            .all(|op| op.starts_with("OPERATOR(pg_catalog."))
+        {
             ext::as_extension_owner(count)
         } else {
-            ext::as_role(pg_sys::Oid::from(fk.child_owner), pg_sys::SECURITY_NOFORCE_RLS, count)
+            ext::as_role(
+                pg_sys::Oid::from(fk.child_owner),
+                pg_sys::SECURITY_NOFORCE_RLS,
+                count,
+            )
         }
         .expect("cross-tenant check")
         .unwrap_or(0);
@@ -303,10 +344,14 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
         }
     }
     let mut lines = Vec::new();
-    let between_enabled: Vec<ForeignKey> = fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
+    let between_enabled: Vec<ForeignKey> =
+        fks.iter().filter(|fk| fk.child_enabled).cloned().collect();
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     for name in delete_order(&names, &between_enabled) {
-        let table = tables.iter().find(|t| t.name == name).expect("ordered from these tables");
+        let table = tables
+            .iter()
+            .find(|t| t.name == name)
+            .expect("ordered from these tables");
         // A tenant id that is not of the column's type owns no row of the table.
         let fits = match table.type_key.as_str() {
             "uuid" => crate::context::parse_uuid(&id).is_some(),
@@ -321,20 +366,41 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
                 "bigint" | "integer" => "::pg_catalog.int8",
                 _ => "",
             };
-            let sql = format!("DELETE FROM {name} WHERE {} OPERATOR(pg_catalog.=) $1{cast}", table.column);
-            ext::as_role(pg_sys::Oid::from(table.owner), pg_sys::SECURITY_NOFORCE_RLS, || {
-                Spi::connect_mut(|client| client.update(&sql, None, &[id.as_str().into()]).expect("delete rows").len())
-            })
+            let sql = format!(
+                "DELETE FROM {name} WHERE {} OPERATOR(pg_catalog.=) $1{cast}",
+                table.column
+            );
+            ext::as_role(
+                pg_sys::Oid::from(table.owner),
+                pg_sys::SECURITY_NOFORCE_RLS,
+                || {
+                    Spi::connect_mut(|client| {
+                        client
+                            .update(&sql, None, &[id.as_str().into()])
+                            .expect("delete rows")
+                            .len()
+                    })
+                },
+            )
         };
         lines.push(format!("deleted {deleted} rows from {name}"));
     }
-    Spi::run_with_args(&format!("DELETE FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1"), &[id.as_str().into()])
-        .expect("delete tenant");
+    Spi::run_with_args(
+        &format!("DELETE FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1"),
+        &[id.as_str().into()],
+    )
+    .expect("delete tenant");
     // Every backend forgets the tenants it knew to exist (the audit writer's cache).
     ext::registration_changed(ext::ext_relation(c"tenants").relid);
     lines.push(format!("deleted tenant {}", quote_ident(&id)));
     // Recorded in the deleted tenant's own log, which keeps its entries.
-    crate::audit::admin::record(&id, "relay.tenant_deleted", "tenant", &id, serde_json::json!({ "actions": lines.clone() }));
+    crate::audit::admin::record(
+        &id,
+        "relay.tenant_deleted",
+        "tenant",
+        &id,
+        serde_json::json!({ "actions": lines.clone() }),
+    );
     SetOfIterator::new(lines)
 }
 
@@ -364,10 +430,21 @@ mod tests {
     #[test]
     fn children_are_deleted_before_their_parents() {
         let tables = v(&["ratings", "skills", "users"]);
-        let fks = [fk("ratings", "skills"), fk("ratings", "users"), fk("skills", "users"), fk("skills", "skills")];
-        assert_eq!(delete_order(&tables, &fks), v(&["ratings", "skills", "users"]));
+        let fks = [
+            fk("ratings", "skills"),
+            fk("ratings", "users"),
+            fk("skills", "users"),
+            fk("skills", "skills"),
+        ];
+        assert_eq!(
+            delete_order(&tables, &fks),
+            v(&["ratings", "skills", "users"])
+        );
         let tables = v(&["users", "skills", "ratings"]);
-        assert_eq!(delete_order(&tables, &fks), v(&["ratings", "skills", "users"]));
+        assert_eq!(
+            delete_order(&tables, &fks),
+            v(&["ratings", "skills", "users"])
+        );
     }
 
     #[test]

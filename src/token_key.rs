@@ -35,7 +35,9 @@ pub enum Problem {
 impl Problem {
     pub fn describe(&self, path: &str) -> String {
         match self {
-            Problem::Unreadable(why) => format!("relay.token_key_file {path} cannot be read: {why}"),
+            Problem::Unreadable(why) => {
+                format!("relay.token_key_file {path} cannot be read: {why}")
+            }
             Problem::NotOwned { owner, server } => {
                 format!("relay.token_key_file {path} belongs to uid {owner}, not to the server's user (uid {server})")
             }
@@ -55,7 +57,9 @@ pub fn key_from(contents: &[u8], owner: u32, server: u32, mode: u32) -> Result<V
         return Err(Problem::NotOwned { owner, server });
     }
     if mode & 0o077 != 0 {
-        return Err(Problem::OpenToOthers { mode: mode & 0o7777 });
+        return Err(Problem::OpenToOthers {
+            mode: mode & 0o7777,
+        });
     }
     let key = contents.trim_ascii();
     if key.len() < MIN_KEY_LEN {
@@ -90,7 +94,10 @@ pub fn register() {
 
 /// The configured key file's path, None when none is set.
 pub fn path() -> Option<String> {
-    KEY_FILE.get().map(|p| p.to_string_lossy().into_owned()).filter(|p| !p.is_empty())
+    KEY_FILE
+        .get()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
 }
 
 /// The key from the configured file: None when no file is configured.
@@ -102,7 +109,10 @@ pub fn read() -> Option<Result<Vec<u8>, Problem>> {
     };
     let (size, mtime) = (meta.len(), meta.modified().ok());
     let cached = CACHE.with(|c| {
-        c.borrow().as_ref().filter(|last| last.path == path && last.size == size && last.mtime == mtime).map(|last| last.result.clone())
+        c.borrow()
+            .as_ref()
+            .filter(|last| last.path == path && last.size == size && last.mtime == mtime)
+            .map(|last| last.result.clone())
     });
     if let Some(result) = cached {
         return Some(result);
@@ -113,7 +123,14 @@ pub fn read() -> Option<Result<Vec<u8>, Problem>> {
         Ok(contents) => key_from(&contents, meta.uid(), server, meta.mode()),
         Err(e) => Err(Problem::Unreadable(e.to_string())),
     };
-    CACHE.with(|c| *c.borrow_mut() = Some(LastRead { path, size, mtime, result: result.clone() }));
+    CACHE.with(|c| {
+        *c.borrow_mut() = Some(LastRead {
+            path,
+            size,
+            mtime,
+            result: result.clone(),
+        })
+    });
     Some(result)
 }
 
@@ -129,11 +146,29 @@ mod tests {
     #[test]
     fn the_file_must_be_the_servers_own_private_and_long_enough() {
         let key = b"0123456789abcdef0123456789abcdef\n";
-        assert_eq!(key_from(key, 100, 100, 0o100600).unwrap(), key[..32].to_vec());
+        assert_eq!(
+            key_from(key, 100, 100, 0o100600).unwrap(),
+            key[..32].to_vec()
+        );
         assert_eq!(key_from(key, 100, 100, 0o100400).unwrap().len(), 32);
-        assert_eq!(key_from(key, 0, 100, 0o100600), Err(Problem::NotOwned { owner: 0, server: 100 }));
-        assert_eq!(key_from(key, 100, 100, 0o100640), Err(Problem::OpenToOthers { mode: 0o640 }));
-        assert_eq!(key_from(key, 100, 100, 0o100604), Err(Problem::OpenToOthers { mode: 0o604 }));
-        assert_eq!(key_from(b"  short key \n", 100, 100, 0o100600), Err(Problem::TooShort { len: 9 }));
+        assert_eq!(
+            key_from(key, 0, 100, 0o100600),
+            Err(Problem::NotOwned {
+                owner: 0,
+                server: 100
+            })
+        );
+        assert_eq!(
+            key_from(key, 100, 100, 0o100640),
+            Err(Problem::OpenToOthers { mode: 0o640 })
+        );
+        assert_eq!(
+            key_from(key, 100, 100, 0o100604),
+            Err(Problem::OpenToOthers { mode: 0o604 })
+        );
+        assert_eq!(
+            key_from(b"  short key \n", 100, 100, 0o100600),
+            Err(Problem::TooShort { len: 9 })
+        );
     }
 }

@@ -245,7 +245,7 @@ mod tests {
         let mut t = Table { slots: &mut slots };
         assert_eq!(t.use_once(1, 50, 0), Use::First); // slot 1
         assert_eq!(t.use_once(65, 100, 0), Use::First); // slot 2 (1 taken)
-        // slot 1 expires at 50; token 65 is still remembered in slot 2
+                                                        // slot 1 expires at 50; token 65 is still remembered in slot 2
         assert_eq!(t.use_once(65, 100, 60), Use::Replayed);
     }
 }

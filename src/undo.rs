@@ -11,8 +11,8 @@
 
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState};
 use crate::plan::{
-    deferral_clause, rebuilt_unique_index_sql, Lock, PlanError, Step, StepKind, ACCESS_POLICY_NAME, POLICY_NAME, TENANT_EXISTS_TRIGGER,
-    TRUNCATE_GUARD_TRIGGER,
+    deferral_clause, rebuilt_unique_index_sql, Lock, PlanError, Step, StepKind, ACCESS_POLICY_NAME,
+    POLICY_NAME, TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
 };
 use crate::quote::{choose_name, quote_ident, quote_qualified};
 use serde::Deserialize;
@@ -66,11 +66,20 @@ fn original_foreign_key(input: &UndoInput, fk: &ForeignKeyInfo) -> Option<String
     {
         return Some(found.definition.clone());
     }
-    input.all_steps.iter().filter_map(|s| s.replaces.as_ref()).find_map(|r| {
-        let same = r.get("foreign_key").and_then(|v| v.as_str()) == Some(fk.name.as_str())
-            && r.get("table").and_then(|v| v.as_str()) == Some(child.as_str());
-        same.then(|| r.get("definition").and_then(|v| v.as_str()).map(str::to_string)).flatten()
-    })
+    input
+        .all_steps
+        .iter()
+        .filter_map(|s| s.replaces.as_ref())
+        .find_map(|r| {
+            let same = r.get("foreign_key").and_then(|v| v.as_str()) == Some(fk.name.as_str())
+                && r.get("table").and_then(|v| v.as_str()) == Some(child.as_str());
+            same.then(|| {
+                r.get("definition")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .flatten()
+        })
 }
 
 /// Relay built this index on `table`: a recorded `CREATE [UNIQUE] INDEX [CONCURRENTLY]
@@ -84,7 +93,10 @@ fn built_by_relay(steps: &[RecordedStep], index: &str, table: &str) -> bool {
         format!("CREATE UNIQUE INDEX CONCURRENTLY {q} ON {table} ("),
     ];
     steps.iter().any(|s| {
-        matches!(s.kind.as_str(), "create_tenant_index" | "build_parent_tenant_key") && made.iter().any(|m| s.sql.starts_with(m.as_str()))
+        matches!(
+            s.kind.as_str(),
+            "create_tenant_index" | "build_parent_tenant_key"
+        ) && made.iter().any(|m| s.sql.starts_with(m.as_str()))
     })
 }
 
@@ -99,7 +111,11 @@ fn key_name(index: &IndexInfo) -> String {
 /// restored key would refuse): value, tenants, and how many such values in all.
 /// `None` for a key over expressions: the index build itself then refuses.
 fn shared_values_sql(index: &IndexInfo, table: &str, tcol: &str) -> Option<String> {
-    let cols: Vec<String> = index.key_columns.iter().map(|c| c.as_deref().map(quote_ident)).collect::<Option<_>>()?;
+    let cols: Vec<String> = index
+        .key_columns
+        .iter()
+        .map(|c| c.as_deref().map(quote_ident))
+        .collect::<Option<_>>()?;
     let mut filters: Vec<String> = Vec::new();
     if !index.definition.contains(" NULLS NOT DISTINCT") {
         filters.extend(cols.iter().map(|c| format!("{c} IS NOT NULL")));
@@ -107,7 +123,11 @@ fn shared_values_sql(index: &IndexInfo, table: &str, tcol: &str) -> Option<Strin
     if let Some(pred) = &index.predicate {
         filters.push(format!("({pred})"));
     }
-    let filter = if filters.is_empty() { String::new() } else { format!(" WHERE {}", filters.join(" AND ")) };
+    let filter = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filters.join(" AND "))
+    };
     let list = cols.join(", ");
     Some(format!(
         "SELECT pg_catalog.count(*) OVER (), ROW({list})::pg_catalog.text,
@@ -120,7 +140,10 @@ fn shared_values_sql(index: &IndexInfo, table: &str, tcol: &str) -> Option<Strin
 /// the same name.
 fn recreate_policy_sql(table: &str, def: &serde_json::Value) -> Option<String> {
     let name = def.get("policyname")?.as_str()?;
-    let mode = def.get("permissive").and_then(|v| v.as_str()).unwrap_or("PERMISSIVE");
+    let mode = def
+        .get("permissive")
+        .and_then(|v| v.as_str())
+        .unwrap_or("PERMISSIVE");
     let cmd = def.get("cmd").and_then(|v| v.as_str()).unwrap_or("ALL");
     let roles: Vec<String> = def
         .get("roles")
@@ -128,12 +151,25 @@ fn recreate_policy_sql(table: &str, def: &serde_json::Value) -> Option<String> {
         .map(|a| {
             a.iter()
                 .filter_map(|r| r.as_str())
-                .map(|r| if r == "public" { "PUBLIC".to_string() } else { quote_ident(r) })
+                .map(|r| {
+                    if r == "public" {
+                        "PUBLIC".to_string()
+                    } else {
+                        quote_ident(r)
+                    }
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let roles = if roles.is_empty() { "PUBLIC".to_string() } else { roles.join(", ") };
-    let mut sql = format!("CREATE POLICY {} ON {table} AS {mode} FOR {cmd} TO {roles}", quote_ident(name));
+    let roles = if roles.is_empty() {
+        "PUBLIC".to_string()
+    } else {
+        roles.join(", ")
+    };
+    let mut sql = format!(
+        "CREATE POLICY {} ON {table} AS {mode} FOR {cmd} TO {roles}",
+        quote_ident(name)
+    );
     if let Some(q) = def.get("qual").and_then(|v| v.as_str()) {
         sql.push_str(&format!(" USING ({q})"));
     }
@@ -163,7 +199,10 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     // on the composite keys relay would take away: refused, naming it.
     let mut fks_back: Vec<(&ForeignKeyInfo, String)> = Vec::new();
     for fk in now.foreign_keys.iter().filter(|fk| fk.has_tenant) {
-        let had = original.foreign_keys.iter().any(|o| o.name == fk.name && o.child_oid == fk.child_oid && o.has_tenant);
+        let had = original
+            .foreign_keys
+            .iter()
+            .any(|o| o.name == fk.name && o.child_oid == fk.child_oid && o.has_tenant);
         if had {
             continue;
         }
@@ -176,7 +215,11 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                     } else {
                         quote_qualified(&fk.child_schema, &fk.child_name)
                     };
-                    return Err(PlanError::ForeignKeyOtherOwner { fk: fk.name.clone(), other, owner: fk.other_owner.clone() });
+                    return Err(PlanError::ForeignKeyOtherOwner {
+                        fk: fk.name.clone(),
+                        other,
+                        owner: fk.other_owner.clone(),
+                    });
                 }
                 fks_back.push((fk, def));
             }
@@ -192,10 +235,20 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     // Unique keys and exclusion constraints relay rewrote: the same name now carries
     // the tenant column, and did not before.
     let mut keys_back: Vec<(&IndexInfo, &IndexInfo)> = Vec::new();
-    for was in original.indexes.iter().filter(|i| (i.is_unique || i.constraint.is_some()) && !i.has_tenant_key) {
+    for was in original
+        .indexes
+        .iter()
+        .filter(|i| (i.is_unique || i.constraint.is_some()) && !i.has_tenant_key)
+    {
         let is = match &was.constraint {
-            Some(c) => now.indexes.iter().find(|i| i.constraint.as_ref().is_some_and(|k| k.name == c.name)),
-            None => now.indexes.iter().find(|i| i.name == was.name && i.constraint.is_none()),
+            Some(c) => now
+                .indexes
+                .iter()
+                .find(|i| i.constraint.as_ref().is_some_and(|k| k.name == c.name)),
+            None => now
+                .indexes
+                .iter()
+                .find(|i| i.name == was.name && i.constraint.is_none()),
         };
         if let Some(is) = is.filter(|i| i.has_tenant_key) {
             keys_back.push((was, is));
@@ -212,7 +265,11 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                 format!(
                     "{SHARED_CHECK_PREFIX}{} ({}) of {table}",
                     key_name(was),
-                    was.key_columns.iter().map(|c| c.as_deref().unwrap_or("(expression)")).collect::<Vec<_>>().join(", ")
+                    was.key_columns
+                        .iter()
+                        .map(|c| c.as_deref().unwrap_or("(expression)"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 sql,
             ));
@@ -232,7 +289,11 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         steps.push(Step::new(
             StepKind::BuildTenantUnique,
             Lock::Share,
-            format!("built unique index {} on {table} as {} was before relay", quote_ident(&tmp), key_name(was)),
+            format!(
+                "built unique index {} on {table} as {} was before relay",
+                quote_ident(&tmp),
+                key_name(was)
+            ),
             rebuilt_unique_index_sql(was, &tmp, &table, None)?,
         ));
         swaps.push((was, is, tmp));
@@ -247,17 +308,34 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             format!("DROP POLICY {} ON {table}", quote_ident(&p.name)),
         ));
     }
-    for replaced in input.own_steps.iter().filter(|s| s.kind == "drop_policy").filter_map(|s| s.replaces.as_ref()) {
-        let Some(def) = replaced.get("policy") else { continue };
-        let name = def.get("policyname").and_then(|v| v.as_str()).unwrap_or_default();
-        if now.policies.iter().any(|p| p.name == name && !is_relay_policy(p)) {
+    for replaced in input
+        .own_steps
+        .iter()
+        .filter(|s| s.kind == "drop_policy")
+        .filter_map(|s| s.replaces.as_ref())
+    {
+        let Some(def) = replaced.get("policy") else {
+            continue;
+        };
+        let name = def
+            .get("policyname")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if now
+            .policies
+            .iter()
+            .any(|p| p.name == name && !is_relay_policy(p))
+        {
             continue;
         }
         if let Some(sql) = recreate_policy_sql(&table, def) {
             steps.push(Step::new(
                 StepKind::CreatePolicy,
                 Lock::AccessExclusive,
-                format!("restored policy {} on {table}, which relay had replaced", quote_ident(name)),
+                format!(
+                    "restored policy {} on {table}, which relay had replaced",
+                    quote_ident(name)
+                ),
                 sql,
             ));
         }
@@ -279,7 +357,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         ));
     }
     for trigger in [TRUNCATE_GUARD_TRIGGER, TENANT_EXISTS_TRIGGER] {
-        if now.triggers.iter().any(|t| t.name == trigger) && !original.triggers.iter().any(|t| t.name == trigger) {
+        if now.triggers.iter().any(|t| t.name == trigger)
+            && !original.triggers.iter().any(|t| t.name == trigger)
+        {
             steps.push(Step::new(
                 StepKind::DropTrigger,
                 Lock::AccessExclusive,
@@ -292,26 +372,46 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     // Keys: composite foreign keys out, original keys back, original foreign keys in.
     for (fk, _) in &fks_back {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        steps.push(Step::new(
-            StepKind::DropForeignKey,
-            Lock::AccessExclusive,
-            format!("dropped composite foreign key {} on {child}, to come back as it was below", quote_ident(&fk.name)),
-            format!("ALTER TABLE {child} DROP CONSTRAINT {}", quote_ident(&fk.name)),
-        )
-        .locking(fk.child_oid, Lock::AccessExclusive)
-        .locking(fk.parent_oid, Lock::AccessExclusive));
+        steps.push(
+            Step::new(
+                StepKind::DropForeignKey,
+                Lock::AccessExclusive,
+                format!(
+                    "dropped composite foreign key {} on {child}, to come back as it was below",
+                    quote_ident(&fk.name)
+                ),
+                format!(
+                    "ALTER TABLE {child} DROP CONSTRAINT {}",
+                    quote_ident(&fk.name)
+                ),
+            )
+            .locking(fk.child_oid, Lock::AccessExclusive)
+            .locking(fk.parent_oid, Lock::AccessExclusive),
+        );
     }
     for (was, is, tmp) in &swaps {
         match &was.constraint {
             Some(con) if con.contype == "x" || tmp.is_empty() => steps.push(Step::new(
                 StepKind::SwapExclusionConstraint,
                 Lock::AccessExclusive,
-                format!("restored constraint {} {} (its index built here, under the lock)", quote_ident(&con.name), con.definition),
-                format!("ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}", quote_ident(&con.name), con.definition),
+                format!(
+                    "restored constraint {} {} (its index built here, under the lock)",
+                    quote_ident(&con.name),
+                    con.definition
+                ),
+                format!(
+                    "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}",
+                    quote_ident(&con.name),
+                    con.definition
+                ),
             )),
             Some(con) => {
                 let deferral = deferral_clause(con.deferrable, con.deferred);
-                let kind = if con.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+                let kind = if con.contype == "p" {
+                    "PRIMARY KEY"
+                } else {
+                    "UNIQUE"
+                };
                 steps.push(Step::new(
                     StepKind::SwapUniqueConstraint,
                     Lock::AccessExclusive,
@@ -333,22 +433,38 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                 steps.push(Step::new(
                     StepKind::RenameIndex,
                     Lock::ShareUpdateExclusive,
-                    format!("renamed {} to {}, unique across the table again", quote_ident(tmp), quote_ident(&was.name)),
-                    format!("ALTER INDEX {} RENAME TO {}", quote_qualified(&now.schema, tmp), quote_ident(&was.name)),
+                    format!(
+                        "renamed {} to {}, unique across the table again",
+                        quote_ident(tmp),
+                        quote_ident(&was.name)
+                    ),
+                    format!(
+                        "ALTER INDEX {} RENAME TO {}",
+                        quote_qualified(&now.schema, tmp),
+                        quote_ident(&was.name)
+                    ),
                 ));
             }
         }
     }
     for (fk, def) in &fks_back {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        steps.push(Step::new(
-            StepKind::RestoreForeignKey,
-            Lock::ShareRowExclusive,
-            format!("restored foreign key {} on {child} {def} (validating scan)", quote_ident(&fk.name)),
-            format!("ALTER TABLE {child} ADD CONSTRAINT {} {def}", quote_ident(&fk.name)),
-        )
-        .locking(fk.child_oid, Lock::ShareRowExclusive)
-        .locking(fk.parent_oid, Lock::ShareRowExclusive));
+        steps.push(
+            Step::new(
+                StepKind::RestoreForeignKey,
+                Lock::ShareRowExclusive,
+                format!(
+                    "restored foreign key {} on {child} {def} (validating scan)",
+                    quote_ident(&fk.name)
+                ),
+                format!(
+                    "ALTER TABLE {child} ADD CONSTRAINT {} {def}",
+                    quote_ident(&fk.name)
+                ),
+            )
+            .locking(fk.child_oid, Lock::ShareRowExclusive)
+            .locking(fk.parent_oid, Lock::ShareRowExclusive),
+        );
     }
     // What a failed or cancelled concurrent build of the online path left: an INVALID
     // index leading with the tenant column, still maintained on every write.
@@ -356,14 +472,19 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         steps.push(Step::new(
             StepKind::DropIndex,
             Lock::AccessExclusive,
-            format!("dropped INVALID index {} (left by a failed concurrent build)", quote_ident(&index.name)),
+            format!(
+                "dropped INVALID index {} (left by a failed concurrent build)",
+                quote_ident(&index.name)
+            ),
             format!("DROP INDEX {}", quote_qualified(&now.schema, &index.name)),
         ));
     }
     // Indexes relay built on this table (for the tenant column, or as the parent key
     // of composite foreign keys, whichever table's call built it).
     let original_names: HashSet<&str> = original.indexes.iter().map(|i| i.name.as_str()).collect();
-    for index in now.indexes.iter().filter(|i| i.constraint.is_none() && !original_names.contains(i.name.as_str()) && i.is_valid) {
+    for index in now.indexes.iter().filter(|i| {
+        i.constraint.is_none() && !original_names.contains(i.name.as_str()) && i.is_valid
+    }) {
         if built_by_relay(input.all_steps, &index.name, &table) {
             steps.push(Step::new(
                 StepKind::DropIndex,
@@ -392,7 +513,11 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             "kept column {tcol} of {table}: it was there before relay first ran, so it is not relay's to drop"
         ));
     }
-    if now.tenant_column.as_ref().is_some_and(|c| c.default_is_ours) {
+    if now
+        .tenant_column
+        .as_ref()
+        .is_some_and(|c| c.default_is_ours)
+    {
         match had_column.and_then(|c| c.default_expr.clone()) {
             Some(expr) => steps.push(Step::new(
                 StepKind::SetDefault,
@@ -428,13 +553,25 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         ));
     }
     // Views relay made security_invoker while enabling this table.
-    for step in input.own_steps.iter().filter(|s| s.kind == "set_view_invoker") {
+    for step in input
+        .own_steps
+        .iter()
+        .filter(|s| s.kind == "set_view_invoker")
+    {
         let Some(view) = now.views.iter().find(|v| {
-            v.security_invoker && step.sql == format!("ALTER VIEW {} SET (security_invoker = on)", quote_qualified(&v.schema, &v.name))
+            v.security_invoker
+                && step.sql
+                    == format!(
+                        "ALTER VIEW {} SET (security_invoker = on)",
+                        quote_qualified(&v.schema, &v.name)
+                    )
         }) else {
             continue;
         };
-        let was_invoker = original.views.iter().any(|v| v.schema == view.schema && v.name == view.name && v.security_invoker);
+        let was_invoker = original
+            .views
+            .iter()
+            .any(|v| v.schema == view.schema && v.name == view.name && v.security_invoker);
         if !was_invoker {
             let name = quote_qualified(&view.schema, &view.name);
             steps.push(Step::new(
@@ -453,13 +590,19 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             format!("ALTER TABLE {table} DROP COLUMN {tcol}"),
         ));
     }
-    if steps.iter().any(|s| s.lock < Lock::AccessExclusive && s.kind != StepKind::RenameIndex && s.kind != StepKind::RestoreForeignKey) {
+    if steps.iter().any(|s| {
+        s.lock < Lock::AccessExclusive
+            && s.kind != StepKind::RenameIndex
+            && s.kind != StepKind::RestoreForeignKey
+    }) {
         steps.insert(
             0,
             Step::new(
                 StepKind::LockTable,
                 Lock::ShareRowExclusive,
-                format!("locked {table} against writes (reads go on) for the checks and index builds"),
+                format!(
+                    "locked {table} against writes (reads go on) for the checks and index builds"
+                ),
                 format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
             ),
         );
@@ -482,17 +625,35 @@ mod tests {
     /// `skills` with a unique email, and the same table after relay enabled it.
     fn before_and_after() -> (TableState, TableState) {
         let mut original = table("skills");
-        original.indexes.push(unique_constraint("skills", "skills_email_key", "email"));
+        original
+            .indexes
+            .push(unique_constraint("skills", "skills_email_key", "email"));
         let mut now = enabled(original.clone());
-        let email = now.indexes.iter_mut().find(|i| i.name == "skills_email_key").unwrap();
+        let email = now
+            .indexes
+            .iter_mut()
+            .find(|i| i.name == "skills_email_key")
+            .unwrap();
         email.has_tenant_key = true;
         email.leads_with_tenant = true;
         email.key_columns.insert(0, Some("tenant_id".into()));
         (original, now)
     }
 
-    fn undo(original: &TableState, now: &TableState, own: &[RecordedStep], drop_column: bool) -> Result<UndoPlan, PlanError> {
-        plan_undo(&UndoInput { original, now, own_steps: own, all_steps: own, tenant_column: "tenant_id", drop_column })
+    fn undo(
+        original: &TableState,
+        now: &TableState,
+        own: &[RecordedStep],
+        drop_column: bool,
+    ) -> Result<UndoPlan, PlanError> {
+        plan_undo(&UndoInput {
+            original,
+            now,
+            own_steps: own,
+            all_steps: own,
+            tenant_column: "tenant_id",
+            drop_column,
+        })
     }
 
     #[test]
@@ -519,15 +680,23 @@ mod tests {
         );
         // skills_tenant_id_idx was not built by relay here (the per-tenant email key
         // served the tenant column), so it stays.
-        assert!(!plan.steps.iter().any(|s| s.sql.contains("skills_tenant_id_idx")));
+        assert!(!plan
+            .steps
+            .iter()
+            .any(|s| s.sql.contains("skills_tenant_id_idx")));
         let build = &plan.steps[2].sql;
-        assert_eq!(build, "CREATE UNIQUE INDEX skills_email_key_relay_undo ON public.skills USING btree (email)");
+        assert_eq!(
+            build,
+            "CREATE UNIQUE INDEX skills_email_key_relay_undo ON public.skills USING btree (email)"
+        );
         let swap = &plan.steps[8].sql;
         assert_eq!(
             swap,
             "ALTER TABLE public.skills DROP CONSTRAINT skills_email_key, ADD CONSTRAINT skills_email_key UNIQUE USING INDEX skills_email_key_relay_undo"
         );
-        assert!(plan.steps[1].sql.contains("GROUP BY email HAVING pg_catalog.count(*) > 1"));
+        assert!(plan.steps[1]
+            .sql
+            .contains("GROUP BY email HAVING pg_catalog.count(*) > 1"));
         assert!(plan.steps[1].sql.contains("WHERE email IS NOT NULL"));
         assert!(plan.notes.is_empty());
     }
@@ -537,7 +706,10 @@ mod tests {
         let (original, now) = before_and_after();
         let own = recorded(&original);
         let plan = undo(&original, &now, &own, true).unwrap();
-        assert_eq!(plan.steps.last().unwrap().sql, "ALTER TABLE public.skills DROP COLUMN tenant_id");
+        assert_eq!(
+            plan.steps.last().unwrap().sql,
+            "ALTER TABLE public.skills DROP COLUMN tenant_id"
+        );
         assert!(!kinds(&plan.steps).contains(&StepKind::DropDefault));
 
         // An adopted column, nullable with a default of its own before relay.
@@ -548,14 +720,24 @@ mod tests {
         let ks = kinds(&plan.steps);
         assert!(ks.contains(&StepKind::DropNotNull));
         assert!(!ks.contains(&StepKind::DropColumn));
-        assert!(plan.steps.iter().any(|s| s.sql == "ALTER TABLE public.skills ALTER COLUMN tenant_id SET DEFAULT 'x'::text"));
+        assert!(plan
+            .steps
+            .iter()
+            .any(|s| s.sql
+                == "ALTER TABLE public.skills ALTER COLUMN tenant_id SET DEFAULT 'x'::text"));
         assert_eq!(plan.notes.len(), 1, "{:?}", plan.notes);
     }
 
     #[test]
     fn composite_foreign_keys_go_back_to_their_recorded_definition() {
         let (mut original, mut now) = before_and_after();
-        let mut single = fk("skills_author_id_fkey", "skills", &["author_id"], "users", &["id"]);
+        let mut single = fk(
+            "skills_author_id_fkey",
+            "skills",
+            &["author_id"],
+            "users",
+            &["id"],
+        );
         single.definition = "FOREIGN KEY (author_id) REFERENCES public.users(id) MATCH FULL".into();
         original.foreign_keys.push(single.clone());
         let mut composite = single;
@@ -563,22 +745,41 @@ mod tests {
         composite.columns.insert(0, "tenant_id".into());
         now.foreign_keys.push(composite);
         let plan = undo(&original, &now, &recorded(&original), false).unwrap();
-        let drop = plan.steps.iter().position(|s| s.sql == "ALTER TABLE public.skills DROP CONSTRAINT skills_author_id_fkey").unwrap();
+        let drop = plan
+            .steps
+            .iter()
+            .position(|s| {
+                s.sql == "ALTER TABLE public.skills DROP CONSTRAINT skills_author_id_fkey"
+            })
+            .unwrap();
         let add = plan
             .steps
             .iter()
             .position(|s| s.sql == "ALTER TABLE public.skills ADD CONSTRAINT skills_author_id_fkey FOREIGN KEY (author_id) REFERENCES public.users(id) MATCH FULL")
             .unwrap();
-        let swap = plan.steps.iter().position(|s| s.kind == StepKind::SwapUniqueConstraint).unwrap();
+        let swap = plan
+            .steps
+            .iter()
+            .position(|s| s.kind == StepKind::SwapUniqueConstraint)
+            .unwrap();
         assert!(drop < swap && swap < add);
 
         // A composite key made by someone else since: refused, naming it.
-        let mut theirs = fk("skills_other_fkey", "skills", &["tenant_id", "x"], "users", &["tenant_id", "id"]);
+        let mut theirs = fk(
+            "skills_other_fkey",
+            "skills",
+            &["tenant_id", "x"],
+            "users",
+            &["tenant_id", "id"],
+        );
         theirs.has_tenant = true;
         now.foreign_keys.push(theirs);
         assert_eq!(
             undo(&original, &now, &recorded(&original), false).unwrap_err(),
-            PlanError::ForeignKeyNotOurs { fk: "skills_other_fkey".into(), table: "public.skills".into() }
+            PlanError::ForeignKeyNotOurs {
+                fk: "skills_other_fkey".into(),
+                table: "public.skills".into()
+            }
         );
     }
 
@@ -586,9 +787,15 @@ mod tests {
     fn indexes_relay_built_go_and_a_user_index_added_since_stays() {
         let original = table("skills");
         let mut now = enabled(original.clone());
-        now.indexes.push(IndexInfo { name: "skills_mine_idx".into(), ..Default::default() });
+        now.indexes.push(IndexInfo {
+            name: "skills_mine_idx".into(),
+            ..Default::default()
+        });
         let plan = undo(&original, &now, &recorded(&original), false).unwrap();
         assert!(!plan.steps.iter().any(|s| s.sql.contains("skills_mine_idx")));
-        assert!(plan.steps.iter().any(|s| s.sql == "DROP INDEX public.skills_tenant_id_idx"));
+        assert!(plan
+            .steps
+            .iter()
+            .any(|s| s.sql == "DROP INDEX public.skills_tenant_id_idx"));
     }
 }

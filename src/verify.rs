@@ -252,8 +252,15 @@ type Finding = (String, String, String, String);
 
 /// Every finding, errors first.
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_verify(
-) -> TableIterator<'static, (name!(severity, String), name!(object, String), name!(problem, String), name!(fix, String))> {
+fn relay_verify() -> TableIterator<
+    'static,
+    (
+        name!(severity, String),
+        name!(object, String),
+        name!(problem, String),
+        name!(fix, String),
+    ),
+> {
     let schema = ext::extension_schema();
     let registry = quote_qualified(&schema, "relay_tables");
     let audit_registry = quote_qualified(&schema, "relay_audit_tables");
@@ -261,7 +268,9 @@ fn relay_verify(
         Spi::connect(|client| {
             let mut found = Vec::new();
             for (_, sql) in checks(&registry, &audit_registry) {
-                let rows = client.select(&sql, None, &[schema.as_str().into()]).expect("verify check");
+                let rows = client
+                    .select(&sql, None, &[schema.as_str().into()])
+                    .expect("verify check");
                 for row in rows {
                     let text = |i: usize| row.get::<String>(i).unwrap().unwrap_or_default();
                     found.push((text(1), text(2), text(3), text(4)));
@@ -277,7 +286,11 @@ fn relay_verify(
             "error".into(),
             format!("table {table}"),
             problem,
-            format!("SELECT {}.relay_enable_tenancy({});", crate::quote::quote_ident(&schema), crate::quote::quote_literal(&table)),
+            format!(
+                "SELECT {}.relay_enable_tenancy({});",
+                crate::quote::quote_ident(&schema),
+                crate::quote::quote_literal(&table)
+            ),
         ));
     }
     found.sort_by(|a, b| (a.0 != "error", &a.1, &a.2).cmp(&(b.0 != "error", &b.1, &b.2)));
@@ -290,5 +303,8 @@ fn relay_verify(
 /// isolated, or not tenant-enabled. The `problems` column of relay_tenancy_status.
 #[pg_extern(stable, strict, parallel_restricted)]
 fn relay_isolation_problems(tbl: crate::regclass::RegClass) -> Vec<String> {
-    crate::isolation_guard::broken(Some(vec![tbl.0]), None).into_iter().map(|(_, problem)| problem).collect()
+    crate::isolation_guard::broken(Some(vec![tbl.0]), None)
+        .into_iter()
+        .map(|(_, problem)| problem)
+        .collect()
 }

@@ -14,9 +14,14 @@ use serde_json::{json, Value};
 pub fn record(tenant: &str, action: &str, resource_type: &str, resource_id: &str, details: Value) {
     ext::refuse_foreign_triggers(c"audit_logs");
     // SAFETY: the name of the current user, from the syscache.
-    let caller = unsafe { std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(pgrx::pg_sys::GetUserId(), false)) }
-        .to_string_lossy()
-        .into_owned();
+    let caller = unsafe {
+        std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(
+            pgrx::pg_sys::GetUserId(),
+            false,
+        ))
+    }
+    .to_string_lossy()
+    .into_owned();
     let mut metadata = json!({ "by": caller });
     if let (Some(doc), Value::Object(more)) = (metadata.as_object_mut(), details) {
         doc.extend(more);

@@ -35,7 +35,23 @@ const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
 
 /// A time zone of this name prints offsets as UTC does.
 fn is_utc_name(name: &str) -> bool {
-    matches!(name, "UTC" | "Etc/UTC" | "Etc/Universal" | "Universal" | "Zulu" | "GMT" | "Etc/UCT" | "UCT" | "Etc/Zulu" | "Etc/GMT" | "GMT0" | "Etc/GMT0" | "Etc/Greenwich" | "Greenwich")
+    matches!(
+        name,
+        "UTC"
+            | "Etc/UTC"
+            | "Etc/Universal"
+            | "Universal"
+            | "Zulu"
+            | "GMT"
+            | "Etc/UCT"
+            | "UCT"
+            | "Etc/Zulu"
+            | "Etc/GMT"
+            | "GMT0"
+            | "Etc/GMT0"
+            | "Etc/Greenwich"
+            | "Greenwich"
+    )
 }
 
 unsafe extern "C" {
@@ -75,7 +91,9 @@ impl CanonicalOutput {
         for ((name, value), _) in CANONICAL_SETTINGS.iter().zip(already).filter(|(_, ok)| !ok) {
             settings.set(name, value);
         }
-        CanonicalOutput { _settings: Some(settings) }
+        CanonicalOutput {
+            _settings: Some(settings),
+        }
     }
 }
 
@@ -85,7 +103,6 @@ pub fn utf8_database() -> bool {
     // SAFETY: reads the database encoding, fixed for the backend's life.
     unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
 }
-
 
 /// One transition table, read a batch at a time: a read pointer of our own on the
 /// tuplestore (as a NamedTuplestoreScan takes: other triggers read the same one) and a
@@ -99,7 +116,10 @@ struct TransitionReader {
 impl TransitionReader {
     /// # Safety
     /// `store` is this trigger call's transition tuplestore (or NULL) for `rel`.
-    unsafe fn new(store: *mut pg_sys::Tuplestorestate, rel: pg_sys::Relation) -> Option<TransitionReader> {
+    unsafe fn new(
+        store: *mut pg_sys::Tuplestorestate,
+        rel: pg_sys::Relation,
+    ) -> Option<TransitionReader> {
         if store.is_null() {
             return None;
         }
@@ -120,7 +140,9 @@ impl TransitionReader {
         unsafe {
             let mut rows = Vec::with_capacity(max.min(64));
             pg_sys::tuplestore_select_read_pointer(self.store, self.ptr);
-            while rows.len() < max && pg_sys::tuplestore_gettupleslot(self.store, true, false, self.slot) {
+            while rows.len() < max
+                && pg_sys::tuplestore_gettupleslot(self.store, true, false, self.slot)
+            {
                 pg_sys::slot_getallattrs(self.slot);
                 rows.push(row::read(self.slot, shape));
             }
@@ -212,10 +234,25 @@ fn audit_capture<'a>(
     // there), and whether relay_enable_audit registered it.
     let (tenant_column, registered) = crate::ext::membership(relid);
     // SAFETY: as above.
-    let shape = unsafe { shape::of(rel, tenant_column.as_deref().unwrap_or(crate::plan::TENANT_COLUMN)) };
+    let shape = unsafe {
+        shape::of(
+            rel,
+            tenant_column
+                .as_deref()
+                .unwrap_or(crate::plan::TENANT_COLUMN),
+        )
+    };
     let table = shape.table.as_str();
-    if !matches!((trigger.when()?, trigger.level()), (PgTriggerWhen::After, PgTriggerLevel::Statement)) {
-        errors::trigger_misuse("relay_audit_capture", trigger.name()?, table, "AFTER ... FOR EACH STATEMENT, with transition tables");
+    if !matches!(
+        (trigger.when()?, trigger.level()),
+        (PgTriggerWhen::After, PgTriggerLevel::Statement)
+    ) {
+        errors::trigger_misuse(
+            "relay_audit_capture",
+            trigger.name()?,
+            table,
+            "AFTER ... FOR EACH STATEMENT, with transition tables",
+        );
     }
     let op = trigger.op()?;
     let action = match op {
@@ -249,7 +286,14 @@ fn audit_capture<'a>(
         let tenant = writer::checked_tenant(session_tenant, || format!("a TRUNCATE of {table}"));
         // SAFETY: a small jsonb in the trigger call's memory.
         let metadata = unsafe { row::metadata(table, &shape.columns, None, None) };
-        writer::write(&common, &[Entry { tenant_id: Some(tenant), resource_id: None, metadata }]);
+        writer::write(
+            &common,
+            &[Entry {
+                tenant_id: Some(tenant),
+                resource_id: None,
+                metadata,
+            }],
+        );
         return Ok(None);
     }
     if !utf8_database() {
@@ -266,7 +310,9 @@ fn audit_capture<'a>(
     let tenant_of = |row: &[Cell]| match row_tenant {
         // uuid and text print as strings, bigint/integer as numbers
         Some(i) => match &row[i] {
-            Cell::Text(_) | Cell::Number(_) | Cell::Int(_) | Cell::Numeric(_) => row[i].key_text(&row::output),
+            Cell::Text(_) | Cell::Number(_) | Cell::Int(_) | Cell::Numeric(_) => {
+                row[i].key_text(&row::output)
+            }
             _ => None,
         },
         None => session_tenant.clone(),
@@ -279,8 +325,14 @@ fn audit_capture<'a>(
     loop {
         let written = memory.run(|| {
             let canonical = CanonicalOutput::enter();
-            let old = old_rows.as_mut().map(|r| r.next_batch(&shape, writer::BATCH)).unwrap_or_default();
-            let new = new_rows.as_mut().map(|r| r.next_batch(&shape, writer::BATCH)).unwrap_or_default();
+            let old = old_rows
+                .as_mut()
+                .map(|r| r.next_batch(&shape, writer::BATCH))
+                .unwrap_or_default();
+            let new = new_rows
+                .as_mut()
+                .map(|r| r.next_batch(&shape, writer::BATCH))
+                .unwrap_or_default();
             drop(canonical);
             if old.is_empty() && new.is_empty() {
                 return false;
@@ -292,7 +344,11 @@ fn audit_capture<'a>(
                     let row = n.or(o).expect("one side exists");
                     // SAFETY: the cells' memory is this batch's, current until the reset.
                     let metadata = unsafe { row::metadata(table, &shape.columns, o, n) };
-                    Entry { tenant_id: tenant_of(row), resource_id: row::resource_id(row, &shape.primary_key, &row::output), metadata }
+                    Entry {
+                        tenant_id: tenant_of(row),
+                        resource_id: row::resource_id(row, &shape.primary_key, &row::output),
+                        metadata,
+                    }
                 })
                 .collect();
             for entry in &entries {
@@ -317,7 +373,12 @@ fn audit_capture<'a>(
     Ok(None)
 }
 
-trigger_entry!(relay_audit_capture_entry, pg_finfo_relay_audit_capture_entry, audit_capture_wrapper, "relay_audit_capture");
+trigger_entry!(
+    relay_audit_capture_entry,
+    pg_finfo_relay_audit_capture_entry,
+    audit_capture_wrapper,
+    "relay_audit_capture"
+);
 
 #[cfg(test)]
 mod tests {

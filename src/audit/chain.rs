@@ -50,7 +50,14 @@ pub fn entry_hash(previous: &[u8], e: &Hashed) -> [u8; 32] {
             h.update(b);
         }
     };
-    for text in [e.tenant_id, e.actor_id, e.action, e.resource_type, e.resource_id, e.ip_address] {
+    for text in [
+        e.tenant_id,
+        e.actor_id,
+        e.action,
+        e.resource_type,
+        e.resource_id,
+        e.ip_address,
+    ] {
         field(&mut h, text.map(str::as_bytes));
     }
     field(&mut h, e.metadata);
@@ -73,7 +80,9 @@ thread_local! {
 /// it was relay_audit_settings. Runs in an invalidation callback: no catalog access.
 pub fn forget(relid: pg_sys::Oid) {
     CHAIN_ON.with(|c| {
-        if c.get().is_some_and(|(_, settings)| relid == pg_sys::InvalidOid || relid == settings) {
+        if c.get()
+            .is_some_and(|(_, settings)| relid == pg_sys::InvalidOid || relid == settings)
+        {
             c.set(None);
         }
     });
@@ -142,7 +151,8 @@ pub fn link_one(tenant: &str, hash_of: impl FnOnce(&[u8], i64, &[u8; 16]) -> [u8
 /// its head.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_audit_chain(enable: Option<bool>) -> String {
-    let enable = enable.unwrap_or_else(|| crate::errors::null_argument("relay_audit_chain", "enable"));
+    let enable =
+        enable.unwrap_or_else(|| crate::errors::null_argument("relay_audit_chain", "enable"));
     if !ext::role_sees_every_tenant() {
         crate::errors::tenant_admin_needs_bypassrls("relay_audit_chain");
     }
@@ -162,7 +172,12 @@ fn relay_audit_chain(enable: Option<bool>) -> String {
     };
     ext::as_extension_owner(|| Spi::run(&sql).expect("audit chain setting"));
     ext::registration_changed(settings.relid);
-    if enable { "audit hash chain on: new entries are chained per tenant" } else { "audit hash chain off" }.to_string()
+    if enable {
+        "audit hash chain on: new entries are chained per tenant"
+    } else {
+        "audit hash chain off"
+    }
+    .to_string()
 }
 
 /// A chain's head: last position and hash, checkpoint position and hash.
@@ -213,7 +228,15 @@ fn hex(bytes: &[u8]) -> String {
 #[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn relay_audit_verify(
     tenant: default!(Option<String>, "NULL"),
-) -> TableIterator<'static, (name!(tenant_id, String), name!(entries, i64), name!(status, String), name!(detail, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(tenant_id, String),
+        name!(entries, i64),
+        name!(status, String),
+        name!(detail, String),
+    ),
+> {
     TableIterator::new(verify(tenant, None))
 }
 
@@ -226,7 +249,15 @@ fn relay_audit_verify(
 fn relay_audit_verify_against(
     tenant: default!(Option<String>, "NULL"),
     digest: default!(Option<pgrx::JsonB>, "NULL"),
-) -> TableIterator<'static, (name!(tenant_id, String), name!(entries, i64), name!(status, String), name!(detail, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(tenant_id, String),
+        name!(entries, i64),
+        name!(status, String),
+        name!(detail, String),
+    ),
+> {
     let anchors = digest.map(|d| anchors_of(&d.0));
     TableIterator::new(verify(tenant, anchors))
 }
@@ -242,8 +273,16 @@ fn anchors_of(digest: &serde_json::Value) -> Vec<(String, Anchor)> {
             let seq = at.get("seq").and_then(|v| v.as_i64());
             let hash = at.get("hash").and_then(|v| v.as_str());
             match (seq, hash) {
-                (Some(seq), Some(hash)) if seq >= 0 => (tenant.clone(), Anchor { seq, hash: hash.to_string() }),
-                _ => crate::errors::bad_audit_digest(&format!("the entry of tenant {tenant} needs \"seq\" and \"hash\"")),
+                (Some(seq), Some(hash)) if seq >= 0 => (
+                    tenant.clone(),
+                    Anchor {
+                        seq,
+                        hash: hash.to_string(),
+                    },
+                ),
+                _ => crate::errors::bad_audit_digest(&format!(
+                    "the entry of tenant {tenant} needs \"seq\" and \"hash\""
+                )),
             }
         })
         .collect()
@@ -262,7 +301,10 @@ fn relay_audit_digest() -> pgrx::JsonB {
     let heads: Vec<(String, Head)> = read_heads(&chains, None);
     let mut map = serde_json::Map::new();
     for (tenant, head) in heads {
-        map.insert(tenant, serde_json::json!({ "seq": head.last_seq, "hash": hex(&head.last_hash) }));
+        map.insert(
+            tenant,
+            serde_json::json!({ "seq": head.last_seq, "hash": hex(&head.last_hash) }),
+        );
     }
     let taken = Spi::get_one::<String>("SELECT pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
         .ok()
@@ -338,12 +380,20 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
         })
     });
     let chain_since: Option<String> = ext::as_extension_owner(|| {
-        ext::select_optional::<String>(&format!("SELECT value FROM {settings} WHERE key OPERATOR(pg_catalog.=) 'chain_since'"), &[])
+        ext::select_optional::<String>(
+            &format!("SELECT value FROM {settings} WHERE key OPERATOR(pg_catalog.=) 'chain_since'"),
+            &[],
+        )
     });
     let mut tenants: Vec<String> = heads.iter().map(|(t, _)| t.clone()).collect();
     tenants.extend(registered.iter().map(|(t, _)| t.clone()));
     if let Some(anchors) = &anchors {
-        tenants.extend(anchors.iter().map(|(t, _)| t.clone()).filter(|t| tenant.as_ref().is_none_or(|only| only == t)));
+        tenants.extend(
+            anchors
+                .iter()
+                .map(|(t, _)| t.clone())
+                .filter(|t| tenant.as_ref().is_none_or(|only| only == t)),
+        );
     }
     tenants.sort();
     tenants.dedup();
@@ -351,10 +401,17 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
     for t in tenants {
         let chain = Chain {
             head: heads.iter().find(|(h, _)| *h == t).map(|(_, h)| h.clone()),
-            registered: registered.iter().find(|(r, _)| *r == t).map(|(_, since)| since.clone()),
+            registered: registered
+                .iter()
+                .find(|(r, _)| *r == t)
+                .map(|(_, since)| since.clone()),
             rows: walked_rows(&audit_logs, &t),
-            unchained_since_on: chain_since.as_ref().map_or(0, |since| unchained_since(&audit_logs, &t, since)),
-            anchor: anchors.as_ref().and_then(|a| a.iter().find(|(at, _)| *at == t).map(|(_, a)| a.clone())),
+            unchained_since_on: chain_since
+                .as_ref()
+                .map_or(0, |since| unchained_since(&audit_logs, &t, since)),
+            anchor: anchors
+                .as_ref()
+                .and_then(|a| a.iter().find(|(at, _)| *at == t).map(|(_, a)| a.clone())),
         };
         let (status, detail) = judge(&chain);
         out.push((t, chain.rows.len() as i64, status, detail));
@@ -433,13 +490,23 @@ fn judge(chain: &Chain) -> (String, String) {
             _ => format!("{} chained entries but no head: the head was deleted", chain.rows.len()),
         });
     };
-    let (status, detail) = walk(&chain.rows, head.checkpoint_seq, &head.checkpoint_hash, head.last_seq, &head.last_hash);
+    let (status, detail) = walk(
+        &chain.rows,
+        head.checkpoint_seq,
+        &head.checkpoint_hash,
+        head.last_seq,
+        &head.last_hash,
+    );
     if status != "ok" {
         return (status, detail);
     }
     if head.checkpoint_seq > 0 {
         let wanted = (head.checkpoint_seq, hex(&head.checkpoint_hash));
-        if !chain.rows.iter().any(|r| r.purge_checkpoint.as_ref() == Some(&wanted)) {
+        if !chain
+            .rows
+            .iter()
+            .any(|r| r.purge_checkpoint.as_ref() == Some(&wanted))
+        {
             return tampered(format!(
                 "the chain starts after position {} but no relay.audit_purged entry records that checkpoint: a checkpoint not set by relay_audit_purge",
                 head.checkpoint_seq
@@ -455,7 +522,9 @@ fn judge(chain: &Chain) -> (String, String) {
     if chain.registered.is_none() && head.last_seq > 0 {
         return tampered("the chain is missing from relay_audit_chained, which keeps every chain for good: deleted there".into());
     }
-    let Some(anchor) = &chain.anchor else { return (status, detail) };
+    let Some(anchor) = &chain.anchor else {
+        return (status, detail);
+    };
     if anchor.seq > head.last_seq {
         return tampered(format!(
             "the chain ends at position {} but the digest has it at position {}: entries deleted at the end and the head moved back",
@@ -468,7 +537,11 @@ fn judge(chain: &Chain) -> (String, String) {
     let hash_there = if anchor.seq == head.checkpoint_seq {
         Some(hex(&head.checkpoint_hash))
     } else {
-        chain.rows.iter().find(|r| r.seq == anchor.seq).map(|r| hex(&r.hash))
+        chain
+            .rows
+            .iter()
+            .find(|r| r.seq == anchor.seq)
+            .map(|r| hex(&r.hash))
     };
     if hash_there.as_deref() != Some(anchor.hash.as_str()) {
         return tampered(format!(
@@ -476,12 +549,21 @@ fn judge(chain: &Chain) -> (String, String) {
             anchor.seq
         ));
     }
-    (status, format!("{detail}; the digest's position {} matches", anchor.seq))
+    (
+        status,
+        format!("{detail}; the digest's position {} matches", anchor.seq),
+    )
 }
 
 /// Check one chain: positions consecutive from the checkpoint, each hash the hash of
 /// its entry and the previous one, the last one the head. Pure.
-fn walk(rows: &[Walked], checkpoint_seq: i64, checkpoint_hash: &[u8], last_seq: i64, last_hash: &[u8]) -> (String, String) {
+fn walk(
+    rows: &[Walked],
+    checkpoint_seq: i64,
+    checkpoint_hash: &[u8],
+    last_seq: i64,
+    last_hash: &[u8],
+) -> (String, String) {
     let uuid = |id: &[u8; 16]| pgrx::Uuid::from_bytes(*id).to_string();
     let mut previous = checkpoint_hash.to_vec();
     let mut expected = checkpoint_seq + 1;
@@ -493,7 +575,14 @@ fn walk(rows: &[Walked], checkpoint_seq: i64, checkpoint_hash: &[u8], last_seq: 
             );
         }
         if row.seq > expected {
-            return ("tampered".into(), format!("positions {expected} to {} are missing: entries deleted (the next is {})", row.seq - 1, uuid(&row.id)));
+            return (
+                "tampered".into(),
+                format!(
+                    "positions {expected} to {} are missing: entries deleted (the next is {})",
+                    row.seq - 1,
+                    uuid(&row.id)
+                ),
+            );
         }
         let [tenant_id, actor_id, action, resource_type, resource_id, ip_address] = &row.texts;
         let hash = entry_hash(
@@ -520,7 +609,10 @@ fn walk(rows: &[Walked], checkpoint_seq: i64, checkpoint_hash: &[u8], last_seq: 
     if expected - 1 != last_seq || previous != last_hash {
         return ("tampered".into(), format!("the chain ends at position {} but its head says {last_seq}: entries deleted at the end", expected - 1));
     }
-    ("ok".into(), format!("positions {} to {last_seq} verified", checkpoint_seq + 1))
+    (
+        "ok".into(),
+        format!("positions {} to {last_seq} verified", checkpoint_seq + 1),
+    )
 }
 
 #[cfg(test)]
@@ -529,12 +621,38 @@ mod tests {
 
     fn row(seq: i64, prev: &[u8]) -> Walked {
         let id = [seq as u8; 16];
-        let texts = [Some("t".to_string()), None, Some("a".to_string()), None, None, None];
+        let texts = [
+            Some("t".to_string()),
+            None,
+            Some("a".to_string()),
+            None,
+            None,
+            None,
+        ];
         let hash = entry_hash(
             prev,
-            &Hashed { seq, id: &id, created_at: 7, tenant_id: Some("t"), actor_id: None, action: Some("a"), resource_type: None, resource_id: None, ip_address: None, metadata: Some(b"{}") },
+            &Hashed {
+                seq,
+                id: &id,
+                created_at: 7,
+                tenant_id: Some("t"),
+                actor_id: None,
+                action: Some("a"),
+                resource_type: None,
+                resource_id: None,
+                ip_address: None,
+                metadata: Some(b"{}"),
+            },
         );
-        Walked { seq, id, created_at: 7, texts, metadata: Some(b"{}".to_vec()), hash: hash.to_vec(), purge_checkpoint: None }
+        Walked {
+            seq,
+            id,
+            created_at: 7,
+            texts,
+            metadata: Some(b"{}".to_vec()),
+            hash: hash.to_vec(),
+            purge_checkpoint: None,
+        }
     }
 
     fn chain(n: i64) -> Vec<Walked> {
@@ -556,14 +674,18 @@ mod tests {
         // edited
         let mut edited = chain(3);
         edited[1].texts[2] = Some("b".into());
-        assert!(walk(&edited, 0, &GENESIS, 3, &head).1.contains("does not match its hash"));
+        assert!(walk(&edited, 0, &GENESIS, 3, &head)
+            .1
+            .contains("does not match its hash"));
         // deleted in the middle, at the end
         let mut gap = chain(3);
         gap.remove(1);
         assert!(walk(&gap, 0, &GENESIS, 3, &head).1.contains("missing"));
         let mut tail = chain(3);
         tail.pop();
-        assert!(walk(&tail, 0, &GENESIS, 3, &head).1.contains("entries deleted at the end"));
+        assert!(walk(&tail, 0, &GENESIS, 3, &head)
+            .1
+            .contains("entries deleted at the end"));
         // inserted twice at a position
         let mut twice = chain(3);
         let dup = row(2, &twice[0].hash.clone());
@@ -575,9 +697,17 @@ mod tests {
     }
 
     fn whole(rows: Vec<Walked>) -> Chain {
-        let last = rows.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, GENESIS.to_vec()));
+        let last = rows
+            .last()
+            .map(|r| (r.seq, r.hash.clone()))
+            .unwrap_or((0, GENESIS.to_vec()));
         Chain {
-            head: Some(Head { last_seq: last.0, last_hash: last.1, checkpoint_seq: 0, checkpoint_hash: GENESIS.to_vec() }),
+            head: Some(Head {
+                last_seq: last.0,
+                last_hash: last.1,
+                checkpoint_seq: 0,
+                checkpoint_hash: GENESIS.to_vec(),
+            }),
             registered: Some("2026-12-03 00:00:00+00".into()),
             rows,
             unchained_since_on: 0,
@@ -590,22 +720,52 @@ mod tests {
         // intact, and against a digest taken at position 2
         let mut c = whole(chain(3));
         assert_eq!(judge(&c).0, "ok");
-        c.anchor = Some(Anchor { seq: 2, hash: hex(&c.rows[1].hash) });
-        assert!(judge(&c).1.contains("digest's position 2 matches"), "{:?}", judge(&c));
+        c.anchor = Some(Anchor {
+            seq: 2,
+            hash: hex(&c.rows[1].hash),
+        });
+        assert!(
+            judge(&c).1.contains("digest's position 2 matches"),
+            "{:?}",
+            judge(&c)
+        );
         // the last entry deleted and the head moved back: only a digest shows it
         let mut rewound = whole(chain(2));
         assert_eq!(judge(&rewound).0, "ok");
-        rewound.anchor = Some(Anchor { seq: 3, hash: "00".into() });
+        rewound.anchor = Some(Anchor {
+            seq: 3,
+            hash: "00".into(),
+        });
         assert!(judge(&rewound).1.contains("head moved back"));
         // the chain rebuilt from an edited entry on (hashes recomputed): the digest's hash differs
         let mut rebuilt = whole(chain(3));
-        rebuilt.anchor = Some(Anchor { seq: 2, hash: "ff".repeat(32) });
-        assert!(judge(&rebuilt).1.contains("no longer leads to the digest's hash"));
+        rebuilt.anchor = Some(Anchor {
+            seq: 2,
+            hash: "ff".repeat(32),
+        });
+        assert!(judge(&rebuilt)
+            .1
+            .contains("no longer leads to the digest's hash"));
         // the whole chain and its head deleted: the registry remembers it
-        let gone = Chain { head: None, registered: Some("2026-12-03".into()), rows: vec![], unchained_since_on: 0, anchor: None };
+        let gone = Chain {
+            head: None,
+            registered: Some("2026-12-03".into()),
+            rows: vec![],
+            unchained_since_on: 0,
+            anchor: None,
+        };
         assert!(judge(&gone).1.contains("head is gone"));
         // deleted from the registry too: the digest still has it
-        let vanished = Chain { head: None, registered: None, rows: vec![], unchained_since_on: 0, anchor: Some(Anchor { seq: 3, hash: "00".into() }) };
+        let vanished = Chain {
+            head: None,
+            registered: None,
+            rows: vec![],
+            unchained_since_on: 0,
+            anchor: Some(Anchor {
+                seq: 3,
+                hash: "00".into(),
+            }),
+        };
         assert!(judge(&vanished).1.contains("the chain is gone"));
         // entries without a place in the chain since it was turned on
         let mut unchained = whole(chain(3));
@@ -618,7 +778,9 @@ mod tests {
         forged.rows.drain(..2);
         forged.head.as_mut().unwrap().checkpoint_seq = 2;
         forged.head.as_mut().unwrap().checkpoint_hash = checkpoint_hash.clone();
-        assert!(judge(&forged).1.contains("no relay.audit_purged entry records that checkpoint"));
+        assert!(judge(&forged)
+            .1
+            .contains("no relay.audit_purged entry records that checkpoint"));
         forged.rows[0].purge_checkpoint = Some((2, hex(&checkpoint_hash)));
         assert_eq!(judge(&forged).0, "ok");
     }

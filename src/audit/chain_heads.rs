@@ -98,26 +98,57 @@ pub fn lock(tenant: &str) -> (i64, Vec<u8>) {
     // snapshot), not as this transaction's snapshot shows it, so a REPEATABLE READ or
     // SERIALIZABLE writer never meets a "concurrent update" of the head.
     let head = with_plans(|client, plans| {
-        client.update(&plans.lock, None, &[tenant.into()]).expect("chain lock");
+        client
+            .update(&plans.lock, None, &[tenant.into()])
+            .expect("chain lock");
         read_head(tenant).unwrap_or_else(|| {
-            client.update(&plans.create, None, &[tenant.into(), super::chain::GENESIS.to_vec().into()]).expect("chain head");
+            client
+                .update(
+                    &plans.create,
+                    None,
+                    &[tenant.into(), super::chain::GENESIS.to_vec().into()],
+                )
+                .expect("chain head");
             read_head(tenant).expect("the head exists now")
         })
     });
-    HELD.with(|h| h.borrow_mut().insert(tenant.to_string(), Held { seq: head.0, hash: head.1.clone(), moved: false }));
+    HELD.with(|h| {
+        h.borrow_mut().insert(
+            tenant.to_string(),
+            Held {
+                seq: head.0,
+                hash: head.1.clone(),
+                moved: false,
+            },
+        )
+    });
     head
 }
 
 /// Move the head of `tenant`'s chain (locked by `lock` in this transaction).
 pub fn store(tenant: &str, seq: i64, hash: &[u8]) {
-    HELD.with(|h| h.borrow_mut().insert(tenant.to_string(), Held { seq, hash: hash.to_vec(), moved: true }));
+    HELD.with(|h| {
+        h.borrow_mut().insert(
+            tenant.to_string(),
+            Held {
+                seq,
+                hash: hash.to_vec(),
+                moved: true,
+            },
+        )
+    });
 }
 
 /// Write the moved heads to relay_audit_chains now: before the transaction commits,
 /// and before anything reads the heads from the table (relay_audit_verify).
 pub fn flush() {
-    let moved: Vec<(String, i64, Vec<u8>)> =
-        HELD.with(|h| h.borrow().iter().filter(|(_, v)| v.moved).map(|(t, v)| (t.clone(), v.seq, v.hash.clone())).collect());
+    let moved: Vec<(String, i64, Vec<u8>)> = HELD.with(|h| {
+        h.borrow()
+            .iter()
+            .filter(|(_, v)| v.moved)
+            .map(|(t, v)| (t.clone(), v.seq, v.hash.clone()))
+            .collect()
+    });
     if moved.is_empty() {
         return;
     }
@@ -136,16 +167,29 @@ pub fn flush() {
 /// read with a fresh snapshot (this transaction holds the tenant's chain lock, so
 /// every earlier writer has ended), by a scan of the primary key, no SQL. The
 /// relation is open in `lockmode`; the tuple is valid only inside `f`.
-fn with_head<R>(tenant: &str, lockmode: u32, f: impl FnOnce(pg_sys::Relation, Option<pg_sys::HeapTuple>) -> R) -> R {
+fn with_head<R>(
+    tenant: &str,
+    lockmode: u32,
+    f: impl FnOnce(pg_sys::Relation, Option<pg_sys::HeapTuple>) -> R,
+) -> R {
     let chains = ext::ext_relation(c"relay_audit_chains");
     // SAFETY: the relation is opened, scanned by its primary key under a registered
     // fresh snapshot, and closed here; `f` runs while the scan holds the tuple.
     unsafe {
         let rel = pg_sys::table_open(chains.relid, lockmode as pg_sys::LOCKMODE);
         let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
-        let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(tenant.as_ptr().cast(), tenant.len() as i32));
+        let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            tenant.as_ptr().cast(),
+            tenant.len() as i32,
+        ));
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-        pg_sys::ScanKeyInit(&mut key, 1, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_TEXTEQ), key_datum);
+        pg_sys::ScanKeyInit(
+            &mut key,
+            1,
+            pg_sys::BTEqualStrategyNumber as u16,
+            pg_sys::Oid::from(pg_sys::F_TEXTEQ),
+            key_datum,
+        );
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let scan = pg_sys::systable_beginscan(rel, index, true, snapshot, 1, &mut key);
         let tuple = pg_sys::systable_getnext(scan);
@@ -163,7 +207,8 @@ fn read_head(tenant: &str) -> Option<(i64, Vec<u8>)> {
         // SAFETY: the tuple belongs to `rel`; values are copied out.
         tuple.map(|tuple| unsafe {
             let tupdesc = (*rel).rd_att;
-            let seq = ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
+            let seq =
+                ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
             let hash = ext::attribute(tuple, tupdesc, "last_hash")
                 .and_then(|(_, d)| <Vec<u8> as pgrx::FromDatum>::from_datum(d, false))
                 .unwrap_or_else(|| super::chain::GENESIS.to_vec());
@@ -189,12 +234,21 @@ fn write_head(tenant: &str, seq: i64, hash: &[u8]) {
             let mut replace = vec![false; natts];
             let seq_att = ext::attnum_of(tupdesc, "last_seq") as usize;
             let hash_att = ext::attnum_of(tupdesc, "last_hash") as usize;
-            assert!(seq_att > 0 && hash_att > 0, "relay_audit_chains has last_seq and last_hash");
+            assert!(
+                seq_att > 0 && hash_att > 0,
+                "relay_audit_chains has last_seq and last_hash"
+            );
             values[seq_att - 1] = seq.into_datum().expect("int8");
             values[hash_att - 1] = hash.to_vec().into_datum().expect("bytea");
             replace[seq_att - 1] = true;
             replace[hash_att - 1] = true;
-            let new = pg_sys::heap_modify_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr(), replace.as_mut_ptr());
+            let new = pg_sys::heap_modify_tuple(
+                tuple,
+                tupdesc,
+                values.as_mut_ptr(),
+                nulls.as_mut_ptr(),
+                replace.as_mut_ptr(),
+            );
             pg_sys::CatalogTupleUpdate(rel, &mut (*tuple).t_self, new);
             pg_sys::heap_freetuple(new);
         }
@@ -205,17 +259,26 @@ fn write_head(tenant: &str, seq: i64, hash: &[u8]) {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn at_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE if HELD.with(|h| h.borrow().values().any(|v| v.moved)) => {
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE
+            if HELD.with(|h| h.borrow().values().any(|v| v.moved)) =>
+        {
             // SAFETY: the transaction is still in progress; the snapshot is popped
             // below, or by the abort if the write fails.
             unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
             flush();
             unsafe { pg_sys::PopActiveSnapshot() };
         }
-        XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT => {
+        XACT_EVENT_COMMIT
+        | XACT_EVENT_ABORT
+        | XACT_EVENT_PREPARE
+        | XACT_EVENT_PARALLEL_COMMIT
+        | XACT_EVENT_PARALLEL_ABORT => {
             HELD.with(|h| h.borrow_mut().clear());
             SAVED.with(|s| s.borrow_mut().clear());
         }

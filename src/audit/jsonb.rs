@@ -16,10 +16,14 @@ unsafe fn scalar(v: &Value, keep: &mut Vec<CString>) -> pg_sys::JsonbValue {
                 jv.type_ = jbvType::jbvBool;
                 jv.val.boolean = *b;
             }
-            Value::Number(n) if n.as_i64().is_some() => jv = numeric_value(int_numeric(n.as_i64().expect("checked"))),
+            Value::Number(n) if n.as_i64().is_some() => {
+                jv = numeric_value(int_numeric(n.as_i64().expect("checked")))
+            }
             Value::Number(n) => jv = numeric_value(text_numeric(n.to_string().as_bytes(), keep)),
             Value::String(s) => jv = string_value(s.as_bytes()),
-            Value::Array(_) | Value::Object(_) => unreachable!("containers are pushed, not scalars"),
+            Value::Array(_) | Value::Object(_) => {
+                unreachable!("containers are pushed, not scalars")
+            }
         }
         jv
     }
@@ -28,7 +32,10 @@ unsafe fn scalar(v: &Value, keep: &mut Vec<CString>) -> pg_sys::JsonbValue {
 /// A numeric datum of `i`.
 pub(crate) fn int_numeric(i: i64) -> pg_sys::Datum {
     // SAFETY: int8_numeric takes any int8.
-    unsafe { pgrx::direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(i))]).expect("int8_numeric returns a value") }
+    unsafe {
+        pgrx::direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(i))])
+            .expect("int8_numeric returns a value")
+    }
 }
 
 /// A numeric datum of the number printed in `text` (a valid JSON number); the
@@ -39,7 +46,11 @@ pub(crate) fn text_numeric(text: &[u8], keep: &mut Vec<CString>) -> pg_sys::Datu
     let numeric = unsafe {
         pgrx::direct_function_call_as_datum(
             pg_sys::numeric_in,
-            &[Some(pg_sys::Datum::from(text.as_ptr())), Some(pg_sys::Datum::from(pg_sys::InvalidOid)), Some(pg_sys::Datum::from(-1i32))],
+            &[
+                Some(pg_sys::Datum::from(text.as_ptr())),
+                Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
+                Some(pg_sys::Datum::from(-1i32)),
+            ],
         )
         .expect("numeric_in returns a value")
     };
@@ -61,14 +72,21 @@ pub(crate) fn string_value(s: &[u8]) -> pg_sys::JsonbValue {
     // SAFETY: as above.
     let mut jv: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
     jv.type_ = jbvType::jbvString;
-    jv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 { len: s.len() as i32, val: s.as_ptr() as *mut _ };
+    jv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+        len: s.len() as i32,
+        val: s.as_ptr() as *mut _,
+    };
     jv
 }
 
-
 /// Push `v` as the value in `token` position (WJB_VALUE in an object, WJB_ELEM in an
 /// array); returns what pushJsonbValue returned for a top-level container.
-pub(crate) unsafe fn push(state: *mut *mut pg_sys::JsonbParseState, token: Tok::Type, v: &Value, keep: &mut Vec<CString>) -> *mut pg_sys::JsonbValue {
+pub(crate) unsafe fn push(
+    state: *mut *mut pg_sys::JsonbParseState,
+    token: Tok::Type,
+    v: &Value,
+    keep: &mut Vec<CString>,
+) -> *mut pg_sys::JsonbValue {
     unsafe {
         match v {
             Value::Object(map) => {
@@ -115,7 +133,10 @@ pub unsafe fn object_to_jsonb(doc: &Value) -> pg_sys::Datum {
 /// `datum` is a valid jsonb datum.
 pub unsafe fn jsonb_text(datum: pg_sys::Datum) -> String {
     unsafe {
-        let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)]).expect("jsonb_out returns a value");
-        std::ffi::CStr::from_ptr(text.cast_mut_ptr()).to_string_lossy().into_owned()
+        let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)])
+            .expect("jsonb_out returns a value");
+        std::ffi::CStr::from_ptr(text.cast_mut_ptr())
+            .to_string_lossy()
+            .into_owned()
     }
 }

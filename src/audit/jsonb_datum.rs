@@ -18,7 +18,11 @@ use pgrx::{FromDatum, IntoDatum};
 pub struct JsonbDatum(pub pg_sys::Datum);
 
 impl FromDatum for JsonbDatum {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _typoid: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _typoid: pg_sys::Oid,
+    ) -> Option<Self> {
         (!is_null).then_some(JsonbDatum(datum))
     }
 }
@@ -35,7 +39,8 @@ impl IntoDatum for JsonbDatum {
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbDatum {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| panic!("argument {index} must not be null"))
     }
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
         unsafe { arg.unbox_arg_using_from_datum() }.into()
@@ -46,5 +51,6 @@ unsafe impl SqlTranslatable for JsonbDatum {
     const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
 }

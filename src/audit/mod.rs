@@ -13,7 +13,8 @@ macro_rules! trigger_entry {
         #[unsafe(no_mangle)]
         #[doc(hidden)]
         pub extern "C" fn $finfo() -> &'static pgrx::pg_sys::Pg_finfo_record {
-            const V1: pgrx::pg_sys::Pg_finfo_record = pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            const V1: pgrx::pg_sys::Pg_finfo_record =
+                pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
             &V1
         }
 
@@ -21,12 +22,16 @@ macro_rules! trigger_entry {
         /// Called by PostgreSQL's function manager with a valid `fcinfo`.
         #[unsafe(no_mangle)]
         #[doc(hidden)]
-        pub unsafe extern "C-unwind" fn $entry(fcinfo: pgrx::pg_sys::FunctionCallInfo) -> pgrx::pg_sys::Datum {
+        pub unsafe extern "C-unwind" fn $entry(
+            fcinfo: pgrx::pg_sys::FunctionCallInfo,
+        ) -> pgrx::pg_sys::Datum {
             if !unsafe { pgrx::trigger_support::called_as_trigger(fcinfo) } {
                 unsafe {
-                    pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(|| -> pgrx::pg_sys::Datum {
-                        $crate::errors::not_called_as_trigger($sql_name)
-                    })
+                    pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(
+                        || -> pgrx::pg_sys::Datum {
+                            $crate::errors::not_called_as_trigger($sql_name)
+                        },
+                    )
                 }
             } else {
                 unsafe { $inner(fcinfo) }
@@ -60,17 +65,41 @@ pub const GUARD_TRUNCATE_TRIGGER: &str = "relay_append_only_truncate";
 
 /// The capture triggers: name, event, transition tables.
 pub const CAPTURE_TRIGGERS: [(&str, &str, &str); 4] = [
-    ("relay_audit_insert", "INSERT", " REFERENCING NEW TABLE AS relay_new"),
-    ("relay_audit_update", "UPDATE", " REFERENCING OLD TABLE AS relay_old NEW TABLE AS relay_new"),
-    ("relay_audit_delete", "DELETE", " REFERENCING OLD TABLE AS relay_old"),
+    (
+        "relay_audit_insert",
+        "INSERT",
+        " REFERENCING NEW TABLE AS relay_new",
+    ),
+    (
+        "relay_audit_update",
+        "UPDATE",
+        " REFERENCING OLD TABLE AS relay_old NEW TABLE AS relay_new",
+    ),
+    (
+        "relay_audit_delete",
+        "DELETE",
+        " REFERENCING OLD TABLE AS relay_old",
+    ),
     ("relay_audit_truncate", "TRUNCATE", ""),
 ];
 
 /// Steps that attach the append-only guard to `table`, fired ALWAYS. Pure.
 pub fn guard_steps(table: &str, ext_schema: &str, existing: &[TriggerInfo]) -> Vec<Step> {
     let function = format!("{}.relay_append_only_guard()", quote_ident(ext_schema));
-    let mut steps = always_trigger_steps(table, GUARD_ROW_TRIGGER, "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", &function, existing);
-    steps.extend(always_trigger_steps(table, GUARD_TRUNCATE_TRIGGER, "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT", &function, existing));
+    let mut steps = always_trigger_steps(
+        table,
+        GUARD_ROW_TRIGGER,
+        "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW",
+        &function,
+        existing,
+    );
+    steps.extend(always_trigger_steps(
+        table,
+        GUARD_TRUNCATE_TRIGGER,
+        "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT",
+        &function,
+        existing,
+    ));
     steps
 }
 
@@ -132,13 +161,19 @@ fn manage_triggers(
     steps_for: impl Fn(&str, &str, &[TriggerInfo]) -> Vec<Step>,
     nothing: &str,
 ) -> Vec<String> {
-    let tbl = tbl.unwrap_or_else(|| errors::null_argument(function, "tbl")).require(function);
+    let tbl = tbl
+        .unwrap_or_else(|| errors::null_argument(function, "tbl"))
+        .require(function);
     let ext_schema = ext::extension_schema();
     let state: TableState = catalog::read(tbl.0, &ext_schema, crate::plan::TENANT_COLUMN);
     let table = quote_qualified(&state.schema, &state.name);
     errors::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);
-    let mut lines = if steps.is_empty() { Vec::new() } else { apply::apply(&state, &steps, "") };
+    let mut lines = if steps.is_empty() {
+        Vec::new()
+    } else {
+        apply::apply(&state, &steps, "")
+    };
     let audited = ext::audited_now(tbl.0);
     let registry_sql = match registry {
         AuditRegistry::Add if !audited => Some(format!(
@@ -153,12 +188,18 @@ fn manage_triggers(
     };
     if let Some(sql) = registry_sql {
         // SAFETY: the name of the current user, from the syscache.
-        let caller = unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
-            .to_string_lossy()
-            .into_owned();
+        let caller = unsafe {
+            std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false))
+        }
+        .to_string_lossy()
+        .into_owned();
         ext::refuse_foreign_triggers(c"relay_audit_tables");
         let args = [tbl.0.into(), caller.into()];
-        let args = if registry == AuditRegistry::Add { &args[..] } else { &args[..1] };
+        let args = if registry == AuditRegistry::Add {
+            &args[..]
+        } else {
+            &args[..1]
+        };
         ext::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
         ext::registration_changed(tbl.0);
         lines.push(match registry {
@@ -182,7 +223,15 @@ pub fn reguard_audit_log(function: &str) -> Vec<String> {
     if guard_steps(&table, &audit.schema, &state.triggers).is_empty() {
         return vec![format!("{table} is already append-only: nothing to do")];
     }
-    manage_triggers(function, Some(RegClass(audit.relid)), "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only")
+    manage_triggers(
+        function,
+        Some(RegClass(audit.relid)),
+        "make append-only",
+        false,
+        AuditRegistry::Keep,
+        guard_steps,
+        "is already append-only",
+    )
 }
 
 /// Make a table append-only: UPDATE, DELETE and TRUNCATE refused for every role,
@@ -190,7 +239,15 @@ pub fn reguard_audit_log(function: &str) -> Vec<String> {
 /// the guard of relay's own audit_logs after someone demoted it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_append_only(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(manage_triggers("relay_append_only", tbl, "make append-only", false, AuditRegistry::Keep, guard_steps, "is already append-only"))
+    SetOfIterator::new(manage_triggers(
+        "relay_append_only",
+        tbl,
+        "make append-only",
+        false,
+        AuditRegistry::Keep,
+        guard_steps,
+        "is already append-only",
+    ))
 }
 
 /// Record every INSERT, UPDATE, DELETE and TRUNCATE on a table in audit_logs.
@@ -203,7 +260,15 @@ fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
             errors::audit_on_citus_table(&t.display());
         }
     }
-    SetOfIterator::new(manage_triggers("relay_enable_audit", tbl, "audit", true, AuditRegistry::Add, capture_steps, "is already audited"))
+    SetOfIterator::new(manage_triggers(
+        "relay_enable_audit",
+        tbl,
+        "audit",
+        true,
+        AuditRegistry::Add,
+        capture_steps,
+        "is already audited",
+    ))
 }
 
 /// Stop recording changes of a table. Entries already written stay.
@@ -276,7 +341,10 @@ mod tests {
     use super::*;
 
     fn trig(name: &str, enabled: &str) -> TriggerInfo {
-        TriggerInfo { name: name.into(), enabled: enabled.into() }
+        TriggerInfo {
+            name: name.into(),
+            enabled: enabled.into(),
+        }
     }
 
     #[test]
@@ -296,9 +364,15 @@ mod tests {
 
     #[test]
     fn guard_is_idempotent_and_repairs_a_demoted_trigger() {
-        let done = [trig(GUARD_ROW_TRIGGER, "A"), trig(GUARD_TRUNCATE_TRIGGER, "A")];
+        let done = [
+            trig(GUARD_ROW_TRIGGER, "A"),
+            trig(GUARD_TRUNCATE_TRIGGER, "A"),
+        ];
         assert!(guard_steps("public.ledger", "relay", &done).is_empty());
-        let demoted = [trig(GUARD_ROW_TRIGGER, "O"), trig(GUARD_TRUNCATE_TRIGGER, "A")];
+        let demoted = [
+            trig(GUARD_ROW_TRIGGER, "O"),
+            trig(GUARD_TRUNCATE_TRIGGER, "A"),
+        ];
         let steps = guard_steps("public.ledger", "relay", &demoted);
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].kind, StepKind::EnableTriggerAlways);
@@ -309,7 +383,10 @@ mod tests {
         let steps = capture_steps("public.t", "public", &[trig("relay_audit_insert", "O")]);
         assert_eq!(steps.len(), 3);
         assert!(steps[0].sql.contains("AFTER UPDATE ON public.t REFERENCING OLD TABLE AS relay_old NEW TABLE AS relay_new FOR EACH STATEMENT"));
-        let drop = uncapture_steps("public.t", &[trig("relay_audit_insert", "O"), trig("other", "O")]);
+        let drop = uncapture_steps(
+            "public.t",
+            &[trig("relay_audit_insert", "O"), trig("other", "O")],
+        );
         assert_eq!(drop.len(), 1);
         assert_eq!(drop[0].sql, "DROP TRIGGER relay_audit_insert ON public.t");
         assert!(uncapture_steps("public.t", &[]).is_empty());

@@ -25,7 +25,10 @@ pub fn purging() -> bool {
 /// superuser who set session_replication_role = replica).
 pub fn replica_mode() -> bool {
     // SAFETY: reads a backend-local GUC variable.
-    unsafe { pgrx::pg_sys::SessionReplicationRole == pgrx::pg_sys::SESSION_REPLICATION_ROLE_REPLICA as i32 }
+    unsafe {
+        pgrx::pg_sys::SessionReplicationRole
+            == pgrx::pg_sys::SESSION_REPLICATION_ROLE_REPLICA as i32
+    }
 }
 
 struct Purging;
@@ -52,9 +55,12 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
     if !ext::role_sees_every_tenant() {
         errors::tenant_admin_needs_bypassrls("relay_audit_purge");
     }
-    let in_future = Spi::get_one_with_args::<bool>("SELECT $1 OPERATOR(pg_catalog.>) pg_catalog.now()", &[before.into()])
-        .expect("compare")
-        .unwrap_or(false);
+    let in_future = Spi::get_one_with_args::<bool>(
+        "SELECT $1 OPERATOR(pg_catalog.>) pg_catalog.now()",
+        &[before.into()],
+    )
+    .expect("compare")
+    .unwrap_or(false);
     if in_future {
         errors::purge_in_future(&before.to_string());
     }
@@ -141,14 +147,21 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
         // the chain on it names the checkpoint the purge left, which is how
         // relay_audit_verify tells a purge from a forged checkpoint.
         if deleted > 0 {
-            let mut details = serde_json::json!({ "before": before.to_iso_string(), "deleted": deleted });
+            let mut details =
+                serde_json::json!({ "before": before.to_iso_string(), "deleted": deleted });
             if chained {
                 if let Some((seq, hash)) = checkpoint_of(&chains, &tenant) {
                     details["checkpoint_seq"] = serde_json::json!(seq);
                     details["checkpoint_hash"] = serde_json::json!(hash);
                 }
             }
-            super::admin::record(&tenant, "relay.audit_purged", "audit_logs", &audit_logs, details);
+            super::admin::record(
+                &tenant,
+                "relay.audit_purged",
+                "audit_logs",
+                &audit_logs,
+                details,
+            );
         }
     }
     total
@@ -168,7 +181,9 @@ fn checkpoint_of(chains: &str, tenant: &str) -> Option<(i64, String)> {
                     &[tenant.into()],
                 )
                 .expect("checkpoint");
-            rows.into_iter().next().and_then(|r| Some((r.get::<i64>(1).ok()??, r.get::<String>(2).ok()??)))
+            rows.into_iter()
+                .next()
+                .and_then(|r| Some((r.get::<i64>(1).ok()??, r.get::<String>(2).ok()??)))
         })
     })
 }

@@ -29,7 +29,10 @@ impl PgText {
     /// For values that live as long as the program (tests).
     #[cfg(test)]
     pub fn from_static(s: &'static str) -> PgText {
-        PgText { ptr: s.as_ptr(), len: s.len() }
+        PgText {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -78,9 +81,13 @@ impl Cell {
             (Cell::Null, Cell::Null) => true,
             (Cell::Bool(a), Cell::Bool(b)) => a == b,
             (Cell::Int(a), Cell::Int(b)) => a == b,
-            (Cell::Number(a), Cell::Number(b)) | (Cell::Text(a), Cell::Text(b)) => a.bytes() == b.bytes(),
+            (Cell::Number(a), Cell::Number(b)) | (Cell::Text(a), Cell::Text(b)) => {
+                a.bytes() == b.bytes()
+            }
             // SAFETY: both are copies made when the row was read.
-            (Cell::Numeric(a), Cell::Numeric(b)) | (Cell::Jsonb(a), Cell::Jsonb(b)) => unsafe { varlena_bytes(*a) == varlena_bytes(*b) },
+            (Cell::Numeric(a), Cell::Numeric(b)) | (Cell::Jsonb(a), Cell::Jsonb(b)) => unsafe {
+                varlena_bytes(*a) == varlena_bytes(*b)
+            },
             (Cell::Json(a), Cell::Json(b)) => a == b,
             _ => false,
         }
@@ -89,7 +96,11 @@ impl Cell {
     /// The value as a JSON value (for a composite key's resource_id). `print` gives a
     /// datum's text by its type's output function (`output`; tests pass their own).
     pub fn to_json(&self, print: &impl Fn(pg_sys::Oid, pg_sys::Datum) -> String) -> Value {
-        let number = |text: String| serde_json::from_str::<serde_json::Number>(&text).map(Value::Number).unwrap_or(Value::String(text));
+        let number = |text: String| {
+            serde_json::from_str::<serde_json::Number>(&text)
+                .map(Value::Number)
+                .unwrap_or(Value::String(text))
+        };
         match self {
             Cell::Null => Value::Null,
             Cell::Bool(b) => Value::Bool(*b),
@@ -107,7 +118,10 @@ impl Cell {
 
     /// The value as resource_id or tenant prints it: strings as they are, anything
     /// else as its JSON text.
-    pub fn key_text(&self, print: &impl Fn(pg_sys::Oid, pg_sys::Datum) -> String) -> Option<String> {
+    pub fn key_text(
+        &self,
+        print: &impl Fn(pg_sys::Oid, pg_sys::Datum) -> String,
+    ) -> Option<String> {
         match self {
             Cell::Null => None,
             Cell::Text(t) | Cell::Number(t) => Some(t.text()),
@@ -126,23 +140,36 @@ pub fn output(typoid: pg_sys::Oid, datum: pg_sys::Datum) -> String {
     unsafe {
         let (mut func, mut varlena) = (pg_sys::InvalidOid, false);
         pg_sys::getTypeOutputInfo(typoid, &mut func, &mut varlena);
-        CStr::from_ptr(pg_sys::OidOutputFunctionCall(func, datum)).to_string_lossy().into_owned()
+        CStr::from_ptr(pg_sys::OidOutputFunctionCall(func, datum))
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
 /// The columns whose value differs between the old and the new row, in column order.
 pub fn changed_columns<'a>(columns: &'a [Column], old: &[Cell], new: &[Cell]) -> Vec<&'a str> {
-    columns.iter().zip(old.iter().zip(new)).filter(|(_, (o, n))| !o.same(n)).map(|(c, _)| c.name.as_str()).collect()
+    columns
+        .iter()
+        .zip(old.iter().zip(new))
+        .filter(|(_, (o, n))| !o.same(n))
+        .map(|(c, _)| c.name.as_str())
+        .collect()
 }
 
 /// The row's primary key as audit resource_id: the value of a one-column key, a JSON
 /// array of the values of a composite one, NULL for a table without a primary key.
 /// `key`: the key columns' positions among the row's cells.
-pub fn resource_id(row: &[Cell], key: &[usize], print: &impl Fn(pg_sys::Oid, pg_sys::Datum) -> String) -> Option<String> {
+pub fn resource_id(
+    row: &[Cell],
+    key: &[usize],
+    print: &impl Fn(pg_sys::Oid, pg_sys::Datum) -> String,
+) -> Option<String> {
     match key {
         [] => None,
         [one] => row[*one].key_text(print),
-        many => Some(Value::Array(many.iter().map(|i| row[*i].to_json(print)).collect()).to_string()),
+        many => {
+            Some(Value::Array(many.iter().map(|i| row[*i].to_json(print)).collect()).to_string())
+        }
     }
 }
 
@@ -158,7 +185,10 @@ pub fn json_value(text: &str) -> Value {
 /// Dates and timestamps as to_jsonb prints them (ISO 8601 with a `T`; under
 /// CanonicalOutput, offsets of +00:00). Times print as their type does, as in to_jsonb.
 fn is_datetime(typoid: pg_sys::Oid) -> bool {
-    matches!(typoid, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID)
+    matches!(
+        typoid,
+        pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID
+    )
 }
 
 /// The row in `slot` as cells, one per live column of `shape`. What the cells point
@@ -181,7 +211,12 @@ pub unsafe fn read(slot: *mut pg_sys::TupleTableSlot, shape: &TableShape) -> Vec
                 pg_sys::INT2OID => Cell::Int(datum.value() as i16 as i64),
                 pg_sys::INT4OID => Cell::Int(datum.value() as i32 as i64),
                 pg_sys::INT8OID => Cell::Int(datum.value() as i64),
-                t if is_datetime(t) => Cell::Text(PgText::from_cstr(pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), datum, t, std::ptr::null()))),
+                t if is_datetime(t) => Cell::Text(PgText::from_cstr(pg_sys::JsonEncodeDateTime(
+                    std::ptr::null_mut(),
+                    datum,
+                    t,
+                    std::ptr::null(),
+                ))),
                 pg_sys::NUMERICOID => {
                     let copy = pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr());
                     // NaN and Infinity are not JSON numbers: kept as strings
@@ -191,7 +226,9 @@ pub unsafe fn read(slot: *mut pg_sys::TupleTableSlot, shape: &TableShape) -> Vec
                         Cell::Numeric(pg_sys::Datum::from(copy))
                     }
                 }
-                pg_sys::JSONBOID => Cell::Jsonb(pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr()))),
+                pg_sys::JSONBOID => Cell::Jsonb(pg_sys::Datum::from(
+                    pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr()),
+                )),
                 _ => match c.kind {
                     JsonKind::Number => {
                         let text = print();
@@ -221,7 +258,11 @@ use super::jsonb::{int_numeric, numeric_value as numeric, string_value as string
 
 impl Builder {
     pub fn new() -> Builder {
-        Builder { state: std::ptr::null_mut(), result: std::ptr::null_mut(), keep: Vec::new() }
+        Builder {
+            state: std::ptr::null_mut(),
+            result: std::ptr::null_mut(),
+            keep: Vec::new(),
+        }
     }
 
     /// # Safety
@@ -313,7 +354,12 @@ impl Builder {
 ///
 /// # Safety
 /// In a transaction; the cells' memory is live.
-pub unsafe fn metadata(table: &str, columns: &[Column], old: Option<&[Cell]>, new: Option<&[Cell]>) -> pg_sys::Datum {
+pub unsafe fn metadata(
+    table: &str,
+    columns: &[Column],
+    old: Option<&[Cell]>,
+    new: Option<&[Cell]>,
+) -> pg_sys::Datum {
     unsafe {
         let mut b = Builder::new();
         b.begin_object();
@@ -350,18 +396,36 @@ mod tests {
 
     #[test]
     fn json_values_are_embedded_unless_jsonb_cannot_hold_them() {
-        assert_eq!(json_value("{\"a\": [1, 2]}"), serde_json::json!({"a": [1, 2]}));
-        assert_eq!(json_value("{\"a\": \"x\\u0000y\"}"), serde_json::json!("{\"a\": \"x\\u0000y\"}"));
-        assert_eq!(json_value("12345678901234567890.000001").to_string(), "12345678901234567890.000001");
+        assert_eq!(
+            json_value("{\"a\": [1, 2]}"),
+            serde_json::json!({"a": [1, 2]})
+        );
+        assert_eq!(
+            json_value("{\"a\": \"x\\u0000y\"}"),
+            serde_json::json!("{\"a\": \"x\\u0000y\"}")
+        );
+        assert_eq!(
+            json_value("12345678901234567890.000001").to_string(),
+            "12345678901234567890.000001"
+        );
     }
 
     #[test]
     fn changed_columns_are_listed_in_column_order() {
-        let column = |name: &str| Column { attnum: 0, name: name.into(), kind: JsonKind::Text, typoid: pg_sys::TEXTOID, output_fn: pg_sys::InvalidOid };
+        let column = |name: &str| Column {
+            attnum: 0,
+            name: name.into(),
+            kind: JsonKind::Text,
+            typoid: pg_sys::TEXTOID,
+            output_fn: pg_sys::InvalidOid,
+        };
         let names = [column("id"), column("name"), column("n"), column("gone")];
         let old = [Cell::Int(1), t("a"), Cell::Int(1), t("x")];
         let new = [Cell::Int(1), t("b"), Cell::Int(2), Cell::Null];
-        assert_eq!(changed_columns(&names, &old, &new), vec!["name", "n", "gone"]);
+        assert_eq!(
+            changed_columns(&names, &old, &new),
+            vec!["name", "n", "gone"]
+        );
         let same = [Cell::Int(1), t("a"), Cell::Int(1), t("x")];
         assert!(changed_columns(&names, &old, &same).is_empty());
         // a number and the string of its digits are different values
@@ -370,13 +434,21 @@ mod tests {
 
     #[test]
     fn resource_id_follows_the_primary_key() {
-        let resource_id = |row: &[Cell], key: &[usize]| resource_id(row, key, &|_, _| unreachable!("no datum cells here"));
+        let resource_id = |row: &[Cell], key: &[usize]| {
+            resource_id(row, key, &|_, _| unreachable!("no datum cells here"))
+        };
         let row = [t("s1"), Cell::Int(1), t("x"), Cell::Null];
         assert_eq!(resource_id(&row, &[0]), Some("s1".into()));
         assert_eq!(resource_id(&row, &[1]), Some("1".into()));
         assert_eq!(resource_id(&row, &[1, 2]), Some("[1,\"x\"]".into()));
         assert_eq!(resource_id(&row, &[3]), None);
         assert_eq!(resource_id(&row, &[]), None);
-        assert_eq!(resource_id(&[Cell::Number(PgText::from_static("2.50")), Cell::Bool(true)], &[0, 1]), Some("[2.50,true]".into()));
+        assert_eq!(
+            resource_id(
+                &[Cell::Number(PgText::from_static("2.50")), Cell::Bool(true)],
+                &[0, 1]
+            ),
+            Some("[2.50,true]".into())
+        );
     }
 }

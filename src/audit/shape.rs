@@ -27,8 +27,13 @@ impl JsonKind {
     pub fn of(typoid: pg_sys::Oid) -> JsonKind {
         match typoid {
             pg_sys::BOOLOID => JsonKind::Bool,
-            pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID | pg_sys::FLOAT4OID
-            | pg_sys::FLOAT8OID | pg_sys::NUMERICOID | pg_sys::OIDOID => JsonKind::Number,
+            pg_sys::INT2OID
+            | pg_sys::INT4OID
+            | pg_sys::INT8OID
+            | pg_sys::FLOAT4OID
+            | pg_sys::FLOAT8OID
+            | pg_sys::NUMERICOID
+            | pg_sys::OIDOID => JsonKind::Number,
             pg_sys::JSONOID | pg_sys::JSONBOID => JsonKind::Json,
             _ => JsonKind::Text,
         }
@@ -85,7 +90,11 @@ pub fn register_cache_callbacks() {
     // SAFETY: registers callbacks that only clear a backend-local cache.
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(Some(forget_table), pg_sys::Datum::from(0));
-        pg_sys::CacheRegisterSyscacheCallback(pg_sys::SysCacheIdentifier::NAMESPACEOID as i32, Some(forget_all), pg_sys::Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+            Some(forget_all),
+            pg_sys::Datum::from(0),
+        );
     }
 }
 
@@ -96,7 +105,12 @@ pub fn register_cache_callbacks() {
 pub unsafe fn of(rel: pg_sys::Relation, tenant_column: &str) -> Rc<TableShape> {
     // SAFETY: the caller holds the relation open.
     let relid = unsafe { (*rel).rd_id };
-    let cached = SHAPES.with(|s| s.borrow().get(&relid).filter(|(col, _)| col == tenant_column).map(|(_, shape)| shape.clone()));
+    let cached = SHAPES.with(|s| {
+        s.borrow()
+            .get(&relid)
+            .filter(|(col, _)| col == tenant_column)
+            .map(|(_, shape)| shape.clone())
+    });
     if let Some(shape) = cached {
         return shape;
     }
@@ -122,7 +136,9 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
             if (*att).attisdropped {
                 continue;
             }
-            let name = CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*att).attname.data.as_ptr())
+                .to_string_lossy()
+                .into_owned();
             let mut output_fn = pg_sys::InvalidOid;
             let mut is_varlena = false;
             pg_sys::getTypeOutputInfo((*att).atttypid, &mut output_fn, &mut is_varlena);
@@ -130,24 +146,42 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
                 tenant_position = Some(columns.len());
             }
             let typoid = (*att).atttypid;
-            columns.push(Column { attnum: i, name, kind: JsonKind::of(typoid), typoid, output_fn });
+            columns.push(Column {
+                attnum: i,
+                name,
+                kind: JsonKind::of(typoid),
+                typoid,
+                output_fn,
+            });
         }
         let mut primary_key = Vec::new();
         let pk_index = pg_sys::RelationGetPrimaryKeyIndex(rel);
         if pk_index != pg_sys::InvalidOid {
             let index = pg_sys::index_open(pk_index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let indkey = &(*(*index).rd_index).indkey;
-            let keys = indkey.values.as_slice((*(*index).rd_index).indnkeyatts as usize);
+            let keys = indkey
+                .values
+                .as_slice((*(*index).rd_index).indnkeyatts as usize);
             for &attnum in keys {
-                if let Some(position) = columns.iter().position(|c| c.attnum + 1 == attnum as usize) {
+                if let Some(position) = columns.iter().position(|c| c.attnum + 1 == attnum as usize)
+                {
                     primary_key.push(position);
                 }
             }
             pg_sys::index_close(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         }
         let schema = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
-        let schema = if schema.is_null() { String::new() } else { CStr::from_ptr(schema).to_string_lossy().into_owned() };
+        let schema = if schema.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(schema).to_string_lossy().into_owned()
+        };
         let name = CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy();
-        TableShape { table: quote_qualified(&schema, &name), columns, primary_key, tenant_column: tenant_position }
+        TableShape {
+            table: quote_qualified(&schema, &name),
+            columns,
+            primary_key,
+            tenant_column: tenant_position,
+        }
     }
 }

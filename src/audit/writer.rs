@@ -68,13 +68,19 @@ pub fn write(common: &Common, entries: &[Entry]) {
     // SAFETY: see native_write.
     let native = unsafe { native_write(common, entries, links) };
     if native {
-        pgrx::debug1!("relay_tenancy: {} audit entries written natively", entries.len());
+        pgrx::debug1!(
+            "relay_tenancy: {} audit entries written natively",
+            entries.len()
+        );
     } else {
         // The SQL path runs as the extension's owner (search_path pinned) and fires
         // audit_logs' triggers: none may be anyone else's.
         crate::ext::refuse_foreign_triggers(c"audit_logs");
         crate::ext::as_extension_owner(|| sql_write(common, entries, links));
-        pgrx::debug1!("relay_tenancy: {} audit entries written through SQL", entries.len());
+        pgrx::debug1!(
+            "relay_tenancy: {} audit entries written through SQL",
+            entries.len()
+        );
     }
 }
 
@@ -84,7 +90,9 @@ pub fn write(common: &Common, entries: &[Entry]) {
 pub fn checked_tenant(tenant: Option<String>, what: impl Fn() -> String) -> String {
     match tenant {
         None => crate::errors::no_tenant_for_audit(&what()),
-        Some(t) if !crate::ext::tenant_exists(&t) => crate::errors::unknown_audit_tenant(&t, &what()),
+        Some(t) if !crate::ext::tenant_exists(&t) => {
+            crate::errors::unknown_audit_tenant(&t, &what())
+        }
         Some(t) => t,
     }
 }
@@ -104,7 +112,10 @@ thread_local! {
 unsafe extern "C-unwind" fn forget_layout(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     super::chain::forget(relid);
     LAYOUT.with(|l| {
-        let stale = l.borrow().as_ref().is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || *cached == relid);
+        let stale = l
+            .borrow()
+            .as_ref()
+            .is_some_and(|(cached, _)| relid == pg_sys::InvalidOid || *cached == relid);
         if stale {
             *l.borrow_mut() = None;
         }
@@ -127,7 +138,9 @@ unsafe fn defaults_are_relays(rel: pg_sys::Relation, map: &[Option<usize>]) -> b
         if !constr.is_null() {
             for i in 0..(*constr).num_defval as usize {
                 let def = (*constr).defval.add(i);
-                let Some(Some(pos)) = map.get((*def).adnum as usize - 1) else { continue };
+                let Some(Some(pos)) = map.get((*def).adnum as usize - 1) else {
+                    continue;
+                };
                 let slot = match pos {
                     0 => 0,
                     8 => 1,
@@ -208,7 +221,9 @@ unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
                 continue;
             }
             let name = CStr::from_ptr((*att).attname.data.as_ptr()).to_str().ok()?;
-            let pos = COLUMNS.iter().position(|(n, t)| *n == name && *t == (*att).atttypid)?;
+            let pos = COLUMNS
+                .iter()
+                .position(|(n, t)| *n == name && *t == (*att).atttypid)?;
             // NOT NULL where relay put none (the fast path would write NULL there)
             if (*att).attnotnull && !matches!(pos, 0 | 3 | 8) {
                 return None;
@@ -235,16 +250,24 @@ unsafe fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
 /// entry hashed in order, then the heads moved.
 fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
     use super::chain;
-    let mut tenants: Vec<&str> = entries.iter().filter_map(|e| e.tenant_id.as_deref()).collect();
+    let mut tenants: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.tenant_id.as_deref())
+        .collect();
     tenants.sort_unstable();
     tenants.dedup();
-    let mut heads: std::collections::HashMap<&str, (i64, Vec<u8>)> =
-        tenants.iter().map(|t| (*t, super::chain_heads::lock(t))).collect();
+    let mut heads: std::collections::HashMap<&str, (i64, Vec<u8>)> = tenants
+        .iter()
+        .map(|t| (*t, super::chain_heads::lock(t)))
+        .collect();
     let created_at = chain::now_unix_micros();
     let links = entries
         .iter()
         .map(|e| {
-            let tenant = e.tenant_id.as_deref().expect("every entry has a tenant (checked before writing)");
+            let tenant = e
+                .tenant_id
+                .as_deref()
+                .expect("every entry has a tenant (checked before writing)");
             let (seq, prev) = heads.get_mut(tenant).expect("locked above");
             *seq += 1;
             let id = super::uuid7::new_uuid7();
@@ -267,7 +290,11 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
                 )
             };
             *prev = hash.to_vec();
-            chain::Link { id, seq: *seq, hash }
+            chain::Link {
+                id,
+                seq: *seq,
+                hash,
+            }
         })
         .collect();
     for (tenant, (seq, hash)) in heads {
@@ -278,7 +305,12 @@ fn link_entries(common: &Common, entries: &[Entry]) -> Vec<super::chain::Link> {
 
 /// text datum in the current memory context.
 unsafe fn text_datum(s: &str) -> pg_sys::Datum {
-    unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(s.as_ptr().cast(), s.len() as i32)) }
+    unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            s.as_ptr().cast(),
+            s.len() as i32,
+        ))
+    }
 }
 
 /// Returns false (having written nothing) when the fast path does not apply.
@@ -286,7 +318,11 @@ unsafe fn text_datum(s: &str) -> pg_sys::Datum {
 /// # Safety
 /// Runs inside a transaction, in a trigger or SQL function; every PostgreSQL call
 /// below raises its errors as PostgreSQL errors, which unwind the transaction.
-unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::Link]>) -> bool {
+unsafe fn native_write(
+    common: &Common,
+    entries: &[Entry],
+    links: Option<&[super::chain::Link]>,
+) -> bool {
     unsafe {
         let relid = common.audit_logs.relid;
         if relid == pg_sys::InvalidOid {
@@ -303,15 +339,21 @@ unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super
         };
 
         let estate = pg_sys::CreateExecutorState();
-        let rri = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()) as *mut pg_sys::ResultRelInfo;
+        let rri = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>())
+            as *mut pg_sys::ResultRelInfo;
         pg_sys::InitResultRelInfo(rri, rel, 1, std::ptr::null_mut(), 0);
         pg_sys::ExecOpenIndices(rri, false);
         let cid = pg_sys::GetCurrentCommandId(true);
-        let bistate = if entries.len() > 1 { pg_sys::GetBulkInsertState() } else { std::ptr::null_mut() };
+        let bistate = if entries.len() > 1 {
+            pg_sys::GetBulkInsertState()
+        } else {
+            std::ptr::null_mut()
+        };
         let now = pg_sys::Datum::from(pg_sys::GetCurrentTransactionStartTimestamp());
         let n_slots = entries.len().min(BATCH);
-        let mut slots: Vec<*mut pg_sys::TupleTableSlot> =
-            (0..n_slots).map(|_| pg_sys::table_slot_create(rel, std::ptr::null_mut())).collect();
+        let mut slots: Vec<*mut pg_sys::TupleTableSlot> = (0..n_slots)
+            .map(|_| pg_sys::table_slot_create(rel, std::ptr::null_mut()))
+            .collect();
         let batch_cxt = pg_sys::AllocSetContextCreateInternal(
             pg_sys::CurrentMemoryContext,
             c"relay audit batch".as_ptr(),
@@ -362,13 +404,30 @@ unsafe fn native_write(common: &Common, entries: &[Entry], links: Option<&[super
             if chunk.len() == 1 {
                 // One entry (a one-row statement): a plain heap insert, as INSERT makes;
                 // a multi-insert of one tuple costs more (its WAL record, its page setup).
-                let insert = (*(*rel).rd_tableam).tuple_insert.expect("a heap table inserts tuples");
+                let insert = (*(*rel).rd_tableam)
+                    .tuple_insert
+                    .expect("a heap table inserts tuples");
                 insert(rel, slots[0], cid, 0, bistate);
             } else {
-                pg_sys::table_multi_insert(rel, slots.as_mut_ptr(), chunk.len() as i32, cid, 0, bistate);
+                pg_sys::table_multi_insert(
+                    rel,
+                    slots.as_mut_ptr(),
+                    chunk.len() as i32,
+                    cid,
+                    0,
+                    bistate,
+                );
             }
             for slot in &slots[..chunk.len()] {
-                pg_sys::ExecInsertIndexTuples(rri, *slot, estate, false, false, std::ptr::null_mut(), std::ptr::null_mut());
+                pg_sys::ExecInsertIndexTuples(
+                    rri,
+                    *slot,
+                    estate,
+                    false,
+                    false,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
                 pg_sys::ExecClearTuple(*slot);
             }
             pg_sys::MemoryContextReset(batch_cxt);
@@ -404,7 +463,10 @@ fn sql_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::L
     let tenants: Vec<Option<String>> = entries.iter().map(|e| e.tenant_id.clone()).collect();
     let resource_ids: Vec<Option<String>> = entries.iter().map(|e| e.resource_id.clone()).collect();
     // SAFETY: each entry's metadata is a live jsonb datum.
-    let metadata: Vec<String> = entries.iter().map(|e| unsafe { super::jsonb::jsonb_text(e.metadata) }).collect();
+    let metadata: Vec<String> = entries
+        .iter()
+        .map(|e| unsafe { super::jsonb::jsonb_text(e.metadata) })
+        .collect();
     let unnest = "pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.text[])";
     let (cell, sql, mut types) = match links {
         None => (
@@ -428,14 +490,24 @@ fn sql_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::L
         ),
     };
     if links.is_some() {
-        types.extend([pg_sys::UUIDARRAYOID, pg_sys::INT8ARRAYOID, pg_sys::BYTEAARRAYOID]);
+        types.extend([
+            pg_sys::UUIDARRAYOID,
+            pg_sys::INT8ARRAYOID,
+            pg_sys::BYTEAARRAYOID,
+        ]);
     }
     Spi::connect_mut(|client| {
         cell.with(|cell| {
             let mut cached = cell.borrow_mut();
-            if cached.as_ref().is_none_or(|(cached_schema, _)| cached_schema != schema) {
+            if cached
+                .as_ref()
+                .is_none_or(|(cached_schema, _)| cached_schema != schema)
+            {
                 let types: Vec<pgrx::PgOid> = types.iter().map(|t| pgrx::PgOid::from(*t)).collect();
-                let plan = client.prepare_mut(sql.as_str(), &types).expect("prepare audit insert").keep();
+                let plan = client
+                    .prepare_mut(sql.as_str(), &types)
+                    .expect("prepare audit insert")
+                    .keep();
                 *cached = Some((schema.to_string(), plan));
             }
             let (_, plan) = cached.as_ref().expect("prepared above");
@@ -449,9 +521,21 @@ fn sql_write(common: &Common, entries: &[Entry], links: Option<&[super::chain::L
                 metadata.into(),
             ];
             if let Some(links) = links {
-                args.push(links.iter().map(|l| pgrx::Uuid::from_bytes(l.id)).collect::<Vec<_>>().into());
+                args.push(
+                    links
+                        .iter()
+                        .map(|l| pgrx::Uuid::from_bytes(l.id))
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
                 args.push(links.iter().map(|l| l.seq).collect::<Vec<_>>().into());
-                args.push(links.iter().map(|l| l.hash.to_vec()).collect::<Vec<_>>().into());
+                args.push(
+                    links
+                        .iter()
+                        .map(|l| l.hash.to_vec())
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
             }
             client.update(plan, None, &args).expect("audit insert");
         });
@@ -468,7 +552,9 @@ pub fn client_address() -> Option<String> {
     CLIENT_ADDRESS.with(|cell| {
         cell.borrow_mut()
             .get_or_insert_with(|| {
-                Spi::get_one::<String>("SELECT pg_catalog.host(pg_catalog.inet_client_addr())").ok().flatten()
+                Spi::get_one::<String>("SELECT pg_catalog.host(pg_catalog.inet_client_addr())")
+                    .ok()
+                    .flatten()
             })
             .clone()
     })
