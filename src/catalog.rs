@@ -210,6 +210,9 @@ pub struct ForeignKeyInfo {
 /// A view or materialized view over the table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ViewInfo {
+    /// The view's oid (its lock is taken with the table's: see locks.rs).
+    #[serde(default)]
+    pub oid: u32,
     pub schema: String,
     pub name: String,
     /// `v` view, `m` materialized view.
@@ -453,7 +456,7 @@ SELECT pg_catalog.json_build_object(
                AND d.deptype OPERATOR(pg_catalog.=) 'e' LIMIT 1) IS DISTINCT FROM 'relay_tenancy'), '[]'),
   'views', COALESCE((
     SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-      'schema', vn.nspname, 'name', v.relname, 'relkind', v.relkind::pg_catalog.text,
+      'oid', v.oid::pg_catalog.int8, 'schema', vn.nspname, 'name', v.relname, 'relkind', v.relkind::pg_catalog.text,
       'security_invoker', COALESCE((
          SELECT pg_catalog.lower(pg_catalog.split_part(o, '=', 2)) OPERATOR(pg_catalog.=) ANY (ARRAY['true', 'on', 'yes', '1', 't', 'y'])
            FROM pg_catalog.unnest(v.reloptions) o WHERE o OPERATOR(pg_catalog.~~) 'security\_invoker=%' LIMIT 1), false),

@@ -906,6 +906,14 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
 
     // 1. The column. On a fresh table: catalog only, existing rows read the constant
     //    default from pg_attribute.attmissingval, nothing is rewritten.
+    //    STORAGE PLAIN keeps every stored value in the 4-byte-header form the missing
+    //    value has. With the default (packable) storage the first UPDATE of each
+    //    pre-existing row stores a 1-byte-header copy, heap_update's binary comparison
+    //    sees the key column (tenant_id is in the new unique key) as changed, and takes
+    //    FOR UPDATE instead of FOR NO KEY UPDATE: that row lock conflicts with the
+    //    FOR KEY SHARE of every concurrent foreign-key check, and application
+    //    transactions that reference and then update one parent deadlock each other
+    //    (issue 18). Catalog only; tenant values are far below any TOAST threshold.
     match column {
         None => steps.push(Step::new(
             StepKind::AddColumn,
@@ -914,7 +922,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 "added column {tcol} text NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)"
             ),
             format!(
-                "ALTER TABLE {table} ADD COLUMN {tcol} text NOT NULL DEFAULT {default_lit}"
+                "ALTER TABLE {table} ADD COLUMN {tcol} text NOT NULL DEFAULT {default_lit}, ALTER COLUMN {tcol} SET STORAGE PLAIN"
             ),
         )),
         Some(col) if !col.not_null => steps.push(
@@ -1284,7 +1292,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 Lock::AccessExclusive,
                 format!("view {view} now reads {table} with the querying role's rights (security_invoker = on), so row level security applies (lock on the view)"),
                 format!("ALTER VIEW {view} SET (security_invoker = on)"),
-            ));
+            )
+            .locking(v.oid, Lock::AccessExclusive));
         }
     }
     if !state.rls_enabled {
@@ -1833,7 +1842,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             steps[0].sql,
-            "ALTER TABLE public.users ADD COLUMN tenant_id text NOT NULL DEFAULT 'default-tenant-000-0000-000000000000'"
+            "ALTER TABLE public.users ADD COLUMN tenant_id text NOT NULL DEFAULT 'default-tenant-000-0000-000000000000', ALTER COLUMN tenant_id SET STORAGE PLAIN"
         );
         assert_eq!(
             steps[1].sql,
@@ -2144,6 +2153,7 @@ pub(crate) mod tests {
         use crate::catalog::ViewInfo;
         let mut state = enabled(table("skills"));
         let view = |name: &str, relkind: &str, invoker: bool, bypass: bool| ViewInfo {
+            oid: 0,
             schema: "public".into(),
             name: name.into(),
             relkind: relkind.into(),

@@ -8,6 +8,7 @@
 
 use crate::api;
 use crate::errors;
+use crate::plan::Lock;
 use crate::quote::quote_qualified;
 use pgrx::prelude::*;
 
@@ -259,45 +260,163 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     let keep_per_table = split_global_unique(&keep_entries, &names)
         .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
 
+    // Each table's own call: its entries of the lists; none for a skipped table.
+    let calls: Vec<(u32, String, Result<api::CallOptions, &'static str>)> = plan
+        .into_iter()
+        .map(|(oid, name, treatment)| {
+            let call = match treatment {
+                Treatment::Skip(why) => Err(why),
+                Treatment::Enable => {
+                    // No entry for the table: the registry's list on a re-run (never loosened).
+                    let entries_for = |split: &[(String, Vec<String>)]| {
+                        let list = split
+                            .iter()
+                            .find(|(t, _)| *t == name)
+                            .map(|(_, k)| k.clone())
+                            .unwrap_or_default();
+                        (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
+                    };
+                    Ok(api::CallOptions {
+                        global_unique: entries_for(&per_table),
+                        default_tenant: default_tenant.clone(),
+                        views: views.clone(),
+                        primary_key: primary_key.clone(),
+                        keep_foreign_keys: entries_for(&keep_per_table),
+                        tenant_column: tenant_column.clone(),
+                        online: false,
+                    })
+                }
+            };
+            (oid, name, call)
+        })
+        .collect();
+    if apply {
+        let enable: Vec<u32> = calls
+            .iter()
+            .filter(|(_, _, call)| call.is_ok())
+            .map(|(oid, _, _)| *oid)
+            .collect();
+        lock_all_up_front(
+            function,
+            &enable,
+            api::views_invoker(function, views.clone()),
+        );
+    }
+
     let mut lines = Vec::new();
     let mut steps = Vec::new();
-    for (oid, name, treatment) in plan {
+    for (oid, name, call) in calls {
         let table = quote_qualified(&schema, &name);
-        match treatment {
-            Treatment::Skip(why) => lines.push((table, format!("skipped: {why}"))),
-            Treatment::Enable => {
-                // No entry for the table: the registry's list on a re-run (never loosened).
-                let entries_for = |split: &[(String, Vec<String>)]| {
-                    let list = split
-                        .iter()
-                        .find(|(t, _)| *t == name)
-                        .map(|(_, k)| k.clone())
-                        .unwrap_or_default();
-                    (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
-                };
-                let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
-                let call = api::CallOptions {
-                    global_unique: entries_for(&per_table),
-                    default_tenant: default_tenant.clone(),
-                    views: views.clone(),
-                    primary_key: primary_key.clone(),
-                    keep_foreign_keys: entries_for(&keep_per_table),
-                    tenant_column: tenant_column.clone(),
-                    online: false,
-                };
-                if apply {
-                    for line in api::enable(function, tbl, call) {
-                        lines.push((table.clone(), line));
-                    }
-                } else {
-                    for (step, lock, action, sql) in api::plan_steps(function, tbl, call) {
-                        steps.push((table.clone(), step, lock, action, sql));
-                    }
-                }
+        let call = match call {
+            Err(why) => {
+                lines.push((table, format!("skipped: {why}")));
+                continue;
+            }
+            Ok(call) => call,
+        };
+        let tbl = Some(crate::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
+        if apply {
+            for line in api::enable(function, tbl, call) {
+                lines.push((table.clone(), line));
+            }
+        } else {
+            for (step, lock, action, sql) in api::plan_steps(function, tbl, call) {
+                steps.push((table.clone(), step, lock, action, sql));
             }
         }
     }
     (lines, steps)
+}
+
+/// Every lock the schema call's tables need, taken before the first table changes
+/// (issue 18). One call per table, each taking its own locks, would hold the tables
+/// already converted while it waits for the next one's; an application transaction
+/// holding that one and waiting for a converted table would then be aborted (40P01).
+/// The set is what any order of the per-table plans can touch (`up_front_locks`), so
+/// the calls that follow find their locks held and never wait.
+fn lock_all_up_front(function: &str, enable: &[u32], views_invoker: bool) {
+    if enable.is_empty() {
+        return;
+    }
+    let oids: Vec<pgrx::pg_sys::Oid> = enable.iter().map(|o| pgrx::pg_sys::Oid::from(*o)).collect();
+    let pairs = |sql: &str| -> Vec<(u32, u32)> {
+        Spi::connect(|client| {
+            client
+                .select(sql, None, &[oids.clone().into()])
+                .expect("lock set")
+                .map(|row| {
+                    (
+                        row.get::<pgrx::pg_sys::Oid>(1).unwrap().unwrap().to_u32(),
+                        row.get::<pgrx::pg_sys::Oid>(2).unwrap().unwrap().to_u32(),
+                    )
+                })
+                .collect()
+        })
+    };
+    let fks = pairs(
+        "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
+          WHERE contype OPERATOR(pg_catalog.=) 'f'
+            AND (conrelid OPERATOR(pg_catalog.=) ANY ($1) OR confrelid OPERATOR(pg_catalog.=) ANY ($1))",
+    );
+    let views = if views_invoker {
+        pairs(
+            "SELECT DISTINCT rw.ev_class, d.refobjid FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_rewrite rw ON rw.oid OPERATOR(pg_catalog.=) d.objid
+               JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) rw.ev_class
+              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.=) ANY ($1)
+                AND rw.ev_class OPERATOR(pg_catalog.<>) d.refobjid
+                AND v.relkind OPERATOR(pg_catalog.=) 'v'",
+        )
+        .into_iter()
+        .map(|(view, _)| view)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let registered: Vec<u32> = fks
+        .iter()
+        .flat_map(|(c, p)| [*c, *p])
+        .filter(|o| crate::ext::registered_now(pgrx::pg_sys::Oid::from(*o)))
+        .collect();
+    let tenants = crate::ext::ext_relation(c"tenants").relid.to_u32();
+    let wanted = up_front_locks(enable, &fks, &registered, &views, tenants);
+    crate::locks::take_all(function, || wanted.clone());
+}
+
+/// The locks of a schema call that enables `enable`, given the foreign keys touching
+/// them (child, parent), which of the tables on those keys are tenant-enabled already,
+/// the views relay may make security_invoker, and relay's `tenants`. Every table to
+/// enable, ACCESS EXCLUSIVE (it gains a column); a tenant-enabled table on the other
+/// side of a key, ACCESS EXCLUSIVE (its key is replaced by a composite one); any other
+/// table on a key, ACCESS SHARE (so no concurrent relay call changes it meanwhile);
+/// the views, ACCESS EXCLUSIVE (ALTER VIEW); `tenants`, SHARE ROW EXCLUSIVE (keys to
+/// it are added). In oid order. Pure.
+pub fn up_front_locks(
+    enable: &[u32],
+    fks: &[(u32, u32)],
+    registered: &[u32],
+    views: &[u32],
+    tenants: u32,
+) -> Vec<(u32, Lock)> {
+    let mut wanted: Vec<(u32, Lock)> = Vec::new();
+    for oid in enable.iter().chain(views) {
+        crate::locks::want_in(&mut wanted, *oid, Lock::AccessExclusive);
+    }
+    for (child, parent) in fks {
+        for oid in [child, parent] {
+            let lock = if registered.contains(oid) {
+                Lock::AccessExclusive
+            } else {
+                Lock::AccessShare
+            };
+            crate::locks::want_in(&mut wanted, *oid, lock);
+        }
+    }
+    crate::locks::want_in(&mut wanted, tenants, Lock::ShareRowExclusive);
+    wanted.sort_by_key(|(oid, _)| *oid);
+    wanted
 }
 
 // The SQL functions relay_enable_tenancy_schema and relay_tenancy_schema_plan take
@@ -442,6 +561,35 @@ mod tests {
         assert!(matches!(t[2].2, Treatment::Skip(s) if s.starts_with("shared")));
         assert_eq!(t[3].2, Treatment::Skip("excluded"));
         assert_eq!(t[4].2, Treatment::Skip("framework bookkeeping"));
+    }
+
+    #[test]
+    fn the_schema_call_locks_what_any_order_of_its_tables_can_touch() {
+        // enable 20 and 30; 30 references 20 (inside), 20 references 40 (enabled
+        // already), 50 (not enabled) references 30, 60 (enabled) references 20; view 70
+        let locks = up_front_locks(
+            &[20, 30],
+            &[(30, 20), (20, 40), (50, 30), (60, 20)],
+            &[40, 60],
+            &[70],
+            10,
+        );
+        assert_eq!(
+            locks,
+            vec![
+                (10, Lock::ShareRowExclusive),
+                (20, Lock::AccessExclusive),
+                (30, Lock::AccessExclusive),
+                (40, Lock::AccessExclusive),
+                (50, Lock::AccessShare),
+                (60, Lock::AccessExclusive),
+                (70, Lock::AccessExclusive),
+            ]
+        );
+        assert_eq!(
+            up_front_locks(&[20], &[], &[], &[], 10),
+            vec![(10, Lock::ShareRowExclusive), (20, Lock::AccessExclusive)]
+        );
     }
 
     #[test]
