@@ -97,6 +97,9 @@ ALTER TABLE relay_audit_chained ENABLE ALWAYS TRIGGER relay_append_only_row,
 ALTER FUNCTION relay_audit_chain(boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit_verify(text, jsonb) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_placement_problems(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_restore_placement(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_node_settings() SET search_path = pg_catalog, pg_temp;
 
 -- Captured changes are written with the extension owner's rights, so application
 -- roles need no privilege on audit_logs for capture, and a captured change is never

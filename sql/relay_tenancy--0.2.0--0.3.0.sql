@@ -143,3 +143,22 @@ SELECT r.relid AS table_name,
                    CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
              WHERE f.contype OPERATOR(pg_catalog.=) 'f'
                AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;
+
+-- 8. Citus placements guarded like their tables (issue 19): each node checks and
+-- restores the shards it holds, and reports its own settings, for the coordinator's
+-- relay_verify, relay_security_check and relay_distribute.
+CREATE  FUNCTION "relay_placement_problems"("placement" regclass) RETURNS TEXT
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_placement_problems_wrapper';
+CREATE  FUNCTION "relay_restore_placement"("placement" regclass) RETURNS TEXT[]
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_restore_placement_wrapper';
+CREATE  FUNCTION "relay_node_settings"() RETURNS TEXT
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_node_settings_wrapper';
+ALTER FUNCTION relay_placement_problems(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_restore_placement(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_node_settings() SET search_path = pg_catalog, pg_temp;

@@ -722,6 +722,9 @@ fn relay_distribute(
         }
         lines.push(format!("{} [{}]", step.action, step.lock.as_str()));
     }
+    // Placements whose isolation is broken (made before relay kept its policy
+    // RESTRICTIVE on every node, or changed by a superuser on a worker): put back.
+    lines.extend(crate::placements::restore_placements());
     SetOfIterator::new(lines)
 }
 

@@ -560,6 +560,17 @@ pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> !
     )
 }
 
+/// relay_restore_placement on a relation that is no Citus shard here.
+#[track_caller]
+pub fn not_a_placement(relation: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+        format!("{relation} is not a Citus placement of a hash-distributed table on this node"),
+        "relay_restore_placement restores the shards Citus made of relay's tables, from this node's Citus metadata.".into(),
+        "On the coordinator, re-run relay_distribute: it restores every placement that needs it.".into(),
+    )
+}
+
 /// EXPLAIN ANALYZE of a query on a table whose row level security applies.
 #[track_caller]
 pub fn explain_analyze_refused(table: &str) -> ! {

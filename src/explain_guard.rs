@@ -101,7 +101,14 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
+    // relay's policy, re-created by Citus on a shard or shell table, stays RESTRICTIVE.
+    let mut read_only_tree = read_only_tree;
     // SAFETY: PostgreSQL passes a valid planned utility statement.
+    let pstmt = unsafe { crate::shard_policies::keep_restrictive(pstmt, &mut read_only_tree) };
+    // and nobody switches isolation off on a placement (shards are in no registry).
+    // SAFETY: as above.
+    unsafe { crate::shard_policies::guard_placements((*pstmt).utilityStmt) };
+    // SAFETY: as above.
     let _running = unsafe { is_restricted_explain((*pstmt).utilityStmt) }.then(|| {
         EXPLAIN_ANALYZE.with(|d| d.set(d.get() + 1));
         Running

@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 /// The library is loaded at session start in every session (not only once a relay
 /// function first runs): the EXPLAIN ANALYZE guard and signed mode's setting guard
 /// must be in place before the session's first statement.
-fn preloaded() -> bool {
+pub fn preloaded() -> bool {
     ["shared_preload_libraries", "session_preload_libraries"]
         .iter()
         .any(|name| {
@@ -137,6 +137,31 @@ fn relay_security_check(
             format!("{}. Fix: SELECT relay_enable_tenancy('<table>') for each", list.join("; "))
         },
     ));
+    // Citus: every placement guarded like its table, every node set like this one.
+    if crate::distribute::citus_installed() {
+        let placements = crate::placements::broken_placements();
+        rows.push((
+            "placements_isolated".to_string(),
+            placements.is_empty(),
+            if placements.is_empty() {
+                "every Citus placement of a tenant-enabled table has row level security forced, relay's RESTRICTIVE policy and the TRUNCATE guard".to_string()
+            } else {
+                let list: Vec<String> = placements.iter().map(|(t, p, problem)| format!("{t} on {p}: {problem}")).collect();
+                format!("{}. Fix: SELECT relay_distribute() restores them", list.join("; "))
+            },
+        ));
+        let nodes = crate::placements::nodes_differing();
+        rows.push((
+            "nodes_alike".to_string(),
+            nodes.is_empty(),
+            if nodes.is_empty() {
+                "every Citus node preloads relay_tenancy with this node's context mode and key state".to_string()
+            } else {
+                let list: Vec<String> = nodes.iter().map(|(n, line, here)| format!("{n} has {line} (this node: {here})")).collect();
+                format!("{}. Fix: the same shared_preload_libraries, relay.context_mode and relay.token_key_file on every node (a worker in open mode lets any role set the tenant there)", list.join("; "))
+            },
+        ));
+    }
     // Foreign keys between tenant-enabled tables that do not include the tenant column:
     // kept single-column on request (keep_foreign_keys), or left so (tables enabled
     // by an earlier version, keys to a table keyed by another tenant column).

@@ -293,6 +293,18 @@ fn relay_verify() -> TableIterator<
             ),
         ));
     }
+    // The same on every Citus placement, on the node that holds it.
+    for (table, placement, problem) in crate::placements::broken_placements() {
+        found.push((
+            "error".into(),
+            format!("placement {placement} of {table}"),
+            problem,
+            format!(
+                "SELECT {}.relay_distribute();",
+                crate::quote::quote_ident(&schema)
+            ),
+        ));
+    }
     found.sort_by(|a, b| (a.0 != "error", &a.1, &a.2).cmp(&(b.0 != "error", &b.1, &b.2)));
     found.dedup();
     TableIterator::new(found)

@@ -241,3 +241,69 @@ SELECT relay_set_tenant('acme');
 SELECT relay_audit('export', 'skills', 's-acme') IS NOT NULL AS recorded;
 COMMIT;
 SELECT tenant_id, action, resource_type, resource_id FROM audit_logs ORDER BY created_at, resource_id;
+
+-- 7. Every placement is guarded like its table.
+-- Citus re-creates a table's policies on its shards and on the workers' shell tables
+-- without AS RESTRICTIVE. relay's hook, loaded on every node, makes relay's policy
+-- RESTRICTIVE again wherever it is created: after relay_distribute, a shard move and a
+-- tenant isolated to a shard of its own, no node has a permissive tenant_isolation.
+SELECT nodeid, result AS permissive_tenant_isolation FROM run_command_on_all_nodes(
+  $$SELECT count(*) FROM pg_policy WHERE polname = 'tenant_isolation' AND polpermissive$$) ORDER BY 1;
+SELECT shardid AS moved_shard, nodeport AS from_port FROM pg_dist_shard_placement
+ WHERE shardid = (SELECT min(shardid) FROM pg_dist_shard WHERE logicalrelid = 'skills'::regclass) \gset
+SELECT nodeport AS to_port FROM pg_dist_node WHERE shouldhaveshards AND nodeport <> :from_port ORDER BY nodeport LIMIT 1 \gset
+SELECT citus_move_shard_placement(:moved_shard, '127.0.0.1', :from_port, '127.0.0.1', :to_port,
+                                  shard_transfer_mode => 'block_writes');
+SELECT isolate_tenant_to_new_shard('skills', 'acme', 'CASCADE', shard_transfer_mode => 'block_writes') > 0 AS acme_isolated;
+SELECT nodeid, result AS permissive_tenant_isolation FROM run_command_on_all_nodes(
+  $$SELECT count(*) FROM pg_policy WHERE polname = 'tenant_isolation' AND polpermissive$$) ORDER BY 1;
+-- So a policy the owner adds is ANDed with relay's on every placement, as on the
+-- coordinator: with no tenant set, the application still reads nothing.
+CREATE ROLE skills_owner LOGIN;
+ALTER TABLE skills OWNER TO skills_owner;
+SET ROLE skills_owner;
+CREATE POLICY everything ON skills FOR SELECT USING (true);
+SET ROLE app;
+SELECT count(*) AS skills_seen_without_tenant FROM skills;
+-- The owner, going to the placements on the workers, cannot switch isolation off
+-- there either (relay's guard knows the shards of relay's tables on every node):
+SET ROLE skills_owner;
+SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
+  FROM run_command_on_placements('skills', $$ALTER TABLE %s NO FORCE ROW LEVEL SECURITY$$);
+SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
+  FROM run_command_on_placements('skills', $$DROP POLICY tenant_isolation ON %s$$);
+SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
+  FROM run_command_on_placements('skills', $$ALTER POLICY tenant_access ON %s USING (true)$$);
+SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
+  FROM run_command_on_placements('skills', $$ALTER POLICY tenant_isolation ON %s RENAME TO anything$$);
+SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
+  FROM run_command_on_placements('skills', $d$DO $$ BEGIN EXECUTE format('ALTER TABLE %1$s DISABLE TRIGGER %%I',
+         (SELECT tgname FROM pg_trigger WHERE tgrelid = '%1$s'::regclass AND tgname LIKE 'relay_tenant_truncate_guard%%')); END $$$d$);
+RESET ROLE;
+DROP POLICY everything ON skills;
+-- A superuser on the workers is warned and goes through (here on every placement of
+-- skills and users); relay_verify and relay_security_check then name each placement,
+-- and a re-run of relay_distribute restores them. (The placements of drafts, enabled
+-- after Citus distributed it, never had the TRUNCATE guard: restored too.)
+SET client_min_messages = error;
+SELECT count(*) FILTER (WHERE success) AS placements_changed
+  FROM run_command_on_placements('skills', $$DROP POLICY tenant_isolation ON %s$$);
+SELECT count(*) FILTER (WHERE success) AS placements_changed
+  FROM run_command_on_placements('users', $$ALTER TABLE %s NO FORCE ROW LEVEL SECURITY$$);
+SET client_min_messages = warning;
+SELECT severity, regexp_replace(object, ':[0-9]+ shard [0-9]+', ':<port> shard <id>') AS object, problem
+  FROM relay_verify() WHERE object LIKE 'placement%' ORDER BY 2, 3;
+SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('placements_isolated', 'nodes_alike') ORDER BY 1;
+SELECT count(*) AS restored FROM relay_distribute('public') WHERE starts_with(relay_distribute, 'restored');
+SELECT count(*) AS placement_findings FROM relay_verify() WHERE object LIKE 'placement%';
+-- Every node runs relay with the coordinator's context mode and key: signed mode set
+-- on the coordinator only would leave the workers in open mode.
+ALTER SYSTEM SET relay.context_mode = 'signed';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.2);
+SELECT "check", ok, regexp_replace(detail, ':[0-9]+ has', ':<port> has', 'g') AS detail
+  FROM relay_security_check() WHERE "check" = 'nodes_alike';
+ALTER SYSTEM RESET relay.context_mode;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.2);
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'nodes_alike';
