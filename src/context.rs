@@ -235,20 +235,7 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
     if is_local && !unsafe { pgrx::pg_sys::IsTransactionBlock() } {
         errors::set_local_outside_transaction();
     }
-    // A WITH HOLD cursor keeps the rows it read for the previous tenant.
-    let switching = current_tenant().is_some_and(|now| now != tenant);
-    let holdable = if !switching {
-        None
-    } else {
-        Spi::get_one::<String>(
-            "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.name), ', ' ORDER BY c.name)
-           FROM pg_catalog.pg_cursor() c WHERE c.is_holdable",
-        )
-        .expect("cursor lookup")
-    };
-    if let Some(cursors) = holdable {
-        errors::holdable_cursors_open(&cursors);
-    }
+    refuse_other_tenants_cursors(tenant);
     // On Citus a real SET (LOCAL) statement, which Citus
     // (citus.propagate_set_commands = 'local') forwards to the workers; the value
     // cannot be a parameter in SET, so it is quoted as a literal. Elsewhere the
@@ -288,6 +275,77 @@ fn set_context(tenant: &str, actor: Option<&str>, is_local: bool, token: Option<
             }
         }
     });
+}
+
+thread_local! {
+    /// The tenant that was set when each cursor of this session was declared (DECLARE
+    /// passes relay's ProcessUtility hook), by cursor name.
+    static CURSOR_TENANTS: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Remember the tenant a DECLARE CURSOR runs under.
+///
+/// # Safety
+/// `stmt` is the utility statement PostgreSQL passed to ProcessUtility.
+pub unsafe fn note_declared_cursor(stmt: *mut pgrx::pg_sys::Node) {
+    // SAFETY: a DeclareCursorStmt's portal name is a NUL-terminated string.
+    let name = unsafe {
+        if stmt.is_null() || (*stmt).type_ != pgrx::pg_sys::NodeTag::T_DeclareCursorStmt {
+            return;
+        }
+        let declare = stmt as *mut pgrx::pg_sys::DeclareCursorStmt;
+        if (*declare).portalname.is_null() {
+            return;
+        }
+        CStr::from_ptr((*declare).portalname)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let tenant = current_tenant();
+    CURSOR_TENANTS.with(|c| c.borrow_mut().insert(name, tenant));
+}
+
+/// Refuse to set `tenant` while a cursor declared under another tenant (or under none)
+/// is open: a WITH HOLD cursor keeps the rows it read and survives COMMIT (behind a
+/// transaction pooler, into the next client's transaction, where no tenant was set
+/// yet), and any cursor fetched after the switch mixes tenants. A cursor relay did not
+/// see declared counts as declared under the tenant set now.
+fn refuse_other_tenants_cursors(tenant: &str) {
+    let now = current_tenant();
+    let switching = now.as_deref().is_some_and(|now| now != tenant);
+    let noted = CURSOR_TENANTS.with(|c| !c.borrow().is_empty());
+    if !switching && !noted {
+        return;
+    }
+    let open: Vec<String> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.name::pg_catalog.text FROM pg_catalog.pg_cursor() c ORDER BY 1",
+                None,
+                &[],
+            )
+            .expect("cursor lookup")
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect()
+    });
+    let foreign: Vec<String> = CURSOR_TENANTS.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|name, _| open.contains(name));
+        open.iter()
+            .filter(|name| {
+                c.get(*name)
+                    .cloned()
+                    .unwrap_or_else(|| now.clone())
+                    .as_deref()
+                    != Some(tenant)
+            })
+            .map(|name| crate::quote::quote_ident(name))
+            .collect()
+    });
+    if !foreign.is_empty() {
+        errors::other_tenants_cursors_open(&foreign.join(", "));
+    }
 }
 
 /// `SET [LOCAL] name = value`, as PostgreSQL's SET runs it (same source and action,

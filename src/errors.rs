@@ -527,13 +527,13 @@ pub fn set_local_outside_transaction() -> ! {
     )
 }
 
-/// A tenant switch while a holdable cursor still holds rows read for another tenant.
+/// A tenant switch while cursors declared under another tenant are open.
 #[track_caller]
-pub fn holdable_cursors_open(cursors: &str) -> ! {
+pub fn other_tenants_cursors_open(cursors: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        "cannot switch tenant while WITH HOLD cursors are open".into(),
-        format!("Cursor(s) {cursors} keep rows read under the tenant that was set when they were declared, and stay readable after the switch."),
+        "cannot switch tenant while cursors declared under another tenant are open".into(),
+        format!("Cursor(s) {cursors} were declared under another tenant (or none): a WITH HOLD cursor keeps the rows it read and stays readable after COMMIT and the switch, and any cursor fetched after a switch mixes tenants."),
         "CLOSE them (or CLOSE ALL / DISCARD ALL) first.".into(),
     )
 }

@@ -108,6 +108,9 @@ unsafe extern "C-unwind" fn process_utility(
     // and nobody switches isolation off on a placement (shards are in no registry).
     // SAFETY: as above.
     unsafe { crate::shard_policies::guard_placements((*pstmt).utilityStmt) };
+    // and which tenant each cursor is declared under (relay_set_tenant checks them).
+    // SAFETY: as above.
+    unsafe { crate::context::note_declared_cursor((*pstmt).utilityStmt) };
     // SAFETY: as above.
     let _running = unsafe { is_restricted_explain((*pstmt).utilityStmt) }.then(|| {
         EXPLAIN_ANALYZE.with(|d| d.set(d.get() + 1));

@@ -188,9 +188,10 @@ SET app.current_tenant_id = 't_a';
 DECLARE atk_h1 CURSOR WITH HOLD FOR SELECT id, secret, tenant_id FROM atk_docs ORDER BY id;
 SET app.current_tenant_id = 't_b';
 FETCH ALL FROM atk_h1;
--- relay_set_tenant refuses to switch while a WITH HOLD cursor is open (55000).
+-- relay_set_tenant refuses to set any tenant but the one a still-open cursor was
+-- declared under (55000): here t_b, although a plain SET made it current already.
 \x on
-SELECT * FROM expect_error($$ SELECT relay_set_tenant('t_a', false) $$);
+SELECT * FROM expect_error($$ SELECT relay_set_tenant('t_b', false) $$);
 \x off
 CLOSE atk_h1;
 -- After DISCARD ALL (which also ends SET ROLE), the holdable cursor is gone: 34000.

@@ -369,6 +369,29 @@ CLOSE held;
 SELECT relay_set_tenant('sec_b');
 COMMIT;
 SELECT relay_clear_tenant();
+-- The same across transactions, as behind a transaction pooler: a WITH HOLD cursor
+-- declared under sec_a (SET LOCAL) survives COMMIT; the next transaction starts with no
+-- tenant, and cannot set sec_b while the cursor is open (it would read sec_a's rows).
+BEGIN;
+SELECT relay_set_tenant('sec_a');
+DECLARE held2 CURSOR WITH HOLD FOR SELECT id FROM sec_docs ORDER BY id;
+COMMIT;
+BEGIN;
+SELECT * FROM expect_error($$ SELECT relay_set_tenant('sec_b') $$);
+ROLLBACK;
+BEGIN;
+SELECT relay_set_tenant('sec_a');
+FETCH 1 FROM held2;
+COMMIT;
+CLOSE held2;
+-- Any cursor: one declared under sec_b, then a switch to sec_a in the same transaction.
+BEGIN;
+SELECT relay_set_tenant('sec_b');
+DECLARE plain CURSOR FOR SELECT id FROM sec_docs ORDER BY id;
+SELECT * FROM expect_error($$ SELECT relay_set_tenant('sec_a') $$);
+CLOSE plain;
+SELECT relay_set_tenant('sec_a');
+COMMIT;
 RESET ROLE;
 
 -- 11. Bad input gets a documented SQLSTATE, not an internal error.
