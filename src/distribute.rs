@@ -81,6 +81,10 @@ pub struct State {
     pub tenants: SharedTable,
     pub tenants_merge_trigger: bool,
     pub shared: Vec<SharedTable>,
+    /// Owners of the schema's tenant tables (quoted role names) that are not
+    /// superusers and may not execute relay's guard trigger functions: Citus creates a
+    /// moved or split shard's triggers as the table's owner.
+    pub guard_grantees: Vec<String>,
 }
 
 /// One step: what it does, the lock it takes, the statement.
@@ -213,6 +217,37 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
             .filter(|t| t.placement == Placement::Local)
     };
     let mut steps = Vec::new();
+    // 0. The tables' owners may attach relay's guards: Citus creates a moved, split or
+    //    rebalanced shard's triggers as the table's owner, and relay's trigger functions
+    //    are not executable by PUBLIC (they can only run as triggers).
+    //    Citus does not propagate a GRANT on an extension's function: the workers get
+    //    it through run_command_on_workers (which commits there on its own: a GRANT to
+    //    attach a guard is harmless if this call rolls back).
+    for role in &state.guard_grantees {
+        let grant = format!(
+            "GRANT EXECUTE ON FUNCTION {schema}.relay_tenant_truncate_guard(), {schema}.relay_tenant_exists_guard() TO {role}",
+            schema = quote_ident(&state.ext_schema)
+        );
+        steps.push(Step {
+            lock: Lock::NoTable,
+            action: format!("let {role}, the owner of tenant tables, attach relay's guard triggers (Citus creates a moved or split shard's triggers as the table's owner)"),
+            sql: grant.clone(),
+            changes: None,
+        });
+        steps.push(Step {
+            lock: Lock::NoTable,
+            action: "the same on every worker".to_string(),
+            sql: format!(
+                "DO $relay$ DECLARE failed text; BEGIN
+                   SELECT pg_catalog.string_agg(pg_catalog.format('%s:%s: %s', r.nodename, r.nodeport, r.result), '; ') INTO failed
+                     FROM pg_catalog.run_command_on_workers({}) r WHERE NOT r.success;
+                   IF failed IS NOT NULL THEN RAISE EXCEPTION 'relay_distribute: granting on the workers failed: %', failed; END IF;
+                 END $relay$",
+                quote_literal(&grant)
+            ),
+            changes: None,
+        });
+    }
     // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
     //    policies) and its column default, both naming the table as text.
     for t in local() {
@@ -617,6 +652,23 @@ fn look(schema: &str) -> State {
                 })
                 .collect();
             let tenants_relid = tenants.relid.to_u32();
+            let guard_grantees: Vec<String> = client
+                .select(
+                    "SELECT DISTINCT pg_catalog.quote_ident(o.rolname::pg_catalog.text)
+                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) c.relowner
+                      WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1) AND NOT o.rolsuper
+                        AND NOT pg_catalog.has_function_privilege(o.oid,
+                              pg_catalog.format('%I.relay_tenant_truncate_guard()', $2::pg_catalog.text)::pg_catalog.regprocedure, 'EXECUTE')
+                      ORDER BY 1",
+                    None,
+                    &[
+                        tables.iter().map(|t: &TenantTable| pg_sys::Oid::from(t.relid)).collect::<Vec<_>>().into(),
+                        ext_schema.as_str().into(),
+                    ],
+                )
+                .expect("owners")
+                .filter_map(|r| r.get::<String>(1).ok().flatten())
+                .collect();
             let merge = client
                 .select(
                     "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND tgname OPERATOR(pg_catalog.=) $2)",
@@ -638,6 +690,7 @@ fn look(schema: &str) -> State {
                 },
                 tenants_merge_trigger: merge,
                 shared,
+                guard_grantees,
             }
         })
     })
@@ -711,6 +764,7 @@ fn relay_distribute(
         crate::errors::not_coordinator("relay_distribute");
     }
     let steps = planned("relay_distribute", &schema, shard_count);
+    let distributed_before = crate::placements::distributed_tables();
     let _citus = ext::citus_ddl_settings();
     let mut lines = Vec::new();
     for step in &steps {
@@ -724,7 +778,7 @@ fn relay_distribute(
     }
     // Placements whose isolation is broken (made before relay kept its policy
     // RESTRICTIVE on every node, or changed by a superuser on a worker): put back.
-    lines.extend(crate::placements::restore_placements());
+    lines.extend(crate::placements::restore_placements(&distributed_before));
     SetOfIterator::new(lines)
 }
 
@@ -773,7 +827,24 @@ mod tests {
             },
             tenants_merge_trigger: true,
             shared: vec![],
+            guard_grantees: vec![],
         }
+    }
+
+    #[test]
+    fn owners_that_are_not_superusers_may_attach_relay_guards_first() {
+        let mut s = two_tables();
+        s.guard_grantees = vec!["migrator".into()];
+        let steps = plan(&s, None).unwrap();
+        assert_eq!(steps[0].lock, Lock::NoTable);
+        assert_eq!(
+            steps[0].sql,
+            "GRANT EXECUTE ON FUNCTION public.relay_tenant_truncate_guard(), public.relay_tenant_exists_guard() TO migrator"
+        );
+        assert_eq!(
+            plan(&two_tables(), None).unwrap()[0].lock,
+            Lock::AccessExclusive
+        );
     }
 
     fn two_tables() -> State {

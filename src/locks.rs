@@ -110,7 +110,8 @@ pub fn missing(wanted: &[(u32, Lock)], held: &[(u32, Lock)]) -> Vec<(u32, Lock)>
 
 fn lockmode(lock: Lock) -> pg_sys::LOCKMODE {
     (match lock {
-        Lock::AccessShare => pg_sys::AccessShareLock,
+        // (no table step has it; the weakest mode if one ever did)
+        Lock::NoTable | Lock::AccessShare => pg_sys::AccessShareLock,
         Lock::RowExclusive => pg_sys::RowExclusiveLock,
         Lock::ShareUpdateExclusive => pg_sys::ShareUpdateExclusiveLock,
         Lock::Share => pg_sys::ShareLock,

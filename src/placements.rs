@@ -234,7 +234,7 @@ fn relay_node_settings() -> String {
 }
 
 /// The relay tables Citus distributed, by name.
-fn distributed_tables() -> Vec<String> {
+pub fn distributed_tables() -> Vec<String> {
     if !crate::distribute::citus_installed() {
         return Vec::new();
     }
@@ -308,9 +308,15 @@ fn on_placements(table: &str, command: &str) -> Vec<(String, String)> {
 /// Every placement of every distributed relay table whose isolation is broken:
 /// `(table, placement, problem)`.
 pub fn broken_placements() -> Vec<(String, String, String)> {
+    broken_placements_of(&distributed_tables())
+}
+
+/// `broken_placements` of the tables `among`.
+fn broken_placements_of(among: &[String]) -> Vec<(String, String, String)> {
     let schema = quote_ident(&ext::extension_schema());
     let mut found = Vec::new();
-    for table in distributed_tables() {
+    for table in among {
+        let table = table.clone();
         let command = format!(
             "SELECT {schema}.relay_placement_problems({}::pg_catalog.regclass)",
             in_schema_of(&table)
@@ -322,11 +328,13 @@ pub fn broken_placements() -> Vec<(String, String, String)> {
     found
 }
 
-/// Restore the placements of the distributed relay tables whose isolation is broken:
-/// what was changed, per placement (nothing when every placement is isolated).
-pub fn restore_placements() -> Vec<String> {
+/// Restore the placements of `among` (distributed relay tables, by name) whose
+/// isolation is broken: what was changed, per placement (nothing when every placement
+/// is isolated). Tables distributed in the caller's transaction are not among them:
+/// Citus's commands run on other connections, which do not see their shards yet.
+pub fn restore_placements(among: &[String]) -> Vec<String> {
     let schema = quote_ident(&ext::extension_schema());
-    let mut tables: Vec<String> = broken_placements()
+    let mut tables: Vec<String> = broken_placements_of(among)
         .into_iter()
         .filter(|(_, _, problem)| !problem.starts_with(COULD_NOT))
         .map(|(t, _, _)| t)

@@ -66,6 +66,8 @@ fn sql_type(type_key: &str) -> &'static str {
 /// Table-level lock modes, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Lock {
+    /// No table lock (a GRANT on a function, in relay_distribute's plan).
+    NoTable,
     AccessShare,
     RowExclusive,
     ShareUpdateExclusive,
@@ -77,6 +79,7 @@ pub enum Lock {
 impl Lock {
     pub fn as_str(self) -> &'static str {
         match self {
+            Lock::NoTable => "none",
             Lock::AccessShare => "ACCESS SHARE",
             Lock::RowExclusive => "ROW EXCLUSIVE",
             Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",

@@ -259,15 +259,31 @@ SELECT nodeid, result AS permissive_tenant_isolation FROM run_command_on_all_nod
   $$SELECT count(*) FROM pg_policy WHERE polname = 'tenant_isolation' AND polpermissive$$) ORDER BY 1;
 -- So a policy the owner adds is ANDed with relay's on every placement, as on the
 -- coordinator: with no tenant set, the application still reads nothing.
-CREATE ROLE skills_owner LOGIN;
-ALTER TABLE skills OWNER TO skills_owner;
-SET ROLE skills_owner;
+-- The deployment relay recommends: a migration role that is not a superuser owns the
+-- tables (here they are handed to it), with REFERENCES on tenants.
+CREATE ROLE table_owner LOGIN;
+GRANT CREATE ON SCHEMA public TO table_owner;
+GRANT REFERENCES ON tenants TO table_owner;
+DO $$
+DECLARE t regclass;
+BEGIN
+  SET LOCAL citus.multi_shard_modify_mode = 'sequential';  -- tables with keys to reference tables
+  FOR t IN SELECT c.oid::regclass FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                 AND d.objid = c.oid AND d.deptype = 'e')
+            ORDER BY 1
+  LOOP
+    EXECUTE format('ALTER TABLE %s OWNER TO table_owner', t);
+  END LOOP;
+END $$;
+SET ROLE table_owner;
 CREATE POLICY everything ON skills FOR SELECT USING (true);
 SET ROLE app;
 SELECT count(*) AS skills_seen_without_tenant FROM skills;
 -- The owner, going to the placements on the workers, cannot switch isolation off
 -- there either (relay's guard knows the shards of relay's tables on every node):
-SET ROLE skills_owner;
+SET ROLE table_owner;
 SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
   FROM run_command_on_placements('skills', $$ALTER TABLE %s NO FORCE ROW LEVEL SECURITY$$);
 SELECT DISTINCT success, regexp_replace(result, '_[0-9]+', '_<shard>', 'g') AS result
@@ -296,6 +312,32 @@ SELECT severity, regexp_replace(object, ':[0-9]+ shard [0-9]+', ':<port> shard <
 SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('placements_isolated', 'nodes_alike') ORDER BY 1;
 SELECT count(*) AS restored FROM relay_distribute('public') WHERE starts_with(relay_distribute, 'restored');
 SELECT count(*) AS placement_findings FROM relay_verify() WHERE object LIKE 'placement%';
+-- Shard moves, drains and rebalances, run by the operator (a superuser), keep every
+-- placement guarded. Citus creates a moved shard's triggers as the table's owner
+-- (table_owner, not a superuser); the re-run of relay_distribute above let that
+-- owner attach relay's guards (GRANT EXECUTE on the guard trigger functions, which
+-- run only as triggers), on every node.
+SELECT nodeid, result AS owner_may_attach_guards FROM run_command_on_all_nodes(
+  $$SELECT has_function_privilege('table_owner', 'public.relay_tenant_truncate_guard()', 'EXECUTE')$$) ORDER BY 1;
+SELECT nodeport AS drained_port FROM pg_dist_node WHERE shouldhaveshards ORDER BY nodeport LIMIT 1 \gset
+SELECT citus_drain_node('127.0.0.1', :drained_port, shard_transfer_mode => 'block_writes');
+SELECT count(*) AS placements_left_on_drained_node FROM pg_dist_shard_placement
+ WHERE nodeport = :drained_port AND shardid IN (SELECT shardid FROM pg_dist_shard s JOIN pg_dist_partition p USING (logicalrelid) WHERE p.partmethod = 'h');
+SELECT citus_set_node_property('127.0.0.1', :drained_port, 'shouldhaveshards', true);
+SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes');
+SELECT count(*) > 0 AS placements_back_on_drained_node FROM pg_dist_shard_placement WHERE nodeport = :drained_port;
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'placements_isolated';
+-- The owner itself cannot move them: Citus locks the placements of the reference
+-- tables the moved tables reference, which needs their ownership, and relay's tenants
+-- belongs to the extension's owner. Shard operations are the operator's.
+SET ROLE table_owner;
+SELECT shardid AS some_shard, nodeport AS some_port FROM pg_dist_shard_placement
+ WHERE shardid = (SELECT min(shardid) FROM pg_dist_shard WHERE logicalrelid = 'skills'::regclass) \gset
+SELECT nodeport AS other_port FROM pg_dist_node WHERE shouldhaveshards AND nodeport <> :some_port LIMIT 1 \gset
+\set VERBOSITY terse
+SELECT citus_move_shard_placement(:some_shard, '127.0.0.1', :some_port, '127.0.0.1', :other_port, shard_transfer_mode => 'block_writes');
+\set VERBOSITY verbose
+RESET ROLE;
 -- Every node runs relay with the coordinator's context mode and key: signed mode set
 -- on the coordinator only would leave the workers in open mode.
 ALTER SYSTEM SET relay.context_mode = 'signed';
