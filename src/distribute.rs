@@ -85,6 +85,9 @@ pub struct State {
     /// superusers and may not execute relay's guard trigger functions: Citus creates a
     /// moved or split shard's triggers as the table's owner.
     pub guard_grantees: Vec<String>,
+    /// PUBLIC may execute Citus's worker_save_query_explain_analyze (EXPLAIN ANALYZE
+    /// of a shard query, row counts included, outside relay's EXPLAIN guard).
+    pub explain_open: bool,
 }
 
 /// One step: what it does, the lock it takes, the statement.
@@ -140,6 +143,26 @@ pub enum Refusal {
 }
 
 const MERGE_TRIGGER: &str = "relay_default_tenant_merge";
+
+/// `sql` on every worker (Citus does not propagate GRANT and REVOKE on an extension's
+/// functions): through run_command_on_workers, which commits there on its own (the
+/// statements relay runs so are idempotent privilege changes), raising when a worker
+/// fails.
+fn on_every_worker(sql: &str) -> Step {
+    Step {
+        lock: Lock::NoTable,
+        action: "the same on every worker".to_string(),
+        sql: format!(
+            "DO $relay$ DECLARE failed text; BEGIN
+               SELECT pg_catalog.string_agg(pg_catalog.format('%s:%s: %s', r.nodename, r.nodeport, r.result), '; ') INTO failed
+                 FROM pg_catalog.run_command_on_workers({}) r WHERE NOT r.success;
+               IF failed IS NOT NULL THEN RAISE EXCEPTION 'relay_distribute: on the workers: %', failed; END IF;
+             END $relay$",
+            quote_literal(sql)
+        ),
+        changes: None,
+    }
+}
 
 /// The plan. Pure: unit-tested without PostgreSQL.
 pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusal> {
@@ -234,19 +257,21 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
             sql: grant.clone(),
             changes: None,
         });
+        steps.push(on_every_worker(&grant));
+    }
+    // 0b. Citus's EXPLAIN ANALYZE of a shard query (worker_save_query_explain_analyze,
+    //     then worker_last_saved_explain_analyze) counts the rows row level security
+    //     removed, like the EXPLAIN ANALYZE relay refuses: not for PUBLIC, on every
+    //     node. Superusers (and roles granted it) keep distributed EXPLAIN ANALYZE.
+    if state.explain_open {
+        let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb), pg_catalog.worker_last_saved_explain_analyze() FROM PUBLIC";
         steps.push(Step {
             lock: Lock::NoTable,
-            action: "the same on every worker".to_string(),
-            sql: format!(
-                "DO $relay$ DECLARE failed text; BEGIN
-                   SELECT pg_catalog.string_agg(pg_catalog.format('%s:%s: %s', r.nodename, r.nodeport, r.result), '; ') INTO failed
-                     FROM pg_catalog.run_command_on_workers({}) r WHERE NOT r.success;
-                   IF failed IS NOT NULL THEN RAISE EXCEPTION 'relay_distribute: granting on the workers failed: %', failed; END IF;
-                 END $relay$",
-                quote_literal(&grant)
-            ),
+            action: "closed Citus's EXPLAIN ANALYZE of shard queries to PUBLIC (its row counts include the rows row level security hides)".to_string(),
+            sql: revoke.to_string(),
             changes: None,
         });
+        steps.push(on_every_worker(revoke));
     }
     // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
     //    policies) and its column default, both naming the table as text.
@@ -691,6 +716,19 @@ fn look(schema: &str) -> State {
                 tenants_merge_trigger: merge,
                 shared,
                 guard_grantees,
+                explain_open: citus
+                    && client
+                        .select(
+                            "SELECT pg_catalog.has_function_privilege('public',
+                                      'pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb)', 'EXECUTE')",
+                            Some(1),
+                            &[],
+                        )
+                        .expect("Citus explain privilege")
+                        .first()
+                        .get_one::<bool>()
+                        .expect("privilege")
+                        .unwrap_or(false),
             }
         })
     })
@@ -828,6 +866,7 @@ mod tests {
             tenants_merge_trigger: true,
             shared: vec![],
             guard_grantees: vec![],
+            explain_open: false,
         }
     }
 

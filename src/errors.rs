@@ -560,6 +560,17 @@ pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> !
     )
 }
 
+/// COPY <distributed relay table> TO by a role subject to its row level security.
+#[track_caller]
+pub fn bare_copy_to_distributed(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("COPY {table} TO is not supported for roles subject to its row level security"),
+        "Citus sends a plain COPY to every shard, where the session's tenant does not reach: it would return no rows.".into(),
+        format!("COPY (SELECT * FROM {table}) TO STDOUT: Citus plans the query with the tenant, like any other."),
+    )
+}
+
 /// relay_restore_placement on a relation that is no Citus shard here.
 #[track_caller]
 pub fn not_a_placement(relation: &str) -> ! {

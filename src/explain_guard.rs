@@ -104,10 +104,12 @@ unsafe extern "C-unwind" fn process_utility(
     // relay's policy, re-created by Citus on a shard or shell table, stays RESTRICTIVE.
     let mut read_only_tree = read_only_tree;
     // SAFETY: PostgreSQL passes a valid planned utility statement.
-    let pstmt = unsafe { crate::shard_policies::keep_restrictive(pstmt, &mut read_only_tree) };
+    let pstmt = unsafe { crate::citus_guard::keep_restrictive(pstmt, &mut read_only_tree) };
     // and nobody switches isolation off on a placement (shards are in no registry).
     // SAFETY: as above.
-    unsafe { crate::shard_policies::guard_placements((*pstmt).utilityStmt) };
+    unsafe { crate::citus_guard::guard_placements((*pstmt).utilityStmt) };
+    // SAFETY: as above.
+    unsafe { crate::citus_guard::refuse_bare_copy_to((*pstmt).utilityStmt) };
     // and which tenant each cursor is declared under (relay_set_tenant checks them).
     // SAFETY: as above.
     unsafe { crate::context::note_declared_cursor((*pstmt).utilityStmt) };

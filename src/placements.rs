@@ -406,3 +406,26 @@ mod tests {
         assert_eq!(shard_id("user_events"), 0);
     }
 }
+
+/// The nodes where PUBLIC may run Citus's EXPLAIN ANALYZE of a shard query
+/// (worker_save_query_explain_analyze): `host:port` each.
+pub fn explain_open_nodes() -> Vec<String> {
+    if !crate::distribute::citus_installed() {
+        return Vec::new();
+    }
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT pg_catalog.format('%s:%s', n.nodename, n.nodeport)
+                   FROM pg_catalog.run_command_on_all_nodes($1) r
+                   JOIN pg_catalog.pg_dist_node n ON n.nodeid OPERATOR(pg_catalog.=) r.nodeid
+                  WHERE r.result OPERATOR(pg_catalog.<>) 'f'
+                  ORDER BY r.nodeid",
+                None,
+                &["SELECT pg_catalog.has_function_privilege('public', 'pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb)', 'EXECUTE')".into()],
+            )
+            .expect("run_command_on_all_nodes")
+            .filter_map(|r| r.get::<String>(1).ok().flatten())
+            .collect()
+    })
+}

@@ -150,6 +150,16 @@ fn relay_security_check(
                 format!("{}. Fix: SELECT relay_distribute() restores them", list.join("; "))
             },
         ));
+        let explain = crate::placements::explain_open_nodes();
+        rows.push((
+            "citus_explain_closed".to_string(),
+            explain.is_empty(),
+            if explain.is_empty() {
+                "PUBLIC cannot run Citus's EXPLAIN ANALYZE of shard queries (worker_save_query_explain_analyze) on any node".to_string()
+            } else {
+                format!("PUBLIC may run Citus's EXPLAIN ANALYZE of shard queries on {}: its row counts include the rows row level security hides. Fix: SELECT relay_distribute() revokes it on every node", explain.join(", "))
+            },
+        ));
         let nodes = crate::placements::nodes_differing();
         rows.push((
             "nodes_alike".to_string(),

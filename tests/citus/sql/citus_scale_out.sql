@@ -338,6 +338,31 @@ SELECT nodeport AS other_port FROM pg_dist_node WHERE shouldhaveshards AND nodep
 SELECT citus_move_shard_placement(:some_shard, '127.0.0.1', :some_port, '127.0.0.1', :other_port, shard_transfer_mode => 'block_writes');
 \set VERBOSITY verbose
 RESET ROLE;
+SELECT relay_create_tenant('Initech', 'initech', id => 'initech');
+-- COPY of a distributed table: Citus sends a bare COPY to every shard, where the
+-- tenant does not reach (it returned no rows, silently): refused for roles subject to
+-- row level security, pointing at COPY (SELECT ...), which Citus plans with the tenant.
+SET ROLE app;
+BEGIN;
+SELECT relay_set_tenant('acme');
+COPY users TO STDOUT;
+ROLLBACK;
+BEGIN;
+SELECT relay_set_tenant('acme');
+COPY (SELECT id, email FROM users ORDER BY id) TO STDOUT;
+-- A cursor declared under one tenant is not fetched under another (as on one node):
+DECLARE acme_users CURSOR FOR SELECT id FROM users ORDER BY id;
+SELECT relay_set_tenant('initech');
+ROLLBACK;
+-- Citus's EXPLAIN ANALYZE of a shard query counts the rows row level security removed,
+-- like the EXPLAIN ANALYZE relay refuses: relay_distribute closed it to PUBLIC on every
+-- node.
+SELECT * FROM worker_save_query_explain_analyze('SELECT * FROM users', '{"analyze": true}')
+  AS (id text, email text, name text);
+RESET ROLE;
+SELECT nodeid, result AS public_may_explain_shard_queries FROM run_command_on_all_nodes(
+  $$SELECT has_function_privilege('public', 'worker_save_query_explain_analyze(text, jsonb)', 'EXECUTE')$$) ORDER BY 1;
+SELECT "check", ok FROM relay_security_check() WHERE "check" = 'citus_explain_closed';
 -- Every node runs relay with the coordinator's context mode and key: signed mode set
 -- on the coordinator only would leave the workers in open mode.
 ALTER SYSTEM SET relay.context_mode = 'signed';

@@ -1,3 +1,7 @@
+//! Citus on every node, seen from relay's ProcessUtility hook: relay's policy stays
+//! RESTRICTIVE wherever it is re-created, placements are guarded like their tables,
+//! and a bare COPY ... TO of a distributed relay table is refused.
+//!
 //! relay's RESTRICTIVE policy stays RESTRICTIVE wherever it is re-created.
 //!
 //! Citus (12.1.9, `commands/policy.c`, `CreatePolicyCommandForPolicy`) re-creates a
@@ -284,5 +288,59 @@ pub unsafe fn guard_placements(stmt: *mut pg_sys::Node) {
                 )],
             );
         }
+    }
+}
+
+/// `COPY <distributed relay table> TO ...` by a role subject to its row level security:
+/// Citus sends a bare COPY to each shard, where the session's tenant does not reach
+/// (it returned 0 rows, silently). Refused, pointing at `COPY (SELECT ...) TO`, which
+/// Citus plans as a query, with the tenant.
+///
+/// # Safety
+/// `stmt` is the utility statement PostgreSQL passed to ProcessUtility.
+pub unsafe fn refuse_bare_copy_to(stmt: *mut pg_sys::Node) {
+    // SAFETY: reads the statement's node tree.
+    let relation = unsafe {
+        if stmt.is_null() || (*stmt).type_ != pg_sys::NodeTag::T_CopyStmt {
+            return;
+        }
+        let copy = stmt as *mut pg_sys::CopyStmt;
+        if (*copy).is_from || (*copy).relation.is_null() || !(*copy).query.is_null() {
+            return;
+        }
+        (*copy).relation
+    };
+    // SAFETY: catalog lookups by name that return InvalidOid when missing.
+    let relay_here =
+        unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) != pg_sys::InvalidOid };
+    if !relay_here || !crate::distribute::citus_installed() {
+        return;
+    }
+    // SAFETY: resolves the name as COPY will (no lock: only a lookup).
+    let relid = unsafe {
+        pg_sys::RangeVarGetRelidExtended(
+            relation,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    if relid == pg_sys::InvalidOid || !crate::ext::registered_now(relid) {
+        return;
+    }
+    let distributed = crate::ext::select_optional::<bool>(
+        "SELECT true FROM pg_catalog.pg_dist_partition p
+          WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1 AND p.partmethod OPERATOR(pg_catalog.=) 'h'",
+        &[relid.into()],
+    )
+    .unwrap_or(false);
+    // SAFETY: row level security of the current user on an existing table.
+    let subject = unsafe {
+        pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false)
+            == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+    };
+    if distributed && subject {
+        crate::errors::bare_copy_to_distributed(&crate::ext::relation_name(relid));
     }
 }
