@@ -285,6 +285,18 @@ unsafe fn check_context_setting(
     if setting_allowed(mode(), clearing, by_relay, source, worker, trusted) {
         return true;
     }
+    // A genuine token that expired (a signed transaction that outlived it, reaching a
+    // new Citus worker connection): say so. Only for a token whose signature holds, so
+    // nothing is told about a forged one.
+    if expired_genuine_token(token_tenant) {
+        return unsafe {
+            check_failed(
+                pgrx::PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                &format!("the token vouching for tenant {token_tenant} expired before this statement: the transaction outlived its token."),
+                "Mint tokens that outlive the longest transaction (relay_tenant_token(tenant, valid_for)), or start a new transaction with a new token.",
+            )
+        };
+    }
     unsafe {
         check_failed(
             pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -309,6 +321,17 @@ fn token_vouches(tenant: &str) -> bool {
     signed
         && unsafe { pg_sys::IsTransactionState() }
         && crate::ext::tenant_is_active(tenant) == Some(true)
+}
+
+/// The token in relay.tenant_token is signed for `tenant` with this node's key and has
+/// expired.
+fn expired_genuine_token(tenant: &str) -> bool {
+    let (Some(token), Some(Ok(key))) = (value_of(&TOKEN_SETTING), current_key()) else {
+        return false;
+    };
+    parse(&token).is_some_and(|(expiry, _, _)| {
+        expiry <= now_epoch() && verify(&key, tenant, &token, expiry - 1)
+    })
 }
 
 /// Forward the token with the tenant (Citus): SET LOCAL before the tenant's own SET.

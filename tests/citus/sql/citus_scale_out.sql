@@ -374,3 +374,14 @@ ALTER SYSTEM RESET relay.context_mode;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.2);
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'nodes_alike';
+-- A signed transaction that outlives its token: the worker connection it opens after
+-- the expiry is refused, and the error says why.
+SELECT relay_tenant_token('acme', '1 second') AS short_token \gset
+\c - signed_app
+\set VERBOSITY verbose
+BEGIN;
+SELECT relay_set_tenant('acme', :'short_token');
+SELECT pg_sleep(2);
+SELECT count(*) FROM users;
+ROLLBACK;
+\c - postgres
