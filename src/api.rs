@@ -149,7 +149,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         None => state.parent_registered = !parents.is_empty(),
     }
     let table = quote_qualified(&state.schema, &state.name);
-    plan::validate(&state).unwrap_or_else(|e| errors::plan_error(&table, e));
+    plan::validate(&state).unwrap_or_else(|e| crate::refusals::plan_error(&table, e));
     state.registered = recorded.is_some();
     let (recorded_unique, recorded_keep) = match recorded {
         Some((unique, keep, _)) => (Some(unique), Some(keep)),
@@ -190,7 +190,8 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         tenant_column: &tenant_column,
         online,
     };
-    let steps = plan::plan(&state, &options).unwrap_or_else(|e| errors::plan_error(&table, e));
+    let steps = crate::online::plan_for(&state, &options)
+        .unwrap_or_else(|e| crate::refusals::plan_error(&table, e));
     let mut warnings = plan::view_warnings(&state, &options);
     if state.relkind == "p" {
         let partitions = partitions_of(state.oid_datum());

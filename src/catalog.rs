@@ -207,6 +207,16 @@ pub struct ForeignKeyInfo {
     pub parent_names_taken: Vec<String>,
 }
 
+/// One step as the registry recorded it (`relay_tables.history[*].steps[*]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RecordedStep {
+    pub kind: String,
+    #[serde(default)]
+    pub sql: String,
+    #[serde(default)]
+    pub replaces: Option<serde_json::Value>,
+}
+
 /// A view or materialized view over the table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ViewInfo {
@@ -596,7 +606,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
                 return (
                     Vec::new(),
                     Vec::new(),
-                    crate::plan::TENANT_COLUMN.to_string(),
+                    crate::names::TENANT_COLUMN.to_string(),
                 );
             }
             let row = rows.first();
@@ -609,7 +619,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
                     .unwrap_or_default(),
                 row.get::<String>(3)
                     .expect("tenant_column")
-                    .unwrap_or_else(|| crate::plan::TENANT_COLUMN.to_string()),
+                    .unwrap_or_else(|| crate::names::TENANT_COLUMN.to_string()),
             )
         })
     });
@@ -622,11 +632,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
 /// when the table is not registered. Read as the extension's owner.
 pub fn registry_history(
     oid: pgrx::pg_sys::Oid,
-) -> Option<(
-    TableState,
-    Vec<crate::undo::RecordedStep>,
-    Vec<crate::undo::RecordedStep>,
-)> {
+) -> Option<(TableState, Vec<RecordedStep>, Vec<RecordedStep>)> {
     use pgrx::prelude::*;
     let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
     let sql = format!(
@@ -645,7 +651,7 @@ pub fn registry_history(
                 .expect("registry history");
             let row = rows.first();
             let before = row.get::<pgrx::JsonB>(1).expect("before")?;
-            let steps = |i: usize| -> Vec<crate::undo::RecordedStep> {
+            let steps = |i: usize| -> Vec<RecordedStep> {
                 row.get::<pgrx::JsonB>(i)
                     .expect("steps")
                     .and_then(|j| serde_json::from_value(j.0).ok())

@@ -185,7 +185,7 @@ unsafe fn weakening(stmt: *mut pg_sys::Node) -> Vec<(*mut pg_sys::RangeVar, Stri
 /// trigger guard): the table's name and the shard's logical table.
 fn unregistered_citus_relation(relid: pg_sys::Oid) -> Option<String> {
     if relid == pg_sys::InvalidOid
-        || !crate::distribute::citus_installed()
+        || !crate::ext::citus_installed()
         || crate::ext::registered_now(relid)
     {
         return None;
@@ -252,7 +252,7 @@ pub unsafe fn guard_placements(stmt: *mut pg_sys::Node) {
     if found.is_empty()
         || !relay_here
         || crate::placements::restoring()
-        || !crate::distribute::citus_installed()
+        || !crate::ext::citus_installed()
     {
         return;
     }
@@ -313,7 +313,7 @@ pub unsafe fn refuse_bare_copy_to(stmt: *mut pg_sys::Node) {
     // SAFETY: catalog lookups by name that return InvalidOid when missing.
     let relay_here =
         unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) != pg_sys::InvalidOid };
-    if !relay_here || !crate::distribute::citus_installed() {
+    if !relay_here || !crate::ext::citus_installed() {
         return;
     }
     // SAFETY: resolves the name as COPY will (no lock: only a lookup).

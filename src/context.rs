@@ -33,19 +33,7 @@ pub fn reserve_prefix() {
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"relay".as_ptr()) };
 }
 
-/// A custom setting's value, None when unset or `''`.
-pub fn current_setting(name: &CStr) -> Option<String> {
-    // SAFETY: GetConfigOption returns NULL or a pointer to the GUC's current value,
-    // valid until the setting next changes; we copy it at once.
-    let value = unsafe { pgrx::pg_sys::GetConfigOption(name.as_ptr(), true, false) };
-    if value.is_null() {
-        return None;
-    }
-    let value = unsafe { CStr::from_ptr(value) }
-        .to_string_lossy()
-        .into_owned();
-    (!value.is_empty()).then_some(value)
-}
+pub use crate::ext::current_setting;
 
 /// The session's tenant, or None when unset. `''` counts as unset: PostgreSQL returns
 /// it once a `SET LOCAL` has ended in a session where the setting existed.

@@ -56,7 +56,7 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
         drop_column,
     };
     let undo = undo::plan_undo(&input)
-        .unwrap_or_else(|e| errors::plan_error_doing(&table, e, "disable tenancy on"));
+        .unwrap_or_else(|e| crate::refusals::plan_error_doing(&table, e, "disable tenancy on"));
     Prepared {
         ext_schema,
         state,

@@ -169,64 +169,7 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     if state.tables.is_empty() {
         return Err(Refusal::NoTenantTables);
     }
-    let tenant_ids: Vec<u32> = state.tables.iter().map(|t| t.relid).collect();
-    let name_of = |relid: u32| {
-        state
-            .tables
-            .iter()
-            .find(|t| t.relid == relid)
-            .map(|t| t.name.clone())
-            .or_else(|| {
-                std::iter::once(&state.tenants)
-                    .chain(&state.shared)
-                    .find(|s| s.relid == relid)
-                    .map(|s| s.name.clone())
-            })
-            .unwrap_or_else(|| relid.to_string())
-    };
-    for t in &state.tables {
-        if !matches!(t.placement, Placement::Local | Placement::Distributed(_)) {
-            return Err(Refusal::AlreadyPlaced {
-                table: t.name.clone(),
-                how: placement_label(t.placement).into(),
-            });
-        }
-        if t.audited {
-            return Err(Refusal::Audited {
-                table: t.name.clone(),
-            });
-        }
-        for k in &t.keys {
-            let has_tenant = k.columns.contains(&t.tenant_column);
-            match k.kind {
-                'p' | 'u' | 'x' if !has_tenant => {
-                    return Err(Refusal::KeyWithoutTenant {
-                        table: t.name.clone(),
-                        constraint: k.name.clone(),
-                        kind: k.kind,
-                        columns: k.columns.clone(),
-                        tenant_column: t.tenant_column.clone(),
-                    })
-                }
-                'f' if has_tenant && k.sets_columns => {
-                    return Err(Refusal::ForeignKeySetsColumns {
-                        table: t.name.clone(),
-                        constraint: k.name.clone(),
-                        definition: k.definition.clone(),
-                    })
-                }
-                'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
-                    return Err(Refusal::ForeignKeyWithoutTenant {
-                        table: t.name.clone(),
-                        constraint: k.name.clone(),
-                        referenced: name_of(k.references.expect("checked")),
-                        tenant_column: t.tenant_column.clone(),
-                    })
-                }
-                _ => {}
-            }
-        }
-    }
+    refuse_what_citus_cannot(state)?;
     let order = parents_first(state)?;
     let to_reference: Vec<u32> = std::iter::once(&state.tenants)
         .chain(&state.shared)
@@ -239,148 +182,9 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
             .iter()
             .filter(|t| t.placement == Placement::Local)
     };
-    let mut steps = Vec::new();
-    // 0. The tables' owners may attach relay's guards: Citus creates a moved, split or
-    //    rebalanced shard's triggers as the table's owner, and relay's trigger functions
-    //    are not executable by PUBLIC (they can only run as triggers).
-    //    Citus does not propagate a GRANT on an extension's function: the workers get
-    //    it through run_command_on_workers (which commits there on its own: a GRANT to
-    //    attach a guard is harmless if this call rolls back).
-    for role in &state.guard_grantees {
-        let grant = format!(
-            "GRANT EXECUTE ON FUNCTION {schema}.relay_tenant_truncate_guard(), {schema}.relay_tenant_exists_guard() TO {role}",
-            schema = quote_ident(&state.ext_schema)
-        );
-        steps.push(Step {
-            lock: Lock::NoTable,
-            action: format!("let {role}, the owner of tenant tables, attach relay's guard triggers (Citus creates a moved or split shard's triggers as the table's owner)"),
-            sql: grant.clone(),
-            changes: None,
-        });
-        steps.push(on_every_worker(&grant));
-    }
-    // 0b. Citus's EXPLAIN ANALYZE of a shard query (worker_save_query_explain_analyze,
-    //     then worker_last_saved_explain_analyze) counts the rows row level security
-    //     removed, like the EXPLAIN ANALYZE relay refuses: not for PUBLIC, on every
-    //     node. Superusers (and roles granted it) keep distributed EXPLAIN ANALYZE.
-    if state.explain_open {
-        let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb), pg_catalog.worker_last_saved_explain_analyze() FROM PUBLIC";
-        steps.push(Step {
-            lock: Lock::NoTable,
-            action: "closed Citus's EXPLAIN ANALYZE of shard queries to PUBLIC (its row counts include the rows row level security hides)".to_string(),
-            sql: revoke.to_string(),
-            changes: None,
-        });
-        steps.push(on_every_worker(revoke));
-    }
-    // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
-    //    policies) and its column default, both naming the table as text.
-    for t in local() {
-        let initplan = printed_rule(
-            &state.ext_schema,
-            &t.name,
-            &quote_ident(&t.tenant_column),
-            &t.type_key,
-        );
-        let rule = direct_rule(
-            &state.ext_schema,
-            &t.name,
-            &quote_ident(&t.tenant_column),
-            &t.type_key,
-        );
-        for (policy, using) in &t.policies {
-            if *using == initplan {
-                steps.push(Step {
-                    lock: Lock::AccessExclusive,
-                    action: format!("rewrote policy {policy} on {} without its sub-select (Citus refuses sub-selects in policies)", t.name),
-                    sql: format!("ALTER POLICY {} ON {} USING ({rule}) WITH CHECK ({rule})", quote_ident(policy), t.name),
-                    changes: Some(t.relid),
-                });
-            }
-        }
-        let default = distributed_default(&state.ext_schema, &t.name, &t.type_key);
-        if t.default.as_deref() != Some(printed_default(&default).as_str()) {
-            steps.push(Step {
-                lock: Lock::AccessExclusive,
-                action: format!("set the default of {}.{} to name the table as text (workers cannot resolve a regclass constant)", t.name, t.tenant_column),
-                sql: format!("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}", t.name, quote_ident(&t.tenant_column)),
-                changes: Some(t.relid),
-            });
-        }
-    }
-    // 2. Foreign keys to tables about to become reference tables go for the moment:
-    //    Citus would otherwise turn the referencing tables into Citus local tables.
-    let mut readd = Vec::new();
-    for t in local() {
-        for k in t
-            .keys
-            .iter()
-            .filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r)))
-        {
-            steps.push(Step {
-                lock: Lock::AccessExclusive,
-                action: format!(
-                    "dropped foreign key {} of {} for now (re-added once {} is a reference table)",
-                    k.name,
-                    t.name,
-                    name_of(k.references.expect("filtered"))
-                ),
-                sql: format!(
-                    "ALTER TABLE {} DROP CONSTRAINT {}",
-                    t.name,
-                    quote_ident(&k.name)
-                ),
-                changes: Some(t.relid),
-            });
-            readd.push(Step {
-                lock: Lock::ShareRowExclusive,
-                action: format!(
-                    "re-added foreign key {} of {} (checks every row)",
-                    k.name, t.name
-                ),
-                sql: format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
-                    t.name,
-                    quote_ident(&k.name),
-                    k.definition
-                ),
-                changes: Some(t.relid),
-            });
-        }
-    }
-    // A text tenant column references tenants; a table tenant-enabled after
-    // tenants became a reference table waits for its key until it is distributed.
-    for t in local().filter(|t| t.type_key == "text") {
-        let has = t.keys.iter().any(|k| {
-            k.kind == 'f'
-                && k.references == Some(state.tenants.relid)
-                && k.columns == [t.tenant_column.clone()]
-        });
-        if !has {
-            let name = crate::quote::choose_name(
-                &t.relname,
-                &format!("_{}_fkey", t.tenant_column),
-                &|n| t.keys.iter().any(|k| k.name == n),
-            );
-            readd.push(Step {
-                lock: Lock::ShareRowExclusive,
-                action: format!(
-                    "added foreign key {} ({}) REFERENCES {}(id) (checks every row)",
-                    quote_ident(&name),
-                    quote_ident(&t.tenant_column),
-                    state.tenants.name
-                ),
-                sql: format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}(id)",
-                    t.name,
-                    quote_ident(&name),
-                    quote_ident(&t.tenant_column),
-                    state.tenants.name
-                ),
-                changes: Some(t.relid),
-            });
-        }
-    }
+    let mut steps = privilege_steps(state);
+    let (rewrites, readd) = local_rewrite_steps(state, &to_reference);
+    steps.extend(rewrites);
     // 3. tenants and the shared tables as reference tables.
     if state.tenants.placement == Placement::Local && state.tenants_merge_trigger {
         steps.push(Step {
@@ -478,6 +282,233 @@ pub fn plan(state: &State, shard_count: Option<i32>) -> Result<Vec<Step>, Refusa
     Ok(steps)
 }
 
+/// What Citus cannot distribute as it is, the first found.
+fn refuse_what_citus_cannot(state: &State) -> Result<(), Refusal> {
+    let tenant_ids: Vec<u32> = state.tables.iter().map(|t| t.relid).collect();
+    for t in &state.tables {
+        if !matches!(t.placement, Placement::Local | Placement::Distributed(_)) {
+            return Err(Refusal::AlreadyPlaced {
+                table: t.name.clone(),
+                how: placement_label(t.placement).into(),
+            });
+        }
+        if t.audited {
+            return Err(Refusal::Audited {
+                table: t.name.clone(),
+            });
+        }
+        for k in &t.keys {
+            let has_tenant = k.columns.contains(&t.tenant_column);
+            match k.kind {
+                'p' | 'u' | 'x' if !has_tenant => {
+                    return Err(Refusal::KeyWithoutTenant {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        kind: k.kind,
+                        columns: k.columns.clone(),
+                        tenant_column: t.tenant_column.clone(),
+                    })
+                }
+                'f' if has_tenant && k.sets_columns => {
+                    return Err(Refusal::ForeignKeySetsColumns {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        definition: k.definition.clone(),
+                    })
+                }
+                'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
+                    return Err(Refusal::ForeignKeyWithoutTenant {
+                        table: t.name.clone(),
+                        constraint: k.name.clone(),
+                        referenced: name_of(state, k.references.expect("checked")),
+                        tenant_column: t.tenant_column.clone(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Privilege changes on every node: owners may attach relay's guards, PUBLIC may not
+/// run Citus's EXPLAIN ANALYZE of shard queries.
+fn privilege_steps(state: &State) -> Vec<Step> {
+    let mut steps = Vec::new();
+    // 0. The tables' owners may attach relay's guards: Citus creates a moved, split or
+    //    rebalanced shard's triggers as the table's owner, and relay's trigger functions
+    //    are not executable by PUBLIC (they can only run as triggers).
+    //    Citus does not propagate a GRANT on an extension's function: the workers get
+    //    it through run_command_on_workers (which commits there on its own: a GRANT to
+    //    attach a guard is harmless if this call rolls back).
+    for role in &state.guard_grantees {
+        let grant = format!(
+            "GRANT EXECUTE ON FUNCTION {schema}.relay_tenant_truncate_guard(), {schema}.relay_tenant_exists_guard() TO {role}",
+            schema = quote_ident(&state.ext_schema)
+        );
+        steps.push(Step {
+            lock: Lock::NoTable,
+            action: format!("let {role}, the owner of tenant tables, attach relay's guard triggers (Citus creates a moved or split shard's triggers as the table's owner)"),
+            sql: grant.clone(),
+            changes: None,
+        });
+        steps.push(on_every_worker(&grant));
+    }
+    // 0b. Citus's EXPLAIN ANALYZE of a shard query (worker_save_query_explain_analyze,
+    //     then worker_last_saved_explain_analyze) counts the rows row level security
+    //     removed, like the EXPLAIN ANALYZE relay refuses: not for PUBLIC, on every
+    //     node. Superusers (and roles granted it) keep distributed EXPLAIN ANALYZE.
+    if state.explain_open {
+        let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb), pg_catalog.worker_last_saved_explain_analyze() FROM PUBLIC";
+        steps.push(Step {
+            lock: Lock::NoTable,
+            action: "closed Citus's EXPLAIN ANALYZE of shard queries to PUBLIC (its row counts include the rows row level security hides)".to_string(),
+            sql: revoke.to_string(),
+            changes: None,
+        });
+        steps.push(on_every_worker(revoke));
+    }
+    steps
+}
+
+/// Steps 1 and 2 on the tables not distributed yet: relay's policies and default by
+/// name, and the foreign keys to future reference tables set aside; `(steps, the keys
+/// to add back after step 4)`.
+fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<Step>) {
+    let local = || {
+        state
+            .tables
+            .iter()
+            .filter(|t| t.placement == Placement::Local)
+    };
+    let mut steps = Vec::new();
+    // 1. relay's policies without the scalar sub-select (Citus refuses sub-selects in
+    //    policies) and its column default, both naming the table as text.
+    for t in local() {
+        let initplan = printed_rule(
+            &state.ext_schema,
+            &t.name,
+            &quote_ident(&t.tenant_column),
+            &t.type_key,
+        );
+        let rule = direct_rule(
+            &state.ext_schema,
+            &t.name,
+            &quote_ident(&t.tenant_column),
+            &t.type_key,
+        );
+        for (policy, using) in &t.policies {
+            if *using == initplan {
+                steps.push(Step {
+                    lock: Lock::AccessExclusive,
+                    action: format!("rewrote policy {policy} on {} without its sub-select (Citus refuses sub-selects in policies)", t.name),
+                    sql: format!("ALTER POLICY {} ON {} USING ({rule}) WITH CHECK ({rule})", quote_ident(policy), t.name),
+                    changes: Some(t.relid),
+                });
+            }
+        }
+        let default = distributed_default(&state.ext_schema, &t.name, &t.type_key);
+        if t.default.as_deref() != Some(printed_default(&default).as_str()) {
+            steps.push(Step {
+                lock: Lock::AccessExclusive,
+                action: format!("set the default of {}.{} to name the table as text (workers cannot resolve a regclass constant)", t.name, t.tenant_column),
+                sql: format!("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}", t.name, quote_ident(&t.tenant_column)),
+                changes: Some(t.relid),
+            });
+        }
+    }
+    // 2. Foreign keys to tables about to become reference tables go for the moment:
+    //    Citus would otherwise turn the referencing tables into Citus local tables.
+    let mut readd = Vec::new();
+    for t in local() {
+        for k in t
+            .keys
+            .iter()
+            .filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r)))
+        {
+            steps.push(Step {
+                lock: Lock::AccessExclusive,
+                action: format!(
+                    "dropped foreign key {} of {} for now (re-added once {} is a reference table)",
+                    k.name,
+                    t.name,
+                    name_of(state, k.references.expect("filtered"))
+                ),
+                sql: format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    t.name,
+                    quote_ident(&k.name)
+                ),
+                changes: Some(t.relid),
+            });
+            readd.push(Step {
+                lock: Lock::ShareRowExclusive,
+                action: format!(
+                    "re-added foreign key {} of {} (checks every row)",
+                    k.name, t.name
+                ),
+                sql: format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                    t.name,
+                    quote_ident(&k.name),
+                    k.definition
+                ),
+                changes: Some(t.relid),
+            });
+        }
+    }
+    // A text tenant column references tenants; a table tenant-enabled after
+    // tenants became a reference table waits for its key until it is distributed.
+    for t in local().filter(|t| t.type_key == "text") {
+        let has = t.keys.iter().any(|k| {
+            k.kind == 'f'
+                && k.references == Some(state.tenants.relid)
+                && k.columns == [t.tenant_column.clone()]
+        });
+        if !has {
+            let name = crate::quote::choose_name(
+                &t.relname,
+                &format!("_{}_fkey", t.tenant_column),
+                &|n| t.keys.iter().any(|k| k.name == n),
+            );
+            readd.push(Step {
+                lock: Lock::ShareRowExclusive,
+                action: format!(
+                    "added foreign key {} ({}) REFERENCES {}(id) (checks every row)",
+                    quote_ident(&name),
+                    quote_ident(&t.tenant_column),
+                    state.tenants.name
+                ),
+                sql: format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}(id)",
+                    t.name,
+                    quote_ident(&name),
+                    quote_ident(&t.tenant_column),
+                    state.tenants.name
+                ),
+                changes: Some(t.relid),
+            });
+        }
+    }
+    (steps, readd)
+}
+
+/// A table's name, from the tenant and shared tables of `state` (its oid if unknown).
+fn name_of(state: &State, relid: u32) -> String {
+    state
+        .tables
+        .iter()
+        .find(|t| t.relid == relid)
+        .map(|t| t.name.clone())
+        .or_else(|| {
+            std::iter::once(&state.tenants)
+                .chain(&state.shared)
+                .find(|s| s.relid == relid)
+                .map(|s| s.name.clone())
+        })
+        .unwrap_or_else(|| relid.to_string())
+}
+
 /// A default expression as pg_get_expr prints it: the `pg_catalog.` of the cast goes.
 fn printed_default(sql: &str) -> String {
     sql.replace("::pg_catalog.text", "::text")
@@ -529,10 +560,76 @@ fn parents_first(state: &State) -> Result<Vec<&TenantTable>, Refusal> {
 
 // ---- look ----
 
-/// Citus is installed in this database.
-pub fn citus_installed() -> bool {
-    // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
-    unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid }
+/// The primary, unique, exclusion and foreign keys of table `oid`.
+fn keys_of(client: &pgrx::spi::SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Key> {
+    client
+        .select(
+            "SELECT con.conname::pg_catalog.text, con.contype::pg_catalog.text,
+                    ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
+                           ORDER BY k.i),
+                    NULLIF(con.confrelid, 0::pg_catalog.oid),
+                    pg_catalog.pg_get_constraintdef(con.oid),
+                    con.confdeltype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
+                      OR con.confupdtype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
+               FROM pg_catalog.pg_constraint con
+              WHERE con.conrelid OPERATOR(pg_catalog.=) $1 AND con.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p', 'u', 'x', 'f']::pg_catalog.char[])
+              ORDER BY 1",
+            None,
+            &[oid.into()],
+        )
+        .expect("keys")
+        .map(|r| Key {
+            name: r.get::<String>(1).unwrap().unwrap_or_default(),
+            kind: r.get::<String>(2).unwrap().unwrap_or_default().chars().next().unwrap_or('?'),
+            columns: r.get::<Vec<String>>(3).unwrap().unwrap_or_default(),
+            references: r.get::<pg_sys::Oid>(4).unwrap().map(|o| o.to_u32()),
+            definition: r.get::<String>(5).unwrap().unwrap_or_default(),
+            sets_columns: r.get::<bool>(6).unwrap().unwrap_or(false),
+        })
+        .collect()
+}
+
+/// Owners of `tables` that are not superusers and may not execute relay's guard
+/// trigger functions (quoted role names).
+fn owners_without_guard_grant(
+    client: &pgrx::spi::SpiClient<'_>,
+    tables: &[TenantTable],
+    ext_schema: &str,
+) -> Vec<String> {
+    client
+        .select(
+            "SELECT DISTINCT pg_catalog.quote_ident(o.rolname::pg_catalog.text)
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) c.relowner
+              WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1) AND NOT o.rolsuper
+                AND NOT pg_catalog.has_function_privilege(o.oid,
+                      pg_catalog.format('%I.relay_tenant_truncate_guard()', $2::pg_catalog.text)::pg_catalog.regprocedure, 'EXECUTE')
+              ORDER BY 1",
+            None,
+            &[
+                tables.iter().map(|t| pg_sys::Oid::from(t.relid)).collect::<Vec<_>>().into(),
+                ext_schema.into(),
+            ],
+        )
+        .expect("owners")
+        .filter_map(|r| r.get::<String>(1).ok().flatten())
+        .collect()
+}
+
+/// PUBLIC may execute Citus's worker_save_query_explain_analyze here.
+fn public_may_explain_shard_queries(client: &pgrx::spi::SpiClient<'_>) -> bool {
+    client
+        .select(
+            "SELECT pg_catalog.has_function_privilege('public',
+                      'pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb)', 'EXECUTE')",
+            Some(1),
+            &[],
+        )
+        .expect("Citus explain privilege")
+        .first()
+        .get_one::<bool>()
+        .expect("privilege")
+        .unwrap_or(false)
 }
 
 fn look(schema: &str) -> State {
@@ -540,7 +637,7 @@ fn look(schema: &str) -> State {
     let registry = crate::quote::quote_qualified(&ext_schema, "relay_tables");
     let audit_tables = crate::quote::quote_qualified(&ext_schema, "relay_audit_tables");
     let tenants = ext::ext_relation(c"tenants");
-    let citus = citus_installed();
+    let citus = crate::ext::citus_installed();
     ext::as_extension_owner(|| {
         Spi::connect(|client| {
             let placements: Vec<(u32, String, i64)> = if citus {
@@ -592,32 +689,7 @@ fn look(schema: &str) -> State {
             let mut shared_ids: Vec<u32> = Vec::new();
             for (relid, name, tenant_column, relname, type_key, audited) in rows {
                 let oid = pg_sys::Oid::from(relid);
-                let keys: Vec<Key> = client
-                    .select(
-                        "SELECT con.conname::pg_catalog.text, con.contype::pg_catalog.text,
-                                ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i)
-                                        JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
-                                       ORDER BY k.i),
-                                NULLIF(con.confrelid, 0::pg_catalog.oid),
-                                pg_catalog.pg_get_constraintdef(con.oid),
-                                con.confdeltype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
-                                  OR con.confupdtype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'd']::pg_catalog.char[])
-                           FROM pg_catalog.pg_constraint con
-                          WHERE con.conrelid OPERATOR(pg_catalog.=) $1 AND con.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p', 'u', 'x', 'f']::pg_catalog.char[])
-                          ORDER BY 1",
-                        None,
-                        &[oid.into()],
-                    )
-                    .expect("keys")
-                    .map(|r| Key {
-                        name: r.get::<String>(1).unwrap().unwrap_or_default(),
-                        kind: r.get::<String>(2).unwrap().unwrap_or_default().chars().next().unwrap_or('?'),
-                        columns: r.get::<Vec<String>>(3).unwrap().unwrap_or_default(),
-                        references: r.get::<pg_sys::Oid>(4).unwrap().map(|o| o.to_u32()),
-                        definition: r.get::<String>(5).unwrap().unwrap_or_default(),
-                        sets_columns: r.get::<bool>(6).unwrap().unwrap_or(false),
-                    })
-                    .collect();
+                let keys = keys_of(client, oid);
                 let policies: Vec<(String, String)> = client
                     .select(
                         "SELECT p.polname::pg_catalog.text, pg_catalog.pg_get_expr(p.polqual, p.polrelid)
@@ -677,23 +749,7 @@ fn look(schema: &str) -> State {
                 })
                 .collect();
             let tenants_relid = tenants.relid.to_u32();
-            let guard_grantees: Vec<String> = client
-                .select(
-                    "SELECT DISTINCT pg_catalog.quote_ident(o.rolname::pg_catalog.text)
-                       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) c.relowner
-                      WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1) AND NOT o.rolsuper
-                        AND NOT pg_catalog.has_function_privilege(o.oid,
-                              pg_catalog.format('%I.relay_tenant_truncate_guard()', $2::pg_catalog.text)::pg_catalog.regprocedure, 'EXECUTE')
-                      ORDER BY 1",
-                    None,
-                    &[
-                        tables.iter().map(|t: &TenantTable| pg_sys::Oid::from(t.relid)).collect::<Vec<_>>().into(),
-                        ext_schema.as_str().into(),
-                    ],
-                )
-                .expect("owners")
-                .filter_map(|r| r.get::<String>(1).ok().flatten())
-                .collect();
+            let guard_grantees = owners_without_guard_grant(client, &tables, &ext_schema);
             let merge = client
                 .select(
                     "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND tgname OPERATOR(pg_catalog.=) $2)",
@@ -716,22 +772,76 @@ fn look(schema: &str) -> State {
                 tenants_merge_trigger: merge,
                 shared,
                 guard_grantees,
-                explain_open: citus
-                    && client
-                        .select(
-                            "SELECT pg_catalog.has_function_privilege('public',
-                                      'pg_catalog.worker_save_query_explain_analyze(pg_catalog.text, pg_catalog.jsonb)', 'EXECUTE')",
-                            Some(1),
-                            &[],
-                        )
-                        .expect("Citus explain privilege")
-                        .first()
-                        .get_one::<bool>()
-                        .expect("privilege")
-                        .unwrap_or(false),
+                explain_open: citus && public_may_explain_shard_queries(client),
             }
         })
     })
+}
+
+/// What relay_distribute cannot distribute.
+#[track_caller]
+pub fn distribute_refused(function: &str, schema: &str, refusal: Refusal) -> ! {
+    use PgSqlErrorCode::*;
+    use Refusal::*;
+    let schema_literal = crate::quote::quote_literal(schema);
+    let schema = crate::quote::quote_ident(schema);
+    // Names go into the hints' SQL as literals.
+    let lit = |name: &str| crate::quote::quote_literal(name);
+    match refusal {
+        NoTenantTables => crate::errors::raise(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("{function}: schema {schema} has no tenant-enabled tables"),
+            "relay_tables lists no table of that schema.".into(),
+            format!("Tenant-enable its tables first: SELECT relay_enable_tenancy_schema({schema_literal}, primary_key => 'tenant')."),
+        ),
+        KeyWithoutTenant { table, constraint, kind, columns, tenant_column } => {
+            let what = match kind {
+                'p' => "primary key",
+                'x' => "exclusion constraint",
+                _ => "unique constraint",
+            };
+            let hint = match kind {
+                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy({}, primary_key => 'tenant'). Or leave the table out of the schema's tenant tables.", lit(&table)),
+                _ => format!("Make it per tenant: re-run relay_enable_tenancy({}) with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference.", lit(&table)),
+            };
+            crate::errors::raise(
+                ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("cannot distribute {table}: its {what} {constraint} does not include {tenant_column}"),
+                format!("{constraint} is on ({}); Citus needs the distribution column {tenant_column} in every primary key, unique and exclusion constraint.", columns.join(", ")),
+                hint,
+            )
+        }
+        ForeignKeyWithoutTenant { table, constraint, referenced, tenant_column } => crate::errors::raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its foreign key {constraint} to {referenced} does not include {tenant_column}"),
+            "Between distributed tables Citus needs foreign keys on the distribution column (the referenced row must be on the same node).".into(),
+            format!("Make it composite: re-run relay_enable_tenancy({}) without keep_foreign_keys listing {constraint}.", lit(&table)),
+        ),
+        ForeignKeySetsColumns { table, constraint, definition } => crate::errors::raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its foreign key {constraint} sets columns on delete or update"),
+            format!("{constraint} is {definition}; Citus supports neither SET NULL nor SET DEFAULT on a foreign key that includes the distribution column."),
+            format!("Drop {constraint} and add it back with ON DELETE NO ACTION, RESTRICT or CASCADE (or clear the column from the application), then run {function} again."),
+        ),
+        Audited { table } => crate::errors::raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute {table}: its changes are captured into the audit log"),
+            "relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
+            format!("SELECT relay_disable_audit({}) first, or leave the table local.", lit(&table)),
+        ),
+        ForeignKeyCycle { tables } => crate::errors::raise(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot distribute schema {schema}: foreign keys between {} form a cycle", tables.join(", ")),
+            "Each table is distributed after the tables it references; a cycle leaves no first one.".into(),
+            "Drop one of the foreign keys of the cycle, distribute, and add it back.".into(),
+        ),
+        AlreadyPlaced { table, how } => crate::errors::raise(
+            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot distribute {table}: Citus already made it {how}"),
+            "pg_dist_partition has it in another form than relay_distribute makes.".into(),
+            format!("Undo it with SELECT undistribute_table({}) and run {function} again.", lit(&table)),
+        ),
+    }
 }
 
 /// The plan for `schema`, or the refusal raised as an error.
@@ -748,8 +858,7 @@ fn planned(function: &str, schema: &str, shard_count: Option<i32>) -> Vec<Step> 
         );
     }
     let state = look(schema);
-    plan(&state, shard_count)
-        .unwrap_or_else(|r| crate::errors::distribute_refused(function, schema, r))
+    plan(&state, shard_count).unwrap_or_else(|r| distribute_refused(function, schema, r))
 }
 
 fn schema_arg(function: &str, schema: Option<String>) -> String {
@@ -791,7 +900,7 @@ fn relay_distribute(
     shard_count: default!(Option<i32>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let schema = schema_arg("relay_distribute", schema);
-    if !citus_installed() {
+    if !crate::ext::citus_installed() {
         crate::errors::citus_missing("relay_distribute");
     }
     let coordinator = Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()")

@@ -3,7 +3,6 @@
 //! Each is `#[track_caller]`, so an error's LOCATION (`\set VERBOSITY verbose`) names
 //! the place that raised it, not this file.
 
-use crate::plan::PlanError;
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgLogLevel;
@@ -16,159 +15,6 @@ pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String
         .set_hint(hint)
         .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
-}
-
-/// The planner's refusals, for table `table` (already quoted and qualified).
-#[track_caller]
-pub fn plan_error(table: &str, err: PlanError) -> ! {
-    plan_error_doing(table, err, "tenant-enable")
-}
-
-/// The planner's refusals, worded for what the caller was doing (`verb`).
-#[track_caller]
-pub fn plan_error_doing(table: &str, err: PlanError, verb: &str) -> ! {
-    use PgSqlErrorCode::*;
-    match err {
-        PlanError::WrongKind { kind } => {
-            let hint = match kind {
-                "a view" => "Enable the tables the view reads, and make the view respect their row level security with ALTER VIEW ... SET (security_invoker = on).",
-                "a materialized view" => "A materialized view is filled by its owner and bypasses row level security: enable the tables it reads, and do not expose it to tenants.",
-                "a foreign table" => "Enable the table on the server that holds its rows.",
-                "a sequence" => "Sequences hold no rows: enable the tables that use it.",
-                "an index" => "Pass the table the index belongs to.",
-                _ => "Pass an ordinary table.",
-            };
-            raise(
-                ERRCODE_WRONG_OBJECT_TYPE,
-                format!("cannot {verb} {table}: it is {kind}"),
-                "relay_enable_tenancy works on ordinary tables only.".into(),
-                hint.into(),
-            )
-        }
-        PlanError::SystemCatalog => raise(
-            ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("cannot {verb} {table}: it is a system catalog"),
-            "System catalogs and information_schema belong to PostgreSQL.".into(),
-            "Only application tables can be tenant-enabled.".into(),
-        ),
-        PlanError::ExclusionNeedsOpclass { key, entry, am } => raise(
-            ERRCODE_UNDEFINED_OBJECT,
-            format!("cannot make {key} of {table} exclude per tenant: {am} has no operator class for text"),
-            format!("The constraint would become EXCLUDE USING {am} (tenant_id WITH =, ...), and no default {am} operator class exists for tenant_id's type, text."),
-            format!("Install btree_gist (shipped with PostgreSQL's contrib modules, in Debian's postgresql-15 package): CREATE EXTENSION btree_gist; then run again. Or keep it global, knowing one tenant's rows then exclude another's: global_unique => ARRAY[{}].", crate::quote::quote_literal(&entry)),
-        ),
-        PlanError::ForeignKeyOtherOwner { fk, other, owner } => raise(
-            ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("cannot make foreign key {} between {table} and {other} include tenant_id: must be owner of {other}", crate::quote::quote_ident(&fk)),
-            format!("Both tables are tenant-enabled, so relay makes the key (tenant_id, ...) and needs to change {other}, which is owned by role \"{owner}\"."),
-            format!("Run the migration as \"{owner}\" (or a role that is a member of both owners)."),
-        ),
-        PlanError::ForeignKeyNotComposable { fk, table: child, why } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot make foreign key {} on {child} include tenant_id", crate::quote::quote_ident(&fk)),
-            format!("Its other end is tenant-enabled, but {why}."),
-            "Change the constraint (ALTER TABLE ... DROP CONSTRAINT ..., ADD CONSTRAINT ... with another action or MATCH SIMPLE), then run again.".into(),
-        ),
-        PlanError::ViewNotOwned { view, owner } => raise(
-            ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("cannot make view {view} over {table} security_invoker: must be owner of the view"),
-            format!("views => 'invoker' changes the views that bypass row level security; {view} is owned by role \"{owner}\"."),
-            format!("Run it as \"{owner}\", or leave views => 'report' and have the view's owner run ALTER VIEW {view} SET (security_invoker = on)."),
-        ),
-        PlanError::TenantColumnMissing { column } => raise(
-            ERRCODE_UNDEFINED_COLUMN,
-            format!("{table} has no column \"{column}\" to hold the tenant"),
-            "tenant_column names a column the table must already have (text, uuid, bigint or integer); only tenant_id is added by relay.".into(),
-            "Pass the name of the existing column, or leave tenant_column out to add tenant_id.".into(),
-        ),
-        PlanError::Temporary => raise(
-            ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot {verb} {table}: it is a temporary table"),
-            "A temporary table lives in one session and cannot reference tenants, a permanent table.".into(),
-            "Tenant-enable the permanent tables the application shares.".into(),
-        ),
-        PlanError::ExtensionMember { extension } => {
-            let hint = if extension == "relay_tenancy" {
-                format!("relay_tenancy's own tables are set up by the extension itself; {verb} your application's tables.")
-            } else {
-                format!("Tables of extension \"{extension}\" are changed by that extension's own scripts.")
-            };
-            raise(
-                ERRCODE_WRONG_OBJECT_TYPE,
-                format!("cannot {verb} {table}: it belongs to extension \"{extension}\""),
-                "Its definition and contents are managed by the extension.".into(),
-                hint,
-            )
-        }
-        PlanError::PartitionChild { parent } => raise(
-            ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot tenant-enable {table}: it is a partition of {parent}"),
-            "A partition's columns, keys and policies come from its partitioned table.".into(),
-            format!("Tenant-enable the partitioned table: SELECT relay_enable_tenancy({}); its partitions, those of today and those attached later, follow it.", crate::quote::quote_literal(&parent)),
-        ),
-        PlanError::InheritanceChild { parent } => raise(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("cannot tenant-enable {table}: it inherits from {parent}, which is not tenant-enabled"),
-            format!("A query on {parent} reads the rows of {table} under {parent}'s row level security, which has none of relay's policies: every tenant's rows would be readable through it."),
-            format!("Tenant-enable the parent first (SELECT relay_enable_tenancy({})), or remove the inheritance (ALTER TABLE {table} NO INHERIT {parent}). Nothing was changed.", crate::quote::quote_literal(&parent)),
-        ),
-        PlanError::NotOwner { owner } => raise(
-            ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("must be owner of table {table} to {verb} it"),
-            format!("{table} is owned by role \"{owner}\"."),
-            format!("Run the migration as \"{owner}\" or a member of it."),
-        ),
-        PlanError::TenantColumnType { column, found } => raise(
-            ERRCODE_DATATYPE_MISMATCH,
-            format!("column {} of {table} has type {found}, which cannot hold a tenant", crate::quote::quote_ident(&column)),
-            format!("A tenant column is text, uuid, bigint or integer (tenants.id, text, holds the id as written); {table}.{} is {found}.", crate::quote::quote_ident(&column)),
-            format!("Change it with ALTER TABLE {table} ALTER COLUMN {} TYPE text (this rewrites the table), or name another column with tenant_column.", crate::quote::quote_ident(&column)),
-        ),
-        PlanError::GlobalUniqueUnknown { entry, candidates } => raise(
-            ERRCODE_UNDEFINED_OBJECT,
-            format!("global_unique entry \"{entry}\" names no unique key of {table}"),
-            if candidates.is_empty() {
-                format!("{table} has no unique key without tenant_id other than its primary key.")
-            } else {
-                format!("Unique keys of {table}: {}.", candidates.join("; "))
-            },
-            "Name a unique constraint or index, or its columns as a comma-separated list, e.g. 'email' or 'skill_id,user_id'.".into(),
-        ),
-        PlanError::UniqueHasDependents { key, entry, definition, dependents } => raise(
-            ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-            format!("cannot make {key} of {table} unique per tenant: foreign keys depend on it"),
-            format!("{} reference{} it ({definition}); relay rewrites a key together with the foreign keys into it only when they all come from tenant-enabled tables and can take tenant_id.", dependents.join(", "), if dependents.len() == 1 { "s" } else { "" }),
-            if definition.starts_with("PRIMARY KEY") {
-                "Tenant-enable the referencing tables first (their keys then become composite with it), or keep primary_key => 'global'.".to_string()
-            } else {
-                format!("Tenant-enable the referencing tables first (their keys then become composite with it), or keep it global: relay_enable_tenancy({}, global_unique => ARRAY[{}]).", crate::quote::quote_literal(table), crate::quote::quote_literal(&entry))
-            },
-        ),
-        PlanError::ForeignKeyNotOurs { fk, table: child } => raise(
-            ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-            format!("cannot {verb} {table}: foreign key {} on {child} includes tenant_id, and relay did not make it so", crate::quote::quote_ident(&fk)),
-            "relay restores the foreign keys it made composite to their recorded definitions; this one was created with tenant_id by someone else since, and it depends on the per-tenant keys relay would take away.".into(),
-            format!("Drop it (ALTER TABLE {child} DROP CONSTRAINT {}) or recreate it without tenant_id, then run again.", crate::quote::quote_ident(&fk)),
-        ),
-        PlanError::DistributedWithoutDefault { column, default } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot {verb} {table}: Citus distributed it, and its {column} has no relay default"),
-            format!("Citus cannot change the default of a distribution column, and rows inserted without {column} need relay's default {default}."),
-            format!("Tenant-enable the table before distributing it (relay_enable_tenancy, then relay_distribute), or create it with {column} ... DEFAULT {default}."),
-        ),
-        PlanError::OnlinePartitioned => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot {verb} partitioned table {table} online"),
-            "PostgreSQL 15 cannot build an index CONCURRENTLY on a partitioned table, and the online path builds every index that way.".into(),
-            format!("Use relay_enable_tenancy({}) without online (it holds ACCESS EXCLUSIVE while the partitions' indexes build), in a quiet period.", crate::quote::quote_literal(table)),
-        ),
-        PlanError::UnexpectedIndexDefinition { index, definition } => raise(
-            ERRCODE_INTERNAL_ERROR,
-            format!("relay_tenancy could not read the definition of index \"{index}\" on {table}"),
-            format!("pg_get_indexdef() returned: {definition}"),
-            "Please report this with the index definition; list the index in global_unique to leave it unchanged.".into(),
-        ),
-    }
 }
 
 /// The append-only guard refusing an operation.
@@ -208,79 +54,6 @@ pub fn not_called_as_trigger(function: &str) -> ! {
         format!("{function}() is a trigger function; it was called directly."),
         "Attach it with relay_append_only(table) or relay_enable_audit(table).".into(),
     )
-}
-
-/// Refuse what relay_append_only / relay_enable_audit / relay_disable_audit cannot
-/// work on. `verb` says what the caller was doing ("audit", "make append-only");
-/// `capture` is true for the capture functions, which also refuse audit_logs itself.
-#[track_caller]
-pub fn check_audit_target(
-    state: &crate::catalog::TableState,
-    table: &str,
-    verb: &str,
-    capture: bool,
-) {
-    use crate::plan::PlanError;
-    if state.relkind != "r" {
-        let kind = crate::plan::relkind_label(&state.relkind);
-        raise(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot {verb} {table}: it is {kind}"),
-            "Audit and append-only triggers go on ordinary tables, where the rows are written."
-                .into(),
-            if kind == "a view" {
-                "Use the tables the view reads and writes.".into()
-            } else {
-                "Pass an ordinary table.".into()
-            },
-        );
-    }
-    if state.is_system {
-        plan_error_doing(table, PlanError::SystemCatalog, verb);
-    }
-    let own_audit_log =
-        state.extension.as_deref() == Some("relay_tenancy") && state.name == "audit_logs";
-    if capture && own_audit_log {
-        raise(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot {verb} {table}: it is the audit log itself"),
-            "Every entry would record its own writing.".into(),
-            "audit_logs is append-only already; audit the application's tables.".into(),
-        );
-    }
-    // relay_append_only('audit_logs') re-promotes the log's own guard after a demotion.
-    if let Some(extension) = state.extension.as_ref().filter(|_| !own_audit_log) {
-        plan_error_doing(
-            table,
-            PlanError::ExtensionMember {
-                extension: extension.clone(),
-            },
-            verb,
-        );
-    }
-    if capture && !crate::audit::capture::utf8_database() {
-        capture_needs_utf8(table, verb);
-    }
-    if capture && state.persistence == "t" {
-        raise(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("cannot {verb} {table}: it is a temporary table"),
-            "A temporary table lives in one session and belongs to no tenant's data; its changes are not recorded.".into(),
-            "Audit the permanent tables the application writes.".into(),
-        );
-    }
-    if !state.is_owner {
-        // "make append-only" reads "to make it append-only"; the others "to audit it"
-        let what = verb
-            .strip_prefix("make ")
-            .map_or_else(|| format!("{verb} it"), |rest| format!("make it {rest}"));
-        raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("must be owner of table {table} to {what}"),
-            format!("{table} is owned by role \"{}\".", state.owner),
-            format!("Run it as \"{}\" or a member of it.", state.owner),
-        );
-    }
 }
 
 /// A regclass argument given as an oid that names no relation.
@@ -411,7 +184,7 @@ pub fn default_tenant_undeletable() -> ! {
         "the default tenant cannot be deleted".into(),
         format!(
             "'{}' owns the rows that existed before tables were tenant-enabled.",
-            crate::ext::DEFAULT_TENANT_ID
+            crate::names::DEFAULT_TENANT_ID
         ),
         "Move or delete its rows yourself if it must go; relay keeps the tenant.".into(),
     )
@@ -911,72 +684,6 @@ pub fn not_coordinator(function: &str) -> ! {
         "citus_is_coordinator() is false on this node.".into(),
         "Connect to the coordinator (the node whose pg_dist_node lists the workers) and run it there.".into(),
     )
-}
-
-/// What relay_distribute cannot distribute.
-#[track_caller]
-pub fn distribute_refused(function: &str, schema: &str, refusal: crate::distribute::Refusal) -> ! {
-    use crate::distribute::Refusal::*;
-    use PgSqlErrorCode::*;
-    let schema_literal = crate::quote::quote_literal(schema);
-    let schema = crate::quote::quote_ident(schema);
-    // Names go into the hints' SQL as literals.
-    let lit = |name: &str| crate::quote::quote_literal(name);
-    match refusal {
-        NoTenantTables => raise(
-            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("{function}: schema {schema} has no tenant-enabled tables"),
-            "relay_tables lists no table of that schema.".into(),
-            format!("Tenant-enable its tables first: SELECT relay_enable_tenancy_schema({schema_literal}, primary_key => 'tenant')."),
-        ),
-        KeyWithoutTenant { table, constraint, kind, columns, tenant_column } => {
-            let what = match kind {
-                'p' => "primary key",
-                'x' => "exclusion constraint",
-                _ => "unique constraint",
-            };
-            let hint = match kind {
-                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy({}, primary_key => 'tenant'). Or leave the table out of the schema's tenant tables.", lit(&table)),
-                _ => format!("Make it per tenant: re-run relay_enable_tenancy({}) with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference.", lit(&table)),
-            };
-            raise(
-                ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!("cannot distribute {table}: its {what} {constraint} does not include {tenant_column}"),
-                format!("{constraint} is on ({}); Citus needs the distribution column {tenant_column} in every primary key, unique and exclusion constraint.", columns.join(", ")),
-                hint,
-            )
-        }
-        ForeignKeyWithoutTenant { table, constraint, referenced, tenant_column } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot distribute {table}: its foreign key {constraint} to {referenced} does not include {tenant_column}"),
-            "Between distributed tables Citus needs foreign keys on the distribution column (the referenced row must be on the same node).".into(),
-            format!("Make it composite: re-run relay_enable_tenancy({}) without keep_foreign_keys listing {constraint}.", lit(&table)),
-        ),
-        ForeignKeySetsColumns { table, constraint, definition } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot distribute {table}: its foreign key {constraint} sets columns on delete or update"),
-            format!("{constraint} is {definition}; Citus supports neither SET NULL nor SET DEFAULT on a foreign key that includes the distribution column."),
-            format!("Drop {constraint} and add it back with ON DELETE NO ACTION, RESTRICT or CASCADE (or clear the column from the application), then run {function} again."),
-        ),
-        Audited { table } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot distribute {table}: its changes are captured into the audit log"),
-            "relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
-            format!("SELECT relay_disable_audit({}) first, or leave the table local.", lit(&table)),
-        ),
-        ForeignKeyCycle { tables } => raise(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("cannot distribute schema {schema}: foreign keys between {} form a cycle", tables.join(", ")),
-            "Each table is distributed after the tables it references; a cycle leaves no first one.".into(),
-            "Drop one of the foreign keys of the cycle, distribute, and add it back.".into(),
-        ),
-        AlreadyPlaced { table, how } => raise(
-            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("cannot distribute {table}: Citus already made it {how}"),
-            "pg_dist_partition has it in another form than relay_distribute makes.".into(),
-            format!("Undo it with SELECT undistribute_table({}) and run {function} again.", lit(&table)),
-        ),
-    }
 }
 
 /// relay's tenant check on `table` names a column the table no longer has.

@@ -20,8 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 
-/// The tenant every pre-existing row belongs to unless the caller names another.
-pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
+pub use crate::names::DEFAULT_TENANT_ID;
 
 /// The search_path every privileged piece of relay runs under.
 pub const PINNED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
@@ -586,7 +585,7 @@ fn tenant_column_now(relid: pg_sys::Oid) -> Option<String> {
             // points at a NameData.
             unsafe {
                 match attribute(tuple, tupdesc, "tenant_column") {
-                    None => crate::plan::TENANT_COLUMN.to_string(),
+                    None => crate::names::TENANT_COLUMN.to_string(),
                     Some((_, datum)) => CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>())
                         .to_string_lossy()
                         .into_owned(),
@@ -754,4 +753,40 @@ pub fn relation_name(oid: pg_sys::Oid) -> String {
     .ok()
     .flatten()
     .unwrap_or_else(|| oid.to_u32().to_string())
+}
+
+/// Citus is installed in this database.
+pub fn citus_installed() -> bool {
+    // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
+    unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid }
+}
+
+/// The library is loaded at session start in every session (not only once a relay
+/// function first runs): the EXPLAIN ANALYZE guard and signed mode's setting guard
+/// must be in place before the session's first statement.
+pub fn preloaded() -> bool {
+    ["shared_preload_libraries", "session_preload_libraries"]
+        .iter()
+        .any(|name| {
+            let c = std::ffi::CString::new(*name).expect("no NUL");
+            current_setting(&c).is_some_and(|v| {
+                v.split(',')
+                    .map(|l| l.trim().trim_matches('"'))
+                    .any(|l| l == "relay_tenancy" || l == "$libdir/relay_tenancy")
+            })
+        })
+}
+
+/// A custom setting's value, None when unset or `''`.
+pub fn current_setting(name: &std::ffi::CStr) -> Option<String> {
+    // SAFETY: GetConfigOption returns NULL or a pointer to the GUC's current value,
+    // valid until the setting next changes; we copy it at once.
+    let value = unsafe { pgrx::pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+    if value.is_null() {
+        return None;
+    }
+    let value = unsafe { std::ffi::CStr::from_ptr(value) }
+        .to_string_lossy()
+        .into_owned();
+    (!value.is_empty()).then_some(value)
 }

@@ -33,6 +33,18 @@ fn concurrently(sql: &str) -> String {
 }
 
 /// The online plan for `state`, from the offline `steps` computed for it.
+/// The plan for `state`: `plan::plan`'s steps, rearranged for the online path when
+/// `opts.online` (the entry point of both; `plan` itself knows nothing of the online
+/// path).
+pub fn plan_for(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
+    let steps = crate::plan::plan(state, opts)?;
+    if opts.online {
+        plan_online(state, opts, steps)
+    } else {
+        Ok(steps)
+    }
+}
+
 pub fn plan_online(
     state: &TableState,
     opts: &Options,
@@ -190,7 +202,6 @@ pub fn next_run(steps: &[Step]) -> &[Step] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::plan;
     use crate::plan::tests::{kinds, opts, table, text_column, unique_constraint};
 
     fn online<'a>(o: &Options<'a>) -> Options<'a> {
@@ -204,7 +215,7 @@ mod tests {
             .indexes
             .push(unique_constraint("big", "big_email_key", "email"));
         let o = opts(&[]);
-        let steps = plan(&state, &online(&o)).unwrap();
+        let steps = plan_for(&state, &online(&o)).unwrap();
         let first = next_run(&steps);
         assert!(first
             .iter()
@@ -252,7 +263,7 @@ mod tests {
         built.leads_with_tenant = true;
         state.indexes.push(built);
         let o = opts(&[]);
-        let steps = plan(&state, &online(&o)).unwrap();
+        let steps = plan_for(&state, &online(&o)).unwrap();
         assert!(!kinds(&steps).contains(&StepKind::BuildTenantUnique));
         let swap = steps
             .iter()
@@ -271,7 +282,7 @@ mod tests {
         let mut state = table("half");
         state.tenant_column = Some(text_column(false, None, false));
         let o = opts(&[]);
-        let steps = plan(&state, &online(&o)).unwrap();
+        let steps = plan_for(&state, &online(&o)).unwrap();
         let order: Vec<StepKind> = kinds(&steps);
         let at = |k: StepKind| order.iter().position(|x| *x == k).unwrap();
         assert!(at(StepKind::AddNotNullCheck) < at(StepKind::Backfill));
@@ -280,7 +291,7 @@ mod tests {
         assert!(at(StepKind::SetNotNull) < at(StepKind::DropNotNullCheck));
         // once the check is valid, no backfill and no scan: SET NOT NULL and the drop
         state.names_taken.push(not_null_check_name("tenant_id"));
-        let steps = plan(&state, &online(&o)).unwrap();
+        let steps = plan_for(&state, &online(&o)).unwrap();
         assert!(!kinds(&steps).contains(&StepKind::Backfill));
         assert_eq!(next_run(&steps)[0].kind, StepKind::SetDefault);
     }
@@ -291,7 +302,7 @@ mod tests {
         state.relkind = "p".into();
         let o = opts(&[]);
         assert_eq!(
-            plan(&state, &online(&o)).unwrap_err(),
+            plan_for(&state, &online(&o)).unwrap_err(),
             PlanError::OnlinePartitioned
         );
     }

@@ -225,7 +225,7 @@ fn relay_node_settings() -> String {
     };
     format!(
         "preloaded={}, context_mode={}, key={key}",
-        crate::security_check::preloaded(),
+        crate::ext::preloaded(),
         match crate::signed::mode() {
             crate::signed::ContextMode::Open => "open",
             _ => "signed",
@@ -235,7 +235,7 @@ fn relay_node_settings() -> String {
 
 /// The relay tables Citus distributed, by name.
 pub fn distributed_tables() -> Vec<String> {
-    if !crate::distribute::citus_installed() {
+    if !crate::ext::citus_installed() {
         return Vec::new();
     }
     let registry = quote_qualified(&ext::extension_schema(), "relay_tables");
@@ -355,7 +355,7 @@ pub fn restore_placements(among: &[String]) -> Vec<String> {
 
 /// Each node's settings line that differs from the coordinator's: `(node, line)`.
 pub fn nodes_differing() -> Vec<(String, String, String)> {
-    if !crate::distribute::citus_installed() {
+    if !crate::ext::citus_installed() {
         return Vec::new();
     }
     let here = relay_node_settings();
@@ -394,23 +394,10 @@ pub fn nodes_differing() -> Vec<(String, String, String)> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::shard_id;
-
-    #[test]
-    fn a_shard_id_is_the_number_its_name_ends_with() {
-        assert_eq!(shard_id("public.users_102013"), 102013);
-        assert_eq!(shard_id("\"Tenant Data\".\"My Skills_102\""), 102);
-        assert_eq!(shard_id("users"), 0);
-        assert_eq!(shard_id("user_events"), 0);
-    }
-}
-
 /// The nodes where PUBLIC may run Citus's EXPLAIN ANALYZE of a shard query
 /// (worker_save_query_explain_analyze): `host:port` each.
 pub fn explain_open_nodes() -> Vec<String> {
-    if !crate::distribute::citus_installed() {
+    if !crate::ext::citus_installed() {
         return Vec::new();
     }
     Spi::connect(|client| {
@@ -428,4 +415,17 @@ pub fn explain_open_nodes() -> Vec<String> {
             .filter_map(|r| r.get::<String>(1).ok().flatten())
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_id;
+
+    #[test]
+    fn a_shard_id_is_the_number_its_name_ends_with() {
+        assert_eq!(shard_id("public.users_102013"), 102013);
+        assert_eq!(shard_id("\"Tenant Data\".\"My Skills_102\""), 102);
+        assert_eq!(shard_id("users"), 0);
+        assert_eq!(shard_id("user_events"), 0);
+    }
 }

@@ -14,22 +14,10 @@ use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
 use serde::Serialize;
 use std::collections::HashSet;
 
-pub const TENANT_COLUMN: &str = "tenant_id";
-/// relay's RESTRICTIVE policy: ANDed with every other policy of the table, whenever
-/// that policy was created, so no policy can open another tenant's rows.
-pub const POLICY_NAME: &str = "tenant_isolation";
-/// relay's PERMISSIVE companion, created only when the table has no permissive policy
-/// of its own (PostgreSQL grants no row without at least one permissive policy).
-pub const ACCESS_POLICY_NAME: &str = "tenant_access";
-/// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
-pub const POLICY_MARKER: &str = "relay_tenancy: rows of the tenant in app.current_tenant_id only";
-pub const ACCESS_POLICY_MARKER: &str =
-    "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
-/// The trigger that refuses TRUNCATE to roles subject to row level security.
-pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
-/// On tables whose tenant column is not text (no foreign key to tenants.id possible):
-/// new and changed rows must name an existing tenant.
-pub const TENANT_EXISTS_TRIGGER: &str = "relay_tenant_exists";
+pub use crate::names::{
+    relkind_label, ACCESS_POLICY_MARKER, ACCESS_POLICY_NAME, POLICY_MARKER, POLICY_NAME,
+    TENANT_COLUMN, TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
+};
 /// The session's tenant for table `table_literal` (a quoted regclass literal):
 /// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
 /// NULL once a `SET LOCAL` has ended) and raises under relay.require_tenant. The
@@ -322,22 +310,6 @@ pub fn same_entries(a: &[String], b: &[String]) -> bool {
         v
     };
     norm(a) == norm(b)
-}
-
-/// The human name of a `pg_class.relkind`, for error messages.
-pub fn relkind_label(relkind: &str) -> &'static str {
-    match relkind {
-        "r" => "an ordinary table",
-        "p" => "a partitioned table",
-        "v" => "a view",
-        "m" => "a materialized view",
-        "f" => "a foreign table",
-        "S" => "a sequence",
-        "i" | "I" => "an index",
-        "c" => "a composite type",
-        "t" => "a TOAST table",
-        _ => "not a table",
-    }
 }
 
 /// The human name of a relkind that cannot be tenant-enabled (partitioned tables
@@ -1362,9 +1334,6 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         .partition(|s| s.kind == StepKind::DropInvalidIndex);
     let mut steps = drops;
     steps.extend(rest);
-    if opts.online {
-        return crate::online::plan_online(state, opts, steps);
-    }
     Ok(steps)
 }
 

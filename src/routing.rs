@@ -25,7 +25,6 @@ use crate::signed;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use std::cell::Cell;
 use std::ffi::{c_void, CStr};
 
 static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
@@ -33,11 +32,6 @@ static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
 /// `relay.route_tenant_queries`: add the tenant constant (on by default; off only to
 /// compare, or should a Citus release plan the added qual badly).
 pub static ROUTE: GucSetting<bool> = GucSetting::<bool>::new(true);
-
-thread_local! {
-    /// A plan made since the tenant last changed holds the tenant as a constant.
-    static BAKED: Cell<bool> = const { Cell::new(false) };
-}
 
 /// Install the planner hook and define relay.route_tenant_queries; called once from
 /// `_PG_init`.
@@ -96,15 +90,6 @@ fn is_citus_function(addr: *const c_void) -> bool {
     }
 }
 
-/// app.current_tenant_id is about to change from `old` to `new`: plans that hold the
-/// old tenant must not run again.
-pub fn tenant_changing(old: Option<&str>, new: Option<&str>) {
-    if old != new && BAKED.with(|b| b.replace(false)) {
-        // SAFETY: marks every cached plan of this backend invalid; no catalog access.
-        unsafe { pg_sys::ResetPlanCache() };
-    }
-}
-
 #[pg_guard]
 unsafe extern "C-unwind" fn planner(
     parse: *mut pg_sys::Query,
@@ -118,7 +103,7 @@ unsafe extern "C-unwind" fn planner(
         // query before planning it); we only add quals to it.
         unsafe { walk(parse.cast(), (&mut context as *mut Context).cast()) };
         if context.added > 0 {
-            BAKED.with(|b| b.set(true));
+            signed::plans_hold_tenant();
         }
     }
     // SAFETY: the next hook or the standard planner, with the arguments we were given,

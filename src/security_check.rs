@@ -5,22 +5,6 @@ use crate::{ext, isolation_guard, signed};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// The library is loaded at session start in every session (not only once a relay
-/// function first runs): the EXPLAIN ANALYZE guard and signed mode's setting guard
-/// must be in place before the session's first statement.
-pub fn preloaded() -> bool {
-    ["shared_preload_libraries", "session_preload_libraries"]
-        .iter()
-        .any(|name| {
-            let c = std::ffi::CString::new(*name).expect("no NUL");
-            crate::context::current_setting(&c).is_some_and(|v| {
-                v.split(',')
-                    .map(|l| l.trim().trim_matches('"'))
-                    .any(|l| l == "relay_tenancy" || l == "$libdir/relay_tenancy")
-            })
-        })
-}
-
 /// How many statements pg_stat_statements keeps that name relay.token_key (0 when it
 /// is not installed here). Read as the extension's owner: every user's statements.
 fn statements_naming_the_key() -> i64 {
@@ -70,8 +54,17 @@ fn check_row(
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_security_check(
 ) -> TableIterator<'static, (name!(check, String), name!(ok, bool), name!(detail, String))> {
+    let mut rows = context_rows();
+    rows.extend(isolation_rows());
+    rows.extend(foreign_key_rows());
+    rows.extend(privilege_rows());
+    TableIterator::new(rows)
+}
+
+/// The session setup relay's guarantees rest on: preload, context mode and key.
+fn context_rows() -> Vec<(String, bool, String)> {
     let mut rows = Vec::new();
-    let loaded = preloaded();
+    let loaded = crate::ext::preloaded();
     rows.push((
         "preloaded".to_string(),
         loaded,
@@ -126,6 +119,12 @@ fn relay_security_check(
             format!("pg_stat_statements keeps {statements} statement(s) naming relay.token_key (an ALTER SYSTEM SET of the key, readable by pg_monitor). Fix: SELECT pg_stat_statements_reset(); and treat that key as known: change it")
         },
     ));
+    rows
+}
+
+/// Tenant-enabled tables, and on Citus every placement and node, still isolated.
+fn isolation_rows() -> Vec<(String, bool, String)> {
+    let mut rows = Vec::new();
     let broken = isolation_guard::broken(None, None);
     rows.push((
         "tables_isolated".to_string(),
@@ -138,7 +137,7 @@ fn relay_security_check(
         },
     ));
     // Citus: every placement guarded like its table, every node set like this one.
-    if crate::distribute::citus_installed() {
+    if crate::ext::citus_installed() {
         let placements = crate::placements::broken_placements();
         rows.push((
             "placements_isolated".to_string(),
@@ -172,6 +171,12 @@ fn relay_security_check(
             },
         ));
     }
+    rows
+}
+
+/// Foreign keys between tenant-enabled tables, and code on relay's own tables.
+fn foreign_key_rows() -> Vec<(String, bool, String)> {
+    let mut rows = Vec::new();
     // Foreign keys between tenant-enabled tables that do not include the tenant column:
     // kept single-column on request (keep_foreign_keys), or left so (tables enabled
     // by an earlier version, keys to a table keyed by another tenant column).
@@ -231,6 +236,12 @@ fn relay_security_check(
             format!("triggers that would run with relay's privileges: {}. Fix: drop them and revoke TRIGGER on relay's tables", foreign.join(", "))
         },
     ));
+    rows
+}
+
+/// Privileges and objects around relay's tables.
+fn privilege_rows() -> Vec<(String, bool, String)> {
+    let mut rows = Vec::new();
     let open_counters = ext::select_optional::<String>(
         "SELECT pg_catalog.string_agg(DISTINCT p.proname::pg_catalog.text, ', ')
            FROM pg_catalog.pg_proc p
@@ -335,5 +346,5 @@ fn relay_security_check(
         "no role subject to row level security holds TRIGGER on a tenant-enabled table",
         |list| format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: REVOKE TRIGGER ON <table> FROM <role>"),
     ));
-    TableIterator::new(rows)
+    rows
 }

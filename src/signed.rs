@@ -334,6 +334,26 @@ fn expired_genuine_token(tenant: &str) -> bool {
     })
 }
 
+thread_local! {
+    /// A plan made since the tenant last changed holds the tenant as a constant
+    /// (routing.rs adds it for Citus).
+    static PLANS_HOLD_TENANT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A plan now holds the session tenant as a constant (routing.rs).
+pub fn plans_hold_tenant() {
+    PLANS_HOLD_TENANT.with(|b| b.set(true));
+}
+
+/// app.current_tenant_id is about to change from `old` to `new`: plans that hold the
+/// old tenant must not run again.
+fn tenant_changing(old: Option<&str>, new: Option<&str>) {
+    if old != new && PLANS_HOLD_TENANT.with(|b| b.replace(false)) {
+        // SAFETY: marks every cached plan of this backend invalid; no catalog access.
+        unsafe { pg_sys::ResetPlanCache() };
+    }
+}
+
 /// Forward the token with the tenant (Citus): SET LOCAL before the tenant's own SET.
 pub fn forward_token(token: &str) {
     as_relay_setting(|| {
@@ -371,7 +391,7 @@ unsafe extern "C-unwind" fn assign_tenant(
             VOUCHED.with(|v| v.borrow_mut().insert(pending));
         }
     }
-    crate::routing::tenant_changing(tenant_setting().as_deref(), new.as_deref());
+    tenant_changing(tenant_setting().as_deref(), new.as_deref());
 }
 
 /// HMAC-SHA256 of `message` under `key`.

@@ -15,21 +15,12 @@ use crate::plan::{
     POLICY_NAME, TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
 };
 use crate::quote::{choose_name, quote_ident, quote_qualified};
-use serde::Deserialize;
 use std::collections::HashSet;
 
 /// How a global-key check's line starts; what follows names the key, for the error.
 pub const SHARED_CHECK_PREFIX: &str = "checked that no two tenants share a value of ";
 
-/// One step as the registry recorded it (`relay_tables.history[*].steps[*]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RecordedStep {
-    pub kind: String,
-    #[serde(default)]
-    pub sql: String,
-    #[serde(default)]
-    pub replaces: Option<serde_json::Value>,
-}
+pub use crate::catalog::RecordedStep;
 
 pub struct UndoInput<'a> {
     /// The table as relay first found it (`history[0].before`).

@@ -43,6 +43,17 @@ fn not_extension_member(catalog: &str, objid: &str) -> String {
 
 /// The checks: (name, query returning severity, object, problem, fix).
 fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
+    let mut checks = registry_and_linked_table_checks(registry, audit_registry);
+    checks.extend(bypass_and_privilege_checks(registry));
+    checks
+}
+
+/// The registry's own rows, and how tables are tied to the tenant tables (foreign
+/// keys, INVALID indexes, open parents, LIKE copies).
+fn registry_and_linked_table_checks(
+    registry: &str,
+    audit_registry: &str,
+) -> Vec<(&'static str, String)> {
     let single = single_column_foreign_keys_sql(registry);
     vec![
         (
@@ -134,6 +145,13 @@ fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
                 not_extension_member("pg_class", "c.oid")
             ),
         ),
+    ]
+}
+
+/// What reads or changes tenant tables around their policies: views, SECURITY
+/// DEFINER functions, global keys, pending constraints, owners, grants, sequences.
+fn bypass_and_privilege_checks(registry: &str) -> Vec<(&'static str, String)> {
+    vec![
         (
             "views that bypass row level security",
             format!(

@@ -64,8 +64,7 @@ pub fn entry_hash(previous: &[u8], e: &Hashed) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The hash a chain starts from.
-pub const GENESIS: [u8; 32] = [0; 32];
+pub use super::chain_heads::GENESIS;
 
 /// PostgreSQL's epoch (2000-01-01) in Unix epoch microseconds.
 pub const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;

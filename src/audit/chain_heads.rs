@@ -23,6 +23,9 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// The hash a chain starts from.
+pub const GENESIS: [u8; 32] = [0; 32];
+
 /// A head this transaction holds: last position and hash, and whether it moved.
 #[derive(Clone)]
 struct Held {
@@ -106,7 +109,7 @@ pub fn lock(tenant: &str) -> (i64, Vec<u8>) {
                 .update(
                     &plans.create,
                     None,
-                    &[tenant.into(), super::chain::GENESIS.to_vec().into()],
+                    &[tenant.into(), GENESIS.to_vec().into()],
                 )
                 .expect("chain head");
             read_head(tenant).expect("the head exists now")
@@ -211,7 +214,7 @@ fn read_head(tenant: &str) -> Option<(i64, Vec<u8>)> {
                 ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
             let hash = ext::attribute(tuple, tupdesc, "last_hash")
                 .and_then(|(_, d)| <Vec<u8> as pgrx::FromDatum>::from_datum(d, false))
-                .unwrap_or_else(|| super::chain::GENESIS.to_vec());
+                .unwrap_or_else(|| GENESIS.to_vec());
             (seq, hash)
         })
     })

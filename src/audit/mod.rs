@@ -167,7 +167,7 @@ fn manage_triggers(
     let ext_schema = ext::extension_schema();
     let state: TableState = catalog::read(tbl.0, &ext_schema, crate::plan::TENANT_COLUMN);
     let table = quote_qualified(&state.schema, &state.name);
-    errors::check_audit_target(&state, &table, verb, capture);
+    crate::refusals::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);
     let mut lines = if steps.is_empty() {
         Vec::new()

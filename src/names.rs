@@ -1,0 +1,37 @@
+//! The names relay gives things: its column, policies, triggers, the default tenant,
+//! and how a relkind reads. A leaf: every layer may use it, it uses nothing.
+
+pub const TENANT_COLUMN: &str = "tenant_id";
+/// relay's RESTRICTIVE policy: ANDed with every other policy of the table, whenever
+/// that policy was created, so no policy can open another tenant's rows.
+pub const POLICY_NAME: &str = "tenant_isolation";
+/// relay's PERMISSIVE companion, created only when the table has no permissive policy
+/// of its own (PostgreSQL grants no row without at least one permissive policy).
+pub const ACCESS_POLICY_NAME: &str = "tenant_access";
+/// The comment that marks a policy as relay's own; `catalog` looks for the prefix.
+pub const POLICY_MARKER: &str = "relay_tenancy: rows of the tenant in app.current_tenant_id only";
+pub const ACCESS_POLICY_MARKER: &str =
+    "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
+/// The trigger that refuses TRUNCATE to roles subject to row level security.
+pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
+/// On tables whose tenant column is not text (no foreign key to tenants.id possible):
+/// new and changed rows must name an existing tenant.
+pub const TENANT_EXISTS_TRIGGER: &str = "relay_tenant_exists";
+/// The tenant every pre-existing row belongs to unless the caller names another.
+pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
+
+/// The human name of a `pg_class.relkind`, for error messages.
+pub fn relkind_label(relkind: &str) -> &'static str {
+    match relkind {
+        "r" => "an ordinary table",
+        "p" => "a partitioned table",
+        "v" => "a view",
+        "m" => "a materialized view",
+        "f" => "a foreign table",
+        "S" => "a sequence",
+        "i" | "I" => "an index",
+        "c" => "a composite type",
+        "t" => "a TOAST table",
+        _ => "not a table",
+    }
+}
