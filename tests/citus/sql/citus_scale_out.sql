@@ -376,12 +376,12 @@ SELECT pg_sleep(0.2);
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'nodes_alike';
 -- A signed transaction that outlives its token: the worker connection it opens after
 -- the expiry is refused, and the error says why.
-SELECT relay_tenant_token('acme', '1 second') AS short_token \gset
+SELECT relay_tenant_token('acme', '3 seconds') AS short_token \gset
 \c - signed_app
 \set VERBOSITY verbose
 BEGIN;
 SELECT relay_set_tenant('acme', :'short_token');
-SELECT pg_sleep(2);
+SELECT pg_sleep(4);
 SELECT count(*) FROM users;
 ROLLBACK;
 \c - postgres
