@@ -820,10 +820,37 @@ pub fn view_warnings(state: &TableState, opts: &Options) -> Vec<String> {
 
 /// Compute the steps that bring `state` to the tenant-enabled end state. Empty when the
 /// table is already there.
+/// What every section of `plan` shares: the names it quotes once, the relation names
+/// taken so far (new ones are chosen to avoid them), and the steps so far.
+struct Planning<'a> {
+    state: &'a TableState,
+    opts: &'a Options<'a>,
+    table: String,
+    tenants: String,
+    default_lit: String,
+    tcol: String,
+    type_key: &'a str,
+    taken: HashSet<String>,
+    steps: Vec<Step>,
+}
+
+impl Planning<'_> {
+    /// A name from `base` and `suffix` no relation of the schema has, then taken.
+    fn new_name(&mut self, base: &str, suffix: &str) -> String {
+        let name = choose_name(base, suffix, &|n| self.taken.contains(n));
+        self.taken.insert(name.clone());
+        name
+    }
+}
+
+/// A key to rewrite with the tenant column and the foreign keys that reference it.
+type RewriteKey<'a> = (&'a IndexInfo, Vec<&'a ForeignKeyInfo>);
+/// Step 2's builds for step 3: (key, the index built to replace it, keys carried).
+type Swaps<'a> = Vec<(&'a IndexInfo, String, Vec<&'a ForeignKeyInfo>)>;
+
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
     validate(state)?;
     let rewrite_with_fks = keys_to_rewrite(state, opts.global_unique, opts.tenant_primary_key)?;
-    let rewrite: Vec<&IndexInfo> = rewrite_with_fks.iter().map(|(i, _)| *i).collect();
     let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks
         .iter()
         .flat_map(|(_, fks)| fks.iter().copied())
@@ -850,17 +877,12 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    let mut taken: HashSet<String> = state
+    let taken: HashSet<String> = state
         .names_taken
         .iter()
         .filter(|n| !leftovers.contains(&n.as_str()))
         .cloned()
         .collect();
-    let mut new_name = |base: &str, suffix: &str| {
-        let name = choose_name(base, suffix, &|n| taken.contains(n));
-        taken.insert(name.clone());
-        name
-    };
 
     let column = state.tenant_column.as_ref();
     // The tenant column: tenant_id (added when missing), or a column the table has.
@@ -877,8 +899,62 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             c.type_key.as_str()
         }
     });
-    let mut steps = Vec::new();
+    let mut p = Planning {
+        state,
+        opts,
+        table: table.clone(),
+        tenants,
+        default_lit,
+        tcol: tcol.clone(),
+        type_key,
+        taken,
+        steps: Vec::new(),
+    };
+    column_steps(&mut p);
+    let swaps = index_build_steps(&mut p, &rewrite_with_fks, &composite_fks)?;
+    parent_key_steps(&mut p, &composite_fks);
+    column_catalog_steps(&mut p)?;
+    swap_steps(&mut p, swaps)?;
+    composite_and_view_steps(&mut p, &composite_fks, exclusions)?;
+    isolation_steps(&mut p);
+    let mut steps = p.steps;
+    // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
+    // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
+    // backfill, and so the later upgrade to ACCESS EXCLUSIVE is the only one.
+    if steps
+        .first()
+        .is_some_and(|s| s.lock < Lock::AccessExclusive && s.lock != Lock::ShareRowExclusive)
+    {
+        steps.insert(
+            0,
+            Step::new(
+                StepKind::LockTable,
+                Lock::ShareRowExclusive,
+                format!(
+                    "locked {table} against writes (reads go on) for the backfill and index builds"
+                ),
+                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+            ),
+        );
+    }
+    steps.extend(finishing_steps(state, &table, opts.tenant_column));
+    // INVALID leftovers go first (their names may be built again).
+    let (drops, rest): (Vec<Step>, Vec<Step>) = steps
+        .into_iter()
+        .partition(|s| s.kind == StepKind::DropInvalidIndex);
+    let mut steps = drops;
+    steps.extend(rest);
+    Ok(steps)
+}
 
+/// Step 1, the tenant column: added (catalog only), or a half-done one backfilled.
+fn column_steps(p: &mut Planning) {
+    let state = p.state;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
+    let default_lit = p.default_lit.clone();
+    let type_key = p.type_key;
+    let column = state.tenant_column.as_ref();
     // 1. The column. On a fresh table: catalog only, existing rows read the constant
     //    default from pg_attribute.attmissingval, nothing is rewritten.
     //    STORAGE PLAIN keeps every stored value in the 4-byte-header form the missing
@@ -890,7 +966,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     //    transactions that reference and then update one parent deadlock each other
     //    (issue 18). Catalog only; tenant values are far below any TOAST threshold.
     match column {
-        None => steps.push(Step::new(
+        None => p.steps.push(Step::new(
             StepKind::AddColumn,
             Lock::AccessExclusive,
             format!(
@@ -900,7 +976,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 "ALTER TABLE {table} ADD COLUMN {tcol} text NOT NULL DEFAULT {default_lit}, ALTER COLUMN {tcol} SET STORAGE PLAIN"
             ),
         )),
-        Some(col) if !col.not_null => steps.push(
+        Some(col) if !col.not_null => p.steps.push(
             Step::new(
                 StepKind::Backfill,
                 Lock::RowExclusive,
@@ -913,7 +989,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ),
         Some(_) => {}
     }
+}
 
+/// Step 2, index builds (SHARE: reads go on, writes wait): each key to rewrite built with
+/// the tenant column first (or found built), and an index on the tenant column when
+/// none serves. Returns what step 3 swaps in: (key, built index, keys carried).
+fn index_build_steps<'a>(
+    p: &mut Planning<'a>,
+    rewrite_with_fks: &[RewriteKey<'a>],
+    composite_fks: &[&ForeignKeyInfo],
+) -> Result<Swaps<'a>, PlanError> {
+    let rewrite: Vec<&IndexInfo> = rewrite_with_fks.iter().map(|(i, _)| *i).collect();
+    let state = p.state;
+    let opts = p.opts;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
     // 2. Index builds (SHARE: reads go on, writes wait).
     let mut swaps = Vec::new();
     let partitioned = state.relkind == "p";
@@ -940,13 +1030,13 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             swaps.push((*index, built.name.clone(), carried_here));
             continue;
         }
-        let tmp = new_name(&index.name, "_relay_tmp");
+        let tmp = p.new_name(&index.name, "_relay_tmp");
         let cols: Vec<String> = index
             .key_columns
             .iter()
             .map(|c| c.as_deref().map_or("(expression)".to_string(), quote_ident))
             .collect();
-        steps.push(Step::new(
+        p.steps.push(Step::new(
             StepKind::BuildTenantUnique,
             Lock::Share,
             format!(
@@ -964,8 +1054,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         // the (tenant_id, key) a composite foreign key will reference, on this table
         || composite_fks.iter().any(|fk| fk.parent_oid == state.oid && fk.parent_tenant_key.is_none());
     if !served {
-        let name = new_name(&state.name, &format!("_{}_idx", opts.tenant_column));
-        steps.push(Step::new(
+        let name = p.new_name(&state.name, &format!("_{}_idx", opts.tenant_column));
+        p.steps.push(Step::new(
             StepKind::CreateTenantIndex,
             Lock::Share,
             format!("created index {} on {table} ({tcol})", quote_ident(&name)),
@@ -973,11 +1063,19 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ));
     }
 
+    Ok(swaps)
+}
+
+/// The parent's unique (tenant_id, key) each composite foreign key references.
+fn parent_key_steps(p: &mut Planning, composite_fks: &[&ForeignKeyInfo]) {
+    let state = p.state;
+    let opts = p.opts;
+    let tcol = p.tcol.clone();
     // The parent's unique (tenant_id, key) each composite foreign key references,
     // unless one exists (one build per parent key, however many keys reference it).
     let mut parent_keys_built: Vec<(u32, Vec<String>)> = Vec::new();
     let mut parent_names: HashSet<String> = HashSet::new();
-    for fk in &composite_fks {
+    for fk in composite_fks {
         if fk.parent_tenant_key.is_some()
             || parent_keys_built.contains(&(fk.parent_oid, fk.parent_columns.clone()))
         {
@@ -992,7 +1090,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             fk.parent_columns.join("_")
         );
         let name = if fk.parent_oid == state.oid {
-            new_name(&base, "_key")
+            p.new_name(&base, "_key")
         } else {
             let name = choose_name(&base, "_key", &|n| {
                 fk.parent_names_taken.iter().any(|t| t == n) || parent_names.contains(n)
@@ -1001,7 +1099,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             name
         };
         let cols: Vec<String> = fk.parent_columns.iter().map(|c| quote_ident(c)).collect();
-        steps.push(Step::new(
+        p.steps.push(Step::new(
             StepKind::BuildParentTenantKey,
             Lock::Share,
             format!(
@@ -1012,11 +1110,22 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             format!("CREATE UNIQUE INDEX {} ON {parent} ({tcol}, {})", quote_ident(&name), cols.join(", ")),
         ).locking(fk.parent_oid, Lock::Share));
     }
+}
 
+/// Step 3, catalog changes under ACCESS EXCLUSIVE, each quick: NOT NULL, the default, the
+/// key to tenants (or the tenant-exists trigger).
+fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
+    let state = p.state;
+    let opts = p.opts;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
+    let tenants = p.tenants.clone();
+    let type_key = p.type_key;
+    let column = state.tenant_column.as_ref();
     // 3. Catalog changes under ACCESS EXCLUSIVE, each quick.
     if let Some(col) = column {
         if !col.not_null {
-            steps.push(Step::new(
+            p.steps.push(Step::new(
                 StepKind::SetNotNull,
                 Lock::AccessExclusive,
                 format!("set {tcol} NOT NULL on {table} (scan, no rewrite)"),
@@ -1055,7 +1164,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         if let Some(previous) = column.and_then(|c| c.default_expr.clone()) {
             step = step.replacing(serde_json::json!({ "column_default": previous }));
         }
-        steps.push(step);
+        p.steps.push(step);
     }
     if type_key != "text"
         && !state
@@ -1065,7 +1174,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     {
         // tenants.id is text: a uuid or integer column cannot reference it. Existing
         // rows are checked once, new and changed ones by a trigger (as the key would).
-        steps.push(
+        p.steps.push(
             Step::new(
                 StepKind::CheckTenantsExist,
                 Lock::AccessShare,
@@ -1079,7 +1188,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         );
     }
     if type_key != "text" {
-        steps.extend(always_trigger_steps(
+        p.steps.extend(always_trigger_steps(
             &table,
             TENANT_EXISTS_TRIGGER,
             &format!("BEFORE INSERT OR UPDATE OF {tcol} ON {{t}} FOR EACH ROW"),
@@ -1092,8 +1201,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ));
     } else if state.tenant_fk.is_none() && (state.distributed || !state.scaled_out) {
         // (A local table in a scaled-out schema gets it from relay_distribute.)
-        let name = new_name(&state.name, &format!("_{}_fkey", opts.tenant_column));
-        steps.push(Step::new(
+        let name = p.new_name(&state.name, &format!("_{}_fkey", opts.tenant_column));
+        p.steps.push(Step::new(
             StepKind::AddForeignKey,
             Lock::ShareRowExclusive,
             format!(
@@ -1106,12 +1215,21 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             ),
         ).adding_foreign_key(&table, &name));
     }
+    Ok(())
+}
+
+/// Each rewritten key swapped for its tenant-leading version, the keys that reference
+/// it dropped first and added back composite.
+fn swap_steps<'a>(p: &mut Planning<'a>, swaps: Swaps<'a>) -> Result<(), PlanError> {
+    let state = p.state;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
     for (index, tmp, carried) in swaps {
         // The keys that reference this one go first (a constraint they depend on
         // cannot be dropped), and come back composite right after the swap.
         for fk in &carried {
             let child = quote_qualified(&fk.child_schema, &fk.child_name);
-            steps.push(
+            p.steps.push(
                 Step::new(
                     StepKind::DropForeignKey,
                     Lock::AccessExclusive,
@@ -1158,7 +1276,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                         ),
                     )
                 };
-                steps.push(
+                p.steps.push(
                     Step::new(
                         StepKind::SwapUniqueConstraint,
                         Lock::AccessExclusive,
@@ -1173,7 +1291,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                 );
             }
             None => {
-                steps.push(
+                p.steps.push(
                     Step::new(
                         StepKind::DropUniqueIndex,
                         Lock::AccessExclusive,
@@ -1182,7 +1300,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     )
                     .replacing(replaced),
                 );
-                steps.push(Step::new(
+                p.steps.push(Step::new(
                     StepKind::RenameIndex,
                     Lock::ShareUpdateExclusive,
                     format!(
@@ -1199,7 +1317,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             }
         }
         for fk in &carried {
-            steps.push(Step::new(
+            p.steps.push(Step::new(
                 StepKind::AddCompositeForeignKey,
                 Lock::ShareRowExclusive,
                 format!("added foreign key {}: a row can reference its own tenant's rows only (validating scan)", composite_description(fk, &tcol)),
@@ -1214,9 +1332,22 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             .locking(fk.child_oid, Lock::ShareRowExclusive));
         }
     }
-    for fk in &composite_fks {
+    Ok(())
+}
+
+/// Composite foreign keys, exclusion constraints, views made security_invoker.
+fn composite_and_view_steps<'a>(
+    p: &mut Planning<'a>,
+    composite_fks: &[&ForeignKeyInfo],
+    exclusions: Vec<&'a IndexInfo>,
+) -> Result<(), PlanError> {
+    let state = p.state;
+    let opts = p.opts;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
+    for fk in composite_fks {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        steps.push(
+        p.steps.push(
             Step::new(
                 StepKind::SwapForeignKey,
                 Lock::AccessExclusive,
@@ -1234,7 +1365,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     }
     for index in exclusions {
         let con = index.constraint.as_ref().expect("an exclusion constraint");
-        steps.push(
+        p.steps.push(
             Step::new(
                 StepKind::SwapExclusionConstraint,
                 Lock::AccessExclusive,
@@ -1262,7 +1393,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
                     owner: v.owner.clone(),
                 });
             }
-            steps.push(Step::new(
+            p.steps.push(Step::new(
                 StepKind::SetViewInvoker,
                 Lock::AccessExclusive,
                 format!("view {view} now reads {table} with the querying role's rights (security_invoker = on), so row level security applies (lock on the view)"),
@@ -1271,8 +1402,18 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             .locking(v.oid, Lock::AccessExclusive));
         }
     }
+    Ok(())
+}
+
+/// Row level security enabled and forced, relay's policies, the TRUNCATE guard.
+fn isolation_steps(p: &mut Planning) {
+    let state = p.state;
+    let opts = p.opts;
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
+    let type_key = p.type_key;
     if !state.rls_enabled {
-        steps.push(Step::new(
+        p.steps.push(Step::new(
             StepKind::EnableRls,
             Lock::AccessExclusive,
             format!("enabled row level security on {table}"),
@@ -1280,7 +1421,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ));
     }
     if !state.rls_forced {
-        steps.push(Step::new(
+        p.steps.push(Step::new(
             StepKind::ForceRls,
             Lock::AccessExclusive,
             format!("forced row level security on {table} (the owner is isolated too)"),
@@ -1296,8 +1437,8 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
     } else {
         tenant_rule(opts.ext_schema, &table, &tcol, type_key)
     };
-    steps.extend(policy_steps(state, &table, &rule, &printed));
-    steps.extend(always_trigger_steps(
+    p.steps.extend(policy_steps(state, &table, &rule, &printed));
+    p.steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,
         "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT",
@@ -1307,34 +1448,6 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         ),
         &state.triggers,
     ));
-
-    // A half-done table: the backfill and builds run before any ACCESS EXCLUSIVE step.
-    // Take SHARE ROW EXCLUSIVE first so no writer can add a NULL tenant_id behind the
-    // backfill, and so the later upgrade to ACCESS EXCLUSIVE is the only one.
-    if steps
-        .first()
-        .is_some_and(|s| s.lock < Lock::AccessExclusive && s.lock != Lock::ShareRowExclusive)
-    {
-        steps.insert(
-            0,
-            Step::new(
-                StepKind::LockTable,
-                Lock::ShareRowExclusive,
-                format!(
-                    "locked {table} against writes (reads go on) for the backfill and index builds"
-                ),
-                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
-            ),
-        );
-    }
-    steps.extend(finishing_steps(state, &table, opts.tenant_column));
-    // INVALID leftovers go first (their names may be built again).
-    let (drops, rest): (Vec<Step>, Vec<Step>) = steps
-        .into_iter()
-        .partition(|s| s.kind == StepKind::DropInvalidIndex);
-    let mut steps = drops;
-    steps.extend(rest);
-    Ok(steps)
 }
 
 /// The name of the CHECK (col IS NOT NULL) an online conversion adds NOT VALID,

@@ -175,16 +175,76 @@ fn is_relay_policy(p: &PolicyInfo) -> bool {
 }
 
 /// Compute the undo of every change relay made to `input.now`.
+/// Foreign keys relay made composite, with their original definitions.
+type ForeignKeysBack<'a> = Vec<(&'a ForeignKeyInfo, String)>;
+/// Keys relay rewrote: (as they were, as they are).
+type KeysBack<'a> = Vec<(&'a IndexInfo, &'a IndexInfo)>;
+
+/// What every section of `plan_undo` shares.
+struct Undoing<'a> {
+    input: &'a UndoInput<'a>,
+    table: String,
+    tcol: String,
+    /// Relation names taken (new ones avoid them).
+    taken: HashSet<String>,
+    steps: Vec<Step>,
+    notes: Vec<String>,
+}
+
 pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     let now = input.now;
-    let original = input.original;
     crate::plan::validate(now)?;
     let table = quote_qualified(&now.schema, &now.name);
-    let tcol = quote_ident(input.tenant_column);
-    let mut out = UndoPlan::default();
     let mut taken: HashSet<String> = now.names_taken.iter().cloned().collect();
     taken.extend(now.indexes.iter().map(|i| i.name.clone()));
+    let mut u = Undoing {
+        input,
+        table: table.clone(),
+        tcol: quote_ident(input.tenant_column),
+        taken,
+        steps: Vec::new(),
+        notes: Vec::new(),
+    };
+    let (fks_back, keys_back) = keys_to_restore(&mut u)?;
+    let swaps = check_and_build_steps(&mut u, &keys_back)?;
+    isolation_removal_steps(&mut u)?;
+    key_restore_steps(&mut u, &fks_back, &swaps)?;
+    index_drop_steps(&mut u)?;
+    column_restore_steps(&mut u)?;
+    let mut steps = u.steps;
+    let mut out = UndoPlan {
+        steps: Vec::new(),
+        notes: u.notes,
+    };
+    if steps.iter().any(|s| {
+        s.lock < Lock::AccessExclusive
+            && s.kind != StepKind::RenameIndex
+            && s.kind != StepKind::RestoreForeignKey
+    }) {
+        steps.insert(
+            0,
+            Step::new(
+                StepKind::LockTable,
+                Lock::ShareRowExclusive,
+                format!(
+                    "locked {table} against writes (reads go on) for the checks and index builds"
+                ),
+                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+            ),
+        );
+    }
+    out.steps = steps;
+    Ok(out)
+}
 
+/// What goes back: foreign keys relay made composite (with their original
+/// definitions), and unique keys and exclusion constraints relay rewrote.
+fn keys_to_restore<'a>(
+    u: &mut Undoing<'a>,
+) -> Result<(ForeignKeysBack<'a>, KeysBack<'a>), PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let original = input.original;
     // Foreign keys relay made composite, in either direction: back to the recorded
     // definition. A composite key relay did not make depends on the tenant column and
     // on the composite keys relay would take away: refused, naming it.
@@ -246,11 +306,23 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         }
     }
 
+    Ok((fks_back, keys_back))
+}
+
+/// Steps 1 and 2: each key that goes back to global checked across tenants, and its
+/// original index built beside the per-tenant one. Returns what step 3 swaps.
+fn check_and_build_steps<'a>(
+    u: &mut Undoing<'a>,
+    keys_back: &[(&'a IndexInfo, &'a IndexInfo)],
+) -> Result<Vec<(&'a IndexInfo, &'a IndexInfo, String)>, PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let table = u.table.clone();
+    let tcol = u.tcol.clone();
     // 1. Checks: a key that goes back to global must hold across tenants.
-    let mut steps = Vec::new();
     for (was, _) in keys_back.iter().filter(|(w, _)| w.is_unique) {
         if let Some(sql) = shared_values_sql(was, &table, &tcol) {
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::CheckGlobalUnique,
                 Lock::AccessShare,
                 format!(
@@ -268,16 +340,16 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     }
     // 2. The original unique indexes, built beside the per-tenant ones (SHARE).
     let mut swaps: Vec<(&IndexInfo, &IndexInfo, String)> = Vec::new();
-    for (was, is) in &keys_back {
+    for (was, is) in keys_back {
         // Exclusion constraints, and a partitioned table's keys (PostgreSQL cannot
         // attach a prebuilt index to them), are rebuilt by the swap itself.
         if !was.is_unique || (now.relkind == "p" && was.constraint.is_some()) {
             swaps.push((was, is, String::new()));
             continue;
         }
-        let tmp = choose_name(&was.name, "_relay_undo", &|n| taken.contains(n));
-        taken.insert(tmp.clone());
-        steps.push(Step::new(
+        let tmp = choose_name(&was.name, "_relay_undo", &|n| u.taken.contains(n));
+        u.taken.insert(tmp.clone());
+        u.steps.push(Step::new(
             StepKind::BuildTenantUnique,
             Lock::Share,
             format!(
@@ -290,9 +362,19 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         swaps.push((was, is, tmp));
     }
 
+    Ok(swaps)
+}
+
+/// Step 3, isolation first: relay's policies, the row level security flags it set,
+/// its guards.
+fn isolation_removal_steps<'a>(u: &mut Undoing<'a>) -> Result<(), PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let original = input.original;
+    let table = u.table.clone();
     // 3. Catalog changes under ACCESS EXCLUSIVE. Isolation first: policies, flags, guards.
     for p in now.policies.iter().filter(|p| is_relay_policy(p)) {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DropPolicy,
             Lock::AccessExclusive,
             format!("dropped relay's policy {} on {table}", p.name),
@@ -320,7 +402,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             continue;
         }
         if let Some(sql) = recreate_policy_sql(&table, def) {
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::CreatePolicy,
                 Lock::AccessExclusive,
                 format!(
@@ -332,7 +414,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         }
     }
     if now.rls_forced && !original.rls_forced {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::NoForceRls,
             Lock::AccessExclusive,
             format!("row level security on {table} no longer forced (as before)"),
@@ -340,7 +422,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         ));
     }
     if now.rls_enabled && !original.rls_enabled {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DisableRls,
             Lock::AccessExclusive,
             format!("disabled row level security on {table} (as before)"),
@@ -351,7 +433,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         if now.triggers.iter().any(|t| t.name == trigger)
             && !original.triggers.iter().any(|t| t.name == trigger)
         {
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::DropTrigger,
                 Lock::AccessExclusive,
                 format!("dropped trigger {trigger} on {table}"),
@@ -360,10 +442,22 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         }
     }
 
+    Ok(())
+}
+
+/// Composite foreign keys out, original keys back, original foreign keys in.
+fn key_restore_steps<'a>(
+    u: &mut Undoing<'a>,
+    fks_back: &[(&'a ForeignKeyInfo, String)],
+    swaps: &[(&'a IndexInfo, &'a IndexInfo, String)],
+) -> Result<(), PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let table = u.table.clone();
     // Keys: composite foreign keys out, original keys back, original foreign keys in.
-    for (fk, _) in &fks_back {
+    for (fk, _) in fks_back {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        steps.push(
+        u.steps.push(
             Step::new(
                 StepKind::DropForeignKey,
                 Lock::AccessExclusive,
@@ -380,9 +474,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             .locking(fk.parent_oid, Lock::AccessExclusive),
         );
     }
-    for (was, is, tmp) in &swaps {
+    for (was, is, tmp) in swaps {
         match &was.constraint {
-            Some(con) if con.contype == "x" || tmp.is_empty() => steps.push(Step::new(
+            Some(con) if con.contype == "x" || tmp.is_empty() => u.steps.push(Step::new(
                 StepKind::SwapExclusionConstraint,
                 Lock::AccessExclusive,
                 format!(
@@ -403,7 +497,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                 } else {
                     "UNIQUE"
                 };
-                steps.push(Step::new(
+                u.steps.push(Step::new(
                     StepKind::SwapUniqueConstraint,
                     Lock::AccessExclusive,
                     format!("restored constraint {} {}", quote_ident(&con.name), con.definition),
@@ -415,13 +509,13 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
                 ));
             }
             None => {
-                steps.push(Step::new(
+                u.steps.push(Step::new(
                     StepKind::DropUniqueIndex,
                     Lock::AccessExclusive,
                     format!("dropped per-tenant unique index {}", quote_ident(&is.name)),
                     format!("DROP INDEX {}", quote_qualified(&now.schema, &is.name)),
                 ));
-                steps.push(Step::new(
+                u.steps.push(Step::new(
                     StepKind::RenameIndex,
                     Lock::ShareUpdateExclusive,
                     format!(
@@ -438,9 +532,9 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             }
         }
     }
-    for (fk, def) in &fks_back {
+    for (fk, def) in fks_back {
         let child = quote_qualified(&fk.child_schema, &fk.child_name);
-        steps.push(
+        u.steps.push(
             Step::new(
                 StepKind::RestoreForeignKey,
                 Lock::ShareRowExclusive,
@@ -457,10 +551,19 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             .locking(fk.parent_oid, Lock::ShareRowExclusive),
         );
     }
+    Ok(())
+}
+
+/// Indexes relay built (and INVALID leftovers of the online path) dropped.
+fn index_drop_steps<'a>(u: &mut Undoing<'a>) -> Result<(), PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let original = input.original;
+    let table = u.table.clone();
     // What a failed or cancelled concurrent build of the online path left: an INVALID
     // index leading with the tenant column, still maintained on every write.
     for index in crate::plan::invalid_leftovers(now) {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DropIndex,
             Lock::AccessExclusive,
             format!(
@@ -477,7 +580,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         i.constraint.is_none() && !original_names.contains(i.name.as_str()) && i.is_valid
     }) {
         if built_by_relay(input.all_steps, &index.name, &table) {
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::DropIndex,
                 Lock::AccessExclusive,
                 format!("dropped index {} relay built", quote_ident(&index.name)),
@@ -486,11 +589,22 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         }
     }
 
+    Ok(())
+}
+
+/// The column: the key to tenants, the default, NOT NULL, the column itself; the views
+/// relay made security_invoker.
+fn column_restore_steps<'a>(u: &mut Undoing<'a>) -> Result<(), PlanError> {
+    let input = u.input;
+    let now = input.now;
+    let original = input.original;
+    let table = u.table.clone();
+    let tcol = u.tcol.clone();
     // The column: foreign key to tenants, default, NOT NULL, the column itself.
     let had_column = original.tenant_column.as_ref();
     if let Some(fk) = &now.tenant_fk {
         if original.tenant_fk.as_deref() != Some(fk.as_str()) {
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::DropForeignKey,
                 Lock::AccessExclusive,
                 format!("dropped foreign key {} to tenants", quote_ident(fk)),
@@ -500,7 +614,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     }
     let drop_column = input.drop_column && had_column.is_none() && now.tenant_column.is_some();
     if input.drop_column && had_column.is_some() {
-        out.notes.push(format!(
+        u.notes.push(format!(
             "kept column {tcol} of {table}: it was there before relay first ran, so it is not relay's to drop"
         ));
     }
@@ -510,13 +624,13 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         .is_some_and(|c| c.default_is_ours)
     {
         match had_column.and_then(|c| c.default_expr.clone()) {
-            Some(expr) => steps.push(Step::new(
+            Some(expr) => u.steps.push(Step::new(
                 StepKind::SetDefault,
                 Lock::AccessExclusive,
                 format!("restored the default of {tcol} on {table}: {expr}"),
                 format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET DEFAULT {expr}"),
             )),
-            None if !drop_column => steps.push(Step::new(
+            None if !drop_column => u.steps.push(Step::new(
                 StepKind::DropDefault,
                 Lock::AccessExclusive,
                 format!("dropped relay's default of {tcol} on {table}"),
@@ -527,7 +641,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     }
     let now_not_null = now.tenant_column.as_ref().is_some_and(|c| c.not_null);
     if had_column.is_some_and(|c| !c.not_null) && now_not_null {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DropNotNull,
             Lock::AccessExclusive,
             format!("{tcol} on {table} accepts NULL again (as before)"),
@@ -536,7 +650,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
     } else if had_column.is_none() && now_not_null && !drop_column {
         // relay added the column and it stays (drop_column => false): without relay's
         // default it must accept NULL, or every insert that does not name it fails.
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DropNotNull,
             Lock::AccessExclusive,
             format!("kept column {tcol} on {table} accepts NULL (its default is gone: inserts that do not name it store NULL)"),
@@ -565,7 +679,7 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
             .any(|v| v.schema == view.schema && v.name == view.name && v.security_invoker);
         if !was_invoker {
             let name = quote_qualified(&view.schema, &view.name);
-            steps.push(Step::new(
+            u.steps.push(Step::new(
                 StepKind::SetViewInvoker,
                 Lock::AccessExclusive,
                 format!("view {name} reads {table} with its owner's rights again (security_invoker = off, as before)"),
@@ -574,32 +688,14 @@ pub fn plan_undo(input: &UndoInput) -> Result<UndoPlan, PlanError> {
         }
     }
     if drop_column {
-        steps.push(Step::new(
+        u.steps.push(Step::new(
             StepKind::DropColumn,
             Lock::AccessExclusive,
             format!("dropped column {tcol} from {table} (catalog only, no rewrite)"),
             format!("ALTER TABLE {table} DROP COLUMN {tcol}"),
         ));
     }
-    if steps.iter().any(|s| {
-        s.lock < Lock::AccessExclusive
-            && s.kind != StepKind::RenameIndex
-            && s.kind != StepKind::RestoreForeignKey
-    }) {
-        steps.insert(
-            0,
-            Step::new(
-                StepKind::LockTable,
-                Lock::ShareRowExclusive,
-                format!(
-                    "locked {table} against writes (reads go on) for the checks and index builds"
-                ),
-                format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
-            ),
-        );
-    }
-    out.steps = steps;
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
