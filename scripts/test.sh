@@ -4,6 +4,7 @@
 #   2. pg_regress golden tests (tests/pg_regress), against the installed extension
 #   3. pg_isolation_regress concurrency specs (tests/isolation)
 #   4. scripts (tests/scripts): dump/restore round trips, logical replication
+# after the code gates (fmt, clippy, module cycles and function length).
 # Ends with one line "summary: N passed, M failed".
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,6 +16,18 @@ passed=0
 failed=0
 status=0
 log=$(mktemp)
+
+say "code gates: cargo fmt --check, cargo clippy -D warnings, module cycles, function length"
+gate() { # gate NAME CMD...: one TAP-counted check
+  local name=$1
+  shift
+  if "$@" >"$log" 2>&1; then echo "ok - $name"; passed=$((passed + 1))
+  else echo "not ok - $name"; sed 's/^/#   /' "$log" | tail -40; failed=$((failed + 1)); status=1; fi
+}
+gate "cargo fmt --check" cargo fmt --check
+gate "cargo clippy --all-targets -D warnings" \
+  cargo clippy --all-targets --no-default-features --features pg15 -- -D warnings
+gate "no module cycle, no function over 150 lines (scripts/check_layout.py)" python3 "$ROOT/scripts/check_layout.py"
 
 say "cargo pgrx test (unit tests and #[pg_test])"
 pgdata=$(postgres_tmpdir)

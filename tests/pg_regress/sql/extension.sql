@@ -33,3 +33,19 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
 -- A helper the later tests use to show an error as data: its SQLSTATE (code), message,
 -- DETAIL and HINT. (The exception block also rolls back whatever the statement did.)
 \i include/expect_error.sql
+
+-- Every function of relay's that runs SQL does so under a pinned search_path
+-- (pg_catalog, pg_temp), so no schema of the caller's can put an object in its way.
+-- The ones left unpinned are on hot paths and resolve no name through the
+-- search_path: the policy and default functions (a setting read, SQL-free index
+-- probes, or fully qualified SQL), relay_current_tenant, relay_uuid7, relay_tenant_token
+-- (a setting and a probe), the trigger functions (relation ids from the trigger), and
+-- the two SQL wrappers, which call relay's functions schema-qualified. A function
+-- added unpinned shows up here.
+SELECT p.oid::regprocedure AS unpinned, l.lanname
+  FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'relay_tenancy'
+  JOIN pg_language l ON l.oid = p.prolang
+ WHERE NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+ ORDER BY p.oid::regprocedure::text;
