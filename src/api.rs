@@ -167,11 +167,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     // Rows with no tenant yet are backfilled with the default tenant, which must then
     // be a value of the column's type.
     if let Some(col) = state.tenant_column.as_ref().filter(|c| !c.not_null) {
-        let fits = match col.type_key.as_str() {
-            "uuid" => crate::context::parse_uuid(&default_tenant).is_some(),
-            "bigint" | "integer" => default_tenant.parse::<i64>().is_ok(),
-            _ => true,
-        };
+        let fits = col.type_key.accepts(&default_tenant);
         if !fits {
             errors::default_tenant_not_of_type(&default_tenant, &col.name, &col.type_name, &table);
         }

@@ -101,7 +101,7 @@ pub struct TenantColumn {
     pub is_text: bool,
     /// `text`, `uuid`, `bigint`, `integer` (the types relay keys tenants by), else `other`.
     #[serde(default)]
-    pub type_key: String,
+    pub type_key: crate::tenant_type::TenantType,
     pub not_null: bool,
     /// `pg_get_expr()` of the current default, if any.
     pub default_expr: Option<String>,

@@ -93,18 +93,7 @@ fn typed_tenant<T>(
     }
 }
 
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (any case, hyphens optional) as 16 bytes.
-pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
-    if hex.len() != 32 || text.len() > 36 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
-}
+pub use crate::tenant_type::parse_uuid;
 
 /// The policy's tenant for a uuid tenant column.
 #[pg_extern(stable, parallel_safe)]

@@ -54,7 +54,7 @@ pub struct TenantTable {
     /// the table's own name, unquoted (for names relay makes)
     pub relname: String,
     pub tenant_column: String,
-    pub type_key: String,
+    pub type_key: crate::tenant_type::TenantType,
     pub keys: Vec<Key>,
     /// relay's policies on it, with their USING as pg_policies prints it
     pub policies: Vec<(String, String)>,
@@ -389,13 +389,13 @@ fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<S
             &state.ext_schema,
             &t.name,
             &quote_ident(&t.tenant_column),
-            &t.type_key,
+            t.type_key,
         );
         let rule = direct_rule(
             &state.ext_schema,
             &t.name,
             &quote_ident(&t.tenant_column),
-            &t.type_key,
+            t.type_key,
         );
         for (policy, using) in &t.policies {
             if *using == initplan {
@@ -407,7 +407,7 @@ fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<S
                 });
             }
         }
-        let default = distributed_default(&state.ext_schema, &t.name, &t.type_key);
+        let default = distributed_default(&state.ext_schema, &t.name, t.type_key);
         if t.default.as_deref() != Some(printed_default(&default).as_str()) {
             steps.push(Step {
                 lock: Lock::AccessExclusive,
@@ -459,7 +459,7 @@ fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<S
     }
     // A text tenant column references tenants; a table tenant-enabled after
     // tenants became a reference table waits for its key until it is distributed.
-    for t in local().filter(|t| t.type_key == "text") {
+    for t in local().filter(|t| t.type_key == crate::tenant_type::TenantType::Text) {
         let has = t.keys.iter().any(|k| {
             k.kind == 'f'
                 && k.references == Some(state.tenants.relid)
@@ -723,7 +723,7 @@ fn look(schema: &str) -> State {
                     name,
                     relname,
                     tenant_column,
-                    type_key,
+                    type_key: crate::tenant_type::TenantType::from_key(&type_key),
                     keys,
                     policies,
                     default,
@@ -939,11 +939,16 @@ mod tests {
             name: name.into(),
             relname: name.rsplit('.').next().unwrap_or(name).into(),
             tenant_column: "tenant_id".into(),
-            type_key: "text".into(),
+            type_key: crate::tenant_type::TenantType::Text,
             keys,
             policies: vec![(
                 POLICY_NAME.into(),
-                printed_rule("public", name, "tenant_id", "text"),
+                printed_rule(
+                    "public",
+                    name,
+                    "tenant_id",
+                    crate::tenant_type::TenantType::Text,
+                ),
             )],
             default: Some(format!("public.relay_insert_tenant('{name}'::regclass)")),
             audited: false,

@@ -38,6 +38,7 @@ mod routing;
 mod schema;
 mod security_check;
 pub mod signed;
+mod tenant_type;
 mod tenants;
 mod token_key;
 mod token_replay;

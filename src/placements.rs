@@ -166,7 +166,12 @@ fn relay_restore_placement(placement: RegClass) -> Vec<String> {
     let schema = ext::extension_schema();
     let rule = format!(
         "({})",
-        crate::plan::direct_rule(&schema, &logical, &quote_ident(&tenant_column), &type_key)
+        crate::plan::direct_rule(
+            &schema,
+            &logical,
+            &quote_ident(&tenant_column),
+            crate::tenant_type::TenantType::from_key(&type_key)
+        )
     );
     let mut statements = Vec::new();
     if !rls {

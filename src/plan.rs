@@ -11,6 +11,7 @@
 
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState, TriggerInfo};
 use crate::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
+use crate::tenant_type::TenantType;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -23,7 +24,7 @@ pub use crate::names::{
 /// NULL once a `SET LOCAL` has ended) and raises under relay.require_tenant. The
 /// scalar sub-select makes the planner evaluate it once per query as an InitPlan,
 /// not once per row, and leaves `tenant_id = $initplan` usable as an index condition.
-pub fn session_tenant_expr(ext_schema: &str, table_literal: &str, type_key: &str) -> String {
+pub fn session_tenant_expr(ext_schema: &str, table_literal: &str, type_key: TenantType) -> String {
     format!(
         "(SELECT {}.{}({table_literal}::pg_catalog.regclass))",
         quote_ident(ext_schema),
@@ -33,22 +34,8 @@ pub fn session_tenant_expr(ext_schema: &str, table_literal: &str, type_key: &str
 
 /// relay's function for a tenant column of type `type_key`: the text one, or its
 /// `_uuid` / `_bigint` twin (integer columns compare with bigint).
-pub fn typed(function: &str, type_key: &str) -> String {
-    match type_key {
-        "uuid" => format!("{function}_uuid"),
-        "bigint" | "integer" => format!("{function}_bigint"),
-        _ => function.to_string(),
-    }
-}
-
-/// The SQL type name for a tenant column's `type_key` (for casts of text parameters).
-fn sql_type(type_key: &str) -> &'static str {
-    match type_key {
-        "uuid" => "pg_catalog.uuid",
-        "bigint" => "pg_catalog.int8",
-        "integer" => "pg_catalog.int4",
-        _ => "pg_catalog.text",
-    }
+pub fn typed(function: &str, type_key: TenantType) -> String {
+    type_key.function(function)
 }
 
 /// Table-level lock modes, weakest first.
@@ -354,10 +341,7 @@ pub fn validate(state: &TableState) -> Result<(), PlanError> {
         });
     }
     if let Some(col) = &state.tenant_column {
-        let supported = matches!(
-            col.type_key.as_str(),
-            "text" | "uuid" | "bigint" | "integer"
-        ) || (col.type_key.is_empty() && col.is_text);
+        let supported = col.type_key.supported();
         if !supported {
             let column = if col.name.is_empty() {
                 TENANT_COLUMN.to_string()
@@ -657,7 +641,7 @@ pub fn invalid_leftovers(state: &TableState) -> Vec<&IndexInfo> {
 }
 
 /// The policy's USING / WITH CHECK rule for `table` (quoted and qualified).
-fn tenant_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+fn tenant_rule(ext_schema: &str, table: &str, col: &str, type_key: TenantType) -> String {
     format!(
         "{col} = {}",
         session_tenant_expr(ext_schema, &quote_literal(table), type_key)
@@ -829,7 +813,7 @@ struct Planning<'a> {
     tenants: String,
     default_lit: String,
     tcol: String,
-    type_key: &'a str,
+    type_key: TenantType,
     taken: HashSet<String>,
     steps: Vec<Step>,
 }
@@ -892,13 +876,7 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         });
     }
     let tcol = quote_ident(opts.tenant_column);
-    let type_key = column.map_or("text", |c| {
-        if c.type_key.is_empty() {
-            "text"
-        } else {
-            c.type_key.as_str()
-        }
-    });
+    let type_key = column.map_or(TenantType::Text, |c| c.type_key);
     let mut p = Planning {
         state,
         opts,
@@ -983,7 +961,7 @@ fn column_steps(p: &mut Planning) {
                 format!("backfilled rows of {table} with NULL {tcol} to {default_lit}"),
                 format!(
                     "UPDATE {table} SET {tcol} = $1{} WHERE {tcol} IS NULL",
-                    if type_key == "text" { String::new() } else { format!("::{}", sql_type(type_key)) }
+                    if type_key == TenantType::Text { String::new() } else { format!("::{}", type_key.sql_type()) }
                 ),
             ),
         ),
@@ -1166,7 +1144,7 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
         }
         p.steps.push(step);
     }
-    if type_key != "text"
+    if type_key != TenantType::Text
         && !state
             .triggers
             .iter()
@@ -1187,7 +1165,7 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
             .privileged(),
         );
     }
-    if type_key != "text" {
+    if type_key != TenantType::Text {
         p.steps.extend(always_trigger_steps(
             &table,
             TENANT_EXISTS_TRIGGER,
@@ -1649,7 +1627,7 @@ fn policy_steps(state: &TableState, table: &str, rule: &str, printed: &[String])
 /// The rule relay writes, as `pg_policies` prints it under relay's pinned search_path
 /// (everything schema-qualified): `(tenant_id = ( SELECT s.relay_policy_tenant('s.t'::regclass) AS relay_policy_tenant))`.
 /// `isolation_guard::broken` builds the same text in SQL.
-pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: TenantType) -> String {
     let function = typed("relay_policy_tenant", type_key);
     format!(
         "({col} = ( SELECT {}.{function}({}::regclass) AS {function}))",
@@ -1663,7 +1641,7 @@ pub fn printed_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) ->
 /// `(tenant_id = s.relay_policy_tenant('s.t'::text))`. The same comparison with the
 /// function's by-name form (a Citus worker cannot resolve a regclass constant while it
 /// creates a shard), so either form is relay's rule.
-pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: TenantType) -> String {
     format!(
         "{col} = {}.{}({}::pg_catalog.text)",
         quote_ident(ext_schema),
@@ -1673,7 +1651,7 @@ pub fn direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> 
 }
 
 /// The tenant column's default as relay_distribute writes it: by name, like `direct_rule`.
-pub fn distributed_default(ext_schema: &str, table: &str, type_key: &str) -> String {
+pub fn distributed_default(ext_schema: &str, table: &str, type_key: TenantType) -> String {
     format!(
         "{}.{}({}::pg_catalog.text)",
         quote_ident(ext_schema),
@@ -1683,7 +1661,12 @@ pub fn distributed_default(ext_schema: &str, table: &str, type_key: &str) -> Str
 }
 
 /// `direct_rule` as `pg_policies` prints it under relay's pinned search_path.
-pub fn printed_direct_rule(ext_schema: &str, table: &str, col: &str, type_key: &str) -> String {
+pub fn printed_direct_rule(
+    ext_schema: &str,
+    table: &str,
+    col: &str,
+    type_key: TenantType,
+) -> String {
     let function = typed("relay_policy_tenant", type_key);
     format!(
         "({col} = {}.{function}({}::text))",
@@ -1772,7 +1755,7 @@ pub(crate) mod tests {
         let mut state = table("skills");
         state.tenant_column = Some(TenantColumn {
             name: TENANT_COLUMN.into(),
-            type_key: "text".into(),
+            type_key: TenantType::Text,
             is_text: true,
             not_null: true,
             ..Default::default()
@@ -1835,7 +1818,7 @@ pub(crate) mod tests {
         TenantColumn {
             name: "tenant_id".into(),
             type_name: "text".into(),
-            type_key: "text".into(),
+            type_key: TenantType::Text,
             is_text: true,
             not_null,
             default_expr: default_expr.map(str::to_string),
@@ -1883,7 +1866,7 @@ pub(crate) mod tests {
     #[test]
     fn a_policy_whose_rule_was_changed_is_put_back() {
         let mut state = enabled(table("skills"));
-        let printed = printed_rule("public", "public.skills", "tenant_id", "text");
+        let printed = printed_rule("public", "public.skills", "tenant_id", TenantType::Text);
         assert_eq!(printed, "(tenant_id = ( SELECT public.relay_policy_tenant('public.skills'::regclass) AS relay_policy_tenant))");
         for p in state.policies.iter_mut() {
             p.definition = serde_json::json!({ "qual": printed, "with_check": printed });
@@ -2288,7 +2271,7 @@ pub(crate) mod tests {
         state.tenant_column = Some(TenantColumn {
             name: "organization_id".into(),
             type_name: "uuid".into(),
-            type_key: "uuid".into(),
+            type_key: TenantType::Uuid,
             not_null: true,
             ..Default::default()
         });
@@ -2612,7 +2595,7 @@ pub(crate) mod tests {
         let mut s = table("t");
         s.tenant_column = Some(TenantColumn {
             type_name: "numeric".into(),
-            type_key: "other".into(),
+            type_key: TenantType::Other,
             ..Default::default()
         });
         assert_eq!(
@@ -2624,7 +2607,7 @@ pub(crate) mod tests {
         );
         s.tenant_column = Some(TenantColumn {
             type_name: "uuid".into(),
-            type_key: "uuid".into(),
+            type_key: TenantType::Uuid,
             ..Default::default()
         });
         assert_eq!(validate(&s), Ok(()));

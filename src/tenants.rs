@@ -12,6 +12,7 @@
 use crate::errors;
 use crate::ext::{self, extension_schema, select_optional, DEFAULT_TENANT_ID};
 use crate::quote::{quote_ident, quote_qualified};
+use crate::tenant_type::TenantType;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,7 +43,7 @@ pub struct ForeignKey {
 pub struct EnabledTable {
     pub name: String,
     pub column: String,
-    pub type_key: String,
+    pub type_key: TenantType,
     /// The table's owner: its rows are deleted as that role.
     pub owner: u32,
 }
@@ -117,7 +118,7 @@ fn enabled_tables(ext: &str) -> (Vec<EnabledTable>, Vec<ForeignKey>) {
             .map(|row| EnabledTable {
                 name: row.get::<String>(1).unwrap().unwrap(),
                 column: row.get::<String>(2).unwrap().unwrap(),
-                type_key: row.get::<String>(3).unwrap().unwrap(),
+                type_key: TenantType::from_key(&row.get::<String>(3).unwrap().unwrap()),
                 owner: row.get::<pg_sys::Oid>(4).unwrap().unwrap().to_u32(),
             })
             .collect();
@@ -353,18 +354,13 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
             .find(|t| t.name == name)
             .expect("ordered from these tables");
         // A tenant id that is not of the column's type owns no row of the table.
-        let fits = match table.type_key.as_str() {
-            "uuid" => crate::context::parse_uuid(&id).is_some(),
-            "bigint" | "integer" => id.parse::<i64>().is_ok(),
-            _ => true,
-        };
+        let fits = table.type_key.accepts(&id);
         let deleted = if !fits {
             0
         } else {
-            let cast = match table.type_key.as_str() {
-                "uuid" => "::pg_catalog.uuid",
-                "bigint" | "integer" => "::pg_catalog.int8",
-                _ => "",
+            let cast = match table.type_key {
+                TenantType::Text | TenantType::Other => String::new(),
+                t => format!("::{}", t.compared_as()),
             };
             let sql = format!(
                 "DELETE FROM {name} WHERE {} OPERATOR(pg_catalog.=) $1{cast}",
