@@ -384,6 +384,39 @@ RESET ROLE;
 SELECT nodeid, result AS public_may_explain_shard_queries FROM run_command_on_all_nodes(
   $$SELECT has_function_privilege('public', 'worker_save_query_explain_analyze(text, jsonb)', 'EXECUTE')$$) ORDER BY 1;
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'citus_explain_closed';
+-- Only Citus can fix: its intermediate results (what it materialises for CTEs and
+-- subqueries) are files per user and distributed transaction. A session of the same
+-- login role that assigns itself another session's transaction id reads them, whatever
+-- its tenant; a session of another login role (with the same grants, through a group
+-- role) does not find them: the mitigation, a login role per tenant group, measured.
+SET client_min_messages = error;
+CREATE EXTENSION IF NOT EXISTS dblink;
+SET client_min_messages = warning;
+CREATE ROLE app_other LOGIN;
+GRANT app TO app_other;
+SET ROLE app;
+BEGIN;
+SELECT relay_set_tenant('acme');
+SELECT create_intermediate_result('acme_users', 'SELECT id, email FROM users') AS acme_rows_materialised;
+SELECT initiator_node_identifier AS node, transaction_number AS txn, transaction_stamp AS stamp
+  FROM get_current_transaction_id() \gset
+-- (dblink is called by the superuser; its connections log in as the roles named)
+RESET ROLE;
+SELECT dblink_connect('same_role', format('host=127.0.0.1 port=%s dbname=%s user=app', current_setting('port'), current_database()));
+SELECT dblink_connect('other_role', format('host=127.0.0.1 port=%s dbname=%s user=app_other', current_setting('port'), current_database()));
+SELECT c AS session, dblink_exec(c, 'BEGIN') AS began,
+       (SELECT count(*) FROM dblink(c, format('SELECT assign_distributed_transaction_id(%s, %s, %L)::text', :node, :txn, :'stamp'))
+          AS t(x text)) AS took_the_transaction_id
+  FROM unnest(ARRAY['same_role', 'other_role']) c ORDER BY 1;
+SELECT (SELECT count(*) FROM dblink('same_role',
+          $q$SELECT * FROM read_intermediate_result('acme_users', 'binary') AS r(id text, email text)$q$, false)
+          AS t(id text, email text)) AS read_by_the_same_login_role,
+       (SELECT count(*) FROM dblink('other_role',
+          $q$SELECT * FROM read_intermediate_result('acme_users', 'binary') AS r(id text, email text)$q$, false)
+          AS t(id text, email text)) AS read_by_another_login_role;
+SELECT dblink_disconnect('same_role'), dblink_disconnect('other_role');
+ROLLBACK;
+RESET ROLE;  -- (the RESET ROLE above was rolled back with the transaction)
 -- Every node runs relay with the coordinator's context mode and key: signed mode set
 -- on the coordinator only would leave the workers in open mode.
 ALTER SYSTEM SET relay.context_mode = 'signed';
