@@ -113,6 +113,9 @@ unsafe extern "C-unwind" fn process_utility(
     // and which tenant each cursor is declared under (relay_set_tenant checks them).
     // SAFETY: as above.
     unsafe { crate::context::note_declared_cursor((*pstmt).utilityStmt) };
+    // and that a SET statement is running (on Citus the tenant is set only by one).
+    // SAFETY: as above.
+    let _set = unsafe { crate::signed::note_set_statement((*pstmt).utilityStmt) };
     // SAFETY: as above.
     let _running = unsafe { is_restricted_explain((*pstmt).utilityStmt) }.then(|| {
         EXPLAIN_ANALYZE.with(|d| d.set(d.get() + 1));

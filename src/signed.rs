@@ -81,6 +81,33 @@ thread_local! {
     static VOUCHED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
+thread_local! {
+    /// How many SET / RESET statements are running (relay's ProcessUtility hook).
+    static SET_STATEMENTS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A SET statement is running until this is dropped.
+pub struct SetStatement;
+impl Drop for SetStatement {
+    fn drop(&mut self) {
+        SET_STATEMENTS.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Note that `stmt` (a utility statement) is a SET, for the tenant's check hook: on
+/// Citus only a SET statement reaches the workers.
+///
+/// # Safety
+/// `stmt` is the utility statement PostgreSQL passed to ProcessUtility.
+pub unsafe fn note_set_statement(stmt: *mut pg_sys::Node) -> Option<SetStatement> {
+    // SAFETY: reads the node's tag.
+    let is_set = unsafe { !stmt.is_null() && (*stmt).type_ == pg_sys::NodeTag::T_VariableSetStmt };
+    is_set.then(|| {
+        SET_STATEMENTS.with(|c| c.set(c.get() + 1));
+        SetStatement
+    })
+}
+
 struct Lowered;
 impl Drop for Lowered {
     fn drop(&mut self) {
@@ -239,6 +266,15 @@ unsafe extern "C-unwind" fn check_tenant_setting(
     source: pg_sys::GucSource::Type,
 ) -> bool {
     let proposed = unsafe { proposed_value(newval) };
+    if !proposed.is_empty() && unsafe { set_config_on_citus(source) } {
+        return unsafe {
+            check_failed(
+                pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "relay's tables are distributed with Citus, which forwards the tenant to the workers only from a SET LOCAL statement: set_config() would change it on this node alone, and the workers would filter by another tenant.",
+                "Call SELECT relay_set_tenant('<tenant id>') (or SET LOCAL app.current_tenant_id = '<tenant id>') inside the transaction.",
+            )
+        };
+    }
     let allowed = unsafe { check_context_setting(proposed.is_empty(), &proposed, source) };
     if allowed && mode() == ContextMode::Signed && !proposed.is_empty() {
         PENDING.with(|p| *p.borrow_mut() = Some(proposed));
@@ -255,6 +291,21 @@ unsafe extern "C-unwind" fn check_actor_setting(
 ) -> bool {
     let clearing = unsafe { proposed_value(newval) }.is_empty();
     unsafe { check_context_setting(clearing, &tenant_setting().unwrap_or_default(), source) }
+}
+
+/// The tenant is being set at run time other than by a SET statement or by relay
+/// (set_config(), a function's SET clause), on a node where relay's tenants is a
+/// Citus table: that value would not reach the workers.
+unsafe fn set_config_on_citus(source: pg_sys::GucSource::Type) -> bool {
+    source == pg_sys::GucSource::PGC_S_SESSION
+        && SET_STATEMENTS.with(Cell::get) == 0
+        && !RELAY_SETTING.with(Cell::get)
+        && !unsafe { pg_sys::InitializingParallelWorker }
+        && unsafe { pg_sys::IsTransactionState() }
+        && crate::ext::citus_installed()
+        && unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) }
+            != pg_sys::InvalidOid
+        && crate::ext::tenants_in_citus()
 }
 
 /// A check hook's proposed string value, `''` for NULL.
