@@ -52,6 +52,24 @@ as_pg() {
   (cd "$_as_pg_dir" && exec runuser -u postgres -- env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@")
 }
 
+# install_staged STAGE: install the files of a `cargo pgrx package` tree (a mirror of
+# the filesystem under STAGE) into place. Each file is copied to a temporary name in
+# its target directory, then renamed over the old one: a running server keeps the
+# shared library it mapped (overwriting relay_tenancy.so in place crashed every
+# server that had it preloaded), and its next backends load the new one.
+install_staged() {
+  local stage=$1 file target tmp
+  while IFS= read -r -d '' file; do
+    target=/${file#"$stage"/}
+    mkdir -p "$(dirname "$target")"
+    tmp=$(dirname "$target")/.$(basename "$target").relay-new.$$
+    cp "$file" "$tmp"
+    chmod 644 "$tmp"
+    case "$target" in *.so) chmod 755 "$tmp" ;; esac
+    mv -f "$tmp" "$target"
+  done < <(find "$stage" -type f -print0)
+}
+
 # start_cluster DIR PORT: initdb into DIR/data and start it with its socket in DIR.
 start_cluster() {
   local dir=$1 port=$2

@@ -31,13 +31,18 @@ fi
 cd "$ROOT"
 profile=${RELAY_PROFILE:-release}
 say "building and installing relay_tenancy ($profile)"
+# Built into a staging tree, then installed file by file through a temporary name and
+# a rename (install_staged): never over a library a running server has mapped.
+stage=${CARGO_TARGET_DIR:-$ROOT/target}/relay-stage-$profile
+rm -rf "$stage"
 if [ "$profile" = release ]; then
-  cargo pgrx install --pg-config /usr/bin/pg_config --release >/dev/null
+  cargo pgrx package --pg-config /usr/bin/pg_config --out-dir "$stage" >/dev/null
 else
-  cargo pgrx install --pg-config /usr/bin/pg_config >/dev/null
+  cargo pgrx package --pg-config /usr/bin/pg_config --debug --out-dir "$stage" >/dev/null
 fi
 # Earlier versions' full scripts, so CREATE EXTENSION relay_tenancy VERSION '0.1.0'
-# works (the upgrade test starts there); cargo pgrx install copies only the
-# current version's script and the upgrade scripts.
-cp sql/archive/relay_tenancy--*.sql "$(/usr/bin/pg_config --sharedir)/extension/"
+# works (the upgrade test starts there); the package holds only the current version's
+# script and the upgrade scripts.
+cp sql/archive/relay_tenancy--*.sql "$stage$(/usr/bin/pg_config --sharedir)/extension/"
+install_staged "$stage"
 echo "installed: $(ls /usr/share/postgresql/15/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"
