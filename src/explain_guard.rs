@@ -164,8 +164,11 @@ unsafe fn rls_relation(stmt: *mut pg_sys::PlannedStmt) -> Option<pg_sys::Oid> {
             {
                 continue;
             }
-            if pg_sys::check_enable_rls((*rte).relid, (*rte).checkAsUser, true)
-                == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+            if pg_sys::check_enable_rls(
+                (*rte).relid,
+                crate::pg_compat::check_as_user(stmt, rte),
+                true,
+            ) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
             {
                 return Some((*rte).relid);
             }

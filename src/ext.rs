@@ -340,7 +340,7 @@ fn probe<R>(
     // compares the way the index is ordered; everything is closed before returning.
     unsafe {
         let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        let index = crate::pg_compat::primary_key_index(rel);
         if index == pg_sys::InvalidOid {
             pg_sys::table_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             return None;
@@ -426,7 +426,7 @@ pub unsafe fn attribute(
 pub unsafe fn attnum_of(tupdesc: pg_sys::TupleDesc, name: &str) -> i32 {
     unsafe {
         for i in 0..(*tupdesc).natts as usize {
-            let att = (*tupdesc).attrs.as_ptr().add(i);
+            let att = crate::pg_compat::tuple_desc_attr(tupdesc, i);
             if !(*att).attisdropped
                 && CStr::from_ptr((*att).attname.data.as_ptr()).to_bytes() == name.as_bytes()
             {

@@ -101,7 +101,7 @@ fn tenant_exists_guard<'a>(
             errors::tenant_column_gone(&table, &column);
         }
         if let Some((attnum, datum)) = ext::attribute(tuple, tupdesc, &column) {
-            let typid = (*(*tupdesc).attrs.as_ptr().add(attnum as usize - 1)).atttypid;
+            let typid = (*crate::pg_compat::tuple_desc_attr(tupdesc, attnum as usize - 1)).atttypid;
             let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
             pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
             let text = pg_sys::OidOutputFunctionCall(output, datum);
@@ -366,7 +366,7 @@ fn refuse_foreign_code(tag: &str) {
         let (owner, subject) = unsafe {
             let user = pg_sys::GetUserId();
             (
-                pg_sys::pg_class_ownercheck(relid, user),
+                crate::pg_compat::class_ownercheck(relid, user),
                 pg_sys::check_enable_rls(relid, pg_sys::InvalidOid, false)
                     == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32,
             )

@@ -26,6 +26,7 @@ mod locks;
 mod names;
 pub mod online;
 mod partitions;
+mod pg_compat;
 mod pg_list;
 mod placements;
 pub mod plan;

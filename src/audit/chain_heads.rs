@@ -180,7 +180,7 @@ fn with_head<R>(
     // fresh snapshot, and closed here; `f` runs while the scan holds the tuple.
     unsafe {
         let rel = pg_sys::table_open(chains.relid, lockmode as pg_sys::LOCKMODE);
-        let index = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        let index = crate::pg_compat::primary_key_index(rel);
         let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
             tenant.as_ptr().cast(),
             tenant.len() as i32,

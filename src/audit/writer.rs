@@ -215,7 +215,7 @@ unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
         let mut map = Vec::with_capacity((*tupdesc).natts as usize);
         let mut seen = 0;
         for i in 0..(*tupdesc).natts as usize {
-            let att = (*tupdesc).attrs.as_ptr().add(i);
+            let att = crate::pg_compat::tuple_desc_attr(tupdesc, i);
             if (*att).attisdropped {
                 map.push(None);
                 continue;
@@ -419,15 +419,7 @@ unsafe fn native_write(
                 );
             }
             for slot in &slots[..chunk.len()] {
-                pg_sys::ExecInsertIndexTuples(
-                    rri,
-                    *slot,
-                    estate,
-                    false,
-                    false,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                );
+                crate::pg_compat::insert_index_tuples(rri, *slot, estate);
                 pg_sys::ExecClearTuple(*slot);
             }
             pg_sys::MemoryContextReset(batch_cxt);
