@@ -7,6 +7,7 @@
 # yet the whole suite on 18 (RELAY_PG=18 scripts/test.sh is issue 21's goal).
 #   RELAY_PG18_DIR (default /opt/relay-pg18): where the wheel is unpacked; the
 #   postgres user must be able to execute it (not under /root).
+#   RELAY_PG18_INSTALLED=1: no build, test what is installed (the package's install.sh).
 source "$(dirname "$0")/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 dest=${RELAY_PG18_DIR:-/opt/relay-pg18}
@@ -22,12 +23,15 @@ if [ ! -x "$PG18/bin/pg_config" ]; then
   find "$PG18/bin" -type f -exec chmod a+x {} +
 fi
 grep -qs '^pg18' "${PGRX_HOME:-$HOME/.pgrx}/config.toml" || cargo pgrx init --pg18 "$PG18/bin/pg_config" >/dev/null
-say "building relay_tenancy for PostgreSQL 18"
-stage=${CARGO_TARGET_DIR:-$ROOT/target}/relay-stage-pg18
-rm -rf "$stage"
-(cd "$ROOT" && cargo pgrx package --pg-config "$PG18/bin/pg_config" --no-default-features --features pg18 --out-dir "$stage" >/dev/null)
-cp "$ROOT"/sql/archive/relay_tenancy--*.sql "$stage$PG18/share/extension/"
-install_staged "$stage"
+# RELAY_PG18_INSTALLED=1: test what is installed there already (the tarball's install.sh)
+if [ -z "${RELAY_PG18_INSTALLED:-}" ]; then
+  say "building relay_tenancy for PostgreSQL 18"
+  stage=${CARGO_TARGET_DIR:-$ROOT/target}/relay-stage-pg18
+  rm -rf "$stage"
+  (cd "$ROOT" && cargo pgrx package --pg-config "$PG18/bin/pg_config" --no-default-features --features pg18 --out-dir "$stage" >/dev/null)
+  cp "$ROOT"/sql/archive/relay_tenancy--*.sql "$stage$PG18/share/extension/"
+  install_staged "$stage"
+fi
 
 work=$(postgres_tmpdir)
 port=${RELAY_TEST_PORT:-5491}
