@@ -8,7 +8,7 @@
 # TAP lines.
 source "$(dirname "$0")/../../scripts/lib.sh"
 PORT=${RELAY_TEST_PORT:-5485}
-stage=$(ls -dt "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-* 2>/dev/null | head -1)
+stage=$(ls -dt "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-release "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-debug 2>/dev/null | head -1 || true)
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); echo "not ok $n - $1"; }
