@@ -340,17 +340,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     let mut lines: Vec<String> = p.notes.clone();
     if nothing_to_do(&p) {
         lines.push(format!("{table} is already tenant-enabled: nothing to do"));
-        lines.extend(
-            p.warnings
-                .into_iter()
-                .filter(|w| !w.starts_with("partitions follow ")),
-        );
-        lines.extend(enable_partitions(
-            function,
-            &p.state,
-            &p.default_tenant,
-            &p.tenant_column,
-        ));
+        lines.extend(warnings_then_partitions(function, p));
         return lines;
     }
     require_references_on_tenants(&p.ext_schema, &table, &p.steps);
@@ -393,11 +383,18 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         &table,
         serde_json::json!({ "online": online, "actions": lines.clone() }),
     );
-    lines.extend(
-        p.warnings
-            .into_iter()
-            .filter(|w| !w.starts_with("partitions follow ")),
-    );
+    lines.extend(warnings_then_partitions(function, p));
+    lines
+}
+
+/// The last lines of an enable call: the plan's warnings (the partitions' own line
+/// aside: the partitions report themselves), then each partition enabled in turn.
+fn warnings_then_partitions(function: &str, p: Prepared) -> Vec<String> {
+    let mut lines: Vec<String> = p
+        .warnings
+        .into_iter()
+        .filter(|w| !w.starts_with("partitions follow "))
+        .collect();
     lines.extend(enable_partitions(
         function,
         &p.state,

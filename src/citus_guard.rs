@@ -203,11 +203,7 @@ fn unregistered_citus_relation(relid: pg_sys::Oid) -> Option<String> {
         pg_sys::pfree(name.cast());
         (owned, pg_sys::get_rel_namespace(relid))
     };
-    // Citus names a shard `<table>_<shard id>` (shortened with a hash when too long).
-    let shardid: i64 = relname
-        .rsplit_once('_')
-        .and_then(|(_, id)| id.parse().ok())
-        .unwrap_or(0);
+    let shardid = crate::placements::shard_id(&relname);
     crate::ext::select_optional::<String>(
         &format!(
             "WITH logical AS (
@@ -246,14 +242,7 @@ pub unsafe fn guard_placements(stmt: *mut pg_sys::Node) {
         }
         weakening(stmt)
     };
-    // SAFETY: catalog lookups by name that return InvalidOid when missing.
-    let relay_here =
-        unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) != pg_sys::InvalidOid };
-    if found.is_empty()
-        || !relay_here
-        || crate::placements::restoring()
-        || !crate::ext::citus_installed()
-    {
+    if found.is_empty() || crate::placements::restoring() || !crate::ext::relay_with_citus_here() {
         return;
     }
     for (relation, what) in found {
@@ -310,10 +299,7 @@ pub unsafe fn refuse_bare_copy_to(stmt: *mut pg_sys::Node) {
         }
         (*copy).relation
     };
-    // SAFETY: catalog lookups by name that return InvalidOid when missing.
-    let relay_here =
-        unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) != pg_sys::InvalidOid };
-    if !relay_here || !crate::ext::citus_installed() {
+    if !crate::ext::relay_with_citus_here() {
         return;
     }
     // SAFETY: resolves the name as COPY will (no lock: only a lookup).

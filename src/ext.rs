@@ -755,6 +755,12 @@ pub fn relation_name(oid: pg_sys::Oid) -> String {
     .unwrap_or_else(|| oid.to_u32().to_string())
 }
 
+/// Both relay_tenancy and Citus are installed in this database (what the Citus guards
+/// and checks need before they look any further).
+pub fn relay_with_citus_here() -> bool {
+    citus_installed() && installed_namespace().is_some()
+}
+
 /// Citus is installed in this database.
 pub fn citus_installed() -> bool {
     // SAFETY: a catalog lookup by name that returns InvalidOid when missing.

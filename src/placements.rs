@@ -47,15 +47,13 @@ fn placement_state(relid: pg_sys::Oid) -> (bool, bool, bool, Option<(String, Str
                                        AND p.polname OPERATOR(pg_catalog.=) '{POLICY_NAME}' AND NOT p.polpermissive
                                        AND p.polcmd OPERATOR(pg_catalog.=) '*'
                                        AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
-                            (SELECT t.tgname::pg_catalog.text FROM pg_catalog.pg_trigger t
-                              WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
-                                AND pg_catalog.starts_with(t.tgname::pg_catalog.text, '{TRUNCATE_GUARD_TRIGGER}')
-                              ORDER BY t.tgenabled OPERATOR(pg_catalog.=) 'A' DESC LIMIT 1),
-                            (SELECT t.tgenabled::pg_catalog.text FROM pg_catalog.pg_trigger t
-                              WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
-                                AND pg_catalog.starts_with(t.tgname::pg_catalog.text, '{TRUNCATE_GUARD_TRIGGER}')
-                              ORDER BY t.tgenabled OPERATOR(pg_catalog.=) 'A' DESC LIMIT 1)
-                       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1"
+                            g.tgname::pg_catalog.text, g.tgenabled::pg_catalog.text
+                       FROM pg_catalog.pg_class c
+                       LEFT JOIN LATERAL (SELECT t.tgname, t.tgenabled FROM pg_catalog.pg_trigger t
+                                           WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
+                                             AND pg_catalog.starts_with(t.tgname::pg_catalog.text, '{TRUNCATE_GUARD_TRIGGER}')
+                                           ORDER BY t.tgenabled OPERATOR(pg_catalog.=) 'A' DESC LIMIT 1) g ON true
+                      WHERE c.oid OPERATOR(pg_catalog.=) $1"
                 ),
                 Some(1),
                 &[relid.into()],
@@ -102,7 +100,7 @@ fn relay_placement_problems(placement: RegClass) -> Option<String> {
 
 /// The shard id a Citus shard's name ends with (`<table>_<shard id>`, quoted or not);
 /// 0 when there is none.
-fn shard_id(name: &str) -> i64 {
+pub fn shard_id(name: &str) -> i64 {
     name.trim_end_matches('"')
         .rsplit_once('_')
         .and_then(|(_, id)| id.parse().ok())

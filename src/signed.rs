@@ -302,9 +302,7 @@ unsafe fn set_config_on_citus(source: pg_sys::GucSource::Type) -> bool {
         && !RELAY_SETTING.with(Cell::get)
         && !unsafe { pg_sys::InitializingParallelWorker }
         && unsafe { pg_sys::IsTransactionState() }
-        && crate::ext::citus_installed()
-        && unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) }
-            != pg_sys::InvalidOid
+        && crate::ext::relay_with_citus_here()
         && crate::ext::tenants_in_citus()
 }
 

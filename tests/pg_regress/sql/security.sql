@@ -103,6 +103,17 @@ DROP POLICY sec_tmp ON public.sec_notes;
 SELECT jsonb_typeof(relay_audit_digest()) AS digest;
 SELECT count(*) >= 0 AS verified FROM relay_audit_verify(NULL, relay_audit_digest());
 SELECT count(*) >= 0 AS findings FROM relay_verify();
+-- and those added for Citus placements, cursors and SET (here without Citus: a table
+-- that is no placement is refused, the checks of every node have none to run, a
+-- DECLARE and a set_config pass the hooks that watch them):
+SELECT relay_placement_problems('public.sec_notes') IS NULL AS isolated;
+SELECT code FROM expect_error($$ SELECT relay_restore_placement('public.sec_notes') $$);
+SELECT relay_node_settings() LIKE 'preloaded=true, context_mode=%' AS node_settings;
+BEGIN;
+DECLARE sec_cursor CURSOR FOR SELECT 1;
+SELECT set_config('app.current_tenant_id', 'sec_a', true) AS set_by_set_config;
+CLOSE sec_cursor;
+ROLLBACK;
 CREATE FUNCTION public.sec_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER sec_noop BEFORE INSERT ON public.sec_notes FOR EACH ROW EXECUTE FUNCTION public.sec_noop();
 DROP TRIGGER sec_noop ON public.sec_notes;
