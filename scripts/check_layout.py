@@ -3,7 +3,10 @@
   1. no module dependency cycle (file granularity; a reference is `crate::a::b`,
      `use crate::{a, b::c}` or `super::x`, resolved to the deepest existing file;
      `#[cfg(test)]` modules excluded);
-  2. no function longer than 150 lines (from its `fn` line to its closing brace).
+  2. the layers: the top-level modules declared in lib.rs, in order, are layers from
+     the bottom up; a module may use only modules of its own layer or of layers
+     declared before it (so no cycle between folders either);
+  3. no function longer than 150 lines (from its `fn` line to its closing brace).
 Prints what fails and exits 1; prints a one-line summary and exits 0 otherwise."""
 import os, re, sys
 
@@ -142,6 +145,21 @@ for comp in sccs:
         for v in sorted(comp):
             print('   ', '/'.join(v), '->', ', '.join(sorted('/'.join(w) for w in edges[v] if w in cs)))
 
+# layers: the order of the top-level `mod` declarations in lib.rs
+lib = strip_comments(open(os.path.join(SRC, 'lib.rs')).read())
+order = [m.group(2) for m in re.finditer(r'^\s*(pub(\([^)]*\))?\s+)?mod\s+(\w+)\s*;', lib, re.M)
+         for _ in [0]]
+order = [re.match(r'\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)', m.group(0)).group(1)
+         for m in re.finditer(r'^\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*;', lib, re.M)]
+rank = {name: i for i, name in enumerate(order)}
+for mod, targets in sorted(edges.items()):
+    if not mod:
+        continue
+    for t in sorted(targets):
+        if mod[0] in rank and t[0] in rank and rank[t[0]] > rank[mod[0]]:
+            failed = True
+            print(f"layer rule: {'/'.join(mod)} ({mod[0]}) uses {'/'.join(t)} ({t[0]}), a higher layer")
+
 # function lengths: from a line opening `fn name(` to the line of the brace closing it
 longest = 0
 for mod, p in sorted(files.items()):
@@ -173,6 +191,9 @@ for mod, p in sorted(files.items()):
             failed = True
             print(f"{p}:{i + 1}: fn {m.group(7)} is {length} lines (limit {LIMIT})")
         i += 1
+print(f"layers: {' < '.join(order)}")
 print(f"modules: {len(files)}, dependency edges: {sum(len(e) for e in edges.values())}, "
       f"cycles: {sum(1 for c in sccs if len(c) > 1)}, longest function: {longest} lines")
+if os.environ.get("DUMP_EDGES"):
+    [print("/".join(k), "->", " ".join(sorted("/".join(w) for w in v))) for k, v in sorted(edges.items())]
 sys.exit(1 if failed else 0)

@@ -101,7 +101,7 @@ pub struct TenantColumn {
     pub is_text: bool,
     /// `text`, `uuid`, `bigint`, `integer` (the types relay keys tenants by), else `other`.
     #[serde(default)]
-    pub type_key: crate::tenant_type::TenantType,
+    pub type_key: crate::model::tenant_type::TenantType,
     pub not_null: bool,
     /// `pg_get_expr()` of the current default, if any.
     pub default_expr: Option<String>,
@@ -257,6 +257,15 @@ pub struct PolicyInfo {
     pub is_ours: bool,
     /// The policy as `pg_policies` shows it, kept in the registry when relay replaces it.
     pub definition: serde_json::Value,
+    /// USING and WITH CHECK as stored (`pg_node_tree` text).
+    #[serde(default)]
+    pub qual_tree: Option<String>,
+    #[serde(default)]
+    pub check_tree: Option<String>,
+    /// Both are relay's rule on this table (`pg::policy_rule`, by structure); None
+    /// when not read (unit tests), which counts as unchanged.
+    #[serde(default)]
+    pub relay_rule: Option<bool>,
 }
 
 /// The catalog query. `$1` is the table's oid, `$2` the extension schema, `$3` the
@@ -389,6 +398,7 @@ SELECT pg_catalog.json_build_object(
       'cmd', p.polcmd::pg_catalog.text,
       'to_public', p.polroles OPERATOR(pg_catalog.=) '{0}'::pg_catalog.oid[],
       'is_ours', COALESCE(pg_catalog.obj_description(p.oid, 'pg_policy') LIKE 'relay_tenancy:%', false),
+      'qual_tree', p.polqual::pg_catalog.text, 'check_tree', p.polwithcheck::pg_catalog.text,
       'definition', (SELECT pg_catalog.row_to_json(pp) FROM pg_catalog.pg_policies pp
                       WHERE pp.schemaname = t.nspname AND pp.tablename = t.relname
                         AND pp.policyname = p.polname))
@@ -561,8 +571,21 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
     });
     let mut state: TableState =
         serde_json::from_str(&json).expect("catalog JSON matches TableState");
-    state.distributed = crate::ext::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
-    state.scaled_out = crate::ext::tenants_in_citus();
+    state.distributed = crate::pg::probes::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
+    state.scaled_out = crate::pg::probes::tenants_in_citus();
+    if !state.policies.is_empty() {
+        let shape = crate::pg::policy_rule::shape_of(
+            pgrx::pg_sys::Oid::from(state.oid),
+            tenant_column,
+            ext_schema,
+        );
+        for p in &mut state.policies {
+            p.relay_rule = Some(
+                crate::pg::policy_rule::is_relay_rule(p.qual_tree.as_deref(), &shape)
+                    && crate::pg::policy_rule::is_relay_rule(p.check_tree.as_deref(), &shape),
+            );
+        }
+    }
     for fk in &mut state.foreign_keys {
         let other = if fk.outgoing {
             fk.parent_oid
@@ -586,11 +609,12 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
 /// gives nothing to other roles.
 pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>, String)> {
     use pgrx::prelude::*;
-    if !crate::ext::registered_now(oid) {
+    if !crate::pg::probes::registered_now(oid) {
         return None;
     }
-    let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
-    let lists = crate::ext::as_extension_owner(|| {
+    let registry =
+        crate::model::quote::quote_qualified(&crate::pg::ext::extension_schema(), "relay_tables");
+    let lists = crate::pg::privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let rows = client
                 .select(
@@ -606,7 +630,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
                 return (
                     Vec::new(),
                     Vec::new(),
-                    crate::names::TENANT_COLUMN.to_string(),
+                    crate::model::names::TENANT_COLUMN.to_string(),
                 );
             }
             let row = rows.first();
@@ -619,7 +643,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
                     .unwrap_or_default(),
                 row.get::<String>(3)
                     .expect("tenant_column")
-                    .unwrap_or_else(|| crate::names::TENANT_COLUMN.to_string()),
+                    .unwrap_or_else(|| crate::model::names::TENANT_COLUMN.to_string()),
             )
         })
     });
@@ -634,7 +658,8 @@ pub fn registry_history(
     oid: pgrx::pg_sys::Oid,
 ) -> Option<(TableState, Vec<RecordedStep>, Vec<RecordedStep>)> {
     use pgrx::prelude::*;
-    let registry = crate::quote::quote_qualified(&crate::ext::extension_schema(), "relay_tables");
+    let registry =
+        crate::model::quote::quote_qualified(&crate::pg::ext::extension_schema(), "relay_tables");
     let sql = format!(
         "SELECT (SELECT r.history OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->) 'before' FROM {registry} r
                   WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid),
@@ -644,7 +669,7 @@ pub fn registry_history(
                 (SELECT pg_catalog.jsonb_agg(s) FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
                         pg_catalog.jsonb_array_elements(h OPERATOR(pg_catalog.->) 'steps') s)"
     );
-    crate::ext::as_extension_owner(|| {
+    crate::pg::privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let rows = client
                 .select(&sql, Some(1), &[oid.into()])

@@ -3,48 +3,36 @@
 //!
 //! The work of every call is split three ways: `catalog` reads a table's state into
 //! plain structs, `plan` decides the steps as a pure function of that state, and
-//! `apply` runs them through SPI. `api` holds the thin SQL-facing functions.
+//! `apply` runs them through SPI. `api` holds the thin SQL-facing functions. The
+//! folders are layers; each folder's `mod.rs` says what it owns and what it may use.
 
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
-mod api;
-mod apply;
-mod audit;
+// The layers, bottom to top: a layer uses only itself and the layers declared before it
+// (docs/design.md; scripts/check_layout.py fails CI on any cycle between files or
+// folders).
+// 1. values every layer shares
+pub mod model;
+// 2. the unsafe edges with PostgreSQL
+pub mod pg;
+// 3. look: catalog state into plain structs
 pub mod catalog;
-mod citus_guard;
-mod context;
-mod disable;
-mod distribute;
-mod drop_guard;
-mod errors;
-mod explain_guard;
-mod ext;
-mod isolation_guard;
-mod locks;
-mod names;
-pub mod online;
-mod partitions;
-mod pg_compat;
-mod pg_list;
-mod placements;
+// 4. plan: pure planners
 pub mod plan;
-mod progress;
-pub mod quote;
-mod refusals;
-mod regclass;
-mod repair;
-mod routing;
-mod schema;
-mod security_check;
-pub mod signed;
-mod tenant_type;
-mod tenants;
-mod token_key;
-mod token_replay;
-pub mod undo;
-mod verify;
+// 5. apply: run steps through SPI, locks, progress
+mod apply;
+// 6. the session's tenant, signed tokens
+pub mod context;
+// 7. the audit log
+mod audit;
+// 8. scale-out
+mod citus;
+// 9. hooks and triggers that keep isolation on
+mod guards;
+// 10. the conversion and administration surface
+mod api;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
@@ -55,14 +43,14 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
-    signed::register_gucs();
-    token_replay::register();
-    token_key::register();
-    drop_guard::register_gucs();
-    progress::register_gucs();
-    explain_guard::install();
-    routing::install();
-    ext::register_cache_callbacks();
+    context::signed::register_gucs();
+    context::token_replay::register();
+    context::token_key::register();
+    guards::drop::register_gucs();
+    apply::progress::register_gucs();
+    guards::explain::install();
+    citus::routing::install();
+    pg::probes::register_cache_callbacks();
     audit::writer::register_cache_callback();
     audit::shape::register_cache_callbacks();
     audit::chain_heads::register_callbacks();
@@ -91,8 +79,8 @@ mod tests {
         let odd = ["Skills", "my table", "a\"b", "1abc", "ütf", "_ok", "x$y"];
         for w in words.iter().map(String::as_str).chain(odd) {
             assert_eq!(
-                crate::quote::quote_ident(w),
-                crate::api::server_quote_ident(w),
+                crate::model::quote::quote_ident(w),
+                crate::api::enable::server_quote_ident(w),
                 "{w}"
             );
         }
@@ -107,7 +95,7 @@ mod tests {
         let oid = Spi::get_one::<pg_sys::Oid>("SELECT '\"Odd Table\"'::regclass::oid")
             .unwrap()
             .unwrap();
-        let state = crate::catalog::read(oid, &crate::ext::extension_schema(), "tenant_id");
+        let state = crate::catalog::read(oid, &crate::pg::ext::extension_schema(), "tenant_id");
         assert_eq!(state.name, "Odd Table");
         assert_eq!(state.relkind, "r");
         assert!(state.is_owner && !state.rls_enabled && !state.registered);

@@ -7,12 +7,13 @@
 //! keep; purges record `relay.audit_purged` per tenant (purge.rs). The actor is
 //! app.current_actor_id as for any entry, and `metadata.by` the role that ran it.
 
-use crate::ext;
+use crate::pg::privilege;
+use crate::pg::probes;
 use serde_json::{json, Value};
 
 /// Append an entry about relay's own work, written as the extension's owner.
 pub fn record(tenant: &str, action: &str, resource_type: &str, resource_id: &str, details: Value) {
-    ext::refuse_foreign_triggers(c"audit_logs");
+    probes::refuse_foreign_triggers(c"audit_logs");
     // SAFETY: the name of the current user, from the syscache.
     let caller = unsafe {
         std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(
@@ -35,5 +36,5 @@ pub fn record(tenant: &str, action: &str, resource_type: &str, resource_id: &str
         resource_id: Some(resource_id),
         metadata: Some(jsonb),
     };
-    ext::as_extension_owner(|| super::writer::insert_one(&one));
+    privilege::as_extension_owner(|| super::writer::insert_one(&one));
 }

@@ -8,7 +8,7 @@
 use super::row::{self, Cell};
 use super::shape::{self, TableShape};
 use super::writer::{self, Common, Entry};
-use crate::{context, errors};
+use crate::{context, model::errors};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 use std::ffi::CStr;
@@ -22,7 +22,7 @@ use std::ffi::CStr;
 pub struct CanonicalOutput {
     /// None when the session's settings print values canonically already (the common
     /// case: nothing to set, nothing to restore).
-    _settings: Option<crate::ext::SettingsScope>,
+    _settings: Option<crate::pg::settings::SettingsScope>,
 }
 
 const CANONICAL_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
@@ -87,7 +87,7 @@ impl CanonicalOutput {
         if already.iter().all(|ok| *ok) {
             return CanonicalOutput { _settings: None };
         }
-        let settings = crate::ext::SettingsScope::enter();
+        let settings = crate::pg::settings::SettingsScope::enter();
         for ((name, value), _) in CANONICAL_SETTINGS.iter().zip(already).filter(|(_, ok)| !ok) {
             settings.set(name, value);
         }
@@ -232,7 +232,7 @@ fn audit_capture<'a>(
     let relid = unsafe { (*rel).rd_id };
     // Its tenant column when it is tenant-enabled (the row's tenant is trusted only
     // there), and whether relay_enable_audit registered it.
-    let (tenant_column, registered) = crate::ext::membership(relid);
+    let (tenant_column, registered) = crate::pg::probes::membership(relid);
     // SAFETY: as above.
     let shape = unsafe {
         shape::of(
@@ -272,7 +272,7 @@ fn audit_capture<'a>(
     if !registered {
         errors::capture_not_registered(table, trigger.name()?);
     }
-    let audit_logs = crate::ext::ext_relation(c"audit_logs");
+    let audit_logs = crate::pg::ext::ext_relation(c"audit_logs");
     let common = Common {
         audit_logs: &audit_logs,
         actor_id: context::current_actor(),

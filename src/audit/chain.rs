@@ -12,8 +12,10 @@
 //! fit: edited, deleted, inserted out of band, or reordered. A purge records where
 //! the chain now starts (a checkpoint: position and hash of the last entry removed).
 
-use crate::ext;
-use crate::quote::quote_qualified;
+use crate::model::quote::quote_qualified;
+use crate::pg::ext;
+use crate::pg::privilege;
+use crate::pg::probes;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
@@ -94,7 +96,7 @@ pub fn on() -> bool {
     }
     let settings = ext::ext_relation(c"relay_audit_settings");
     let answer = settings.relid != pg_sys::InvalidOid
-        && ext::as_extension_owner(|| {
+        && privilege::as_extension_owner(|| {
             Spi::get_one::<bool>(&format!(
                 "SELECT EXISTS (SELECT FROM {} WHERE key OPERATOR(pg_catalog.=) 'chain' AND value OPERATOR(pg_catalog.=) 'on')",
                 quote_qualified(&settings.schema, "relay_audit_settings")
@@ -150,14 +152,14 @@ pub fn link_one(tenant: &str, hash_of: impl FnOnce(&[u8], i64, &[u8; 16]) -> [u8
 /// its head.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_audit_chain(enable: Option<bool>) -> String {
-    let enable =
-        enable.unwrap_or_else(|| crate::errors::null_argument("relay_audit_chain", "enable"));
-    if !ext::role_sees_every_tenant() {
-        crate::errors::tenant_admin_needs_bypassrls("relay_audit_chain");
+    let enable = enable
+        .unwrap_or_else(|| crate::model::errors::null_argument("relay_audit_chain", "enable"));
+    if !privilege::role_sees_every_tenant() {
+        crate::model::errors::tenant_admin_needs_bypassrls("relay_audit_chain");
     }
     let settings = ext::ext_relation(c"relay_audit_settings");
     let table = quote_qualified(&settings.schema, "relay_audit_settings");
-    ext::refuse_foreign_triggers(c"relay_audit_settings");
+    probes::refuse_foreign_triggers(c"relay_audit_settings");
     // `chain_since`: when the chain was (last) turned on. Every entry written from
     // then on has a place in its tenant's chain; relay_audit_verify reports one that
     // has none.
@@ -169,8 +171,8 @@ fn relay_audit_chain(enable: Option<bool>) -> String {
     } else {
         format!("DELETE FROM {table} WHERE key OPERATOR(pg_catalog.=) ANY (ARRAY['chain', 'chain_since'])")
     };
-    ext::as_extension_owner(|| Spi::run(&sql).expect("audit chain setting"));
-    ext::registration_changed(settings.relid);
+    privilege::as_extension_owner(|| Spi::run(&sql).expect("audit chain setting"));
+    probes::registration_changed(settings.relid);
     if enable {
         "audit hash chain on: new entries are chained per tenant"
     } else {
@@ -264,7 +266,7 @@ fn relay_audit_verify_against(
 /// The positions a digest holds: `{"chains": {"<tenant>": {"seq": n, "hash": "<hex>"}}}`.
 fn anchors_of(digest: &serde_json::Value) -> Vec<(String, Anchor)> {
     let Some(chains) = digest.get("chains").and_then(|c| c.as_object()) else {
-        crate::errors::bad_audit_digest("it has no \"chains\" object");
+        crate::model::errors::bad_audit_digest("it has no \"chains\" object");
     };
     chains
         .iter()
@@ -279,7 +281,7 @@ fn anchors_of(digest: &serde_json::Value) -> Vec<(String, Anchor)> {
                         hash: hash.to_string(),
                     },
                 ),
-                _ => crate::errors::bad_audit_digest(&format!(
+                _ => crate::model::errors::bad_audit_digest(&format!(
                     "the entry of tenant {tenant} needs \"seq\" and \"hash\""
                 )),
             }
@@ -292,8 +294,8 @@ fn anchors_of(digest: &serde_json::Value) -> Vec<(String, Anchor)> {
 /// unchanged. For superusers and BYPASSRLS roles.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_audit_digest() -> pgrx::JsonB {
-    if !ext::role_sees_every_tenant() {
-        crate::errors::tenant_admin_needs_bypassrls("relay_audit_digest");
+    if !privilege::role_sees_every_tenant() {
+        crate::model::errors::tenant_admin_needs_bypassrls("relay_audit_digest");
     }
     super::chain_heads::flush();
     let chains = quote_qualified(&ext::extension_schema(), "relay_audit_chains");
@@ -313,7 +315,7 @@ fn relay_audit_digest() -> pgrx::JsonB {
 }
 
 fn read_heads(chains: &str, tenant: Option<&str>) -> Vec<(String, Head)> {
-    ext::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             client
                 .select(
@@ -344,8 +346,8 @@ fn read_heads(chains: &str, tenant: Option<&str>) -> Vec<(String, Head)> {
 type VerifyRow = (String, i64, String, String);
 
 fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec<VerifyRow> {
-    if !ext::role_sees_every_tenant() {
-        crate::errors::tenant_admin_needs_bypassrls("relay_audit_verify");
+    if !privilege::role_sees_every_tenant() {
+        crate::model::errors::tenant_admin_needs_bypassrls("relay_audit_verify");
     }
     // The heads this transaction moved are in memory until it commits.
     super::chain_heads::flush();
@@ -357,7 +359,7 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
     let heads = read_heads(&chains, tenant.as_deref());
     // Every tenant that has (or had) a chain: its head, its registration, chained
     // entries, or a digest's position.
-    let registered: Vec<(String, String)> = ext::as_extension_owner(|| {
+    let registered: Vec<(String, String)> = privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             client
                 .select(
@@ -378,8 +380,8 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
                 .collect()
         })
     });
-    let chain_since: Option<String> = ext::as_extension_owner(|| {
-        ext::select_optional::<String>(
+    let chain_since: Option<String> = privilege::as_extension_owner(|| {
+        privilege::select_optional::<String>(
             &format!("SELECT value FROM {settings} WHERE key OPERATOR(pg_catalog.=) 'chain_since'"),
             &[],
         )
@@ -420,7 +422,7 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
 
 /// The chained entries of `tenant`, in chain order.
 fn walked_rows(audit_logs: &str, tenant: &str) -> Vec<Walked> {
-    ext::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             client
                 .select(
@@ -466,8 +468,8 @@ fn walked_rows(audit_logs: &str, tenant: &str) -> Vec<Walked> {
 /// Entries of `tenant` with no place in its chain, written since `since` (when the
 /// chain was turned on).
 fn unchained_since(audit_logs: &str, tenant: &str, since: &str) -> i64 {
-    ext::as_extension_owner(|| {
-        ext::select_optional::<i64>(
+    privilege::as_extension_owner(|| {
+        privilege::select_optional::<i64>(
             &format!(
                 "SELECT pg_catalog.count(*) FROM {audit_logs}
                   WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND chain_seq IS NULL

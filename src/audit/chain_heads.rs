@@ -16,8 +16,10 @@
 //! and the heads go back to what they were when it started (a head first locked in it
 //! is forgotten: its row lock went with the subtransaction).
 
-use crate::ext;
-use crate::quote::quote_qualified;
+use crate::model::quote::quote_qualified;
+use crate::pg::ext;
+use crate::pg::privilege;
+use crate::pg::probes;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -54,7 +56,7 @@ thread_local! {
 /// Run `f` with the prepared statements, as the extension's owner (search_path pinned).
 fn with_plans<R>(f: impl FnOnce(&mut pgrx::spi::SpiClient, &Plans) -> R) -> R {
     let chains = ext::ext_relation(c"relay_audit_chains");
-    ext::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             PLANS.with(|cell| {
                 let mut cached = cell.borrow_mut();
@@ -180,7 +182,7 @@ fn with_head<R>(
     // fresh snapshot, and closed here; `f` runs while the scan holds the tuple.
     unsafe {
         let rel = pg_sys::table_open(chains.relid, lockmode as pg_sys::LOCKMODE);
-        let index = crate::pg_compat::primary_key_index(rel);
+        let index = crate::pg::compat::primary_key_index(rel);
         let key_datum = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
             tenant.as_ptr().cast(),
             tenant.len() as i32,
@@ -211,8 +213,8 @@ fn read_head(tenant: &str) -> Option<(i64, Vec<u8>)> {
         tuple.map(|tuple| unsafe {
             let tupdesc = (*rel).rd_att;
             let seq =
-                ext::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
-            let hash = ext::attribute(tuple, tupdesc, "last_hash")
+                probes::attribute(tuple, tupdesc, "last_seq").map_or(0, |(_, d)| d.value() as i64);
+            let hash = probes::attribute(tuple, tupdesc, "last_hash")
                 .and_then(|(_, d)| <Vec<u8> as pgrx::FromDatum>::from_datum(d, false))
                 .unwrap_or_else(|| GENESIS.to_vec());
             (seq, hash)
@@ -235,8 +237,8 @@ fn write_head(tenant: &str, seq: i64, hash: &[u8]) {
             let mut values = vec![pg_sys::Datum::from(0); natts];
             let mut nulls = vec![false; natts];
             let mut replace = vec![false; natts];
-            let seq_att = ext::attnum_of(tupdesc, "last_seq") as usize;
-            let hash_att = ext::attnum_of(tupdesc, "last_hash") as usize;
+            let seq_att = probes::attnum_of(tupdesc, "last_seq") as usize;
+            let hash_att = probes::attnum_of(tupdesc, "last_hash") as usize;
             assert!(
                 seq_att > 0 && hash_att > 0,
                 "relay_audit_chains has last_seq and last_hash"

@@ -3,8 +3,8 @@
 //! `session_replication_role = replica`. On relay's own audit_logs, DELETE is let
 //! through for relay_audit_purge and its replay on a subscriber (audit/purge.rs).
 
-use crate::errors;
-use crate::quote::quote_qualified;
+use crate::model::errors;
+use crate::model::quote::quote_qualified;
 use pgrx::prelude::*;
 use pgrx::{PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 
@@ -19,7 +19,7 @@ fn append_only_guard<'a>(
     let name = trigger.name()?.to_string();
     let op = trigger.op()?;
     let fired = (trigger.when()?, trigger.level());
-    let own_log = trigger.relation()?.oid() == crate::ext::ext_relation(c"audit_logs").relid;
+    let own_log = trigger.relation()?.oid() == crate::pg::ext::ext_relation(c"audit_logs").relid;
     match (op, fired) {
         (PgTriggerOperation::Update, (PgTriggerWhen::Before, PgTriggerLevel::Row)) => {
             errors::append_only(&table, "UPDATE", own_log)

@@ -29,7 +29,7 @@ macro_rules! trigger_entry {
                 unsafe {
                     pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(
                         || -> pgrx::pg_sys::Datum {
-                            $crate::errors::not_called_as_trigger($sql_name)
+                            $crate::model::errors::not_called_as_trigger($sql_name)
                         },
                     )
                 }
@@ -50,14 +50,17 @@ pub mod jsonb_datum;
 pub mod purge;
 pub mod row;
 pub mod shape;
+pub mod target;
 pub mod uuid7;
 pub mod writer;
 
 use crate::catalog::{TableState, TriggerInfo};
+use crate::model::quote::{quote_ident, quote_qualified};
+use crate::pg::privilege;
+use crate::pg::probes;
+use crate::pg::regclass::RegClass;
 use crate::plan::{always_trigger_steps, Lock, Step, StepKind};
-use crate::quote::{quote_ident, quote_qualified};
-use crate::regclass::RegClass;
-use crate::{apply, catalog, context, errors, ext};
+use crate::{apply, catalog, context, model::errors, pg::ext};
 use pgrx::prelude::*;
 
 pub const GUARD_ROW_TRIGGER: &str = "relay_append_only_row";
@@ -167,14 +170,14 @@ fn manage_triggers(
     let ext_schema = ext::extension_schema();
     let state: TableState = catalog::read(tbl.0, &ext_schema, crate::plan::TENANT_COLUMN);
     let table = quote_qualified(&state.schema, &state.name);
-    crate::refusals::check_audit_target(&state, &table, verb, capture);
+    target::check_audit_target(&state, &table, verb, capture);
     let steps = steps_for(&table, &ext_schema, &state.triggers);
     let mut lines = if steps.is_empty() {
         Vec::new()
     } else {
         apply::apply(&state, &steps, "")
     };
-    let audited = ext::audited_now(tbl.0);
+    let audited = probes::audited_now(tbl.0);
     let registry_sql = match registry {
         AuditRegistry::Add if !audited => Some(format!(
             "INSERT INTO {} (relid, enabled_by) VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2)",
@@ -193,15 +196,15 @@ fn manage_triggers(
         }
         .to_string_lossy()
         .into_owned();
-        ext::refuse_foreign_triggers(c"relay_audit_tables");
+        probes::refuse_foreign_triggers(c"relay_audit_tables");
         let args = [tbl.0.into(), caller.into()];
         let args = if registry == AuditRegistry::Add {
             &args[..]
         } else {
             &args[..1]
         };
-        ext::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
-        ext::registration_changed(tbl.0);
+        privilege::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
+        probes::registration_changed(tbl.0);
         lines.push(match registry {
             AuditRegistry::Add => format!("registered {table} for capture in relay_audit_tables"),
             _ => format!("removed {table} from relay_audit_tables"),
@@ -256,7 +259,7 @@ fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
     // Capture on a Citus table would run on the workers' shards, far from audit_logs
     // and its hash chain (kept on the coordinator): refused, see README.
     if let Some(t) = tbl {
-        if crate::ext::is_citus_table(t.0) {
+        if crate::pg::probes::is_citus_table(t.0) {
             errors::audit_on_citus_table(&t.display());
         }
     }
@@ -274,7 +277,7 @@ fn relay_enable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
 /// Stop recording changes of a table. Entries already written stay.
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_disable_audit(tbl: Option<RegClass>) -> SetOfIterator<'static, String> {
-    let was_audited = tbl.is_some_and(|t| ext::audited_now(t.0));
+    let was_audited = tbl.is_some_and(|t| probes::audited_now(t.0));
     let lines = manage_triggers(
         "relay_disable_audit",
         tbl,
@@ -318,8 +321,8 @@ fn relay_audit(
     }
     let tenant = writer::checked_tenant(context::current_tenant(), || "the entry".into());
     let audit_logs = ext::ext_relation(c"audit_logs");
-    if !ext::foreign_triggers(audit_logs.relid).is_empty() {
-        ext::refuse_foreign_triggers(c"audit_logs");
+    if !probes::foreign_triggers(audit_logs.relid).is_empty() {
+        probes::refuse_foreign_triggers(c"audit_logs");
     }
     writer::insert_one(&writer::One {
         tenant: &tenant,

@@ -7,8 +7,10 @@
 //! applies the publisher's purge (only superusers can set it, and they can drop the
 //! guard anyway). UPDATE and TRUNCATE stay refused in both.
 
-use crate::quote::quote_qualified;
-use crate::{errors, ext};
+use crate::model::quote::quote_qualified;
+use crate::pg::privilege;
+use crate::pg::probes;
+use crate::{model::errors, pg::ext};
 use pgrx::prelude::*;
 use std::cell::Cell;
 
@@ -52,7 +54,7 @@ impl Drop for Purging {
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
     let before = before.unwrap_or_else(|| errors::null_argument("relay_audit_purge", "before"));
-    if !ext::role_sees_every_tenant() {
+    if !privilege::role_sees_every_tenant() {
         errors::tenant_admin_needs_bypassrls("relay_audit_purge");
     }
     let in_future = Spi::get_one_with_args::<bool>(
@@ -67,10 +69,10 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
     let audit = ext::ext_relation(c"audit_logs");
     let audit_logs = quote_qualified(&audit.schema, "audit_logs");
     let chains = quote_qualified(&audit.schema, "relay_audit_chains");
-    ext::refuse_foreign_triggers(c"audit_logs");
+    probes::refuse_foreign_triggers(c"audit_logs");
     let chained = super::chain::on();
     let _purging = Purging::start();
-    let tenants: Vec<String> = ext::as_extension_owner(|| {
+    let tenants: Vec<String> = privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             client
                 .select(
@@ -85,7 +87,7 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
     });
     let mut total = 0i64;
     for tenant in tenants {
-        let deleted = ext::as_extension_owner(|| {
+        let deleted = privilege::as_extension_owner(|| {
             Spi::connect_mut(|client| {
                 if !chained {
                     return client
@@ -169,7 +171,7 @@ fn relay_audit_purge(before: Option<TimestampWithTimeZone>) -> i64 {
 
 /// The checkpoint a purge left on `tenant`'s chain: position and hash (hex).
 fn checkpoint_of(chains: &str, tenant: &str) -> Option<(i64, String)> {
-    ext::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let rows = client
                 .select(

@@ -6,7 +6,7 @@
 //! rename changes the table's qualified name without touching the table): a
 //! single-row statement would otherwise pay for the catalog lookups again every time.
 
-use crate::quote::quote_qualified;
+use crate::model::quote::quote_qualified;
 use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -132,7 +132,7 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
         let mut columns = Vec::new();
         let mut tenant_position = None;
         for i in 0..(*tupdesc).natts as usize {
-            let att = crate::pg_compat::tuple_desc_attr(tupdesc, i);
+            let att = crate::pg::compat::tuple_desc_attr(tupdesc, i);
             if (*att).attisdropped {
                 continue;
             }
@@ -155,7 +155,7 @@ unsafe fn look(rel: pg_sys::Relation, tenant_column: &str) -> TableShape {
             });
         }
         let mut primary_key = Vec::new();
-        let pk_index = crate::pg_compat::primary_key_index(rel);
+        let pk_index = crate::pg::compat::primary_key_index(rel);
         if pk_index != pg_sys::InvalidOid {
             let index = pg_sys::index_open(pk_index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
             let indkey = &(*(*index).rd_index).indkey;

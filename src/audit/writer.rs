@@ -11,7 +11,7 @@
 //! entries go through one INSERT ... SELECT FROM unnest(...) with a plan kept per
 //! backend, which honours whatever the DBA added.
 
-use crate::quote::quote_qualified;
+use crate::model::quote::quote_qualified;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -27,7 +27,7 @@ pub struct Entry {
 
 /// What every entry of one statement shares.
 pub struct Common<'a> {
-    pub audit_logs: &'a crate::ext::ExtRelation,
+    pub audit_logs: &'a crate::pg::ext::ExtRelation,
     pub actor_id: Option<String>,
     pub action: &'a str,
     pub resource_type: &'a str,
@@ -75,8 +75,8 @@ pub fn write(common: &Common, entries: &[Entry]) {
     } else {
         // The SQL path runs as the extension's owner (search_path pinned) and fires
         // audit_logs' triggers: none may be anyone else's.
-        crate::ext::refuse_foreign_triggers(c"audit_logs");
-        crate::ext::as_extension_owner(|| sql_write(common, entries, links));
+        crate::pg::probes::refuse_foreign_triggers(c"audit_logs");
+        crate::pg::privilege::as_extension_owner(|| sql_write(common, entries, links));
         pgrx::debug1!(
             "relay_tenancy: {} audit entries written through SQL",
             entries.len()
@@ -89,9 +89,9 @@ pub fn write(common: &Common, entries: &[Entry]) {
 /// `what` names what was being recorded (worked out only for the error).
 pub fn checked_tenant(tenant: Option<String>, what: impl Fn() -> String) -> String {
     match tenant {
-        None => crate::errors::no_tenant_for_audit(&what()),
-        Some(t) if !crate::ext::tenant_exists(&t) => {
-            crate::errors::unknown_audit_tenant(&t, &what())
+        None => crate::model::errors::no_tenant_for_audit(&what()),
+        Some(t) if !crate::pg::probes::tenant_exists(&t) => {
+            crate::model::errors::unknown_audit_tenant(&t, &what())
         }
         Some(t) => t,
     }
@@ -215,7 +215,7 @@ unsafe fn layout(rel: pg_sys::Relation) -> Option<Vec<Option<usize>>> {
         let mut map = Vec::with_capacity((*tupdesc).natts as usize);
         let mut seen = 0;
         for i in 0..(*tupdesc).natts as usize {
-            let att = crate::pg_compat::tuple_desc_attr(tupdesc, i);
+            let att = crate::pg::compat::tuple_desc_attr(tupdesc, i);
             if (*att).attisdropped {
                 map.push(None);
                 continue;
@@ -419,7 +419,7 @@ unsafe fn native_write(
                 );
             }
             for slot in &slots[..chunk.len()] {
-                crate::pg_compat::insert_index_tuples(rri, *slot, estate);
+                crate::pg::compat::insert_index_tuples(rri, *slot, estate);
                 pg_sys::ExecClearTuple(*slot);
             }
             pg_sys::MemoryContextReset(batch_cxt);
@@ -567,7 +567,7 @@ pub struct One<'a> {
 
 pub fn insert_one(one: &One) -> pgrx::Uuid {
     use super::chain;
-    let audit = crate::ext::ext_relation(c"audit_logs");
+    let audit = crate::pg::ext::ext_relation(c"audit_logs");
     let actor = crate::context::current_actor();
     let ip = client_address();
     let link = chain::on().then(|| {

@@ -1,0 +1,197 @@
+//! relay_disable_tenancy and its dry run: look (the registry's history and the table
+//! now), plan (`undo::plan_undo`, pure), apply, deregister. A partitioned table goes
+//! with its partitions: they are disabled first, deepest first.
+
+use crate::model::quote::quote_qualified;
+use crate::pg::ext::extension_schema;
+use crate::pg::probes;
+use crate::pg::regclass::RegClass;
+use crate::{api::enable, apply, catalog, model::errors, plan::undo};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+struct Prepared {
+    ext_schema: String,
+    state: catalog::TableState,
+    undo: undo::UndoPlan,
+}
+
+/// `with_parent`: the call is disabling the partition's parent too.
+fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: bool) -> Prepared {
+    let ext_schema = extension_schema();
+    enable::lock_table_calls(oid);
+    let tenant_column = catalog::registry_lists(oid).map(|(_, _, c)| c);
+    let mut state = catalog::read(
+        oid,
+        &ext_schema,
+        tenant_column
+            .as_deref()
+            .unwrap_or(crate::plan::TENANT_COLUMN),
+    );
+    state.parent_registered = state
+        .parent_oid
+        .is_some_and(|p| probes::registered_now(pg_sys::Oid::from(p)));
+    let table = quote_qualified(&state.schema, &state.name);
+    let (Some(tenant_column), Some((original, own_steps, all_steps))) =
+        (tenant_column, catalog::registry_history(oid))
+    else {
+        errors::not_tenant_enabled(
+            function,
+            &table,
+            &quote_qualified(&ext_schema, "relay_tables"),
+        )
+    };
+    if !with_parent && state.parent_registered {
+        errors::partition_follows_parent(
+            function,
+            &table,
+            state.parent.as_deref().unwrap_or_default(),
+        );
+    }
+    let input = undo::UndoInput {
+        original: &original,
+        now: &state,
+        own_steps: &own_steps,
+        all_steps: &all_steps,
+        tenant_column: &tenant_column,
+        drop_column,
+    };
+    let undo = undo::plan_undo(&input).unwrap_or_else(|e| {
+        crate::plan::refusals::plan_error_doing(&table, e, "disable tenancy on")
+    });
+    Prepared {
+        ext_schema,
+        state,
+        undo,
+    }
+}
+
+/// The table and its tenant-enabled partitions at every level, deepest first, the
+/// table last.
+fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
+    let mut tables: Vec<(pg_sys::Oid, bool)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t
+                  WHERE t.level OPERATOR(pg_catalog.>) 0
+                  ORDER BY t.level DESC, t.relid::pg_catalog.regclass::pg_catalog.text",
+                None,
+                &[oid.into()],
+            )
+            .expect("partition tree")
+            .filter_map(|r| r.get::<pg_sys::Oid>(1).ok().flatten())
+            .filter(|p| probes::registered_now(*p))
+            .map(|p| (p, true))
+            .collect()
+    });
+    tables.push((oid, false));
+    tables
+}
+
+fn table_arg(
+    function: &str,
+    tbl: Option<RegClass>,
+    drop_column: Option<bool>,
+) -> (pg_sys::Oid, bool) {
+    let tbl = tbl
+        .unwrap_or_else(|| errors::null_argument(function, "tbl"))
+        .require(function);
+    let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(function, "drop_column"));
+    // Citus refuses most of the undo on a distributed table (a unique key without the
+    // distribution column, changes to that column): back to a local table first.
+    if crate::pg::probes::is_citus_table(tbl.0) {
+        errors::undo_on_citus_table(function, &tbl.display());
+    }
+    (tbl.0, drop_column)
+}
+
+/// Undo relay_enable_tenancy: the table as it was before relay first touched it
+/// (policies, row level security flags, unique keys, foreign keys, indexes, default),
+/// and the tenant column dropped when asked and relay added it. A partitioned table's
+/// partitions go back first. Returns one line per action taken.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_disable_tenancy(
+    tbl: Option<RegClass>,
+    drop_column: default!(Option<bool>, "false"),
+) -> SetOfIterator<'static, String> {
+    let (oid, drop_column) = table_arg("relay_disable_tenancy", tbl, drop_column);
+    let tables = with_partitions(oid);
+    lock_everything(&tables, drop_column);
+    let mut lines = Vec::new();
+    for (table, is_partition) in tables {
+        // A partition's column belongs to its parent: it goes with the parent's.
+        let p = prepare(
+            "relay_disable_tenancy",
+            table,
+            drop_column && !is_partition,
+            is_partition,
+        );
+        let mut done = p.undo.notes.clone();
+        done.extend(apply::apply(&p.state, &p.undo.steps, ""));
+        done.push(apply::deregister(&p.ext_schema, &p.state));
+        crate::audit::admin::record(
+            crate::pg::ext::DEFAULT_TENANT_ID,
+            "relay.tenancy_disabled",
+            "table",
+            &quote_qualified(&p.state.schema, &p.state.name),
+            serde_json::json!({ "drop_column": drop_column && !is_partition, "actions": done.clone() }),
+        );
+        lines.extend(done);
+    }
+    SetOfIterator::new(lines)
+}
+
+/// Every lock the undo of `tables` needs, taken before its first step at the strongest
+/// mode any step needs (locks.rs): no lock upgrade (SHARE ROW EXCLUSIVE for the checks,
+/// then ACCESS EXCLUSIVE), no wait while holding a lock. The plans are made again under
+/// the locks before they run.
+fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
+    crate::apply::locks::take_all("relay_disable_tenancy", || {
+        let mut wanted: Vec<(u32, crate::plan::Lock)> = Vec::new();
+        for (table, is_partition) in tables {
+            let p = prepare(
+                "relay_disable_tenancy",
+                *table,
+                drop_column && !is_partition,
+                *is_partition,
+            );
+            for (oid, lock) in crate::apply::locks::for_plan(&p.state, &p.undo.steps) {
+                crate::apply::locks::want_in(&mut wanted, oid, lock);
+            }
+        }
+        wanted.sort_by_key(|(oid, _)| *oid);
+        wanted
+    });
+}
+
+/// The dry run of relay_disable_tenancy: its steps (a partitioned table's partitions'
+/// first) with the lock each takes and its SQL. Notes (what is kept on purpose) come
+/// as step 0. Changes nothing.
+#[pg_extern(volatile, parallel_unsafe)]
+fn relay_disable_tenancy_plan(
+    tbl: Option<RegClass>,
+    drop_column: default!(Option<bool>, "false"),
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    let (oid, drop_column) = table_arg("relay_disable_tenancy_plan", tbl, drop_column);
+    let mut notes = Vec::new();
+    let mut steps = Vec::new();
+    for (table, is_partition) in with_partitions(oid) {
+        let p = prepare(
+            "relay_disable_tenancy_plan",
+            table,
+            drop_column && !is_partition,
+            is_partition,
+        );
+        notes.extend(p.undo.notes);
+        steps.extend(p.undo.steps);
+    }
+    TableIterator::new(enable::plan_rows(notes, steps))
+}

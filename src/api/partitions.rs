@@ -1,0 +1,116 @@
+//! Partitions follow their tenant-enabled parent, and a tenant-enabled table never
+//! ends up under a parent that is not (an event trigger on ddl_command_end for
+//! CREATE TABLE and ALTER TABLE).
+//!
+//! PostgreSQL applies a table's row level security to the rows read through that
+//! table only: a partition queried directly uses its own policies, and a parent
+//! queried directly uses the parent's for every partition's rows. So:
+//! - a partition created (`CREATE TABLE ... PARTITION OF`) or attached (`ATTACH
+//!   PARTITION`, as pg_partman does) under a tenant-enabled parent is enabled on the
+//!   spot, in the same transaction: row level security forced, relay's policies, the
+//!   TRUNCATE guard, registered;
+//! - attaching a tenant-enabled table (or one with tenant-enabled partitions) under a
+//!   parent that is not tenant-enabled, or making it inherit from one, would expose
+//!   every tenant's rows through that parent: refused.
+
+use crate::api::enable::{self, CallOptions};
+use crate::pg::probes;
+use crate::pg::regclass::RegClass;
+use crate::{apply, model::errors, pg::ext};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Every inheritance edge (child, parent, child is a partition) above and below the
+/// tables the command created or altered.
+fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "WITH RECURSIVE touched AS (
+                   SELECT DISTINCT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['table', 'table column'])),
+                 up AS (
+                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhrelid OPERATOR(pg_catalog.=) t.objid
+                   UNION
+                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.inhparent),
+                 down AS (
+                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhparent OPERATOR(pg_catalog.=) t.objid
+                   UNION
+                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.inhrelid)
+                 SELECT e.inhrelid, e.inhparent, c.relispartition
+                   FROM (SELECT * FROM up UNION SELECT * FROM down) e
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.inhrelid
+                   -- tables only: indexes have pg_inherits rows too
+                  WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])",
+                None,
+                &[],
+            )
+            .expect("inheritance edges")
+            .filter_map(|r| Some((r.get::<pg_sys::Oid>(1).ok()??, r.get::<pg_sys::Oid>(2).ok()??, r.get::<bool>(3).ok()??)))
+            .collect()
+    })
+}
+
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_relay_partition_guard() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// The event trigger function (ddl_command_end for CREATE TABLE and ALTER TABLE).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with a valid `fcinfo`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn relay_partition_guard(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: only the node tag of the context is read.
+    unsafe {
+        let context = (*fcinfo).context;
+        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
+            errors::not_called_as_trigger("relay_partition_guard");
+        }
+    }
+    // relay's own steps (enabling a table, its partitions included) are not news.
+    if apply::applying().is_some() {
+        return pg_sys::Datum::from(0);
+    }
+    let edges = edges_around_command();
+    if edges.is_empty() {
+        return pg_sys::Datum::from(0);
+    }
+    for (child, parent, _) in &edges {
+        if probes::registered_now(*child) && !probes::registered_now(*parent) {
+            errors::tenant_table_under_open_parent(
+                &ext::relation_name(*child),
+                &ext::relation_name(*parent),
+            );
+        }
+    }
+    // Follow, parents before children: enabling one partition may make its own
+    // partitions followers (enable recurses into them itself).
+    for (child, parent, is_partition) in &edges {
+        if *is_partition && probes::registered_now(*parent) && !probes::registered_now(*child) {
+            let lines = enable::enable(
+                "relay_enable_tenancy",
+                Some(RegClass(*child)),
+                CallOptions {
+                    tenant_column: probes::tenant_column_of(*parent),
+                    ..Default::default()
+                },
+            );
+            pgrx::notice!(
+                "relay_tenancy: partition {} follows tenant-enabled {}: {} step{} (row level security forced, relay's policies, the TRUNCATE guard)",
+                ext::relation_name(*child),
+                ext::relation_name(*parent),
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    pg_sys::Datum::from(0)
+}

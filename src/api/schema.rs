@@ -1,0 +1,624 @@
+//! Whole schemas in one call: `relay_enable_tenancy_schema` and its dry run.
+//!
+//! Look: the schema's ordinary tables, less the excluded, the shared and well-known
+//! framework bookkeeping tables. Plan: per table, the same pure planner as
+//! `relay_enable_tenancy` (the per-table `global_unique` entries are `table.key`).
+//! Apply: table after table in the caller's transaction, so a failure anywhere leaves
+//! nothing changed.
+
+use crate::api::enable;
+use crate::model::errors;
+use crate::model::quote::quote_qualified;
+use crate::plan::Lock;
+use pgrx::prelude::*;
+
+/// Bookkeeping tables of migration frameworks: never tenant data.
+pub const FRAMEWORK_TABLES: &[&str] = &[
+    "schema_migrations", // Rails, golang-migrate, dbmate, sqlx (_sqlx_migrations below)
+    "ar_internal_metadata", // Rails
+    "_sqlx_migrations",  // sqlx
+    "__diesel_schema_migrations", // Diesel
+    "_prisma_migrations", // Prisma
+    "alembic_version",   // Alembic
+    "django_migrations", // Django
+    "flyway_schema_history", // Flyway
+    "databasechangelog", // Liquibase
+    "databasechangeloglock", // Liquibase
+    "knex_migrations",   // Knex
+    "knex_migrations_lock", // Knex
+    "goose_db_version",  // goose
+    "SequelizeMeta",     // Sequelize
+    "__EFMigrationsHistory", // Entity Framework
+    "pgmigrations",      // node-pg-migrate
+    "schema_version",    // Flyway (old), migrate-mongo style tools
+];
+
+/// What the schema call does with each table of the schema. Pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Treatment {
+    Enable,
+    /// Left alone, with the reason ("excluded", "shared", "framework bookkeeping").
+    Skip(&'static str),
+}
+
+/// Decide per table; `tables` are (oid, name) of the schema's candidate tables.
+pub fn treatments(
+    tables: &[(u32, String)],
+    exclude: &[u32],
+    shared: &[u32],
+) -> Vec<(u32, String, Treatment)> {
+    tables
+        .iter()
+        .map(|(oid, name)| {
+            let t = if exclude.contains(oid) {
+                Treatment::Skip("excluded")
+            } else if shared.contains(oid) {
+                Treatment::Skip("shared: stays global, readable by every tenant")
+            } else if FRAMEWORK_TABLES.contains(&name.as_str()) {
+                Treatment::Skip("framework bookkeeping")
+            } else {
+                Treatment::Enable
+            };
+            (*oid, name.clone(), t)
+        })
+        .collect()
+}
+
+/// With primary keys made per tenant, a table's key can change only once the tables
+/// referencing it are tenant-enabled (their foreign keys then change with it): the
+/// tables to enable, each after the enabled tables that reference it, by name among
+/// equals (the tables of a cycle come last). `references` are (referencing, referenced)
+/// pairs. Skipped tables keep their place at the front. Pure.
+pub fn referencing_first(
+    plan: Vec<(u32, String, Treatment)>,
+    references: &[(u32, u32)],
+) -> Vec<(u32, String, Treatment)> {
+    let (mut left, skipped): (Vec<_>, Vec<_>) = plan
+        .into_iter()
+        .partition(|(_, _, t)| *t == Treatment::Enable);
+    let mut out = skipped;
+    while !left.is_empty() {
+        let waiting = |oid: u32, left: &[(u32, String, Treatment)]| {
+            references.iter().any(|(child, parent)| {
+                *parent == oid && *child != oid && left.iter().any(|(o, _, _)| o == child)
+            })
+        };
+        let next = left
+            .iter()
+            .position(|(oid, _, _)| !waiting(*oid, &left))
+            .unwrap_or(0);
+        out.push(left.remove(next));
+    }
+    out
+}
+
+/// Split `table.key` entries by table; an entry naming no table of the set is an error
+/// listing the tables. Pure.
+pub fn split_global_unique(
+    entries: &[String],
+    tables: &[String],
+) -> Result<Vec<(String, Vec<String>)>, String> {
+    let mut per_table: Vec<(String, Vec<String>)> =
+        tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    for entry in entries {
+        let Some((table, key)) = entry.split_once('.') else {
+            return Err(entry.clone());
+        };
+        match per_table.iter_mut().find(|(t, _)| t == table.trim()) {
+            Some((_, keys)) => keys.push(key.trim().to_string()),
+            None => return Err(entry.clone()),
+        }
+    }
+    Ok(per_table)
+}
+
+/// Foreign keys between `tables`: (referencing, referenced) oids.
+fn foreign_keys_among(tables: &[(u32, String)]) -> Vec<(u32, u32)> {
+    let oids: Vec<pgrx::pg_sys::Oid> = tables
+        .iter()
+        .map(|(o, _)| pgrx::pg_sys::Oid::from(*o))
+        .collect();
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
+                  WHERE contype OPERATOR(pg_catalog.=) 'f' AND conrelid OPERATOR(pg_catalog.=) ANY ($1) AND confrelid OPERATOR(pg_catalog.=) ANY ($1)",
+                None,
+                &[oids.into()],
+            )
+            .expect("foreign keys")
+            .map(|row| (row.get::<pgrx::pg_sys::Oid>(1).unwrap().unwrap().to_u32(), row.get::<pgrx::pg_sys::Oid>(2).unwrap().unwrap().to_u32()))
+            .collect()
+    })
+}
+
+/// The schema's tables that can be tenant-enabled at all (partitioned ones included;
+/// their partitions follow them, so partitions are not listed): not partitions,
+/// not temporary, not an extension's (relay's own included).
+fn candidate_tables(schema: &str) -> Vec<(u32, String)> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid::pg_catalog.int8, c.relname::pg_catalog.text FROM pg_catalog.pg_class c
+                  WHERE c.relnamespace OPERATOR(pg_catalog.=) (SELECT n.oid FROM pg_catalog.pg_namespace n
+                                                               WHERE n.nspname OPERATOR(pg_catalog.=) $1)
+                    AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition
+                    AND c.relpersistence OPERATOR(pg_catalog.<>) 't'
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       AND d.objid OPERATOR(pg_catalog.=) c.oid
+                                       AND d.deptype OPERATOR(pg_catalog.=) 'e')
+                  ORDER BY c.relname",
+                None,
+                &[schema.into()],
+            )
+            .expect("schema tables")
+            .map(|row| (row.get::<i64>(1).unwrap().unwrap() as u32, row.get::<String>(2).unwrap().unwrap()))
+            .collect()
+    })
+}
+
+/// Shared tables must not reference tables that become tenant tables: their rows,
+/// visible to every tenant, would point into one tenant's data.
+fn refuse_shared_referencing_tenant_tables(shared: &[u32], enabled: &[u32]) {
+    for oid in shared {
+        let found = crate::pg::privilege::select_optional::<String>(
+            "SELECT pg_catalog.format('%s references %s through %I', f.conrelid::pg_catalog.regclass,
+                                      f.confrelid::pg_catalog.regclass, f.conname)
+               FROM pg_catalog.pg_constraint f
+              WHERE f.conrelid OPERATOR(pg_catalog.=) $1 AND f.contype OPERATOR(pg_catalog.=) 'f'
+                AND f.confrelid::pg_catalog.int8 OPERATOR(pg_catalog.=) ANY ($2)
+              ORDER BY f.conname LIMIT 1",
+            &[pgrx::pg_sys::Oid::from(*oid).into(), enabled.iter().map(|o| *o as i64).collect::<Vec<i64>>().into()],
+        );
+        if let Some(what) = found {
+            errors::shared_references_tenant_table(&what);
+        }
+    }
+}
+
+type Lines = Vec<(String, String)>;
+/// (table, step, lock, action, statement)
+type PlanRows = Vec<(String, i32, String, String, String)>;
+
+/// The schema call's arguments as SQL passed them; `call.global_unique` holds the
+/// `table.key` entries.
+struct SchemaArgs {
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    call: enable::CallOptions,
+}
+
+fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
+    let SchemaArgs {
+        schema,
+        exclude,
+        shared,
+        call,
+    } = args;
+    let enable::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: _,
+    } = call;
+    let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
+    enable::views_invoker(function, views.clone());
+    let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| errors::null_argument(function, arg))
+                    .to_u32()
+            })
+            .collect()
+    };
+    let exclude = oids(exclude, "exclude");
+    let shared = oids(shared, "shared");
+    let entries: Vec<String> = global_unique
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
+        .collect();
+    let keep_entries: Vec<String> = keep_foreign_keys
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry")))
+        .collect();
+
+    let tables = candidate_tables(&schema);
+    if tables.is_empty()
+        && crate::pg::privilege::select_optional::<bool>(
+            "SELECT true FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) $1",
+            &[schema.as_str().into()],
+        )
+        .is_none()
+    {
+        errors::undefined_schema(function, &schema);
+    }
+    let mut plan = treatments(&tables, &exclude, &shared);
+    if primary_key.as_deref() == Some("tenant") {
+        plan = referencing_first(plan, &foreign_keys_among(&tables));
+    }
+    let enabled: Vec<u32> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(o, _, _)| *o)
+        .collect();
+    refuse_shared_referencing_tenant_tables(&shared, &enabled);
+    let names: Vec<String> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(_, n, _)| n.clone())
+        .collect();
+    let per_table = split_global_unique(&entries, &names)
+        .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+    let keep_per_table = split_global_unique(&keep_entries, &names)
+        .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
+
+    // Each table's own call: its entries of the lists; none for a skipped table.
+    let calls: Vec<(u32, String, Result<enable::CallOptions, &'static str>)> = plan
+        .into_iter()
+        .map(|(oid, name, treatment)| {
+            let call = match treatment {
+                Treatment::Skip(why) => Err(why),
+                Treatment::Enable => {
+                    // No entry for the table: the registry's list on a re-run (never loosened).
+                    let entries_for = |split: &[(String, Vec<String>)]| {
+                        let list = split
+                            .iter()
+                            .find(|(t, _)| *t == name)
+                            .map(|(_, k)| k.clone())
+                            .unwrap_or_default();
+                        (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
+                    };
+                    Ok(enable::CallOptions {
+                        global_unique: entries_for(&per_table),
+                        default_tenant: default_tenant.clone(),
+                        views: views.clone(),
+                        primary_key: primary_key.clone(),
+                        keep_foreign_keys: entries_for(&keep_per_table),
+                        tenant_column: tenant_column.clone(),
+                        online: false,
+                    })
+                }
+            };
+            (oid, name, call)
+        })
+        .collect();
+    if apply {
+        let enable: Vec<u32> = calls
+            .iter()
+            .filter(|(_, _, call)| call.is_ok())
+            .map(|(oid, _, _)| *oid)
+            .collect();
+        lock_all_up_front(
+            function,
+            &enable,
+            enable::views_invoker(function, views.clone()),
+        );
+    }
+
+    let mut lines = Vec::new();
+    let mut steps = Vec::new();
+    for (oid, name, call) in calls {
+        let table = quote_qualified(&schema, &name);
+        let call = match call {
+            Err(why) => {
+                lines.push((table, format!("skipped: {why}")));
+                continue;
+            }
+            Ok(call) => call,
+        };
+        let tbl = Some(crate::pg::regclass::RegClass(pgrx::pg_sys::Oid::from(oid)));
+        if apply {
+            for line in enable::enable(function, tbl, call) {
+                lines.push((table.clone(), line));
+            }
+        } else {
+            for (step, lock, action, sql) in enable::plan_steps(function, tbl, call) {
+                steps.push((table.clone(), step, lock, action, sql));
+            }
+        }
+    }
+    (lines, steps)
+}
+
+/// Every lock the schema call's tables need, taken before the first table changes
+/// (issue 18). One call per table, each taking its own locks, would hold the tables
+/// already converted while it waits for the next one's; an application transaction
+/// holding that one and waiting for a converted table would then be aborted (40P01).
+/// The set is what any order of the per-table plans can touch (`up_front_locks`), so
+/// the calls that follow find their locks held and never wait.
+fn lock_all_up_front(function: &str, enable: &[u32], views_invoker: bool) {
+    if enable.is_empty() {
+        return;
+    }
+    let oids: Vec<pgrx::pg_sys::Oid> = enable.iter().map(|o| pgrx::pg_sys::Oid::from(*o)).collect();
+    let pairs = |sql: &str| -> Vec<(u32, u32)> {
+        Spi::connect(|client| {
+            client
+                .select(sql, None, &[oids.clone().into()])
+                .expect("lock set")
+                .map(|row| {
+                    (
+                        row.get::<pgrx::pg_sys::Oid>(1).unwrap().unwrap().to_u32(),
+                        row.get::<pgrx::pg_sys::Oid>(2).unwrap().unwrap().to_u32(),
+                    )
+                })
+                .collect()
+        })
+    };
+    let fks = pairs(
+        "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
+          WHERE contype OPERATOR(pg_catalog.=) 'f'
+            AND (conrelid OPERATOR(pg_catalog.=) ANY ($1) OR confrelid OPERATOR(pg_catalog.=) ANY ($1))",
+    );
+    let views = if views_invoker {
+        pairs(
+            "SELECT DISTINCT rw.ev_class, d.refobjid FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_rewrite rw ON rw.oid OPERATOR(pg_catalog.=) d.objid
+               JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) rw.ev_class
+              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.=) ANY ($1)
+                AND rw.ev_class OPERATOR(pg_catalog.<>) d.refobjid
+                AND v.relkind OPERATOR(pg_catalog.=) 'v'",
+        )
+        .into_iter()
+        .map(|(view, _)| view)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let registered: Vec<u32> = fks
+        .iter()
+        .flat_map(|(c, p)| [*c, *p])
+        .filter(|o| crate::pg::probes::registered_now(pgrx::pg_sys::Oid::from(*o)))
+        .collect();
+    let tenants = crate::pg::ext::ext_relation(c"tenants").relid.to_u32();
+    let wanted = up_front_locks(enable, &fks, &registered, &views, tenants);
+    crate::apply::locks::take_all(function, || wanted.clone());
+}
+
+/// The locks of a schema call that enables `enable`, given the foreign keys touching
+/// them (child, parent), which of the tables on those keys are tenant-enabled already,
+/// the views relay may make security_invoker, and relay's `tenants`. Every table to
+/// enable, ACCESS EXCLUSIVE (it gains a column); a tenant-enabled table on the other
+/// side of a key, ACCESS EXCLUSIVE (its key is replaced by a composite one); any other
+/// table on a key, ACCESS SHARE (so no concurrent relay call changes it meanwhile);
+/// the views, ACCESS EXCLUSIVE (ALTER VIEW); `tenants`, SHARE ROW EXCLUSIVE (keys to
+/// it are added). In oid order. Pure.
+pub fn up_front_locks(
+    enable: &[u32],
+    fks: &[(u32, u32)],
+    registered: &[u32],
+    views: &[u32],
+    tenants: u32,
+) -> Vec<(u32, Lock)> {
+    let mut wanted: Vec<(u32, Lock)> = Vec::new();
+    for oid in enable.iter().chain(views) {
+        crate::apply::locks::want_in(&mut wanted, *oid, Lock::AccessExclusive);
+    }
+    for (child, parent) in fks {
+        for oid in [child, parent] {
+            let lock = if registered.contains(oid) {
+                Lock::AccessExclusive
+            } else {
+                Lock::AccessShare
+            };
+            crate::apply::locks::want_in(&mut wanted, *oid, lock);
+        }
+    }
+    crate::apply::locks::want_in(&mut wanted, tenants, Lock::ShareRowExclusive);
+    wanted.sort_by_key(|(oid, _)| *oid);
+    wanted
+}
+
+// The SQL functions relay_enable_tenancy_schema and relay_tenancy_schema_plan take
+// regclass[] arguments; they are thin SQL wrappers (sql/finalize.sql) around these,
+// which take the same lists as oid[].
+
+/// Tenant-enable every ordinary table of a schema, in the caller's transaction: one
+/// line per action per table. Tables in `exclude` and `shared` and the bookkeeping
+/// tables of migration frameworks are skipped (and say so); `global_unique` entries
+/// are `table.key`.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_enable_tenancy_schema_oids(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+    views: Option<String>,
+    primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
+) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
+    let call = enable::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
+    let (lines, _) = run(
+        "relay_enable_tenancy_schema",
+        SchemaArgs {
+            schema,
+            exclude,
+            shared,
+            call,
+        },
+        true,
+    );
+    TableIterator::new(lines)
+}
+
+/// The dry run of the schema call: every step it would take, per table, computed
+/// from the catalogs as they are now (a key that a table enabled earlier in the same
+/// call would make composite appears once that table is enabled).
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_tenancy_schema_plan_oids(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+    views: Option<String>,
+    primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    let call = enable::CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        online: false,
+    };
+    let (lines, steps) = run(
+        "relay_tenancy_schema_plan",
+        SchemaArgs {
+            schema,
+            exclude,
+            shared,
+            call,
+        },
+        false,
+    );
+    let mut rows: Vec<_> = lines
+        .into_iter()
+        .map(|(t, l)| (t, 0, String::new(), l, String::new()))
+        .collect();
+    rows.extend(steps);
+    TableIterator::new(rows)
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn referenced_tables_come_after_the_tables_referencing_them() {
+        let plan = vec![
+            (1, "customers".to_string(), Treatment::Enable),
+            (
+                2,
+                "flyway_schema_history".to_string(),
+                Treatment::Skip("framework bookkeeping"),
+            ),
+            (3, "orders".to_string(), Treatment::Enable),
+            (4, "lines".to_string(), Treatment::Enable),
+            (5, "notes".to_string(), Treatment::Enable),
+        ];
+        // orders -> customers, lines -> orders, notes -> notes (itself)
+        let order: Vec<u32> = referencing_first(plan.clone(), &[(3, 1), (4, 3), (5, 5)])
+            .iter()
+            .map(|(o, _, _)| *o)
+            .collect();
+        assert_eq!(order, vec![2, 4, 3, 1, 5]);
+        // the tables of a cycle come last, in their order
+        let order: Vec<u32> = referencing_first(plan, &[(3, 1), (1, 3)])
+            .iter()
+            .map(|(o, _, _)| *o)
+            .collect();
+        assert_eq!(order, vec![2, 4, 5, 1, 3]);
+    }
+
+    use super::*;
+
+    #[test]
+    fn framework_excluded_and_shared_tables_are_skipped() {
+        let tables = vec![
+            (1, "users".to_string()),
+            (2, "schema_migrations".to_string()),
+            (3, "countries".to_string()),
+            (4, "audit_archive".to_string()),
+            (5, "ar_internal_metadata".to_string()),
+        ];
+        let t = treatments(&tables, &[4], &[3]);
+        assert_eq!(t[0].2, Treatment::Enable);
+        assert_eq!(t[1].2, Treatment::Skip("framework bookkeeping"));
+        assert!(matches!(t[2].2, Treatment::Skip(s) if s.starts_with("shared")));
+        assert_eq!(t[3].2, Treatment::Skip("excluded"));
+        assert_eq!(t[4].2, Treatment::Skip("framework bookkeeping"));
+    }
+
+    #[test]
+    fn the_schema_call_locks_what_any_order_of_its_tables_can_touch() {
+        // enable 20 and 30; 30 references 20 (inside), 20 references 40 (enabled
+        // already), 50 (not enabled) references 30, 60 (enabled) references 20; view 70
+        let locks = up_front_locks(
+            &[20, 30],
+            &[(30, 20), (20, 40), (50, 30), (60, 20)],
+            &[40, 60],
+            &[70],
+            10,
+        );
+        assert_eq!(
+            locks,
+            vec![
+                (10, Lock::ShareRowExclusive),
+                (20, Lock::AccessExclusive),
+                (30, Lock::AccessExclusive),
+                (40, Lock::AccessExclusive),
+                (50, Lock::AccessShare),
+                (60, Lock::AccessExclusive),
+                (70, Lock::AccessExclusive),
+            ]
+        );
+        assert_eq!(
+            up_front_locks(&[20], &[], &[], &[], 10),
+            vec![(10, Lock::ShareRowExclusive), (20, Lock::AccessExclusive)]
+        );
+    }
+
+    #[test]
+    fn global_unique_entries_are_split_by_table() {
+        let tables = vec!["users".to_string(), "api_keys".to_string()];
+        let entries = vec![
+            "users.email".to_string(),
+            "api_keys.key_hash".to_string(),
+            "users.handle".to_string(),
+        ];
+        let split = split_global_unique(&entries, &tables).unwrap();
+        assert_eq!(
+            split[0],
+            (
+                "users".to_string(),
+                vec!["email".to_string(), "handle".to_string()]
+            )
+        );
+        assert_eq!(
+            split[1],
+            ("api_keys".to_string(), vec!["key_hash".to_string()])
+        );
+        assert_eq!(
+            split_global_unique(&["email".to_string()], &tables),
+            Err("email".to_string())
+        );
+        assert_eq!(
+            split_global_unique(&["nope.email".to_string()], &tables),
+            Err("nope.email".to_string())
+        );
+    }
+}
