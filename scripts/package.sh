@@ -20,7 +20,7 @@ stage=$(mktemp -d)
 cargo pgrx package --pg-config /usr/bin/pg_config --out-dir "$stage" >/dev/null
 cp sql/archive/relay_tenancy--*.sql "$stage$(/usr/bin/pg_config --sharedir)/extension/"
 mkdir -p "$stage/DEBIAN" "$stage/usr/share/doc/postgresql-15-relay-tenancy"
-cp README.md "$stage/usr/share/doc/postgresql-15-relay-tenancy/"
+cp -r README.md BENCHMARKS.md docs "$stage/usr/share/doc/postgresql-15-relay-tenancy/"
 cat >"$stage/DEBIAN/control" <<CONTROL
 Package: postgresql-15-relay-tenancy
 Version: $version
@@ -51,7 +51,7 @@ if [ -x "$PG18/bin/pg_config" ]; then
   mkdir -p "$stage/$name/lib" "$stage/$name/extension"
   cp "$stage/tree$PG18/lib/relay_tenancy.so" "$stage/$name/lib/"
   cp "$stage/tree$PG18/share/extension/"* sql/archive/relay_tenancy--*.sql "$stage/$name/extension/"
-  cp README.md "$stage/$name/"
+  cp -r README.md BENCHMARKS.md docs "$stage/$name/"
   cat >"$stage/$name/install.sh" <<'INSTALL'
 #!/bin/sh
 # Install relay_tenancy into the PostgreSQL 18 whose pg_config is $PG_CONFIG (default:
