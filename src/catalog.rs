@@ -651,7 +651,7 @@ pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String
 }
 
 /// The registry's history of table `oid`: the state relay first found it in and the
-/// steps taken on its behalf, plus the steps of every registered table (a foreign key
+/// steps taken on its behalf (in the order they were taken), plus the steps of every registered table (a foreign key
 /// between two tenant tables is changed by whichever end was enabled second). `None`
 /// when the table is not registered. Read as the extension's owner.
 pub fn registry_history(
@@ -663,8 +663,9 @@ pub fn registry_history(
     let sql = format!(
         "SELECT (SELECT r.history OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->) 'before' FROM {registry} r
                   WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid),
-                (SELECT pg_catalog.jsonb_agg(s) FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
-                        pg_catalog.jsonb_array_elements(h OPERATOR(pg_catalog.->) 'steps') s
+                (SELECT pg_catalog.jsonb_agg(s.step ORDER BY h.n, s.n) FROM {registry} r,
+                        pg_catalog.jsonb_array_elements(r.history) WITH ORDINALITY h(entry, n),
+                        pg_catalog.jsonb_array_elements(h.entry OPERATOR(pg_catalog.->) 'steps') WITH ORDINALITY s(step, n)
                   WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid),
                 (SELECT pg_catalog.jsonb_agg(s) FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
                         pg_catalog.jsonb_array_elements(h OPERATOR(pg_catalog.->) 'steps') s)"

@@ -1574,16 +1574,21 @@ fn create_policy(
 fn policy_steps(state: &TableState, table: &str, rule: &str) -> Vec<Step> {
     let rule = rule.to_string();
     let mut steps = Vec::new();
+    // A policy of the user's is kept in the registry for undo to put back; relay's own
+    // policy, altered since, is not (undo drops relay's policies, it never re-creates
+    // one: re-creating it would clash with the one this call creates).
     let replace = |p: &PolicyInfo, steps: &mut Vec<Step>| {
-        steps.push(
-            Step::new(
-                StepKind::DropPolicy,
-                Lock::AccessExclusive,
-                format!("dropped policy {} on {table}, replaced below", p.name),
-                format!("DROP POLICY {} ON {table}", quote_ident(&p.name)),
-            )
-            .replacing(serde_json::json!({ "policy": p.definition })),
+        let drop = Step::new(
+            StepKind::DropPolicy,
+            Lock::AccessExclusive,
+            format!("dropped policy {} on {table}, replaced below", p.name),
+            format!("DROP POLICY {} ON {table}", quote_ident(&p.name)),
         );
+        steps.push(if p.is_ours {
+            drop
+        } else {
+            drop.replacing(serde_json::json!({ "policy": p.definition }))
+        });
     };
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
     if !existing.is_some_and(|p| {
@@ -1850,6 +1855,8 @@ pub(crate) mod tests {
                 StepKind::MarkPolicy
             ]
         );
+        // relay's own policy: not kept for undo to re-create.
+        assert!(steps[0].replaces.is_none());
         assert_eq!(
             steps[0].sql,
             "DROP POLICY tenant_isolation ON public.skills"

@@ -381,6 +381,10 @@ fn isolation_removal_steps<'a>(u: &mut Undoing<'a>) -> Result<(), PlanError> {
             format!("DROP POLICY {} ON {table}", quote_ident(&p.name)),
         ));
     }
+    // Each name once, as first replaced: a later record of the same name is relay's own
+    // policy, altered and put back by a re-run (registries written before 0.3.0 kept
+    // those too).
+    let mut restored: Vec<&str> = Vec::new();
     for replaced in input
         .own_steps
         .iter()
@@ -394,6 +398,10 @@ fn isolation_removal_steps<'a>(u: &mut Undoing<'a>) -> Result<(), PlanError> {
             .get("policyname")
             .and_then(|v| v.as_str())
             .unwrap_or_default();
+        if restored.contains(&name) {
+            continue;
+        }
+        restored.push(name);
         if now
             .policies
             .iter()
