@@ -222,35 +222,21 @@ pub fn shape_of(relid: pg_sys::Oid, column: &str, ext_schema: &str) -> RuleShape
           WHERE c.oid OPERATOR(pg_catalog.=) $1"
     );
     Spi::connect(|client| {
-        let rows = client
+        client
             .select(
                 &sql,
                 Some(1),
                 &[relid.into(), column.into(), ext_schema.into()],
             )
-            .expect("rule shape");
-        if rows.is_empty() {
-            return RuleShape {
+            .expect("rule shape")
+            .next()
+            .map(|row| shape_from_row(&row, 1))
+            .unwrap_or(RuleShape {
                 relid,
                 attnum: 0,
                 operators: Vec::new(),
                 functions: Vec::new(),
                 table_text: String::new(),
-            };
-        }
-        let row = rows.first();
-        RuleShape {
-            relid: row.get::<pg_sys::Oid>(1).expect("oid").unwrap_or(relid),
-            attnum: row.get::<i16>(2).expect("attnum").unwrap_or(0),
-            operators: row
-                .get::<Vec<pg_sys::Oid>>(3)
-                .expect("oid[]")
-                .unwrap_or_default(),
-            functions: row
-                .get::<Vec<pg_sys::Oid>>(4)
-                .expect("oid[]")
-                .unwrap_or_default(),
-            table_text: row.get::<String>(5).expect("table").unwrap_or_default(),
-        }
+            })
     })
 }
