@@ -8,6 +8,7 @@
 -- Existing organizations become tenants in one statement, e.g.
 --   INSERT INTO tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations
 --   ON CONFLICT DO NOTHING;
+\i include/fixtures.sql
 CREATE TABLE ad_organizations (id uuid PRIMARY KEY, name text NOT NULL);
 INSERT INTO ad_organizations VALUES ('11111111-1111-1111-1111-111111111111', 'Org One'),
                                     ('22222222-2222-2222-2222-222222222222', 'Org Two');

@@ -1,5 +1,7 @@
 -- The append-only audit log: audit_logs (reference 0006's columns and indexes),
 -- guarded by a native Rust trigger, tenant-scoped, and row-change capture.
+\i include/fixtures.sql
+\i include/reference_app.sql
 \d audit_logs
 SELECT tgname, tgenabled, pg_get_triggerdef(oid) AS definition
   FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
@@ -155,7 +157,9 @@ SELECT relay_disable_audit('events_log');
 INSERT INTO events_log VALUES ('not recorded');
 SELECT count(*) FROM audit_logs WHERE resource_type = 'public.events_log';
 
--- Bad input: clear errors, nothing changed.
+-- Bad input: clear errors, nothing changed. (skill_names is errors.sql's view; made
+-- here too, so that this file runs alone.)
+CREATE OR REPLACE VIEW skill_names AS SELECT id, name FROM skills;
 \x on
 SELECT * FROM expect_error($$ SELECT relay_enable_audit('audit_logs') $$);
 SELECT * FROM expect_error($$ SELECT relay_enable_audit('skill_names') $$);

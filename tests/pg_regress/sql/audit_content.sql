@@ -4,6 +4,7 @@
 -- postgres style, bytea in hex, floats with every digit. A json value holding
 -- \u0000 (which jsonb cannot hold) is kept as its text. Capture needs a UTF8
 -- database (refused elsewhere, 0A000).
+\i include/fixtures.sql
 \set VERBOSITY verbose
 CREATE TABLE typed_values (
   id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, t time, ttz timetz,

@@ -2,6 +2,7 @@
 -- what it was before relay first touched it, from the registry's history: policies,
 -- row level security flags, unique keys, foreign keys (in either direction),
 -- indexes, the column default, and the tenant column when asked.
+\i include/fixtures.sql
 \set VERBOSITY verbose
 CREATE SCHEMA undo;
 SET search_path = undo, public;

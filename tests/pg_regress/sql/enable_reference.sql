@@ -1,6 +1,7 @@
 -- The reference application: nine single-tenant tables (tests/reference/app-schema.sql)
 -- with data, converted with one relay_enable_tenancy call per table. The end state is
 -- the reference migrations' (0003-0005) without their defects (reference NOTES.md).
+\i include/fixtures.sql
 \set ECHO none
 \i reference/app-schema.sql
 \set scale 1

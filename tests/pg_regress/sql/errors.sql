@@ -1,6 +1,8 @@
 -- Bad input gets a specific SQLSTATE, a message naming the object, DETAIL and
 -- HINT, and changes nothing. expect_error (from the extension test) shows each
 -- error as a row.
+\i include/fixtures.sql
+\i include/reference_app.sql
 \x on
 
 -- A table that does not exist: the regclass argument itself refuses it.

@@ -3,6 +3,7 @@
 -- policy of its own (without FORCE). relay_enable_tenancy completes it: backfills
 -- only the NULL rows, enforces NOT NULL, keeps the reference's index and foreign
 -- key rather than duplicating them, and replaces the policy with relay's.
+\i include/fixtures.sql
 CREATE SCHEMA legacy;
 CREATE TABLE legacy.notes (id int PRIMARY KEY, body text NOT NULL, tenant_id text);
 INSERT INTO legacy.notes (id, body) SELECT g, 'note ' || g FROM generate_series(1, 10) g;

@@ -3,6 +3,7 @@
 -- Each must either work or fail with a specific SQLSTATE: never an internal error
 -- (XX000) and never a crashed backend. Everything runs in one transaction that is
 -- rolled back, so nothing here changes the database.
+\i include/fixtures.sql
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SET LOCAL app.current_tenant_id = 'sec_a';

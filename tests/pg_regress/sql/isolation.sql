@@ -1,8 +1,10 @@
 -- Tenants are isolated for application roles and for the table's own (non-superuser)
--- owner. Uses the reference tables enabled in enable_reference.
-INSERT INTO tenants (id, name, slug) VALUES ('acme', 'Acme', 'acme'), ('globex', 'Globex', 'globex');
+-- owner. Uses the reference tables enabled in enable_reference (include/reference_app.sql
+-- when this file runs alone), the tenants acme and globex and the role relay_app
+-- (include/fixtures.sql).
+\i include/fixtures.sql
+\i include/reference_app.sql
 
-CREATE ROLE relay_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON skills, ratings, site_settings TO relay_app;
 SET ROLE relay_app;
 

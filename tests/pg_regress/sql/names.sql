@@ -1,5 +1,6 @@
 -- Mixed case, spaces, quotes, keywords and non-public schemas: every name reaches
 -- SQL quoted. Generated names are cut to 63 bytes.
+\i include/fixtures.sql
 CREATE SCHEMA "Tenant Data";
 CREATE TABLE "Tenant Data"."My Skills" (
   "Id" int PRIMARY KEY,

@@ -6,6 +6,7 @@
 -- VALIDATE CONSTRAINT. PostgreSQL refuses CONCURRENTLY in a transaction block or a
 -- function, so psql's \gexec (or a migration tool's non-transactional migration)
 -- runs them one by one. The end state is relay_enable_tenancy's.
+\i include/fixtures.sql
 \set VERBOSITY verbose
 CREATE SCHEMA online;
 SET search_path = online, public;

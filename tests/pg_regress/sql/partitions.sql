@@ -6,6 +6,7 @@
 -- Partitions created or attached later follow (an event trigger), also when
 -- pg_partman makes them; a tenant-enabled table is never put under a parent that is
 -- not tenant-enabled.
+\i include/fixtures.sql
 \set VERBOSITY verbose
 CREATE SCHEMA part;
 SET search_path = part, public;

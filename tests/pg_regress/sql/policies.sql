@@ -2,6 +2,8 @@
 -- policy: relay's tenant rule must AND with it, never widen it, so tenant_isolation
 -- is RESTRICTIVE there. (A RESTRICTIVE policy alone would hide every row: the
 -- reference's final policies did exactly that.)
+\i include/fixtures.sql
+\i include/reference_app.sql
 CREATE TABLE documents (id int PRIMARY KEY, owner_name text NOT NULL, body text);
 INSERT INTO documents VALUES (1, 'alice', 'a1'), (2, 'bob', 'b1');
 ALTER TABLE documents ENABLE ROW LEVEL SECURITY;

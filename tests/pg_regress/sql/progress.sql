@@ -9,6 +9,7 @@
 -- relay's settings take their postgresql.conf values when the library is preloaded
 -- (relay reserves the relay.* prefix only after defining every setting: reserving
 -- first dropped the file's values, relay.context_mode and relay.token_key included).
+\i include/fixtures.sql
 SHOW relay.progress;
 CREATE TABLE progress_demo (id int PRIMARY KEY, tenant_id text, body text) WITH (autovacuum_enabled = off);
 INSERT INTO progress_demo SELECT g, CASE WHEN g % 2 = 0 THEN 'default-tenant-000-0000-000000000000' END, 'row ' || g

@@ -2,6 +2,7 @@
 -- makes it composite, (tenant_id, cols) REFERENCES parent (tenant_id, key), so a row
 -- can only reference a row of its own tenant. Actions and deferrability are kept.
 -- Whichever end is enabled second does it: here the children first.
+\i include/fixtures.sql
 INSERT INTO tenants (id, name, slug) VALUES ('ref_a', 'Ref A', 'ref-a'), ('ref_b', 'Ref B', 'ref-b');
 CREATE TABLE ref_projects (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE ref_tasks (

@@ -2,6 +2,8 @@
 -- table of a schema, in the caller's transaction, skipping excluded and shared tables
 -- and the bookkeeping tables of migration frameworks; relay_tenancy_schema_plan is its
 -- dry run.
+\i include/fixtures.sql
+\i include/reference_app.sql
 
 -- The reference application loaded a second time, into schema ref2, converted in one
 -- call: it must reach exactly the state the nine per-table calls reached in public

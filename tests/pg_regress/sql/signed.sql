@@ -5,7 +5,11 @@
 -- server's user, mode 0600: a key in a setting would be written to the server log on
 -- every reload. (A DBA sets both in postgresql.conf or with ALTER SYSTEM; a superuser
 -- may also SET them in a session, as here.) Uses sec_docs, sec_app and tenants sec_a,
--- sec_b from the security test.
+-- sec_b (include/security_setup.sql) and sec_app's logging operators
+-- (include/security_evil.sql).
+\i include/fixtures.sql
+\i include/security_setup.sql
+\i include/security_evil.sql
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 SET relay.context_mode = signed;
 -- The key file here is written by the test harness next to the tests (scripts/lib.sh
@@ -171,3 +175,4 @@ RESET app.current_tenant_id;
 RESET ROLE;
 RESET relay.context_mode;
 DROP TABLE tokens;
+\i include/security_teardown.sql

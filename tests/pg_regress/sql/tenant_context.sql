@@ -1,6 +1,13 @@
 -- Tenant context: relay_set_tenant, relay_current_tenant, relay_clear_tenant, and
 -- fail-loud mode (relay.require_tenant). Uses the tables and tenants set up by the
 -- earlier tests (acme has one skill, acme-1).
+\i include/fixtures.sql
+\i include/reference_app.sql
+-- acme's skill acme-1, as isolation.sql leaves it (added here when this file runs
+-- alone).
+INSERT INTO skills (id, name, slug, tenant_id) VALUES ('acme-1', 'Acme skill', 'skill-1', 'acme')
+  ON CONFLICT DO NOTHING;
+
 SET ROLE relay_app;
 SELECT relay_current_tenant() IS NULL AS no_tenant;
 

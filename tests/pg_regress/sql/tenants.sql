@@ -1,5 +1,16 @@
 -- Tenant lifecycle: create, suspend, resume, delete; and cross-tenant admin work
 -- through a maintenance role.
+\i include/fixtures.sql
+\i include/reference_app.sql
+-- acme's skill acme-1 (isolation.sql), and the schemas of half_done.sql and names.sql,
+-- added here when this file runs alone.
+INSERT INTO skills (id, name, slug, tenant_id) VALUES ('acme-1', 'Acme skill', 'skill-1', 'acme')
+  ON CONFLICT DO NOTHING;
+DO $$ BEGIN
+  IF to_regnamespace('legacy') IS NULL THEN CREATE SCHEMA legacy; END IF;
+  IF to_regnamespace('"Tenant Data"') IS NULL THEN CREATE SCHEMA "Tenant Data"; END IF;
+END $$;
+
 SELECT relay_create_tenant('Initech', 'initech', id => 'initech', domain => 'initech.example');
 SELECT length(relay_create_tenant('Hooli', 'hooli')) = 36 AS generated_uuid_id;
 SELECT CASE WHEN slug = 'hooli' THEN '(generated)' ELSE id END AS id, name, slug, domain, is_active, plan
@@ -59,7 +70,9 @@ RESET ROLE;
 DROP TABLE bookmarks;
 
 -- Now it deletes the tenant's rows from every enabled table, children first, then
--- the tenant, in one transaction. Other tenants' rows are untouched.
+-- the tenant, in one transaction. Other tenants' rows are untouched. (Its lines name
+-- every enabled table of the database, the earlier files' too: this output needs the
+-- schedule; run alone, the lines for the tables of those files are missing.)
 CREATE TEMP TABLE counts_before AS
 SELECT 'skills' AS t, tenant_id, count(*) FROM skills GROUP BY tenant_id
 UNION ALL SELECT 'ratings', tenant_id, count(*) FROM ratings GROUP BY tenant_id;

@@ -2,6 +2,7 @@
 -- is security_invoker: owned by a superuser or a BYPASSRLS role it shows every
 -- tenant's rows. Enabling a table reports every such view (and every materialized
 -- view, which cannot have row level security); views => 'invoker' fixes the views.
+\i include/fixtures.sql
 INSERT INTO tenants (id, name, slug) VALUES ('vw_a', 'View A', 'vw-a'), ('vw_b', 'View B', 'vw-b');
 CREATE ROLE vw_owner;                       -- an ordinary role: subject to row level security
 CREATE ROLE vw_app;
