@@ -97,7 +97,7 @@ mod tests {
             .unwrap();
         let state = crate::catalog::read(oid, &crate::pg::ext::extension_schema(), "tenant_id");
         assert_eq!(state.name, "Odd Table");
-        assert_eq!(state.relkind, "r");
+        assert_eq!(state.relkind, crate::model::kinds::RelKind::Table);
         assert!(state.is_owner && !state.rls_enabled && !state.registered);
         let col = state.tenant_column.expect("tenant_id column");
         assert!(col.is_text && !col.not_null && !col.default_is_ours);
@@ -113,7 +113,10 @@ mod tests {
             "{}",
             slug.definition
         );
-        assert_eq!(slug.constraint.as_ref().unwrap().contype, "u");
+        assert_eq!(
+            slug.constraint.as_ref().unwrap().contype,
+            crate::model::kinds::ConKind::Unique
+        );
     }
 
     #[pg_test(error = "no tenant set: cannot insert into \"Odd\" without a tenant")]

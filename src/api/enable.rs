@@ -193,7 +193,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     let steps = crate::plan::online::plan_for(&state, &options)
         .unwrap_or_else(|e| crate::plan::refusals::plan_error(&table, e));
     let mut warnings = plan::view_warnings(&state, &options);
-    if state.relkind == "p" {
+    if state.relkind == crate::model::kinds::RelKind::Partitioned {
         let partitions = partitions_of(state.oid_datum());
         if !partitions.is_empty() {
             warnings.push(format!(
@@ -460,7 +460,7 @@ fn enable_partitions(
     default_tenant: &str,
     tenant_column: &str,
 ) -> Vec<String> {
-    if state.relkind != "p" {
+    if state.relkind != crate::model::kinds::RelKind::Partitioned {
         return Vec::new();
     }
     let mut lines = Vec::new();

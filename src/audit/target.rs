@@ -16,8 +16,8 @@ pub fn check_audit_target(
     verb: &str,
     capture: bool,
 ) {
-    if state.relkind != "r" {
-        let kind = crate::model::names::relkind_label(&state.relkind);
+    if state.relkind != crate::model::kinds::RelKind::Table {
+        let kind = state.relkind.label();
         errors::raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!("cannot {verb} {table}: it is {kind}"),

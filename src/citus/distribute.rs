@@ -13,6 +13,7 @@
 //! duration (relay's TRUNCATE guards go to the shards). Steps already done are not
 //! planned again, so a re-run does what is left.
 
+use crate::model::kinds::ConKind;
 use crate::model::quote::{quote_ident, quote_literal};
 use crate::pg::ext;
 use crate::pg::policy_rule::{self, RuleForm};
@@ -38,7 +39,7 @@ pub enum Placement {
 #[derive(Debug, Clone)]
 pub struct Key {
     pub name: String,
-    pub kind: char,
+    pub kind: ConKind,
     pub columns: Vec<String>,
     pub references: Option<u32>,
     pub definition: String,
@@ -111,7 +112,7 @@ pub enum Refusal {
     KeyWithoutTenant {
         table: String,
         constraint: String,
-        kind: char,
+        kind: ConKind,
         columns: Vec<String>,
         tenant_column: String,
     },
@@ -302,7 +303,7 @@ fn refuse_what_citus_cannot(state: &State) -> Result<(), Refusal> {
         for k in &t.keys {
             let has_tenant = k.columns.contains(&t.tenant_column);
             match k.kind {
-                'p' | 'u' | 'x' if !has_tenant => {
+                kind if kind.is_key() && !has_tenant => {
                     return Err(Refusal::KeyWithoutTenant {
                         table: t.name.clone(),
                         constraint: k.name.clone(),
@@ -311,14 +312,16 @@ fn refuse_what_citus_cannot(state: &State) -> Result<(), Refusal> {
                         tenant_column: t.tenant_column.clone(),
                     })
                 }
-                'f' if has_tenant && k.sets_columns => {
+                ConKind::ForeignKey if has_tenant && k.sets_columns => {
                     return Err(Refusal::ForeignKeySetsColumns {
                         table: t.name.clone(),
                         constraint: k.name.clone(),
                         definition: k.definition.clone(),
                     })
                 }
-                'f' if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) => {
+                ConKind::ForeignKey
+                    if !has_tenant && k.references.is_some_and(|r| tenant_ids.contains(&r)) =>
+                {
                     return Err(Refusal::ForeignKeyWithoutTenant {
                         table: t.name.clone(),
                         constraint: k.name.clone(),
@@ -417,11 +420,9 @@ fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<S
     //    Citus would otherwise turn the referencing tables into Citus local tables.
     let mut readd = Vec::new();
     for t in local() {
-        for k in t
-            .keys
-            .iter()
-            .filter(|k| k.kind == 'f' && k.references.is_some_and(|r| to_reference.contains(&r)))
-        {
+        for k in t.keys.iter().filter(|k| {
+            k.kind == ConKind::ForeignKey && k.references.is_some_and(|r| to_reference.contains(&r))
+        }) {
             steps.push(Step {
                 lock: Lock::AccessExclusive,
                 action: format!(
@@ -457,7 +458,7 @@ fn local_rewrite_steps(state: &State, to_reference: &[u32]) -> (Vec<Step>, Vec<S
     // tenants became a reference table waits for its key until it is distributed.
     for t in local().filter(|t| t.type_key == crate::model::tenant_type::TenantType::Text) {
         let has = t.keys.iter().any(|k| {
-            k.kind == 'f'
+            k.kind == ConKind::ForeignKey
                 && k.references == Some(state.tenants.relid)
                 && k.columns == [t.tenant_column.clone()]
         });
@@ -532,7 +533,7 @@ fn parents_first(state: &State) -> Result<Vec<&TenantTable>, Refusal> {
         let ready = left.iter().position(|t| {
             t.keys
                 .iter()
-                .filter(|k| k.kind == 'f')
+                .filter(|k| k.kind == ConKind::ForeignKey)
                 .filter_map(|k| k.references)
                 .all(|r| {
                     r == t.relid || done.contains(&r) || !state.tables.iter().any(|o| o.relid == r)
@@ -577,7 +578,7 @@ fn keys_of(client: &pgrx::spi::SpiClient<'_>, oid: pg_sys::Oid) -> Vec<Key> {
         .expect("keys")
         .map(|r| Key {
             name: r.get::<String>(1).unwrap().unwrap_or_default(),
-            kind: r.get::<String>(2).unwrap().unwrap_or_default().chars().next().unwrap_or('?'),
+            kind: ConKind::from_letter(&r.get::<String>(2).unwrap().unwrap_or_default()),
             columns: r.get::<Vec<String>>(3).unwrap().unwrap_or_default(),
             references: r.get::<pg_sys::Oid>(4).unwrap().map(|o| o.to_u32()),
             definition: r.get::<String>(5).unwrap().unwrap_or_default(),
@@ -715,7 +716,7 @@ fn look(schema: &str) -> State {
                     .and_then(|r| r.get::<String>(1).unwrap());
                 shared_ids.extend(
                     keys.iter()
-                        .filter(|k| k.kind == 'f')
+                        .filter(|k| k.kind == ConKind::ForeignKey)
                         .filter_map(|k| k.references),
                 );
                 tables.push(TenantTable {
@@ -796,12 +797,12 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: Refusal) -> ! {
         ),
         KeyWithoutTenant { table, constraint, kind, columns, tenant_column } => {
             let what = match kind {
-                'p' => "primary key",
-                'x' => "exclusion constraint",
+                ConKind::PrimaryKey => "primary key",
+                ConKind::Exclusion => "exclusion constraint",
                 _ => "unique constraint",
             };
             let hint = match kind {
-                'p' => format!("Make the primary key per tenant: SELECT relay_enable_tenancy({}, primary_key => 'tenant'). Or leave the table out of the schema's tenant tables.", lit(&table)),
+                ConKind::PrimaryKey => format!("Make the primary key per tenant: SELECT relay_enable_tenancy({}, primary_key => 'tenant'). Or leave the table out of the schema's tenant tables.", lit(&table)),
                 _ => format!("Make it per tenant: re-run relay_enable_tenancy({}) with global_unique not listing its columns. A value unique across tenants cannot be checked on one node: keep such a table local (relay_disable_tenancy) or reference.", lit(&table)),
             };
             crate::model::errors::raise(
@@ -950,7 +951,7 @@ mod tests {
         }
     }
 
-    fn key(name: &str, kind: char, columns: &[&str], references: Option<u32>) -> Key {
+    fn key(name: &str, kind: ConKind, columns: &[&str], references: Option<u32>) -> Key {
         let definition = format!("FOREIGN KEY ({}) REFERENCES somewhere", columns.join(", "));
         Key {
             name: name.into(),
@@ -1000,22 +1001,42 @@ mod tests {
                 30,
                 "public.skills",
                 vec![
-                    key("skills_pkey", 'p', &["tenant_id", "id"], None),
+                    key(
+                        "skills_pkey",
+                        ConKind::PrimaryKey,
+                        &["tenant_id", "id"],
+                        None,
+                    ),
                     key(
                         "skills_author_id_fkey",
-                        'f',
+                        ConKind::ForeignKey,
                         &["tenant_id", "author_id"],
                         Some(20),
                     ),
-                    key("skills_tenant_id_fkey", 'f', &["tenant_id"], Some(1)),
+                    key(
+                        "skills_tenant_id_fkey",
+                        ConKind::ForeignKey,
+                        &["tenant_id"],
+                        Some(1),
+                    ),
                 ],
             ),
             table(
                 20,
                 "public.users",
                 vec![
-                    key("users_pkey", 'p', &["tenant_id", "id"], None),
-                    key("users_tenant_id_fkey", 'f', &["tenant_id"], Some(1)),
+                    key(
+                        "users_pkey",
+                        ConKind::PrimaryKey,
+                        &["tenant_id", "id"],
+                        None,
+                    ),
+                    key(
+                        "users_tenant_id_fkey",
+                        ConKind::ForeignKey,
+                        &["tenant_id"],
+                        Some(1),
+                    ),
                 ],
             ),
         ])
@@ -1082,18 +1103,26 @@ mod tests {
         let mut s = two_tables();
         s.tables[1]
             .keys
-            .push(key("users_email_key", 'u', &["email"], None));
+            .push(key("users_email_key", ConKind::Unique, &["email"], None));
         assert!(
-            matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { constraint, kind: 'u', .. }) if constraint == "users_email_key")
+            matches!(plan(&s, None), Err(Refusal::KeyWithoutTenant { constraint, kind: ConKind::Unique, .. }) if constraint == "users_email_key")
         );
         let mut s = two_tables();
-        s.tables[1].keys[0] = key("users_pkey", 'p', &["id"], None);
+        s.tables[1].keys[0] = key("users_pkey", ConKind::PrimaryKey, &["id"], None);
         assert!(matches!(
             plan(&s, None),
-            Err(Refusal::KeyWithoutTenant { kind: 'p', .. })
+            Err(Refusal::KeyWithoutTenant {
+                kind: ConKind::PrimaryKey,
+                ..
+            })
         ));
         let mut s = two_tables();
-        s.tables[0].keys[1] = key("skills_author_id_fkey", 'f', &["author_id"], Some(20));
+        s.tables[0].keys[1] = key(
+            "skills_author_id_fkey",
+            ConKind::ForeignKey,
+            &["author_id"],
+            Some(20),
+        );
         assert!(
             matches!(plan(&s, None), Err(Refusal::ForeignKeyWithoutTenant { referenced, .. }) if referenced == "public.users")
         );
@@ -1106,9 +1135,12 @@ mod tests {
         s.tables[0]
             .keys
             .retain(|k| k.name != "skills_tenant_id_fkey");
-        s.tables[0]
-            .keys
-            .push(key("skills_tenant_id_fkey", 'u', &["tenant_id", "x"], None));
+        s.tables[0].keys.push(key(
+            "skills_tenant_id_fkey",
+            ConKind::Unique,
+            &["tenant_id", "x"],
+            None,
+        ));
         let sql: Vec<String> = plan(&s, None).unwrap().into_iter().map(|s| s.sql).collect();
         assert_eq!(
             sql,
@@ -1136,16 +1168,19 @@ mod tests {
         s.tables[0].audited = true;
         assert!(matches!(plan(&s, None), Err(Refusal::Audited { .. })));
         let mut s = two_tables();
-        s.tables[1]
-            .keys
-            .push(key("users_fav_fkey", 'f', &["tenant_id", "fav"], Some(30)));
+        s.tables[1].keys.push(key(
+            "users_fav_fkey",
+            ConKind::ForeignKey,
+            &["tenant_id", "fav"],
+            Some(30),
+        ));
         assert!(
             matches!(plan(&s, None), Err(Refusal::ForeignKeyCycle { tables }) if tables.len() == 2)
         );
         let mut s = two_tables();
         s.tables[0].keys.push(key(
             "skills_self_fkey",
-            'f',
+            ConKind::ForeignKey,
             &["tenant_id", "parent"],
             Some(30),
         ));

@@ -5,6 +5,7 @@
 //! May use: nothing of relay's (the bottom layer).
 
 pub mod errors;
+pub mod kinds;
 pub mod names;
 pub mod quote;
 pub mod tenant_type;

@@ -1,5 +1,5 @@
 //! The names relay gives things: its column, policies, triggers, the default tenant,
-//! and how a relkind reads. A leaf: every layer may use it, it uses nothing.
+//! A leaf: every layer may use it, it uses nothing.
 
 pub const TENANT_COLUMN: &str = "tenant_id";
 /// relay's RESTRICTIVE policy: ANDed with every other policy of the table, whenever
@@ -19,19 +19,3 @@ pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
 pub const TENANT_EXISTS_TRIGGER: &str = "relay_tenant_exists";
 /// The tenant every pre-existing row belongs to unless the caller names another.
 pub const DEFAULT_TENANT_ID: &str = "default-tenant-000-0000-000000000000";
-
-/// The human name of a `pg_class.relkind`, for error messages.
-pub fn relkind_label(relkind: &str) -> &'static str {
-    match relkind {
-        "r" => "an ordinary table",
-        "p" => "a partitioned table",
-        "v" => "a view",
-        "m" => "a materialized view",
-        "f" => "a foreign table",
-        "S" => "a sequence",
-        "i" | "I" => "an index",
-        "c" => "a composite type",
-        "t" => "a TOAST table",
-        _ => "not a table",
-    }
-}

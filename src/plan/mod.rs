@@ -18,14 +18,15 @@ pub mod refusals;
 pub mod undo;
 
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState, TriggerInfo};
+use crate::model::kinds::{ConKind, RelKind};
 use crate::model::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
 use crate::model::tenant_type::TenantType;
 use serde::Serialize;
 use std::collections::HashSet;
 
 pub use crate::model::names::{
-    relkind_label, ACCESS_POLICY_MARKER, ACCESS_POLICY_NAME, POLICY_MARKER, POLICY_NAME,
-    TENANT_COLUMN, TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
+    ACCESS_POLICY_MARKER, ACCESS_POLICY_NAME, POLICY_MARKER, POLICY_NAME, TENANT_COLUMN,
+    TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
 };
 /// The session's tenant for table `table_literal` (a quoted regclass literal):
 /// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
@@ -309,13 +310,13 @@ pub fn same_entries(a: &[String], b: &[String]) -> bool {
 
 /// The human name of a relkind that cannot be tenant-enabled (partitioned tables
 /// are refused separately, with their own error).
-fn relkind_name(relkind: &str) -> Option<&'static str> {
-    (!matches!(relkind, "r" | "p")).then(|| relkind_label(relkind))
+fn relkind_name(relkind: RelKind) -> Option<&'static str> {
+    (!relkind.is_table()).then(|| relkind.label())
 }
 
 /// Refuse what cannot be tenant-enabled, in the order a DBA would want to hear it.
 pub fn validate(state: &TableState) -> Result<(), PlanError> {
-    if let Some(kind) = relkind_name(&state.relkind) {
+    if let Some(kind) = relkind_name(state.relkind) {
         return Err(PlanError::WrongKind { kind });
     }
     if state.is_system {
@@ -500,7 +501,10 @@ fn keys_to_rewrite<'s>(
 }
 
 fn is_exclusion(index: &IndexInfo) -> bool {
-    index.constraint.as_ref().is_some_and(|c| c.contype == "x")
+    index
+        .constraint
+        .as_ref()
+        .is_some_and(|c| c.contype == ConKind::Exclusion)
 }
 
 /// Exclusion constraints without tenant_id, to rewrite with `tenant_id WITH =` first:
@@ -691,7 +695,7 @@ fn foreign_keys_to_compose<'s>(
             table: child.clone(),
             why: why.into(),
         };
-        if matches!(fk.on_update.as_str(), "n" | "d") {
+        if fk.on_update.sets_columns() {
             return Err(not_composable("its ON UPDATE SET NULL / SET DEFAULT would also clear tenant_id, and PostgreSQL takes a column list for ON DELETE only"));
         }
         if fk.match_type == "f" && fk.columns.len() > 1 {
@@ -700,16 +704,6 @@ fn foreign_keys_to_compose<'s>(
         found.push(fk);
     }
     Ok(found)
-}
-
-fn referential_action(code: &str) -> &'static str {
-    match code {
-        "r" => "RESTRICT",
-        "c" => "CASCADE",
-        "n" => "SET NULL",
-        "d" => "SET DEFAULT",
-        _ => "NO ACTION",
-    }
 }
 
 /// `FOREIGN KEY (tenant_id, cols) REFERENCES parent (tenant_id, key) ON UPDATE ...
@@ -725,23 +719,22 @@ fn composite_foreign_key_clause(fk: &ForeignKeyInfo, col: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let on_delete = match fk.on_delete.as_str() {
-        "n" | "d" => {
-            let cols = if fk.delete_set_columns.is_empty() {
-                &fk.columns
-            } else {
-                &fk.delete_set_columns
-            };
-            format!("{} ({})", referential_action(&fk.on_delete), list(cols))
-        }
-        other => referential_action(other).to_string(),
+    let on_delete = if fk.on_delete.sets_columns() {
+        let cols = if fk.delete_set_columns.is_empty() {
+            &fk.columns
+        } else {
+            &fk.delete_set_columns
+        };
+        format!("{} ({})", fk.on_delete.sql(), list(cols))
+    } else {
+        fk.on_delete.sql().to_string()
     };
     let deferral = deferral_clause(fk.deferrable, fk.deferred);
     format!(
         "FOREIGN KEY ({col}, {}) REFERENCES {parent} ({col}, {}) ON UPDATE {} ON DELETE {on_delete}{deferral}",
         list(&fk.columns),
         list(&fk.parent_columns),
-        referential_action(&fk.on_update),
+        fk.on_update.sql(),
     )
 }
 
@@ -783,7 +776,7 @@ fn bypassing_views(state: &TableState) -> impl Iterator<Item = &crate::catalog::
     state
         .views
         .iter()
-        .filter(|v| v.relkind == "v" && !v.security_invoker && v.owner_bypasses_rls)
+        .filter(|v| v.relkind == RelKind::View && !v.security_invoker && v.owner_bypasses_rls)
 }
 
 /// What enabling leaves open around the table, one line each: views that bypass row
@@ -801,7 +794,11 @@ pub fn view_warnings(state: &TableState, opts: &Options) -> Vec<String> {
             ));
         }
     }
-    for v in state.views.iter().filter(|v| v.relkind == "m") {
+    for v in state
+        .views
+        .iter()
+        .filter(|v| v.relkind == RelKind::MaterializedView)
+    {
         let view = quote_qualified(&v.schema, &v.name);
         lines.push(format!(
             "warning: materialized view {view} holds rows of {table} from every tenant (a materialized view cannot have row level security): grant it to no application role, or replace it with a view or a per-tenant table"
@@ -992,7 +989,7 @@ fn index_build_steps<'a>(
     let tcol = p.tcol.clone();
     // 2. Index builds (SHARE: reads go on, writes wait).
     let mut swaps = Vec::new();
-    let partitioned = state.relkind == "p";
+    let partitioned = state.relkind == RelKind::Partitioned;
     for index in &rewrite {
         if partitioned && index.constraint.is_some() {
             // PostgreSQL cannot attach a prebuilt index to a partitioned table's
@@ -1235,7 +1232,7 @@ fn swap_steps<'a>(p: &mut Planning<'a>, swaps: Swaps<'a>) -> Result<(), PlanErro
         match &index.constraint {
             Some(con) => {
                 let deferral = deferral_clause(con.deferrable, con.deferred);
-                let kind = if con.contype == "p" {
+                let kind = if con.contype == ConKind::PrimaryKey {
                     "PRIMARY KEY"
                 } else {
                     "UNIQUE"
@@ -1668,6 +1665,7 @@ fn rule_unchanged(policy: &PolicyInfo) -> bool {
 pub(crate) mod tests {
     use super::*;
     use crate::catalog::{ConstraintInfo, PolicyInfo, TenantColumn, TriggerInfo};
+    use crate::model::kinds::FkAction;
 
     pub(crate) fn opts(global: &[String]) -> Options<'_> {
         Options {
@@ -1687,7 +1685,7 @@ pub(crate) mod tests {
             oid: 16400,
             schema: "public".into(),
             name: name.into(),
-            relkind: "r".into(),
+            relkind: RelKind::Table,
             is_owner: true,
             owner: "app_owner".into(),
             indexes: vec![pk(name)],
@@ -1712,7 +1710,7 @@ pub(crate) mod tests {
             ),
             constraint: Some(ConstraintInfo {
                 name: format!("{table}_pkey"),
-                contype: "p".into(),
+                contype: ConKind::PrimaryKey,
                 definition: "PRIMARY KEY (id)".into(),
                 ..Default::default()
             }),
@@ -1768,7 +1766,7 @@ pub(crate) mod tests {
             ),
             constraint: Some(ConstraintInfo {
                 name: name.into(),
-                contype: "u".into(),
+                contype: ConKind::Unique,
                 definition: format!("UNIQUE ({col})"),
                 ..Default::default()
             }),
@@ -1971,7 +1969,7 @@ pub(crate) mod tests {
             ),
             constraint: Some(ConstraintInfo {
                 name: "bookings_no_overlap".into(),
-                contype: "x".into(),
+                contype: ConKind::Exclusion,
                 definition:
                     "EXCLUDE USING gist (room WITH =, during WITH &&) WHERE ((NOT cancelled))"
                         .into(),
@@ -2035,8 +2033,8 @@ pub(crate) mod tests {
             parent_schema: "public".into(),
             parent_name: parent.into(),
             parent_columns: pcols.iter().map(|c| c.to_string()).collect(),
-            on_update: "a".into(),
-            on_delete: "a".into(),
+            on_update: FkAction::NoAction,
+            on_delete: FkAction::NoAction,
             match_type: "s".into(),
             other_registered: true,
             other_has_tenant: true,
@@ -2055,7 +2053,7 @@ pub(crate) mod tests {
             "users",
             &["id"],
         );
-        author.on_delete = "n".into();
+        author.on_delete = FkAction::SetNull;
         author.deferrable = true;
         author.deferred = true;
         state.foreign_keys.push(author);
@@ -2164,7 +2162,7 @@ pub(crate) mod tests {
     fn foreign_keys_that_cannot_take_tenant_id_are_refused() {
         let mut state = table("skills");
         let mut on_update = fk("k", "skills", &["author_id"], "users", &["id"]);
-        on_update.on_update = "n".into();
+        on_update.on_update = FkAction::SetNull;
         state.foreign_keys = vec![on_update];
         assert!(matches!(
             plan(&state, &opts(&[])),
@@ -2195,21 +2193,21 @@ pub(crate) mod tests {
     fn views_that_bypass_rls_are_reported_or_made_security_invoker() {
         use crate::catalog::ViewInfo;
         let mut state = enabled(table("skills"));
-        let view = |name: &str, relkind: &str, invoker: bool, bypass: bool| ViewInfo {
+        let view = |name: &str, relkind: RelKind, invoker: bool, bypass: bool| ViewInfo {
             oid: 0,
             schema: "public".into(),
             name: name.into(),
-            relkind: relkind.into(),
+            relkind,
             security_invoker: invoker,
             owner: "postgres".into(),
             owner_bypasses_rls: bypass,
             is_owner: true,
         };
         state.views = vec![
-            view("open_view", "v", false, true),
-            view("invoker_view", "v", true, true),
-            view("owned_by_app", "v", false, false),
-            view("totals", "m", false, true),
+            view("open_view", RelKind::View, false, true),
+            view("invoker_view", RelKind::View, true, true),
+            view("owned_by_app", RelKind::View, false, false),
+            view("totals", RelKind::MaterializedView, false, true),
         ];
         let warnings = view_warnings(&state, &opts(&[]));
         assert_eq!(warnings.len(), 2, "{warnings:#?}");
@@ -2501,7 +2499,7 @@ pub(crate) mod tests {
     #[test]
     fn a_partitioned_tables_keys_are_rebuilt_in_the_swap_and_inherited_ones_left_to_the_parent() {
         let mut state = table("events");
-        state.relkind = "p".into();
+        state.relkind = RelKind::Partitioned;
         state
             .indexes
             .push(unique_constraint("events", "events_ref_key", "ref"));
@@ -2532,10 +2530,10 @@ pub(crate) mod tests {
     #[test]
     fn refusals() {
         let mut s = table("v");
-        s.relkind = "v".into();
+        s.relkind = RelKind::View;
         assert_eq!(validate(&s), Err(PlanError::WrongKind { kind: "a view" }));
         let mut s = table("p");
-        s.relkind = "p".into();
+        s.relkind = RelKind::Partitioned;
         assert_eq!(validate(&s), Ok(()));
         let mut s = table("c");
         s.is_partition = true;

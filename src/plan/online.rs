@@ -50,7 +50,7 @@ pub fn plan_online(
     opts: &Options,
     steps: Vec<Step>,
 ) -> Result<Vec<Step>, PlanError> {
-    if state.relkind == "p" {
+    if state.relkind == crate::model::kinds::RelKind::Partitioned {
         return Err(PlanError::OnlinePartitioned);
     }
     let table = quote_qualified(&state.schema, &state.name);
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn partitioned_tables_are_refused() {
         let mut state = table("p");
-        state.relkind = "p".into();
+        state.relkind = crate::model::kinds::RelKind::Partitioned;
         let o = opts(&[]);
         assert_eq!(
             plan_for(&state, &online(&o)).unwrap_err(),

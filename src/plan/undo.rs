@@ -10,6 +10,7 @@
 //! ACCESS EXCLUSIVE, so a refusal changes nothing.
 
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState};
+use crate::model::kinds::ConKind;
 use crate::model::quote::{choose_name, quote_ident, quote_qualified};
 use crate::plan::{
     deferral_clause, rebuilt_unique_index_sql, Lock, PlanError, Step, StepKind, ACCESS_POLICY_NAME,
@@ -343,7 +344,10 @@ fn check_and_build_steps<'a>(
     for (was, is) in keys_back {
         // Exclusion constraints, and a partitioned table's keys (PostgreSQL cannot
         // attach a prebuilt index to them), are rebuilt by the swap itself.
-        if !was.is_unique || (now.relkind == "p" && was.constraint.is_some()) {
+        if !was.is_unique
+            || (now.relkind == crate::model::kinds::RelKind::Partitioned
+                && was.constraint.is_some())
+        {
             swaps.push((was, is, String::new()));
             continue;
         }
@@ -484,23 +488,25 @@ fn key_restore_steps<'a>(
     }
     for (was, is, tmp) in swaps {
         match &was.constraint {
-            Some(con) if con.contype == "x" || tmp.is_empty() => u.steps.push(Step::new(
-                StepKind::SwapExclusionConstraint,
-                Lock::AccessExclusive,
-                format!(
-                    "restored constraint {} {} (its index built here, under the lock)",
-                    quote_ident(&con.name),
-                    con.definition
-                ),
-                format!(
-                    "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}",
-                    quote_ident(&con.name),
-                    con.definition
-                ),
-            )),
+            Some(con) if con.contype == ConKind::Exclusion || tmp.is_empty() => {
+                u.steps.push(Step::new(
+                    StepKind::SwapExclusionConstraint,
+                    Lock::AccessExclusive,
+                    format!(
+                        "restored constraint {} {} (its index built here, under the lock)",
+                        quote_ident(&con.name),
+                        con.definition
+                    ),
+                    format!(
+                        "ALTER TABLE {table} DROP CONSTRAINT {0}, ADD CONSTRAINT {0} {1}",
+                        quote_ident(&con.name),
+                        con.definition
+                    ),
+                ))
+            }
             Some(con) => {
                 let deferral = deferral_clause(con.deferrable, con.deferred);
-                let kind = if con.contype == "p" {
+                let kind = if con.contype == ConKind::PrimaryKey {
                     "PRIMARY KEY"
                 } else {
                     "UNIQUE"
