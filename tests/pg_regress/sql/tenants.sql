@@ -70,15 +70,21 @@ RESET ROLE;
 DROP TABLE bookmarks;
 
 -- Now it deletes the tenant's rows from every enabled table, children first, then
--- the tenant, in one transaction. Other tenants' rows are untouched. (Its lines name
--- every enabled table of the database, the earlier files' too: this output needs the
--- schedule; run alone, the lines for the tables of those files are missing.)
+-- the tenant, in one transaction. Other tenants' rows are untouched.
 CREATE TEMP TABLE counts_before AS
 SELECT 'skills' AS t, tenant_id, count(*) FROM skills GROUP BY tenant_id
 UNION ALL SELECT 'ratings', tenant_id, count(*) FROM ratings GROUP BY tenant_id;
 SET ROLE relay_maintenance;
-SELECT relay_delete_tenant('initech');
+CREATE TEMP TABLE deleted AS
+SELECT n, line FROM relay_delete_tenant('initech') WITH ORDINALITY AS d(line, n);
 RESET ROLE;
+-- The rows it deleted, in the order it deleted them (children first, the tenant last):
+SELECT line FROM deleted WHERE line NOT LIKE 'deleted 0 rows from %' ORDER BY n;
+-- and it went through every tenant-enabled table of the database, this file's and any
+-- other's (one line each, plus the tenant's):
+SELECT count(*) FILTER (WHERE line LIKE 'deleted % rows from %') = (SELECT count(*) FROM relay_tables) AS every_table,
+       count(*) = count(DISTINCT line) AS each_once
+  FROM deleted;
 SELECT count(*) AS initech_rows_left
   FROM (SELECT tenant_id FROM skills UNION ALL SELECT tenant_id FROM ratings
         UNION ALL SELECT tenant_id FROM site_settings UNION ALL SELECT tenant_id FROM users) x
