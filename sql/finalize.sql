@@ -343,7 +343,14 @@ BEGIN
          'pg_stat_get_vacuum_count', 'pg_stat_get_autovacuum_count',
          'pg_stat_get_analyze_count', 'pg_stat_get_autoanalyze_count',
          'pg_stat_get_last_vacuum_time', 'pg_stat_get_last_autovacuum_time',
-         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time']::pg_catalog.name[])
+         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time',
+         -- added by PostgreSQL 16-18 (no such functions on 15): when a relation was
+         -- last scanned, updates that moved a row to a new page, total vacuum and
+         -- analyze times
+         'pg_stat_get_lastscan', 'pg_stat_get_tuples_newpage_updated',
+         'pg_stat_get_xact_tuples_newpage_updated',
+         'pg_stat_get_total_vacuum_time', 'pg_stat_get_total_autovacuum_time',
+         'pg_stat_get_total_analyze_time', 'pg_stat_get_total_autoanalyze_time']::pg_catalog.name[])
   LOOP
     EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);

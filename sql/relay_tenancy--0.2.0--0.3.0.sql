@@ -11,7 +11,9 @@ CREATE EVENT TRIGGER relay_ddl_guard_create ON ddl_command_end
 ALTER EVENT TRIGGER relay_ddl_guard_create ENABLE ALWAYS;
 
 -- 2. The vacuum and analyze counters and times join the statistics counters taken
--- from PUBLIC (a write-activity oracle).
+-- from PUBLIC (a write-activity oracle), and so do the counters PostgreSQL 16-18 added
+-- (last scan time, new-page updates, total vacuum and analyze times; on 15 these names
+-- match nothing).
 DO $$
 DECLARE
   f pg_catalog.regprocedure;
@@ -23,7 +25,11 @@ BEGIN
          'pg_stat_get_vacuum_count', 'pg_stat_get_autovacuum_count',
          'pg_stat_get_analyze_count', 'pg_stat_get_autoanalyze_count',
          'pg_stat_get_last_vacuum_time', 'pg_stat_get_last_autovacuum_time',
-         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time']::pg_catalog.name[])
+         'pg_stat_get_last_analyze_time', 'pg_stat_get_last_autoanalyze_time',
+         'pg_stat_get_lastscan', 'pg_stat_get_tuples_newpage_updated',
+         'pg_stat_get_xact_tuples_newpage_updated',
+         'pg_stat_get_total_vacuum_time', 'pg_stat_get_total_autovacuum_time',
+         'pg_stat_get_total_analyze_time', 'pg_stat_get_total_autoanalyze_time']::pg_catalog.name[])
   LOOP
     EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);

@@ -251,7 +251,8 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
            FROM pg_catalog.pg_proc p
           WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
             AND (p.proname OPERATOR(pg_catalog.~~) 'pg\\_stat\\_get\\_%tuples\\_%'
-                 OR p.proname OPERATOR(pg_catalog.~) '^pg_stat_get_(last_)?(auto)?(vacuum|analyze)_(count|time)$')
+                 OR p.proname OPERATOR(pg_catalog.~) '^pg_stat_get_(xact_)?(numscans|lastscan|live_tuples|dead_tuples|mod_since_analyze|ins_since_vacuum)$'
+                 OR p.proname OPERATOR(pg_catalog.~) '^pg_stat_get_(last_|total_)?(auto)?(vacuum|analyze)_(count|time)$')
             AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')",
         &[],
     );

@@ -1,9 +1,9 @@
 //! Identifiers, literals and generated names, in one place.
 //!
 //! Everything here is pure Rust so that plans can be built and unit-tested without a
-//! running PostgreSQL. `quote_ident` follows PostgreSQL 15's `quote_identifier()`
-//! exactly (a `#[pg_test]` checks it against the server for every keyword), so plan
-//! text matches what `format('%I')` would print.
+//! running PostgreSQL. `quote_ident` follows the `quote_identifier()` of the major it
+//! is built for exactly (a `#[pg_test]` checks it against the server for every
+//! keyword), so plan text matches what `format('%I')` would print.
 
 /// Keywords that PostgreSQL 15 quotes (every category but UNRESERVED), from
 /// `src/include/parser/kwlist.h`. Sorted, for binary search.
@@ -161,6 +161,27 @@ const QUOTED_KEYWORDS: &[&str] = &[
     "xmltable",
 ];
 
+/// Keywords PostgreSQL 16-18 added that `quote_identifier()` quotes (the SQL/JSON
+/// functions, MERGE_ACTION, SYSTEM_USER). Sorted.
+#[cfg(feature = "pg18")]
+const QUOTED_KEYWORDS_SINCE_16: &[&str] = &[
+    "json",
+    "json_array",
+    "json_arrayagg",
+    "json_exists",
+    "json_object",
+    "json_objectagg",
+    "json_query",
+    "json_scalar",
+    "json_serialize",
+    "json_table",
+    "json_value",
+    "merge_action",
+    "system_user",
+];
+#[cfg(not(feature = "pg18"))]
+const QUOTED_KEYWORDS_SINCE_16: &[&str] = &[];
+
 /// PostgreSQL's maximum identifier length in bytes (NAMEDATALEN - 1).
 pub const MAX_IDENT_BYTES: usize = 63;
 
@@ -175,7 +196,8 @@ pub fn quote_ident(name: &str) -> String {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && QUOTED_KEYWORDS.binary_search(&name).is_err();
+        && QUOTED_KEYWORDS.binary_search(&name).is_err()
+        && QUOTED_KEYWORDS_SINCE_16.binary_search(&name).is_err();
     if safe {
         name.to_string()
     } else {
@@ -239,6 +261,7 @@ mod tests {
     #[test]
     fn keywords_are_sorted_for_binary_search() {
         assert!(QUOTED_KEYWORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(QUOTED_KEYWORDS_SINCE_16.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

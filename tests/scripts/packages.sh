@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The packages (issue 21), installed the way a DBA installs them and tested there:
 #   - PostgreSQL 18 (fetched by scripts/pg18_smoke.sh): relay built from source passes
-#     the smoke test; the tarball's install.sh installs it again, and it passes again;
+#     the smoke test; the tarball's install.sh installs it again, and it passes the
+#     smoke test and the pg_regress suite;
 #   - PostgreSQL 15: `apt-get install ./postgresql-15-relay-tenancy_<v>_amd64.deb`, then
 #     the pg_regress suite against what the package installed; then the package is
 #     removed and the source build put back (install_staged).
@@ -32,6 +33,11 @@ if tar -C "$tardir" -xzf "$out/relay_tenancy-$version-pg18-linux-x86_64.tar.gz" 
    && PG_CONFIG="$pg18/bin/pg_config" "$tardir/relay_tenancy-$version-pg18-linux-x86_64/install.sh" >/dev/null; then
   ok "the 18 tarball's install.sh installs into PostgreSQL 18"
   smoke "PostgreSQL 18: what the tarball installed passes the smoke test" RELAY_PG18_INSTALLED=1
+  if RELAY_PG=18 RELAY_SKIP_INSTALL=1 bash "$ROOT/scripts/regress.sh" >"$log" 2>&1 && grep -qE 'All [0-9]+ tests passed' "$log"; then
+    ok "the pg_regress suite passes against the 18 tarball's files ($(grep -oE 'All [0-9]+ tests passed' "$log"))"
+  else
+    notok "the pg_regress suite against the 18 tarball's files"; grep -E 'FAILED|failed' "$log" | sed 's/^/#   /'
+  fi
 else
   notok "the 18 tarball's install.sh"
 fi

@@ -8,7 +8,9 @@
 # TAP lines.
 source "$(dirname "$0")/../../scripts/lib.sh"
 PORT=${RELAY_TEST_PORT:-5485}
-stage=$(ls -dt "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-release "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-debug 2>/dev/null | head -1 || true)
+suffix=""
+[ "$RELAY_PG" = 15 ] || suffix=-pg$RELAY_PG
+stage=$(ls -dt "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-release$suffix "${CARGO_TARGET_DIR:-$ROOT/target}"/relay-stage-debug$suffix 2>/dev/null | head -1 || true)
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); echo "not ok $n - $1"; }

@@ -1,9 +1,13 @@
 -- What a restore must give back, one line each: every tenant-enabled table's rows
 -- per tenant, the tenants (edits of the default one included), the registry, the
 -- audit log, isolation problems, relay_verify's errors, the guards' firing mode.
-SELECT 'rows ' || r.relid::text || ': ' ||
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %s', r.relid), false, true, '')))[1]::text
-  FROM relay_tables r ORDER BY 1;
+CREATE FUNCTION pg_temp.row_count(t regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %s', t) INTO n;
+  RETURN n;
+END $$;
+SELECT 'rows ' || r.relid::text || ': ' || pg_temp.row_count(r.relid) FROM relay_tables r ORDER BY 1;
 SELECT 'tenant ' || id || ' ' || name || ' ' || plan || ' ' || is_active FROM tenants ORDER BY 1;
 SELECT 'registry ' || relid::text || ' ' || global_unique::text || ' ' || tenant_column
   FROM relay_tables ORDER BY 1;

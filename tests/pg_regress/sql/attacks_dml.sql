@@ -22,10 +22,16 @@ SELECT * FROM expect_error($$
   INSERT INTO atk_docs (id, slug, title, secret) VALUES ('b1', 'atk-new', 'x', 'x')
   ON CONFLICT (id) DO UPDATE SET title = 'hijacked', secret = atk_docs.secret $$);
 -- ...also when the DO UPDATE has a WHERE clause that is false.
+-- (PostgreSQL 18 raises nothing here, as no row is updated; t_b's row stays as it
+-- was all the same: expected-pg18/.)
 SELECT * FROM expect_error($$
   INSERT INTO atk_docs (id, slug, title, secret) VALUES ('b1', 'atk-new', 'x', 'x')
   ON CONFLICT (id) DO UPDATE SET title = 'hijacked' WHERE false $$);
 \x off
+-- t_b's row b1 as t_b sees it: unchanged.
+SET app.current_tenant_id = 't_b';
+SELECT id, title, secret FROM atk_docs WHERE id = 'b1';
+SET app.current_tenant_id = 't_a';
 -- Per-tenant unique keys do not conflict across tenants: t_a can use t_b's slug
 -- 'b-only' (no error, nothing of t_b's learnt), and an ON CONFLICT on the slug key
 -- (now (tenant_id, slug)) only ever meets t_a's own rows.

@@ -19,7 +19,8 @@ SHOW session_replication_role;
 
 -- Other ways out that need more than DML: each refused with 42501 (must be owner,
 -- permission denied, or superuser only). Run in a transaction rolled back at the end,
--- so that nothing could stay behind even if one got through.
+-- so that nothing could stay behind even if one got through. (PostgreSQL 16 and later
+-- word 9's message "permission denied to alter role": expected-pg18/.)
 BEGIN;
 SELECT s.n, s.attempt, e.code, e.message
   FROM (VALUES

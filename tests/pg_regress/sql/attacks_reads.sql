@@ -22,7 +22,9 @@ SELECT tenant_id, count(*) FROM atk_docs GROUP BY ROLLUP (tenant_id) ORDER BY te
 CREATE TEMP TABLE atk_copy AS SELECT * FROM atk_docs;
 SELECT id, tenant_id FROM atk_copy ORDER BY id;
 BEGIN;
-SET LOCAL force_parallel_mode = on;
+-- (force_parallel_mode, called debug_parallel_query from PostgreSQL 16 on)
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', true) AS parallel;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;

@@ -26,7 +26,7 @@ CREATE FUNCTION pg_temp.shape(t regclass) RETURNS SETOF text LANGUAGE sql AS $$
     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
    WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL SELECT format('constraint %s %s valid=%s', replace(conname, t::text, 'T'), pg_get_constraintdef(oid), convalidated)
-    FROM pg_constraint WHERE conrelid = t
+    FROM pg_constraint WHERE conrelid = t AND contype <> 'n'  -- NOT NULL: the column lines
   UNION ALL SELECT format('index %s valid=%s', replace(replace(pg_get_indexdef(indexrelid), t::text, 'T'), 'online.', ''), indisvalid)
     FROM pg_index WHERE indrelid = t
   UNION ALL SELECT format('rls %s force %s', relrowsecurity, relforcerowsecurity) FROM pg_class WHERE oid = t

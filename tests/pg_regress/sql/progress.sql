@@ -19,6 +19,7 @@ SET relay.progress = 0;
 SELECT count(*) AS steps FROM relay_enable_tenancy('progress_demo');
 \set VERBOSITY verbose
 -- A value below -1 is refused by PostgreSQL; units work.
+-- (PostgreSQL 18 prints the range with its unit, (-1 ms .. 2147483647 ms): expected-pg18/.)
 SET relay.progress = -2;
 SET relay.progress = '2s';
 SHOW relay.progress;

@@ -60,6 +60,7 @@ SELECT code, message FROM expect_error($$ UPDATE ref_tasks SET project_id = 20 W
 DELETE FROM ref_tasks WHERE id = 11;
 SELECT id, task_id, project_id, tenant_id FROM ref_comments ORDER BY id;
 -- ON DELETE RESTRICT still restricts; ON DELETE CASCADE reaches the tenant's own rows only.
+-- (PostgreSQL 18 reports a RESTRICT key with 23001, restrict_violation: expected-pg18/.)
 SELECT code, message FROM expect_error($$ DELETE FROM ref_projects WHERE id = 10 $$);
 DELETE FROM ref_comments WHERE id = 100;
 DELETE FROM ref_projects WHERE id = 10 RETURNING id;

@@ -32,6 +32,7 @@ CREATE TEMP VIEW converted AS
 SELECT n.nspname AS schema, c.relname AS tbl, 'constraint' AS kind, con.conname::text AS name,
        pg_get_constraintdef(con.oid) AS definition
   FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE con.contype <> 'n'  -- NOT NULL constraints: PostgreSQL 18 lists them here; relay leaves them
 UNION ALL
 SELECT n.nspname, c.relname, 'index', ic.relname::text, replace(pg_get_indexdef(i.indexrelid), n.nspname || '.', '')
   FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
