@@ -57,7 +57,9 @@ gate "no module cycle, no function over 150 lines (scripts/check_layout.py)" pyt
 
 say "cargo pgrx test (unit tests and #[pg_test], PostgreSQL $RELAY_PG)"
 pgdata=$(postgres_tmpdir)
-if cargo pgrx test "pg$RELAY_PG" --no-default-features --features "pg$RELAY_PG" --runas postgres --pgdata "$pgdata/data" 2>&1 | tee "$log" | grep -E '^test |^test result|panicked|^error'; then :; fi
+# CARGO_PGRX: pgrx-tests installs the test build through install_staged, not in place.
+if CARGO_PGRX="$ROOT/scripts/pgrx_staged_install.sh" \
+   cargo pgrx test "pg$RELAY_PG" --no-default-features --features "pg$RELAY_PG" --runas postgres --pgdata "$pgdata/data" 2>&1 | tee "$log" | grep -E '^test |^test result|panicked|^error'; then :; fi
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
   sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$log")
 grep -q '^test result: ok' "$log" && ! grep -q '^test result: FAILED' "$log" || { status=1; tail -50 "$log"; }
