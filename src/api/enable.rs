@@ -54,6 +54,10 @@ pub struct CallOptions {
     pub tenant_column: Option<String>,
     /// The online path: apply the next run of catalog steps only (online.rs).
     pub online: bool,
+    /// A schema call's dry run: the tables it plans before this one, taken as
+    /// tenant-enabled (the real call will have enabled them), so this table's plan
+    /// has the foreign-key rewrites and key checks the real call meets.
+    pub enabled_earlier: Vec<u32>,
 }
 
 /// A list option that the registry records: NULL means "what the registry recorded"
@@ -97,6 +101,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         keep_foreign_keys,
         tenant_column,
         online,
+        enabled_earlier,
     } = call;
     let asked_keep: Option<Vec<String>> = keep_foreign_keys.map(|list| {
         list.into_iter()
@@ -138,6 +143,17 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
     };
     let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
+    for fk in &mut state.foreign_keys {
+        let other = if fk.outgoing {
+            fk.parent_oid
+        } else {
+            fk.child_oid
+        };
+        if enabled_earlier.contains(&other) {
+            fk.other_registered = true;
+            fk.other_has_tenant = true;
+        }
+    }
     // Every parent must be tenant-enabled (an inheritance child can have several):
     // the first one that is not is the one the refusal names.
     let parents = parents_of(tbl.0);
@@ -240,6 +256,7 @@ fn relay_enable_tenancy_v2(
         keep_foreign_keys,
         tenant_column,
         online,
+        enabled_earlier: Vec::new(),
     };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
@@ -265,6 +282,7 @@ fn relay_enable_tenancy(
         keep_foreign_keys,
         tenant_column,
         online: false,
+        enabled_earlier: Vec::new(),
     };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
@@ -509,6 +527,7 @@ fn relay_tenancy_plan_v2(
         keep_foreign_keys,
         tenant_column,
         online,
+        enabled_earlier: Vec::new(),
     };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
@@ -541,6 +560,7 @@ fn relay_tenancy_plan(
         keep_foreign_keys,
         tenant_column,
         online: false,
+        enabled_earlier: Vec::new(),
     };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }

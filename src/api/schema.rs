@@ -64,8 +64,8 @@ pub fn treatments(
         .collect()
 }
 
-/// With primary keys made per tenant, a table's key can change only once the tables
-/// referencing it are tenant-enabled (their foreign keys then change with it): the
+/// A table's key can change only once the tables referencing it are tenant-enabled
+/// (their foreign keys then change with it): the
 /// tables to enable, each after the enabled tables that reference it, by name among
 /// equals (the tables of a cycle come last). `references` are (referencing, referenced)
 /// pairs. Skipped tables keep their place at the front. Pure.
@@ -113,7 +113,10 @@ pub fn split_global_unique(
 }
 
 /// Foreign keys between `tables`: (referencing, referenced) oids.
-fn foreign_keys_among(tables: &[(u32, String)]) -> Vec<(u32, u32)> {
+/// The foreign keys among `tables` as (referencing, referenced) pairs; with
+/// `primary_keys_stay` (primary keys kept global) only those whose referenced key is
+/// not the primary key: those are the keys a call rewrites.
+fn foreign_keys_among(tables: &[(u32, String)], primary_keys_stay: bool) -> Vec<(u32, u32)> {
     let oids: Vec<pgrx::pg_sys::Oid> = tables
         .iter()
         .map(|(o, _)| pgrx::pg_sys::Oid::from(*o))
@@ -121,10 +124,13 @@ fn foreign_keys_among(tables: &[(u32, String)]) -> Vec<(u32, u32)> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT conrelid, confrelid FROM pg_catalog.pg_constraint
-                  WHERE contype OPERATOR(pg_catalog.=) 'f' AND conrelid OPERATOR(pg_catalog.=) ANY ($1) AND confrelid OPERATOR(pg_catalog.=) ANY ($1)",
+                "SELECT c.conrelid, c.confrelid FROM pg_catalog.pg_constraint c
+                  WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conrelid OPERATOR(pg_catalog.=) ANY ($1)
+                    AND c.confrelid OPERATOR(pg_catalog.=) ANY ($1)
+                    AND NOT ($2 AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                                             WHERE i.indexrelid OPERATOR(pg_catalog.=) c.conindid AND i.indisprimary))",
                 None,
-                &[oids.into()],
+                &[oids.into(), primary_keys_stay.into()],
             )
             .expect("foreign keys")
             .map(|row| (row.get::<pgrx::pg_sys::Oid>(1).unwrap().unwrap().to_u32(), row.get::<pgrx::pg_sys::Oid>(2).unwrap().unwrap().to_u32()))
@@ -205,6 +211,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         keep_foreign_keys,
         tenant_column,
         online: _,
+        enabled_earlier: _,
     } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
     enable::views_invoker(function, views.clone());
@@ -241,9 +248,11 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         errors::undefined_schema(function, &schema);
     }
     let mut plan = treatments(&tables, &exclude, &shared);
-    if primary_key.as_deref() == Some("tenant") {
-        plan = referencing_first(plan, &foreign_keys_among(&tables));
-    }
+    // Every key the call rewrites changes together with the foreign keys that
+    // reference it, which needs their tables enabled first: the primary keys too when
+    // they are made per tenant, else the unique keys other tables reference.
+    let primary_keys_stay = primary_key.as_deref() != Some("tenant");
+    plan = referencing_first(plan, &foreign_keys_among(&tables, primary_keys_stay));
     let enabled: Vec<u32> = plan
         .iter()
         .filter(|(_, _, t)| *t == Treatment::Enable)
@@ -284,6 +293,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                         keep_foreign_keys: entries_for(&keep_per_table),
                         tenant_column: tenant_column.clone(),
                         online: false,
+                        enabled_earlier: Vec::new(),
                     })
                 }
             };
@@ -305,6 +315,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
 
     let mut lines = Vec::new();
     let mut steps = Vec::new();
+    let mut planned: Vec<u32> = Vec::new();
     for (oid, name, call) in calls {
         let table = quote_qualified(&schema, &name);
         let call = match call {
@@ -320,9 +331,15 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                 lines.push((table.clone(), line));
             }
         } else {
+            // The dry run simulates the call: the tables planned before count as enabled.
+            let call = enable::CallOptions {
+                enabled_earlier: planned.clone(),
+                ..call
+            };
             for (step, lock, action, sql) in enable::plan_steps(function, tbl, call) {
                 steps.push((table.clone(), step, lock, action, sql));
             }
+            planned.push(oid);
         }
     }
     (lines, steps)
@@ -448,6 +465,7 @@ fn relay_enable_tenancy_schema_oids(
         keep_foreign_keys,
         tenant_column,
         online: false,
+        enabled_earlier: Vec::new(),
     };
     let (lines, _) = run(
         "relay_enable_tenancy_schema",
@@ -495,6 +513,7 @@ fn relay_tenancy_schema_plan_oids(
         keep_foreign_keys,
         tenant_column,
         online: false,
+        enabled_earlier: Vec::new(),
     };
     let (lines, steps) = run(
         "relay_tenancy_schema_plan",
