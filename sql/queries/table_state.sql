@@ -93,9 +93,12 @@ SELECT pg_catalog.json_build_object(
       'predicate', pg_catalog.pg_get_expr(i.indpred, i.indrelid),
       'am', am.amname,
       'definition', pg_catalog.pg_get_indexdef(i.indexrelid),
-      'definition_prefix', pg_catalog.format('CREATE %sINDEX %s ON %s.%s USING %s (',
+      -- (pg_get_indexdef prints ON ONLY for every index of a partitioned table)
+      'definition_prefix', pg_catalog.format('CREATE %sINDEX %s ON %s%s.%s USING %s (',
                              CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,
-                             pg_catalog.quote_ident(ic.relname), pg_catalog.quote_ident(t.nspname),
+                             pg_catalog.quote_ident(ic.relname),
+                             CASE WHEN ic.relkind OPERATOR(pg_catalog.=) 'I' THEN 'ONLY ' ELSE '' END,
+                             pg_catalog.quote_ident(t.nspname),
                              pg_catalog.quote_ident(t.relname), pg_catalog.quote_ident(am.amname)),
       'tablespace', (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),
       'constraint', (SELECT pg_catalog.json_build_object(

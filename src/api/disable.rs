@@ -48,6 +48,7 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
             state.parent.as_deref().unwrap_or_default(),
         );
     }
+    refuse_orphaned_foreign_keys(&table, &state, &original, &tenant_column);
     let input = undo::UndoInput {
         original: &original,
         now: &state,
@@ -63,6 +64,51 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
         ext_schema,
         state,
         undo,
+    }
+}
+
+/// Foreign keys of this table that would go back to a key the parent no longer has:
+/// relay made the parent's key per tenant (the parent is still enabled), so
+/// `REFERENCES parent (cols)` finds no unique key (42830 halfway through). Refused
+/// before anything changes, naming the parent to disable first.
+fn refuse_orphaned_foreign_keys(
+    table: &str,
+    now: &catalog::TableState,
+    original: &catalog::TableState,
+    tenant_column: &str,
+) {
+    for fk in now.foreign_keys.iter().filter(|fk| {
+        fk.outgoing && fk.has_tenant && fk.other_registered && fk.parent_oid != now.oid
+    }) {
+        let Some(was) = original.foreign_keys.iter().find(|o| {
+            o.outgoing && o.name == fk.name && !o.parent_columns.iter().any(|c| c == tenant_column)
+        }) else {
+            continue;
+        };
+        let has_key = crate::pg::privilege::select_optional::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                             WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique AND i.indisvalid
+                               AND i.indpred IS NULL AND i.indexprs IS NULL
+                               AND i.indnkeyatts OPERATOR(pg_catalog.=) pg_catalog.cardinality($2::pg_catalog.text[])
+                               AND (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY a.attname)
+                                      FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                                      JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                                                                    AND a.attnum OPERATOR(pg_catalog.=) k.attnum
+                                     WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts)
+                                   OPERATOR(pg_catalog.=)
+                                   (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($2::pg_catalog.text[]) c))",
+            &[pg_sys::Oid::from(fk.parent_oid).into(), was.parent_columns.clone().into()],
+        )
+        .unwrap_or(false);
+        if !has_key {
+            errors::foreign_key_target_per_tenant(
+                table,
+                &fk.name,
+                &quote_qualified(&fk.parent_schema, &fk.parent_name),
+                &was.parent_columns,
+                tenant_column,
+            );
+        }
     }
 }
 

@@ -845,3 +845,22 @@ pub fn online_step_pending(table: &str, next: &str) -> ! {
         format!("Run SELECT statement FROM relay_tenancy_plan({}, online => true) again and run its lines in order (it starts from the table as it is).", crate::model::quote::quote_literal(table)),
     )
 }
+
+/// Disabling a child whose foreign key would go back to a key the still-enabled parent
+/// has only per tenant.
+#[track_caller]
+pub fn foreign_key_target_per_tenant(
+    table: &str,
+    fk: &str,
+    parent: &str,
+    columns: &[String],
+    tenant_column: &str,
+) -> ! {
+    let cols = columns.join(", ");
+    raise(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot disable tenancy on {table}: foreign key {} would reference {parent} ({cols}), which has no unique key on ({cols})", crate::model::quote::quote_ident(fk)),
+        format!("{parent} is tenant-enabled and relay made its key on ({cols}) per tenant: ({tenant_column}, {cols}). The foreign key can go back to ({cols}) only once that key is global again."),
+        format!("Disable {parent} first: SELECT relay_disable_tenancy({}); its key and this foreign key go back together. Nothing was changed.", crate::model::quote::quote_literal(parent)),
+    )
+}

@@ -24,3 +24,83 @@ SELECT conrelid::regclass AS tbl, conname, pg_get_constraintdef(oid)
   FROM pg_constraint WHERE connamespace = 'shapes_order'::regnamespace AND contype IN ('u', 'f') ORDER BY 1, 2;
 SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) FROM pg_index
  WHERE indrelid = 'shapes_order.login_sessions'::regclass AND NOT indisprimary;
+
+-- 2. A unique index made ON ONLY a partitioned table and attached to each partition's
+-- (how pg_dump restores one; pg_get_indexdef prints ON ONLY for every index of a
+-- partitioned table): relay reads its definition and makes it per tenant, partitions
+-- included. (Before: "could not read the definition of index ...", XX000.)
+CREATE SCHEMA shapes_parts;
+CREATE TABLE shapes_parts.enriched_events (id bigint NOT NULL, at date NOT NULL, body text)
+  PARTITION BY RANGE (at);
+CREATE TABLE shapes_parts.enriched_events_2024 PARTITION OF shapes_parts.enriched_events
+  FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE UNIQUE INDEX idx_unique_on_enriched_events ON ONLY shapes_parts.enriched_events (id, at);
+CREATE UNIQUE INDEX enriched_events_2024_id_at ON shapes_parts.enriched_events_2024 (id, at);
+ALTER INDEX shapes_parts.idx_unique_on_enriched_events ATTACH PARTITION shapes_parts.enriched_events_2024_id_at;
+INSERT INTO shapes_parts.enriched_events VALUES (1, '2024-05-01', 'x');
+SELECT table_name, count(*) > 0 AS enabled FROM relay_enable_tenancy_schema('shapes_parts') GROUP BY 1 ORDER BY 1;
+SELECT i.indrelid::regclass AS tbl, pg_get_indexdef(i.indexrelid) FROM pg_index i
+ WHERE i.indrelid IN ('shapes_parts.enriched_events'::regclass, 'shapes_parts.enriched_events_2024'::regclass)
+   AND i.indisunique ORDER BY 1, 2;
+SELECT relay_isolation_problems('shapes_parts.enriched_events') AS problems;
+-- and back: the index as it was.
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_parts.enriched_events', drop_column => true);
+SELECT i.indrelid::regclass AS tbl, pg_get_indexdef(i.indexrelid) FROM pg_index i
+ WHERE i.indrelid IN ('shapes_parts.enriched_events'::regclass, 'shapes_parts.enriched_events_2024'::regclass)
+   AND i.indisunique ORDER BY 1, 2;
+
+-- 3. A whole schema back: the parent's keys relay built or rewrote for the child's
+-- foreign keys, and the child's keys, end as they were (indexes and constraints
+-- compared with the state before the conversion).
+CREATE SCHEMA shapes_undo;
+CREATE TABLE shapes_undo.accounts (id bigint PRIMARY KEY, code text NOT NULL UNIQUE);
+CREATE TABLE shapes_undo.invoices (id bigint PRIMARY KEY,
+  account_id bigint REFERENCES shapes_undo.accounts (id),
+  account_code text REFERENCES shapes_undo.accounts (code));
+INSERT INTO shapes_undo.accounts VALUES (1, 'a1');
+INSERT INTO shapes_undo.invoices VALUES (1, 1, 'a1');
+CREATE TEMP VIEW shapes_undo_shape AS
+SELECT 'index ' || pg_get_indexdef(i.indexrelid) AS object FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = 'shapes_undo'::regnamespace
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'shapes_undo'::regnamespace AND contype <> 'n';
+CREATE TEMP TABLE shapes_undo_before AS SELECT * FROM shapes_undo_shape;
+SELECT table_name, count(*) > 0 AS enabled FROM relay_enable_tenancy_schema('shapes_undo') GROUP BY 1 ORDER BY 1;
+SELECT * FROM shapes_undo_shape EXCEPT SELECT * FROM shapes_undo_before ORDER BY 1;
+-- Children first is refused here, before anything changes: invoices' key into
+-- accounts.code would go back to REFERENCES accounts (code), and accounts' key on code
+-- is per tenant while accounts is enabled (before: a raw 42830 halfway through).
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.invoices', drop_column => true);
+SELECT count(*) AS steps_shown FROM relay_disable_tenancy_plan('shapes_undo.invoices', drop_column => true);
+-- The parent first: its keys go back, invoices' foreign keys with them.
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.accounts', drop_column => true);
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.invoices', drop_column => true);
+-- Left over, and missing:
+(SELECT 'left over: ' || object FROM shapes_undo_shape EXCEPT SELECT 'left over: ' || object FROM shapes_undo_before)
+UNION ALL
+(SELECT 'missing: ' || object FROM shapes_undo_before EXCEPT SELECT 'missing: ' || object FROM shapes_undo_shape)
+ORDER BY 1;
+
+-- 4. Children first where they may go first (foreign keys into primary keys, which stay
+-- global): the parent's (tenant_id, id) key relay built for the children's composite
+-- foreign keys (two of them: the first child's call built it, the second uses it)
+-- goes too.
+CREATE TABLE shapes_undo.plans (id bigint PRIMARY KEY, name text);
+CREATE TABLE shapes_undo.subscriptions (id bigint PRIMARY KEY, plan_id bigint REFERENCES shapes_undo.plans (id));
+CREATE TABLE shapes_undo.upgrades (id bigint PRIMARY KEY, plan_id bigint REFERENCES shapes_undo.plans (id));
+INSERT INTO shapes_undo.plans VALUES (1, 'basic');
+INSERT INTO shapes_undo.subscriptions VALUES (1, 1);
+INSERT INTO shapes_undo.upgrades VALUES (1, 1);
+DROP TABLE shapes_undo_before;
+CREATE TEMP TABLE shapes_undo_before AS SELECT * FROM shapes_undo_shape;
+SELECT table_name, count(*) > 0 AS enabled FROM relay_enable_tenancy_schema('shapes_undo',
+  exclude => ARRAY['shapes_undo.accounts', 'shapes_undo.invoices']::regclass[]) GROUP BY 1 ORDER BY 1;
+SELECT * FROM shapes_undo_shape EXCEPT SELECT * FROM shapes_undo_before ORDER BY 1;
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.subscriptions', drop_column => true);
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.upgrades', drop_column => true);
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.plans', drop_column => true);
+(SELECT 'left over: ' || object FROM shapes_undo_shape EXCEPT SELECT 'left over: ' || object FROM shapes_undo_before)
+UNION ALL
+(SELECT 'missing: ' || object FROM shapes_undo_before EXCEPT SELECT 'missing: ' || object FROM shapes_undo_shape)
+ORDER BY 1;
