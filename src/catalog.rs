@@ -121,6 +121,10 @@ pub struct IndexInfo {
     pub inherited: bool,
     /// Key columns in order; `None` for an expression.
     pub key_columns: Vec<Option<String>>,
+    /// Each key as `pg_get_indexdef(index, n, true)` prints it: a column's name or an
+    /// expression (empty in registry states recorded before 0.3.0).
+    #[serde(default)]
+    pub key_exprs: Vec<String>,
     /// `tenant_id` is one of the key columns.
     pub has_tenant_key: bool,
     /// The first key column is `tenant_id`.

@@ -288,32 +288,36 @@ fn relay_enable_tenancy(
 }
 
 /// The key to tenants is created as the caller, who needs REFERENCES on tenants
-/// (README "Deployment rules"): refused up front with the grant to run, instead of
-/// PostgreSQL's bare "permission denied for table tenants" halfway through.
-fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::Step]) {
+/// (README "Deployment rules"): the calling role's name when `steps` add that key and
+/// it lacks the privilege.
+fn role_lacking_references(steps: &[plan::Step]) -> Option<String> {
     if !steps
         .iter()
         .any(|s| s.kind == plan::StepKind::AddForeignKey)
     {
-        return;
+        return None;
     }
     let tenants = ext::ext_relation(c"tenants");
     // SAFETY: an ACL check of the current user on an existing relation, no SQL.
-    let (granted, role) = unsafe {
+    unsafe {
         let user = pgrx::pg_sys::GetUserId();
         let granted = pgrx::pg_sys::pg_class_aclcheck(
             tenants.relid,
             user,
             pgrx::pg_sys::ACL_REFERENCES as pgrx::pg_sys::AclMode,
         ) == pgrx::pg_sys::AclResult::ACLCHECK_OK;
-        (
-            granted,
+        (!granted).then(|| {
             std::ffi::CStr::from_ptr(pgrx::pg_sys::GetUserNameFromId(user, false))
                 .to_string_lossy()
-                .into_owned(),
-        )
-    };
-    if !granted {
+                .into_owned()
+        })
+    }
+}
+
+/// Refused up front with the grant to run, instead of PostgreSQL's bare "permission
+/// denied for table tenants" halfway through.
+fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::Step]) {
+    if let Some(role) = role_lacking_references(steps) {
         errors::references_on_tenants_needed(table, &quote_qualified(ext_schema, "tenants"), &role);
     }
 }
@@ -573,7 +577,17 @@ pub fn plan_steps(
     call: CallOptions,
 ) -> Vec<(i32, String, String, String)> {
     let again = call.clone();
-    let p = prepare(function, tbl, call);
+    let mut p = prepare(function, tbl, call);
+    // The dry run says what the call would refuse for want of REFERENCES on tenants.
+    if let Some(role) = role_lacking_references(&p.steps) {
+        p.warnings.push(format!(
+            "role {} lacks REFERENCES on {}: the call would be refused (42501); GRANT REFERENCES ON {} TO {} first",
+            crate::model::quote::quote_ident(&role),
+            quote_qualified(&p.ext_schema, "tenants"),
+            quote_qualified(&p.ext_schema, "tenants"),
+            crate::model::quote::quote_ident(&role)
+        ));
+    }
     if !again.online {
         return plan_rows(p.warnings, p.steps);
     }

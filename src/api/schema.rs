@@ -138,6 +138,42 @@ fn foreign_keys_among(tables: &[(u32, String)], primary_keys_stay: bool) -> Vec<
     })
 }
 
+/// With `tenant_column` named, every table the call enables must have that column:
+/// one refusal listing them all (before: 42703 for the first, then the next, ...).
+fn refuse_tables_without_column(
+    schema: &str,
+    tenant_column: Option<&str>,
+    calls: &[(u32, String, Result<enable::CallOptions, &'static str>)],
+) {
+    let Some(column) = tenant_column else {
+        return;
+    };
+    let oids: Vec<pgrx::pg_sys::Oid> = calls
+        .iter()
+        .filter(|(_, _, call)| call.is_ok())
+        .map(|(oid, _, _)| pgrx::pg_sys::Oid::from(*oid))
+        .collect();
+    let lacking: Vec<String> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c
+                  WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1)
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                     WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid
+                                       AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped)
+                  ORDER BY 1",
+                None,
+                &[oids.into(), column.into()],
+            )
+            .expect("tables without the tenant column")
+            .map(|row| row.get::<String>(1).unwrap().unwrap_or_default())
+            .collect()
+    });
+    if !lacking.is_empty() {
+        errors::schema_tables_lack_column(schema, column, &lacking);
+    }
+}
+
 /// The schema's tables that can be tenant-enabled at all (partitioned ones included;
 /// their partitions follow them, so partitions are not listed): not partitions,
 /// not temporary, not an extension's (relay's own included).
@@ -300,6 +336,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
             (oid, name, call)
         })
         .collect();
+    refuse_tables_without_column(&schema, tenant_column.as_deref(), &calls);
     if apply {
         let enable: Vec<u32> = calls
             .iter()

@@ -273,6 +273,10 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
         "SELECT pg_catalog.string_agg(pg_catalog.format('%s on %s to %s', a.privilege_type, c.relname,
                                                         CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
                                       ', ' ORDER BY c.relname, a.privilege_type, r.rolname)
+                OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||)
+                pg_catalog.string_agg(pg_catalog.format('REVOKE %s ON %s FROM %s', a.privilege_type, c.oid::pg_catalog.regclass,
+                                                        CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
+                                      '; ' ORDER BY c.relname, a.privilege_type, r.rolname)
            FROM pg_catalog.pg_class c
           CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
            LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
@@ -296,7 +300,10 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
         grants.is_none(),
         match grants {
             None => "no role but the owner holds privileges on relay's tables (beyond SELECT on audit_logs, and REFERENCES on tenants for roles that own tables)".to_string(),
-            Some(list) => format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM <role>; REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_logs FROM <role>"),
+            Some(found) => {
+                let (list, fix) = found.split_once('\u{1f}').unwrap_or((found.as_str(), ""));
+                format!("granted to other roles: {list}. Row level security and the guards make these harmless except REFERENCES on tenants (a role can then probe which tenant ids exist) and TRIGGER (refused at use). Fix: {fix}")
+            }
         },
     ));
     // INVALID indexes on tenant-enabled tables: a failed concurrent build of the online
@@ -336,6 +343,10 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
             "SELECT pg_catalog.string_agg(pg_catalog.format('TRIGGER on %s to %s', c.oid::pg_catalog.regclass,
                                                                 CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
                                               ', ' ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text, r.rolname)
+                        OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||)
+                        pg_catalog.string_agg(pg_catalog.format('REVOKE TRIGGER ON %s FROM %s', c.oid::pg_catalog.regclass,
+                                                                CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END),
+                                              '; ' ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text, r.rolname)
                    FROM {registry} t
                    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid::pg_catalog.oid
                   CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
@@ -349,7 +360,10 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
         "trigger_not_granted",
         trigger_grants,
         "no role subject to row level security holds TRIGGER on a tenant-enabled table",
-        |list| format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: REVOKE TRIGGER ON <table> FROM <role>"),
+        |found| {
+            let (list, fix) = found.split_once('\u{1f}').unwrap_or((found, ""));
+            format!("{list}: a trigger would see every tenant's rows as they are written (relay refuses CREATE TRIGGER by such roles, 42501). Fix: {fix}")
+        },
     ));
     rows
 }

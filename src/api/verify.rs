@@ -79,7 +79,17 @@ fn registry_and_linked_table_checks(
                 "SELECT DISTINCT 'error', pg_catalog.format('table %s', f.conrelid::pg_catalog.regclass),
                         pg_catalog.format('references tenant-enabled %s (foreign key %I) but is not tenant-enabled: its rows belong to no tenant, and every role that may read it reads them all',
                                           f.confrelid::pg_catalog.regclass, f.conname),
-                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                        -- with the tenant column the referenced table was enabled with
+                        CASE WHEN r.tenant_column OPERATOR(pg_catalog.=) 'tenant_id'
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                             WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid OPERATOR(pg_catalog.=) f.conrelid
+                                             AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped)
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1,
+                                                    f.conrelid::pg_catalog.regclass::pg_catalog.text, r.tenant_column)
+                             ELSE pg_catalog.format('-- add column %I (each row''s tenant) to %s, then: SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);',
+                                                    r.tenant_column, f.conrelid::pg_catalog.regclass, $1,
+                                                    f.conrelid::pg_catalog.regclass::pg_catalog.text, r.tenant_column) END
                    FROM pg_catalog.pg_constraint f
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
                   WHERE f.contype OPERATOR(pg_catalog.=) 'f'
@@ -156,13 +166,18 @@ fn bypass_and_privilege_checks(registry: &str) -> Vec<(&'static str, String)> {
         (
             "views that bypass row level security",
             format!(
-                "SELECT DISTINCT 'error', pg_catalog.format(CASE v.relkind WHEN 'm' THEN 'materialized view %s' ELSE 'view %s' END, v.oid::pg_catalog.regclass),
-                        CASE v.relkind
-                          WHEN 'm' THEN pg_catalog.format('holds rows of tenant-enabled %s from every tenant (a materialized view cannot have row level security)', t.oid::pg_catalog.regclass)
-                          ELSE pg_catalog.format('reads tenant-enabled %s as its owner %I, who bypasses row level security: it shows every tenant''s rows', t.oid::pg_catalog.regclass, o.rolname) END,
-                        CASE v.relkind
-                          WHEN 'm' THEN pg_catalog.format('REVOKE ALL ON %s FROM PUBLIC; -- and from every application role, or replace it with a view', v.oid::pg_catalog.regclass)
-                          ELSE pg_catalog.format('ALTER VIEW %s SET (security_invoker = on);', v.oid::pg_catalog.regclass) END
+                "SELECT DISTINCT CASE WHEN v.relkind OPERATOR(pg_catalog.=) 'm' AND NOT rd.readable THEN 'warning' ELSE 'error' END,
+                        pg_catalog.format(CASE v.relkind WHEN 'm' THEN 'materialized view %s' ELSE 'view %s' END, v.oid::pg_catalog.regclass),
+                        CASE WHEN v.relkind OPERATOR(pg_catalog.=) 'm' AND rd.readable
+                               THEN pg_catalog.format('holds rows of tenant-enabled %s from every tenant (a materialized view cannot have row level security), and roles subject to row level security may read it: %s', t.oid::pg_catalog.regclass, rd.readers)
+                             WHEN v.relkind OPERATOR(pg_catalog.=) 'm'
+                               THEN pg_catalog.format('holds rows of tenant-enabled %s from every tenant (a materialized view cannot have row level security); only its owner and roles that see every tenant may read it', t.oid::pg_catalog.regclass)
+                             ELSE pg_catalog.format('reads tenant-enabled %s as its owner %I, who bypasses row level security: it shows every tenant''s rows', t.oid::pg_catalog.regclass, o.rolname) END,
+                        CASE WHEN v.relkind OPERATOR(pg_catalog.=) 'm' AND rd.readable
+                               THEN pg_catalog.format('REVOKE SELECT ON %s FROM %s; -- or replace it with a view', v.oid::pg_catalog.regclass, rd.readers)
+                             WHEN v.relkind OPERATOR(pg_catalog.=) 'm'
+                               THEN '-- keep it so: grant it to no application role'
+                             ELSE pg_catalog.format('ALTER VIEW %s SET (security_invoker = on);', v.oid::pg_catalog.regclass) END
                    FROM pg_catalog.pg_rewrite rw
                    JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) rw.ev_class
                    JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
@@ -171,6 +186,16 @@ fn bypass_and_privilege_checks(registry: &str) -> Vec<(&'static str, String)> {
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) d.refobjid
                    JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) d.refobjid
                    JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) v.relowner
+                  -- who besides its owner may SELECT it while row level security applies to them
+                  CROSS JOIN LATERAL (
+                    SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 AS readable,
+                           pg_catalog.string_agg(CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END, ', '
+                                                 ORDER BY g.rolname) AS readers
+                      FROM pg_catalog.aclexplode(COALESCE(v.relacl, pg_catalog.acldefault('r', v.relowner))) a
+                      LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+                     WHERE a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+                       AND a.grantee OPERATOR(pg_catalog.<>) v.relowner
+                       AND (a.grantee OPERATOR(pg_catalog.=) 0 OR NOT (g.rolsuper OR g.rolbypassrls))) rd
                   WHERE v.oid OPERATOR(pg_catalog.<>) t.oid
                     AND (v.relkind OPERATOR(pg_catalog.=) 'm'
                          OR (v.relkind OPERATOR(pg_catalog.=) 'v' AND (o.rolsuper OR o.rolbypassrls)

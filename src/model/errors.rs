@@ -864,3 +864,33 @@ pub fn foreign_key_target_per_tenant(
         format!("Disable {parent} first: SELECT relay_disable_tenancy({}); its key and this foreign key go back together. Nothing was changed.", crate::model::quote::quote_literal(parent)),
     )
 }
+
+/// A schema call naming a tenant column some of its tables do not have.
+#[track_caller]
+pub fn schema_tables_lack_column(schema: &str, column: &str, tables: &[String]) -> ! {
+    let q = |t: &String| crate::model::quote::quote_qualified(schema, t);
+    let shown: Vec<String> = tables.iter().take(10).map(q).collect();
+    let more = if tables.len() > 10 {
+        format!(" and {} more", tables.len() - 10)
+    } else {
+        String::new()
+    };
+    let array: Vec<String> = tables
+        .iter()
+        .map(|t| crate::model::quote::quote_literal(&q(t)))
+        .collect();
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        format!(
+            "{} table(s) of schema {} have no column {} to hold the tenant",
+            tables.len(),
+            crate::model::quote::quote_ident(schema),
+            crate::model::quote::quote_ident(column)
+        ),
+        format!("tenant_column names a column every tenant table must already have; these lack it: {}{more}.", shown.join(", ")),
+        format!(
+            "Add the column to the tables that belong to a tenant, and leave the others out: shared => ARRAY[{}]::regclass[] (reference data every tenant reads) or exclude => the same list. Nothing was changed.",
+            array.join(", ")
+        ),
+    )
+}

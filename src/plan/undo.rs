@@ -100,13 +100,18 @@ fn key_name(index: &IndexInfo) -> String {
 }
 
 /// The query that finds values of a global key shared by several tenants (which the
-/// restored key would refuse): value, tenants, and how many such values in all.
-/// `None` for a key over expressions: the index build itself then refuses.
+/// restored key would refuse): value, tenants, and how many such values in all. A key
+/// over expressions groups by them (`(lower(name))`); `None` only when the registry
+/// recorded no expressions (before 0.3.0): the index build itself then refuses.
 fn shared_values_sql(index: &IndexInfo, table: &str, tcol: &str) -> Option<String> {
     let cols: Vec<String> = index
         .key_columns
         .iter()
-        .map(|c| c.as_deref().map(quote_ident))
+        .enumerate()
+        .map(|(n, c)| match c {
+            Some(name) => Some(quote_ident(name)),
+            None => index.key_exprs.get(n).map(|e| format!("({e})")),
+        })
         .collect::<Option<_>>()?;
     let mut filters: Vec<String> = Vec::new();
     if !index.definition.contains(" NULLS NOT DISTINCT") {
@@ -755,6 +760,30 @@ mod tests {
             tenant_column: "tenant_id",
             drop_column,
         })
+    }
+
+    #[test]
+    fn a_key_over_an_expression_is_checked_across_tenants_by_that_expression() {
+        let index = IndexInfo {
+            name: "skills_lower_name".into(),
+            is_unique: true,
+            key_columns: vec![None, Some("kind".into())],
+            key_exprs: vec!["lower(name)".into(), "kind".into()],
+            definition: "CREATE UNIQUE INDEX skills_lower_name ON public.skills USING btree (lower(name), kind)".into(),
+            ..Default::default()
+        };
+        let sql = shared_values_sql(&index, "public.skills", "tenant_id").unwrap();
+        assert!(sql.contains("GROUP BY (lower(name)), kind HAVING"), "{sql}");
+        assert!(
+            sql.contains("WHERE (lower(name)) IS NOT NULL AND kind IS NOT NULL"),
+            "{sql}"
+        );
+        // recorded before 0.3.0: no expressions, no check (the index build refuses)
+        let old = IndexInfo {
+            key_exprs: Vec::new(),
+            ..index
+        };
+        assert!(shared_values_sql(&old, "public.skills", "tenant_id").is_none());
     }
 
     #[test]

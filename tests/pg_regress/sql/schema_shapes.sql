@@ -104,3 +104,60 @@ SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.plans', 
 UNION ALL
 (SELECT 'missing: ' || object FROM shapes_undo_before EXCEPT SELECT 'missing: ' || object FROM shapes_undo_shape)
 ORDER BY 1;
+
+-- 5. A unique index over an expression that goes back to global while two tenants share
+-- a value under it: refused before anything changes, naming the value and the tenants
+-- (before: a raw 23505 from the index build).
+CREATE TABLE shapes_undo.tags (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE UNIQUE INDEX tags_lower_name ON shapes_undo.tags (lower(name));
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('shapes_undo.tags');
+INSERT INTO shapes_undo.tags (id, name, tenant_id) VALUES (1, 'Red', 'acme'), (2, 'RED', 'globex');
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.tags');
+DELETE FROM shapes_undo.tags WHERE id = 2;
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('shapes_undo.tags', drop_column => true);
+SELECT pg_get_indexdef('shapes_undo.tags_lower_name'::regclass);
+
+-- 6. A schema call adopting a tenant column some of its tables lack: one refusal that
+-- lists them all and says how to leave them out (before: 42703 for the first one).
+CREATE SCHEMA shapes_adopt;
+CREATE TABLE shapes_adopt.projects (id bigint PRIMARY KEY, organization_id text NOT NULL);
+CREATE TABLE shapes_adopt.countries (code text PRIMARY KEY);
+CREATE TABLE shapes_adopt.plans (id int PRIMARY KEY);
+SELECT * FROM relay_enable_tenancy_schema('shapes_adopt', tenant_column => 'organization_id');
+SELECT table_name, count(*) > 0 AS done
+  FROM relay_enable_tenancy_schema('shapes_adopt', tenant_column => 'organization_id',
+                                   shared => ARRAY['shapes_adopt.countries', 'shapes_adopt.plans']::regclass[])
+ GROUP BY 1 ORDER BY 1;
+-- A table added later that references one of them: relay_verify's fix names the tenant
+-- column the schema adopted (before: relay_enable_tenancy('...') alone, which would
+-- add a second, text tenant_id).
+CREATE TABLE shapes_adopt.notes (id bigint PRIMARY KEY, organization_id text,
+  project_id bigint REFERENCES shapes_adopt.projects (id));
+CREATE TABLE shapes_adopt.labels (id bigint PRIMARY KEY,
+  project_id bigint REFERENCES shapes_adopt.projects (id));
+SELECT object, fix FROM relay_verify() WHERE object LIKE 'table shapes_adopt.%' ORDER BY 1;
+
+-- 7. A migration role without REFERENCES on tenants: the dry run says the call would
+-- be refused, and the call is, before anything changes.
+CREATE ROLE shapes_migrator;
+CREATE SCHEMA shapes_refs AUTHORIZATION shapes_migrator;
+SET ROLE shapes_migrator;
+CREATE TABLE shapes_refs.items (id int PRIMARY KEY);
+SELECT step, action FROM relay_tenancy_plan('shapes_refs.items') WHERE step = 0;
+SELECT code, message FROM expect_error($$ SELECT relay_enable_tenancy('shapes_refs.items') $$);
+RESET ROLE;
+DROP SCHEMA shapes_refs CASCADE;
+DROP ROLE shapes_migrator;
+
+-- 8. A materialized view over a tenant table holds every tenant's rows: relay_verify
+-- reports an error while a role subject to row level security may read it, naming the
+-- roles, and a warning once none may (before: an error nothing could clear).
+CREATE MATERIALIZED VIEW shapes_adopt.project_counts AS
+  SELECT organization_id, count(*) FROM shapes_adopt.projects GROUP BY 1;
+CREATE ROLE shapes_reader;
+GRANT SELECT ON shapes_adopt.project_counts TO shapes_reader;
+SELECT severity, problem, fix FROM relay_verify() WHERE object = 'materialized view shapes_adopt.project_counts';
+REVOKE SELECT ON shapes_adopt.project_counts FROM shapes_reader;
+SELECT severity, problem, fix FROM relay_verify() WHERE object = 'materialized view shapes_adopt.project_counts';
+DROP MATERIALIZED VIEW shapes_adopt.project_counts;
+DROP ROLE shapes_reader;
