@@ -99,6 +99,30 @@ fn registry_and_linked_table_checks(
             ),
         ),
         (
+            "tables with the tenant column, added later",
+            format!(
+                "SELECT DISTINCT 'warning', pg_catalog.format('table %s', c.oid::pg_catalog.regclass),
+                        pg_catalog.format('has column %I like the tenant-enabled tables of schema %I but is not tenant-enabled: every role that may read it reads every tenant''s rows',
+                                          a.attname, n.nspname),
+                        CASE WHEN a.attname OPERATOR(pg_catalog.=) 'tenant_id'
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, c.oid::pg_catalog.regclass::pg_catalog.text)
+                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1,
+                                                    c.oid::pg_catalog.regclass::pg_catalog.text, a.attname) END
+                   FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0
+                                                 AND NOT a.attisdropped
+                  WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition
+                    AND c.relpersistence OPERATOR(pg_catalog.<>) 't'
+                    AND NOT EXISTS (SELECT FROM {registry} r WHERE r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) c.oid)
+                    AND EXISTS (SELECT FROM {registry} r JOIN pg_catalog.pg_class rc ON rc.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
+                                 WHERE rc.relnamespace OPERATOR(pg_catalog.=) c.relnamespace
+                                   AND r.tenant_column OPERATOR(pg_catalog.=) a.attname)
+                    AND {}",
+                not_extension_member("pg_class", "c.oid")
+            ),
+        ),
+        (
             "single-column foreign keys between tenant tables",
             format!(
                 "SELECT CASE WHEN s.kept THEN 'warning' ELSE 'error' END, pg_catalog.format('foreign key %s', s.fk),
