@@ -213,6 +213,15 @@ SELECT r.relid AS table_name,
               JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
                    CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
              WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+               -- found through indexes (pg_constraint has none on confrelid): the
+               -- table's own constraints, and those that depend on it
+               AND f.oid OPERATOR(pg_catalog.=) ANY (ARRAY(
+                     SELECT o.oid FROM pg_catalog.pg_constraint o WHERE o.conrelid OPERATOR(pg_catalog.=) c.oid
+                     UNION ALL
+                     SELECT dp.objid FROM pg_catalog.pg_depend dp
+                      WHERE dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                        AND dp.refobjid OPERATOR(pg_catalog.=) c.oid
+                        AND dp.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass))
                AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;
 COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabled table, and whether it is isolated';
 REVOKE ALL ON relay_tenancy_status FROM PUBLIC;

@@ -97,7 +97,8 @@ AS 'MODULE_PATHNAME', 'relay_audit_digest_wrapper';
 ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
 
 -- 5. relay_tenancy_status.tenant_indexes lists valid indexes only (an INVALID one, left
--- by a failed concurrent build, is reported by relay_verify and relay_security_check).
+-- by a failed concurrent build, is reported by relay_verify and relay_security_check),
+-- and it finds each table's foreign keys through indexes (linear in the tables).
 CREATE OR REPLACE VIEW relay_tenancy_status AS
 SELECT r.relid AS table_name,
        r.tenant_column,
@@ -148,6 +149,15 @@ SELECT r.relid AS table_name,
               JOIN relay_tables o ON o.relid::pg_catalog.oid OPERATOR(pg_catalog.=)
                    CASE WHEN f.conrelid OPERATOR(pg_catalog.=) c.oid THEN f.confrelid ELSE f.conrelid END
              WHERE f.contype OPERATOR(pg_catalog.=) 'f'
+               -- found through indexes (pg_constraint has none on confrelid): the
+               -- table's own constraints, and those that depend on it
+               AND f.oid OPERATOR(pg_catalog.=) ANY (ARRAY(
+                     SELECT o.oid FROM pg_catalog.pg_constraint o WHERE o.conrelid OPERATOR(pg_catalog.=) c.oid
+                     UNION ALL
+                     SELECT dp.objid FROM pg_catalog.pg_depend dp
+                      WHERE dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                        AND dp.refobjid OPERATOR(pg_catalog.=) c.oid
+                        AND dp.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass))
                AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;
 
 -- 8. Citus placements guarded like their tables (issue 19): each node checks and
