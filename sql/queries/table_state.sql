@@ -89,7 +89,7 @@ SELECT pg_catalog.json_build_object(
       -- each key as pg_get_indexdef prints it alone: a column's name, or an expression
       'key_exprs', (SELECT pg_catalog.json_agg(pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::pg_catalog.int4, true) ORDER BY k.ord)
                       FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
-                     WHERE k.ord <= i.indnkeyatts),
+                     WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts),
       -- int2vector keeps its lower bound of 0, so go through unnest, not a slice
       'has_tenant_key', EXISTS (SELECT 1 FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
                                  WHERE k.ord <= i.indnkeyatts AND k.attnum = t.tenant_attnum),

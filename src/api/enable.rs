@@ -256,7 +256,7 @@ fn relay_enable_tenancy_v2(
         keep_foreign_keys,
         tenant_column,
         online,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
@@ -282,7 +282,7 @@ fn relay_enable_tenancy(
         keep_foreign_keys,
         tenant_column,
         online: false,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
 }
@@ -531,7 +531,7 @@ fn relay_tenancy_plan_v2(
         keep_foreign_keys,
         tenant_column,
         online,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }
@@ -564,7 +564,7 @@ fn relay_tenancy_plan(
         keep_foreign_keys,
         tenant_column,
         online: false,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
 }

@@ -329,7 +329,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                         keep_foreign_keys: entries_for(&keep_per_table),
                         tenant_column: tenant_column.clone(),
                         online: false,
-                        enabled_earlier: Vec::new(),
+                        ..Default::default()
                     })
                 }
             };
@@ -502,7 +502,7 @@ fn relay_enable_tenancy_schema_oids(
         keep_foreign_keys,
         tenant_column,
         online: false,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     let (lines, _) = run(
         "relay_enable_tenancy_schema",
@@ -550,7 +550,7 @@ fn relay_tenancy_schema_plan_oids(
         keep_foreign_keys,
         tenant_column,
         online: false,
-        enabled_earlier: Vec::new(),
+        ..Default::default()
     };
     let (lines, steps) = run(
         "relay_tenancy_schema_plan",
