@@ -46,6 +46,20 @@ CREATE TABLE relay_audit_tables (
 );
 COMMENT ON TABLE relay_audit_tables IS 'relay_tenancy: tables whose row changes are recorded in audit_logs';
 
+-- The application's own tenant table, when relay_use_tenant_registry named one (at
+-- most one row): relay's tenant checks, the foreign keys of tenant columns,
+-- relay_set_tenant, suspension and relay_delete_tenant then use that table instead of
+-- tenants.
+CREATE TABLE relay_tenant_registry (
+  singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  relid         regclass NOT NULL,
+  id_column     name NOT NULL,
+  active_column name,
+  set_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  set_by        name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE relay_tenant_registry IS 'relay_tenancy: the application''s own tenant table, if relay_use_tenant_registry named one';
+
 -- pg_dump keeps the rows. The default tenant is created by CREATE EXTENSION on
 -- restore, so it is left out of the dump unless it was edited; an edited one is
 -- merged into the recreated row on restore (relay_default_tenant_merge, finalize.sql).
@@ -55,6 +69,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenants',
           IS DISTINCT FROM ('Default'::text, 'default'::text, NULL::text, NULL::text, true, 'freemium'::text)$$);
 SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('relay_audit_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('relay_tenant_registry', '');
 
 -- Nothing for PUBLIC, and nothing for a role granted privileges by accident
 -- (GRANT ALL ON ALL TABLES IN SCHEMA ...): row level security with no policy hides
@@ -62,7 +77,8 @@ SELECT pg_catalog.pg_extension_config_dump('relay_audit_tables', '');
 -- these tables by index probes or as the extension's owner; tenant lifecycle
 -- functions are for superusers and BYPASSRLS roles. TRUNCATE is guarded in
 -- finalize.sql, once the guard function exists.
-REVOKE ALL ON tenants, relay_tables, relay_audit_tables FROM PUBLIC;
+REVOKE ALL ON tenants, relay_tables, relay_audit_tables, relay_tenant_registry FROM PUBLIC;
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE relay_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE relay_audit_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_tenant_registry ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;

@@ -172,7 +172,8 @@ SELECT r.relid AS table_name,
        (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
           FROM pg_catalog.pg_constraint k
          WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
-           AND k.confrelid OPERATOR(pg_catalog.=) 'tenants'::pg_catalog.regclass) AS tenant_foreign_key,
+           -- relay's tenants, or the application's own registry (relay_use_tenant_registry)
+           AND k.confrelid OPERATOR(pg_catalog.=) COALESCE((SELECT g.relid FROM relay_tenant_registry g), 'tenants'::pg_catalog.regclass)) AS tenant_foreign_key,
        (SELECT pg_catalog.array_agg(ic.relname::pg_catalog.text ORDER BY ic.relname)
           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
          WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum

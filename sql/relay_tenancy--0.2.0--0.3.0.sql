@@ -96,6 +96,21 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_audit_digest_wrapper';
 ALTER FUNCTION relay_audit_digest() SET search_path = pg_catalog, pg_temp;
 
+-- 4b. The application's own tenant table (relay_use_tenant_registry, issue 22): at most
+-- one row; relay_tenancy_status reads it for each table's key to the registry.
+CREATE TABLE relay_tenant_registry (
+  singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  relid         regclass NOT NULL,
+  id_column     name NOT NULL,
+  active_column name,
+  set_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  set_by        name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE relay_tenant_registry IS 'relay_tenancy: the application''s own tenant table, if relay_use_tenant_registry named one';
+SELECT pg_catalog.pg_extension_config_dump('relay_tenant_registry', '');
+REVOKE ALL ON relay_tenant_registry FROM PUBLIC;
+ALTER TABLE relay_tenant_registry ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+
 -- 5. relay_tenancy_status.tenant_indexes lists valid indexes only (an INVALID one, left
 -- by a failed concurrent build, is reported by relay_verify and relay_security_check),
 -- and it finds each table's foreign keys through indexes (linear in the tables).
@@ -108,7 +123,8 @@ SELECT r.relid AS table_name,
        (SELECT pg_catalog.array_agg(k.conname::pg_catalog.text ORDER BY k.conname)
           FROM pg_catalog.pg_constraint k
          WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
-           AND k.confrelid OPERATOR(pg_catalog.=) 'tenants'::pg_catalog.regclass) AS tenant_foreign_key,
+           -- relay's tenants, or the application's own registry (relay_use_tenant_registry)
+           AND k.confrelid OPERATOR(pg_catalog.=) COALESCE((SELECT g.relid FROM relay_tenant_registry g), 'tenants'::pg_catalog.regclass)) AS tenant_foreign_key,
        (SELECT pg_catalog.array_agg(ic.relname::pg_catalog.text ORDER BY ic.relname)
           FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
          WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
@@ -178,3 +194,13 @@ AS 'MODULE_PATHNAME', 'relay_node_settings_wrapper';
 ALTER FUNCTION relay_placement_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_restore_placement(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_node_settings() SET search_path = pg_catalog, pg_temp;
+
+-- 9. The application's own tenant table as the registry (issue 22; the table is in 4b).
+CREATE  FUNCTION "relay_use_tenant_registry"(
+	"tbl" regclass, /* Option < RegClass > */
+	"id_column" TEXT DEFAULT 'id', /* Option < String > */
+	"active_column" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_use_tenant_registry_wrapper';

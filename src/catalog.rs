@@ -319,6 +319,33 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
     });
     let mut state: TableState =
         serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    // With the application's own registry, the key to look for is the one to it.
+    if let Some(registry) = crate::pg::tenant_registry::current() {
+        state.tenant_fk = crate::pg::privilege::select_optional::<String>(
+            "SELECT con.conname::pg_catalog.text FROM pg_catalog.pg_constraint con
+              WHERE con.conrelid OPERATOR(pg_catalog.=) $1 AND con.contype OPERATOR(pg_catalog.=) 'f'
+                AND con.confrelid OPERATOR(pg_catalog.=) $2
+                AND con.conkey OPERATOR(pg_catalog.=) ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $3)]
+                AND con.confkey OPERATOR(pg_catalog.=) ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) $2 AND a.attname OPERATOR(pg_catalog.=) $4)]
+              ORDER BY con.conname LIMIT 1",
+            &[
+                oid.into(),
+                pgrx::pg_sys::Oid::from(registry.relid).into(),
+                tenant_column.into(),
+                registry.id_column.as_str().into(),
+            ],
+        );
+        // Keys from the tenant column alone to the registry are the tenant key, not a
+        // foreign key between tables to compose or restore (as keys to tenants are).
+        state.foreign_keys.retain(|fk| {
+            !(fk.outgoing
+                && fk.parent_oid == registry.relid
+                && fk.columns.len() == 1
+                && fk.columns[0] == tenant_column)
+        });
+    }
     state.distributed = crate::pg::probes::is_citus_table(pgrx::pg_sys::Oid::from(state.oid));
     state.scaled_out = crate::pg::probes::tenants_in_citus();
     if !state.policies.is_empty() {

@@ -84,6 +84,31 @@ fn resolve_recorded(
     }
 }
 
+/// The tenant registry in use, held for the transaction: a relay_use_tenant_registry
+/// waits for this call, and one that ran before is seen (its invalidation processed).
+fn lock_registry() -> Option<crate::model::registry::Registry> {
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_advisory_xact_lock_shared($1)",
+        &[crate::api::registry::REGISTRY_LOCK_KEY.into()],
+    )
+    .expect("advisory lock");
+    // SAFETY: processes pending invalidation messages, as taking a relation lock does.
+    unsafe { pgrx::pg_sys::AcceptInvalidationMessages() };
+    crate::pg::tenant_registry::current()
+}
+
+/// The table tenant columns reference: the application's registry, or relay's tenants
+/// (its oid and qualified name).
+fn registry_target(ext_schema: &str) -> (pgrx::pg_sys::Oid, String) {
+    match crate::pg::tenant_registry::current() {
+        Some(r) => (pgrx::pg_sys::Oid::from(r.relid), r.table),
+        None => (
+            ext::ext_relation(c"tenants").relid,
+            quote_qualified(ext_schema, "tenants"),
+        ),
+    }
+}
+
 /// Serialize relay's calls on one table (enable, disable, their dry runs) until the
 /// transaction ends.
 pub fn lock_table_calls(oid: pgrx::pg_sys::Oid) {
@@ -127,6 +152,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     // it holds the lock, so the second sees what the first did. Advisory, so an
     // already-enabled table is checked without blocking the application.
     lock_table_calls(tbl.0);
+    let registry = lock_registry();
 
     let recorded = catalog::registry_lists(tbl.0);
     // The tenant column: the registry's for an enabled table (it cannot change), else
@@ -192,8 +218,16 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
             errors::default_tenant_not_of_type(&default_tenant, &col.name, &col.type_name, &table);
         }
     }
-    if probes::tenant_is_active(&default_tenant).is_none() {
-        errors::unknown_default_tenant(&default_tenant, &quote_qualified(&ext_schema, "tenants"));
+    // With the application's registry the default tenant is one of its rows, asked
+    // for only when rows need it (a column added or backfilled).
+    let needs_default =
+        registry.is_none() || state.tenant_column.as_ref().is_none_or(|c| !c.not_null);
+    if needs_default && probes::tenant_is_active(&default_tenant).is_none() {
+        errors::unknown_default_tenant(
+            &default_tenant,
+            &quote_qualified(&ext_schema, "tenants"),
+            registry.as_ref(),
+        );
     }
 
     let options = plan::Options {
@@ -205,6 +239,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         keep_foreign_keys: &keep_foreign_keys,
         tenant_column: &tenant_column,
         online,
+        registry: registry.as_ref(),
     };
     let steps = crate::plan::online::plan_for(&state, &options)
         .unwrap_or_else(|e| crate::plan::refusals::plan_error(&table, e));
@@ -297,12 +332,12 @@ fn role_lacking_references(steps: &[plan::Step]) -> Option<String> {
     {
         return None;
     }
-    let tenants = ext::ext_relation(c"tenants");
+    let (target, _) = registry_target(&extension_schema());
     // SAFETY: an ACL check of the current user on an existing relation, no SQL.
     unsafe {
         let user = pgrx::pg_sys::GetUserId();
         let granted = pgrx::pg_sys::pg_class_aclcheck(
-            tenants.relid,
+            target,
             user,
             pgrx::pg_sys::ACL_REFERENCES as pgrx::pg_sys::AclMode,
         ) == pgrx::pg_sys::AclResult::ACLCHECK_OK;
@@ -318,7 +353,7 @@ fn role_lacking_references(steps: &[plan::Step]) -> Option<String> {
 /// denied for table tenants" halfway through.
 fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::Step]) {
     if let Some(role) = role_lacking_references(steps) {
-        errors::references_on_tenants_needed(table, &quote_qualified(ext_schema, "tenants"), &role);
+        errors::references_on_tenants_needed(table, &registry_target(ext_schema).1, &role);
     }
 }
 
@@ -583,8 +618,8 @@ pub fn plan_steps(
         p.warnings.push(format!(
             "role {} lacks REFERENCES on {}: the call would be refused (42501); GRANT REFERENCES ON {} TO {} first",
             crate::model::quote::quote_ident(&role),
-            quote_qualified(&p.ext_schema, "tenants"),
-            quote_qualified(&p.ext_schema, "tenants"),
+            registry_target(&p.ext_schema).1,
+            registry_target(&p.ext_schema).1,
             crate::model::quote::quote_ident(&role)
         ));
     }

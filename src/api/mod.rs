@@ -9,6 +9,7 @@
 pub mod disable;
 pub mod enable;
 pub mod partitions;
+pub mod registry;
 pub mod repair;
 pub mod schema;
 pub mod security_check;

@@ -434,7 +434,7 @@ fn lock_all_up_front(function: &str, enable: &[u32], views_invoker: bool) {
         .flat_map(|(c, p)| [*c, *p])
         .filter(|o| crate::pg::probes::registered_now(pgrx::pg_sys::Oid::from(*o)))
         .collect();
-    let tenants = crate::pg::ext::ext_relation(c"tenants").relid.to_u32();
+    let tenants = crate::pg::tenant_registry::referenced_relid().to_u32();
     let wanted = up_front_locks(enable, &fks, &registered, &views, tenants);
     crate::apply::locks::take_all(function, || wanted.clone());
 }

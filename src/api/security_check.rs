@@ -289,8 +289,14 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
                                     AND t.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])
                                     AND t.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace,
                                                                                           'information_schema'::pg_catalog.regnamespace]::pg_catalog.oid[])))",
-        &[[c"tenants", c"relay_tables", c"relay_audit_tables", c"audit_logs"]
-            .iter()
+        &[[
+            c"tenants",
+            c"relay_tables",
+            c"relay_audit_tables",
+            c"relay_tenant_registry",
+            c"audit_logs",
+        ]
+        .iter()
             .map(|n| ext::ext_relation(n).relid)
             .collect::<Vec<_>>()
             .into()],

@@ -16,6 +16,7 @@ use crate::pg::ext::{self, extension_schema, DEFAULT_TENANT_ID};
 use crate::pg::privilege;
 use crate::pg::privilege::select_optional;
 use crate::pg::probes;
+use crate::pg::tenant_registry;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -196,6 +197,9 @@ fn relay_create_tenant(
     plan: default!(Option<String>, "'freemium'"),
 ) -> String {
     require_tenant_admin("relay_create_tenant");
+    if let Some(registry) = tenant_registry::current() {
+        errors::create_tenant_with_registry(&registry);
+    }
     let name = name.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "name"));
     let slug = slug.unwrap_or_else(|| errors::null_argument("relay_create_tenant", "slug"));
     for (field, value) in [
@@ -232,8 +236,15 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
     require_tenant_admin(function);
     let id = id.unwrap_or_else(|| errors::null_argument(function, "id"));
     let ext = extension_schema();
+    let registry = tenant_registry::loaded();
+    let active_column = registry.as_ref().map(|r| {
+        r.registry
+            .active_column
+            .clone()
+            .unwrap_or_else(|| errors::registry_without_active_column(function, &r.registry))
+    });
     match probes::tenant_is_active(&id) {
-        None => errors::unknown_tenant(&id),
+        None => errors::unknown_tenant(&id, registry.as_ref().map(|r| &r.registry)),
         Some(now) if now == active => {
             return format!(
                 "tenant {id} is already {}",
@@ -242,11 +253,28 @@ fn set_active(function: &str, id: Option<String>, active: bool) -> String {
         }
         Some(_) => {}
     }
-    Spi::run_with_args(
-        &format!("UPDATE {} SET is_active = $2, updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1", quote_qualified(&ext, "tenants")),
-        &[id.as_str().into(), active.into()],
-    )
-    .expect("tenant update");
+    match (&registry, active_column) {
+        (Some(r), Some(column)) => {
+            // The application's table: written as its owner (its triggers run as that
+            // role, not as the caller), the id compared as the column's type.
+            let sql = format!(
+                "UPDATE {} SET {} = $2 WHERE {} OPERATOR(pg_catalog.=) $1::{}",
+                r.registry.table,
+                quote_ident(&column),
+                quote_ident(&r.registry.id_column),
+                r.registry.id_type.sql_type()
+            );
+            privilege::as_role(r.owner, pg_sys::SECURITY_NOFORCE_RLS, || {
+                Spi::run_with_args(&sql, &[id.as_str().into(), active.into()])
+            })
+            .expect("tenant update");
+        }
+        _ => Spi::run_with_args(
+            &format!("UPDATE {} SET is_active = $2, updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1", quote_qualified(&ext, "tenants")),
+            &[id.as_str().into(), active.into()],
+        )
+        .expect("tenant update"),
+    }
     let action = if active {
         "relay.tenant_resumed"
     } else {
@@ -276,7 +304,8 @@ fn relay_resume_tenant(id: Option<String>) -> String {
 #[pg_extern(volatile, parallel_unsafe)]
 fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     let id = id.unwrap_or_else(|| errors::null_argument("relay_delete_tenant", "id"));
-    if id == DEFAULT_TENANT_ID {
+    let registry = tenant_registry::loaded();
+    if id == DEFAULT_TENANT_ID && registry.is_none() {
         errors::default_tenant_undeletable();
     }
     // Foreign-key checks and actions ignore row level security: only a role that
@@ -284,13 +313,33 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
     require_tenant_admin("relay_delete_tenant");
     let ext = extension_schema();
     let tenants = quote_qualified(&ext, "tenants");
+    // The tenant's row, as the statement that finds (FOR UPDATE) or deletes it sees it.
+    let tenant_row = match &registry {
+        None => format!("{tenants} WHERE id OPERATOR(pg_catalog.=) $1"),
+        Some(r) => format!(
+            "{} WHERE {} OPERATOR(pg_catalog.=) $1::{}",
+            r.registry.table,
+            quote_ident(&r.registry.id_column),
+            r.registry.id_type.sql_type()
+        ),
+    };
+    // In the registry's own terms: a role of the application's table (its owner).
+    let on_registry = |f: &dyn Fn() -> Option<bool>| match &registry {
+        None => f(),
+        Some(r) => privilege::as_role(r.owner, pg_sys::SECURITY_NOFORCE_RLS, f),
+    };
     // Lock the tenant row first: a concurrent delete of the same tenant waits here.
-    let found = select_optional::<String>(
-        &format!("SELECT id FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
-        &[id.as_str().into()],
-    );
-    if found.is_none() {
-        errors::unknown_tenant(&id);
+    // (An id not of the registry's type names no tenant.)
+    let found = probes::tenant_is_active(&id).is_some()
+        && on_registry(&|| {
+            select_optional::<bool>(
+                &format!("SELECT true FROM {tenant_row} FOR UPDATE"),
+                &[id.as_str().into()],
+            )
+        })
+        .is_some();
+    if !found {
+        errors::unknown_tenant(&id, registry.as_ref().map(|r| &r.registry));
     }
     let (tables, fks) = enabled_tables(&ext);
     // Row work on the tables runs as each table's owner, with
@@ -384,11 +433,11 @@ fn relay_delete_tenant(id: Option<String>) -> SetOfIterator<'static, String> {
         };
         lines.push(format!("deleted {deleted} rows from {name}"));
     }
-    Spi::run_with_args(
-        &format!("DELETE FROM {tenants} WHERE id OPERATOR(pg_catalog.=) $1"),
-        &[id.as_str().into()],
-    )
-    .expect("delete tenant");
+    on_registry(&|| {
+        Spi::run_with_args(&format!("DELETE FROM {tenant_row}"), &[id.as_str().into()])
+            .expect("delete tenant");
+        None
+    });
     // Every backend forgets the tenants it knew to exist (the audit writer's cache).
     probes::registration_changed(ext::ext_relation(c"tenants").relid);
     lines.push(format!("deleted tenant {}", quote_ident(&id)));

@@ -80,7 +80,7 @@ pub fn for_plan(state: &crate::catalog::TableState, steps: &[Step]) -> Vec<(u32,
         state.oid,
         &neighbours,
         steps,
-        crate::pg::ext::ext_relation(c"tenants").relid.to_u32(),
+        crate::pg::tenant_registry::referenced_relid().to_u32(),
     )
 }
 

@@ -58,7 +58,12 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
             let missing = row.get::<i64>(1).expect("count").unwrap_or(0);
             if missing > 0 {
                 let example = row.get::<String>(2).expect("example").unwrap_or_default();
-                crate::model::errors::rows_of_unknown_tenants(&step.action, missing, &example);
+                crate::model::errors::rows_of_unknown_tenants(
+                    &step.action,
+                    missing,
+                    &example,
+                    crate::pg::tenant_registry::current().as_ref(),
+                );
             }
             step.report_line(None)
         }

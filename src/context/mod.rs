@@ -184,8 +184,10 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, tru
         errors::tenant_needs_token();
     }
     match probes::tenant_is_active(&tenant) {
-        None => errors::unknown_tenant(&tenant),
-        Some(false) => errors::suspended_tenant(&tenant),
+        None => errors::unknown_tenant(&tenant, crate::pg::tenant_registry::current().as_ref()),
+        Some(false) => {
+            errors::suspended_tenant(&tenant, crate::pg::tenant_registry::current().as_ref())
+        }
         Some(true) => {}
     }
     set_context(&tenant, None, is_local, None);

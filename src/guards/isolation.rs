@@ -119,7 +119,12 @@ fn tenant_exists_guard<'a>(
     };
     if let Some(tenant) = tenant {
         if !probes::tenant_exists(&tenant) {
-            errors::unknown_row_tenant(&table, &column, &tenant);
+            errors::unknown_row_tenant(
+                &table,
+                &column,
+                &tenant,
+                crate::pg::tenant_registry::current().as_ref(),
+            );
         }
     }
     // Unchanged: BEFORE ROW returns the row to store.

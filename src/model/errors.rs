@@ -171,12 +171,26 @@ pub fn null_global_unique_entry(function: &str) -> ! {
 }
 
 #[track_caller]
-pub fn unknown_default_tenant(tenant: &str, tenants: &str) -> ! {
+pub fn unknown_default_tenant(
+    tenant: &str,
+    tenants: &str,
+    registry: Option<&crate::model::registry::Registry>,
+) -> ! {
+    let (detail, hint) = match registry {
+        None => (
+            format!("No row of {tenants} has id '{tenant}'."),
+            format!("Create the tenant first (INSERT INTO {tenants} (id, name, slug) ...), or omit default_tenant to use the default tenant."),
+        ),
+        Some(r) => (
+            format!("No row of {} (the tenant registry) has {} '{tenant}'; the table's existing rows need a tenant.", r.table, crate::model::quote::quote_ident(&r.id_column)),
+            format!("Pass default_tenant => the {} of the row of {} that the existing rows belong to.", crate::model::quote::quote_ident(&r.id_column), r.table),
+        ),
+    };
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         format!("default tenant \"{tenant}\" does not exist"),
-        format!("No row of {tenants} has id '{tenant}'."),
-        format!("Create the tenant first (INSERT INTO {tenants} (id, name, slug) ...), or omit default_tenant to use the default tenant."),
+        detail,
+        hint,
     )
 }
 
@@ -228,25 +242,54 @@ pub fn cross_tenant_reference(tenant: &str, fk: &str, child: &str, parent: &str,
 }
 
 #[track_caller]
-pub fn unknown_tenant(tenant: &str) -> ! {
+pub fn unknown_tenant(tenant: &str, registry: Option<&crate::model::registry::Registry>) -> ! {
+    let (detail, hint) = match registry {
+        None => (
+            format!("No row of tenants has id '{tenant}'."),
+            "Pass the id of an existing tenant (relay_create_tenant makes new ones).".to_string(),
+        ),
+        Some(r) => (
+            format!(
+                "No row of {} (the tenant registry) has {} '{tenant}'.",
+                r.table,
+                crate::model::quote::quote_ident(&r.id_column)
+            ),
+            format!(
+                "Pass the {} of an existing row of {} (the application creates tenants there).",
+                crate::model::quote::quote_ident(&r.id_column),
+                r.table
+            ),
+        ),
+    };
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         format!("tenant \"{tenant}\" does not exist"),
-        format!("No row of tenants has id '{tenant}'."),
-        "Pass the id of an existing tenant (relay_create_tenant makes new ones).".into(),
+        detail,
+        hint,
     )
 }
 
 #[track_caller]
-pub fn suspended_tenant(tenant: &str) -> ! {
+pub fn suspended_tenant(tenant: &str, registry: Option<&crate::model::registry::Registry>) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         format!("tenant \"{tenant}\" is suspended"),
-        format!("tenants.is_active is false for '{tenant}'."),
-        format!(
-            "Resume it first: SELECT relay_resume_tenant({}).",
-            crate::model::quote::quote_literal(tenant)
-        ),
+        match registry.and_then(|r| r.active_column.as_deref().map(|c| (r, c))) {
+            Some((r, column)) => format!("{}.{} is not true for '{tenant}'.", r.table, crate::model::quote::quote_ident(column)),
+            None => format!("tenants.is_active is false for '{tenant}'."),
+        },
+        match registry.and_then(|r| r.active_column.as_deref().map(|c| (r, c))) {
+            Some((r, column)) => format!(
+                "The application resumes it (UPDATE {} SET {} = true ...), or a BYPASSRLS role: SELECT relay_resume_tenant({}).",
+                r.table,
+                crate::model::quote::quote_ident(column),
+                crate::model::quote::quote_literal(tenant)
+            ),
+            None => format!(
+                "Resume it first: SELECT relay_resume_tenant({}).",
+                crate::model::quote::quote_literal(tenant)
+            ),
+        },
     )
 }
 
@@ -480,12 +523,24 @@ pub fn tenant_column_changed(registry: &str, recorded: &str, asked: &str) -> ! {
 
 /// Rows whose tenant column names no tenant (adopting an existing column).
 #[track_caller]
-pub fn rows_of_unknown_tenants(check: &str, rows: i64, example: &str) -> ! {
+pub fn rows_of_unknown_tenants(
+    check: &str,
+    rows: i64,
+    example: &str,
+    registry: Option<&crate::model::registry::Registry>,
+) -> ! {
+    let (registry_name, hint) = match registry {
+        None => ("tenants".to_string(), "Register the existing tenants in one statement first, e.g. INSERT INTO tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations ON CONFLICT DO NOTHING.".to_string()),
+        Some(r) => (r.table.clone(), format!("Correct or delete those rows, or add the missing tenants to {} first.", r.table)),
+    };
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
-        format!("{rows} row(s) name a tenant that is not in tenants"),
-        format!("Expected {}; '{example}' is not a tenant. Nothing was changed.", check.trim_start_matches("checked that ")),
-        "Register the existing tenants in one statement first, e.g. INSERT INTO tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations ON CONFLICT DO NOTHING.".into(),
+        format!("{rows} row(s) name a tenant that is not in {registry_name}"),
+        format!(
+            "Expected {}; '{example}' is not a tenant. Nothing was changed.",
+            check.trim_start_matches("checked that ")
+        ),
+        hint,
     )
 }
 
@@ -503,12 +558,27 @@ pub fn tenant_not_of_type(tenant: &str, type_name: &str, table: &str) -> ! {
 /// A row naming a tenant that does not exist, in a table whose tenant column cannot
 /// reference tenants.id with a foreign key.
 #[track_caller]
-pub fn unknown_row_tenant(table: &str, column: &str, tenant: &str) -> ! {
+pub fn unknown_row_tenant(
+    table: &str,
+    column: &str,
+    tenant: &str,
+    registry: Option<&crate::model::registry::Registry>,
+) -> ! {
+    let (detail, hint) = match registry {
+        None => (
+            format!("No row of tenants has id '{tenant}' (relay_tenant_exists checks what a foreign key to tenants would)."),
+            "Create the tenant first (relay_create_tenant), or use an existing one.".to_string(),
+        ),
+        Some(r) => (
+            format!("No row of {} (the tenant registry) has {} '{tenant}' (relay_tenant_exists checks what a foreign key to it would).", r.table, crate::model::quote::quote_ident(&r.id_column)),
+            format!("Create the tenant in {} first, or use an existing one.", r.table),
+        ),
+    };
     raise(
         PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
         format!("{column} of {table} names tenant \"{tenant}\", which does not exist"),
-        format!("No row of tenants has id '{tenant}' (relay_tenant_exists checks what a foreign key to tenants would)."),
-        "Create the tenant first (relay_create_tenant), or use an existing one.".into(),
+        detail,
+        hint,
     )
 }
 
@@ -892,5 +962,135 @@ pub fn schema_tables_lack_column(schema: &str, column: &str, tables: &[String]) 
             "Add the column to the tables that belong to a tenant, and leave the others out: shared => ARRAY[{}]::regclass[] (reference data every tenant reads) or exclude => the same list. Nothing was changed.",
             array.join(", ")
         ),
+    )
+}
+
+/// relay_use_tenant_registry by a role that is neither a superuser nor the extension's owner.
+#[track_caller]
+pub fn registry_needs_extension_owner(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{function} is for a superuser or the owner of extension relay_tenancy"),
+        "The tenant registry decides which tenant ids exist for every tenant-enabled table and every session; the current role is neither.".into(),
+        format!("Run it as the role that ran CREATE EXTENSION relay_tenancy (or a superuser), once, before the first relay_enable_tenancy: SELECT {function}('organizations');"),
+    )
+}
+
+/// The registry named is not an ordinary permanent table of the application.
+#[track_caller]
+pub fn registry_wrong_kind(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+        format!("{table} cannot be the tenant registry"),
+        format!("{table} is not an ordinary permanent table of the application (a view, a partitioned, temporary or unlogged table, or an extension's table)."),
+        "Name the application's own table of tenants (organizations, accounts), or NULL for relay's tenants.".into(),
+    )
+}
+
+/// A column named for the registry is not there.
+#[track_caller]
+pub fn registry_column_missing(table: &str, column: &str, argument: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        format!(
+            "column {} of {table} does not exist",
+            crate::model::quote::quote_ident(column)
+        ),
+        format!(
+            "{argument} names {}, which {table} does not have.",
+            crate::model::quote::quote_ident(column)
+        ),
+        format!("Pass {argument} => '<column>' naming a column of {table}."),
+    )
+}
+
+/// A column named for the registry has a type relay cannot use for it.
+#[track_caller]
+pub fn registry_column_type(table: &str, column: &str, found: &str, wanted: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        format!(
+            "column {} of {table} is {found}: it must be {wanted}",
+            crate::model::quote::quote_ident(column)
+        ),
+        format!(
+            "{table}.{} is of type {found}.",
+            crate::model::quote::quote_ident(column)
+        ),
+        format!("Name a column of type {wanted}."),
+    )
+}
+
+/// The registry's id column has no unique index a foreign key (and relay's probe) can use.
+#[track_caller]
+pub fn registry_not_unique(table: &str, column: &str) -> ! {
+    let col = crate::model::quote::quote_ident(column);
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_FOREIGN_KEY,
+        format!("no unique key on {table} ({col})"),
+        format!("Tenant columns will reference {table}({col}), and relay looks tenants up by it: that needs a primary key or unique constraint on {col} alone (not partial, not deferrable)."),
+        format!("ALTER TABLE {table} ADD PRIMARY KEY ({col}), or name the column that has one."),
+    )
+}
+
+/// The registry cannot change while tables are tenant-enabled against the one in use.
+#[track_caller]
+pub fn registry_tables_enabled(current: &str, tables: &[String]) -> ! {
+    let shown: Vec<&str> = tables.iter().take(10).map(String::as_str).collect();
+    let more = if tables.len() > shown.len() {
+        format!(" and {} more", tables.len() - shown.len())
+    } else {
+        String::new()
+    };
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("cannot change the tenant registry: {} table(s) are tenant-enabled against {current}", tables.len()),
+        format!("Tenant-enabled now: {}{more}. Their tenant columns reference (or are checked against) {current}.", shown.join(", ")),
+        "Choose the registry before the first relay_enable_tenancy, or disable those tables first (relay_disable_tenancy_schema), change the registry, and enable them again. Nothing was changed.".into(),
+    )
+}
+
+/// The application's own registry on a Citus cluster.
+#[track_caller]
+pub fn registry_with_citus(function: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("{function} is not supported once relay_distribute has run"),
+        "relay's tenants is a Citus reference table here, and every node checks tenants against it.".into(),
+        "Keep relay's tenants on a Citus cluster (copy the application's ids into it).".into(),
+    )
+}
+
+/// relay_create_tenant with the application's own registry: tenants are its rows.
+#[track_caller]
+pub fn create_tenant_with_registry(registry: &crate::model::registry::Registry) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!(
+            "tenants are rows of {}: relay_create_tenant does not apply",
+            registry.table
+        ),
+        format!(
+            "relay_use_tenant_registry made {} the tenant registry.",
+            registry.table
+        ),
+        format!(
+            "Insert the tenant into {} as the application does; it is usable at once.",
+            registry.table
+        ),
+    )
+}
+
+/// relay_suspend_tenant / relay_resume_tenant with a registry that has no active column.
+#[track_caller]
+pub fn registry_without_active_column(
+    function: &str,
+    registry: &crate::model::registry::Registry,
+) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{function}: the tenant registry {} has no active column", registry.table),
+        format!("relay_use_tenant_registry named {} without active_column, so relay has nowhere to record a suspension.", registry.table),
+        format!("Name a boolean column: SELECT relay_use_tenant_registry('{}', '{}', active_column => 'is_active') (before tables are enabled), or suspend in the application.", registry.table, registry.id_column),
     )
 }

@@ -8,4 +8,5 @@ pub mod errors;
 pub mod kinds;
 pub mod names;
 pub mod quote;
+pub mod registry;
 pub mod tenant_type;

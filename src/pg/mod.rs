@@ -7,9 +7,11 @@
 
 pub mod compat;
 pub mod ext;
+pub mod index_probe;
 pub mod list;
 pub mod policy_rule;
 pub mod privilege;
 pub mod probes;
 pub mod regclass;
 pub mod settings;
+pub mod tenant_registry;

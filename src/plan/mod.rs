@@ -20,6 +20,7 @@ pub mod undo;
 use crate::catalog::{ForeignKeyInfo, IndexInfo, PolicyInfo, TableState, TriggerInfo};
 use crate::model::kinds::{ConKind, RelKind};
 use crate::model::quote::{choose_name, quote_ident, quote_literal, quote_qualified};
+use crate::model::registry::Registry;
 use crate::model::tenant_type::TenantType;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -213,6 +214,9 @@ pub struct Options<'a> {
     /// Plan the online conversion (`online::plan_online`): long steps that do not
     /// block writes, ACCESS EXCLUSIVE only for catalog changes.
     pub online: bool,
+    /// The application's own tenant table (`relay_use_tenant_registry`), which tenant
+    /// columns reference instead of relay's `tenants`.
+    pub registry: Option<&'a Registry>,
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -857,7 +861,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
             .collect();
 
     let table = quote_qualified(&state.schema, &state.name);
-    let tenants = quote_qualified(opts.ext_schema, "tenants");
+    let tenants = opts.registry.map_or_else(
+        || quote_qualified(opts.ext_schema, "tenants"),
+        |r| r.table.clone(),
+    );
     let default_lit = quote_literal(opts.default_tenant);
     // The names of INVALID leftovers of a failed concurrent build are free: they are
     // dropped before anything is built, so a resumed run ends with the same names as
@@ -881,7 +888,10 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         });
     }
     let tcol = quote_ident(opts.tenant_column);
-    let type_key = column.map_or(TenantType::Text, |c| c.type_key);
+    // relay's own column is text, or of the type of the registry's ids.
+    let type_key = column.map_or(opts.registry.map_or(TenantType::Text, |r| r.id_type), |c| {
+        c.type_key
+    });
     let mut p = Planning {
         state,
         opts,
@@ -953,10 +963,13 @@ fn column_steps(p: &mut Planning) {
             StepKind::AddColumn,
             Lock::AccessExclusive,
             format!(
-                "added column {tcol} text NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)"
+                "added column {tcol} {} NOT NULL to {table}; existing rows belong to {default_lit} (catalog only, no rewrite)",
+                type_key.key()
             ),
             format!(
-                "ALTER TABLE {table} ADD COLUMN {tcol} text NOT NULL DEFAULT {default_lit}, ALTER COLUMN {tcol} SET STORAGE PLAIN"
+                "ALTER TABLE {table} ADD COLUMN {tcol} {} NOT NULL DEFAULT {default_lit}, ALTER COLUMN {tcol} SET STORAGE PLAIN",
+                // (text as it always was; the registry's types qualified)
+                if type_key == TenantType::Text { "text" } else { type_key.sql_type() }
             ),
         )),
         Some(col) if !col.not_null => p.steps.push(
@@ -1149,14 +1162,20 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
         }
         p.steps.push(step);
     }
-    if type_key != TenantType::Text
+    // A foreign key to the registry's ids when the types allow one (relay's tenants.id
+    // is text); else existing rows are checked once, and new and changed ones by a
+    // trigger (as the key would).
+    let (referencable, id_column) = match opts.registry {
+        None => (type_key == TenantType::Text, "id".to_string()),
+        Some(r) => (r.referencable_from(type_key), r.id_column.clone()),
+    };
+    let id_col = quote_ident(&id_column);
+    if !referencable
         && !state
             .triggers
             .iter()
             .any(|t| t.name == TENANT_EXISTS_TRIGGER)
     {
-        // tenants.id is text: a uuid or integer column cannot reference it. Existing
-        // rows are checked once, new and changed ones by a trigger (as the key would).
         p.steps.push(
             Step::new(
                 StepKind::CheckTenantsExist,
@@ -1164,13 +1183,13 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
                 format!("checked that every {tcol} of {table} names a row of {tenants}"),
                 format!(
                     "SELECT pg_catalog.count(*), pg_catalog.min(t.{tcol}::pg_catalog.text) FROM {table} t
-                      WHERE NOT EXISTS (SELECT 1 FROM {tenants} x WHERE x.id OPERATOR(pg_catalog.=) t.{tcol}::pg_catalog.text)"
+                      WHERE NOT EXISTS (SELECT 1 FROM {tenants} x WHERE x.{id_col}::pg_catalog.text OPERATOR(pg_catalog.=) t.{tcol}::pg_catalog.text)"
                 ),
             )
             .privileged(),
         );
     }
-    if type_key != TenantType::Text {
+    if !referencable {
         p.steps.extend(always_trigger_steps(
             &table,
             TENANT_EXISTS_TRIGGER,
@@ -1189,11 +1208,11 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
             StepKind::AddForeignKey,
             Lock::ShareRowExclusive,
             format!(
-                "added foreign key {} ({tcol}) REFERENCES {tenants}(id) (also SHARE ROW EXCLUSIVE on {tenants})",
+                "added foreign key {} ({tcol}) REFERENCES {tenants}({id_col}) (also SHARE ROW EXCLUSIVE on {tenants})",
                 quote_ident(&name)
             ),
             format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({tcol}) REFERENCES {tenants}(id)",
+                "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({tcol}) REFERENCES {tenants}({id_col})",
                 quote_ident(&name)
             ),
         ).adding_foreign_key(&table, &name));
@@ -1677,6 +1696,7 @@ pub(crate) mod tests {
             keep_foreign_keys: &[],
             tenant_column: TENANT_COLUMN,
             online: false,
+            registry: None,
         }
     }
 
@@ -2280,6 +2300,67 @@ pub(crate) mod tests {
                 column: "organization_id".into()
             }
         );
+    }
+
+    #[test]
+    fn with_the_applications_registry_keys_point_at_it_and_an_added_column_takes_its_type() {
+        let registry = Registry {
+            relid: 16500,
+            table: "public.organizations".into(),
+            id_column: "id".into(),
+            id_type: TenantType::Uuid,
+            active_column: Some("active".into()),
+        };
+        let o = Options {
+            registry: Some(&registry),
+            default_tenant: "00000000-0000-4000-8000-00000000000a",
+            ..opts(&[])
+        };
+        // No tenant column: one of the registry's type, with a key to it.
+        let steps = plan(&table("labels"), &o).unwrap();
+        let sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+        assert!(sql.iter().any(|s| s.starts_with(
+            "ALTER TABLE public.labels ADD COLUMN tenant_id pg_catalog.uuid NOT NULL DEFAULT '00000000-0000-4000-8000-00000000000a'"
+        )), "{sql:#?}");
+        assert!(sql.contains(
+            &"ALTER TABLE public.labels ADD CONSTRAINT labels_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.organizations(id)"
+        ), "{sql:#?}");
+        assert!(!kinds(&steps).contains(&StepKind::CheckTenantsExist));
+        // A text column cannot reference a uuid: checked, then the trigger, against the registry.
+        let mut state = table("notes");
+        state.tenant_column = Some(TenantColumn {
+            name: "org".into(),
+            type_name: "text".into(),
+            type_key: TenantType::Text,
+            not_null: true,
+            ..Default::default()
+        });
+        let o = Options {
+            tenant_column: "org",
+            ..o
+        };
+        let steps = plan(&state, &o).unwrap();
+        let k = kinds(&steps);
+        assert!(k.contains(&StepKind::CheckTenantsExist) && !k.contains(&StepKind::AddForeignKey));
+        assert!(steps.iter().any(|s| s
+            .sql
+            .contains("FROM public.organizations x WHERE x.id::pg_catalog.text")));
+        // An adopted column that already references the registry keeps that key.
+        let mut state = table("projects");
+        state.tenant_column = Some(TenantColumn {
+            name: "organization_id".into(),
+            type_name: "uuid".into(),
+            type_key: TenantType::Uuid,
+            not_null: true,
+            ..Default::default()
+        });
+        state.tenant_fk = Some("projects_organization_id_fkey".into());
+        let o = Options {
+            tenant_column: "organization_id",
+            ..o
+        };
+        let k = kinds(&plan(&state, &o).unwrap());
+        assert!(!k.contains(&StepKind::AddForeignKey) && !k.contains(&StepKind::CheckTenantsExist));
     }
 
     #[test]
