@@ -212,6 +212,19 @@ fn forget_dropped_tables() {
     if own_dropped {
         return;
     }
+    // The application's tenant registry: every tenant check reads it.
+    if let Some(registry) = crate::pg::tenant_registry::current() {
+        // (Named as the dropped object: the catalog no longer has it.)
+        let dropped = privilege::select_optional::<String>(
+            "SELECT o.object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() o
+              WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND o.objid OPERATOR(pg_catalog.=) $1 AND o.objsubid OPERATOR(pg_catalog.=) 0",
+            &[pg_sys::Oid::from(registry.relid).into()],
+        );
+        if let Some(table) = dropped {
+            errors::registry_dropped(&table);
+        }
+    }
     probes::refuse_foreign_triggers(c"relay_tables");
     probes::refuse_foreign_triggers(c"relay_audit_tables");
     // No relcache invalidation of our own: dropping the table sent one to every

@@ -1094,3 +1094,14 @@ pub fn registry_without_active_column(
         format!("Name a boolean column: SELECT relay_use_tenant_registry('{}', '{}', active_column => 'is_active') (before tables are enabled), or suspend in the application.", registry.table, registry.id_column),
     )
 }
+
+/// DROP of the table relay_use_tenant_registry named.
+#[track_caller]
+pub fn registry_dropped(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot drop {table}: it is relay's tenant registry"),
+        format!("relay_use_tenant_registry made {table} the table every tenant check reads (relay_set_tenant, tenant keys, relay_tenant_exists)."),
+        "Disable the tables enabled against it, then SELECT relay_use_tenant_registry(NULL), then drop it.".into(),
+    )
+}

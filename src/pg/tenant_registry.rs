@@ -62,12 +62,15 @@ fn read() -> Option<Loaded> {
         return None;
     }
     let sql = format!(
-        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname), r.id_column::pg_catalog.text,
+        "SELECT r.relid::pg_catalog.oid,
+                CASE WHEN c.oid IS NULL THEN r.relid::pg_catalog.oid::pg_catalog.text OPERATOR(pg_catalog.||) ' (dropped)'
+                     ELSE pg_catalog.format('%I.%I', n.nspname, c.relname) END,
+                r.id_column::pg_catalog.text,
                 CASE a.atttypid WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
                                 WHEN 'pg_catalog.uuid'::pg_catalog.regtype THEN 'uuid'
                                 WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN 'bigint'
                                 WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN 'integer' ELSE 'other' END,
-                r.active_column::pg_catalog.text, a.attnum, c.relowner,
+                r.active_column::pg_catalog.text, COALESCE(a.attnum, 0::pg_catalog.int2), COALESCE(c.relowner, 0::pg_catalog.oid),
                 (SELECT i.indexrelid FROM pg_catalog.pg_index i
                    JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
                   WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisunique AND i.indisvalid
@@ -76,9 +79,11 @@ fn read() -> Option<Loaded> {
                     AND ic.relam OPERATOR(pg_catalog.=) {btree}::pg_catalog.oid
                   ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1)
            FROM {config} r
-           JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
-           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+           -- a registry dropped behind relay's back (its DROP guard disabled): kept, so
+           -- that no tenant exists, rather than falling back to relay's tenants
+           LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
+           LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
                 AND a.attname OPERATOR(pg_catalog.=) r.id_column AND NOT a.attisdropped",
         btree = pg_sys::BTREE_AM_OID,
         config = crate::model::quote::quote_qualified(&config.schema, "relay_tenant_registry"),
@@ -138,6 +143,10 @@ impl Loaded {
             ),
             TenantType::Other => return None,
         };
+        if self.attnum <= 0 {
+            // The table or its id column is gone: no tenant exists.
+            return None;
+        }
         let active = self.registry.active_column.clone();
         let Some(index) = self.index else {
             return self.is_active_by_query(id);

@@ -131,6 +131,12 @@ SELECT * FROM expect_error($$SELECT * FROM relay_delete_tenant('00000000-0000-40
 
 -- 7. The registry cannot change under enabled tables (their keys point at it).
 SELECT * FROM expect_error($$SELECT relay_use_tenant_registry(NULL)$$);
+-- Nor can it be dropped, even by its owner with CASCADE (which would drop the keys).
+SET ROLE reg_owner;
+SET client_min_messages = warning;
+SELECT * FROM expect_error($$DROP TABLE organizations CASCADE$$);
+RESET client_min_messages;
+RESET ROLE;
 
 -- 8. Undo: every table back, then relay's own tenants again. projects keeps the key
 -- it had; the ones relay added are gone.
