@@ -122,8 +122,8 @@ REVOKE EXECUTE ON FUNCTION relay_tenant_token(text, interval) FROM PUBLIC;
 -- function or cast a caller put in a schema of its own can stand in for
 -- pg_catalog's, in a migration run by a superuser least of all. (The hot per-row and
 -- per-query functions, relay_insert_tenant and relay_policy_tenant, run no SQL.)
-ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_plan(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_append_only(regclass) SET search_path = pg_catalog, pg_temp;
@@ -137,26 +137,26 @@ ALTER FUNCTION relay_set_tenant(text, boolean) SET search_path = pg_catalog, pg_
 ALTER FUNCTION relay_set_tenant(text, text, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_clear_tenant() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_security_check() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
 
 -- Whole schemas: the SQL signatures (regclass[] lists), over the Rust functions.
 CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
                                             shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
                                             default_tenant text DEFAULT NULL, views text DEFAULT 'report',
                                             primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                            tenant_column name DEFAULT NULL)
+                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
   RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
-                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text) $$;
+                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
 CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
                                           shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
                                           default_tenant text DEFAULT NULL, views text DEFAULT 'report',
                                           primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                            tenant_column name DEFAULT NULL)
+                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
   RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
-                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text) $$;
+                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
 
 -- One row per tenant-enabled table: its tenant column, the objects relay keeps on it,
 -- and whether it is isolated (relay_isolation_problems: row level security flags,

@@ -204,3 +204,107 @@ CREATE  FUNCTION "relay_use_tenant_registry"(
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_use_tenant_registry_wrapper';
+
+-- 10. tenant_from (issue 22): relay_enable_tenancy and relay_tenancy_plan take the
+-- foreign key whose parent row gives each row its tenant. (0.2.0's eight-argument C
+-- symbols stay in the library for databases not yet updated.)
+DROP FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean);
+DROP FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean);
+CREATE  FUNCTION "relay_enable_tenancy"(
+	"tbl" regclass, /* Option < RegClass > */
+	"global_unique" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"views" TEXT DEFAULT 'report', /* Option < String > */
+	"primary_key" TEXT DEFAULT 'global', /* Option < String > */
+	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
+	"online" bool DEFAULT false, /* Option < bool > */
+	"tenant_from" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS SETOF TEXT /* String */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_enable_tenancy_v3_wrapper';
+CREATE  FUNCTION "relay_tenancy_plan"(
+	"tbl" regclass, /* Option < RegClass > */
+	"global_unique" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"views" TEXT DEFAULT 'report', /* Option < String > */
+	"primary_key" TEXT DEFAULT 'global', /* Option < String > */
+	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
+	"online" bool DEFAULT false, /* Option < bool > */
+	"tenant_from" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS TABLE (
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_tenancy_plan_v3_wrapper';
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
+
+-- 11. The schema call takes tenant_from => ARRAY['table.fk', ...] (issue 22).
+DROP FUNCTION relay_enable_tenancy_schema(name, regclass[], regclass[], text[], text, text, text, text[], name);
+DROP FUNCTION relay_tenancy_schema_plan(name, regclass[], regclass[], text[], text, text, text, text[], name);
+DROP FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text);
+DROP FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text);
+CREATE  FUNCTION "relay_enable_tenancy_schema_oids"(
+	"schema" TEXT, /* Option < String > */
+	"exclude" oid[], /* :: std :: option :: Option < Vec < Option < pgrx :: pg_sys :: Oid > > > */
+	"shared" oid[], /* :: std :: option :: Option < Vec < Option < pgrx :: pg_sys :: Oid > > > */
+	"global_unique" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT, /* Option < String > */
+	"views" TEXT, /* Option < String > */
+	"primary_key" TEXT, /* Option < String > */
+	"keep_foreign_keys" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT, /* Option < String > */
+	"tenant_from" TEXT[] /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS TABLE (
+	"table_name" TEXT,  /* String */
+	"action" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_enable_tenancy_schema_oids_v2_wrapper';
+CREATE  FUNCTION "relay_tenancy_schema_plan_oids"(
+	"schema" TEXT, /* Option < String > */
+	"exclude" oid[], /* :: std :: option :: Option < Vec < Option < pgrx :: pg_sys :: Oid > > > */
+	"shared" oid[], /* :: std :: option :: Option < Vec < Option < pgrx :: pg_sys :: Oid > > > */
+	"global_unique" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"default_tenant" TEXT, /* Option < String > */
+	"views" TEXT, /* Option < String > */
+	"primary_key" TEXT, /* Option < String > */
+	"keep_foreign_keys" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenant_column" TEXT, /* Option < String > */
+	"tenant_from" TEXT[] /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS TABLE (
+	"table_name" TEXT,  /* String */
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_tenancy_schema_plan_oids_v2_wrapper';
+ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
+                                            shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
+                                            default_tenant text DEFAULT NULL, views text DEFAULT 'report',
+                                            primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
+                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+  RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
+  AS $$ SELECT * FROM @extschema@.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
+                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
+CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
+                                          shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
+                                          default_tenant text DEFAULT NULL, views text DEFAULT 'report',
+                                          primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
+                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+  RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
+  AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
+                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;

@@ -52,6 +52,9 @@ pub struct CallOptions {
     pub primary_key: Option<String>,
     pub keep_foreign_keys: Option<Vec<Option<String>>>,
     pub tenant_column: Option<String>,
+    /// A foreign key (its name) whose parent row gives each row its tenant: the table
+    /// has no tenant column yet (tenant_from.rs).
+    pub tenant_from: Option<String>,
     /// The online path: apply the next run of catalog steps only (online.rs).
     pub online: bool,
     /// A schema call's dry run: the tables it plans before this one, taken as
@@ -125,6 +128,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         primary_key,
         keep_foreign_keys,
         tenant_column,
+        tenant_from,
         online,
         enabled_earlier,
     } = call;
@@ -155,8 +159,22 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     let registry = lock_registry();
 
     let recorded = catalog::registry_lists(tbl.0);
+    // tenant_from: (the parent and key, rows may lack a parent). On a re-run (the
+    // online path's later runs) the column is there, filled from the parent while
+    // it is still nullable.
+    let from = tenant_from.as_deref().map(|fk| {
+        super::tenant_from::resolve(
+            function,
+            tbl.0,
+            &tbl.display(),
+            fk,
+            tenant_column.as_deref(),
+            &enabled_earlier,
+            recorded.is_some(),
+        )
+    });
     // The tenant column: the registry's for an enabled table (it cannot change), else
-    // the one asked for, else tenant_id.
+    // the parent's (tenant_from), else the one asked for, else tenant_id.
     let tenant_column = match (&recorded, tenant_column) {
         (Some((_, _, recorded)), Some(asked)) if *recorded != asked => {
             errors::tenant_column_changed(
@@ -166,9 +184,16 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
             )
         }
         (Some((_, _, recorded)), _) => recorded.clone(),
-        (None, asked) => asked.unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
+        (None, asked) => from
+            .as_ref()
+            .map(|(f, _)| f.parent_column.clone())
+            .or(asked)
+            .unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
     };
     let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
+    if let Some((f, _)) = &from {
+        super::tenant_from::mark_parents_with_tenant(&mut state, &tenant_column, f.parent_type);
+    }
     for fk in &mut state.foreign_keys {
         let other = if fk.outgoing {
             fk.parent_oid
@@ -220,8 +245,21 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     }
     // With the application's registry the default tenant is one of its rows, asked
     // for only when rows need it (a column added or backfilled).
-    let needs_default =
-        registry.is_none() || state.tenant_column.as_ref().is_none_or(|c| !c.not_null);
+    // (tenant_from: only rows whose key is NULL, which have no parent.)
+    let needs_default = match &from {
+        Some((_, orphans)) => *orphans || registry.is_none(),
+        None => registry.is_none() || state.tenant_column.as_ref().is_none_or(|c| !c.not_null),
+    };
+    if let Some((f, true)) = &from {
+        if !f.parent_type.accepts(&default_tenant) {
+            errors::default_tenant_not_of_type(
+                &default_tenant,
+                &tenant_column,
+                f.parent_type.key(),
+                &table,
+            );
+        }
+    }
     if needs_default && probes::tenant_is_active(&default_tenant).is_none() {
         errors::unknown_default_tenant(
             &default_tenant,
@@ -240,6 +278,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         tenant_column: &tenant_column,
         online,
         registry: registry.as_ref(),
+        tenant_from: from.as_ref().map(|(f, _)| f),
     };
     let steps = crate::plan::online::plan_for(&state, &options)
         .unwrap_or_else(|e| crate::plan::refusals::plan_error(&table, e));
@@ -271,6 +310,37 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
 /// With `online => true`, applies only the next run of catalog steps of the online
 /// path (see relay_tenancy_plan).
 #[pg_extern(volatile, parallel_unsafe, name = "relay_enable_tenancy")]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_enable_tenancy_v3(
+    tbl: Option<RegClass>,
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
+    default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
+    online: default!(Option<bool>, "false"),
+    tenant_from: default!(Option<String>, "NULL"),
+) -> SetOfIterator<'static, String> {
+    let online = online.unwrap_or_else(|| errors::null_argument("relay_enable_tenancy", "online"));
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        tenant_from,
+        online,
+        ..Default::default()
+    };
+    SetOfIterator::new(enable("relay_enable_tenancy", tbl, call))
+}
+
+/// 0.2.0's relay_enable_tenancy (eight arguments): its C symbol stays, so a database
+/// still on the 0.2.0 SQL keeps working with this library until ALTER EXTENSION
+/// UPDATE replaces it.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
 #[allow(clippy::too_many_arguments)] // one argument per SQL argument
 fn relay_enable_tenancy_v2(
     tbl: Option<RegClass>,
@@ -539,6 +609,44 @@ fn enable_partitions(
 /// online => true) ORDER BY step \gexec`).
 #[pg_extern(volatile, parallel_unsafe, name = "relay_tenancy_plan")]
 #[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_tenancy_plan_v3(
+    tbl: Option<RegClass>,
+    global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
+    default_tenant: default!(Option<String>, "NULL"),
+    views: default!(Option<String>, "'report'"),
+    primary_key: default!(Option<String>, "'global'"),
+    keep_foreign_keys: default!(Option<Vec<Option<String>>>, "NULL"),
+    tenant_column: default!(Option<String>, "NULL"),
+    online: default!(Option<bool>, "false"),
+    tenant_from: default!(Option<String>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    let online = online.unwrap_or_else(|| errors::null_argument("relay_tenancy_plan", "online"));
+    let call = CallOptions {
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        tenant_from,
+        online,
+        ..Default::default()
+    };
+    TableIterator::new(plan_steps("relay_tenancy_plan", tbl, call))
+}
+
+/// 0.2.0's relay_tenancy_plan (eight arguments), kept for databases still on the
+/// 0.2.0 SQL (see relay_enable_tenancy).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
 fn relay_tenancy_plan_v2(
     tbl: Option<RegClass>,
     global_unique: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -708,6 +816,9 @@ fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String 
         args.push(format!("tenant_column => {}", quote_literal(c)));
     }
     args.push("online => true".into());
+    if let Some(f) = &call.tenant_from {
+        args.push(format!("tenant_from => {}", quote_literal(f)));
+    }
     format!(
         "SELECT {}.relay_enable_tenancy({})",
         crate::model::quote::quote_ident(ext_schema),

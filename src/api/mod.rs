@@ -13,5 +13,6 @@ pub mod registry;
 pub mod repair;
 pub mod schema;
 pub mod security_check;
+pub mod tenant_from;
 pub mod tenants;
 pub mod verify;

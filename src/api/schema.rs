@@ -92,6 +92,46 @@ pub fn referencing_first(
     out
 }
 
+/// `plan` with each table that takes its tenant from a parent (`derived`: (table,
+/// parent) pairs) moved to just after that parent when it came before it. Pure.
+pub fn parents_first(
+    mut plan: Vec<(u32, String, Treatment)>,
+    derived: &[(u32, u32)],
+) -> Vec<(u32, String, Treatment)> {
+    // Bounded: each pass moves tables only later; a cycle of tenant_from entries
+    // stops after as many passes as there are entries (the calls then refuse it).
+    for _ in 0..=derived.len() {
+        let mut moved = false;
+        for (child, parent) in derived {
+            let at = |oid: u32, plan: &[(u32, String, Treatment)]| {
+                plan.iter().position(|(o, _, _)| *o == oid)
+            };
+            if let (Some(c), Some(p)) = (at(*child, &plan), at(*parent, &plan)) {
+                if c < p {
+                    let row = plan.remove(c);
+                    plan.insert(p, row);
+                    moved = true;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    plan
+}
+
+/// The table foreign key `fk` of table `oid` references.
+fn parent_through(oid: u32, fk: &str) -> Option<u32> {
+    crate::pg::privilege::select_optional::<pgrx::pg_sys::Oid>(
+        "SELECT confrelid FROM pg_catalog.pg_constraint
+          WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'f'
+            AND conname OPERATOR(pg_catalog.=) $2",
+        &[pgrx::pg_sys::Oid::from(oid).into(), fk.into()],
+    )
+    .map(|o| o.to_u32())
+}
+
 /// Split `table.key` entries by table; an entry naming no table of the set is an error
 /// listing the tables. Pure.
 pub fn split_global_unique(
@@ -148,9 +188,10 @@ fn refuse_tables_without_column(
     let Some(column) = tenant_column else {
         return;
     };
+    // (a table with tenant_from gets the column from its parent)
     let oids: Vec<pgrx::pg_sys::Oid> = calls
         .iter()
-        .filter(|(_, _, call)| call.is_ok())
+        .filter(|(_, _, call)| call.as_ref().is_ok_and(|c| c.tenant_from.is_none()))
         .map(|(oid, _, _)| pgrx::pg_sys::Oid::from(*oid))
         .collect();
     let lacking: Vec<String> = Spi::connect(|client| {
@@ -229,6 +270,8 @@ struct SchemaArgs {
     schema: Option<String>,
     exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
     shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    /// `table.fk` entries: the tables that take their tenant from a parent.
+    tenant_from: Option<Vec<Option<String>>>,
     call: enable::CallOptions,
 }
 
@@ -237,6 +280,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         schema,
         exclude,
         shared,
+        tenant_from,
         call,
     } = args;
     let enable::CallOptions {
@@ -246,6 +290,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         primary_key,
         keep_foreign_keys,
         tenant_column,
+        tenant_from: _,
         online: _,
         enabled_earlier: _,
     } = call;
@@ -272,6 +317,11 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         .into_iter()
         .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry")))
         .collect();
+    let from_entries: Vec<String> = tenant_from
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "tenant_from entry")))
+        .collect();
 
     let tables = candidate_tables(&schema);
     if tables.is_empty()
@@ -289,6 +339,26 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     // they are made per tenant, else the unique keys other tables reference.
     let primary_keys_stay = primary_key.as_deref() != Some("tenant");
     plan = referencing_first(plan, &foreign_keys_among(&tables, primary_keys_stay));
+    // A table that takes its tenant from a parent comes after that parent.
+    let enabling: Vec<String> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(_, n, _)| n.clone())
+        .collect();
+    let from_per_table = split_global_unique(&from_entries, &enabling)
+        .unwrap_or_else(|entry| errors::schema_tenant_from_unknown(&entry, &schema));
+    let from_of = |name: &str| -> Option<String> {
+        let keys = &from_per_table.iter().find(|(t, _)| t == name)?.1;
+        if keys.len() > 1 {
+            errors::schema_tenant_from_twice(name, keys);
+        }
+        keys.first().cloned()
+    };
+    let derived: Vec<(u32, u32)> = plan
+        .iter()
+        .filter_map(|(oid, name, _)| Some((*oid, parent_through(*oid, &from_of(name)?)?)))
+        .collect();
+    plan = parents_first(plan, &derived);
     let enabled: Vec<u32> = plan
         .iter()
         .filter(|(_, _, t)| *t == Treatment::Enable)
@@ -328,6 +398,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
                         primary_key: primary_key.clone(),
                         keep_foreign_keys: entries_for(&keep_per_table),
                         tenant_column: tenant_column.clone(),
+                        tenant_from: from_of(&name),
                         online: false,
                         ..Default::default()
                     })
@@ -477,11 +548,116 @@ pub fn up_front_locks(
 // regclass[] arguments; they are thin SQL wrappers (sql/finalize.sql) around these,
 // which take the same lists as oid[].
 
+/// The schema call's arguments as the SQL wrappers pass them.
+type SchemaCall = (
+    Option<String>,
+    Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    Option<Vec<Option<String>>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Vec<Option<String>>>,
+    Option<String>,
+    Option<Vec<Option<String>>>,
+);
+
+fn schema_args(args: SchemaCall) -> SchemaArgs {
+    let (
+        schema,
+        exclude,
+        shared,
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        tenant_from,
+    ) = args;
+    SchemaArgs {
+        schema,
+        exclude,
+        shared,
+        tenant_from,
+        call: enable::CallOptions {
+            global_unique,
+            default_tenant,
+            views,
+            primary_key,
+            keep_foreign_keys,
+            tenant_column,
+            online: false,
+            ..Default::default()
+        },
+    }
+}
+
 /// Tenant-enable every ordinary table of a schema, in the caller's transaction: one
 /// line per action per table. Tables in `exclude` and `shared` and the bookkeeping
-/// tables of migration frameworks are skipped (and say so); `global_unique` entries
-/// are `table.key`.
-#[pg_extern(volatile, parallel_unsafe)]
+/// tables of migration frameworks are skipped (and say so); `global_unique`,
+/// `keep_foreign_keys` and `tenant_from` entries are `table.name`.
+fn enable_schema(
+    args: SchemaCall,
+) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
+    let (lines, _) = run("relay_enable_tenancy_schema", schema_args(args), true);
+    TableIterator::new(lines)
+}
+
+/// The dry run of the schema call: every step it would take, per table, simulating
+/// the call (the tables planned before a table count as enabled).
+#[allow(clippy::type_complexity)]
+fn plan_schema(
+    args: SchemaCall,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    let (lines, steps) = run("relay_tenancy_schema_plan", schema_args(args), false);
+    let mut rows: Vec<_> = lines
+        .into_iter()
+        .map(|(t, l)| (t, 0, String::new(), l, String::new()))
+        .collect();
+    rows.extend(steps);
+    TableIterator::new(rows)
+}
+
+#[pg_extern(volatile, parallel_unsafe, name = "relay_enable_tenancy_schema_oids")]
+#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+fn relay_enable_tenancy_schema_oids_v2(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+    views: Option<String>,
+    primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
+    tenant_from: Option<Vec<Option<String>>>,
+) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
+    enable_schema((
+        schema,
+        exclude,
+        shared,
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        tenant_from,
+    ))
+}
+
+/// 0.2.0's nine arguments: the C symbol stays for databases not yet updated.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
 #[allow(clippy::too_many_arguments)] // one argument per SQL argument
 fn relay_enable_tenancy_schema_oids(
     schema: Option<String>,
@@ -494,34 +670,60 @@ fn relay_enable_tenancy_schema_oids(
     keep_foreign_keys: Option<Vec<Option<String>>>,
     tenant_column: Option<String>,
 ) -> TableIterator<'static, (name!(table_name, String), name!(action, String))> {
-    let call = enable::CallOptions {
+    enable_schema((
+        schema,
+        exclude,
+        shared,
         global_unique,
         default_tenant,
         views,
         primary_key,
         keep_foreign_keys,
         tenant_column,
-        online: false,
-        ..Default::default()
-    };
-    let (lines, _) = run(
-        "relay_enable_tenancy_schema",
-        SchemaArgs {
-            schema,
-            exclude,
-            shared,
-            call,
-        },
-        true,
-    );
-    TableIterator::new(lines)
+        None,
+    ))
 }
 
-/// The dry run of the schema call: every step it would take, per table, computed
-/// from the catalogs as they are now (a key that a table enabled earlier in the same
-/// call would make composite appears once that table is enabled).
-#[pg_extern(volatile, parallel_unsafe)]
-#[allow(clippy::too_many_arguments)] // one argument per SQL argument
+#[pg_extern(volatile, parallel_unsafe, name = "relay_tenancy_schema_plan_oids")]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)] // one argument per SQL argument
+fn relay_tenancy_schema_plan_oids_v2(
+    schema: Option<String>,
+    exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    shared: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
+    global_unique: Option<Vec<Option<String>>>,
+    default_tenant: Option<String>,
+    views: Option<String>,
+    primary_key: Option<String>,
+    keep_foreign_keys: Option<Vec<Option<String>>>,
+    tenant_column: Option<String>,
+    tenant_from: Option<Vec<Option<String>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(step, i32),
+        name!(lock, String),
+        name!(action, String),
+        name!(statement, String),
+    ),
+> {
+    plan_schema((
+        schema,
+        exclude,
+        shared,
+        global_unique,
+        default_tenant,
+        views,
+        primary_key,
+        keep_foreign_keys,
+        tenant_column,
+        tenant_from,
+    ))
+}
+
+/// 0.2.0's nine arguments: the C symbol stays for databases not yet updated.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)] // one argument per SQL argument
 fn relay_tenancy_schema_plan_oids(
     schema: Option<String>,
     exclude: Option<Vec<Option<pgrx::pg_sys::Oid>>>,
@@ -542,32 +744,18 @@ fn relay_tenancy_schema_plan_oids(
         name!(statement, String),
     ),
 > {
-    let call = enable::CallOptions {
+    plan_schema((
+        schema,
+        exclude,
+        shared,
         global_unique,
         default_tenant,
         views,
         primary_key,
         keep_foreign_keys,
         tenant_column,
-        online: false,
-        ..Default::default()
-    };
-    let (lines, steps) = run(
-        "relay_tenancy_schema_plan",
-        SchemaArgs {
-            schema,
-            exclude,
-            shared,
-            call,
-        },
-        false,
-    );
-    let mut rows: Vec<_> = lines
-        .into_iter()
-        .map(|(t, l)| (t, 0, String::new(), l, String::new()))
-        .collect();
-    rows.extend(steps);
-    TableIterator::new(rows)
+        None,
+    ))
 }
 
 #[cfg(test)]

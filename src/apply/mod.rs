@@ -88,6 +88,12 @@ fn run_step(client: &mut pgrx::spi::SpiClient<'_>, step: &Step, default_tenant: 
             }
             step.report_line(None)
         }
+        StepKind::BackfillFromParent => {
+            let done = client
+                .update(step.sql.as_str(), None, &[])
+                .expect("backfill from parent");
+            step.report_line(Some(done.len()))
+        }
         StepKind::Backfill => {
             let args = [default_tenant.into()];
             let done = client
@@ -160,7 +166,10 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
             let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
             let line = if step.privileged {
                 privilege::as_extension_owner(run)
-            } else if matches!(step.kind, StepKind::Backfill | StepKind::CheckGlobalUnique) {
+            } else if matches!(
+                step.kind,
+                StepKind::Backfill | StepKind::BackfillFromParent | StepKind::CheckGlobalUnique
+            ) {
                 // Every tenant's rows: as the owner, with row level security not forced.
                 privilege::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
             } else {

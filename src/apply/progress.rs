@@ -35,6 +35,7 @@ pub fn reads_rows(kind: StepKind) -> bool {
     matches!(
         kind,
         StepKind::Backfill
+            | StepKind::BackfillFromParent
             | StepKind::BuildTenantUnique
             | StepKind::CreateTenantIndex
             | StepKind::BuildParentTenantKey

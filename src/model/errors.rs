@@ -959,7 +959,7 @@ pub fn schema_tables_lack_column(schema: &str, column: &str, tables: &[String]) 
         ),
         format!("tenant_column names a column every tenant table must already have; these lack it: {}{more}.", shown.join(", ")),
         format!(
-            "Add the column to the tables that belong to a tenant, and leave the others out: shared => ARRAY[{}]::regclass[] (reference data every tenant reads) or exclude => the same list. Nothing was changed.",
+            "Add the column to the tables that belong to a tenant, let a table that belongs to one through a parent take it from there (tenant_from => ARRAY['<table>.<foreign key>']), and leave the others out: shared => ARRAY[{}]::regclass[] (reference data every tenant reads) or exclude => the same list. Nothing was changed.",
             array.join(", ")
         ),
     )
@@ -1103,5 +1103,80 @@ pub fn registry_dropped(table: &str) -> ! {
         format!("cannot drop {table}: it is relay's tenant registry"),
         format!("relay_use_tenant_registry made {table} the table every tenant check reads (relay_set_tenant, tenant keys, relay_tenant_exists)."),
         "Disable the tables enabled against it, then SELECT relay_use_tenant_registry(NULL), then drop it.".into(),
+    )
+}
+
+/// tenant_from names no foreign key of the table.
+#[track_caller]
+pub fn tenant_from_unknown_key(function: &str, table: &str, fk: &str, keys: &[String]) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("{function}: {table} has no foreign key {}", crate::model::quote::quote_ident(fk)),
+        if keys.is_empty() {
+            format!("{table} has no foreign keys; tenant_from names the key whose parent row gives each row its tenant.")
+        } else {
+            format!("Its foreign keys: {}.", keys.join(", "))
+        },
+        "Pass tenant_from => '<constraint name>' of a foreign key to a tenant-enabled table, or add a tenant column instead.".into(),
+    )
+}
+
+/// tenant_from's parent is not tenant-enabled: it has no tenant to give.
+#[track_caller]
+pub fn tenant_from_parent_not_enabled(function: &str, table: &str, fk: &str, parent: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{function}: {parent} is not tenant-enabled, so {table} cannot take its tenant through {}", crate::model::quote::quote_ident(fk)),
+        format!("tenant_from fills {table}'s tenant column from the rows of {parent} that {} references; {parent} has no tenant column of relay's.", crate::model::quote::quote_ident(fk)),
+        format!("Enable {parent} first (SELECT relay_enable_tenancy('{parent}')), or let the schema call order them. Nothing was changed."),
+    )
+}
+
+/// tenant_from with a tenant_column other than the parent's.
+#[track_caller]
+pub fn tenant_from_column_mismatch(
+    table: &str,
+    asked: &str,
+    parent_column: &str,
+    parent: &str,
+) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("tenant_column {} differs from {parent}'s tenant column {}", crate::model::quote::quote_ident(asked), crate::model::quote::quote_ident(parent_column)),
+        format!("With tenant_from, {table} takes the tenant column of its parent {parent}: the composite key pairs the two columns by name."),
+        format!("Omit tenant_column, or pass tenant_column => '{parent_column}'."),
+    )
+}
+
+/// tenant_from on a table that has the tenant column already.
+#[track_caller]
+pub fn tenant_from_column_exists(table: &str, column: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+        format!("{table} already has column {}", crate::model::quote::quote_ident(column)),
+        format!("tenant_from adds {} and fills it from the parent; {table} has one already.", crate::model::quote::quote_ident(column)),
+        format!("Omit tenant_from to adopt the column as it is (relay_enable_tenancy('{table}', tenant_column => '{column}')), or drop it first."),
+    )
+}
+
+/// A schema call's tenant_from entry naming no table it enables.
+#[track_caller]
+pub fn schema_tenant_from_unknown(entry: &str, schema: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("tenant_from entry \"{entry}\" names no table being tenant-enabled in schema \"{schema}\""),
+        "In the schema call each entry is table.fk: the table's name (unqualified), a dot, then the name of its foreign key to the parent that gives each row its tenant.".into(),
+        "Write e.g. 'project_tags.project_tags_project_id_fkey'; leave out tables listed in exclude or shared.".into(),
+    )
+}
+
+/// Two tenant_from entries for one table.
+#[track_caller]
+pub fn schema_tenant_from_twice(table: &str, keys: &[String]) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("tenant_from names {} foreign keys of {table}", keys.len()),
+        format!("Entries for {table}: {}. A row takes its tenant from one parent.", keys.join(", ")),
+        "Keep one entry per table: the key to the parent whose tenant the rows belong to (the other keys become composite with it).".into(),
     )
 }

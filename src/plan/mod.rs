@@ -81,6 +81,8 @@ pub enum StepKind {
     LockTable,
     AddColumn,
     Backfill,
+    /// tenant_from: the tenant column filled from each row's parent.
+    BackfillFromParent,
     BuildTenantUnique,
     CreateTenantIndex,
     SetNotNull,
@@ -217,6 +219,48 @@ pub struct Options<'a> {
     /// The application's own tenant table (`relay_use_tenant_registry`), which tenant
     /// columns reference instead of relay's `tenants`.
     pub registry: Option<&'a Registry>,
+    /// tenant_from: a table without a tenant column takes its rows' tenants from the
+    /// parent rows a foreign key references.
+    pub tenant_from: Option<&'a TenantFrom>,
+}
+
+/// tenant_from: the tenant column is added and filled from the parent row that
+/// foreign key `fk` references; then the key becomes composite with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantFrom {
+    pub fk: String,
+    /// The parent (quoted, qualified), its oid, and its tenant column (unquoted) and type.
+    pub parent: String,
+    pub parent_oid: u32,
+    pub parent_column: String,
+    pub parent_type: TenantType,
+    /// The key's columns in the child and in the parent (unquoted, in key order).
+    pub columns: Vec<String>,
+    pub parent_columns: Vec<String>,
+}
+
+/// The state `plan` works from when the tenant column comes from a parent
+/// (tenant_from): the column as it will be once added (nullable, of the parent's
+/// type) and the key to the parent as one to a tenant table. None otherwise.
+fn derived_state(state: &TableState, opts: &Options) -> Option<TableState> {
+    let from = opts.tenant_from.filter(|_| state.tenant_column.is_none())?;
+    let mut derived = state.clone();
+    derived.tenant_column = Some(crate::catalog::TenantColumn {
+        name: opts.tenant_column.to_string(),
+        type_name: from.parent_type.key().to_string(),
+        is_text: from.parent_type == TenantType::Text,
+        type_key: from.parent_type,
+        not_null: false,
+        default_expr: None,
+        default_is_ours: false,
+    });
+    for fk in &mut derived.foreign_keys {
+        if fk.outgoing && fk.name == from.fk {
+            fk.other_registered = true;
+            fk.other_has_tenant = true;
+        }
+    }
+    Some(derived)
 }
 
 /// Why a table cannot be tenant-enabled; `errors` turns each into an ereport.
@@ -842,6 +886,9 @@ type RewriteKey<'a> = (&'a IndexInfo, Vec<&'a ForeignKeyInfo>);
 type Swaps<'a> = Vec<(&'a IndexInfo, String, Vec<&'a ForeignKeyInfo>)>;
 
 pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> {
+    let derived = derived_state(state, opts);
+    let derive = derived.is_some();
+    let state = derived.as_ref().unwrap_or(state);
     validate(state)?;
     let rewrite_with_fks = keys_to_rewrite(state, opts.global_unique, opts.tenant_primary_key)?;
     let carried: Vec<&ForeignKeyInfo> = rewrite_with_fks
@@ -903,6 +950,13 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
         taken,
         steps: Vec::new(),
     };
+    // tenant_from: the column added and filled from the parents; or, added by an
+    // earlier run of the online path and still nullable, filled.
+    let fill =
+        opts.tenant_from.is_some() && state.tenant_column.as_ref().is_some_and(|c| !c.not_null);
+    if derive || fill {
+        derive_steps(&mut p, derive);
+    }
     column_steps(&mut p);
     let swaps = index_build_steps(&mut p, &rewrite_with_fks, &composite_fks)?;
     parent_key_steps(&mut p, &composite_fks);
@@ -941,6 +995,60 @@ pub fn plan(state: &TableState, opts: &Options) -> Result<Vec<Step>, PlanError> 
 }
 
 /// Step 1, the tenant column: added (catalog only), or a half-done one backfilled.
+/// tenant_from, before the column steps: the column added nullable (catalog only),
+/// then filled from each row's parent. Rows whose key is NULL have no parent; the
+/// column steps give them the default tenant.
+fn derive_steps(p: &mut Planning, add_column: bool) {
+    let from = p
+        .opts
+        .tenant_from
+        .expect("derive_steps runs for tenant_from");
+    let table = p.table.clone();
+    let tcol = p.tcol.clone();
+    let sql_type = if p.type_key == TenantType::Text {
+        "text"
+    } else {
+        p.type_key.sql_type()
+    };
+    if add_column {
+        p.steps.push(Step::new(
+            StepKind::AddColumn,
+            Lock::AccessExclusive,
+            format!(
+                "added column {tcol} {} to {table}, filled next from {} (catalog only, no rewrite)",
+                p.type_key.key(),
+                from.parent
+            ),
+            format!("ALTER TABLE {table} ADD COLUMN {tcol} {sql_type}, ALTER COLUMN {tcol} SET STORAGE PLAIN"),
+        ));
+    }
+    let join: Vec<String> = from
+        .columns
+        .iter()
+        .zip(&from.parent_columns)
+        .map(|(c, pc)| format!("p.{} = c.{}", quote_ident(pc), quote_ident(c)))
+        .collect();
+    p.steps.push(
+        Step::new(
+            StepKind::BackfillFromParent,
+            Lock::RowExclusive,
+            format!(
+                "filled {tcol} of {table} from {}.{} through foreign key {}",
+                from.parent,
+                quote_ident(&from.parent_column),
+                quote_ident(&from.fk)
+            ),
+            format!(
+                "UPDATE {table} c SET {tcol} = p.{} FROM {} p WHERE {} AND c.{tcol} IS NULL",
+                quote_ident(&from.parent_column),
+                from.parent,
+                join.join(" AND ")
+            ),
+        )
+        .locking(from.parent_oid, Lock::AccessShare),
+    );
+}
+
 fn column_steps(p: &mut Planning) {
     let state = p.state;
     let table = p.table.clone();
@@ -1697,6 +1805,7 @@ pub(crate) mod tests {
             tenant_column: TENANT_COLUMN,
             online: false,
             registry: None,
+            tenant_from: None,
         }
     }
 
@@ -2361,6 +2470,59 @@ pub(crate) mod tests {
         };
         let k = kinds(&plan(&state, &o).unwrap());
         assert!(!k.contains(&StepKind::AddForeignKey) && !k.contains(&StepKind::CheckTenantsExist));
+    }
+
+    #[test]
+    fn tenant_from_adds_the_column_fills_it_from_the_parent_then_composes_the_key() {
+        let mut state = table("project_tags");
+        let mut key = fk(
+            "project_tags_project_id_fkey",
+            "project_tags",
+            &["project_id"],
+            "projects",
+            &["id"],
+        );
+        // what the catalog says before the column exists
+        key.other_has_tenant = false;
+        state.foreign_keys.push(key);
+        let from = TenantFrom {
+            fk: "project_tags_project_id_fkey".into(),
+            parent: "public.projects".into(),
+            parent_oid: 16600,
+            parent_column: "tenant_id".into(),
+            parent_type: TenantType::Text,
+            columns: vec!["project_id".into()],
+            parent_columns: vec!["id".into()],
+        };
+        let o = Options {
+            tenant_from: Some(&from),
+            ..opts(&[])
+        };
+        let steps = plan(&state, &o).unwrap();
+        let k = kinds(&steps);
+        let at = |kind| k.iter().position(|x| *x == kind).unwrap();
+        assert_eq!(k[0], StepKind::AddColumn);
+        assert_eq!(
+            steps[0].sql,
+            "ALTER TABLE public.project_tags ADD COLUMN tenant_id text, ALTER COLUMN tenant_id SET STORAGE PLAIN"
+        );
+        assert_eq!(
+            steps[1].sql,
+            "UPDATE public.project_tags c SET tenant_id = p.tenant_id FROM public.projects p WHERE p.id = c.project_id AND c.tenant_id IS NULL"
+        );
+        assert!(steps[1].also_locks.contains(&(16600, Lock::AccessShare)));
+        // rows without a parent: the default tenant; then NOT NULL, then the composite key
+        assert!(at(StepKind::BackfillFromParent) < at(StepKind::Backfill));
+        assert!(at(StepKind::Backfill) < at(StepKind::SetNotNull));
+        assert!(at(StepKind::SetNotNull) < at(StepKind::SwapForeignKey));
+        // The history keeps the table as it was (no column): undo drops what relay added.
+        assert!(state.tenant_column.is_none());
+        // Online: the column and its NOT VALID check in the first run, in that order.
+        let online = crate::plan::online::plan_for(&state, &Options { online: true, ..o }).unwrap();
+        let first = crate::plan::online::next_run(&online);
+        let pos = |kind| first.iter().position(|s: &Step| s.kind == kind).unwrap();
+        assert!(pos(StepKind::AddColumn) < pos(StepKind::AddNotNullCheck));
+        assert!(!first.iter().any(|s| s.kind == StepKind::BackfillFromParent));
     }
 
     #[test]

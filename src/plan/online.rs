@@ -56,7 +56,9 @@ pub fn plan_online(
     let table = quote_qualified(&state.schema, &state.name);
     let tcol = quote_ident(opts.tenant_column);
     let check = not_null_check_name(opts.tenant_column);
-    let nullable = state.tenant_column.as_ref().is_some_and(|c| !c.not_null);
+    // (tenant_from: the column is added nullable, then filled)
+    let nullable = state.tenant_column.as_ref().is_some_and(|c| !c.not_null)
+        || (state.tenant_column.is_none() && opts.tenant_from.is_some());
     let check_exists = state.names_taken.contains(&check);
     let check_valid = check_exists && !state.not_valid.contains(&check);
 
@@ -84,6 +86,11 @@ pub fn plan_online(
                 )
                 .standalone(),
             ),
+            StepKind::BackfillFromParent => {
+                if !check_valid {
+                    backfill.push(step);
+                }
+            }
             StepKind::Backfill => {
                 // No NULL can be left once the check is valid.
                 if !check_valid {
@@ -142,8 +149,13 @@ pub fn plan_online(
     // NOT NULL without a scan under ACCESS EXCLUSIVE.
     if nullable {
         if !check_exists {
+            // (after the column, when tenant_from adds it in this run)
+            let at = run1
+                .iter()
+                .position(|s| s.kind == StepKind::AddColumn)
+                .map_or(0, |i| i + 1);
             run1.insert(
-                0,
+                at,
                 Step::new(
                     StepKind::AddNotNullCheck,
                     Lock::AccessExclusive,
