@@ -159,37 +159,15 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
     let registry = lock_registry();
 
     let recorded = catalog::registry_lists(tbl.0);
-    // tenant_from: (the parent and key, rows may lack a parent). On a re-run (the
-    // online path's later runs) the column is there, filled from the parent while
-    // it is still nullable.
-    let from = tenant_from.as_deref().map(|fk| {
-        super::tenant_from::resolve(
-            function,
-            tbl.0,
-            &tbl.display(),
-            fk,
-            tenant_column.as_deref(),
-            &enabled_earlier,
-            recorded.is_some(),
-        )
-    });
-    // The tenant column: the registry's for an enabled table (it cannot change), else
-    // the parent's (tenant_from), else the one asked for, else tenant_id.
-    let tenant_column = match (&recorded, tenant_column) {
-        (Some((_, _, recorded)), Some(asked)) if *recorded != asked => {
-            errors::tenant_column_changed(
-                &quote_qualified(&ext_schema, "relay_tables"),
-                recorded,
-                &asked,
-            )
-        }
-        (Some((_, _, recorded)), _) => recorded.clone(),
-        (None, asked) => from
-            .as_ref()
-            .map(|(f, _)| f.parent_column.clone())
-            .or(asked)
-            .unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
-    };
+    let (tenant_column, from) = choose_tenant_column(
+        function,
+        tbl,
+        &ext_schema,
+        &recorded,
+        tenant_column,
+        tenant_from.as_deref(),
+        &enabled_earlier,
+    );
     let mut state = catalog::read(tbl.0, &ext_schema, &tenant_column);
     if let Some((f, _)) = &from {
         super::tenant_from::mark_parents_with_tenant(&mut state, &tenant_column, f.parent_type);
@@ -235,38 +213,14 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
     let notes: Vec<String> = unique_note.into_iter().chain(keep_note).collect();
 
-    // Rows with no tenant yet are backfilled with the default tenant, which must then
-    // be a value of the column's type.
-    if let Some(col) = state.tenant_column.as_ref().filter(|c| !c.not_null) {
-        let fits = col.type_key.accepts(&default_tenant);
-        if !fits {
-            errors::default_tenant_not_of_type(&default_tenant, &col.name, &col.type_name, &table);
-        }
-    }
-    // With the application's registry the default tenant is one of its rows, asked
-    // for only when rows need it (a column added or backfilled).
-    // (tenant_from: only rows whose key is NULL, which have no parent.)
-    let needs_default = match &from {
-        Some((_, orphans)) => *orphans || registry.is_none(),
-        None => registry.is_none() || state.tenant_column.as_ref().is_none_or(|c| !c.not_null),
-    };
-    if let Some((f, true)) = &from {
-        if !f.parent_type.accepts(&default_tenant) {
-            errors::default_tenant_not_of_type(
-                &default_tenant,
-                &tenant_column,
-                f.parent_type.key(),
-                &table,
-            );
-        }
-    }
-    if needs_default && probes::tenant_is_active(&default_tenant).is_none() {
-        errors::unknown_default_tenant(
-            &default_tenant,
-            &quote_qualified(&ext_schema, "tenants"),
-            registry.as_ref(),
-        );
-    }
+    check_default_tenant(
+        &state,
+        &table,
+        &tenant_column,
+        &default_tenant,
+        &from,
+        registry.as_ref(),
+    );
 
     let options = plan::Options {
         ext_schema: &ext_schema,
@@ -302,6 +256,97 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         notes,
         warnings,
         steps,
+    }
+}
+
+/// The tenant column: the registry's for an enabled table (it cannot change), else
+/// the parent's (tenant_from), else the one asked for, else tenant_id; and what
+/// tenant_from resolves to (the parent and key, whether rows may lack a parent). On a
+/// re-run (the online path's later runs) the column is there, filled from the parent
+/// while it is still nullable.
+type Recorded = Option<(Vec<String>, Vec<String>, String)>;
+fn choose_tenant_column(
+    function: &str,
+    tbl: RegClass,
+    ext_schema: &str,
+    recorded: &Recorded,
+    asked: Option<String>,
+    tenant_from: Option<&str>,
+    enabled_earlier: &[u32],
+) -> (String, Option<(plan::TenantFrom, bool)>) {
+    let from = tenant_from.map(|fk| {
+        super::tenant_from::resolve(
+            function,
+            tbl.0,
+            &tbl.display(),
+            fk,
+            asked.as_deref(),
+            enabled_earlier,
+            recorded.is_some(),
+        )
+    });
+    let column = match (recorded, asked) {
+        (Some((_, _, recorded)), Some(asked)) if *recorded != asked => {
+            errors::tenant_column_changed(
+                &quote_qualified(ext_schema, "relay_tables"),
+                recorded,
+                &asked,
+            )
+        }
+        (Some((_, _, recorded)), _) => recorded.clone(),
+        (None, asked) => from
+            .as_ref()
+            .map(|(f, _)| f.parent_column.clone())
+            .or(asked)
+            .unwrap_or_else(|| plan::TENANT_COLUMN.to_string()),
+    };
+    (column, from)
+}
+
+/// The default tenant, for the rows that need one (a column added or backfilled;
+/// with tenant_from, rows whose key is NULL): a value of the column's type, and a
+/// tenant that exists (with the application's registry, one of its rows, asked for
+/// only when rows need it).
+fn check_default_tenant(
+    state: &catalog::TableState,
+    table: &str,
+    tenant_column: &str,
+    default_tenant: &str,
+    from: &Option<(plan::TenantFrom, bool)>,
+    registry: Option<&crate::model::registry::Registry>,
+) {
+    let ext_schema = extension_schema();
+    // Rows with no tenant yet are backfilled with the default tenant, which must then
+    // be a value of the column's type.
+    if let Some(col) = state.tenant_column.as_ref().filter(|c| !c.not_null) {
+        let fits = col.type_key.accepts(default_tenant);
+        if !fits {
+            errors::default_tenant_not_of_type(default_tenant, &col.name, &col.type_name, table);
+        }
+    }
+    // With the application's registry the default tenant is one of its rows, asked
+    // for only when rows need it (a column added or backfilled).
+    // (tenant_from: only rows whose key is NULL, which have no parent.)
+    let needs_default = match &from {
+        Some((_, orphans)) => *orphans || registry.is_none(),
+        None => registry.is_none() || state.tenant_column.as_ref().is_none_or(|c| !c.not_null),
+    };
+    if let Some((f, true)) = &from {
+        if !f.parent_type.accepts(default_tenant) {
+            errors::default_tenant_not_of_type(
+                default_tenant,
+                tenant_column,
+                f.parent_type.key(),
+                table,
+            );
+        }
+    }
+    if needs_default && probes::tenant_is_active(default_tenant).is_none() {
+        errors::unknown_default_tenant(
+            default_tenant,
+            &quote_qualified(&ext_schema, "tenants"),
+            registry,
+        );
     }
 }
 

@@ -92,6 +92,87 @@ pub fn referencing_first(
     out
 }
 
+/// Each table's call in a schema call, or why it is skipped.
+type Calls = Vec<(u32, String, Result<enable::CallOptions, &'static str>)>;
+/// `table.key` entries split by table.
+type PerTable = [(String, Vec<String>)];
+
+/// Each table's own call: the options every table shares (`common`), its entries of
+/// global_unique and keep_foreign_keys (`lists`) and its tenant_from; none for a skipped
+/// table. No entry for a table: the registry's list on a re-run (never loosened).
+fn per_table_calls(
+    plan: SchemaPlan,
+    lists: (&PerTable, &PerTable),
+    from: &[(String, String)],
+    common: &enable::CallOptions,
+) -> Calls {
+    plan.into_iter()
+        .map(|(oid, name, treatment)| {
+            let call = match treatment {
+                Treatment::Skip(why) => Err(why),
+                Treatment::Enable => {
+                    let entries_for = |split: &PerTable| {
+                        let list = split
+                            .iter()
+                            .find(|(t, _)| *t == name)
+                            .map(|(_, k)| k.clone())
+                            .unwrap_or_default();
+                        (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
+                    };
+                    Ok(enable::CallOptions {
+                        global_unique: entries_for(lists.0),
+                        keep_foreign_keys: entries_for(lists.1),
+                        tenant_from: from
+                            .iter()
+                            .find(|(t, _)| *t == name)
+                            .map(|(_, fk)| fk.clone()),
+                        online: false,
+                        ..common.clone()
+                    })
+                }
+            };
+            (oid, name, call)
+        })
+        .collect()
+}
+
+/// The schema call's tenant_from entries (`table.fk`) as (table, fk) pairs, and `plan`
+/// with each such table after its parent. Refuses an entry naming no table the call
+/// enables (42704) and two entries for one table (22023).
+/// The tables of a schema call in order, with what the call does to each.
+type SchemaPlan = Vec<(u32, String, Treatment)>;
+
+fn order_tenant_from(
+    plan: SchemaPlan,
+    entries: &[String],
+    schema: &str,
+) -> (SchemaPlan, Vec<(String, String)>) {
+    let enabling: Vec<String> = plan
+        .iter()
+        .filter(|(_, _, t)| *t == Treatment::Enable)
+        .map(|(_, n, _)| n.clone())
+        .collect();
+    let per_table = split_global_unique(entries, &enabling)
+        .unwrap_or_else(|entry| errors::schema_tenant_from_unknown(&entry, schema));
+    let mut pairs = Vec::new();
+    for (table, keys) in per_table {
+        if keys.len() > 1 {
+            errors::schema_tenant_from_twice(&table, &keys);
+        }
+        if let Some(fk) = keys.into_iter().next() {
+            pairs.push((table, fk));
+        }
+    }
+    let derived: Vec<(u32, u32)> = plan
+        .iter()
+        .filter_map(|(oid, name, _)| {
+            let (_, fk) = pairs.iter().find(|(t, _)| t == name)?;
+            Some((*oid, parent_through(*oid, fk)?))
+        })
+        .collect();
+    (parents_first(plan, &derived), pairs)
+}
+
 /// `plan` with each table that takes its tenant from a parent (`derived`: (table,
 /// parent) pairs) moved to just after that parent when it came before it. Pure.
 pub fn parents_first(
@@ -180,11 +261,7 @@ fn foreign_keys_among(tables: &[(u32, String)], primary_keys_stay: bool) -> Vec<
 
 /// With `tenant_column` named, every table the call enables must have that column:
 /// one refusal listing them all (before: 42703 for the first, then the next, ...).
-fn refuse_tables_without_column(
-    schema: &str,
-    tenant_column: Option<&str>,
-    calls: &[(u32, String, Result<enable::CallOptions, &'static str>)],
-) {
+fn refuse_tables_without_column(schema: &str, tenant_column: Option<&str>, calls: &Calls) {
     let Some(column) = tenant_column else {
         return;
     };
@@ -340,25 +417,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
     let primary_keys_stay = primary_key.as_deref() != Some("tenant");
     plan = referencing_first(plan, &foreign_keys_among(&tables, primary_keys_stay));
     // A table that takes its tenant from a parent comes after that parent.
-    let enabling: Vec<String> = plan
-        .iter()
-        .filter(|(_, _, t)| *t == Treatment::Enable)
-        .map(|(_, n, _)| n.clone())
-        .collect();
-    let from_per_table = split_global_unique(&from_entries, &enabling)
-        .unwrap_or_else(|entry| errors::schema_tenant_from_unknown(&entry, &schema));
-    let from_of = |name: &str| -> Option<String> {
-        let keys = &from_per_table.iter().find(|(t, _)| t == name)?.1;
-        if keys.len() > 1 {
-            errors::schema_tenant_from_twice(name, keys);
-        }
-        keys.first().cloned()
-    };
-    let derived: Vec<(u32, u32)> = plan
-        .iter()
-        .filter_map(|(oid, name, _)| Some((*oid, parent_through(*oid, &from_of(name)?)?)))
-        .collect();
-    plan = parents_first(plan, &derived);
+    let (plan, from_per_table) = order_tenant_from(plan, &from_entries, &schema);
     let enabled: Vec<u32> = plan
         .iter()
         .filter(|(_, _, t)| *t == Treatment::Enable)
@@ -376,37 +435,19 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         .unwrap_or_else(|entry| errors::schema_global_unique_unknown(&entry, &schema));
 
     // Each table's own call: its entries of the lists; none for a skipped table.
-    let calls: Vec<(u32, String, Result<enable::CallOptions, &'static str>)> = plan
-        .into_iter()
-        .map(|(oid, name, treatment)| {
-            let call = match treatment {
-                Treatment::Skip(why) => Err(why),
-                Treatment::Enable => {
-                    // No entry for the table: the registry's list on a re-run (never loosened).
-                    let entries_for = |split: &[(String, Vec<String>)]| {
-                        let list = split
-                            .iter()
-                            .find(|(t, _)| *t == name)
-                            .map(|(_, k)| k.clone())
-                            .unwrap_or_default();
-                        (!list.is_empty()).then(|| list.into_iter().map(Some).collect())
-                    };
-                    Ok(enable::CallOptions {
-                        global_unique: entries_for(&per_table),
-                        default_tenant: default_tenant.clone(),
-                        views: views.clone(),
-                        primary_key: primary_key.clone(),
-                        keep_foreign_keys: entries_for(&keep_per_table),
-                        tenant_column: tenant_column.clone(),
-                        tenant_from: from_of(&name),
-                        online: false,
-                        ..Default::default()
-                    })
-                }
-            };
-            (oid, name, call)
-        })
-        .collect();
+    let common = enable::CallOptions {
+        default_tenant,
+        views: views.clone(),
+        primary_key,
+        tenant_column: tenant_column.clone(),
+        ..Default::default()
+    };
+    let calls = per_table_calls(
+        plan,
+        (&per_table, &keep_per_table),
+        &from_per_table,
+        &common,
+    );
     refuse_tables_without_column(&schema, tenant_column.as_deref(), &calls);
     if apply {
         let enable: Vec<u32> = calls

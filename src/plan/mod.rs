@@ -2474,26 +2474,8 @@ pub(crate) mod tests {
 
     #[test]
     fn tenant_from_adds_the_column_fills_it_from_the_parent_then_composes_the_key() {
-        let mut state = table("project_tags");
-        let mut key = fk(
-            "project_tags_project_id_fkey",
-            "project_tags",
-            &["project_id"],
-            "projects",
-            &["id"],
-        );
-        // what the catalog says before the column exists
-        key.other_has_tenant = false;
-        state.foreign_keys.push(key);
-        let from = TenantFrom {
-            fk: "project_tags_project_id_fkey".into(),
-            parent: "public.projects".into(),
-            parent_oid: 16600,
-            parent_column: "tenant_id".into(),
-            parent_type: TenantType::Text,
-            columns: vec!["project_id".into()],
-            parent_columns: vec!["id".into()],
-        };
+        // (the catalog says the parent has no tenant column of this one's type yet)
+        let (state, from) = join_table();
         let o = Options {
             tenant_from: Some(&from),
             ..opts(&[])
@@ -2517,12 +2499,30 @@ pub(crate) mod tests {
         assert!(at(StepKind::SetNotNull) < at(StepKind::SwapForeignKey));
         // The history keeps the table as it was (no column): undo drops what relay added.
         assert!(state.tenant_column.is_none());
-        // Online: the column and its NOT VALID check in the first run, in that order.
-        let online = crate::plan::online::plan_for(&state, &Options { online: true, ..o }).unwrap();
-        let first = crate::plan::online::next_run(&online);
-        let pos = |kind| first.iter().position(|s: &Step| s.kind == kind).unwrap();
-        assert!(pos(StepKind::AddColumn) < pos(StepKind::AddNotNullCheck));
-        assert!(!first.iter().any(|s| s.kind == StepKind::BackfillFromParent));
+    }
+
+    /// A join table and its tenant_from (also for online.rs's tests).
+    pub(crate) fn join_table() -> (TableState, TenantFrom) {
+        let mut state = table("project_tags");
+        let mut key = fk(
+            "project_tags_project_id_fkey",
+            "project_tags",
+            &["project_id"],
+            "projects",
+            &["id"],
+        );
+        key.other_has_tenant = false;
+        state.foreign_keys.push(key);
+        let from = TenantFrom {
+            fk: "project_tags_project_id_fkey".into(),
+            parent: "public.projects".into(),
+            parent_oid: 16600,
+            parent_column: "tenant_id".into(),
+            parent_type: TenantType::Text,
+            columns: vec!["project_id".into()],
+            parent_columns: vec!["id".into()],
+        };
+        (state, from)
     }
 
     #[test]

@@ -148,47 +148,8 @@ pub fn plan_online(
 
     // NOT NULL without a scan under ACCESS EXCLUSIVE.
     if nullable {
-        if !check_exists {
-            // (after the column, when tenant_from adds it in this run)
-            let at = run1
-                .iter()
-                .position(|s| s.kind == StepKind::AddColumn)
-                .map_or(0, |i| i + 1);
-            run1.insert(
-                at,
-                Step::new(
-                    StepKind::AddNotNullCheck,
-                    Lock::AccessExclusive,
-                    format!("added CHECK ({tcol} IS NOT NULL) NOT VALID to {table}: new rows must name a tenant (catalog only)"),
-                    format!("ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({tcol} IS NOT NULL) NOT VALID", quote_ident(&check)),
-                ),
-            );
-            check_validation.push(validate_step(&table, &check).standalone());
-        }
-        run2.insert(
-            0,
-            Step::new(
-                StepKind::SetNotNull,
-                Lock::AccessExclusive,
-                format!("set {tcol} NOT NULL on {table} (catalog only: the valid check proves it)"),
-                format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET NOT NULL"),
-            ),
-        );
-        run2.insert(
-            1,
-            Step::new(
-                StepKind::DropNotNullCheck,
-                Lock::AccessExclusive,
-                format!(
-                    "dropped the check {}, replaced by NOT NULL",
-                    quote_ident(&check)
-                ),
-                format!(
-                    "ALTER TABLE {table} DROP CONSTRAINT {}",
-                    quote_ident(&check)
-                ),
-            ),
-        );
+        let runs = (&mut run1, &mut check_validation, &mut run2);
+        not_null_by_check(&table, &tcol, &check, check_exists, runs);
     }
 
     let mut online = first;
@@ -199,6 +160,58 @@ pub fn plan_online(
     online.extend(run2);
     online.extend(validations);
     Ok(online)
+}
+
+/// A nullable tenant column made NOT NULL without a scan under ACCESS EXCLUSIVE: a
+/// CHECK added NOT VALID in the first run (after the column, when tenant_from adds
+/// it there), validated on its own, then SET NOT NULL and the check dropped. `runs`:
+/// the first run, the check's validation, the second run.
+fn not_null_by_check(
+    table: &str,
+    tcol: &str,
+    check: &str,
+    check_exists: bool,
+    runs: (&mut Vec<Step>, &mut Vec<Step>, &mut Vec<Step>),
+) {
+    let (run1, check_validation, run2) = runs;
+    if !check_exists {
+        // (after the column, when tenant_from adds it in this run)
+        let at = run1
+            .iter()
+            .position(|s| s.kind == StepKind::AddColumn)
+            .map_or(0, |i| i + 1);
+        run1.insert(
+            at,
+            Step::new(
+                StepKind::AddNotNullCheck,
+                Lock::AccessExclusive,
+                format!("added CHECK ({tcol} IS NOT NULL) NOT VALID to {table}: new rows must name a tenant (catalog only)"),
+                format!("ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({tcol} IS NOT NULL) NOT VALID", quote_ident(check)),
+            ),
+        );
+        check_validation.push(validate_step(table, check).standalone());
+    }
+    run2.insert(
+        0,
+        Step::new(
+            StepKind::SetNotNull,
+            Lock::AccessExclusive,
+            format!("set {tcol} NOT NULL on {table} (catalog only: the valid check proves it)"),
+            format!("ALTER TABLE {table} ALTER COLUMN {tcol} SET NOT NULL"),
+        ),
+    );
+    run2.insert(
+        1,
+        Step::new(
+            StepKind::DropNotNullCheck,
+            Lock::AccessExclusive,
+            format!(
+                "dropped the check {}, replaced by NOT NULL",
+                quote_ident(check)
+            ),
+            format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(check)),
+        ),
+    );
 }
 
 /// The leading run of steps `relay_enable_tenancy(..., online => true)` applies now:
@@ -218,6 +231,21 @@ mod tests {
 
     fn online<'a>(o: &Options<'a>) -> Options<'a> {
         Options { online: true, ..*o }
+    }
+
+    #[test]
+    fn tenant_from_adds_the_column_and_its_check_first_and_fills_it_in_a_later_run() {
+        let (state, from) = crate::plan::tests::join_table();
+        let o = Options {
+            tenant_from: Some(&from),
+            ..opts(&[])
+        };
+        let steps = plan_for(&state, &online(&o)).unwrap();
+        let first = next_run(&steps);
+        let pos = |kind| first.iter().position(|s: &Step| s.kind == kind).unwrap();
+        assert!(pos(StepKind::AddColumn) < pos(StepKind::AddNotNullCheck));
+        assert!(!first.iter().any(|s| s.kind == StepKind::BackfillFromParent));
+        assert!(kinds(&steps).contains(&StepKind::BackfillFromParent));
     }
 
     #[test]
