@@ -126,6 +126,8 @@ ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], 
 ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_plan(regclass, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_disable_tenancy_schema_plan(text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_append_only(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_enable_audit(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_audit(regclass) SET search_path = pg_catalog, pg_temp;

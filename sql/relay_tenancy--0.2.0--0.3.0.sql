@@ -308,3 +308,30 @@ CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude 
   RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
                                                                  $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
+
+-- 12. A whole schema back (issue 22): relay_disable_tenancy_schema and its dry run.
+CREATE  FUNCTION "relay_disable_tenancy_schema"(
+	"schema" TEXT DEFAULT 'public', /* Option < String > */
+	"drop_column" bool DEFAULT false /* Option < bool > */
+) RETURNS TABLE (
+	"table_name" TEXT,  /* String */
+	"action" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_disable_tenancy_schema_wrapper';
+CREATE  FUNCTION "relay_disable_tenancy_schema_plan"(
+	"schema" TEXT DEFAULT 'public', /* Option < String > */
+	"drop_column" bool DEFAULT false /* Option < bool > */
+) RETURNS TABLE (
+	"table_name" TEXT,  /* String */
+	"step" INT,  /* i32 */
+	"lock" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"statement" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_disable_tenancy_schema_plan_wrapper';
+ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_disable_tenancy_schema_plan(text, boolean) SET search_path = pg_catalog, pg_temp;

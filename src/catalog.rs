@@ -109,6 +109,14 @@ pub struct TenantColumn {
     pub default_is_ours: bool,
 }
 
+/// A partition's index attached to a partitioned table's index.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AttachedIndex {
+    /// The partition, quoted and qualified.
+    pub table: String,
+    pub name: String,
+}
+
 /// One index on the table (unique or not).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IndexInfo {
@@ -140,6 +148,10 @@ pub struct IndexInfo {
     pub definition_prefix: String,
     /// A tablespace other than the database default.
     pub tablespace: Option<String>,
+    /// A partitioned table's index: its partitions' indexes attached to it (undo gives
+    /// them their names back when the key is rebuilt).
+    #[serde(default)]
+    pub attached: Vec<AttachedIndex>,
     /// The constraint this index backs, if any.
     pub constraint: Option<ConstraintInfo>,
     /// Foreign keys (on any table) that reference this index's key, as

@@ -105,6 +105,16 @@ SELECT pg_catalog.json_build_object(
                              pg_catalog.quote_ident(t.nspname),
                              pg_catalog.quote_ident(t.relname), pg_catalog.quote_ident(am.amname)),
       'tablespace', (SELECT ts.spcname FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),
+      -- a partitioned table's index: the partitions' indexes attached to it, by name
+      'attached', COALESCE((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                              'table', pg_catalog.format('%I.%I', pn.nspname, pc.relname), 'name', ci.relname)
+                              ORDER BY ci.relname)
+                              FROM pg_catalog.pg_inherits h
+                              JOIN pg_catalog.pg_class ci ON ci.oid OPERATOR(pg_catalog.=) h.inhrelid
+                              JOIN pg_catalog.pg_index pi ON pi.indexrelid OPERATOR(pg_catalog.=) ci.oid
+                              JOIN pg_catalog.pg_class pc ON pc.oid OPERATOR(pg_catalog.=) pi.indrelid
+                              JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace
+                             WHERE h.inhparent OPERATOR(pg_catalog.=) i.indexrelid), '[]'),
       'constraint', (SELECT pg_catalog.json_build_object(
                         'name', con.conname, 'contype', con.contype::pg_catalog.text,
                         'deferrable', con.condeferrable, 'deferred', con.condeferred,

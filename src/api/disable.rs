@@ -14,6 +14,9 @@ struct Prepared {
     ext_schema: String,
     state: catalog::TableState,
     undo: undo::UndoPlan,
+    /// Its indexes as they were before relay (a partitioned table's with the names of
+    /// the partitions' indexes attached to them).
+    original_indexes: Vec<catalog::IndexInfo>,
 }
 
 /// `with_parent`: the call is disabling the partition's parent too.
@@ -60,11 +63,33 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
     let undo = undo::plan_undo(&input).unwrap_or_else(|e| {
         crate::plan::refusals::plan_error_doing(&table, e, "disable tenancy on")
     });
+    let original_indexes = original.indexes.clone();
     Prepared {
         ext_schema,
         state,
         undo,
+        original_indexes,
     }
+}
+
+thread_local! {
+    /// The tables a schema disable takes back in this call, parents first: a key into
+    /// one of them goes back with it, before this table's turn.
+    static DISABLED_TOGETHER: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with `tables` disabled together (relay_disable_tenancy_schema): their
+/// children's keys into them are not refused for the parent being still enabled now.
+pub fn disabling_together<R>(tables: &[u32], f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DISABLED_TOGETHER.with(|t| t.borrow_mut().clear());
+        }
+    }
+    DISABLED_TOGETHER.with(|t| *t.borrow_mut() = tables.to_vec());
+    let _reset = Reset;
+    f()
 }
 
 /// Foreign keys of this table that would go back to a key the parent no longer has:
@@ -77,8 +102,13 @@ fn refuse_orphaned_foreign_keys(
     original: &catalog::TableState,
     tenant_column: &str,
 ) {
+    let together = DISABLED_TOGETHER.with(|t| t.borrow().clone());
     for fk in now.foreign_keys.iter().filter(|fk| {
-        fk.outgoing && fk.has_tenant && fk.other_registered && fk.parent_oid != now.oid
+        fk.outgoing
+            && fk.has_tenant
+            && fk.other_registered
+            && fk.parent_oid != now.oid
+            && !together.contains(&fk.parent_oid)
     }) {
         let Some(was) = original.foreign_keys.iter().find(|o| {
             o.outgoing && o.name == fk.name && !o.parent_columns.iter().any(|c| c == tenant_column)
@@ -114,7 +144,7 @@ fn refuse_orphaned_foreign_keys(
 
 /// The table and its tenant-enabled partitions at every level, deepest first, the
 /// table last.
-fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
+pub fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
     let mut tables: Vec<(pg_sys::Oid, bool)> = Spi::connect(|client| {
         client
             .select(
@@ -134,7 +164,7 @@ fn with_partitions(oid: pg_sys::Oid) -> Vec<(pg_sys::Oid, bool)> {
     tables
 }
 
-fn table_arg(
+pub fn table_arg(
     function: &str,
     tbl: Option<RegClass>,
     drop_column: Option<bool>,
@@ -163,8 +193,15 @@ fn relay_disable_tenancy(
     let (oid, drop_column) = table_arg("relay_disable_tenancy", tbl, drop_column);
     let tables = with_partitions(oid);
     lock_everything(&tables, drop_column);
+    SetOfIterator::new(disable_locked(&tables, drop_column))
+}
+
+/// The undo of `tables` (a table and its partitions, from `with_partitions`), their
+/// locks held (`lock_everything`): one line per action.
+pub fn disable_locked(tables: &[(pg_sys::Oid, bool)], drop_column: bool) -> Vec<String> {
     let mut lines = Vec::new();
-    for (table, is_partition) in tables {
+    let mut renames = Vec::new();
+    for (table, is_partition) in tables.iter().copied() {
         // A partition's column belongs to its parent: it goes with the parent's.
         let p = prepare(
             "relay_disable_tenancy",
@@ -174,6 +211,9 @@ fn relay_disable_tenancy(
         );
         let mut done = p.undo.notes.clone();
         done.extend(apply::apply(&p.state, &p.undo.steps, ""));
+        if !is_partition {
+            renames.push((p.state.schema.clone(), p.original_indexes.clone()));
+        }
         done.push(apply::deregister(&p.ext_schema, &p.state));
         crate::audit::admin::record(
             crate::pg::ext::DEFAULT_TENANT_ID,
@@ -184,14 +224,74 @@ fn relay_disable_tenancy(
         );
         lines.extend(done);
     }
-    SetOfIterator::new(lines)
+    // The parent's keys rebuilt their partitions' indexes under new names.
+    for (schema, indexes) in renames {
+        lines.extend(rename_partition_indexes(&schema, &indexes));
+    }
+    lines
+}
+
+/// The partitions' indexes a partitioned table's restored key rebuilt under names of
+/// PostgreSQL's choosing (`events_2024_id_at_idx`) get the names they had back
+/// (`was`: the table's indexes before relay, in `schema`, with what was attached).
+fn rename_partition_indexes(schema: &str, was: &[catalog::IndexInfo]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for index in was {
+        let parent = quote_qualified(schema, &index.name);
+        for attached in &index.attached {
+            let now = crate::pg::privilege::select_optional::<String>(
+                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_inherits h
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) h.inhrelid
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                   JOIN pg_catalog.pg_index i ON i.indexrelid OPERATOR(pg_catalog.=) c.oid
+                  WHERE h.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)
+                    AND i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($2)
+                    AND c.relname OPERATOR(pg_catalog.<>) $3
+                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x WHERE x.relnamespace OPERATOR(pg_catalog.=) c.relnamespace
+                                       AND x.relname OPERATOR(pg_catalog.=) $3)",
+                &[
+                    parent.as_str().into(),
+                    attached.table.as_str().into(),
+                    attached.name.as_str().into(),
+                ],
+            );
+            if let Some(now) = now {
+                Spi::run(&format!(
+                    "ALTER INDEX {now} RENAME TO {}",
+                    crate::model::quote::quote_ident(&attached.name)
+                ))
+                .expect("rename partition index");
+                lines.push(format!(
+                    "renamed index {now} back to {} [ACCESS EXCLUSIVE]",
+                    crate::model::quote::quote_ident(&attached.name)
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// The dry run of the undo of `tables`: (notes, steps).
+pub fn plan_undo(
+    function: &str,
+    tables: &[(pg_sys::Oid, bool)],
+    drop_column: bool,
+) -> (Vec<String>, Vec<crate::plan::Step>) {
+    let mut notes = Vec::new();
+    let mut steps = Vec::new();
+    for (table, is_partition) in tables.iter().copied() {
+        let p = prepare(function, table, drop_column && !is_partition, is_partition);
+        notes.extend(p.undo.notes);
+        steps.extend(p.undo.steps);
+    }
+    (notes, steps)
 }
 
 /// Every lock the undo of `tables` needs, taken before its first step at the strongest
 /// mode any step needs (locks.rs): no lock upgrade (SHARE ROW EXCLUSIVE for the checks,
 /// then ACCESS EXCLUSIVE), no wait while holding a lock. The plans are made again under
 /// the locks before they run.
-fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
+pub fn lock_everything(tables: &[(pg_sys::Oid, bool)], drop_column: bool) {
     crate::apply::locks::take_all("relay_disable_tenancy", || {
         let mut wanted: Vec<(u32, crate::plan::Lock)> = Vec::new();
         for (table, is_partition) in tables {
@@ -227,17 +327,10 @@ fn relay_disable_tenancy_plan(
     ),
 > {
     let (oid, drop_column) = table_arg("relay_disable_tenancy_plan", tbl, drop_column);
-    let mut notes = Vec::new();
-    let mut steps = Vec::new();
-    for (table, is_partition) in with_partitions(oid) {
-        let p = prepare(
-            "relay_disable_tenancy_plan",
-            table,
-            drop_column && !is_partition,
-            is_partition,
-        );
-        notes.extend(p.undo.notes);
-        steps.extend(p.undo.steps);
-    }
+    let (notes, steps) = plan_undo(
+        "relay_disable_tenancy_plan",
+        &with_partitions(oid),
+        drop_column,
+    );
     TableIterator::new(enable::plan_rows(notes, steps))
 }

@@ -7,6 +7,7 @@
 //! May use: every other layer; nothing uses it.
 
 pub mod disable;
+pub mod disable_schema;
 pub mod enable;
 pub mod partitions;
 pub mod registry;
