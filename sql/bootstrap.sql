@@ -32,7 +32,9 @@ CREATE TABLE relay_tables (
   enabled_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   enabled_by     name NOT NULL DEFAULT CURRENT_USER,
   updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  history        jsonb NOT NULL DEFAULT '[]'
+  history        jsonb NOT NULL DEFAULT '[]',
+  -- rows of no tenant (NULL) are shared: every tenant reads them (shared_rows => true)
+  shared_rows    boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE relay_tables IS 'relay_tenancy: tenant-enabled tables and what relay changed on each';
 

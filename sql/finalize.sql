@@ -122,8 +122,8 @@ REVOKE EXECUTE ON FUNCTION relay_tenant_token(text, interval) FROM PUBLIC;
 -- function or cast a caller put in a schema of its own can stand in for
 -- pg_catalog's, in a migration run by a superuser least of all. (The hot per-row and
 -- per-query functions, relay_insert_tenant and relay_policy_tenant, run no SQL.)
-ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_plan(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;

@@ -111,6 +111,9 @@ SELECT pg_catalog.pg_extension_config_dump('relay_tenant_registry', '');
 REVOKE ALL ON relay_tenant_registry FROM PUBLIC;
 ALTER TABLE relay_tenant_registry ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 
+-- 4c. Tables with shared rows (issue 22): rows of no tenant are read by every tenant.
+ALTER TABLE relay_tables ADD COLUMN shared_rows boolean NOT NULL DEFAULT false;
+
 -- 5. relay_tenancy_status.tenant_indexes lists valid indexes only (an INVALID one, left
 -- by a failed concurrent build, is reported by relay_verify and relay_security_check),
 -- and it finds each table's foreign keys through indexes (linear in the tables).
@@ -205,8 +208,9 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_use_tenant_registry_wrapper';
 
--- 10. tenant_from (issue 22): relay_enable_tenancy and relay_tenancy_plan take the
--- foreign key whose parent row gives each row its tenant. (0.2.0's eight-argument C
+-- 10. tenant_from and shared_rows (issue 22): relay_enable_tenancy and relay_tenancy_plan
+-- take the foreign key whose parent row gives each row its tenant, and whether rows of
+-- no tenant are shared. (0.2.0's eight-argument C
 -- symbols stay in the library for databases not yet updated.)
 DROP FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean);
 DROP FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean);
@@ -219,7 +223,8 @@ CREATE  FUNCTION "relay_enable_tenancy"(
 	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
 	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
 	"online" bool DEFAULT false, /* Option < bool > */
-	"tenant_from" TEXT DEFAULT NULL /* Option < String > */
+	"tenant_from" TEXT DEFAULT NULL, /* Option < String > */
+	"shared_rows" bool DEFAULT NULL /* Option < bool > */
 ) RETURNS SETOF TEXT /* String */
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
@@ -233,7 +238,8 @@ CREATE  FUNCTION "relay_tenancy_plan"(
 	"keep_foreign_keys" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
 	"tenant_column" TEXT DEFAULT NULL, /* Option < String > */
 	"online" bool DEFAULT false, /* Option < bool > */
-	"tenant_from" TEXT DEFAULT NULL /* Option < String > */
+	"tenant_from" TEXT DEFAULT NULL, /* Option < String > */
+	"shared_rows" bool DEFAULT NULL /* Option < bool > */
 ) RETURNS TABLE (
 	"step" INT,  /* i32 */
 	"lock" TEXT,  /* String */
@@ -243,8 +249,8 @@ CREATE  FUNCTION "relay_tenancy_plan"(
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_tenancy_plan_v3_wrapper';
-ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy(regclass, text[], text, text, text, text[], text, boolean, text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_tenancy_plan(regclass, text[], text, text, text, text[], text, boolean, text, boolean) SET search_path = pg_catalog, pg_temp;
 
 -- 11. The schema call takes tenant_from => ARRAY['table.fk', ...] (issue 22).
 DROP FUNCTION relay_enable_tenancy_schema(name, regclass[], regclass[], text[], text, text, text, text[], name);

@@ -282,6 +282,13 @@ pub struct PolicyInfo {
     /// when not read (unit tests), which counts as unchanged.
     #[serde(default)]
     pub relay_rule: Option<bool>,
+    /// USING is relay's rule for shared rows (`rule OR col IS NULL`), WITH CHECK relay's
+    /// rule; None when not read.
+    #[serde(default)]
+    pub shared_rule: Option<bool>,
+    /// USING is relay's rule (whatever the WITH CHECK); None when not read.
+    #[serde(default)]
+    pub using_rule: Option<bool>,
 }
 
 /// The catalog query. `$1` is the table's oid, `$2` the extension schema, `$3` the
@@ -367,10 +374,12 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
             ext_schema,
         );
         for p in &mut state.policies {
-            p.relay_rule = Some(
-                crate::pg::policy_rule::is_relay_rule(p.qual_tree.as_deref(), &shape)
-                    && crate::pg::policy_rule::is_relay_rule(p.check_tree.as_deref(), &shape),
-            );
+            use crate::pg::policy_rule::{is_relay_rule, is_shared_rule};
+            let check = is_relay_rule(p.check_tree.as_deref(), &shape);
+            let using = is_relay_rule(p.qual_tree.as_deref(), &shape);
+            p.relay_rule = Some(using && check);
+            p.shared_rule = Some(is_shared_rule(p.qual_tree.as_deref(), &shape) && check);
+            p.using_rule = Some(using);
         }
     }
     for fk in &mut state.foreign_keys {
@@ -394,6 +403,24 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
 /// What the registry records for table `oid`: (global_unique, keep_foreign_keys,
 /// tenant_column); None when the table is not registered. Read as the extension's owner: the registry
 /// gives nothing to other roles.
+/// Table `oid` is registered with shared rows (false when not registered).
+pub fn registry_shared_rows(oid: pgrx::pg_sys::Oid) -> bool {
+    if !crate::pg::probes::registered_now(oid) {
+        return false;
+    }
+    let registry =
+        crate::model::quote::quote_qualified(&crate::pg::ext::extension_schema(), "relay_tables");
+    crate::pg::privilege::as_extension_owner(|| {
+        crate::pg::privilege::select_optional::<bool>(
+            // (to_jsonb: the column is 0.3.0's; the library also serves 0.2.0's SQL)
+            &format!("SELECT COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false)
+                        FROM {registry} r WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"),
+            &[oid.into()],
+        )
+    })
+    .unwrap_or(false)
+}
+
 pub fn registry_lists(oid: pgrx::pg_sys::Oid) -> Option<(Vec<String>, Vec<String>, String)> {
     use pgrx::prelude::*;
     if !crate::pg::probes::registered_now(oid) {

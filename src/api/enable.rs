@@ -18,6 +18,7 @@ struct Prepared {
     global_unique: Vec<String>,
     keep_foreign_keys: Vec<String>,
     tenant_column: String,
+    shared_rows: bool,
     /// Said when a re-run changes what the registry recorded.
     notes: Vec<String>,
     /// Views and materialized views left open around the table.
@@ -55,6 +56,8 @@ pub struct CallOptions {
     /// A foreign key (its name) whose parent row gives each row its tenant: the table
     /// has no tenant column yet (tenant_from.rs).
     pub tenant_from: Option<String>,
+    /// Rows of no tenant are shared (NULL: as recorded, false on a first call).
+    pub shared_rows: Option<bool>,
     /// The online path: apply the next run of catalog steps only (online.rs).
     pub online: bool,
     /// A schema call's dry run: the tables it plans before this one, taken as
@@ -129,6 +132,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         keep_foreign_keys,
         tenant_column,
         tenant_from,
+        shared_rows,
         online,
         enabled_earlier,
     } = call;
@@ -149,6 +153,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
             .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
             .collect()
     });
+    let default_given = default_tenant.is_some();
     let default_tenant = default_tenant.unwrap_or_else(|| DEFAULT_TENANT_ID.to_string());
     let ext_schema = extension_schema();
 
@@ -213,14 +218,18 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         resolve_recorded("keep_foreign_keys", asked_keep, recorded_keep);
     let notes: Vec<String> = unique_note.into_iter().chain(keep_note).collect();
 
-    check_default_tenant(
-        &state,
-        &table,
-        &tenant_column,
-        &default_tenant,
-        &from,
-        registry.as_ref(),
-    );
+    let shared_rows =
+        resolve_shared_rows(&table, tbl, state.registered, shared_rows, default_given);
+    if !shared_rows {
+        check_default_tenant(
+            &state,
+            &table,
+            &tenant_column,
+            &default_tenant,
+            &from,
+            registry.as_ref(),
+        );
+    }
 
     let options = plan::Options {
         ext_schema: &ext_schema,
@@ -233,6 +242,7 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         online,
         registry: registry.as_ref(),
         tenant_from: from.as_ref().map(|(f, _)| f),
+        shared_rows,
     };
     let steps = crate::plan::online::plan_for(&state, &options)
         .unwrap_or_else(|e| crate::plan::refusals::plan_error(&table, e));
@@ -253,10 +263,33 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         global_unique,
         keep_foreign_keys,
         tenant_column,
+        shared_rows,
         notes,
         warnings,
         steps,
     }
+}
+
+/// shared_rows: as asked, else as recorded (false on a first call). It cannot change
+/// on an enabled table (the column's NOT NULL and relay's policies differ), and with
+/// it the rows without a tenant are shared, so a default tenant does not apply.
+fn resolve_shared_rows(
+    table: &str,
+    tbl: RegClass,
+    registered: bool,
+    asked: Option<bool>,
+    default_given: bool,
+) -> bool {
+    let recorded = registered.then(|| catalog::registry_shared_rows(tbl.0));
+    let shared = match (recorded, asked) {
+        (Some(was), Some(asked)) if was != asked => errors::shared_rows_changed(table, was),
+        (Some(was), _) => was,
+        (None, asked) => asked.unwrap_or(false),
+    };
+    if shared && default_given {
+        errors::shared_rows_with_default_tenant(table);
+    }
+    shared
 }
 
 /// The tenant column: the registry's for an enabled table (it cannot change), else
@@ -366,6 +399,7 @@ fn relay_enable_tenancy_v3(
     tenant_column: default!(Option<String>, "NULL"),
     online: default!(Option<bool>, "false"),
     tenant_from: default!(Option<String>, "NULL"),
+    shared_rows: default!(Option<bool>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let online = online.unwrap_or_else(|| errors::null_argument("relay_enable_tenancy", "online"));
     let call = CallOptions {
@@ -376,6 +410,7 @@ fn relay_enable_tenancy_v3(
         keep_foreign_keys,
         tenant_column,
         tenant_from,
+        shared_rows,
         online,
         ..Default::default()
     };
@@ -544,6 +579,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         global_unique: &p.global_unique,
         keep_foreign_keys: &p.keep_foreign_keys,
         tenant_column: &p.tenant_column,
+        shared_rows: p.shared_rows,
     };
     lines.push(apply::register(
         &p.ext_schema,
@@ -664,6 +700,7 @@ fn relay_tenancy_plan_v3(
     tenant_column: default!(Option<String>, "NULL"),
     online: default!(Option<bool>, "false"),
     tenant_from: default!(Option<String>, "NULL"),
+    shared_rows: default!(Option<bool>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -682,6 +719,7 @@ fn relay_tenancy_plan_v3(
         keep_foreign_keys,
         tenant_column,
         tenant_from,
+        shared_rows,
         online,
         ..Default::default()
     };
@@ -863,6 +901,9 @@ fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String 
     args.push("online => true".into());
     if let Some(f) = &call.tenant_from {
         args.push(format!("tenant_from => {}", quote_literal(f)));
+    }
+    if let Some(shared) = call.shared_rows {
+        args.push(format!("shared_rows => {shared}"));
     }
     format!(
         "SELECT {}.relay_enable_tenancy({})",

@@ -368,6 +368,7 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         keep_foreign_keys,
         tenant_column,
         tenant_from: _,
+        shared_rows: _,
         online: _,
         enabled_earlier: _,
     } = call;

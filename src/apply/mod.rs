@@ -188,6 +188,7 @@ pub struct RegistryLists<'a> {
     pub global_unique: &'a [String],
     pub keep_foreign_keys: &'a [String],
     pub tenant_column: &'a str,
+    pub shared_rows: bool,
 }
 
 /// Record the call in relay_tables: the state before and the steps, appended to the
@@ -201,9 +202,16 @@ pub fn register(
     lists: &RegistryLists,
 ) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
+    // (written only when set: the column is 0.3.0's, and this library also serves a
+    // database still on 0.2.0's SQL)
+    let (shared_column, shared_value) = if lists.shared_rows {
+        (" shared_rows,", " true,")
+    } else {
+        ("", "")
+    };
     let sql = format!(
-        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, tenant_column, history)
-         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7, $8,
+        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, tenant_column,{shared_column} history)
+         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7, $8,{shared_value}
                  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                    'at', pg_catalog.now(), 'by', $6,
                    'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))

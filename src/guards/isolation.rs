@@ -10,6 +10,7 @@
 //!   TRUNCATE guard). For superusers it warns: loud, not blocking.
 //! - `refuse_if_broken`: the same checks, run on the table relay just changed.
 
+use crate::model::names::{SHARED_DELETE_POLICY, SHARED_UPDATE_POLICY};
 use crate::model::quote::quote_qualified;
 use crate::pg::probes;
 use crate::pg::{policy_rule, privilege};
@@ -174,6 +175,20 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
             (c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[]),
              'a policy of relay''s no longer compares ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.tenant_column)
                OPERATOR(pg_catalog.||) ' with the session''s tenant'),
+            -- shared rows: tenants read the rows of no tenant, and write only their own
+            -- (to_jsonb: the column is 0.3.0's; the library also serves 0.2.0's SQL)
+            (COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                          WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                            AND p.polname OPERATOR(pg_catalog.=) '{SHARED_UPDATE_POLICY}' AND NOT p.polpermissive
+                            AND p.polcmd OPERATOR(pg_catalog.=) 'w'
+                            AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
+             'policy {SHARED_UPDATE_POLICY} is missing or no longer RESTRICTIVE FOR UPDATE TO PUBLIC: a tenant could change the shared rows'),
+            (COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                          WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                            AND p.polname OPERATOR(pg_catalog.=) '{SHARED_DELETE_POLICY}' AND NOT p.polpermissive
+                            AND p.polcmd OPERATOR(pg_catalog.=) 'd'
+                            AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
+             'policy {SHARED_DELETE_POLICY} is missing or no longer RESTRICTIVE FOR DELETE TO PUBLIC: a tenant could delete the shared rows'),
             (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                           WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
                             AND t.tgname OPERATOR(pg_catalog.=) '{TRUNCATE_GUARD_TRIGGER}'
@@ -204,7 +219,10 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
 /// is no longer relay's rule, by the structure of the stored expression.
 fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
     let sql = format!(
-        "SELECT {columns}, p.polqual::pg_catalog.text, p.polwithcheck::pg_catalog.text
+        "SELECT {columns}, p.polqual::pg_catalog.text, p.polwithcheck::pg_catalog.text,
+                -- (to_jsonb: the column is 0.3.0's; the library also serves 0.2.0's SQL)
+                COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false),
+                p.polname::pg_catalog.text
            FROM {registry} r
            JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
@@ -212,7 +230,8 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
            CROSS JOIN (SELECT n.oid AS ext_ns FROM pg_catalog.pg_namespace n
                         WHERE n.nspname OPERATOR(pg_catalog.=) $1) e
            JOIN pg_catalog.pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) c.oid
-                AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
+                AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}',
+                                                                '{SHARED_UPDATE_POLICY}', '{SHARED_DELETE_POLICY}']::pg_catalog.name[])
           WHERE {filter}",
         columns = policy_rule::SHAPE_COLUMNS
     );
@@ -225,8 +244,21 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
             let shape = policy_rule::shape_from_row(&row, 1);
             let qual = row.get::<String>(6).expect("polqual");
             let check = row.get::<String>(7).expect("polwithcheck");
-            let intact = policy_rule::is_relay_rule(qual.as_deref(), &shape)
-                && policy_rule::is_relay_rule(check.as_deref(), &shape);
+            let shared = row.get::<bool>(8).expect("shared_rows").unwrap_or(false);
+            let name = row.get::<String>(9).expect("policy").unwrap_or_default();
+            let using = |tree: Option<&str>| {
+                if shared {
+                    policy_rule::is_shared_rule(tree, &shape)
+                } else {
+                    policy_rule::is_relay_rule(tree, &shape)
+                }
+            };
+            // The write policies of shared rows: USING relay's rule, no WITH CHECK.
+            let intact = if name == SHARED_UPDATE_POLICY || name == SHARED_DELETE_POLICY {
+                policy_rule::is_relay_rule(qual.as_deref(), &shape) && check.is_none()
+            } else {
+                using(qual.as_deref()) && policy_rule::is_relay_rule(check.as_deref(), &shape)
+            };
             if !intact && !changed.contains(&shape.relid) {
                 changed.push(shape.relid);
             }
@@ -279,7 +311,8 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
                 &format!(
                     "SELECT COALESCE(p.polrelid, d.objid),
                             CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
-                                  AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}']::pg_catalog.name[])
+                                  AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}',
+                                      '{SHARED_UPDATE_POLICY}', '{SHARED_DELETE_POLICY}']::pg_catalog.name[])
                                  THEN pg_catalog.format('%s: policy %I was altered', p.polrelid::pg_catalog.regclass, p.polname) END
                        FROM pg_catalog.pg_event_trigger_ddl_commands() d
                        LEFT JOIN pg_catalog.pg_policy p

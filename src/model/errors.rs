@@ -1180,3 +1180,25 @@ pub fn schema_tenant_from_twice(table: &str, keys: &[String]) -> ! {
         "Keep one entry per table: the key to the parent whose tenant the rows belong to (the other keys become composite with it).".into(),
     )
 }
+
+/// shared_rows asked otherwise than recorded for an enabled table.
+#[track_caller]
+pub fn shared_rows_changed(table: &str, was: bool) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("{table} is tenant-enabled with shared_rows => {was}: it cannot change in place"),
+        "Shared rows keep the tenant column nullable and widen relay's policies to the rows of no tenant; the other way the column is NOT NULL.".into(),
+        format!("Leave shared_rows out (the recorded value is used), or disable tenancy on {table} and enable it again with shared_rows => {}.", !was),
+    )
+}
+
+/// shared_rows with default_tenant: rows without a tenant stay shared.
+#[track_caller]
+pub fn shared_rows_with_default_tenant(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("default_tenant does not apply to {table} with shared_rows"),
+        "With shared_rows the rows that have no tenant are the shared ones: none is given a default tenant.".into(),
+        format!("Leave default_tenant out, or set the tenant of the rows that belong to one first (UPDATE {table} SET ...)."),
+    )
+}

@@ -12,6 +12,13 @@ pub const ACCESS_POLICY_NAME: &str = "tenant_access";
 pub const POLICY_MARKER: &str = "relay_tenancy: rows of the tenant in app.current_tenant_id only";
 pub const ACCESS_POLICY_MARKER: &str =
     "relay_tenancy: grants what tenant_isolation allows (the table had no permissive policy of its own)";
+/// A table with shared rows (`shared_rows => true`): RESTRICTIVE policies that keep
+/// UPDATE and DELETE to the session tenant's own rows (its USING lets every tenant
+/// read the rows of no tenant).
+pub const SHARED_UPDATE_POLICY: &str = "tenant_own_updates";
+pub const SHARED_DELETE_POLICY: &str = "tenant_own_deletes";
+pub const SHARED_POLICY_MARKER: &str =
+    "relay_tenancy: the shared rows (no tenant) are read-only for tenants";
 /// The trigger that refuses TRUNCATE to roles subject to row level security.
 pub const TRUNCATE_GUARD_TRIGGER: &str = "relay_tenant_truncate_guard";
 /// On tables whose tenant column is not text (no foreign key to tenants.id possible):

@@ -68,6 +68,41 @@ pub fn rule_form(tree: Option<&str>, shape: &RuleShape) -> Option<RuleForm> {
     }
 }
 
+/// `tree` is relay's rule for a table with shared rows (`shared_rows => true`):
+/// `<relay's rule> OR <tenant column> IS NULL`, exactly (the USING of its policies:
+/// every tenant reads the rows of no tenant; their WITH CHECK is the plain rule).
+pub fn is_shared_rule(tree: Option<&str>, shape: &RuleShape) -> bool {
+    let Some(tree) = tree else {
+        return false;
+    };
+    if shape.attnum <= 0 {
+        return false;
+    }
+    let Ok(text) = CString::new(tree) else {
+        return false;
+    };
+    // SAFETY: as in rule_form: a node tree PostgreSQL wrote, walked by checked tags.
+    unsafe {
+        let node = pg_sys::stringToNode(text.as_ptr()) as *mut pg_sys::Node;
+        if !is(node, pg_sys::NodeTag::T_BoolExpr) {
+            return false;
+        }
+        let or = node as *mut pg_sys::BoolExpr;
+        let args = list::pointers((*or).args);
+        if (*or).boolop != pg_sys::BoolExprType::OR_EXPR || args.len() != 2 {
+            return false;
+        }
+        let (rule, null) = (args[0] as *mut pg_sys::Node, args[1] as *mut pg_sys::Node);
+        if !is_comparison(rule, shape) || !is(null, pg_sys::NodeTag::T_NullTest) {
+            return false;
+        }
+        let test = null as *mut pg_sys::NullTest;
+        (*test).nulltesttype == pg_sys::NullTestType::IS_NULL
+            && !(*test).argisrow
+            && is_tenant_column((*test).arg as *mut pg_sys::Node, shape)
+    }
+}
+
 unsafe fn is(node: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> bool {
     unsafe { !node.is_null() && (*node).type_ == tag }
 }

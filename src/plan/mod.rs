@@ -26,8 +26,9 @@ use serde::Serialize;
 use std::collections::HashSet;
 
 pub use crate::model::names::{
-    ACCESS_POLICY_MARKER, ACCESS_POLICY_NAME, POLICY_MARKER, POLICY_NAME, TENANT_COLUMN,
-    TENANT_EXISTS_TRIGGER, TRUNCATE_GUARD_TRIGGER,
+    ACCESS_POLICY_MARKER, ACCESS_POLICY_NAME, POLICY_MARKER, POLICY_NAME, SHARED_DELETE_POLICY,
+    SHARED_POLICY_MARKER, SHARED_UPDATE_POLICY, TENANT_COLUMN, TENANT_EXISTS_TRIGGER,
+    TRUNCATE_GUARD_TRIGGER,
 };
 /// The session's tenant for table `table_literal` (a quoted regclass literal):
 /// `relay_policy_tenant` treats `''` as unset (PostgreSQL returns `''` rather than
@@ -222,6 +223,9 @@ pub struct Options<'a> {
     /// tenant_from: a table without a tenant column takes its rows' tenants from the
     /// parent rows a foreign key references.
     pub tenant_from: Option<&'a TenantFrom>,
+    /// Rows of no tenant (NULL) are shared: every tenant reads them, none writes them;
+    /// the column stays nullable.
+    pub shared_rows: bool,
 }
 
 /// tenant_from: the tenant column is added and filled from the parent row that
@@ -340,6 +344,8 @@ pub enum PlanError {
         column: String,
         default: String,
     },
+    /// shared_rows on a table Citus distributes or in a scaled-out schema.
+    SharedRowsOnCitus,
 }
 
 /// Two `global_unique` lists name the same keys (order and spacing aside).
@@ -1066,7 +1072,23 @@ fn column_steps(p: &mut Planning) {
     //    FOR KEY SHARE of every concurrent foreign-key check, and application
     //    transactions that reference and then update one parent deadlock each other
     //    (issue 18). Catalog only; tenant values are far below any TOAST threshold.
+    let shared = p.opts.shared_rows;
     match column {
+        // Shared rows: the rows already there belong to no tenant (every tenant reads
+        // them); nullable, no default for them.
+        None if shared => p.steps.push(Step::new(
+            StepKind::AddColumn,
+            Lock::AccessExclusive,
+            format!(
+                "added column {tcol} {} to {table}; existing rows are shared: every tenant reads them, none writes them (catalog only, no rewrite)",
+                type_key.key()
+            ),
+            format!(
+                "ALTER TABLE {table} ADD COLUMN {tcol} {}, ALTER COLUMN {tcol} SET STORAGE PLAIN",
+                if type_key == TenantType::Text { "text" } else { type_key.sql_type() }
+            ),
+        )),
+        Some(col) if !col.not_null && shared => {}
         None => p.steps.push(Step::new(
             StepKind::AddColumn,
             Lock::AccessExclusive,
@@ -1227,7 +1249,7 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
     let type_key = p.type_key;
     let column = state.tenant_column.as_ref();
     // 3. Catalog changes under ACCESS EXCLUSIVE, each quick.
-    if let Some(col) = column {
+    if let Some(col) = column.filter(|_| !opts.shared_rows) {
         if !col.not_null {
             p.steps.push(Step::new(
                 StepKind::SetNotNull,
@@ -1238,6 +1260,9 @@ fn column_catalog_steps(p: &mut Planning) -> Result<(), PlanError> {
         }
     }
     let by_name = state.distributed || state.scaled_out;
+    if by_name && opts.shared_rows {
+        return Err(PlanError::SharedRowsOnCitus);
+    }
     if state.distributed && !column.is_some_and(|c| c.default_is_ours) {
         return Err(PlanError::DistributedWithoutDefault {
             column: opts.tenant_column.to_string(),
@@ -1543,7 +1568,12 @@ fn isolation_steps(p: &mut Planning) {
     } else {
         tenant_rule(opts.ext_schema, &table, &tcol, type_key)
     };
-    p.steps.extend(policy_steps(state, &table, &rule));
+    p.steps.extend(policy_steps(
+        state,
+        &table,
+        &rule,
+        opts.shared_rows.then_some(tcol.as_str()),
+    ));
     p.steps.extend(always_trigger_steps(
         &table,
         TRUNCATE_GUARD_TRIGGER,
@@ -1664,28 +1694,32 @@ pub fn always_trigger_steps(
     steps
 }
 
-/// CREATE POLICY `name` ... AS `mode` FOR ALL with `rule`, and the comment that marks
-/// it as relay's.
-fn create_policy(
+/// `CREATE POLICY name ON table AS <how> USING (using) [WITH CHECK (check)]`, marked.
+fn create_policy_for(
     table: &str,
     name: &str,
-    mode: &str,
-    rule: &str,
+    how: &str,
+    using: &str,
+    check: Option<&str>,
     marker: &str,
     why: &str,
 ) -> [Step; 2] {
+    let check = check.map_or(String::new(), |c| format!(" WITH CHECK ({c})"));
     [
         Step::new(
             StepKind::CreatePolicy,
             Lock::AccessExclusive,
-            format!("created policy {name} on {table} AS {mode} FOR ALL: {why}"),
-            format!("CREATE POLICY {name} ON {table} AS {mode} FOR ALL USING ({rule}) WITH CHECK ({rule})"),
+            format!("created policy {name} on {table} AS {how}: {why}"),
+            format!("CREATE POLICY {name} ON {table} AS {how} USING ({using}){check}"),
         ),
         Step::new(
             StepKind::MarkPolicy,
             Lock::ShareUpdateExclusive,
             format!("marked policy {name} as relay's"),
-            format!("COMMENT ON POLICY {name} ON {table} IS {}", quote_literal(marker)),
+            format!(
+                "COMMENT ON POLICY {name} ON {table} IS {}",
+                quote_literal(marker)
+            ),
         ),
     ]
 }
@@ -1695,8 +1729,17 @@ fn create_policy(
 /// widen it. PostgreSQL grants no row without a permissive policy, so when the table
 /// has none of its own relay adds `tenant_access` (PERMISSIVE, the same rule); when
 /// it has some, they decide what each tenant may see of its own rows.
-fn policy_steps(state: &TableState, table: &str, rule: &str) -> Vec<Step> {
+fn policy_steps(state: &TableState, table: &str, rule: &str, shared: Option<&str>) -> Vec<Step> {
     let rule = rule.to_string();
+    // Shared rows: every tenant reads the rows of no tenant; writes stay its own.
+    let using = shared.map_or(rule.clone(), |col| format!("({rule}) OR {col} IS NULL"));
+    let unchanged = |p: &PolicyInfo| {
+        if shared.is_some() {
+            p.shared_rule.unwrap_or(true)
+        } else {
+            rule_unchanged(p)
+        }
+    };
     let mut steps = Vec::new();
     // A policy of the user's is kept in the registry for undo to put back; relay's own
     // policy, altered since, is not (undo drops relay's policies, it never re-creates
@@ -1715,17 +1758,18 @@ fn policy_steps(state: &TableState, table: &str, rule: &str) -> Vec<Step> {
         });
     };
     let existing = state.policies.iter().find(|p| p.name == POLICY_NAME);
-    if !existing.is_some_and(|p| {
-        p.is_ours && !p.permissive && p.cmd == "*" && p.to_public && rule_unchanged(p)
-    }) {
+    if !existing
+        .is_some_and(|p| p.is_ours && !p.permissive && p.cmd == "*" && p.to_public && unchanged(p))
+    {
         if let Some(p) = existing {
             replace(p, &mut steps);
         }
-        steps.extend(create_policy(
+        steps.extend(create_policy_for(
             table,
             POLICY_NAME,
-            "RESTRICTIVE",
-            &rule,
+            "RESTRICTIVE FOR ALL",
+            &using,
+            Some(&rule),
             POLICY_MARKER,
             "ANDed with every other policy, whenever it was created",
         ));
@@ -1735,7 +1779,7 @@ fn policy_steps(state: &TableState, table: &str, rule: &str) -> Vec<Step> {
         .policies
         .iter()
         .find(|p| p.name == ACCESS_POLICY_NAME && p.is_ours);
-    let access_changed = access.is_some_and(|p| !rule_unchanged(p));
+    let access_changed = access.is_some_and(|p| !unchanged(p));
     if let Some(p) = access.filter(|_| access_changed) {
         replace(p, &mut steps);
     }
@@ -1745,14 +1789,45 @@ fn policy_steps(state: &TableState, table: &str, rule: &str) -> Vec<Step> {
             .iter()
             .any(|p| p.permissive && p.name != POLICY_NAME)
     {
-        steps.extend(create_policy(
+        steps.extend(create_policy_for(
             table,
             ACCESS_POLICY_NAME,
-            "PERMISSIVE",
-            &rule,
+            "PERMISSIVE FOR ALL",
+            &using,
+            Some(&rule),
             ACCESS_POLICY_MARKER,
             "grants the session tenant's rows (the table has no permissive policy of its own)",
         ));
+    }
+    if shared.is_some() {
+        for (name, cmd, command) in [
+            (SHARED_UPDATE_POLICY, "w", "UPDATE"),
+            (SHARED_DELETE_POLICY, "d", "DELETE"),
+        ] {
+            let existing = state.policies.iter().find(|p| p.name == name);
+            if existing.is_some_and(|p| {
+                p.is_ours
+                    && !p.permissive
+                    && p.cmd == cmd
+                    && p.to_public
+                    && p.using_rule.unwrap_or(true)
+                    && p.check_tree.is_none()
+            }) {
+                continue;
+            }
+            if let Some(p) = existing {
+                replace(p, &mut steps);
+            }
+            steps.extend(create_policy_for(
+                table,
+                name,
+                &format!("RESTRICTIVE FOR {command}"),
+                &rule,
+                None,
+                SHARED_POLICY_MARKER,
+                &format!("a tenant's {command} reaches its own rows only, never the shared ones"),
+            ));
+        }
     }
     steps
 }
@@ -1806,6 +1881,7 @@ pub(crate) mod tests {
             online: false,
             registry: None,
             tenant_from: None,
+            shared_rows: false,
         }
     }
 
@@ -1961,6 +2037,8 @@ pub(crate) mod tests {
             qual_tree: None,
             check_tree: None,
             relay_rule: None,
+            shared_rule: None,
+            using_rule: None,
         }
     }
 

@@ -57,8 +57,10 @@ pub fn plan_online(
     let tcol = quote_ident(opts.tenant_column);
     let check = not_null_check_name(opts.tenant_column);
     // (tenant_from: the column is added nullable, then filled)
-    let nullable = state.tenant_column.as_ref().is_some_and(|c| !c.not_null)
-        || (state.tenant_column.is_none() && opts.tenant_from.is_some());
+    // (shared rows: the column stays nullable)
+    let nullable = !opts.shared_rows
+        && (state.tenant_column.as_ref().is_some_and(|c| !c.not_null)
+            || (state.tenant_column.is_none() && opts.tenant_from.is_some()));
     let check_exists = state.names_taken.contains(&check);
     let check_valid = check_exists && !state.not_valid.contains(&check);
 

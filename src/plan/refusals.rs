@@ -155,6 +155,12 @@ pub fn describe(table: &str, err: PlanError, verb: &str) -> UserError {
             "PostgreSQL 15 cannot build an index CONCURRENTLY on a partitioned table, and the online path builds every index that way.".into(),
             format!("Use relay_enable_tenancy({}) without online (it holds ACCESS EXCLUSIVE while the partitions' indexes build), in a quiet period.", crate::model::quote::quote_literal(table)),
         ),
+        PlanError::SharedRowsOnCitus => UserError::new(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("cannot {verb} {table} with shared rows on Citus"),
+            "shared_rows widens relay's policy rule (rows of no tenant are read by every tenant); relay_distribute writes the rule each shard carries, in its plain form only.".into(),
+            "Keep the shared rows in a table of their own, shared by every tenant (a Citus reference table), or leave shared_rows out.".into(),
+        ),
         PlanError::UnexpectedIndexDefinition { index, definition } => UserError::new(
             ERRCODE_INTERNAL_ERROR,
             format!("relay_tenancy could not read the definition of index \"{index}\" on {table}"),

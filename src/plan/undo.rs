@@ -177,7 +177,15 @@ fn recreate_policy_sql(table: &str, def: &serde_json::Value) -> Option<String> {
 }
 
 fn is_relay_policy(p: &PolicyInfo) -> bool {
-    p.is_ours && (p.name == POLICY_NAME || p.name == ACCESS_POLICY_NAME)
+    use crate::model::names::{SHARED_DELETE_POLICY, SHARED_UPDATE_POLICY};
+    p.is_ours
+        && [
+            POLICY_NAME,
+            ACCESS_POLICY_NAME,
+            SHARED_UPDATE_POLICY,
+            SHARED_DELETE_POLICY,
+        ]
+        .contains(&p.name.as_str())
 }
 
 /// Compute the undo of every change relay made to `input.now`.
