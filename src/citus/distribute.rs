@@ -883,6 +883,7 @@ fn relay_distribute_plan(
     ),
 > {
     let schema = schema_arg("relay_distribute_plan", schema);
+    refuse_unsupported("relay_distribute_plan", &schema);
     let steps = planned("relay_distribute_plan", &schema, shard_count);
     TableIterator::new(
         steps
@@ -893,6 +894,40 @@ fn relay_distribute_plan(
     )
 }
 
+/// What relay does not distribute: a schema under the application's own tenant
+/// registry (every node checks tenants against relay's reference table `tenants`), and
+/// tables with shared rows (their rule is not the one relay writes on every shard).
+fn refuse_unsupported(function: &str, schema: &str) {
+    if let Some(registry) = crate::pg::tenant_registry::current() {
+        crate::model::errors::distribute_unsupported(
+            function,
+            &format!("relay_use_tenant_registry made {} the tenant registry", registry.table),
+            "Go back to relay's tenants first: disable the tables, SELECT relay_use_tenant_registry(NULL), enable them again.",
+        );
+    }
+    let registry =
+        crate::model::quote::quote_qualified(&crate::pg::ext::extension_schema(), "relay_tables");
+    let shared = crate::pg::privilege::as_extension_owner(|| {
+        crate::pg::privilege::select_optional::<String>(
+            &format!(
+                "SELECT pg_catalog.string_agg(r.relid::pg_catalog.text, ', ' ORDER BY r.relid::pg_catalog.text)
+                   FROM {registry} r JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                    AND COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false)"
+            ),
+            &[schema.into()],
+        )
+    });
+    if let Some(tables) = shared {
+        crate::model::errors::distribute_unsupported(
+            function,
+            &format!("{tables} have shared rows (shared_rows => true)"),
+            "Keep shared rows in a table of their own that every tenant shares (a reference table), or disable and enable those tables without shared_rows.",
+        );
+    }
+}
+
 /// Distribute `schema`'s tenant tables with Citus (on the coordinator). Returns one
 /// line per step taken; nothing when everything is distributed already.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -901,6 +936,7 @@ fn relay_distribute(
     shard_count: default!(Option<i32>, "NULL"),
 ) -> SetOfIterator<'static, String> {
     let schema = schema_arg("relay_distribute", schema);
+    refuse_unsupported("relay_distribute", &schema);
     if !crate::pg::probes::citus_installed() {
         crate::model::errors::citus_missing("relay_distribute");
     }

@@ -1202,3 +1202,14 @@ pub fn shared_rows_with_default_tenant(table: &str) -> ! {
         format!("Leave default_tenant out, or set the tenant of the rows that belong to one first (UPDATE {table} SET ...)."),
     )
 }
+
+/// relay_distribute on what relay does not distribute.
+#[track_caller]
+pub fn distribute_unsupported(function: &str, what: &str, hint: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("{function}: not supported here: {what}"),
+        "relay_distribute makes relay's tenants a reference table every node checks tenants against, and writes relay's plain policy rule on every shard.".into(),
+        format!("{hint} Nothing was changed."),
+    )
+}

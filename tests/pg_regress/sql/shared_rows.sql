@@ -59,6 +59,8 @@ BEGIN;
 DROP POLICY tenant_own_deletes ON sr.roles;
 SELECT table_name, problems FROM relay_tenancy_status WHERE table_name = 'sr.roles'::regclass;
 ROLLBACK;
+-- Not on Citus: relay_distribute refuses a schema with shared rows (0A000).
+SELECT * FROM expect_error($$SELECT * FROM relay_distribute_plan('sr')$$);
 -- A re-run keeps shared_rows (nothing to do); changing it in place is refused (22023).
 SELECT * FROM relay_enable_tenancy('sr.roles');
 SELECT * FROM expect_error($$SELECT * FROM relay_enable_tenancy('sr.roles', shared_rows => false)$$);

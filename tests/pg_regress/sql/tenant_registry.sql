@@ -129,6 +129,9 @@ SELECT * FROM relay_delete_tenant('00000000-0000-4000-8000-00000000000b');
 SELECT name FROM organizations ORDER BY name;
 SELECT * FROM expect_error($$SELECT * FROM relay_delete_tenant('00000000-0000-4000-8000-00000000000b')$$);
 
+-- Nor scale out with Citus (every node checks tenants against relay's tenants).
+SELECT * FROM expect_error($$SELECT * FROM relay_distribute_plan('public')$$);
+
 -- 7. The registry cannot change under enabled tables (their keys point at it).
 SELECT * FROM expect_error($$SELECT relay_use_tenant_registry(NULL)$$);
 -- Nor can it be dropped, even by its owner with CASCADE (which would drop the keys).
