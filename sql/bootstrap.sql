@@ -62,6 +62,16 @@ CREATE TABLE relay_tenant_registry (
 );
 COMMENT ON TABLE relay_tenant_registry IS 'relay_tenancy: the application''s own tenant table, if relay_use_tenant_registry named one';
 
+-- The options each schema call was made with (relay_enable_tenancy_schema): a later
+-- call, and relay.auto_enable at CREATE TABLE, use them for what it does not give.
+CREATE TABLE relay_schemas (
+  schema_name  name PRIMARY KEY,
+  options      jsonb NOT NULL,
+  converted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  converted_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE relay_schemas IS 'relay_tenancy: the options each schema was converted with';
+
 -- pg_dump keeps the rows. The default tenant is created by CREATE EXTENSION on
 -- restore, so it is left out of the dump unless it was edited; an edited one is
 -- merged into the recreated row on restore (relay_default_tenant_merge, finalize.sql).
@@ -72,6 +82,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenants',
 SELECT pg_catalog.pg_extension_config_dump('relay_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('relay_audit_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('relay_tenant_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('relay_schemas', '');
 
 -- Nothing for PUBLIC, and nothing for a role granted privileges by accident
 -- (GRANT ALL ON ALL TABLES IN SCHEMA ...): row level security with no policy hides
@@ -79,8 +90,9 @@ SELECT pg_catalog.pg_extension_config_dump('relay_tenant_registry', '');
 -- these tables by index probes or as the extension's owner; tenant lifecycle
 -- functions are for superusers and BYPASSRLS roles. TRUNCATE is guarded in
 -- finalize.sql, once the guard function exists.
-REVOKE ALL ON tenants, relay_tables, relay_audit_tables, relay_tenant_registry FROM PUBLIC;
+REVOKE ALL ON tenants, relay_tables, relay_audit_tables, relay_tenant_registry, relay_schemas FROM PUBLIC;
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE relay_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE relay_audit_tables ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 ALTER TABLE relay_tenant_registry ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+ALTER TABLE relay_schemas ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;

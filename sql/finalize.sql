@@ -143,19 +143,19 @@ ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text
 ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
 
 -- Whole schemas: the SQL signatures (regclass[] lists), over the Rust functions.
-CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
-                                            shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
-                                            default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                            primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                            shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                            default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                            primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
   RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
                                                                    $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
-CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
-                                          shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
-                                          default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                          primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                          shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                          default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                          primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
   RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
                                                                  $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;

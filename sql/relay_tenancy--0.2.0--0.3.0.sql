@@ -114,6 +114,18 @@ ALTER TABLE relay_tenant_registry ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SEC
 -- 4c. Tables with shared rows (issue 22): rows of no tenant are read by every tenant.
 ALTER TABLE relay_tables ADD COLUMN shared_rows boolean NOT NULL DEFAULT false;
 
+-- 4d. The options each schema was converted with (issue 22).
+CREATE TABLE relay_schemas (
+  schema_name  name PRIMARY KEY,
+  options      jsonb NOT NULL,
+  converted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  converted_by name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE relay_schemas IS 'relay_tenancy: the options each schema was converted with';
+SELECT pg_catalog.pg_extension_config_dump('relay_schemas', '');
+REVOKE ALL ON relay_schemas FROM PUBLIC;
+ALTER TABLE relay_schemas ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+
 -- 5. relay_tenancy_status.tenant_indexes lists valid indexes only (an INVALID one, left
 -- by a failed concurrent build, is reported by relay_verify and relay_security_check),
 -- and it finds each table's foreign keys through indexes (linear in the tables).
@@ -298,19 +310,19 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_tenancy_schema_plan_oids_v2_wrapper';
 ALTER FUNCTION relay_enable_tenancy_schema_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_tenancy_schema_plan_oids(text, oid[], oid[], text[], text, text, text, text[], text, text[]) SET search_path = pg_catalog, pg_temp;
-CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
-                                            shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
-                                            default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                            primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+CREATE FUNCTION relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                            shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                            default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                            primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
   RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
                                                                    $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
-CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT '{}',
-                                          shared regclass[] DEFAULT '{}', global_unique text[] DEFAULT '{}',
-                                          default_tenant text DEFAULT NULL, views text DEFAULT 'report',
-                                          primary_key text DEFAULT 'global', keep_foreign_keys text[] DEFAULT '{}',
-                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT '{}')
+CREATE FUNCTION relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                          shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                          default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                          primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
   RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
   AS $$ SELECT * FROM @extschema@.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
                                                                  $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;

@@ -43,6 +43,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     context::register_gucs();
+    api::partitions::register_gucs();
     context::signed::register_gucs();
     context::token_replay::register();
     context::token_key::register();

@@ -99,6 +99,7 @@ fn relay_disable_tenancy_schema(
     let drop_column = drop_column.unwrap_or_else(|| errors::null_argument(FUNCTION, "drop_column"));
     let tables = tables_in_order(FUNCTION, &schema);
     if tables.is_empty() {
+        super::schema_options::forget(&schema);
         return TableIterator::new(vec![(
             crate::model::quote::quote_ident(&schema),
             "no tenant-enabled tables: nothing to do".to_string(),
@@ -119,6 +120,8 @@ fn relay_disable_tenancy_schema(
         }
         lines
     });
+    // The schema is no longer converted: its recorded options go (relay.auto_enable).
+    super::schema_options::forget(&schema);
     TableIterator::new(lines)
 }
 

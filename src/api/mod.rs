@@ -13,6 +13,7 @@ pub mod partitions;
 pub mod registry;
 pub mod repair;
 pub mod schema;
+pub mod schema_options;
 pub mod security_check;
 pub mod tenant_from;
 pub mod tenants;

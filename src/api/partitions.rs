@@ -19,6 +19,7 @@ use crate::pg::regclass::RegClass;
 use crate::{apply, model::errors, pg::ext};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Every inheritance edge (child, parent, child is a partition) above and below the
 /// tables the command created or altered.
@@ -80,10 +81,15 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(
         return pg_sys::Datum::from(0);
     }
     let edges = edges_around_command();
-    if edges.is_empty() {
-        return pg_sys::Datum::from(0);
-    }
-    for (child, parent, _) in &edges {
+    follow_parents(&edges);
+    auto_enable_created();
+    pg_sys::Datum::from(0)
+}
+
+/// Partitions follow their tenant-enabled parent; a tenant-enabled table never goes
+/// under one that is not.
+fn follow_parents(edges: &[(pg_sys::Oid, pg_sys::Oid, bool)]) {
+    for (child, parent, _) in edges {
         if probes::registered_now(*child) && !probes::registered_now(*parent) {
             errors::tenant_table_under_open_parent(
                 &ext::relation_name(*child),
@@ -93,7 +99,7 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(
     }
     // Follow, parents before children: enabling one partition may make its own
     // partitions followers (enable recurses into them itself).
-    for (child, parent, is_partition) in &edges {
+    for (child, parent, is_partition) in edges {
         if *is_partition && probes::registered_now(*parent) && !probes::registered_now(*child) {
             let lines = enable::enable(
                 "relay_enable_tenancy",
@@ -112,5 +118,99 @@ pub unsafe extern "C-unwind" fn relay_partition_guard(
             );
         }
     }
-    pg_sys::Datum::from(0)
+}
+
+/// `relay.auto_enable`: tables created later in a schema the schema call converted.
+static AUTO_ENABLE: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+pub fn register_gucs() {
+    GucRegistry::define_bool_guc(
+        c"relay.auto_enable",
+        c"Tenant-enable each table created later in a schema relay_enable_tenancy_schema converted.",
+        c"Off (the default). On: CREATE TABLE in such a schema enables the new table at once, with the options the schema was converted with (relay_schemas); a table that cannot be enabled so fails its CREATE TABLE.",
+        &AUTO_ENABLE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// With relay.auto_enable on: each permanent table the command created (not a
+/// partition: those follow their parent) in a schema with recorded options, and not
+/// left out by them (exclude, shared, framework bookkeeping), is tenant-enabled now, as
+/// the creating role, with those options.
+fn auto_enable_created() {
+    if !AUTO_ENABLE.get() {
+        return;
+    }
+    let created: Vec<(pg_sys::Oid, String, String, String)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid, n.nspname::pg_catalog.text, c.relname::pg_catalog.text, c.oid::pg_catalog.regclass::pg_catalog.text
+                   FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.command_tag OPERATOR(pg_catalog.=) 'CREATE TABLE' AND d.object_type OPERATOR(pg_catalog.=) 'table'
+                    AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])
+                    AND NOT c.relispartition AND c.relpersistence OPERATOR(pg_catalog.=) 'p'",
+                None,
+                &[],
+            )
+            .expect("created tables")
+            .filter_map(|r| {
+                Some((
+                    r.get::<pg_sys::Oid>(1).ok()??,
+                    r.get::<String>(2).ok()??,
+                    r.get::<String>(3).ok()??,
+                    r.get::<String>(4).ok()??,
+                ))
+            })
+            .collect()
+    });
+    for (oid, schema, name, display) in created {
+        if probes::registered_now(oid) {
+            continue;
+        }
+        let Some((options, _)) = super::schema_options::recorded(&schema) else {
+            continue;
+        };
+        let qualified = crate::model::quote::quote_qualified(&schema, &name);
+        let left_out = |l: &[String]| l.iter().any(|t| *t == qualified || *t == display);
+        if left_out(&options.exclude)
+            || left_out(&options.shared)
+            || super::schema::FRAMEWORK_TABLES.contains(&name.as_str())
+        {
+            continue;
+        }
+        let entries = |l: &[String]| -> Option<Vec<Option<String>>> {
+            let mine: Vec<Option<String>> = l
+                .iter()
+                .filter_map(|e| e.split_once('.'))
+                .filter(|(t, _)| t.trim() == name)
+                .map(|(_, k)| Some(k.trim().to_string()))
+                .collect();
+            (!mine.is_empty()).then_some(mine)
+        };
+        let lines = enable::enable(
+            "relay_enable_tenancy",
+            Some(RegClass(oid)),
+            CallOptions {
+                global_unique: entries(&options.global_unique),
+                keep_foreign_keys: entries(&options.keep_foreign_keys),
+                tenant_from: entries(&options.tenant_from)
+                    .and_then(|l| l.into_iter().next().flatten()),
+                tenant_column: options.tenant_column.clone(),
+                default_tenant: options.default_tenant.clone(),
+                views: options.views.clone(),
+                primary_key: options.primary_key.clone(),
+                ..Default::default()
+            },
+        );
+        pgrx::notice!(
+            "relay_tenancy: relay.auto_enable: {qualified} tenant-enabled as schema {} was converted: {} step{}",
+            crate::model::quote::quote_ident(&schema),
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" }
+        );
+    }
 }

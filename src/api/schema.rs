@@ -352,7 +352,33 @@ struct SchemaArgs {
     call: enable::CallOptions,
 }
 
-fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
+/// A schema call's arguments checked, each one not given taken from what the schema's
+/// last call recorded (`schema_options`).
+struct Resolved {
+    schema: String,
+    exclude: Vec<u32>,
+    shared: Vec<u32>,
+    entries: Vec<String>,
+    keep_entries: Vec<String>,
+    from_entries: Vec<String>,
+    default_tenant: Option<String>,
+    views: Option<String>,
+    primary_key: Option<String>,
+    tenant_column: Option<String>,
+    /// Said when recorded options were used.
+    note: Option<String>,
+}
+
+/// `given`, else `recorded` (noting that it was used).
+fn pick<T>(given: Option<T>, recorded: Option<T>, used: &mut bool) -> Option<T> {
+    if given.is_some() {
+        return given;
+    }
+    *used |= recorded.is_some();
+    recorded
+}
+
+fn resolve_args(function: &str, args: SchemaArgs) -> Resolved {
     let SchemaArgs {
         schema,
         exclude,
@@ -373,6 +399,26 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         enabled_earlier: _,
     } = call;
     let schema = schema.unwrap_or_else(|| errors::null_argument(function, "schema"));
+    let (rec, _) = super::schema_options::recorded(&schema).unwrap_or_default();
+    let mut used = false;
+    let some = |l: &Vec<String>| (!l.is_empty()).then(|| l.iter().cloned().map(Some).collect());
+    let exclude = pick(
+        exclude,
+        (!rec.exclude.is_empty()).then(|| super::schema_options::oids(&rec.exclude)),
+        &mut used,
+    );
+    let shared = pick(
+        shared,
+        (!rec.shared.is_empty()).then(|| super::schema_options::oids(&rec.shared)),
+        &mut used,
+    );
+    let global_unique = pick(global_unique, some(&rec.global_unique), &mut used);
+    let keep_foreign_keys = pick(keep_foreign_keys, some(&rec.keep_foreign_keys), &mut used);
+    let tenant_from = pick(tenant_from, some(&rec.tenant_from), &mut used);
+    let tenant_column = pick(tenant_column, rec.tenant_column.clone(), &mut used);
+    let default_tenant = pick(default_tenant, rec.default_tenant.clone(), &mut used);
+    let views = pick(views, rec.views.clone(), &mut used);
+    let primary_key = pick(primary_key, rec.primary_key.clone(), &mut used);
     enable::views_invoker(function, views.clone());
     let oids = |list: Option<Vec<Option<pgrx::pg_sys::Oid>>>, arg: &str| -> Vec<u32> {
         list.unwrap_or_default()
@@ -383,23 +429,63 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
             })
             .collect()
     };
-    let exclude = oids(exclude, "exclude");
-    let shared = oids(shared, "shared");
+    let texts = |list: Option<Vec<Option<String>>>, arg: &str| -> Vec<String> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|e| e.unwrap_or_else(|| errors::null_argument(function, arg)))
+            .collect()
+    };
     let entries: Vec<String> = global_unique
         .unwrap_or_default()
         .into_iter()
         .map(|e| e.unwrap_or_else(|| errors::null_global_unique_entry(function)))
         .collect();
-    let keep_entries: Vec<String> = keep_foreign_keys
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "keep_foreign_keys entry")))
-        .collect();
-    let from_entries: Vec<String> = tenant_from
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| e.unwrap_or_else(|| errors::null_argument(function, "tenant_from entry")))
-        .collect();
+    Resolved {
+        note: used.then(|| {
+            format!(
+                "options as recorded for schema {} (relay_schemas): {}",
+                crate::model::quote::quote_ident(&schema),
+                rec.describe()
+            )
+        }),
+        schema,
+        exclude: oids(exclude, "exclude"),
+        shared: oids(shared, "shared"),
+        entries,
+        keep_entries: texts(keep_foreign_keys, "keep_foreign_keys entry"),
+        from_entries: texts(tenant_from, "tenant_from entry"),
+        default_tenant,
+        views,
+        primary_key,
+        tenant_column,
+    }
+}
+
+fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
+    let Resolved {
+        schema,
+        exclude,
+        shared,
+        entries,
+        keep_entries,
+        from_entries,
+        default_tenant,
+        views,
+        primary_key,
+        tenant_column,
+        note,
+    } = resolve_args(function, args);
+    let options = super::schema_options::SchemaOptions {
+        exclude: super::schema_options::names(&exclude),
+        shared: super::schema_options::names(&shared),
+        global_unique: entries.clone(),
+        keep_foreign_keys: keep_entries.clone(),
+        tenant_column: tenant_column.clone(),
+        tenant_from: from_entries.clone(),
+        default_tenant: default_tenant.clone(),
+        views: views.clone(),
+        primary_key: primary_key.clone(),
+    };
 
     let tables = candidate_tables(&schema);
     if tables.is_empty()
@@ -491,6 +577,14 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
             }
             planned.push(oid);
         }
+    }
+    if apply {
+        super::schema_options::record(&schema, &options);
+    }
+    if let Some(note) = note {
+        let at = crate::model::quote::quote_ident(&schema);
+        // (the dry run shows it as a step 0 row, as it shows every line)
+        lines.insert(0, (at, note));
     }
     (lines, steps)
 }

@@ -220,11 +220,47 @@ fn foreign_key_rows() -> Vec<(String, bool, String)> {
             ),
         },
     ));
+    // Tables created after the conversion that belong to tenants but are not enabled:
+    // they reference a tenant-enabled table, or have its schema's tenant column.
+    let later: Option<String> = privilege::as_extension_owner(|| {
+        let registry =
+            crate::model::quote::quote_qualified(&ext::extension_schema(), "relay_tables");
+        privilege::select_optional::<String>(
+            &format!(
+                "SELECT pg_catalog.string_agg(t, ', ' ORDER BY t) FROM (
+                   SELECT DISTINCT c.oid::pg_catalog.regclass::pg_catalog.text AS t
+                     FROM pg_catalog.pg_class c
+                    WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition
+                      AND c.relpersistence OPERATOR(pg_catalog.=) 'p'
+                      AND NOT EXISTS (SELECT FROM {registry} r WHERE r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) c.oid)
+                      AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend x
+                                       WHERE x.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                         AND x.objid OPERATOR(pg_catalog.=) c.oid AND x.deptype OPERATOR(pg_catalog.=) 'e')
+                      AND (EXISTS (SELECT FROM pg_catalog.pg_constraint f JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
+                                    WHERE f.conrelid OPERATOR(pg_catalog.=) c.oid AND f.contype OPERATOR(pg_catalog.=) 'f')
+                        OR EXISTS (SELECT FROM {registry} r JOIN pg_catalog.pg_class rc ON rc.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
+                                     JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+                                                                   AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped
+                                    WHERE rc.relnamespace OPERATOR(pg_catalog.=) c.relnamespace))) later"
+            ),
+            &[],
+        )
+    });
+    rows.push((
+        "later_tables_enabled".to_string(),
+        later.is_none(),
+        match &later {
+            None => "no table outside relay references a tenant-enabled table or has its schema's tenant column".to_string(),
+            Some(list) => format!("not tenant-enabled, yet referencing a tenant-enabled table or having its schema's tenant column (created after the conversion?): {list}. Every role that may read them reads every tenant's rows. Fix: SELECT relay_enable_tenancy('<table>') (tenant_from => '<foreign key>' for a table without the column; relay_verify() gives each statement), or relay.auto_enable = on for tables to come"),
+        },
+    ));
     let mut foreign = Vec::new();
     for name in [
         c"tenants",
         c"relay_tables",
         c"relay_audit_tables",
+        c"relay_tenant_registry",
+        c"relay_schemas",
         c"audit_logs",
     ] {
         for trigger in probes::foreign_triggers(ext::ext_relation(name).relid) {
@@ -294,6 +330,7 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
             c"relay_tables",
             c"relay_audit_tables",
             c"relay_tenant_registry",
+            c"relay_schemas",
             c"audit_logs",
         ]
         .iter()

@@ -87,9 +87,9 @@ fn registry_and_linked_table_checks(
                                              AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped)
                              THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1,
                                                     f.conrelid::pg_catalog.regclass::pg_catalog.text, r.tenant_column)
-                             ELSE pg_catalog.format('-- add column %I (each row''s tenant) to %s, then: SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);',
-                                                    r.tenant_column, f.conrelid::pg_catalog.regclass, $1,
-                                                    f.conrelid::pg_catalog.regclass::pg_catalog.text, r.tenant_column) END
+                             -- no tenant column: take each row's from the row it references
+                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_from => %L);', $1,
+                                                    f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname) END
                    FROM pg_catalog.pg_constraint f
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
                   WHERE f.contype OPERATOR(pg_catalog.=) 'f'
