@@ -250,10 +250,37 @@ pub fn register(
 /// Remove table `state` from relay_tables (relay_disable_tenancy's last step).
 pub fn deregister(ext_schema: &str, state: &TableState) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
+    // The keys this table's calls built on a parent that stays tenant-enabled (the
+    // parent's `(tenant_id, id)` for composite foreign keys): recorded in the parent's
+    // history from now on, so the parent's own undo drops them (before, a child
+    // disabled first left them behind: issue 22, defect 8).
+    let hand_over = format!(
+        "WITH built AS (
+           SELECT s.step FROM {registry} r, pg_catalog.jsonb_array_elements(r.history) h,
+                  pg_catalog.jsonb_array_elements(h.value OPERATOR(pg_catalog.->) 'steps') s(step)
+            WHERE r.relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
+              AND s.step OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'build_parent_tenant_key'),
+         parents AS (
+           SELECT p.relid, pg_catalog.jsonb_agg(b.step) AS steps
+             FROM {registry} p
+             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid::pg_catalog.oid
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+             JOIN built b ON pg_catalog.strpos(b.step OPERATOR(pg_catalog.->>) 'sql',
+                               ' ON ' OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', n.nspname, c.relname) OPERATOR(pg_catalog.||) ' (')
+                             OPERATOR(pg_catalog.>) 0
+            WHERE p.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) $1::pg_catalog.oid
+            GROUP BY p.relid)
+         UPDATE {registry} r
+            SET history = r.history OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                  'at', pg_catalog.now(), 'handed_over_by', $1::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text,
+                  'steps', parents.steps))
+           FROM parents WHERE r.relid OPERATOR(pg_catalog.=) parents.relid"
+    );
     let sql =
         format!("DELETE FROM {registry} WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.oid");
     probes::refuse_foreign_triggers(c"relay_tables");
     privilege::as_extension_owner(|| {
+        Spi::run_with_args(&hand_over, &[state.oid_datum().into()]).expect("hand over parent keys");
         Spi::run_with_args(&sql, &[state.oid_datum().into()]).expect("registry delete")
     });
     probes::registration_changed(state.oid_datum());

@@ -163,3 +163,25 @@ REVOKE SELECT ON shapes_adopt.project_counts FROM shapes_reader;
 SELECT severity, problem, fix FROM relay_verify() WHERE object = 'materialized view shapes_adopt.project_counts';
 DROP MATERIALIZED VIEW shapes_adopt.project_counts;
 DROP ROLE shapes_reader;
+
+-- 9. A parent's (tenant_id, id) key that relay built for its children's composite
+-- foreign keys, with the children disabled first and the parent last: a child's undo
+-- hands the keys its calls built over to the parent's record, and the parent's undo
+-- drops them (before: they survived the full disable; 11 leftovers in the billing
+-- schema).
+\set ECHO none
+\i include/shape.sql
+\set ECHO all
+CREATE SCHEMA shapes_keys;
+CREATE TABLE shapes_keys.accounts (id bigint PRIMARY KEY, tenant_id text NOT NULL);
+CREATE TABLE shapes_keys.invoices (id bigint PRIMARY KEY, tenant_id text NOT NULL, account_id bigint REFERENCES shapes_keys.accounts (id));
+CREATE TABLE shapes_keys.payments (id bigint PRIMARY KEY, tenant_id text NOT NULL, account_id bigint REFERENCES shapes_keys.accounts (id));
+CREATE TEMP TABLE shapes_keys_before AS SELECT * FROM pg_temp.shape('shapes_keys');
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('shapes_keys.accounts');
+SELECT action FROM relay_enable_tenancy('shapes_keys.invoices') a(action) WHERE action LIKE 'built unique index%';
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('shapes_keys.payments');
+SELECT count(*) > 0 AS undone FROM relay_disable_tenancy('shapes_keys.invoices');
+SELECT count(*) > 0 AS undone FROM relay_disable_tenancy('shapes_keys.payments');
+SELECT action FROM relay_disable_tenancy('shapes_keys.accounts') a(action) WHERE action LIKE 'dropped index%';
+SELECT * FROM pg_temp.shape('shapes_keys') EXCEPT SELECT * FROM shapes_keys_before;
+DROP SCHEMA shapes_keys CASCADE;
