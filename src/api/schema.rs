@@ -498,6 +498,14 @@ fn run(function: &str, args: SchemaArgs, apply: bool) -> (Lines, PlanRows) {
         errors::undefined_schema(function, &schema);
     }
     let mut plan = treatments(&tables, &exclude, &shared);
+    // The application's own tenant table is the registry, not a tenant table.
+    if let Some(registry) = crate::pg::tenant_registry::current() {
+        for (oid, _, t) in plan.iter_mut() {
+            if *oid == registry.relid && *t == Treatment::Enable {
+                *t = Treatment::Skip("the tenant registry (relay_use_tenant_registry)");
+            }
+        }
+    }
     // Every key the call rewrites changes together with the foreign keys that
     // reference it, which needs their tables enabled first: the primary keys too when
     // they are made per tenant, else the unique keys other tables reference.

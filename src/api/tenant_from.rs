@@ -133,6 +133,7 @@ pub fn resolve(
         parent_type,
         columns: key.columns,
         parent_columns: key.parent_columns,
+        orphans: key.nullable,
     };
     (from, key.nullable)
 }

@@ -241,6 +241,8 @@ pub struct TenantFrom {
     /// The key's columns in the child and in the parent (unquoted, in key order).
     pub columns: Vec<String>,
     pub parent_columns: Vec<String>,
+    /// A key column is nullable: rows may have no parent (they get the default tenant).
+    pub orphans: bool,
 }
 
 /// The state `plan` works from when the tenant column comes from a parent
@@ -1089,6 +1091,8 @@ fn column_steps(p: &mut Planning) {
             ),
         )),
         Some(col) if !col.not_null && shared => {}
+        // tenant_from with a NOT NULL key: every row has a parent, no default needed
+        Some(col) if !col.not_null && p.opts.tenant_from.is_some_and(|f| !f.orphans) => {}
         None => p.steps.push(Step::new(
             StepKind::AddColumn,
             Lock::AccessExclusive,
@@ -2577,6 +2581,17 @@ pub(crate) mod tests {
         assert!(at(StepKind::SetNotNull) < at(StepKind::SwapForeignKey));
         // The history keeps the table as it was (no column): undo drops what relay added.
         assert!(state.tenant_column.is_none());
+        // A NOT NULL key: every row has a parent, no default tenant is bound (a uuid
+        // column would not take the text default at all).
+        let from = TenantFrom {
+            orphans: false,
+            ..from.clone()
+        };
+        let o = Options {
+            tenant_from: Some(&from),
+            ..opts(&[])
+        };
+        assert!(!kinds(&plan(&state, &o).unwrap()).contains(&StepKind::Backfill));
     }
 
     /// A join table and its tenant_from (also for online.rs's tests).
@@ -2599,6 +2614,7 @@ pub(crate) mod tests {
             parent_type: TenantType::Text,
             columns: vec!["project_id".into()],
             parent_columns: vec!["id".into()],
+            orphans: true,
         };
         (state, from)
     }
