@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Benchmark: whole schemas in one call (relay_enable_tenancy_schema).
-#   1. A synthetic schema of N tables (default 500 and 2000), each with a primary key,
-#      a unique key, 10 rows and a foreign key to the previous table (so every call
-#      also makes a key composite): total time and time per table. The per-table cost
-#      must not grow with the schema's size.
+#   1. A synthetic schema of N tables (default 100, 1,000 and 3,000), each with a
+#      primary key, a unique key, 10 rows and a foreign key to the previous table (so
+#      every call also makes a key composite): total time and time per table, then
+#      `SELECT count(*) FROM relay_tenancy_status` (median of 3 after a warm-up) and its
+#      time per table. Neither per-table figure may grow with the schema's size.
 #   2. The reference schema at scale S (default 100), one schema call against the nine
 #      per-table calls, medians of R runs, side by side in one run.
-#   bench/schema_bench.sh ["500 2000"] [scale] [runs]
+#   bench/schema_bench.sh ["100 1000 3000"] [scale] [runs]
 source "$(dirname "$0")/../scripts/lib.sh"
-sizes=${1:-500 2000}
+sizes=${1:-100 1000 3000}
 scale=${2:-100}
 runs=${3:-3}
 [ "${RELAY_BENCH_SKIP_SETUP:-}" = 1 ] || "$ROOT/scripts/setup.sh"
@@ -21,7 +22,7 @@ q() { pg "$dir" "$port" "$@"; }
 ms_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.0f", (b - a) / 1e6 }'; }
 
 echo "== synthetic schemas"
-printf '%-8s %12s %14s\n' tables total_ms ms_per_table
+printf '%-8s %12s %14s %12s %16s\n' tables total_ms ms_per_table status_ms status_ms_per_table
 for n in $sizes; do
   q -d postgres -c "CREATE DATABASE syn_$n" >/dev/null
   q -d "syn_$n" >/dev/null <<SQL
@@ -43,7 +44,12 @@ SQL
   lines=$(q -d "syn_$n" -At -c "SELECT count(*) FROM relay_enable_tenancy_schema('app')")
   total=$(ms_since "$start")
   composite=$(q -d "syn_$n" -At -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND array_length(conkey, 1) = 2")
-  printf '%-8s %12s %14s   (%s lines, %s composite keys)\n' "$n" "$total" "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.1f", t / n }')" "$lines" "$composite"
+  status=$(for _ in 1 2 3 4; do
+    q -d "syn_$n" -At -c '\timing on' -c 'SELECT count(*) FROM relay_tenancy_status' | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+  done | tail -3 | median)
+  printf '%-8s %12s %14s %12s %16s   (%s lines, %s composite keys)\n' "$n" "$total" \
+    "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.1f", t / n }')" "$status" \
+    "$(awk -v t="$status" -v n="$n" 'BEGIN { printf "%.4f", t / n }')" "$lines" "$composite"
   q -d postgres -c "DROP DATABASE syn_$n" >/dev/null
 done
 

@@ -302,6 +302,32 @@ thread_local! {
     static STATE_PLAN: std::cell::RefCell<Option<pgrx::spi::OwnedPreparedStatement>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The first 16 characters of a name: the part relay's generated names keep of it.
+fn name_prefix(name: &str) -> String {
+    name.chars().take(16).collect()
+}
+
+/// The names of schema `schema`'s relations that start with `prefix`: a range scan of
+/// pg_class's name index, planned with the prefix as a value.
+fn relations_named_like(schema: &str, prefix: &str) -> Vec<String> {
+    use pgrx::prelude::*;
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c
+                  WHERE c.relname OPERATOR(pg_catalog.>=) $2::pg_catalog.name
+                    AND c.relname OPERATOR(pg_catalog.<=) ($2 OPERATOR(pg_catalog.||) pg_catalog.chr(1114111))::pg_catalog.name
+                    AND c.relnamespace OPERATOR(pg_catalog.=)
+                        (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1)",
+                None,
+                &[schema.into(), prefix.into()],
+            )
+            .expect("relation names")
+            .filter_map(|row| row.get::<String>(1).ok().flatten())
+            .collect()
+    })
+}
+
 /// Read the state of table `oid` (`registered` is filled in by the caller, from the
 /// registry). `ext_schema` is where relay's own objects live.
 pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> TableState {
@@ -338,6 +364,24 @@ pub fn read(oid: pgrx::pg_sys::Oid, ext_schema: &str, tenant_column: &str) -> Ta
     });
     let mut state: TableState =
         serde_json::from_str(&json).expect("catalog JSON matches TableState");
+    // The relation names a generated name could clash with: relay's names start with
+    // the table's or one of its indexes' names (clipped), or the parent's for a key it
+    // builds there.
+    let mut prefixes: Vec<String> = std::iter::once(&state.name)
+        .chain(state.indexes.iter().map(|i| &i.name))
+        .map(|n| name_prefix(n))
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    for prefix in &prefixes {
+        state
+            .names_taken
+            .extend(relations_named_like(&state.schema, prefix));
+    }
+    for fk in &mut state.foreign_keys {
+        fk.parent_names_taken =
+            relations_named_like(&fk.parent_schema, &name_prefix(&fk.parent_name));
+    }
     // With the application's own registry, the key to look for is the one to it.
     if let Some(registry) = crate::pg::tenant_registry::current() {
         state.tenant_fk = crate::pg::privilege::select_optional::<String>(

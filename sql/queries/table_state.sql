@@ -191,14 +191,8 @@ SELECT pg_catalog.json_build_object(
                      JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) f.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n
                    UNION ALL SELECT $3) x)
           ORDER BY ic.relname LIMIT 1),
-      'parent_names_taken', COALESCE((
-         SELECT pg_catalog.json_agg(c2.relname) FROM pg_catalog.pg_class c2
-          WHERE c2.relname OPERATOR(pg_catalog.>=)
-                  (pg_catalog.left(pc.relname::pg_catalog.text, 16)::pg_catalog.name COLLATE pg_catalog."C")
-            AND c2.relname OPERATOR(pg_catalog.<=)
-                  ((pg_catalog.left(pc.relname::pg_catalog.text, 16) OPERATOR(pg_catalog.||) pg_catalog.chr(1114111))::pg_catalog.name
-                   COLLATE pg_catalog."C")
-            AND c2.relnamespace OPERATOR(pg_catalog.=) pc.relnamespace), '[]'))
+      -- filled in by the caller (catalog::read), as names_taken
+      'parent_names_taken', '[]'::pg_catalog.json)
       ORDER BY f.conname, f.conrelid)
       FROM (-- the table's own foreign keys, and those that reference it (a foreign key
             -- depends on the table it references): index lookups, no pg_constraint scan
@@ -250,26 +244,14 @@ SELECT pg_catalog.json_build_object(
     SELECT pg_catalog.json_agg(DISTINCT am.amname)
       FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) oc.opcmethod
      WHERE oc.opcintype OPERATOR(pg_catalog.=) t.tenant_type AND oc.opcdefault), '[]'),
-  -- Only the names a generated one could clash with: relay's names start with the
-  -- table's or one of its indexes' names (clipped), so relations whose names start
-  -- with the same 16 characters, found by a range scan of pg_class's name index (the
-  -- cost does not grow with the schema), and the table's constraints.
-  'names_taken', (
-    SELECT pg_catalog.json_agg(DISTINCT x.name) FROM (
-      SELECT c2.relname::pg_catalog.text AS name
-        FROM (SELECT pg_catalog.left(t.relname::pg_catalog.text, 16) AS p
-              UNION
-              SELECT pg_catalog.left(ic.relname::pg_catalog.text, 16) FROM pg_catalog.pg_index i
-                JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
-               WHERE i.indrelid OPERATOR(pg_catalog.=) t.oid) pre
-        JOIN pg_catalog.pg_class c2
-          ON c2.relname OPERATOR(pg_catalog.>=) (pre.p::pg_catalog.name COLLATE pg_catalog."C")
-         AND c2.relname OPERATOR(pg_catalog.<=)
-               ((pre.p OPERATOR(pg_catalog.||) pg_catalog.chr(1114111))::pg_catalog.name COLLATE pg_catalog."C")
-         AND c2.relnamespace OPERATOR(pg_catalog.=) t.relnamespace
-      UNION
-      SELECT con.conname::pg_catalog.text FROM pg_catalog.pg_constraint con
-       WHERE con.conrelid OPERATOR(pg_catalog.=) t.oid) x),
+  -- The table's constraint names; the relations whose names a generated one could
+  -- clash with are added by the caller (catalog::read), one index range scan per
+  -- prefix with the prefix as a value (a prepared plan cannot tell a range of a few
+  -- names from one of thousands, and scanned pg_class: per-table cost grew with the
+  -- schema).
+  'names_taken', COALESCE((
+    SELECT pg_catalog.json_agg(con.conname::pg_catalog.text) FROM pg_catalog.pg_constraint con
+     WHERE con.conrelid OPERATOR(pg_catalog.=) t.oid), '[]'),
   -- filled in by the caller, which knows the registry's qualified name
   'registered', false
 )::pg_catalog.text

@@ -255,14 +255,7 @@ fn foreign_key_rows() -> Vec<(String, bool, String)> {
         },
     ));
     let mut foreign = Vec::new();
-    for name in [
-        c"tenants",
-        c"relay_tables",
-        c"relay_audit_tables",
-        c"relay_tenant_registry",
-        c"relay_schemas",
-        c"audit_logs",
-    ] {
+    for name in ext::OWN_TABLES {
         for trigger in probes::foreign_triggers(ext::ext_relation(name).relid) {
             foreign.push(format!("{trigger} on {}", name.to_string_lossy()));
         }
@@ -325,15 +318,8 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
                                     AND t.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])
                                     AND t.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace,
                                                                                           'information_schema'::pg_catalog.regnamespace]::pg_catalog.oid[])))",
-        &[[
-            c"tenants",
-            c"relay_tables",
-            c"relay_audit_tables",
-            c"relay_tenant_registry",
-            c"relay_schemas",
-            c"audit_logs",
-        ]
-        .iter()
+        &[ext::OWN_TABLES
+            .iter()
             .map(|n| ext::ext_relation(n).relid)
             .collect::<Vec<_>>()
             .into()],

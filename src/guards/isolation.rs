@@ -157,6 +157,27 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
         "({every} OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ('{{{only}}}'::pg_catalog.oid[]))
             AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) '{skip}'::pg_catalog.oid"
     );
+    // Shared rows: tenants read the rows of no tenant and write only their own, by two
+    // RESTRICTIVE policies. (to_jsonb: the column is 0.3.0's; the library also serves
+    // 0.2.0's SQL.)
+    let shared_rows_rows: String = [
+        (SHARED_UPDATE_POLICY, 'w', "UPDATE", "change"),
+        (SHARED_DELETE_POLICY, 'd', "DELETE", "delete"),
+    ]
+    .iter()
+    .map(|(name, cmd, command, verb)| {
+        format!(
+            "            (COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false)
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                               WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
+                                 AND p.polname OPERATOR(pg_catalog.=) '{name}' AND NOT p.polpermissive
+                                 AND p.polcmd OPERATOR(pg_catalog.=) '{cmd}'
+                                 AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
+             'policy {name} is missing or no longer RESTRICTIVE FOR {command} TO PUBLIC: a tenant could {verb} the shared rows'),"
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
     let sql = format!(
         "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), v.problem
            FROM {registry} r
@@ -175,20 +196,7 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
             (c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[]),
              'a policy of relay''s no longer compares ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.tenant_column)
                OPERATOR(pg_catalog.||) ' with the session''s tenant'),
-            -- shared rows: tenants read the rows of no tenant, and write only their own
-            -- (to_jsonb: the column is 0.3.0's; the library also serves 0.2.0's SQL)
-            (COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
-                          WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
-                            AND p.polname OPERATOR(pg_catalog.=) '{SHARED_UPDATE_POLICY}' AND NOT p.polpermissive
-                            AND p.polcmd OPERATOR(pg_catalog.=) 'w'
-                            AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
-             'policy {SHARED_UPDATE_POLICY} is missing or no longer RESTRICTIVE FOR UPDATE TO PUBLIC: a tenant could change the shared rows'),
-            (COALESCE((pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'shared_rows')::pg_catalog.bool, false) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
-                          WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid
-                            AND p.polname OPERATOR(pg_catalog.=) '{SHARED_DELETE_POLICY}' AND NOT p.polpermissive
-                            AND p.polcmd OPERATOR(pg_catalog.=) 'd'
-                            AND p.polroles OPERATOR(pg_catalog.=) '{{0}}'::pg_catalog.oid[]),
-             'policy {SHARED_DELETE_POLICY} is missing or no longer RESTRICTIVE FOR DELETE TO PUBLIC: a tenant could delete the shared rows'),
+{shared_rows_rows}
             (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                           WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
                             AND t.tgname OPERATOR(pg_catalog.=) '{TRUNCATE_GUARD_TRIGGER}'
@@ -412,15 +420,10 @@ fn tables_given_code() -> Vec<pg_sys::Oid> {
 /// every row every tenant writes (NEW, OLD) and can send it anywhere (pg_notify, a
 /// table of its own): an exfiltration channel around isolation.
 fn refuse_foreign_code(tag: &str) {
-    let relay_tables: Vec<pg_sys::Oid> = [
-        c"tenants",
-        c"relay_tables",
-        c"relay_audit_tables",
-        c"audit_logs",
-    ]
-    .iter()
-    .map(|n| ext::ext_relation(n).relid)
-    .collect();
+    let relay_tables: Vec<pg_sys::Oid> = ext::OWN_TABLES
+        .iter()
+        .map(|n| ext::ext_relation(n).relid)
+        .collect();
     for relid in privilege::as_extension_owner(tables_given_code) {
         if !(probes::registered_now(relid) || relay_tables.contains(&relid)) {
             continue;

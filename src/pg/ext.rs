@@ -133,6 +133,17 @@ pub fn extension_owner() -> pg_sys::Oid {
     extension().1
 }
 
+/// relay's own tables that hold its registry and its tenants (not the audit log's
+/// chain tables): what its guards and checks watch for foreign triggers and grants.
+pub const OWN_TABLES: [&CStr; 6] = [
+    c"tenants",
+    c"relay_tables",
+    c"relay_audit_tables",
+    c"relay_tenant_registry",
+    c"relay_schemas",
+    c"audit_logs",
+];
+
 /// One of relay's own tables: its schema and oid.
 #[derive(Clone)]
 pub struct ExtRelation {
