@@ -52,7 +52,6 @@ pub extern "C-unwind" fn _PG_init() {
     guards::explain::install();
     citus::routing::install();
     pg::probes::register_cache_callbacks();
-    pg::tenant_registry::register_cache_callback();
     audit::writer::register_cache_callback();
     audit::shape::register_cache_callbacks();
     audit::chain_heads::register_callbacks();

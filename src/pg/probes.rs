@@ -83,6 +83,7 @@ fn forget_in<V>(cache: &RefCell<HashMap<pg_sys::Oid, V>>, relid: pg_sys::Oid) {
 #[pg_guard]
 unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     MEMBERSHIP.with(|m| forget_in(m, relid));
+    crate::pg::tenant_registry::forget_relid(relid);
     let tenants = cached_relid(c"tenants");
     if relid == pg_sys::InvalidOid || Some(relid) == tenants {
         KNOWN_TENANTS.with(|k| k.borrow_mut().clear());
@@ -160,7 +161,10 @@ pub fn tenants_in_citus() -> bool {
     tenants_placement(&ext_relation(c"tenants")).citus
 }
 
-/// Called from `_PG_init`.
+/// Called from `_PG_init`. relay registers three relcache callbacks in all (here,
+/// `audit::writer`, `audit::shape`): PostgreSQL has ten slots for every library of the
+/// server together, and Citus takes several (one more made Citus backends fail with
+/// "out of relcache_callback_list slots"). A new cache forgets from one of these.
 pub fn register_cache_callbacks() {
     // SAFETY: registers callbacks that only clear backend-local caches.
     unsafe {

@@ -188,9 +188,10 @@ pub fn forget_now() {
     LOADED.with(|c| *c.borrow_mut() = None);
 }
 
-/// Forget the registry when its row (relay_tenant_registry) or its table changes.
-#[pg_guard]
-unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+/// Forget the registry when its row (relay_tenant_registry) or its table changes:
+/// called from probes' relcache callback (PostgreSQL has room for ten relcache
+/// callbacks in all, shared with every other library: Citus takes several).
+pub fn forget_relid(relid: pg_sys::Oid) {
     let ours = relid == pg_sys::InvalidOid
         || Some(relid) == cached_relid(c"relay_tenant_registry")
         || LOADED.with(|c| {
@@ -202,10 +203,4 @@ unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     if ours {
         LOADED.with(|c| *c.borrow_mut() = None);
     }
-}
-
-/// Called from `_PG_init`.
-pub fn register_cache_callback() {
-    // SAFETY: registers a callback that only clears a backend-local cache.
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0)) };
 }
