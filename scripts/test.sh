@@ -116,10 +116,17 @@ for script in "$ROOT"/tests/scripts/*.sh; do
     18:citus.sh | 18:packages.sh) continue ;; # 15 only (see the top of this file)
   esac
   say "script $(basename "$script")"
-  out=$(bash "$script" 2>&1) || status=1
+  code=0
+  out=$(bash "$script" 2>&1) || code=$?
   echo "$out" | grep -E '^(ok|not ok|#)' || echo "$out" | tail -20
   ok=$(echo "$out" | grep -c '^ok ' || true)
   bad=$(echo "$out" | grep -c '^not ok ' || true)
+  # A script that dies before it reports (a crashed server) is a failure too, counted.
+  if [ "$code" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    echo "not ok - $(basename "$script") exited with status $code before reporting a failure"
+    echo "$out" | tail -20 | sed 's/^/# /'
+    bad=1
+  fi
   passed=$((passed + ok)); failed=$((failed + bad))
   [ "$bad" -eq 0 ] || status=1
 done
