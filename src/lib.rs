@@ -48,7 +48,6 @@ pub extern "C-unwind" fn _PG_init() {
     context::token_replay::register();
     context::token_key::register();
     guards::drop::register_gucs();
-    guards::isolation::register_gucs();
     apply::progress::register_gucs();
     guards::explain::install();
     citus::routing::install();

@@ -18,7 +18,6 @@ use crate::plan::{ACCESS_POLICY_NAME, POLICY_NAME, TRUNCATE_GUARD_TRIGGER};
 use crate::{apply, model::errors, pg::ext};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{PgTriggerLevel, PgTriggerOperation, PgTriggerWhen};
 
 #[pg_trigger(sql = "
@@ -276,23 +275,7 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
     })
 }
 
-/// `relay.allow_unsafe_ddl`: let a superuser's statement switch isolation off on a
-/// tenant-enabled table (with a WARNING) in this transaction.
-static ALLOW_UNSAFE_DDL: GucSetting<bool> = GucSetting::<bool>::new(false);
-
-pub fn register_gucs() {
-    GucRegistry::define_bool_guc(
-        c"relay.allow_unsafe_ddl",
-        c"Let a superuser's statement switch tenant isolation off on a tenant-enabled table.",
-        c"Off (the default): DISABLE / NO FORCE ROW LEVEL SECURITY, dropping or altering relay's policies or the TRUNCATE guard, dropping the tenant column fail for superusers too. SET LOCAL relay.allow_unsafe_ddl = on in the transaction that means it.",
-        &ALLOW_UNSAFE_DDL,
-        GucContext::Suset,
-        GucFlags::default(),
-    );
-}
-
-/// Raise when any of `found` is broken; for a superuser who set
-/// relay.allow_unsafe_ddl, warn instead.
+/// Raise (or, for a superuser, warn) when any of `found` is broken.
 fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
     let Some((table, _)) = found.first() else {
         return;
@@ -308,9 +291,6 @@ fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
             }
         })
         .collect();
-    if by_superuser && !ALLOW_UNSAFE_DDL.get() {
-        errors::isolation_switched_off_by_superuser(table, what, &problems);
-    }
     if by_superuser {
         pgrx::warning!(
             "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
