@@ -128,6 +128,7 @@ ALTER FUNCTION relay_disable_tenancy(regclass, boolean) SET search_path = pg_cat
 ALTER FUNCTION relay_disable_tenancy_plan(regclass, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_schema_plan(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_use_tenant_registry(regclass, text, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_append_only(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_enable_audit(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_audit(regclass) SET search_path = pg_catalog, pg_temp;

@@ -219,6 +219,7 @@ CREATE  FUNCTION "relay_use_tenant_registry"(
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_use_tenant_registry_wrapper';
+ALTER FUNCTION relay_use_tenant_registry(regclass, text, text) SET search_path = pg_catalog, pg_temp;
 
 -- 10. tenant_from and shared_rows (issue 22): relay_enable_tenancy and relay_tenancy_plan
 -- take the foreign key whose parent row gives each row its tenant, and whether rows of

@@ -12,6 +12,7 @@ use crate::pg::privilege::as_extension_owner;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The table tenant columns reference: the application's registry, or relay's tenants.
 pub fn referenced_relid() -> pg_sys::Oid {
@@ -35,21 +36,24 @@ pub struct Loaded {
 }
 
 thread_local! {
-    /// None: not read yet; Some(None): relay's own `tenants` is the registry.
-    static LOADED: RefCell<Option<Option<Loaded>>> = const { RefCell::new(None) };
+    /// None: not read yet; Some(None): relay's own `tenants` is the registry. Shared
+    /// (`Rc`): relay_set_tenant and the tenant-exists trigger take it per call without
+    /// copying it, and hold no borrow while they probe (a probe can process an
+    /// invalidation, whose callback clears this).
+    static LOADED: RefCell<Option<Option<Rc<Loaded>>>> = const { RefCell::new(None) };
 }
 
 /// The registry in use: None while relay's own `tenants` is.
 pub fn current() -> Option<Registry> {
-    loaded().map(|l| l.registry)
+    loaded().map(|l| l.registry.clone())
 }
 
 /// The registry in use with what the probes need; cached per backend.
-pub fn loaded() -> Option<Loaded> {
+pub fn loaded() -> Option<Rc<Loaded>> {
     if let Some(found) = LOADED.with(|c| c.borrow().clone()) {
         return found;
     }
-    let found = read();
+    let found = read().map(Rc::new);
     LOADED.with(|c| *c.borrow_mut() = Some(found.clone()));
     found
 }
