@@ -48,6 +48,7 @@ pub extern "C-unwind" fn _PG_init() {
     context::token_replay::register();
     context::token_key::register();
     guards::drop::register_gucs();
+    guards::unsafe_ddl::register_gucs();
     apply::progress::register_gucs();
     guards::explain::install();
     citus::routing::install();

@@ -7,9 +7,12 @@
 //! - `relay_ddl_guard`: an event trigger that refuses, for non-superusers, DDL that
 //!   switches isolation off on a tenant-enabled table (NO FORCE / DISABLE ROW LEVEL
 //!   SECURITY, dropping or altering relay's policies, dropping or disabling the
-//!   TRUNCATE guard). For superusers it warns: loud, not blocking.
+//!   TRUNCATE guard). A superuser's statement of a kind that does so (`unsafe_ddl`)
+//!   is refused too, unless the transaction set `relay.allow_unsafe_ddl`: then it
+//!   warns.
 //! - `refuse_if_broken`: the same checks, run on the table relay just changed.
 
+use super::unsafe_ddl;
 use crate::model::names::{SHARED_DELETE_POLICY, SHARED_UPDATE_POLICY};
 use crate::model::quote::quote_qualified;
 use crate::pg::probes;
@@ -275,8 +278,11 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
     })
 }
 
-/// Raise (or, for a superuser, warn) when any of `found` is broken.
-fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
+/// Raise when any of `found` is broken. A superuser is refused only for a statement
+/// of a kind that switches isolation off (`unsafe_ddl`), and warned instead when the
+/// transaction set relay.allow_unsafe_ddl (or for DISABLE TRIGGER ALL, which restores
+/// write); a broken state the statement did not cause is left to relay_verify.
+fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool, kind: unsafe_ddl::Kind) {
     let Some((table, _)) = found.first() else {
         return;
     };
@@ -291,14 +297,20 @@ fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool) {
             }
         })
         .collect();
-    if by_superuser {
-        pgrx::warning!(
-            "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
-            problems.join("; ")
-        );
-    } else {
+    if !by_superuser {
         errors::isolation_switched_off(table, what, &problems);
     }
+    match kind {
+        unsafe_ddl::Kind::Harmless => return,
+        unsafe_ddl::Kind::SwitchesOff if !unsafe_ddl::allowed() => {
+            errors::isolation_switched_off_by_superuser(table, what, &problems)
+        }
+        _ => {}
+    }
+    pgrx::warning!(
+        "{what} switched tenant isolation off on {table}: {}. Tenant-enabled tables now expose rows across tenants; re-run relay_enable_tenancy to restore them.",
+        problems.join("; ")
+    );
 }
 
 /// After relay's own steps: the table must end isolated, whatever ran in between.
@@ -479,7 +491,7 @@ pub extern "C" fn pg_finfo_relay_ddl_guard() -> &'static pg_sys::Pg_finfo_record
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: an event trigger's context is an EventTriggerData node.
-    let (event, tag) = unsafe {
+    let (event, tag, parsetree) = unsafe {
         let context = (*fcinfo).context;
         if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
             errors::not_called_as_trigger("relay_ddl_guard");
@@ -492,6 +504,7 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
             std::ffi::CStr::from_ptr(pg_sys::GetCommandTagName((*data).tag))
                 .to_string_lossy()
                 .into_owned(),
+            (*data).parsetree,
         )
     };
     let skip = apply::applying();
@@ -501,6 +514,8 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
     }
     // SAFETY: reads the current user's superuser flag (before relay switches user).
     let by_superuser = unsafe { pg_sys::superuser() };
+    // SAFETY: the parse tree of the command that fired us.
+    let kind = unsafe { unsafe_ddl::classify(&event, parsetree) };
     let silenced = privilege::as_extension_owner(|| {
         if event == "sql_drop" {
             // relay's own steps on the table it is applying to are checked when the
@@ -510,9 +525,9 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
                 .filter(|t| Some(*t) != skip)
                 .collect();
             if !tables.is_empty() {
-                report(broken(Some(tables.clone()), skip), &tag, by_superuser);
+                report(broken(Some(tables.clone()), skip), &tag, by_superuser, kind);
             }
-            capture_silenced(&tables)
+            capture_silenced(&tables, kind)
         } else {
             let (tables, policies) = touched_by_command();
             repromote_guards(
@@ -530,13 +545,13 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
                     (table.to_string(), problem.to_string())
                 })
                 .collect();
-            report(altered, &tag, by_superuser);
+            report(altered, &tag, by_superuser, kind);
             let tables: Vec<pg_sys::Oid> =
                 tables.into_iter().filter(|t| Some(*t) != skip).collect();
             if !tables.is_empty() {
-                report(broken(Some(tables.clone()), skip), &tag, by_superuser);
+                report(broken(Some(tables.clone()), skip), &tag, by_superuser, kind);
             }
-            capture_silenced(&tables)
+            capture_silenced(&tables, kind)
         }
     });
     // Capture switched off on an audited table (DISABLE TRIGGER, DROP TRIGGER):
@@ -559,8 +574,13 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
 
 /// Capture triggers of audited tables among `tables` that no longer fire:
 /// `(table, trigger, "disabled" | "dropped")`.
-fn capture_silenced(tables: &[pg_sys::Oid]) -> Vec<(String, String, String)> {
-    if tables.is_empty() {
+/// A statement that silences nothing (`unsafe_ddl::Kind::Harmless`) is not blamed for
+/// a trigger missing before it (a restore's post-data before it creates them).
+fn capture_silenced(
+    tables: &[pg_sys::Oid],
+    kind: unsafe_ddl::Kind,
+) -> Vec<(String, String, String)> {
+    if tables.is_empty() || kind == unsafe_ddl::Kind::Harmless {
         return Vec::new();
     }
     let audit_registry = quote_qualified(&ext::extension_schema(), "relay_audit_tables");

@@ -7,3 +7,4 @@
 pub mod drop;
 pub mod explain;
 pub mod isolation;
+pub mod unsafe_ddl;

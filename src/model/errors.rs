@@ -399,7 +399,18 @@ pub fn isolation_switched_off(table: &str, what: &str, problems: &[String]) -> !
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("{what} would switch tenant isolation off on {table}"),
         format!("{}.", problems.join("; ")),
-        "Tenant-enabled tables keep row level security forced, relay's policies and the TRUNCATE guard; only a superuser can change them (with a warning). Nothing was changed.".into(),
+        "Tenant-enabled tables keep row level security forced, relay's policies and the TRUNCATE guard; only a superuser can change them (SET LOCAL relay.allow_unsafe_ddl = on). Nothing was changed.".into(),
+    )
+}
+
+/// A superuser's statement would switch isolation off, relay.allow_unsafe_ddl not set.
+#[track_caller]
+pub fn isolation_switched_off_by_superuser(table: &str, what: &str, problems: &[String]) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{what} would switch tenant isolation off on {table}"),
+        format!("{}.", problems.join("; ")),
+        "A tool that plans schema changes (drizzle-kit push, an ORM's autogenerate) can propose this without saying so. To take tenancy off a table: SELECT relay_disable_tenancy(...). To do this anyway, as a superuser: SET LOCAL relay.allow_unsafe_ddl = on in this transaction (relay_enable_tenancy puts isolation back). Nothing was changed.".into(),
     )
 }
 

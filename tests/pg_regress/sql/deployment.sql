@@ -149,7 +149,9 @@ SELECT severity, object, problem, fix FROM relay_verify() WHERE problem LIKE '%i
 ALTER TABLE new_docs NO INHERIT open_parent;
 
 -- A tenant column renamed under relay's tenant check (a uuid column, checked by a
--- trigger): relay's error, not an internal one.
+-- trigger): relay's error, not an internal one. (Renaming it is refused like any
+-- change that switches isolation off, unless the superuser says it means it.)
+SET relay.allow_unsafe_ddl = on;
 CREATE TABLE orgs_items (id int PRIMARY KEY, org_id uuid NOT NULL);
 INSERT INTO tenants (id, name, slug) VALUES ('33333333-3333-3333-3333-333333333333', 'Org Three', 'org-three');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('orgs_items', tenant_column => 'org_id');
@@ -158,6 +160,7 @@ ALTER TABLE orgs_items RENAME COLUMN org_id TO organization_id;
 SELECT * FROM expect_error($$ INSERT INTO orgs_items VALUES (1, '33333333-3333-3333-3333-333333333333') $$);
 \x off
 ALTER TABLE orgs_items RENAME COLUMN organization_id TO org_id;
+RESET relay.allow_unsafe_ddl;
 
 -- 3. A TRIGGER privilege is no exfiltration channel. With TRIGGER granted (GRANT ALL
 -- gives it), the application role would put a trigger of its own on api_keys and

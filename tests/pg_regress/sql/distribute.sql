@@ -56,9 +56,10 @@ SELECT tablename, policyname, qual FROM pg_policies WHERE schemaname = 'store' O
 -- rewritten as relay_distribute writes them (by name, no sub-select), the tables are
 -- still isolated and a re-run of relay_enable_tenancy leaves them as they are. (Run
 -- by hand, each policy rewrite draws the DDL guard's warning, as any change of relay's
--- policies by a superuser does; relay_distribute's own rewrite is relay's step and
--- passes quietly.)
+-- policies by a superuser who set relay.allow_unsafe_ddl does; relay_distribute's own
+-- rewrite is relay's step and passes quietly.)
 BEGIN;
+SET LOCAL relay.allow_unsafe_ddl = on;
 SELECT statement FROM relay_distribute_plan('store') WHERE statement LIKE 'ALTER POLICY%' OR statement LIKE '%SET DEFAULT%' ORDER BY step \gexec
 SELECT tablename, policyname, qual FROM pg_policies WHERE schemaname = 'store' ORDER BY 1, 2;
 SELECT * FROM relay_isolation_problems('store.orders');

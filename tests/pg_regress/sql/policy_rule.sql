@@ -12,8 +12,10 @@ CREATE TABLE rule_shapes.other (id bigint PRIMARY KEY);
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('rule_shapes.notes');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('rule_shapes.other');
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
--- A superuser's ALTER POLICY on relay's policy always draws the DDL guard's warning;
--- the question below is whether the rule is still relay's.
+-- A superuser's ALTER POLICY on relay's policy is refused unless the transaction sets
+-- relay.allow_unsafe_ddl (security_owner.sql shows the refusal); set here, it draws
+-- the DDL guard's warning, and the question below is whether the rule is still relay's.
+SET relay.allow_unsafe_ddl = on;
 -- 1. The same rule, spelled differently and under another search_path: relay's.
 SET search_path = rule_shapes, public;
 ALTER POLICY tenant_isolation ON notes

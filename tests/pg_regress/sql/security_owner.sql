@@ -34,8 +34,33 @@ ALTER TABLE sec_docs ADD COLUMN note text;
 RESET ROLE;
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'sec_docs'::regclass;
 SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'sec_docs'::regclass ORDER BY 1;
--- A superuser can, and is warned; relay_enable_tenancy restores the table.
+-- A superuser is refused too, unless the transaction says it means it
+-- (relay.allow_unsafe_ddl; a tool that plans schema changes, such as drizzle-kit push,
+-- would otherwise switch isolation off without a word): then it is warned, and
+-- relay_enable_tenancy restores the table.
+SELECT * FROM expect_error($$ ALTER TABLE sec_docs NO FORCE ROW LEVEL SECURITY $$);
+SELECT * FROM expect_error($$ ALTER TABLE sec_docs DROP COLUMN tenant_id CASCADE $$);
+SELECT code, message FROM expect_error($$ ALTER TABLE sec_docs RENAME COLUMN tenant_id TO org_id $$);
+SELECT code, message FROM expect_error($$ ALTER TABLE sec_docs ENABLE REPLICA TRIGGER relay_tenant_truncate_guard $$);
+SELECT code, message FROM expect_error($$ DROP POLICY tenant_isolation ON sec_docs $$);
+-- What drizzle-kit push plans after a conversion, as a superuser: the first statement
+-- fails, so the transaction changes nothing.
+SELECT code, message FROM expect_error($$ ALTER TABLE sec_docs DISABLE ROW LEVEL SECURITY; ALTER TABLE sec_docs DROP COLUMN tenant_id $$);
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'sec_docs'::regclass;
+-- DISABLE TRIGGER ALL, which pg_dump --disable-triggers writes around each table's
+-- rows (ENABLE TRIGGER ALL after it puts relay's guards back), is warned, not refused.
+BEGIN;
+ALTER TABLE sec_docs DISABLE TRIGGER ALL;
+ROLLBACK;
+BEGIN;
+SET LOCAL relay.allow_unsafe_ddl = on;
 ALTER TABLE sec_docs NO FORCE ROW LEVEL SECURITY;
+COMMIT;
+-- The guard judges the statement, not the table: on a table already broken, a
+-- statement that switches nothing off passes without a word (as a restore's post-data
+-- does before it has created relay's policies); relay_security_check reports the table.
+ALTER TABLE sec_docs ADD COLUMN memo text;
+ALTER TABLE sec_docs ENABLE ROW LEVEL SECURITY;
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'tables_isolated';
 SELECT * FROM relay_enable_tenancy('sec_docs');
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'tables_isolated';

@@ -56,6 +56,7 @@ SELECT id, tenant_id, name FROM sr.roles ORDER BY id;
 -- 4. The checks: the isolation check knows the shared form, and sees it broken
 -- when a write policy goes (the DDL guard warns the superuser who drops it).
 BEGIN;
+SET LOCAL relay.allow_unsafe_ddl = on;
 DROP POLICY tenant_own_deletes ON sr.roles;
 SELECT table_name, problems FROM relay_tenancy_status WHERE table_name = 'sr.roles'::regclass;
 ROLLBACK;
