@@ -281,7 +281,8 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
 /// Raise when any of `found` is broken. A superuser is refused only for a statement
 /// of a kind that switches isolation off (`unsafe_ddl`), and warned instead when the
 /// transaction set relay.allow_unsafe_ddl (or for DISABLE TRIGGER ALL, which restores
-/// write); a broken state the statement did not cause is left to relay_verify.
+/// write around each table's rows); a broken state the statement did not cause is left
+/// to relay_verify.
 fn report(found: Vec<(String, String)>, what: &str, by_superuser: bool, kind: unsafe_ddl::Kind) {
     let Some((table, _)) = found.first() else {
         return;
@@ -516,6 +517,9 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
     let by_superuser = unsafe { pg_sys::superuser() };
     // SAFETY: the parse tree of the command that fired us.
     let kind = unsafe { unsafe_ddl::classify(&event, parsetree) };
+    // A superuser's statement that switches nothing off is not judged (report would
+    // return without a word): skip the isolation query, run per statement of a restore.
+    let judged = !(by_superuser && kind == unsafe_ddl::Kind::Harmless);
     let silenced = privilege::as_extension_owner(|| {
         if event == "sql_drop" {
             // relay's own steps on the table it is applying to are checked when the
@@ -524,7 +528,7 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
                 .into_iter()
                 .filter(|t| Some(*t) != skip)
                 .collect();
-            if !tables.is_empty() {
+            if judged && !tables.is_empty() {
                 report(broken(Some(tables.clone()), skip), &tag, by_superuser, kind);
             }
             capture_silenced(&tables, kind)
@@ -548,7 +552,7 @@ pub unsafe extern "C-unwind" fn relay_ddl_guard(fcinfo: pg_sys::FunctionCallInfo
             report(altered, &tag, by_superuser, kind);
             let tables: Vec<pg_sys::Oid> =
                 tables.into_iter().filter(|t| Some(*t) != skip).collect();
-            if !tables.is_empty() {
+            if judged && !tables.is_empty() {
                 report(broken(Some(tables.clone()), skip), &tag, by_superuser, kind);
             }
             capture_silenced(&tables, kind)
