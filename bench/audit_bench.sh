@@ -28,7 +28,7 @@ CREATE FUNCTION plpgsql_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 BEGIN
-  INSERT INTO audit_logs (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+  INSERT INTO relay.audit_logs (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
   VALUES (nullif(current_setting('app.current_actor_id', true), ''),
           nullif(current_setting('app.current_tenant_id', true), ''),
           TG_OP, quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), r.id::text,
@@ -51,14 +51,14 @@ END $$;
 CREATE TRIGGER plpgsql_audit AFTER INSERT OR UPDATE OR DELETE ON items_plpgsql
   FOR EACH ROW EXECUTE FUNCTION plpgsql_audit();
 SELECT relay_enable_audit('items_relay');
-CREATE TABLE audit_floor (LIKE audit_logs INCLUDING ALL);
+CREATE TABLE audit_floor (LIKE relay.audit_logs INCLUDING ALL);
 SQL
 
 # audit_logs is append-only: the benchmark (a superuser) lifts the guard to reset.
-reset_sql="ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_truncate;
-TRUNCATE audit_logs, items_none, items_plpgsql, items_relay, relay_audit_chains;
-DELETE FROM relay_audit_settings;
-ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
+reset_sql="ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_truncate;
+TRUNCATE relay.audit_logs, items_none, items_plpgsql, items_relay, relay.relay_audit_chains;
+DELETE FROM relay.relay_audit_settings;
+ALTER TABLE relay.audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 CHECKPOINT;"
 export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 -c app.current_actor_id=bench"
 
@@ -78,7 +78,7 @@ bulk_once() {
 
 # The entries relay writes for the bulk statement, saved once for the floor's COPY.
 bulk_once items_relay >/dev/null
-q -c "COPY (SELECT * FROM audit_logs) TO '$dir/entries.copy'" >/dev/null
+q -c "COPY (SELECT * FROM relay.audit_logs) TO '$dir/entries.copy'" >/dev/null
 floor_once() {
   q -c "TRUNCATE audit_floor" -c "CHECKPOINT" >/dev/null
   seconds q -c "COPY audit_floor FROM '$dir/entries.copy'"
@@ -92,7 +92,7 @@ for i in $(seq 1 "$runs"); do
   b_none+=("$n"); b_copy+=("$f"); b_pl+=("$p"); b_relay+=("$r"); b_chain+=("$c")
   printf '%-4s %9s %9s %9s %9s %9s %13sx\n' "$i" "$n" "$f" "$p" "$r" "$c" "$(awk -v n="$n" -v f="$f" -v r="$r" 'BEGIN { printf "%.2f", r / (n + f) }')"
 done
-q -At -c "SELECT 'audit entries written in the last run: ' || count(*) FROM audit_logs"
+q -At -c "SELECT 'audit entries written in the last run: ' || count(*) FROM relay.audit_logs"
 
 mb_none=$(printf '%s\n' "${b_none[@]}" | median)
 mb_copy=$(printf '%s\n' "${b_copy[@]}" | median)

@@ -42,4 +42,4 @@ SQL
   printf "%-9s %-10s %6.1f MB                     %s\n" "$n" "$kind" "$(echo "$peak / 1024" | bc -l)" "${took:-?}"
  done
 done
-q -At -c "SELECT 'audit entries: ' || count(*) FROM audit_logs"
+q -At -c "SELECT 'audit entries: ' || count(*) FROM relay.audit_logs"

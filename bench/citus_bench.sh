@@ -35,7 +35,7 @@ SELECT count(*) FROM relay_enable_tenancy_schema('public', primary_key => 'tenan
 ALTER TABLE usage_events DROP CONSTRAINT usage_events_skill_id_fkey,
   ADD CONSTRAINT usage_events_skill_id_fkey FOREIGN KEY (tenant_id, skill_id) REFERENCES skills (tenant_id, id) ON DELETE CASCADE;
 SELECT count(*) FROM relay_distribute('public');
-INSERT INTO tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(1, 64) g;
+INSERT INTO relay.tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(1, 64) g;
 INSERT INTO users (tenant_id, id, email, name)
 SELECT 't' || t, 'u' || i, 'user' || i || '@t' || t || '.test', 'User ' || i
 FROM generate_series(1, 64) t, generate_series(1, 1000) i;

@@ -33,7 +33,7 @@ tokens=$((runs * secs * 6000 + 10000))
 echo "loading 100k rows over 100 tenants; minting $tokens tokens..."
 q <<SQL >/dev/null
 CREATE EXTENSION relay_tenancy;
-INSERT INTO tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(0, 99) g;
+INSERT INTO relay.tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(0, 99) g;
 CREATE TABLE accounts (id bigint PRIMARY KEY, tenant_id text NOT NULL, email text NOT NULL, balance numeric(12,2));
 INSERT INTO accounts SELECT g, 't' || (g % 100), 'user' || g || '@example.com', g % 997 FROM generate_series(1, 100000) g;
 SELECT relay_enable_tenancy('accounts');

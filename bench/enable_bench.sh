@@ -65,7 +65,7 @@ run_relay() {
   # the indexes relay added: every index of the nine tables that leads with tenant_id
   relay_new_idx=$(q -d relay_run -At -c "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0)
       FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE a.attname = 'tenant_id' AND i.indrelid IN (SELECT relid FROM relay_tables)")
+     WHERE a.attname = 'tenant_id' AND i.indrelid IN (SELECT relid FROM relay.relay_tables)")
   q -d postgres -c "DROP DATABASE relay_run"
 }
 

@@ -30,7 +30,7 @@ load() {
   q >/dev/null <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS big_child, big;
-DELETE FROM relay_tables;
+DELETE FROM relay.relay_tables;
 CREATE TABLE big (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, v int NOT NULL DEFAULT 0);
 INSERT INTO big (id, email) SELECT g, 'user' || g || '@example.com' FROM generate_series(1, $rows) g;
 CREATE TABLE big_child (id bigint PRIMARY KEY, big_id bigint REFERENCES big (id));

@@ -24,9 +24,9 @@ pg "$dir" "$port" -d postgres -c "CREATE DATABASE bench"
 echo "loading 1M rows over 1000 tenants, twice..."
 q <<'SQL' >/dev/null
 CREATE EXTENSION relay_tenancy;
-INSERT INTO tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(0, 999) g;
+INSERT INTO relay.tenants (id, name, slug) SELECT 't' || g, 'Tenant ' || g, 't' || g FROM generate_series(0, 999) g;
 CREATE TABLE plain_accounts (
-  id bigint PRIMARY KEY, tenant_id text NOT NULL REFERENCES tenants(id),
+  id bigint PRIMARY KEY, tenant_id text NOT NULL REFERENCES relay.tenants(id),
   email text NOT NULL, balance numeric(12,2) NOT NULL, note text,
   email_lower text GENERATED ALWAYS AS (lower(email)) STORED);
 INSERT INTO plain_accounts (id, tenant_id, email, balance, note)

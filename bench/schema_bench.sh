@@ -45,7 +45,7 @@ SQL
   total=$(ms_since "$start")
   composite=$(q -d "syn_$n" -At -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND array_length(conkey, 1) = 2")
   status=$(for _ in 1 2 3 4; do
-    q -d "syn_$n" -At -c '\timing on' -c 'SELECT count(*) FROM relay_tenancy_status' | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+    q -d "syn_$n" -At -c '\timing on' -c 'SELECT count(*) FROM relay.relay_tenancy_status' | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
   done | tail -3 | median)
   printf '%-8s %12s %14s %12s %16s   (%s lines, %s composite keys)\n' "$n" "$total" \
     "$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.1f", t / n }')" "$status" \

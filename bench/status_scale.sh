@@ -20,7 +20,7 @@ SELECT format('CREATE TABLE s.t%s (id int PRIMARY KEY)', g) FROM generate_series
 SQL
   q -c "SELECT count(*) FROM relay_enable_tenancy_schema('s')" >/dev/null
   times=$(for _ in 1 2 3 4; do
-    q -At -c '\timing on' -c 'SELECT count(*) FROM relay_tenancy_status' | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+    q -At -c '\timing on' -c 'SELECT count(*) FROM relay.relay_tenancy_status' | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
   done | tail -3)
   ms=$(echo "$times" | median)
   awk -v n="$n" -v ms="$ms" 'BEGIN { printf "%6d  %9.1f  %12.4f\n", n, ms, ms / n }'

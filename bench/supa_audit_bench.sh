@@ -28,9 +28,9 @@ sed -n '/^q <<.SQL.$/,/^SQL$/p' "$ROOT/bench/audit_bench.sh" | sed '1d;$d' \
   | q -q >/dev/null
 q -q -c "SELECT audit.enable_tracking('items_supa')" >/dev/null
 export PGOPTIONS="-c app.current_tenant_id=default-tenant-000-0000-000000000000 -c app.current_actor_id=bench"
-reset_sql="ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_truncate;
-TRUNCATE audit_logs, audit.record_version, items_none, items_plpgsql, items_relay, items_supa;
-ALTER TABLE audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
+reset_sql="ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_truncate;
+TRUNCATE relay.audit_logs, audit.record_version, items_none, items_plpgsql, items_relay, items_supa;
+ALTER TABLE relay.audit_logs ENABLE ALWAYS TRIGGER relay_append_only_truncate;
 CHECKPOINT;"
 loop_once() {
   q -q -c "$reset_sql" >/dev/null

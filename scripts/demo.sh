@@ -21,8 +21,8 @@ run -c "SET ROLE migrator" -c "SET client_min_messages = error" -v scale=1 -f "$
 run -c "SELECT t AS table, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', t), false, true, '')))[1]::text::int AS rows
          FROM unnest(ARRAY['users','skills','ratings','usage_events','skill_versions','skill_embeddings','skill_reviews','api_keys','site_settings']) t ORDER BY 1"
 
-say "CREATE EXTENSION relay_tenancy (a superuser, once); the migration role gets REFERENCES on tenants"
-run -c "CREATE EXTENSION relay_tenancy" -c "GRANT REFERENCES ON tenants TO migrator" -c "SELECT id, name, slug FROM tenants"
+say "CREATE EXTENSION relay_tenancy (a superuser, once); the migration role gets REFERENCES on relay.tenants"
+run -c "CREATE EXTENSION relay_tenancy" -c "GRANT REFERENCES ON relay.tenants TO migrator" -c "SELECT id, name, slug FROM relay.tenants"
 
 say "dry run for one table, as migrator: the steps, the lock each takes, and its SQL"
 run -c "SET ROLE migrator" -c "SELECT step, lock, statement FROM relay_tenancy_plan('skills')"
@@ -31,7 +31,7 @@ say "one call per table, run by the migration role with no tenant set (users.ema
 run <<'SQL'
 SET ROLE migrator;
 CREATE TEMP TABLE files AS SELECT relname, relfilenode FROM pg_class
- WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname NOT IN ('tenants', 'relay_tables');
+ WHERE relnamespace = 'public'::regnamespace AND relkind = 'r';
 \echo
 \i enable-reference.sql
 \echo 'No table was rewritten (same data file before and after):'
@@ -47,9 +47,9 @@ SQL
 
 say "isolation, as the application role 'app' sees it"
 run <<'SQL'
-INSERT INTO tenants (id, name, slug) VALUES ('acme', 'Acme Corp', 'acme');
+INSERT INTO relay.tenants (id, name, slug) VALUES ('acme', 'Acme Corp', 'acme');
 CREATE ROLE app;
--- the application's tables only: relay's own tables stay closed (audit_logs is
+-- the application's tables only: relay's own tables stay closed (relay.audit_logs is
 -- readable by everyone already, and written by relay alone)
 GRANT SELECT, INSERT, UPDATE, DELETE ON users, skills, ratings, usage_events, skill_versions,
   skill_embeddings, skill_reviews, api_keys, site_settings TO app;
@@ -115,16 +115,16 @@ BEGIN;
 SELECT relay_set_tenant('acme');
 SELECT action, actor_id, resource_id, metadata -> 'changed' AS changed,
        metadata -> 'old' ->> 'name' AS old_name, metadata -> 'new' ->> 'name' AS new_name
-  FROM audit_logs ORDER BY created_at;
+  FROM relay.audit_logs ORDER BY created_at;
 \echo '-- and the application cannot rewrite it:'
 \set ON_ERROR_STOP 0
-DELETE FROM audit_logs;
+DELETE FROM relay.audit_logs;
 \set ON_ERROR_STOP 1
 COMMIT;
 RESET ROLE;
 \set ON_ERROR_STOP 0
 \echo '-- not even the superuser:'
-TRUNCATE audit_logs;
+TRUNCATE relay.audit_logs;
 SQL
 
 say "done: stopping the cluster"

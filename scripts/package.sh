@@ -18,7 +18,7 @@ mkdir -p "$out"
 say "PostgreSQL 15: Debian package"
 stage=$(mktemp -d)
 cargo pgrx package --pg-config /usr/bin/pg_config --out-dir "$stage" >/dev/null
-cp sql/archive/relay_tenancy--*.sql "$stage$(/usr/bin/pg_config --sharedir)/extension/"
+cp sql/archive/relay_tenancy--* "$stage$(/usr/bin/pg_config --sharedir)/extension/"
 mkdir -p "$stage/DEBIAN" "$stage/usr/share/doc/postgresql-15-relay-tenancy"
 cp -r README.md BENCHMARKS.md docs "$stage/usr/share/doc/postgresql-15-relay-tenancy/"
 cat >"$stage/DEBIAN/control" <<CONTROL
@@ -50,7 +50,7 @@ if [ -x "$PG18/bin/pg_config" ]; then
   name="relay_tenancy-$version-pg18-linux-x86_64"
   mkdir -p "$stage/$name/lib" "$stage/$name/extension"
   cp "$stage/tree$PG18/lib/relay_tenancy.so" "$stage/$name/lib/"
-  cp "$stage/tree$PG18/share/extension/"* sql/archive/relay_tenancy--*.sql "$stage/$name/extension/"
+  cp "$stage/tree$PG18/share/extension/"* sql/archive/relay_tenancy--* "$stage/$name/extension/"
   cp -r README.md BENCHMARKS.md docs "$stage/$name/"
   cat >"$stage/$name/install.sh" <<'INSTALL'
 #!/bin/sh

@@ -65,9 +65,9 @@ check "EXPLAIN ANALYZE refused for the application role (42501)" "42501" -c "SET
   -c "SELECT relay_set_tenant('acme')" -c "SELECT sqlstate_of('EXPLAIN ANALYZE SELECT * FROM kids')"
 check "row capture records the writes" "1" -c "BEGIN" -c "SELECT relay_set_tenant('acme')" \
   -c "INSERT INTO parents VALUES (2000, 'p')" -c "INSERT INTO kids VALUES (6000, 2000, 'k')" -c "COMMIT" \
-  -c "SELECT count(*) FROM audit_logs WHERE resource_type = 'public.kids' AND resource_id = '6000'"
+  -c "SELECT count(*) FROM relay.audit_logs WHERE resource_type = 'public.kids' AND resource_id = '6000'"
 check "relay_verify finds no error" "0" -c "SELECT count(*) FROM relay_verify() WHERE severity = 'error'"
 check "relay_disable_tenancy undoes a table" "f" -c "SELECT count(*) > 0 FROM relay_disable_tenancy('kids')" \
-  -c "SELECT EXISTS (SELECT FROM relay_tables WHERE relid = 'kids'::regclass)"
+  -c "SELECT EXISTS (SELECT FROM relay.relay_tables WHERE relid = 'kids'::regclass)"
 n=$((n + 1))
 if ! grep -q "terminated by signal" "$work/server.log"; then echo "ok $n - no backend crashed"; else echo "not ok $n - a backend crashed"; fi

@@ -56,6 +56,6 @@ cargo pgrx package "${build[@]}" >/dev/null
 # works (the upgrade test starts there); the package holds only the current version's
 # script and the upgrade scripts.
 sharedir=$("$PG_CONFIG" --sharedir)
-cp sql/archive/relay_tenancy--*.sql "$stage$sharedir/extension/"
+cp sql/archive/relay_tenancy--* "$stage$sharedir/extension/"
 install_staged "$stage"
 echo "installed: $(ls "$sharedir"/extension/relay_tenancy--*.sql | xargs -n1 basename | tr '\n' ' ')"

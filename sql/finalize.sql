@@ -111,6 +111,14 @@ ALTER FUNCTION relay_node_settings() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit(text, text, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- 2. Privileges.
+-- relay's tables, its view and the functions its own objects call (policies, column
+-- defaults, triggers, event triggers) live in this schema (`relay`, the control
+-- file's); the functions users call live in public, where the calls documented and
+-- written in migrations find them with the default search_path. A GRANT ... ON ALL
+-- TABLES IN SCHEMA public no longer reaches relay's tables. Every role may look
+-- things up here (reading relay.audit_logs, calling relay.relay_uuid7()); what each
+-- object allows is set on the object. Nobody but the owner creates objects here.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 -- Trigger and event trigger functions: nobody attaches them by hand. relay attaches
 -- them as the extension's owner after checking the caller owns the table.
 REVOKE EXECUTE ON FUNCTION relay_audit_capture(), relay_append_only_guard(),
@@ -367,5 +375,32 @@ BEGIN
   LOOP
     EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', f);
+  END LOOP;
+END $$;
+
+-- 3. The functions users call move to public (everything above was created in
+-- relay's schema): `SELECT relay_enable_tenancy('skills')`, `relay_set_tenant(...)`
+-- and the rest are found with the default search_path, as before 0.3.0, with no
+-- wrapper in between. What relay's own objects call stays here. (The 0.2.0 -> 0.3.0
+-- update script moves an installed 0.2.0 the same way, from the same list.)
+DO $$
+DECLARE
+  api pg_catalog.name[] := ARRAY[
+    'relay_enable_tenancy', 'relay_tenancy_plan', 'relay_disable_tenancy', 'relay_disable_tenancy_plan',
+    'relay_enable_tenancy_schema', 'relay_tenancy_schema_plan', 'relay_disable_tenancy_schema',
+    'relay_disable_tenancy_schema_plan', 'relay_use_tenant_registry', 'relay_verify', 'relay_security_check',
+    'relay_isolation_problems', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
+    'relay_tenant_token', 'relay_create_tenant', 'relay_suspend_tenant', 'relay_resume_tenant',
+    'relay_delete_tenant', 'relay_audit', 'relay_enable_audit', 'relay_disable_audit', 'relay_append_only',
+    'relay_audit_chain', 'relay_audit_verify', 'relay_audit_digest', 'relay_audit_purge', 'relay_distribute',
+    'relay_distribute_plan', 'relay_placement_problems', 'relay_restore_placement', 'relay_node_settings']::pg_catalog.name[];
+  fn pg_catalog.regprocedure;
+BEGIN
+  FOR fn IN
+    SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+       AND p.proname OPERATOR(pg_catalog.=) ANY (api)
+  LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET SCHEMA public', fn);
   END LOOP;
 END $$;

@@ -354,3 +354,95 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'relay_disable_tenancy_schema_plan_wrapper';
 ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_schema_plan(text, boolean) SET search_path = pg_catalog, pg_temp;
+
+-- 13. relay in its own schema (issue 23): relay's tables, its view and the functions
+-- its own objects call (policies, column defaults, triggers, event triggers) move to
+-- schema relay, the control file's; the functions users call go to (or stay in)
+-- public. Policies, defaults and triggers name functions by oid, so every enabled
+-- table keeps working; pg_extension records the new schema (a non-relocatable
+-- extension has no ALTER EXTENSION ... SET SCHEMA). The schema is not a member of the
+-- extension, as when CREATE EXTENSION creates it: DROP EXTENSION leaves it, and
+-- pg_dump dumps it before CREATE EXTENSION.
+DO $$
+DECLARE
+  ext pg_catalog.oid := (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'relay_tenancy');
+  old_nsp pg_catalog.oid := (SELECT e.extnamespace FROM pg_catalog.pg_extension e WHERE e.oid OPERATOR(pg_catalog.=) ext);
+  relay_nsp pg_catalog.oid := pg_catalog.to_regnamespace('relay');
+  api pg_catalog.name[] := ARRAY[
+    'relay_enable_tenancy', 'relay_tenancy_plan', 'relay_disable_tenancy', 'relay_disable_tenancy_plan',
+    'relay_enable_tenancy_schema', 'relay_tenancy_schema_plan', 'relay_disable_tenancy_schema',
+    'relay_disable_tenancy_schema_plan', 'relay_use_tenant_registry', 'relay_verify', 'relay_security_check',
+    'relay_isolation_problems', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
+    'relay_tenant_token', 'relay_create_tenant', 'relay_suspend_tenant', 'relay_resume_tenant',
+    'relay_delete_tenant', 'relay_audit', 'relay_enable_audit', 'relay_disable_audit', 'relay_append_only',
+    'relay_audit_chain', 'relay_audit_verify', 'relay_audit_digest', 'relay_audit_purge', 'relay_distribute',
+    'relay_distribute_plan', 'relay_placement_problems', 'relay_restore_placement', 'relay_node_settings']::pg_catalog.name[];
+  obj record;
+BEGIN
+  IF relay_nsp IS NULL THEN
+    CREATE SCHEMA relay;
+    ALTER EXTENSION relay_tenancy DROP SCHEMA relay;
+    relay_nsp := pg_catalog.to_regnamespace('relay');
+  END IF;
+  FOR obj IN
+    SELECT c.oid::pg_catalog.regclass AS rel, c.relkind
+      FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
+       AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'v', 'p']::pg_catalog."char"[])
+       AND c.relnamespace OPERATOR(pg_catalog.<>) relay_nsp
+  LOOP
+    EXECUTE pg_catalog.format('ALTER %s %s SET SCHEMA relay',
+                              CASE obj.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, obj.rel);
+  END LOOP;
+  FOR obj IN
+    SELECT p.oid::pg_catalog.regprocedure AS fn,
+           CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY (api) THEN 'public' ELSE 'relay' END AS target
+      FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
+  LOOP
+    IF pg_catalog.to_regnamespace(obj.target) OPERATOR(pg_catalog.<>)
+       (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) obj.fn) THEN
+      EXECUTE pg_catalog.format('ALTER FUNCTION %s SET SCHEMA %I', obj.fn, obj.target);
+    END IF;
+  END LOOP;
+  UPDATE pg_catalog.pg_extension SET extnamespace = relay_nsp WHERE oid OPERATOR(pg_catalog.=) ext;
+END $$;
+-- Every role may look things up in relay (each object sets what it allows). The
+-- grant also tells every backend that a schema changed, so each finds relay's
+-- tables in their new place.
+GRANT USAGE ON SCHEMA relay TO PUBLIC;
+
+-- Function bodies are text: the two schema wrappers and the default tenant's merge
+-- name relay's objects in their new schema, as in a fresh install.
+CREATE OR REPLACE FUNCTION public.relay_enable_tenancy_schema(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                            shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                            default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                            primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                            tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
+  RETURNS TABLE(table_name text, action text) LANGUAGE sql VOLATILE
+  AS $$ SELECT * FROM relay.relay_enable_tenancy_schema_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
+                                                                   $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
+CREATE OR REPLACE FUNCTION public.relay_tenancy_schema_plan(schema name DEFAULT 'public', exclude regclass[] DEFAULT NULL,
+                                          shared regclass[] DEFAULT NULL, global_unique text[] DEFAULT NULL,
+                                          default_tenant text DEFAULT NULL, views text DEFAULT NULL,
+                                          primary_key text DEFAULT NULL, keep_foreign_keys text[] DEFAULT NULL,
+                                          tenant_column name DEFAULT NULL, tenant_from text[] DEFAULT NULL)
+  RETURNS TABLE(table_name text, step integer, lock text, action text, statement text) LANGUAGE sql VOLATILE
+  AS $$ SELECT * FROM relay.relay_tenancy_schema_plan_oids($1::pg_catalog.text, $2::pg_catalog.oid[],
+                                                                 $3::pg_catalog.oid[], $4, $5, $6, $7, $8, $9::pg_catalog.text, $10) $$;
+CREATE OR REPLACE FUNCTION relay.relay_default_tenant_merge() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE relay.tenants
+     SET name = NEW.name, slug = NEW.slug, domain = NEW.domain, logo = NEW.logo,
+         is_active = NEW.is_active, plan = NEW.plan, created_at = NEW.created_at, updated_at = NEW.updated_at
+   WHERE id OPERATOR(pg_catalog.=) NEW.id;
+  IF FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END $$;

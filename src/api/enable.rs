@@ -821,7 +821,7 @@ pub fn plan_steps(
     // online => true), each long step a statement of its own; a last call checks
     // that nothing is left and says so.
     let table = quote_qualified(&p.state.schema, &p.state.name);
-    let call_sql = online_call_sql(&p.ext_schema, &table, &again);
+    let call_sql = online_call_sql(&table, &again);
     let mut rows: Vec<_> = p
         .warnings
         .into_iter()
@@ -867,7 +867,7 @@ pub fn plan_steps(
 }
 
 /// `SELECT relay_enable_tenancy('<table>', <the options given>, online => true)`.
-fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String {
+fn online_call_sql(table: &str, call: &CallOptions) -> String {
     use crate::model::quote::quote_literal;
     let list = |l: &Vec<Option<String>>| {
         format!(
@@ -907,7 +907,7 @@ fn online_call_sql(ext_schema: &str, table: &str, call: &CallOptions) -> String 
     }
     format!(
         "SELECT {}.relay_enable_tenancy({})",
-        crate::model::quote::quote_ident(ext_schema),
+        crate::model::quote::quote_ident(crate::pg::ext::API_SCHEMA),
         args.join(", ")
     )
 }

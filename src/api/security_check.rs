@@ -355,14 +355,21 @@ fn privilege_rows() -> Vec<(String, bool, String)> {
            FROM pg_catalog.pg_proc p
            JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
           WHERE p.proname OPERATOR(pg_catalog.~~) 'relay\\_%'
-            AND p.pronamespace OPERATOR(pg_catalog.<>) $1
+            -- relay's own live in two schemas (relay, and public for the ones users call)
+            AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                             WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                               AND d.objid OPERATOR(pg_catalog.=) p.oid
+                               AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                               AND d.refobjid OPERATOR(pg_catalog.=) $1
+                               AND d.deptype OPERATOR(pg_catalog.=) 'e')
             AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])
             -- pg_temp is never searched for functions
             AND n.nspname OPERATOR(pg_catalog.!~) '^pg_temp_'",
-        &[ext::installed_namespace().unwrap_or(pg_sys::InvalidOid).into()],
+        // SAFETY: a catalog lookup by name that returns InvalidOid when missing.
+        &[unsafe { pg_sys::get_extension_oid(c"relay_tenancy".as_ptr(), true) }.into()],
     );
-    rows.push(check_row("relay_functions_not_shadowed", shadows, "no relay_* function outside relay's schema", |list| {
-        format!("functions named like relay's outside its schema: {list}. A search_path that lists their schema first (\"$user\" is first by default) calls them instead of relay's, and they would receive tenant tokens. Fix: drop or rename them, and call relay's functions schema-qualified")
+    rows.push(check_row("relay_functions_not_shadowed", shadows, "no relay_* function but relay's own", |list| {
+        format!("functions named like relay's that are not relay's: {list}. A search_path that lists their schema first (\"$user\" is first by default) calls them instead of relay's, and they would receive tenant tokens. Fix: drop or rename them, and call relay's functions schema-qualified")
     }));
     // TRIGGER on a tenant-enabled table held by a role whose row level security
     // applies: CREATE TRIGGER is refused at use (the DDL guard), but the grant is a

@@ -1,7 +1,8 @@
 //! `relay_verify()`: what leaks around the tenant-enabled tables, one finding per row
 //! with its severity, the object, the problem and the SQL that fixes it.
 //!
-//! Each check is one catalog query. `$1` is relay's schema; every query reads the
+//! Each check is one catalog query. `$1` is relay's schema, `$2` the schema of the
+//! functions users call (the fixes call them); every query reads the
 //! registry as the extension's owner (application roles see no registry rows) under
 //! the function's pinned search_path, so `regclass` prints schema-qualified names and
 //! the fix SQL can be run as printed. Severity: `error` (rows of one tenant reach
@@ -81,14 +82,14 @@ fn registry_and_linked_table_checks(
                                           f.confrelid::pg_catalog.regclass, f.conname),
                         -- with the tenant column the referenced table was enabled with
                         CASE WHEN r.tenant_column OPERATOR(pg_catalog.=) 'tenant_id'
-                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, f.conrelid::pg_catalog.regclass::pg_catalog.text)
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $2, f.conrelid::pg_catalog.regclass::pg_catalog.text)
                              WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute a
                                            WHERE a.attrelid OPERATOR(pg_catalog.=) f.conrelid
                                              AND a.attname OPERATOR(pg_catalog.=) r.tenant_column AND NOT a.attisdropped)
-                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1,
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $2,
                                                     f.conrelid::pg_catalog.regclass::pg_catalog.text, r.tenant_column)
                              -- no tenant column: take each row's from the row it references
-                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_from => %L);', $1,
+                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_from => %L);', $2,
                                                     f.conrelid::pg_catalog.regclass::pg_catalog.text, f.conname) END
                    FROM pg_catalog.pg_constraint f
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) f.confrelid
@@ -105,8 +106,8 @@ fn registry_and_linked_table_checks(
                         pg_catalog.format('has column %I like the tenant-enabled tables of schema %I but is not tenant-enabled: every role that may read it reads every tenant''s rows',
                                           a.attname, n.nspname),
                         CASE WHEN a.attname OPERATOR(pg_catalog.=) 'tenant_id'
-                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, c.oid::pg_catalog.regclass::pg_catalog.text)
-                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1,
+                             THEN pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $2, c.oid::pg_catalog.regclass::pg_catalog.text)
+                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $2,
                                                     c.oid::pg_catalog.regclass::pg_catalog.text, a.attname) END
                    FROM pg_catalog.pg_class c
                    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
@@ -128,8 +129,8 @@ fn registry_and_linked_table_checks(
                 "SELECT CASE WHEN s.kept THEN 'warning' ELSE 'error' END, pg_catalog.format('foreign key %s', s.fk),
                         CASE WHEN s.kept THEN 'joins two tenant-enabled tables without the tenant column (kept single-column on request): a row can reference another tenant''s row'
                              ELSE 'joins two tenant-enabled tables without the tenant column: a row can reference another tenant''s row' END,
-                        CASE WHEN s.kept THEN pg_catalog.format('-- if it need not cross tenants: SELECT %I.relay_enable_tenancy(%L, keep_foreign_keys => ''{{}}'');', $1, s.child)
-                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $1, s.child) END
+                        CASE WHEN s.kept THEN pg_catalog.format('-- if it need not cross tenants: SELECT %I.relay_enable_tenancy(%L, keep_foreign_keys => ''{{}}'');', $2, s.child)
+                             ELSE pg_catalog.format('SELECT %I.relay_enable_tenancy(%L);', $2, s.child) END
                    FROM ({single}) s(fk, kept, child)"
             ),
         ),
@@ -152,7 +153,7 @@ fn registry_and_linked_table_checks(
                 "SELECT 'error', pg_catalog.format('table %s', i.inhrelid::pg_catalog.regclass),
                         pg_catalog.format('is tenant-enabled but inherits from %s, which is not: a query on %s reads its rows of every tenant',
                                           i.inhparent::pg_catalog.regclass, i.inhparent::pg_catalog.regclass),
-                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L); -- or: ALTER TABLE %s NO INHERIT %s;', $1,
+                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L); -- or: ALTER TABLE %s NO INHERIT %s;', $2,
                                           i.inhparent::pg_catalog.regclass::pg_catalog.text, i.inhrelid::pg_catalog.regclass, i.inhparent::pg_catalog.regclass)
                    FROM pg_catalog.pg_inherits i
                    JOIN {registry} r ON r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) i.inhrelid
@@ -165,7 +166,7 @@ fn registry_and_linked_table_checks(
                 "SELECT 'error', pg_catalog.format('table %s', c.oid::pg_catalog.regclass),
                         pg_catalog.format('column %I has relay''s tenant default (%s) but the table is not tenant-enabled: no row level security, every tenant''s rows visible (created LIKE a tenant table?)',
                                           a.attname, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)),
-                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $1, c.oid::pg_catalog.regclass::pg_catalog.text, a.attname)
+                        pg_catalog.format('SELECT %I.relay_enable_tenancy(%L, tenant_column => %L);', $2, c.oid::pg_catalog.regclass::pg_catalog.text, a.attname)
                    FROM pg_catalog.pg_attrdef ad
                    JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
                                               AND d.objid OPERATOR(pg_catalog.=) ad.oid
@@ -248,7 +249,7 @@ fn bypass_and_privilege_checks(registry: &str) -> Vec<(&'static str, String)> {
                 "SELECT 'warning', pg_catalog.format('unique index %s', i.indexrelid::pg_catalog.regclass),
                         pg_catalog.format('is unique across tenants on %s%s: a tenant that inserts a value another tenant holds learns that it exists',
                                           c.oid::pg_catalog.regclass, CASE WHEN pg_catalog.cardinality(r.global_unique) OPERATOR(pg_catalog.>) 0 THEN ' (global_unique ' OPERATOR(pg_catalog.||) r.global_unique::pg_catalog.text OPERATOR(pg_catalog.||) ')' ELSE '' END),
-                        pg_catalog.format('-- if per tenant is enough: SELECT %I.relay_enable_tenancy(%L, global_unique => <the list without it>);', $1, c.oid::pg_catalog.regclass::pg_catalog.text)
+                        pg_catalog.format('-- if per tenant is enough: SELECT %I.relay_enable_tenancy(%L, global_unique => <the list without it>);', $2, c.oid::pg_catalog.regclass::pg_catalog.text)
                    FROM {registry} r
                    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
                    JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column
@@ -337,7 +338,11 @@ fn relay_verify() -> TableIterator<
             let mut found = Vec::new();
             for (_, sql) in checks(&registry, &audit_registry) {
                 let rows = client
-                    .select(&sql, None, &[schema.as_str().into()])
+                    .select(
+                        &sql,
+                        None,
+                        &[schema.as_str().into(), ext::API_SCHEMA.into()],
+                    )
                     .expect("verify check");
                 for row in rows {
                     let text = |i: usize| row.get::<String>(i).unwrap().unwrap_or_default();
@@ -356,7 +361,7 @@ fn relay_verify() -> TableIterator<
             problem,
             format!(
                 "SELECT {}.relay_enable_tenancy({});",
-                crate::model::quote::quote_ident(&schema),
+                crate::model::quote::quote_ident(ext::API_SCHEMA),
                 crate::model::quote::quote_literal(&table)
             ),
         ));
@@ -369,7 +374,7 @@ fn relay_verify() -> TableIterator<
             problem,
             format!(
                 "SELECT {}.relay_distribute();",
-                crate::model::quote::quote_ident(&schema)
+                crate::model::quote::quote_ident(ext::API_SCHEMA)
             ),
         ));
     }

@@ -206,8 +206,10 @@ fn manage_triggers(
         privilege::as_extension_owner(|| Spi::run_with_args(&sql, args).expect("audit registry"));
         probes::registration_changed(tbl.0);
         lines.push(match registry {
-            AuditRegistry::Add => format!("registered {table} for capture in relay_audit_tables"),
-            _ => format!("removed {table} from relay_audit_tables"),
+            AuditRegistry::Add => {
+                format!("registered {table} for capture in relay.relay_audit_tables")
+            }
+            _ => format!("removed {table} from relay.relay_audit_tables"),
         });
     }
     if lines.is_empty() {

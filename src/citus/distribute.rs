@@ -827,7 +827,7 @@ pub fn distribute_refused(function: &str, schema: &str, refusal: Refusal) -> ! {
         Audited { table } => crate::model::errors::raise(
             ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("cannot distribute {table}: its changes are captured into the audit log"),
-            "relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
+            "relay.relay_audit_tables lists it; capture on distributed tables is not supported in this version.".into(),
             format!("SELECT relay_disable_audit({}) first, or leave the table local.", lit(&table)),
         ),
         ForeignKeyCycle { tables } => crate::model::errors::raise(

@@ -318,7 +318,7 @@ pub fn broken_placements() -> Vec<(String, String, String)> {
 
 /// `broken_placements` of the tables `among`.
 fn broken_placements_of(among: &[String]) -> Vec<(String, String, String)> {
-    let schema = quote_ident(&ext::extension_schema());
+    let schema = quote_ident(ext::API_SCHEMA);
     let mut found = Vec::new();
     for table in among {
         let table = table.clone();
@@ -338,7 +338,7 @@ fn broken_placements_of(among: &[String]) -> Vec<(String, String, String)> {
 /// is isolated). Tables distributed in the caller's transaction are not among them:
 /// Citus's commands run on other connections, which do not see their shards yet.
 pub fn restore_placements(among: &[String]) -> Vec<String> {
-    let schema = quote_ident(&ext::extension_schema());
+    let schema = quote_ident(ext::API_SCHEMA);
     let mut tables: Vec<String> = broken_placements_of(among)
         .into_iter()
         .filter(|(_, _, problem)| !problem.starts_with(COULD_NOT))
@@ -364,7 +364,7 @@ pub fn nodes_differing() -> Vec<(String, String, String)> {
         return Vec::new();
     }
     let here = relay_node_settings();
-    let schema = quote_ident(&ext::extension_schema());
+    let schema = quote_ident(ext::API_SCHEMA);
     Spi::connect(|client| {
         client
             .select(

@@ -70,11 +70,17 @@ unsafe fn drops_relay(parsetree: *mut pg_sys::Node) -> Option<String> {
         {
             return Some("DROP EXTENSION relay_tenancy".into());
         }
+        // relay's schema, or public (the functions users call live there: dropping
+        // them drops the extension too).
         let schema = ext::extension_schema();
-        if kind == pg_sys::ObjectType::OBJECT_SCHEMA && cascade && names.contains(&schema) {
+        if let Some(dropped) = names
+            .iter()
+            .find(|n| **n == schema || *n == ext::API_SCHEMA)
+            .filter(|_| kind == pg_sys::ObjectType::OBJECT_SCHEMA && cascade)
+        {
             return Some(format!(
                 "DROP SCHEMA {} CASCADE",
-                crate::model::quote::quote_ident(&schema)
+                crate::model::quote::quote_ident(dropped)
             ));
         }
     } else if tag == pg_sys::NodeTag::T_DropOwnedStmt {

@@ -112,7 +112,7 @@ pub fn capture_not_registered(table: &str, trigger: &str) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("relay_audit_capture refuses to record changes of {table}: it is not registered for capture"),
-        format!("Trigger \"{trigger}\" was attached by hand; only tables in relay_audit_tables are recorded."),
+        format!("Trigger \"{trigger}\" was attached by hand; only tables in relay.relay_audit_tables are recorded."),
         format!("Use SELECT relay_enable_audit({}) as the table's owner.", crate::model::quote::quote_literal(table)),
     )
 }
@@ -541,7 +541,7 @@ pub fn rows_of_unknown_tenants(
     registry: Option<&crate::model::registry::Registry>,
 ) -> ! {
     let (registry_name, hint) = match registry {
-        None => ("tenants".to_string(), "Register the existing tenants in one statement first, e.g. INSERT INTO tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations ON CONFLICT DO NOTHING.".to_string()),
+        None => ("relay.tenants".to_string(), "Register the existing tenants in one statement first, e.g. INSERT INTO relay.tenants (id, name, slug) SELECT id::text, name, id::text FROM organizations ON CONFLICT DO NOTHING.".to_string()),
         Some(r) => (r.table.clone(), format!("Correct or delete those rows, or add the missing tenants to {} first.", r.table)),
     };
     raise(
@@ -627,7 +627,7 @@ pub fn not_tenant_enabled(function: &str, table: &str, registry: &str) -> ! {
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         format!("{function}: {table} is not tenant-enabled"),
         format!("{registry} has no row for it, so relay has nothing recorded to undo."),
-        "SELECT * FROM relay_tenancy_status lists the tenant-enabled tables.".into(),
+        "SELECT * FROM relay.relay_tenancy_status lists the tenant-enabled tables.".into(),
     )
 }
 
@@ -646,7 +646,7 @@ pub fn drop_with_enabled_tables(command: &str, tables: &[String], count: i64) ->
             "{command} would drop tenants and audit_logs, and by cascade the policies, defaults and foreign keys of {}{more}: their rows would stay, with no tenant isolation.",
             tables.join(", ")
         ),
-        "Disable them first (SELECT relay_disable_tenancy(relid, drop_column => true) FROM relay_tables;, children before parents), or drop the tables, then drop the extension.".into(),
+        "Disable them first (SELECT relay_disable_tenancy(relid, drop_column => true) FROM relay.relay_tables;, children before parents), or drop the tables, then drop the extension.".into(),
     )
 }
 

@@ -128,6 +128,13 @@ pub fn extension_schema() -> String {
     extension().0
 }
 
+/// The schema of the functions users call (`relay_enable_tenancy`, `relay_set_tenant`,
+/// ...): public, where the default search_path finds them, while relay's tables and the
+/// functions its own objects call live in the extension's schema (`relay`). Fixed, so
+/// that a fix relay prints (`SELECT public.relay_enable_tenancy(...)`) and a command it
+/// sends to a Citus node name the function wherever relay is installed.
+pub const API_SCHEMA: &str = "public";
+
 /// The role that owns the extension (and its tables and functions).
 pub fn extension_owner() -> pg_sys::Oid {
     extension().1
@@ -168,10 +175,18 @@ pub fn cached_relid(name: &CStr) -> Option<pg_sys::Oid> {
 /// Forget where relay's tables are: all of them (`InvalidOid`, a schema changed) or
 /// the one with oid `relid` (renamed, moved, dropped or altered).
 pub fn forget_relations(relid: pg_sys::Oid) {
-    EXT_RELATIONS.with(|c| {
-        c.borrow_mut()
-            .retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid)
+    let ours = EXT_RELATIONS.with(|c| {
+        let mut cached = c.borrow_mut();
+        let before = cached.len();
+        cached.retain(|(_, r)| relid != pg_sys::InvalidOid && r.relid != relid);
+        cached.len() != before
     });
+    // One of relay's tables moved, or any schema changed: the extension's schema is
+    // read again too (the 0.2.0 -> 0.3.0 update moves relay into schema relay and
+    // grants on it, which invalidates every backend's namespace cache).
+    if ours || relid == pg_sys::InvalidOid {
+        EXTENSION.with(|e| *e.borrow_mut() = None);
+    }
 }
 
 /// Where relay's table `name` is, cached per backend for the hot paths until the

@@ -56,7 +56,7 @@ INSERT INTO skills (id, name, slug, author_id) VALUES ('acme-skill', 'Acme skill
 UPDATE skills SET name = 'Acme skill, renamed' WHERE id = 'acme-skill';
 COMMIT;
 -- The default tenant's row, edited: the edit must survive a dump.
-UPDATE tenants SET name = 'Default Org', plan = 'enterprise' WHERE id = 'default-tenant-000-0000-000000000000';
+UPDATE relay.tenants SET name = 'Default Org', plan = 'enterprise' WHERE id = 'default-tenant-000-0000-000000000000';
 SQL
 P -d src -At -f "$work/summary.sql" >"$work/src.summary"
 

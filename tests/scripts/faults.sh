@@ -56,7 +56,7 @@ CHECKPOINT;
 SQL
 state_of() { # the tenant column, the registry row, row level security of table $1
   echo "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = '$1'::regclass AND attname = 'tenant_id' AND NOT attisdropped)
-                || ' ' || (SELECT count(*) FROM relay_tables WHERE relid = '$1'::regclass)
+                || ' ' || (SELECT count(*) FROM relay.relay_tables WHERE relid = '$1'::regclass)
                 || ' ' || (SELECT relrowsecurity FROM pg_class WHERE oid = '$1'::regclass)"
 }
 untouched=$(state_of big)
@@ -120,7 +120,7 @@ chown postgres:postgres "$work/writes.sql"
 wait_until "SELECT count(*) > 2000 FROM notes" || true
 crash_and_restart
 is "crash during audited writes: every committed row has its entry, and no more" "t" \
-   "SELECT (SELECT count(*) FROM notes) = (SELECT count(*) FROM audit_logs WHERE resource_type = 'public.notes') AND (SELECT count(*) FROM notes) > 0"
+   "SELECT (SELECT count(*) FROM notes) = (SELECT count(*) FROM relay.audit_logs WHERE resource_type = 'public.notes') AND (SELECT count(*) FROM notes) > 0"
 is "crash during audited writes: every chain verifies" "0" "SELECT count(*) FROM relay_audit_verify() WHERE status <> 'ok'"
 n=$((n + 1))
 if P -c "BEGIN" -c "SET LOCAL app.current_tenant_id = 'default-tenant-000-0000-000000000000'" \
@@ -154,7 +154,7 @@ done
 as_pg "$PG_BIN/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
 as_pg "$PG_BIN/pg_ctl" -D "$standby/data" -w promote >/dev/null
 n=$((n + 1))
-got=$(S -At -c "SELECT (SELECT count(*) FROM notes) = (SELECT count(*) FROM audit_logs WHERE resource_type = 'public.notes')
+got=$(S -At -c "SELECT (SELECT count(*) FROM notes) = (SELECT count(*) FROM relay.audit_logs WHERE resource_type = 'public.notes')
                        AND (SELECT count(*) FROM notes) > $before" 2>&1)
 if [ "$got" = t ]; then echo "ok $n - failover: the promoted standby has every row it received with its entry, and no more"
 else echo "not ok $n - failover: rows and entries on the promoted standby ($got)"; failed=$((failed + 1)); fi

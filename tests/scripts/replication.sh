@@ -45,7 +45,7 @@ done
 P -d pub >/dev/null <<'SQL'
 SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
 CREATE PUBLICATION relay_pub
-  FOR TABLE tenants WHERE (id <> 'default-tenant-000-0000-000000000000'), notes, audit_logs;
+  FOR TABLE relay.tenants WHERE (id <> 'default-tenant-000-0000-000000000000'), notes, relay.audit_logs;
 SELECT pg_create_logical_replication_slot('relay_sub', 'pgoutput');
 SQL
 P -d sub -c "CREATE SUBSCRIPTION relay_sub CONNECTION 'host=$work port=$PORT dbname=pub user=postgres'
@@ -62,24 +62,24 @@ SQL
 # one entry per captured row (two inserted, one updated) and the relay_audit one
 # (relay's own entries about enabling the tables, in the default tenant's log, are
 # each side's own and left out here)
-entries=$(P -d pub -At -c "SELECT count(*) FROM audit_logs WHERE tenant_id = 'acme'")
-wait_for sub "SELECT count(*) = $entries FROM audit_logs WHERE tenant_id = 'acme'" || true
+entries=$(P -d pub -At -c "SELECT count(*) FROM relay.audit_logs WHERE tenant_id = 'acme'")
+wait_for sub "SELECT count(*) = $entries FROM relay.audit_logs WHERE tenant_id = 'acme'" || true
 # and until every table's initial copy is done (two copy workers per subscription: the
 # third table's copy can finish after the streamed changes of the others arrive)
 wait_for sub "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel" || true
 is "rows arrive with their tenant" "acme:2" sub "SELECT string_agg(DISTINCT tenant_id, ',') || ':' || count(*) FROM notes"
 is "tenants arrive (the default one is each side's own)" "acme,default-tenant-000-0000-000000000000" sub \
-   "SELECT string_agg(id, ',' ORDER BY id) FROM tenants"
-is "audit entries arrive; the subscriber's capture adds none" "4" sub "SELECT count(*) FROM audit_logs WHERE tenant_id = 'acme'"
-is "isolation holds on the subscriber" "0" sub "SELECT count(*) FROM relay_tenancy_status WHERE problems <> '{}'"
+   "SELECT string_agg(id, ',' ORDER BY id) FROM relay.tenants"
+is "audit entries arrive; the subscriber's capture adds none" "4" sub "SELECT count(*) FROM relay.audit_logs WHERE tenant_id = 'acme'"
+is "isolation holds on the subscriber" "0" sub "SELECT count(*) FROM relay.relay_tenancy_status WHERE problems <> '{}'"
 
 # Retention on the publisher: relay_audit_purge deletes the entries, in replica mode
 # the subscriber applies the DELETEs through the append-only guard.
 sleep 1
 P -d pub -c "SELECT relay_audit_purge(now())" >/dev/null
-wait_for sub "SELECT count(*) = 1 AND bool_and(action = 'relay.audit_purged') FROM audit_logs WHERE tenant_id = 'acme'" || true
+wait_for sub "SELECT count(*) = 1 AND bool_and(action = 'relay.audit_purged') FROM relay.audit_logs WHERE tenant_id = 'acme'" || true
 is "the purge is applied on the subscriber" "relay.audit_purged:4" sub \
-   "SELECT string_agg(action || ':' || (metadata->>'deleted'), ',') FROM audit_logs WHERE tenant_id = 'acme'"
+   "SELECT string_agg(action || ':' || (metadata->>'deleted'), ',') FROM relay.audit_logs WHERE tenant_id = 'acme'"
 is "the subscription keeps running (no apply errors)" "0" sub \
    "SELECT apply_error_count FROM pg_stat_subscription_stats WHERE subname = 'relay_sub'"
 P -d pub -c "BEGIN; SELECT relay_set_tenant('acme', true); INSERT INTO notes VALUES (3, 'after the purge'); COMMIT;" >/dev/null

@@ -46,7 +46,7 @@ SELECT logicalrelid, partmethod, colocationid = (SELECT colocationid FROM pg_dis
 -- Re-runnable: nothing is left to do.
 SELECT * FROM relay_distribute('public');
 -- Still isolated, by relay's own checks:
-SELECT table_name, problems FROM relay_tenancy_status ORDER BY 1;
+SELECT table_name, problems FROM relay.relay_tenancy_status ORDER BY 1;
 -- (relay_verify's only findings here are the login-role ownership warnings every
 -- test table draws, left out.)
 SELECT * FROM relay_verify() WHERE severity <> 'ok' AND problem NOT LIKE 'is owned by login role%';
@@ -73,7 +73,7 @@ SELECT create_distributed_table('drafts', 'tenant_id', colocate_with => 'users')
 SELECT * FROM relay_enable_tenancy('drafts');
 DROP TABLE drafts;
 -- The way round the HINT gives: the default in CREATE TABLE.
-CREATE TABLE drafts (tenant_id text NOT NULL DEFAULT relay_insert_tenant('public.drafts'::text),
+CREATE TABLE drafts (tenant_id text NOT NULL DEFAULT relay.relay_insert_tenant('public.drafts'::text),
                      id text NOT NULL, PRIMARY KEY (tenant_id, id));
 SELECT create_distributed_table('drafts', 'tenant_id', colocate_with => 'users');
 SELECT * FROM relay_enable_tenancy('drafts');
@@ -240,7 +240,7 @@ BEGIN;
 SELECT relay_set_tenant('acme');
 SELECT relay_audit('export', 'skills', 's-acme') IS NOT NULL AS recorded;
 COMMIT;
-SELECT tenant_id, action, resource_type, resource_id FROM audit_logs ORDER BY created_at, resource_id;
+SELECT tenant_id, action, resource_type, resource_id FROM relay.audit_logs ORDER BY created_at, resource_id;
 
 -- 7. Every placement is guarded like its table.
 -- Citus re-creates a table's policies on its shards and on the workers' shell tables
@@ -263,7 +263,7 @@ SELECT nodeid, result AS permissive_tenant_isolation FROM run_command_on_all_nod
 -- tables (here they are handed to it), with REFERENCES on tenants.
 CREATE ROLE table_owner LOGIN;
 GRANT CREATE ON SCHEMA public TO table_owner;
-GRANT REFERENCES ON tenants TO table_owner;
+GRANT REFERENCES ON relay.tenants TO table_owner;
 DO $$
 DECLARE t regclass;
 BEGIN
@@ -318,7 +318,7 @@ SELECT count(*) AS placement_findings FROM relay_verify() WHERE object LIKE 'pla
 -- owner attach relay's guards (GRANT EXECUTE on the guard trigger functions, which
 -- run only as triggers), on every node.
 SELECT nodeid, result AS owner_may_attach_guards FROM run_command_on_all_nodes(
-  $$SELECT has_function_privilege('table_owner', 'public.relay_tenant_truncate_guard()', 'EXECUTE')$$) ORDER BY 1;
+  $$SELECT has_function_privilege('table_owner', 'relay.relay_tenant_truncate_guard()', 'EXECUTE')$$) ORDER BY 1;
 SELECT nodeport AS drained_port FROM pg_dist_node WHERE shouldhaveshards ORDER BY nodeport LIMIT 1 \gset
 SELECT citus_drain_node('127.0.0.1', :drained_port, shard_transfer_mode => 'block_writes');
 SELECT count(*) AS placements_left_on_drained_node FROM pg_dist_shard_placement

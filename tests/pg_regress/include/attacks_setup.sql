@@ -15,7 +15,7 @@
 -- table with an ordinary (non-unique) index on a column that is not tenant_id.
 CREATE ROLE atk_owner NOLOGIN;
 CREATE ROLE atk_app NOLOGIN;
-INSERT INTO tenants (id, name, slug) VALUES ('t_a', 'Tenant A', 'atk-t-a'), ('t_b', 'Tenant B', 'atk-t-b');
+INSERT INTO relay.tenants (id, name, slug) VALUES ('t_a', 'Tenant A', 'atk-t-a'), ('t_b', 'Tenant B', 'atk-t-b');
 CREATE TABLE atk_docs (id text PRIMARY KEY, slug text UNIQUE, title text, secret text);
 CREATE TABLE atk_notes (id text PRIMARY KEY, doc_id text REFERENCES atk_docs (id), body text);
 CREATE TABLE atk_contacts (id text PRIMARY KEY, email text);

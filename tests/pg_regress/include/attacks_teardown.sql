@@ -14,7 +14,7 @@ ORDER BY 1, 2;
 
 -- Clean up, so later tests see none of this.
 DROP TABLE atk_b_before;
-DELETE FROM relay_tables WHERE relid IN ('atk_docs'::regclass, 'atk_notes'::regclass, 'atk_contacts'::regclass);
+DELETE FROM relay.relay_tables WHERE relid IN ('atk_docs'::regclass, 'atk_notes'::regclass, 'atk_contacts'::regclass);
 DROP OWNED BY atk_app, atk_owner;
-DELETE FROM tenants WHERE id IN ('t_a', 't_b');
+DELETE FROM relay.tenants WHERE id IN ('t_a', 't_b');
 DROP ROLE atk_app, atk_owner;

@@ -8,8 +8,11 @@ members AS (
    WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e')
 SELECT 'member ' || pg_describe_object(classid, objid, 0) FROM members
 UNION ALL
-SELECT format('function %s -> %s strict=%s secdef=%s volatile=%s parallel=%s config=%s acl=%s lang=%s src=%s',
-              p.oid::regprocedure, pg_get_function_result(p.oid), p.proisstrict, p.prosecdef, p.provolatile,
+SELECT format('extension schema %s acl=%s', n.nspname, n.nspacl)
+  FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname = 'relay_tenancy'
+UNION ALL
+SELECT format('function %s in %s -> %s strict=%s secdef=%s volatile=%s parallel=%s config=%s acl=%s lang=%s src=%s',
+              p.oid::regprocedure, p.pronamespace::regnamespace, pg_get_function_result(p.oid), p.proisstrict, p.prosecdef, p.provolatile,
               p.proparallel, p.proconfig, p.proacl, l.lanname, p.prosrc)
   FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
   JOIN pg_language l ON l.oid = p.prolang
@@ -17,7 +20,7 @@ UNION ALL
 SELECT format('function %s args %s', p.oid::regprocedure, pg_get_function_arguments(p.oid))
   FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
 UNION ALL
-SELECT format('relation %s kind=%s rls=%s force=%s acl=%s options=%s comment=%s', c.oid::regclass, c.relkind,
+SELECT format('relation %s in %s kind=%s rls=%s force=%s acl=%s options=%s comment=%s', c.oid::regclass, c.relnamespace::regnamespace, c.relkind,
               c.relrowsecurity, c.relforcerowsecurity, c.relacl, c.reloptions, obj_description(c.oid, 'pg_class'))
   FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
 UNION ALL

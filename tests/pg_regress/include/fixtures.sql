@@ -19,7 +19,7 @@ DO $$ BEGIN
     CREATE ROLE relay_app;
   END IF;
 END $$;
-INSERT INTO tenants (id, name, slug) VALUES ('acme', 'Acme', 'acme'), ('globex', 'Globex', 'globex'),
+INSERT INTO relay.tenants (id, name, slug) VALUES ('acme', 'Acme', 'acme'), ('globex', 'Globex', 'globex'),
   ('sec_a', 'Sec A', 'sec-a'), ('sec_b', 'Sec B', 'sec-b')
   ON CONFLICT DO NOTHING;
 SET client_min_messages = :'fixtures_client_min_messages';

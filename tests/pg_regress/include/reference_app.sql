@@ -12,7 +12,7 @@ SELECT to_regclass('public.skills') IS NULL AS reference_need_load \gset
 \set scale 1
 \i reference/app-data.sql
 \endif
-SELECT NOT EXISTS (SELECT FROM relay_tables WHERE relid = 'public.skills'::regclass) AS reference_need_enable \gset
+SELECT NOT EXISTS (SELECT FROM relay.relay_tables WHERE relid = 'public.skills'::regclass) AS reference_need_enable \gset
 \if :reference_need_enable
 \o /dev/null
 \i include/enable_reference.sql

@@ -10,7 +10,7 @@ CREATE ROLE sec_owner;
 CREATE ROLE sec_app;
 CREATE SCHEMA sec_evil AUTHORIZATION sec_app;
 GRANT CREATE ON SCHEMA public TO sec_owner;
-GRANT REFERENCES ON tenants TO sec_owner;
+GRANT REFERENCES ON relay.tenants TO sec_owner;
 SET ROLE sec_owner;
 CREATE TABLE sec_docs (id text PRIMARY KEY, title text NOT NULL, secret text);
 SELECT count(*) AS steps FROM relay_enable_tenancy('sec_docs');

@@ -24,7 +24,7 @@ INSERT INTO ad_tasks VALUES (1, '11111111-1111-1111-1111-111111111111', 1, 'one'
 \x on
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ad_projects', tenant_column => 'organization_id') $$);
 \x off
-INSERT INTO tenants (id, name, slug)
+INSERT INTO relay.tenants (id, name, slug)
 SELECT id::text, name, id::text FROM ad_organizations ON CONFLICT DO NOTHING;
 
 SELECT * FROM relay_enable_tenancy('ad_projects', tenant_column => 'organization_id');
@@ -32,7 +32,7 @@ SELECT count(*) AS steps FROM relay_enable_tenancy('ad_tasks', tenant_column => 
 SELECT conrelid::regclass AS tbl, conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid IN ('ad_projects'::regclass, 'ad_tasks'::regclass) AND contype IN ('u', 'f') ORDER BY 1, 2;
 SELECT polname, pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'ad_tasks'::regclass ORDER BY 1;
-SELECT relid::text, tenant_column FROM relay_tables WHERE relid::text LIKE 'ad\_%' ORDER BY 1;
+SELECT relid::text, tenant_column FROM relay.relay_tables WHERE relid::text LIKE 'ad\_%' ORDER BY 1;
 -- Re-running changes nothing; another tenant column is refused.
 SELECT * FROM relay_enable_tenancy('ad_tasks');
 SELECT code, message FROM expect_error($$ SELECT relay_enable_tenancy('ad_tasks', tenant_column => 'tenant_id') $$);
@@ -68,7 +68,7 @@ SELECT relay_set_tenant('22222222-2222-2222-2222-222222222222');
 UPDATE ad_tasks SET title = 'two!' WHERE id = 2;
 COMMIT;
 RESET ROLE;
-SELECT action, tenant_id, resource_id FROM audit_logs WHERE resource_type = 'public.ad_tasks';
+SELECT action, tenant_id, resource_id FROM relay.audit_logs WHERE resource_type = 'public.ad_tasks';
 
 -- Deleting a tenant deletes its rows through the adopted column.
 SELECT * FROM relay_delete_tenant('22222222-2222-2222-2222-222222222222') l WHERE l LIKE '%ad\_%' OR l LIKE 'deleted tenant%';

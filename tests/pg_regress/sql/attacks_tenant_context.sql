@@ -118,7 +118,7 @@ SET app.current_tenant_id = 't_a';
 -- without the caller's search_path (unknown tenant: 22023).
 CREATE FUNCTION pg_temp.relay_policy_tenant(regclass) RETURNS text LANGUAGE sql AS $$ SELECT 't_b' $$;
 CREATE TEMP TABLE tenants (id text, is_active boolean);
-INSERT INTO tenants VALUES ('t_evil', true);
+INSERT INTO pg_temp.tenants VALUES ('t_evil', true);
 SET search_path = pg_temp, public;
 SELECT string_agg(id, ',' ORDER BY id) AS visible FROM atk_docs;
 BEGIN;

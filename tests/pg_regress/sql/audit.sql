@@ -2,18 +2,18 @@
 -- guarded by a native Rust trigger, tenant-scoped, and row-change capture.
 \i include/fixtures.sql
 \i include/reference_app.sql
-\d audit_logs
+\d relay.audit_logs
 SELECT tgname, tgenabled, pg_get_triggerdef(oid) AS definition
-  FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
+  FROM pg_trigger WHERE tgrelid = 'relay.audit_logs'::regclass AND NOT tgisinternal ORDER BY tgname;
 -- The tenant rule is exactly the one on tenant-enabled tables, but for the table
 -- name, with the same two policies (RESTRICTIVE tenant_isolation, PERMISSIVE
 -- tenant_access).
 SELECT a.polname, a.polpermissive,
-       replace(pg_get_expr(a.polqual, a.polrelid), 'audit_logs', 'T')
+       replace(pg_get_expr(a.polqual, a.polrelid), 'relay.audit_logs', 'T')
          = replace(pg_get_expr(s.polqual, s.polrelid), 'skills', 'T') AS same_tenant_rule
   FROM pg_policy a JOIN pg_policy s ON s.polrelid = 'skills'::regclass AND s.polname = a.polname
                                    AND s.polpermissive = a.polpermissive
- WHERE a.polrelid = 'audit_logs'::regclass ORDER BY a.polname;
+ WHERE a.polrelid = 'relay.audit_logs'::regclass ORDER BY a.polname;
 -- Ordinary roles may SELECT their tenant's entries, nothing more: entries are
 -- appended by relay_audit() and the capture trigger, which set the tenant, the time
 -- and the id themselves (so no role can backdate an entry or pick its id).
@@ -29,7 +29,7 @@ SET LOCAL app.current_actor_id = 'user-7';
 SELECT relay_audit('skill.publish', 'skill', 'acme-1', '{"note": "first"}') IS NOT NULL AS appended;
 SELECT actor_id, tenant_id, action, resource_type, resource_id, metadata,
        created_at = now() AS at_transaction_time
-  FROM audit_logs ORDER BY created_at;
+  FROM relay.audit_logs ORDER BY created_at;
 COMMIT;
 
 -- A rolled-back transaction leaves no entry: the audit log is transactional, like
@@ -42,44 +42,44 @@ ROLLBACK;
 -- Each tenant sees only its own entries; no entry can be written for another.
 BEGIN;
 SET LOCAL app.current_tenant_id = 'globex';
-SELECT count(*) AS globex_sees FROM audit_logs;
-SELECT * FROM expect_error($$ INSERT INTO audit_logs (tenant_id, action) VALUES ('acme', 'forged') $$);
-SELECT * FROM expect_error($$ INSERT INTO audit_logs (action, created_at) VALUES ('backdated', '2001-01-01') $$);
+SELECT count(*) AS globex_sees FROM relay.audit_logs;
+SELECT * FROM expect_error($$ INSERT INTO relay.audit_logs (tenant_id, action) VALUES ('acme', 'forged') $$);
+SELECT * FROM expect_error($$ INSERT INTO relay.audit_logs (action, created_at) VALUES ('backdated', '2001-01-01') $$);
 COMMIT;
 SELECT * FROM expect_error($$ SELECT relay_audit('no.tenant') $$);
 
 -- The guard refuses UPDATE, DELETE and TRUNCATE: for the application role...
 BEGIN;
 SET LOCAL app.current_tenant_id = 'acme';
-SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
-SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
-SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+SELECT * FROM expect_error($$ UPDATE relay.audit_logs SET action = 'rewritten' $$);
+SELECT * FROM expect_error($$ DELETE FROM relay.audit_logs $$);
+SELECT * FROM expect_error($$ TRUNCATE relay.audit_logs $$);
 COMMIT;
 RESET ROLE;
 -- ...for the superuser, row by row and per statement...
-SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
-SELECT * FROM expect_error($$ DELETE FROM audit_logs $$);
-SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+SELECT * FROM expect_error($$ UPDATE relay.audit_logs SET action = 'rewritten' $$);
+SELECT * FROM expect_error($$ DELETE FROM relay.audit_logs $$);
+SELECT * FROM expect_error($$ TRUNCATE relay.audit_logs $$);
 -- ...and in replica mode, which skips ordinary triggers (the guard fires ALWAYS).
 -- There the guard lets a DELETE of relay's own log through: that is how a
 -- logical-replication subscriber applies the publisher's relay_audit_purge
 -- (audit_purge.sql; only superusers can set replica mode, and they could drop the
 -- guard anyway). Shown in a transaction that is rolled back.
 SET session_replication_role = replica;
-SELECT * FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
-SELECT * FROM expect_error($$ TRUNCATE audit_logs $$);
+SELECT * FROM expect_error($$ UPDATE relay.audit_logs SET action = 'rewritten' $$);
+SELECT * FROM expect_error($$ TRUNCATE relay.audit_logs $$);
 BEGIN;
-DELETE FROM audit_logs;
+DELETE FROM relay.audit_logs;
 ROLLBACK;
 RESET session_replication_role;
 -- (relay's own entries, about the tables enabled by earlier tests, aside)
-SELECT count(*) AS entries FROM audit_logs WHERE action NOT LIKE 'relay.%';
+SELECT count(*) AS entries FROM relay.audit_logs WHERE action NOT LIKE 'relay.%';
 
 -- Misuse of the guard is a trigger protocol error, not a crash.
 CREATE TABLE guard_misuse (id int);
-CREATE TRIGGER wrong AFTER INSERT ON guard_misuse FOR EACH ROW EXECUTE FUNCTION relay_append_only_guard();
+CREATE TRIGGER wrong AFTER INSERT ON guard_misuse FOR EACH ROW EXECUTE FUNCTION relay.relay_append_only_guard();
 SELECT * FROM expect_error($$ INSERT INTO guard_misuse VALUES (1) $$);
-SELECT * FROM expect_error($$ SELECT relay_append_only_guard() $$);
+SELECT * FROM expect_error($$ SELECT relay.relay_append_only_guard() $$);
 DROP TABLE guard_misuse;
 
 -- The same guard for any table.
@@ -112,32 +112,32 @@ DELETE FROM notes WHERE id = 2;
 -- a bulk statement: one trigger call writes every entry
 INSERT INTO notes (id, body) SELECT g, 'bulk ' || g FROM generate_series(10, 1009) g;
 SELECT action, resource_id, metadata
-  FROM audit_logs WHERE resource_type = 'public.notes' AND resource_id IN ('1', '2')
+  FROM relay.audit_logs WHERE resource_type = 'public.notes' AND resource_id IN ('1', '2')
  ORDER BY created_at, action, resource_id;
 SELECT action, count(*), min(actor_id) AS actor, min(tenant_id) AS tenant
-  FROM audit_logs WHERE resource_type = 'public.notes' GROUP BY action ORDER BY action;
+  FROM relay.audit_logs WHERE resource_type = 'public.notes' GROUP BY action ORDER BY action;
 COMMIT;
 RESET ROLE;
 
 -- Entries get time-ordered ids (UUID version 7), in the order they were written.
 SELECT count(*) AS entries, bool_and(substr(id::text, 15, 1) = '7') AS all_version_7
-  FROM audit_logs WHERE resource_type = 'public.notes';
+  FROM relay.audit_logs WHERE resource_type = 'public.notes';
 
 -- Captured entries are written in batches straight into the table, the way COPY
 -- does. When a DBA has added something that path would bypass (here a CHECK
 -- constraint), relay writes through SQL instead, and the constraint applies.
-ALTER TABLE audit_logs ADD CONSTRAINT no_secret_notes CHECK (metadata::text NOT LIKE '%secret%');
+ALTER TABLE relay.audit_logs ADD CONSTRAINT no_secret_notes CHECK (metadata::text NOT LIKE '%secret%');
 SET app.current_tenant_id = 'acme';
 INSERT INTO notes (id, body) VALUES (2000, 'still recorded');
 SELECT code, message FROM expect_error($$ INSERT INTO notes (id, body) VALUES (2001, 'top secret') $$);
-SELECT action, resource_id, metadata -> 'new' ->> 'body' AS body FROM audit_logs WHERE resource_id IN ('2000', '2001');
+SELECT action, resource_id, metadata -> 'new' ->> 'body' AS body FROM relay.audit_logs WHERE resource_id IN ('2000', '2001');
 RESET app.current_tenant_id;
-ALTER TABLE audit_logs DROP CONSTRAINT no_secret_notes;
+ALTER TABLE relay.audit_logs DROP CONSTRAINT no_secret_notes;
 
 -- TRUNCATE is recorded as one entry for the statement.
 SET app.current_tenant_id = 'acme';
 TRUNCATE notes;
-SELECT action, resource_id, metadata FROM audit_logs WHERE action = 'TRUNCATE';
+SELECT action, resource_id, metadata FROM relay.audit_logs WHERE action = 'TRUNCATE';
 RESET app.current_tenant_id;
 
 -- A table without a primary key still works: resource_id is NULL, the row is in metadata.
@@ -149,19 +149,19 @@ SELECT * FROM expect_error($$ INSERT INTO events_log VALUES ('boot') $$);
 SET app.current_tenant_id = 'acme';
 INSERT INTO events_log VALUES ('boot');
 RESET app.current_tenant_id;
-SELECT action, resource_id, tenant_id, metadata FROM audit_logs WHERE resource_type = 'public.events_log';
+SELECT action, resource_id, tenant_id, metadata FROM relay.audit_logs WHERE resource_type = 'public.events_log';
 
 -- Disabling removes the triggers; entries already written stay.
 SELECT relay_disable_audit('events_log');
 SELECT relay_disable_audit('events_log');
 INSERT INTO events_log VALUES ('not recorded');
-SELECT count(*) FROM audit_logs WHERE resource_type = 'public.events_log';
+SELECT count(*) FROM relay.audit_logs WHERE resource_type = 'public.events_log';
 
 -- Bad input: clear errors, nothing changed. (skill_names is errors.sql's view; made
 -- here too, so that this file runs alone.)
 CREATE OR REPLACE VIEW skill_names AS SELECT id, name FROM skills;
 \x on
-SELECT * FROM expect_error($$ SELECT relay_enable_audit('audit_logs') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_audit('relay.audit_logs') $$);
 SELECT * FROM expect_error($$ SELECT relay_enable_audit('skill_names') $$);
 SELECT * FROM expect_error($$ SELECT relay_enable_audit('no_such_table') $$);
 SELECT * FROM expect_error($$ SELECT relay_append_only('skill_names') $$);
@@ -170,4 +170,4 @@ SELECT * FROM expect_error($$ SELECT relay_enable_audit('skills') $$);
 RESET ROLE;
 \x off
 SELECT count(*) AS audit_triggers FROM pg_trigger
- WHERE tgrelid IN ('audit_logs'::regclass, 'skills'::regclass) AND tgname LIKE 'relay_audit_%';
+ WHERE tgrelid IN ('relay.audit_logs'::regclass, 'skills'::regclass) AND tgname LIKE 'relay_audit_%';

@@ -38,15 +38,15 @@ INSERT INTO notes VALUES (10, 'b one');
 COMMIT;
 SELECT relay_suspend_tenant('chain-b');
 SELECT relay_resume_tenant('chain-b');
-ALTER TABLE audit_logs ALTER COLUMN created_at SET DEFAULT clock_timestamp();
+ALTER TABLE relay.audit_logs ALTER COLUMN created_at SET DEFAULT clock_timestamp();
 BEGIN;
 SELECT relay_set_tenant('chain-b', true);
 SET LOCAL client_min_messages = debug1;
 INSERT INTO notes VALUES (11, 'b two');
 COMMIT;
-ALTER TABLE audit_logs ALTER COLUMN created_at SET DEFAULT now();
+ALTER TABLE relay.audit_logs ALTER COLUMN created_at SET DEFAULT now();
 
-SELECT tenant_id, chain_seq, action, length(chain_hash) AS hash_bytes FROM audit_logs
+SELECT tenant_id, chain_seq, action, length(chain_hash) AS hash_bytes FROM relay.audit_logs
  WHERE chain_seq IS NOT NULL ORDER BY tenant_id, chain_seq;
 SELECT * FROM relay_audit_verify();
 SELECT * FROM relay_audit_verify('chain-b');
@@ -54,23 +54,23 @@ SELECT * FROM relay_audit_verify('chain-b');
 -- What a superuser with the guard switched off can do, the walk finds (each shown in
 -- a transaction rolled back).
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-UPDATE audit_logs SET metadata = jsonb_set(metadata, '{new,body}', '"forged"') WHERE tenant_id = 'chain-a' AND chain_seq = 2;
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE relay.audit_logs SET metadata = jsonb_set(metadata, '{new,body}', '"forged"') WHERE tenant_id = 'chain-a' AND chain_seq = 2;
 SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-DELETE FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 3;
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay.audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 3;
 SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-DELETE FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT max(chain_seq) FROM audit_logs WHERE tenant_id = 'chain-a');
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay.audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT max(chain_seq) FROM relay.audit_logs WHERE tenant_id = 'chain-a');
 SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 BEGIN;
-INSERT INTO audit_logs (tenant_id, action, chain_seq, chain_hash)
-SELECT 'chain-a', 'forged', 2, chain_hash FROM audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 2;
+INSERT INTO relay.audit_logs (tenant_id, action, chain_seq, chain_hash)
+SELECT 'chain-a', 'forged', 2, chain_hash FROM relay.audit_logs WHERE tenant_id = 'chain-a' AND chain_seq = 2;
 SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
@@ -79,7 +79,7 @@ SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
 -- records the checkpoint, and chains its own entry.
 SELECT relay_audit_digest() AS digest_before_purge \gset
 SELECT relay_audit_purge(now()) > 0 AS purged;
-SELECT tenant_id, checkpoint_seq, last_seq FROM relay_audit_chains ORDER BY 1;
+SELECT tenant_id, checkpoint_seq, last_seq FROM relay.relay_audit_chains ORDER BY 1;
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
 BEGIN;
 SELECT relay_set_tenant('chain-a', true);
@@ -88,14 +88,14 @@ COMMIT;
 SELECT tenant_id, status, detail FROM relay_audit_verify() ORDER BY 1;
 -- The purge's own entry names the checkpoint it left; a checkpoint moved by hand
 -- (entries deleted at the start, the chain said to begin after them) has none.
-SELECT metadata ? 'checkpoint_seq' AS names_checkpoint FROM audit_logs
+SELECT metadata ? 'checkpoint_seq' AS names_checkpoint FROM relay.audit_logs
  WHERE tenant_id = 'chain-a' AND action = 'relay.audit_purged';
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-UPDATE relay_audit_chains c SET checkpoint_seq = a.chain_seq, checkpoint_hash = a.chain_hash FROM audit_logs a
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE relay.relay_audit_chains c SET checkpoint_seq = a.chain_seq, checkpoint_hash = a.chain_hash FROM relay.audit_logs a
  WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.checkpoint_seq + 1;
-DELETE FROM audit_logs WHERE tenant_id = 'chain-a'
-   AND chain_seq <= (SELECT checkpoint_seq FROM relay_audit_chains WHERE tenant_id = 'chain-a');
+DELETE FROM relay.audit_logs WHERE tenant_id = 'chain-a'
+   AND chain_seq <= (SELECT checkpoint_seq FROM relay.relay_audit_chains WHERE tenant_id = 'chain-a');
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 -- A digest taken before the purge: its positions were purged since, which it says.
@@ -114,10 +114,10 @@ SAVEPOINT undo;
 INSERT INTO notes VALUES (106, 'rolled back');
 ROLLBACK TO undo;
 INSERT INTO notes VALUES (107, 'after the savepoint');
-SELECT last_seq AS head_in_table FROM relay_audit_chains WHERE tenant_id = 'chain-a';
+SELECT last_seq AS head_in_table FROM relay.relay_audit_chains WHERE tenant_id = 'chain-a';
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
 COMMIT;
-SELECT string_agg(resource_id, ' ' ORDER BY chain_seq) AS chained_in_order FROM audit_logs
+SELECT string_agg(resource_id, ' ' ORDER BY chain_seq) AS chained_in_order FROM relay.audit_logs
  WHERE tenant_id = 'chain-a' AND resource_type = 'public.notes' AND resource_id LIKE '1__';
 BEGIN;
 SELECT relay_set_tenant('chain-a', true);
@@ -137,10 +137,10 @@ SELECT tenant_id, status, regexp_replace(detail, '[0-9a-f-]{36}', '<id>') AS det
 -- (a) The last entry deleted and the head moved back: the chain walks clean, but it no
 -- longer reaches the digest's position.
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-DELETE FROM audit_logs WHERE tenant_id = 'chain-a'
-   AND chain_seq = (SELECT last_seq FROM relay_audit_chains WHERE tenant_id = 'chain-a');
-UPDATE relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM audit_logs a
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay.audit_logs WHERE tenant_id = 'chain-a'
+   AND chain_seq = (SELECT last_seq FROM relay.relay_audit_chains WHERE tenant_id = 'chain-a');
+UPDATE relay.relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM relay.audit_logs a
  WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.last_seq - 1;
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a', :'digest');
@@ -148,15 +148,15 @@ ROLLBACK;
 -- (b) A whole chain deleted with its head: relay_audit_chained (append-only) still
 -- has the tenant; with that gone too, the digest has it.
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-DELETE FROM audit_logs WHERE tenant_id = 'chain-b';
-DELETE FROM relay_audit_chains WHERE tenant_id = 'chain-b';
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay.audit_logs WHERE tenant_id = 'chain-b';
+DELETE FROM relay.relay_audit_chains WHERE tenant_id = 'chain-b';
 SELECT tenant_id, entries, status, detail FROM relay_audit_verify('chain-b');
 SAVEPOINT guarded;
-DELETE FROM relay_audit_chained WHERE tenant_id = 'chain-b';
+DELETE FROM relay.relay_audit_chained WHERE tenant_id = 'chain-b';
 ROLLBACK TO guarded;
-ALTER TABLE relay_audit_chained DISABLE TRIGGER relay_append_only_row;
-DELETE FROM relay_audit_chained WHERE tenant_id = 'chain-b';
+ALTER TABLE relay.relay_audit_chained DISABLE TRIGGER relay_append_only_row;
+DELETE FROM relay.relay_audit_chained WHERE tenant_id = 'chain-b';
 SELECT tenant_id, entries, status FROM relay_audit_verify('chain-b');
 SELECT tenant_id, entries, status, detail FROM relay_audit_verify('chain-b', :'digest');
 ROLLBACK;
@@ -164,15 +164,15 @@ ROLLBACK;
 -- inserted without a place in the chain: entries written since the chain was turned
 -- on must all be chained.
 BEGIN;
-ALTER TABLE audit_logs DISABLE TRIGGER relay_append_only_row;
-UPDATE relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM audit_logs a
+ALTER TABLE relay.audit_logs DISABLE TRIGGER relay_append_only_row;
+UPDATE relay.relay_audit_chains c SET last_seq = a.chain_seq, last_hash = a.chain_hash FROM relay.audit_logs a
  WHERE c.tenant_id = 'chain-a' AND a.tenant_id = 'chain-a' AND a.chain_seq = c.last_seq - 1;
-UPDATE audit_logs SET chain_seq = NULL, chain_hash = NULL
- WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT last_seq + 1 FROM relay_audit_chains WHERE tenant_id = 'chain-a');
+UPDATE relay.audit_logs SET chain_seq = NULL, chain_hash = NULL
+ WHERE tenant_id = 'chain-a' AND chain_seq = (SELECT last_seq + 1 FROM relay.relay_audit_chains WHERE tenant_id = 'chain-a');
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-a');
 ROLLBACK;
 BEGIN;
-INSERT INTO audit_logs (tenant_id, action) VALUES ('chain-b', 'forged.unchained');
+INSERT INTO relay.audit_logs (tenant_id, action) VALUES ('chain-b', 'forged.unchained');
 SELECT tenant_id, status, detail FROM relay_audit_verify('chain-b');
 ROLLBACK;
 -- A digest must be one relay_audit_digest returned.
@@ -188,7 +188,7 @@ BEGIN;
 SELECT relay_set_tenant('chain-a', true);
 INSERT INTO notes VALUES (5, 'unchained');
 COMMIT;
-SELECT count(*) FILTER (WHERE chain_seq IS NULL) AS unchained FROM audit_logs;
+SELECT count(*) FILTER (WHERE chain_seq IS NULL) AS unchained FROM relay.audit_logs;
 SELECT tenant_id, status FROM relay_audit_verify() ORDER BY 1;
 
 \c regression

@@ -39,11 +39,11 @@ COMMIT;
 
 -- Both entries hold the same values (but the id)...
 SELECT (a.metadata->'new') - 'id' = (b.metadata->'new') - 'id' AS same
-  FROM audit_logs a, audit_logs b
+  FROM relay.audit_logs a, relay.audit_logs b
  WHERE a.resource_type = 'public.typed_values' AND a.resource_id = '1'
    AND b.resource_type = 'public.typed_values' AND b.resource_id = '2';
 -- ...in these forms (to_jsonb's for dates and times, in UTC):
-SELECT key, value FROM audit_logs, jsonb_each(metadata->'new')
+SELECT key, value FROM relay.audit_logs, jsonb_each(metadata->'new')
  WHERE resource_type = 'public.typed_values' AND resource_id = '1' ORDER BY key;
 SET TimeZone = 'UTC';
 SELECT to_jsonb(d) AS d, to_jsonb(ts) AS ts, to_jsonb(tstz) AS tstz, to_jsonb(ttz) AS ttz FROM typed_values WHERE id = 1;

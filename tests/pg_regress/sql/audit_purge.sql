@@ -17,7 +17,7 @@ BEGIN;
 SELECT relay_set_tenant('purge-b', true);
 SELECT count(relay_audit('invoice.sent', 'invoice', i::text)) FROM generate_series(1, 2) i;
 COMMIT;
-SELECT tenant_id, count(*) FROM audit_logs GROUP BY 1 ORDER BY 1;
+SELECT tenant_id, count(*) FROM relay.audit_logs GROUP BY 1 ORDER BY 1;
 
 -- Refused: NULL, a cut-off in the future, a role row level security applies to.
 SELECT relay_audit_purge(NULL);
@@ -30,26 +30,26 @@ RESET ROLE;
 -- Everything written before this statement's transaction began goes.
 SELECT relay_audit_purge(now()) AS deleted;
 SELECT tenant_id, action, resource_type, metadata->'deleted' AS deleted, metadata->>'by' AS by
-  FROM audit_logs ORDER BY tenant_id;
+  FROM relay.audit_logs ORDER BY tenant_id;
 
 -- Outside relay_audit_purge the log stays append-only.
-DELETE FROM audit_logs;
-UPDATE audit_logs SET action = 'forged';
-TRUNCATE audit_logs;
+DELETE FROM relay.audit_logs;
+UPDATE relay.audit_logs SET action = 'forged';
+TRUNCATE relay.audit_logs;
 -- A logical-replication subscriber applies the publisher's purge in replica mode,
 -- so there a DELETE goes through (tests/scripts/replication.sh shows the
 -- subscriber carries on); only superusers can set replica mode. UPDATE stays
 -- refused there too.
 SET session_replication_role = replica;
-UPDATE audit_logs SET action = 'forged';
-DELETE FROM audit_logs WHERE tenant_id = 'purge-b';
+UPDATE relay.audit_logs SET action = 'forged';
+DELETE FROM relay.audit_logs WHERE tenant_id = 'purge-b';
 RESET session_replication_role;
-SELECT tenant_id, action FROM audit_logs ORDER BY tenant_id;
+SELECT tenant_id, action FROM relay.audit_logs ORDER BY tenant_id;
 
 -- A guard demoted to ORIGIN (ALTER TABLE ... ENABLE TRIGGER, as pg_restore
 -- --disable-triggers leaves it) fires ALWAYS again at once.
-ALTER TABLE audit_logs ENABLE TRIGGER relay_append_only_row;
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'audit_logs'::regclass ORDER BY tgname;
+ALTER TABLE relay.audit_logs ENABLE TRIGGER relay_append_only_row;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'relay.audit_logs'::regclass ORDER BY tgname;
 
 -- relay audits itself: enabling and disabling a table (in the default tenant's log,
 -- the installation's own), suspending, resuming and deleting a tenant (in that
@@ -65,7 +65,7 @@ SELECT relay_resume_tenant('purge-b');
 SELECT count(*) > 0 AS deleted FROM relay_delete_tenant('purge-b');
 SELECT tenant_id, action, resource_type, resource_id, metadata->>'by' AS by,
        jsonb_array_length(metadata->'actions') > 0 AS says_what
-  FROM audit_logs WHERE action LIKE 'relay.%' AND action <> 'relay.audit_purged'
+  FROM relay.audit_logs WHERE action LIKE 'relay.%' AND action <> 'relay.audit_purged'
  ORDER BY created_at, id;
 
 \c regression

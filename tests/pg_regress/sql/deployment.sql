@@ -32,8 +32,8 @@ SELECT count(*) AS tables_owned FROM pg_class WHERE relowner = 'dep_migrator'::r
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('users', global_unique => ARRAY['email']) $$);
 \x off
 RESET ROLE;
-SELECT count(*) AS registered FROM relay_tables;
-GRANT REFERENCES ON tenants TO dep_migrator;
+SELECT count(*) AS registered FROM relay.relay_tables;
+GRANT REFERENCES ON relay.tenants TO dep_migrator;
 -- relay_security_check accepts the grant the README asks for (a role that owns tables).
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'relay_tables_not_granted';
 
@@ -44,7 +44,7 @@ SET ROLE dep_migrator;
 SELECT current_setting('app.current_tenant_id', true) AS tenant_set;
 \i include/enable_reference.sql
 RESET ROLE;
-SELECT count(*) AS registered FROM relay_tables;
+SELECT count(*) AS registered FROM relay.relay_tables;
 SELECT conrelid::regclass AS tbl, conname, convalidated, pg_get_constraintdef(oid) AS definition
   FROM pg_constraint
  WHERE contype = 'f' AND conrelid IN ('skills'::regclass, 'ratings'::regclass)
@@ -64,7 +64,7 @@ SELECT count(*) AS steps FROM relay_enable_tenancy('p_child', default_tenant => 
 SELECT code, message, detail FROM expect_error($$ SELECT relay_enable_tenancy('p_parent', default_tenant => 'dep_globex') $$);
 -- nothing changed: p_parent is not enabled, the key is still single-column
 RESET ROLE;
-SELECT count(*) AS p_parent_registered FROM relay_tables WHERE relid = 'p_parent'::regclass;
+SELECT count(*) AS p_parent_registered FROM relay.relay_tables WHERE relid = 'p_parent'::regclass;
 SET ROLE dep_migrator;
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'p_child'::regclass AND contype = 'f' ORDER BY 1;
 -- into the same tenant, it converts
@@ -153,7 +153,7 @@ ALTER TABLE new_docs NO INHERIT open_parent;
 -- change that switches isolation off, unless the superuser says it means it.)
 SET relay.allow_unsafe_ddl = on;
 CREATE TABLE orgs_items (id int PRIMARY KEY, org_id uuid NOT NULL);
-INSERT INTO tenants (id, name, slug) VALUES ('33333333-3333-3333-3333-333333333333', 'Org Three', 'org-three');
+INSERT INTO relay.tenants (id, name, slug) VALUES ('33333333-3333-3333-3333-333333333333', 'Org Three', 'org-three');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('orgs_items', tenant_column => 'org_id');
 ALTER TABLE orgs_items RENAME COLUMN org_id TO organization_id;
 \x on
@@ -167,7 +167,7 @@ RESET relay.allow_unsafe_ddl;
 -- receive every tenant's new keys (pg_notify). CREATE TRIGGER by a role whose row
 -- level security applies and that does not own the table is refused, on tenant
 -- tables and on relay's own; relay_security_check fails on the grant.
-GRANT TRIGGER ON api_keys, tenants TO dep_app;
+GRANT TRIGGER ON api_keys, relay.tenants TO dep_app;
 SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'trigger_not_granted';
 SET ROLE dep_app;
 CREATE FUNCTION pg_temp.leak() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -175,11 +175,11 @@ BEGIN PERFORM pg_notify('loot', row_to_json(NEW)::text); RETURN NEW; END $$;
 \x on
 SELECT * FROM expect_error($$ CREATE TRIGGER leak AFTER INSERT ON api_keys FOR EACH ROW EXECUTE FUNCTION pg_temp.leak() $$);
 \x off
-SELECT code, message FROM expect_error($$ CREATE TRIGGER leak AFTER INSERT ON tenants FOR EACH ROW EXECUTE FUNCTION pg_temp.leak() $$);
+SELECT code, message FROM expect_error($$ CREATE TRIGGER leak AFTER INSERT ON relay.tenants FOR EACH ROW EXECUTE FUNCTION pg_temp.leak() $$);
 SELECT code, message FROM expect_error($$ CREATE RULE leak AS ON INSERT TO api_keys DO ALSO NOTIFY loot $$);
 RESET ROLE;
 SELECT count(*) AS app_triggers FROM pg_trigger WHERE tgname = 'leak';
-REVOKE TRIGGER ON api_keys, tenants FROM dep_app;
+REVOKE TRIGGER ON api_keys, relay.tenants FROM dep_app;
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'trigger_not_granted';
 -- The owner still attaches its own triggers (block 2 did).
 
@@ -220,12 +220,12 @@ ALTER TABLE skills ENABLE TRIGGER relay_audit_delete;
 SELECT count(*) > 0 AS disabled FROM relay_disable_audit('skills');
 SELECT action, resource_id, COALESCE(metadata ->> 'how' || ' ' || (metadata ->> 'trigger'), 'relay_disable_audit') AS what,
        metadata ->> 'by' AS by
-  FROM audit_logs WHERE action = 'relay.audit_disabled' ORDER BY created_at;
+  FROM relay.audit_logs WHERE action = 'relay.audit_disabled' ORDER BY created_at;
 
 -- A purge also records itself in a deleted tenant's log (dep_acme was deleted above and
 -- its log keeps relay.tenant_deleted): every tenant that lost entries gets one.
 SELECT relay_audit_purge(now()) > 0 AS purged;
-SELECT tenant_id, action, metadata ->> 'deleted' AS deleted FROM audit_logs
+SELECT tenant_id, action, metadata ->> 'deleted' AS deleted FROM relay.audit_logs
  WHERE tenant_id = 'dep_acme' ORDER BY created_at;
 
 \c regression

@@ -53,7 +53,7 @@ INSERT INTO skills (id, tenant_id, name, slug, author_id)
 SELECT 'undo-skill-' || t, t, 'Shared', 'shared-slug', NULL FROM unnest(ARRAY['undo-a', 'undo-b']) t;
 SELECT relay_disable_tenancy('skills');
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'skills'::regclass;
-SELECT count(*) FROM relay_tables WHERE relid = 'skills'::regclass;
+SELECT count(*) FROM relay.relay_tables WHERE relid = 'skills'::regclass;
 DELETE FROM skills WHERE id LIKE 'undo-skill-%';
 
 -- A foreign key made composite by someone else after enabling depends on relay's
@@ -78,11 +78,11 @@ SELECT o.t, o.count = n.count AS same_rows
   JOIN (SELECT 'users' AS t, count(*) FROM users UNION ALL SELECT 'skills', count(*) FROM skills
         UNION ALL SELECT 'ratings', count(*) FROM ratings UNION ALL SELECT 'usage_events', count(*) FROM usage_events) n
     ON n.t = o.t ORDER BY o.t;
-SELECT count(*) FROM relay_tables WHERE relid::oid IN (SELECT oid FROM pg_class WHERE relnamespace = 'undo'::regnamespace);
+SELECT count(*) FROM relay.relay_tables WHERE relid::oid IN (SELECT oid FROM pg_class WHERE relnamespace = 'undo'::regnamespace);
 
 -- Enabling again starts a new history.
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('skills');
-SELECT jsonb_array_length(history) FROM relay_tables WHERE relid = 'skills'::regclass;
+SELECT jsonb_array_length(history) FROM relay.relay_tables WHERE relid = 'skills'::regclass;
 SELECT count(*) AS steps FROM relay_disable_tenancy('skills', drop_column => true);
 
 -- An adopted column (it was there before relay: nullable, with a default of its
@@ -117,7 +117,7 @@ DROP TABLE undo.kept;
 -- steps through for the table being disabled only.
 CREATE ROLE undo_owner;
 GRANT USAGE, CREATE ON SCHEMA undo TO undo_owner;
-GRANT REFERENCES ON tenants TO undo_owner;
+GRANT REFERENCES ON relay.tenants TO undo_owner;
 SET ROLE undo_owner;
 CREATE TABLE undo.owned (id int PRIMARY KEY, body text);
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('undo.owned');
@@ -128,6 +128,6 @@ RESET ROLE;
 
 SELECT line FROM unnest(ARRAY['undo-a', 'undo-b']) t, relay_delete_tenant(t) line WHERE line LIKE 'deleted tenant%';
 DROP SCHEMA undo CASCADE;
-REVOKE REFERENCES ON tenants FROM undo_owner;
+REVOKE REFERENCES ON relay.tenants FROM undo_owner;
 DROP ROLE undo_stranger, undo_owner;
 RESET search_path;

@@ -51,7 +51,7 @@ SELECT table_name, count(*) > 0 AS undone FROM relay_disable_tenancy_schema('ds'
  GROUP BY 1 ORDER BY 1;
 SELECT * FROM pg_temp.shape('ds') EXCEPT SELECT * FROM ds_before;
 SELECT * FROM ds_before EXCEPT SELECT * FROM pg_temp.shape('ds');
-SELECT count(*) AS still_enabled FROM relay_tenancy_status WHERE table_name::text LIKE 'ds.%';
+SELECT count(*) AS still_enabled FROM relay.relay_tenancy_status WHERE table_name::text LIKE 'ds.%';
 
 -- Refusals: an unknown schema (3F000), NULL arguments (22004).
 SELECT * FROM expect_error($$SELECT * FROM relay_disable_tenancy_schema('nope')$$);

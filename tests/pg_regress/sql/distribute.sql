@@ -13,7 +13,7 @@ CREATE TABLE store.orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENC
 -- referencing table first, so the key and the foreign key into it change together).
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('store.orders', primary_key => 'tenant');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('store.customers', primary_key => 'tenant');
-SELECT relid::regclass, tenant_column FROM relay_tables WHERE relid::regclass::text LIKE 'store.%' ORDER BY 1;
+SELECT relid::regclass, tenant_column FROM relay.relay_tables WHERE relid::regclass::text LIKE 'store.%' ORDER BY 1;
 
 -- The dry run, in order (shard_count on the first table only: the others are
 -- co-located with it; countries, referenced by a tenant table, becomes a reference table):

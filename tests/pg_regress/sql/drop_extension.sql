@@ -13,7 +13,7 @@
 \x on
 SELECT s.stmt, e.code,
        regexp_replace(e.message, ': [0-9]+ tables', ': N tables') AS message,
-       substring(e.message from ': ([0-9]+) tables')::int = (SELECT count(*) FROM relay_tables) AS counts_every_table,
+       substring(e.message from ': ([0-9]+) tables')::int = (SELECT count(*) FROM relay.relay_tables) AS counts_every_table,
        e.detail LIKE s.what || ' would drop tenants and audit_logs, and by cascade the policies, defaults and foreign keys of %: their rows would stay, with no tenant isolation.' AS detail_names_them,
        e.hint
   FROM (VALUES (1, 'DROP EXTENSION relay_tenancy', 'DROP EXTENSION relay_tenancy'),
@@ -43,12 +43,12 @@ DROP OWNED BY relay_admin;
 
 -- The registry holds oids: a renamed table stays registered under its new name...
 ALTER TABLE notes RENAME TO memos;
-SELECT relid FROM relay_tables ORDER BY relid::text;
+SELECT relid FROM relay.relay_tables ORDER BY relid::text;
 -- ...and a dropped one leaves it (and the capture registry) at once.
 DROP TABLE memos;
-SELECT relid FROM relay_tables ORDER BY relid::text;
+SELECT relid FROM relay.relay_tables ORDER BY relid::text;
 DROP TABLE todos;
-SELECT count(*) AS enabled, (SELECT count(*) FROM relay_audit_tables) AS audited FROM relay_tables;
+SELECT count(*) AS enabled, (SELECT count(*) FROM relay.relay_audit_tables) AS audited FROM relay.relay_tables;
 
 -- No table is enabled now, but the audit log holds an entry: the drop still needs
 -- a decision, since the entries exist nowhere else.
@@ -66,11 +66,40 @@ RESET ROLE;
 SET relay.drop_audit_log = on;
 DROP EXTENSION relay_tenancy;
 SELECT count(*) AS relay_event_triggers FROM pg_event_trigger WHERE evtname LIKE 'relay%';
+-- DROP EXTENSION leaves schema relay (CREATE EXTENSION made it; it is not one of the
+-- extension's objects, so pg_dump dumps it before CREATE EXTENSION).
+SELECT nspname FROM pg_namespace WHERE nspname = 'relay';
 -- An installation with nothing in it drops without ceremony, also with its schema.
 RESET relay.drop_audit_log;
-CREATE SCHEMA relay;
-CREATE EXTENSION relay_tenancy SCHEMA relay;
+CREATE EXTENSION relay_tenancy;
 DROP SCHEMA relay CASCADE;
+SELECT count(*) AS schemas_named_relay FROM pg_namespace WHERE nspname = 'relay';
+-- CREATE EXTENSION makes schema relay when it is missing.
+CREATE EXTENSION relay_tenancy;
+SELECT n.nspname, pg_get_userbyid(n.nspowner) AS owner, n.nspacl
+  FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname = 'relay_tenancy';
+DROP EXTENSION relay_tenancy;
+-- An application with a table of its own named tenants (and audit_logs): relay's are
+-- in schema relay, so CREATE EXTENSION no longer collides with them.
+CREATE TABLE public.tenants (id bigint PRIMARY KEY, name text);
+CREATE TABLE public.audit_logs (id bigint PRIMARY KEY, entry text);
+CREATE EXTENSION relay_tenancy;
+SELECT c.oid::regclass AS relation, e.extname AS extension
+  FROM pg_class c LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  LEFT JOIN pg_extension e ON e.oid = d.refobjid
+ WHERE c.relname IN ('tenants', 'audit_logs') AND c.relkind = 'r' ORDER BY c.oid::regclass::text;
+CREATE TABLE app_items (id bigint PRIMARY KEY, title text);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('app_items');
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'app_items'::regclass AND contype = 'f';
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('app_items', drop_column => true);
+DROP TABLE app_items, public.tenants, public.audit_logs;
+SET relay.drop_audit_log = on;  -- (relay recorded the two calls in relay.audit_logs)
+DROP EXTENSION relay_tenancy;
+RESET relay.drop_audit_log;
+-- relay's schema is fixed: CREATE EXTENSION ... SCHEMA another one is refused.
+CREATE SCHEMA elsewhere;
+CREATE EXTENSION relay_tenancy SCHEMA elsewhere;
+DROP SCHEMA elsewhere;
 
 \c regression postgres
 DROP DATABASE relay_drop;

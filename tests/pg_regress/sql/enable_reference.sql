@@ -44,11 +44,11 @@ SELECT c.relname,
        a.attnotnull AS not_null,
        pg_get_expr(ad.adbin, ad.adrelid) AS tenant_default,
        (SELECT string_agg(conname, ', ') FROM pg_constraint
-         WHERE conrelid = c.oid AND contype = 'f' AND confrelid = 'tenants'::regclass) AS tenant_fk,
+         WHERE conrelid = c.oid AND contype = 'f' AND confrelid = 'relay.tenants'::regclass) AS tenant_fk,
        (SELECT string_agg(i.indexrelid::regclass::text, ', ' ORDER BY i.indexrelid::regclass::text)
           FROM pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum) AS leading_tenant_id,
        c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-       (SELECT string_agg(polname || CASE WHEN polpermissive THEN ' (permissive)' ELSE ' (restrictive)' END, ', ')
+       (SELECT string_agg(polname || CASE WHEN polpermissive THEN ' (permissive)' ELSE ' (restrictive)' END, ', ' ORDER BY polpermissive, polname)
           FROM pg_policy WHERE polrelid = c.oid) AS policies
   FROM pg_class c
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
@@ -83,8 +83,8 @@ SELECT step, action FROM relay_tenancy_plan('skills');
 -- the catalog state before it and the steps taken.
 SELECT relid, default_tenant, global_unique, jsonb_array_length(history) AS calls,
        jsonb_array_length(history -> 0 -> 'steps') AS steps
-  FROM relay_tables ORDER BY relid::text;
+  FROM relay.relay_tables ORDER BY relid::text;
 -- What the skills call replaced, kept so it can be undone exactly.
 SELECT s ->> 'kind' AS kind, s -> 'replaces' AS replaced
-  FROM relay_tables, jsonb_array_elements(history -> 0 -> 'steps') s
+  FROM relay.relay_tables, jsonb_array_elements(history -> 0 -> 'steps') s
  WHERE relid = 'skills'::regclass AND s ? 'replaces';

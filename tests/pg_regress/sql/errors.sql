@@ -30,8 +30,8 @@ SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('events_2026') $$);
 -- System catalogs and relay's own tables.
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('pg_class') $$);
 SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('information_schema.sql_features') $$);
-SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('tenants') $$);
-SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('relay_tables') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('relay.tenants') $$);
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('relay.relay_tables') $$);
 
 -- An existing tenant_id of a type that cannot hold a tenant.
 CREATE TABLE numeric_tenants (id int PRIMARY KEY, tenant_id numeric);
@@ -62,7 +62,7 @@ RESET ROLE;
 -- Nothing was changed by any of the failed calls.
 SELECT count(*) AS tenant_id_columns FROM pg_attribute
  WHERE attname = 'tenant_id' AND attrelid IN ('plain'::regclass, 'coupons'::regclass, 'events'::regclass);
-SELECT relid FROM relay_tables WHERE relid::text IN ('plain', 'events', 'uuid_tenants', 'numeric_tenants');
+SELECT relid FROM relay.relay_tables WHERE relid::text IN ('plain', 'events', 'uuid_tenants', 'numeric_tenants');
 
 -- Keeping the referenced key global is one way out of the foreign-key refusal.
 SELECT relay_enable_tenancy('plain', global_unique => ARRAY['code']);

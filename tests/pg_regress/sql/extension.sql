@@ -3,13 +3,13 @@
 CREATE EXTENSION relay_tenancy;
 
 -- tenants has the reference migration 0002's columns...
-\d tenants
+\d relay.tenants
 -- ...and is seeded with the default tenant, which owns every pre-existing row.
-SELECT id, name, slug, is_active, plan FROM tenants ORDER BY id;
+SELECT id, name, slug, is_active, plan FROM relay.tenants ORDER BY id;
 
 -- The registry: one row per tenant-enabled table, with the history of what relay
 -- changed on it.
-\d relay_tables
+\d relay.relay_tables
 
 -- Both are extension configuration tables, so pg_dump keeps their rows. The
 -- default tenant is left out: CREATE EXTENSION recreates it on restore.

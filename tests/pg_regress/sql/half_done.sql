@@ -10,7 +10,7 @@ INSERT INTO legacy.notes (id, body) SELECT g, 'note ' || g FROM generate_series(
 UPDATE legacy.notes SET tenant_id = 'default-tenant-000-0000-000000000000' WHERE id <= 4;
 UPDATE legacy.notes SET tenant_id = 'acme' WHERE id = 5;
 CREATE INDEX notes_tenant_id_idx ON legacy.notes (tenant_id);
-ALTER TABLE legacy.notes ADD CONSTRAINT notes_tenant_id_fk FOREIGN KEY (tenant_id) REFERENCES tenants(id);
+ALTER TABLE legacy.notes ADD CONSTRAINT notes_tenant_id_fk FOREIGN KEY (tenant_id) REFERENCES relay.tenants(id);
 ALTER TABLE legacy.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON legacy.notes FOR ALL
   USING (tenant_id = current_setting('app.current_tenant_id', true))
@@ -25,7 +25,7 @@ SELECT tenant_id, count(*) FROM legacy.notes GROUP BY tenant_id ORDER BY tenant_
 \d legacy.notes
 -- The replaced policy is in the registry as it was.
 SELECT s -> 'replaces' -> 'policy' ->> 'qual' AS old_policy_using
-  FROM relay_tables, jsonb_array_elements(history -> 0 -> 'steps') s
+  FROM relay.relay_tables, jsonb_array_elements(history -> 0 -> 'steps') s
  WHERE relid = 'legacy.notes'::regclass AND s ->> 'kind' = 'drop_policy';
 SELECT relay_enable_tenancy('legacy.notes');
 

@@ -20,24 +20,24 @@ CREATE TABLE hostile_plain (id int PRIMARY KEY, email text UNIQUE);
 CREATE TEMP TABLE relations (r text);
 INSERT INTO relations VALUES (NULL), ('0'), ('1'), ('1259'), ('4294967295'), ('999999'),
   ('pg_class'), ('pg_toast.pg_toast_2619'), ('information_schema.sql_features'),
-  ('tenants'), ('relay_tables'), ('relay_audit_tables'), ('audit_logs'),
+  ('relay.tenants'), ('relay.relay_tables'), ('relay.relay_audit_tables'), ('relay.audit_logs'),
   ('hostile_temp'), ('hostile_part'), ('hostile_part_1'), ('hostile_view'),
   ('hostile_matview'), ('hostile_seq'), ('hostile_type'), ('hostile_plain_pkey'),
   ('hostile_typed');
 CREATE TEMP TABLE relation_functions (f text);
 INSERT INTO relation_functions VALUES ('relay_enable_tenancy'), ('relay_tenancy_plan'),
   ('relay_enable_audit'), ('relay_disable_audit'), ('relay_append_only'),
-  ('relay_insert_tenant'), ('relay_policy_tenant');
+  ('relay.relay_insert_tenant'), ('relay.relay_policy_tenant');
 CREATE TEMP TABLE texts (t text);
-INSERT INTO texts VALUES (NULL), (''), (' '), (repeat('x', 100000)), (E'\\'), ($$'; DROP TABLE tenants; --$$),
+INSERT INTO texts VALUES (NULL), (''), (' '), (repeat('x', 100000)), (E'\\'), ($$'; DROP TABLE relay.tenants; --$$),
   ('"'), ('🦀 ünïcode'), ('default-tenant-000-0000-000000000000'), ('sec_a'), ('no-such-tenant'), (E'a\nb');
 
 CREATE TEMP TABLE attempts (stmt text);
 -- every relation function on every relation (22 x 7 = 154 calls)
 INSERT INTO attempts
-SELECT CASE WHEN r IS NULL THEN format('SELECT %I(NULL)', f)
-            WHEN r ~ '^[0-9]+$' THEN format('SELECT %I(%s::oid::regclass)', f, r)
-            ELSE format('SELECT %I(%L)', f, r) END
+SELECT CASE WHEN r IS NULL THEN format('SELECT %s(NULL)', f)
+            WHEN r ~ '^[0-9]+$' THEN format('SELECT %s(%s::oid::regclass)', f, r)
+            ELSE format('SELECT %s(%L)', f, r) END
   FROM relation_functions, relations;
 -- text arguments (12 each)
 INSERT INTO attempts SELECT format('SELECT relay_set_tenant(%L)', t) FROM texts;
@@ -67,14 +67,14 @@ INSERT INTO attempts VALUES
   ($$SELECT relay_audit('a', metadata => (repeat('[', 5000) || repeat(']', 5000))::jsonb)$$),
   ($$SELECT relay_audit('a', metadata => jsonb_build_object('k', repeat('v', 1000000)))$$),
   ($$SELECT relay_audit('a', metadata => 'null'::jsonb)$$),
-  ($$SELECT relay_uuid7()$$),
+  ($$SELECT relay.relay_uuid7()$$),
   ($$SELECT relay_current_tenant()$$),
   ($$SELECT relay_clear_tenant()$$),
   ($$SELECT * FROM relay_security_check()$$),
-  ($$SELECT relay_audit_capture()$$),
-  ($$SELECT relay_append_only_guard()$$),
-  ($$SELECT relay_tenant_truncate_guard()$$),
-  ($$SELECT relay_ddl_guard()$$);
+  ($$SELECT relay.relay_audit_capture()$$),
+  ($$SELECT relay.relay_append_only_guard()$$),
+  ($$SELECT relay.relay_tenant_truncate_guard()$$),
+  ($$SELECT relay.relay_ddl_guard()$$);
 
 CREATE TEMP TABLE outcomes AS
 SELECT a.stmt, e.code, e.message FROM attempts a, LATERAL expect_error(a.stmt) e;

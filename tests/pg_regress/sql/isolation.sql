@@ -74,7 +74,7 @@ RESET ROLE;
 -- records the table in its registry itself (README: "Privileges").
 CREATE ROLE relay_owner;
 GRANT CREATE ON SCHEMA public TO relay_owner;
-GRANT REFERENCES ON tenants TO relay_owner;
+GRANT REFERENCES ON relay.tenants TO relay_owner;
 SET ROLE relay_owner;
 CREATE TABLE owned_notes (id int PRIMARY KEY, body text);
 INSERT INTO owned_notes VALUES (1, 'old note');

@@ -20,7 +20,7 @@ SELECT table_name, count(*) > 0 AS done
   FROM relay_enable_tenancy_schema('ae', shared => ARRAY['ae.plans']::regclass[], tenant_column => 'org',
                                    tenant_from => ARRAY['members.members_project_id_fkey'])
  GROUP BY 1 ORDER BY 1;
-SELECT schema_name, options FROM relay_schemas WHERE schema_name = 'ae';
+SELECT schema_name, options FROM relay.relay_schemas WHERE schema_name = 'ae';
 
 -- 2. A re-run without arguments uses the recorded options, and says so.
 SELECT * FROM relay_enable_tenancy_schema('ae');
@@ -41,7 +41,7 @@ DROP TABLE ae.tasks, ae.notes;
 -- with the schema's options (here tenant_column => org), as the role creating it.
 SET relay.auto_enable = on;
 CREATE TABLE ae.comments (id bigint PRIMARY KEY, org text NOT NULL, project_id bigint REFERENCES ae.projects (id), body text);
-SELECT table_name, tenant_column, problems FROM relay_tenancy_status WHERE table_name = 'ae.comments'::regclass;
+SELECT table_name, tenant_column, problems FROM relay.relay_tenancy_status WHERE table_name = 'ae.comments'::regclass;
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'ae.comments'::regclass AND contype = 'f' ORDER BY 1;
 -- A table without the column cannot be enabled so: its CREATE TABLE fails (42703).
 SELECT * FROM expect_error($$CREATE TABLE ae.loose (id bigint PRIMARY KEY)$$);
@@ -49,12 +49,12 @@ SELECT * FROM expect_error($$CREATE TABLE ae.loose (id bigint PRIMARY KEY)$$);
 CREATE TABLE ae.schema_migrations (version text PRIMARY KEY);
 CREATE TEMP TABLE scratch (org text);
 CREATE TABLE public.ae_elsewhere (org text);
-SELECT count(*) AS enabled_later FROM relay_tenancy_status
+SELECT count(*) AS enabled_later FROM relay.relay_tenancy_status
  WHERE table_name::text IN ('ae.schema_migrations', 'ae_elsewhere') OR table_name::text LIKE '%scratch';
 RESET relay.auto_enable;
 DROP TABLE public.ae_elsewhere;
 
 -- 5. Disabling the schema takes it back and forgets its options.
 SELECT count(*) > 0 AS undone FROM relay_disable_tenancy_schema('ae', drop_column => true);
-SELECT count(*) AS recorded FROM relay_schemas WHERE schema_name = 'ae';
+SELECT count(*) AS recorded FROM relay.relay_schemas WHERE schema_name = 'ae';
 DROP SCHEMA ae CASCADE;

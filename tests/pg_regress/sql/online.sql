@@ -42,7 +42,7 @@ SELECT statement FROM relay_tenancy_plan('accounts', online => true) ORDER BY st
 -- relay_enable_tenancy has nothing left to do, and the table is registered with the
 -- state it had before (relay_disable_tenancy can undo it).
 SELECT relay_enable_tenancy('accounts');
-SELECT table_name, problems, not_valid_constraints FROM relay_tenancy_status WHERE table_name = 'accounts'::regclass;
+SELECT table_name, problems, not_valid_constraints FROM relay.relay_tenancy_status WHERE table_name = 'accounts'::regclass;
 -- The same end state as relay_enable_tenancy's (index names aside).
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('accounts_offline');
 (SELECT replace(s, '_offline', '') FROM pg_temp.shape('accounts_offline') s EXCEPT SELECT * FROM pg_temp.shape('accounts'))
@@ -87,7 +87,7 @@ CREATE UNIQUE INDEX CONCURRENTLY dups_body_relay_tmp ON dups (tenant_id, body);
 SELECT severity, object, problem FROM relay_verify() WHERE object LIKE 'index %dups%';
 SELECT "check", ok FROM relay_security_check() WHERE "check" = 'indexes_valid';
 -- relay_tenancy_status lists valid tenant indexes only
-SELECT tenant_indexes FROM relay_tenancy_status WHERE table_name = 'dups'::regclass;
+SELECT tenant_indexes FROM relay.relay_tenancy_status WHERE table_name = 'dups'::regclass;
 SELECT line FROM relay_disable_tenancy('dups') line WHERE line LIKE '%INVALID%';
 SELECT count(*) AS invalid_left FROM pg_index WHERE indrelid = 'dups'::regclass AND NOT indisvalid;
 DROP SCHEMA online CASCADE;

@@ -43,7 +43,7 @@ SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('event_notes');
 -- A leaf partition: the column, default and keys from the parent, and its own
 -- policies, forced row level security and TRUNCATE guard.
 \d events_2026_h1
-SELECT table_name, problems FROM relay_tenancy_status
+SELECT table_name, problems FROM relay.relay_tenancy_status
  WHERE table_name::text LIKE 'part.%' OR table_name::text LIKE 'event%' ORDER BY table_name::text;
 
 -- Isolation, through the parent and through each partition directly.
@@ -79,7 +79,7 @@ ALTER TABLE events ATTACH PARTITION events_2028 FOR VALUES FROM ('2028-01-01') T
 SELECT relname, relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
   FROM pg_class c WHERE relname IN ('events_2027', 'events_2028') ORDER BY relname;
-SELECT count(*) AS registered FROM relay_tables WHERE relid IN ('events_2027'::regclass, 'events_2028'::regclass);
+SELECT count(*) AS registered FROM relay.relay_tables WHERE relid IN ('events_2027'::regclass, 'events_2028'::regclass);
 
 -- A tenant-enabled table under a parent that is not: every tenant's rows would be
 -- readable through that parent (measured before this release). Refused, whether by
@@ -90,7 +90,7 @@ ALTER TABLE open_events ATTACH PARTITION events_2028 FOR VALUES FROM ('2028-01-0
 CREATE TABLE legacy_parent (id int);
 ALTER TABLE events_2028 INHERIT legacy_parent;
 -- Detached, it stays tenant-enabled on its own; attached back, it follows again.
-SELECT table_name, problems FROM relay_tenancy_status WHERE table_name = 'events_2028'::regclass;
+SELECT table_name, problems FROM relay.relay_tenancy_status WHERE table_name = 'events_2028'::regclass;
 ALTER TABLE events ATTACH PARTITION events_2028 FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
 DROP TABLE open_events, legacy_parent;
 
@@ -105,7 +105,7 @@ SELECT partman.create_parent('part.metrics', 'at', 'native', 'daily', p_premake 
                              p_start_partition => to_char(now() - interval '1 day', 'YYYY-MM-DD')) AS created;
 RESET client_min_messages;
 SELECT count(*) >= 4 AS several, count(*) FILTER (WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity
-                          AND EXISTS (SELECT FROM relay_tables r WHERE r.relid = c.oid))) AS not_isolated
+                          AND EXISTS (SELECT FROM relay.relay_tables r WHERE r.relid = c.oid))) AS not_isolated
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'metrics'::regclass;
 
 -- One partition cannot leave its tenant-enabled parent's isolation alone.
@@ -128,7 +128,7 @@ SELECT count(*) AS steps FROM relay_disable_tenancy('events', drop_column => tru
 (SELECT * FROM pg_temp.shape('part') EXCEPT SELECT * FROM original)
 UNION ALL
 (SELECT * FROM original EXCEPT SELECT * FROM pg_temp.shape('part'));
-SELECT count(*) FROM relay_tables WHERE relid::text LIKE 'part.%' OR relid::text LIKE 'event%';
+SELECT count(*) FROM relay.relay_tables WHERE relid::text LIKE 'part.%' OR relid::text LIKE 'event%';
 
 SELECT line FROM relay_delete_tenant('part-b') line WHERE line LIKE 'deleted tenant%';
 DROP SCHEMA part CASCADE;

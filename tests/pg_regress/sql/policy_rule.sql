@@ -19,33 +19,33 @@ SET relay.allow_unsafe_ddl = on;
 -- 1. The same rule, spelled differently and under another search_path: relay's.
 SET search_path = rule_shapes, public;
 ALTER POLICY tenant_isolation ON notes
-  USING ((tenant_id) = (select public.relay_policy_tenant(('rule_shapes.notes')::regclass)))
-  WITH CHECK (tenant_id = (SELECT relay_policy_tenant('notes'::regclass)));
+  USING ((tenant_id) = (select relay.relay_policy_tenant(('rule_shapes.notes')::regclass)))
+  WITH CHECK (tenant_id = (SELECT relay.relay_policy_tenant('notes'::regclass)));
 RESET search_path;
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) AS steps FROM relay_tenancy_plan('rule_shapes.notes');
 -- 2. The form relay_distribute writes (no sub-select, the table by name): relay's.
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id = public.relay_policy_tenant('rule_shapes.notes'::text))
-  WITH CHECK (tenant_id = public.relay_policy_tenant('rule_shapes.notes'::text));
+  USING (tenant_id = relay.relay_policy_tenant('rule_shapes.notes'::text))
+  WITH CHECK (tenant_id = relay.relay_policy_tenant('rule_shapes.notes'::text));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) AS steps FROM relay_tenancy_plan('rule_shapes.notes');
 -- 3. Rules that are not relay's, each put back by a re-run of relay_enable_tenancy.
 --    a. an OR that lets every row through
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id = (SELECT public.relay_policy_tenant('rule_shapes.notes'::regclass)) OR true);
+  USING (tenant_id = (SELECT relay.relay_policy_tenant('rule_shapes.notes'::regclass)) OR true);
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT action FROM relay_tenancy_plan('rule_shapes.notes') WHERE action LIKE '%polic%';
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 --    b. another table's tenant
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id = (SELECT public.relay_policy_tenant('rule_shapes.other'::regclass)));
+  USING (tenant_id = (SELECT relay.relay_policy_tenant('rule_shapes.other'::regclass)));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    c. the table by name, but another table's name
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id = public.relay_policy_tenant('rule_shapes.other'::text));
+  USING (tenant_id = relay.relay_policy_tenant('rule_shapes.other'::text));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    d. a function of the same name in another schema
@@ -57,17 +57,17 @@ SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    e. a sub-select that reads a table
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id = (SELECT public.relay_policy_tenant('rule_shapes.notes'::regclass) FROM rule_shapes.other LIMIT 1));
+  USING (tenant_id = (SELECT relay.relay_policy_tenant('rule_shapes.notes'::regclass) FROM rule_shapes.other LIMIT 1));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    f. another operator
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (tenant_id >= (SELECT public.relay_policy_tenant('rule_shapes.notes'::regclass)));
+  USING (tenant_id >= (SELECT relay.relay_policy_tenant('rule_shapes.notes'::regclass)));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    g. another column
 ALTER POLICY tenant_isolation ON rule_shapes.notes
-  USING (body = (SELECT public.relay_policy_tenant('rule_shapes.notes'::regclass)));
+  USING (body = (SELECT relay.relay_policy_tenant('rule_shapes.notes'::regclass)));
 SELECT relay_isolation_problems('rule_shapes.notes') AS problems;
 SELECT count(*) > 0 AS restored FROM relay_enable_tenancy('rule_shapes.notes');
 --    h. no WITH CHECK of relay's (the USING alone is not enough)

@@ -3,7 +3,7 @@
 -- can only reference a row of its own tenant. Actions and deferrability are kept.
 -- Whichever end is enabled second does it: here the children first.
 \i include/fixtures.sql
-INSERT INTO tenants (id, name, slug) VALUES ('ref_a', 'Ref A', 'ref-a'), ('ref_b', 'Ref B', 'ref-b');
+INSERT INTO relay.tenants (id, name, slug) VALUES ('ref_a', 'Ref A', 'ref-a'), ('ref_b', 'Ref B', 'ref-b');
 CREATE TABLE ref_projects (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE ref_tasks (
   id int PRIMARY KEY,
@@ -27,7 +27,7 @@ SELECT * FROM relay_enable_tenancy('ref_projects');
 SELECT conrelid::regclass AS child, conname, pg_get_constraintdef(oid) AS definition
   FROM pg_constraint
  WHERE contype = 'f' AND conrelid IN ('ref_projects'::regclass, 'ref_tasks'::regclass, 'ref_comments'::regclass)
-   AND confrelid <> 'tenants'::regclass
+   AND confrelid <> 'relay.tenants'::regclass
  ORDER BY 1, 2;
 -- Running it again changes nothing.
 SELECT * FROM relay_enable_tenancy('ref_projects');
@@ -93,7 +93,7 @@ SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('ref_u2') $$);
 \x off
 CREATE ROLE ref_owner;
 GRANT CREATE ON SCHEMA public TO ref_owner;
-GRANT REFERENCES ON tenants, ref_u1 TO ref_owner;
+GRANT REFERENCES ON relay.tenants, ref_u1 TO ref_owner;
 SET ROLE ref_owner;
 CREATE TABLE ref_u3 (id int PRIMARY KEY, u int REFERENCES ref_u1);
 \x on
@@ -123,7 +123,7 @@ SELECT count(*) AS steps FROM relay_enable_tenancy('ref_setting_notes');
 SELECT * FROM relay_enable_tenancy('ref_settings', primary_key => 'tenant');
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid IN ('ref_settings'::regclass, 'ref_setting_notes'::regclass) AND contype IN ('p', 'f')
-   AND confrelid IS DISTINCT FROM 'tenants'::regclass ORDER BY 1;
+   AND confrelid IS DISTINCT FROM 'relay.tenants'::regclass ORDER BY 1;
 GRANT SELECT, INSERT ON ref_settings, ref_setting_notes TO ref_app;
 SET ROLE ref_app;
 SET app.current_tenant_id = 'ref_a';
@@ -150,8 +150,8 @@ SELECT count(*) AS steps FROM relay_enable_tenancy('ref_k2', keep_foreign_keys =
 SELECT count(*) AS steps FROM relay_enable_tenancy('ref_k1');
 SELECT * FROM relay_enable_tenancy('ref_k2');
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
- WHERE conrelid = 'ref_k2'::regclass AND contype = 'f' AND confrelid <> 'tenants'::regclass ORDER BY 1;
-SELECT keep_foreign_keys FROM relay_tables WHERE relid = 'ref_k2'::regclass;
+ WHERE conrelid = 'ref_k2'::regclass AND contype = 'f' AND confrelid <> 'relay.tenants'::regclass ORDER BY 1;
+SELECT keep_foreign_keys FROM relay.relay_tables WHERE relid = 'ref_k2'::regclass;
 -- relay_security_check lists foreign keys between tenant tables that are not composite:
 -- here only the one kept on request.
 SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'foreign_keys_composite';

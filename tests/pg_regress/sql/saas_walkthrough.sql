@@ -69,7 +69,7 @@ SELECT table_name, count(*) AS actions, min(action) FILTER (WHERE action LIKE 's
 -- Predefined roles (no organization) are read by every organization.
 SELECT count(*) AS actions FROM relay_enable_tenancy('roles', tenant_column => 'organization_id', shared_rows => true);
 RESET ROLE;
-SELECT table_name, tenant_column, column_type, problems FROM relay_tenancy_status ORDER BY 1;
+SELECT table_name, tenant_column, column_type, problems FROM relay.relay_tenancy_status ORDER BY 1;
 
 -- Step 3, the application: a new organization is usable at once; each request sets it.
 SET ROLE saas_app;
@@ -94,7 +94,7 @@ ALTER DATABASE relay_saas SET relay.auto_enable = on;
 SET ROLE saas_migrator;
 CREATE TABLE invoices (id bigint PRIMARY KEY, organization_id uuid NOT NULL REFERENCES organizations, total numeric);
 RESET ROLE;
-SELECT table_name, tenant_column FROM relay_tenancy_status WHERE table_name = 'invoices'::regclass;
+SELECT table_name, tenant_column FROM relay.relay_tenancy_status WHERE table_name = 'invoices'::regclass;
 
 -- Step 5, the checks a deployment gates on.
 SELECT severity, object FROM relay_verify() WHERE severity = 'error' ORDER BY 2;

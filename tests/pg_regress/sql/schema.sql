@@ -78,7 +78,7 @@ SELECT * FROM expect_error($$ SELECT * FROM relay_enable_tenancy_schema('no_such
 SELECT * FROM expect_error($$ SELECT * FROM relay_enable_tenancy_schema('shop2', global_unique => ARRAY['email']) $$);
 SELECT * FROM expect_error($$ SELECT * FROM relay_enable_tenancy_schema('shop2', shared => ARRAY['shop2.plans'::regclass]) $$);
 \x off
-SELECT count(*) AS enabled_in_shop2 FROM relay_tables WHERE relid::text LIKE 'shop2.%';
+SELECT count(*) AS enabled_in_shop2 FROM relay.relay_tables WHERE relid::text LIKE 'shop2.%';
 
 -- With primary_key => 'tenant', a key can become per tenant only together with the
 -- foreign keys into it: the schema call enables the referencing tables first

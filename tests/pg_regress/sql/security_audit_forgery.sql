@@ -22,23 +22,23 @@ SET ROLE sec_app;
 CREATE TEMP TABLE forged (tenant_id text, note text);
 SELECT code, message FROM expect_error($$
   CREATE TRIGGER f AFTER INSERT ON forged REFERENCING NEW TABLE AS n
-  FOR EACH STATEMENT EXECUTE FUNCTION relay_audit_capture() $$);
+  FOR EACH STATEMENT EXECUTE FUNCTION relay.relay_audit_capture() $$);
 -- ...nor have relay attach it to a temporary table...
 SELECT code, regexp_replace(message, 'pg_temp_[0-9]+', 'pg_temp_N') AS message
   FROM expect_error($$ SELECT relay_enable_audit('forged') $$);
 -- ...nor write audit_logs directly, even with INSERT granted by accident (the
 -- relay_writes_only policy); UPDATE and DELETE are refused by the guard.
 RESET ROLE;
-GRANT INSERT, UPDATE, DELETE ON audit_logs TO sec_app;
+GRANT INSERT, UPDATE, DELETE ON relay.audit_logs TO sec_app;
 SET ROLE sec_app;
 BEGIN;
 SET LOCAL app.current_tenant_id = 'sec_a';
-SELECT code, message FROM expect_error($$ INSERT INTO audit_logs (action, created_at) VALUES ('backdated', '2001-01-01') $$);
-SELECT code, message FROM expect_error($$ UPDATE audit_logs SET action = 'rewritten' $$);
-SELECT code, message FROM expect_error($$ DELETE FROM audit_logs $$);
+SELECT code, message FROM expect_error($$ INSERT INTO relay.audit_logs (action, created_at) VALUES ('backdated', '2001-01-01') $$);
+SELECT code, message FROM expect_error($$ UPDATE relay.audit_logs SET action = 'rewritten' $$);
+SELECT code, message FROM expect_error($$ DELETE FROM relay.audit_logs $$);
 COMMIT;
 RESET ROLE;
-REVOKE INSERT, UPDATE, DELETE ON audit_logs FROM sec_app;
+REVOKE INSERT, UPDATE, DELETE ON relay.audit_logs FROM sec_app;
 -- A table that is not tenant-enabled but has a column called tenant_id: its rows are
 -- recorded in the session's tenant, never in the tenant the column names.
 CREATE TABLE sec_inbox (id int PRIMARY KEY, tenant_id text, note text);
@@ -50,11 +50,11 @@ SET LOCAL app.current_tenant_id = 'sec_a';
 INSERT INTO sec_inbox VALUES (1, 'sec_b', 'planted for sec_b');
 COMMIT;
 RESET ROLE;
-SELECT tenant_id, resource_id FROM audit_logs WHERE resource_type = 'public.sec_inbox';
+SELECT tenant_id, resource_id FROM relay.audit_logs WHERE resource_type = 'public.sec_inbox';
 -- Attached by hand (a superuser can), the trigger writes nothing for an unregistered table.
 CREATE TABLE sec_unregistered (id int);
 CREATE TRIGGER by_hand AFTER INSERT ON sec_unregistered REFERENCING NEW TABLE AS n
-  FOR EACH STATEMENT EXECUTE FUNCTION relay_audit_capture();
+  FOR EACH STATEMENT EXECUTE FUNCTION relay.relay_audit_capture();
 SET app.current_tenant_id = 'sec_a';
 SELECT * FROM expect_error($$ INSERT INTO sec_unregistered VALUES (1) $$);
 -- No entry for a tenant that does not exist, or for none.
@@ -65,9 +65,9 @@ RESET app.current_tenant_id;
 SELECT code, message FROM expect_error($$ SELECT relay_audit('x') $$);
 DROP TABLE sec_unregistered;
 -- Called directly, a trigger function says so (and is not executable by PUBLIC).
-SELECT code, message FROM expect_error($$ SELECT relay_audit_capture() $$);
+SELECT code, message FROM expect_error($$ SELECT relay.relay_audit_capture() $$);
 SET ROLE sec_app;
-SELECT code, message FROM expect_error($$ SELECT relay_tenant_truncate_guard() $$);
+SELECT code, message FROM expect_error($$ SELECT relay.relay_tenant_truncate_guard() $$);
 RESET ROLE;
 
 \i include/security_teardown.sql

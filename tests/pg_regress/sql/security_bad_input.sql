@@ -12,18 +12,18 @@ SELECT code, message FROM expect_error($$ SELECT relay_append_only(0::regclass) 
 BEGIN;
 SET LOCAL app.current_tenant_id = 'sec_a';
 SELECT relay_audit('deep', metadata => (repeat('[', 3000) || repeat(']', 3000))::jsonb) IS NOT NULL AS deep_metadata_stored;
-SELECT jsonb_typeof(metadata) FROM audit_logs WHERE action = 'deep';
+SELECT jsonb_typeof(metadata) FROM relay.audit_logs WHERE action = 'deep';
 COMMIT;
 -- the verbs match what was asked; relay_append_only re-promotes audit_logs' own guard
 -- (the DDL guard puts a demoted guard back at once; with relay's event triggers
 -- switched off, relay_append_only does it)
-SELECT code, message FROM expect_error($$ SELECT relay_append_only('tenants') $$);
-SELECT code, message FROM expect_error($$ SELECT relay_enable_audit('relay_tables') $$);
-ALTER TABLE audit_logs ENABLE TRIGGER relay_append_only_row;
-SELECT tgenabled FROM pg_trigger WHERE tgname = 'relay_append_only_row' AND tgrelid = 'audit_logs'::regclass;
+SELECT code, message FROM expect_error($$ SELECT relay_append_only('relay.tenants') $$);
+SELECT code, message FROM expect_error($$ SELECT relay_enable_audit('relay.relay_tables') $$);
+ALTER TABLE relay.audit_logs ENABLE TRIGGER relay_append_only_row;
+SELECT tgenabled FROM pg_trigger WHERE tgname = 'relay_append_only_row' AND tgrelid = 'relay.audit_logs'::regclass;
 ALTER EVENT TRIGGER relay_ddl_guard_alter DISABLE;
-ALTER TABLE audit_logs ENABLE TRIGGER relay_append_only_row;
+ALTER TABLE relay.audit_logs ENABLE TRIGGER relay_append_only_row;
 ALTER EVENT TRIGGER relay_ddl_guard_alter ENABLE ALWAYS;
-SELECT * FROM relay_append_only('audit_logs');
+SELECT * FROM relay_append_only('relay.audit_logs');
 
 \i include/security_teardown.sql

@@ -16,7 +16,7 @@ SET app.current_tenant_id = 'sec_a';
 SELECT * FROM expect_error($$ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM sec_docs WHERE secret > 'b' $$);
 SELECT code, message FROM expect_error($$ EXPLAIN (ANALYZE true, BUFFERS) SELECT count(*) FROM sec_docs $$);
 SELECT code, message FROM expect_error($$ EXPLAIN ANALYZE UPDATE sec_docs SET title = title WHERE id > 'a' $$);
-SELECT code, message FROM expect_error($$ EXPLAIN ANALYZE SELECT * FROM audit_logs $$);
+SELECT code, message FROM expect_error($$ EXPLAIN ANALYZE SELECT * FROM relay.audit_logs $$);
 -- (PostgreSQL 17 and later print InitPlans differently and drop an IS NOT NULL test of a
 -- NOT NULL column; 18 prints row counts with two decimals: expected-pg18/.)
 EXPLAIN (COSTS OFF) SELECT * FROM sec_docs WHERE id = 'b1';

@@ -37,7 +37,7 @@ RESET relay.allow_unsafe_ddl;
 SELECT * FROM relay_enable_tenancy('sec_users');
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid = 'sec_users'::regclass AND contype = 'u' ORDER BY 1;
-SELECT global_unique FROM relay_tables WHERE relid = 'sec_users'::regclass;
+SELECT global_unique FROM relay.relay_tables WHERE relid = 'sec_users'::regclass;
 SELECT * FROM relay_tenancy_plan('sec_users', global_unique => '{}') ORDER BY step;
 
 \i include/security_teardown.sql

@@ -58,14 +58,14 @@ INSERT INTO public.sec_notes (id, body) VALUES (2, 'native, chained');
 COMMIT;
 RESET ROLE;
 SELECT relay_audit_chain(false) IS NOT NULL AS chain_off;
-ALTER TABLE audit_logs ADD CONSTRAINT sec_sql_path CHECK (true);
+ALTER TABLE relay.audit_logs ADD CONSTRAINT sec_sql_path CHECK (true);
 SET ROLE sec_app;
 BEGIN;
 SELECT relay_set_tenant('sec_b');
 INSERT INTO public.sec_notes (id, body) VALUES (3, 'through SQL');
 COMMIT;
 RESET ROLE;
-ALTER TABLE audit_logs DROP CONSTRAINT sec_sql_path;
+ALTER TABLE relay.audit_logs DROP CONSTRAINT sec_sql_path;
 SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
 SELECT count(*) AS steps FROM relay_append_only('public.sec_notes');
 -- the DDL guard (an event trigger) runs on every ALTER TABLE and DROP POLICY:
@@ -99,7 +99,7 @@ ALTER TABLE public.sec_notes ENABLE TRIGGER relay_audit_delete;
 SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
 RESET search_path;
 -- sec_app's two changes were recorded, chained and not:
-SELECT resource_id, tenant_id, chain_seq IS NOT NULL AS chained FROM audit_logs
+SELECT resource_id, tenant_id, chain_seq IS NOT NULL AS chained FROM relay.audit_logs
  WHERE resource_type = 'public.sec_notes' AND resource_id IN ('2', '3') ORDER BY resource_id;
 -- no relay function called sec_app's operators, as sec_app or as the superuser:
 SELECT who, at FROM sec_evil.calls ORDER BY 1, 2;

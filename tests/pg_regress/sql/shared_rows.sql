@@ -27,7 +27,7 @@ SELECT polname, polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS using, 
   FROM pg_policy WHERE polrelid = 'sr.roles'::regclass ORDER BY polname;
 SELECT * FROM relay_enable_tenancy('sr.templates', shared_rows => true)
  WHERE relay_enable_tenancy LIKE 'added column%';
-SELECT table_name, not_null, problems FROM relay_tenancy_status WHERE table_name::text LIKE 'sr.%' ORDER BY 1;
+SELECT table_name, not_null, problems FROM relay.relay_tenancy_status WHERE table_name::text LIKE 'sr.%' ORDER BY 1;
 
 -- 3. A tenant reads the shared rows and its own, never another tenant's; it writes
 -- its own rows only: it cannot insert, change, take over or delete a shared row.
@@ -58,7 +58,7 @@ SELECT id, tenant_id, name FROM sr.roles ORDER BY id;
 BEGIN;
 SET LOCAL relay.allow_unsafe_ddl = on;
 DROP POLICY tenant_own_deletes ON sr.roles;
-SELECT table_name, problems FROM relay_tenancy_status WHERE table_name = 'sr.roles'::regclass;
+SELECT table_name, problems FROM relay.relay_tenancy_status WHERE table_name = 'sr.roles'::regclass;
 ROLLBACK;
 -- Not on Citus: relay_distribute refuses a schema with shared rows (0A000).
 SELECT * FROM expect_error($$SELECT * FROM relay_distribute_plan('sr')$$);

@@ -60,7 +60,7 @@ SET relay.require_tenant = on;
 SELECT * FROM expect_error($$ SELECT count(*) FROM skills $$);
 SELECT * FROM expect_error($$ UPDATE ratings SET rating = 5 $$);
 SELECT * FROM expect_error($$ DELETE FROM skills WHERE id = 's1' $$);
-SELECT * FROM expect_error($$ SELECT count(*) FROM audit_logs $$);
+SELECT * FROM expect_error($$ SELECT count(*) FROM relay.audit_logs $$);
 \x off
 -- With a tenant set, everything works as before.
 BEGIN;

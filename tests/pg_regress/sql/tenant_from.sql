@@ -69,7 +69,7 @@ SELECT statement FROM relay_tenancy_plan('tf.versions', tenant_from => 'versions
  ORDER BY step \gexec
 SELECT id, attachment_id, tenant_id FROM tf.versions ORDER BY id;
 SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'tf.versions'::regclass AND attname = 'tenant_id';
-SELECT table_name, problems FROM relay_tenancy_status WHERE table_name::text LIKE 'tf.%' ORDER BY 1;
+SELECT table_name, problems FROM relay.relay_tenancy_status WHERE table_name::text LIKE 'tf.%' ORDER BY 1;
 
 -- 5. Undo, parents first (a parent's undo restores the keys into it): the columns
 -- relay added are dropped, and the schema is exactly what it was.

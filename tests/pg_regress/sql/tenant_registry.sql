@@ -85,7 +85,7 @@ RESET ROLE;
 SELECT conrelid::regclass AS tbl, conname, pg_get_constraintdef(oid)
   FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f' ORDER BY 1, 2;
 SELECT table_name, tenant_column, column_type, tenant_foreign_key, problems
-  FROM relay_tenancy_status ORDER BY 1;
+  FROM relay.relay_tenancy_status ORDER BY 1;
 
 -- 5. The application creates an organization and uses it at once: no copy into
 -- relay's tenants, no privileged sync trigger.

@@ -14,7 +14,7 @@ END $$;
 SELECT relay_create_tenant('Initech', 'initech', id => 'initech', domain => 'initech.example');
 SELECT length(relay_create_tenant('Hooli', 'hooli')) = 36 AS generated_uuid_id;
 SELECT CASE WHEN slug = 'hooli' THEN '(generated)' ELSE id END AS id, name, slug, domain, is_active, plan
-  FROM tenants WHERE slug IN ('initech', 'hooli') ORDER BY slug;
+  FROM relay.tenants WHERE slug IN ('initech', 'hooli') ORDER BY slug;
 \x on
 SELECT * FROM expect_error($$ SELECT relay_create_tenant('Initech 2', 'initech') $$);
 SELECT * FROM expect_error($$ SELECT relay_create_tenant(NULL, 'x') $$);
@@ -41,7 +41,7 @@ RESET ROLE;
 -- comparison, sees only the tenant it sets.)
 CREATE ROLE relay_maintenance BYPASSRLS;
 GRANT USAGE ON SCHEMA legacy, "Tenant Data" TO relay_maintenance;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public, legacy, "Tenant Data" TO relay_maintenance;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public, relay, legacy, "Tenant Data" TO relay_maintenance;
 SET ROLE relay_maintenance;
 SELECT tenant_id, count(*) FROM skills GROUP BY tenant_id ORDER BY tenant_id;
 UPDATE skills SET total_uses = total_uses + 1 WHERE tenant_id IN ('acme', 'initech') RETURNING id, tenant_id, total_uses;
@@ -82,7 +82,7 @@ RESET ROLE;
 SELECT line FROM deleted WHERE line NOT LIKE 'deleted 0 rows from %' ORDER BY n;
 -- and it went through every tenant-enabled table of the database, this file's and any
 -- other's (one line each, plus the tenant's):
-SELECT count(*) FILTER (WHERE line LIKE 'deleted % rows from %') = (SELECT count(*) FROM relay_tables) AS every_table,
+SELECT count(*) FILTER (WHERE line LIKE 'deleted % rows from %') = (SELECT count(*) FROM relay.relay_tables) AS every_table,
        count(*) = count(DISTINCT line) AS each_once
   FROM deleted;
 SELECT count(*) AS initech_rows_left
@@ -92,7 +92,7 @@ SELECT count(*) AS initech_rows_left
 SELECT b.t, b.tenant_id, b.count = (CASE b.t WHEN 'skills' THEN (SELECT count(*) FROM skills s WHERE s.tenant_id = b.tenant_id)
                                              ELSE (SELECT count(*) FROM ratings r WHERE r.tenant_id = b.tenant_id) END) AS unchanged
   FROM counts_before b WHERE b.tenant_id <> 'initech' ORDER BY 1, 2;
-SELECT count(*) AS initech_tenant FROM tenants WHERE id = 'initech';
+SELECT count(*) AS initech_tenant FROM relay.tenants WHERE id = 'initech';
 -- Its audit entries stay: the audit log is append-only.
 
 -- The default tenant cannot be deleted; an unknown tenant is an error.

@@ -38,14 +38,14 @@ BEGIN;
 SELECT relay_set_tenant('acme', true);
 INSERT INTO skills (name, slug) VALUES ('After the update', 'after');
 SELECT name, slug FROM skills ORDER BY slug;
-SELECT action, resource_type FROM audit_logs ORDER BY created_at, action;
+SELECT action, resource_type FROM relay.audit_logs ORDER BY created_at, action;
 COMMIT;
 TRUNCATE site_settings;
 RESET ROLE;
 -- The new functions work on tables enabled under 0.1.0.
 SELECT severity, count(*) FROM relay_verify() GROUP BY severity ORDER BY severity;
 SELECT table_name, problems, cardinality(composite_foreign_keys) AS composite
-  FROM relay_tenancy_status ORDER BY table_name::text;
+  FROM relay.relay_tenancy_status ORDER BY table_name::text;
 SELECT count(*) AS steps FROM relay_disable_tenancy('site_settings', drop_column => true);
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('site_settings');
 DROP EXTENSION relay_tenancy;

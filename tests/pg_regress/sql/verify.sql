@@ -22,15 +22,15 @@ SELECT table_name, tenant_column, column_type, not_null, column_default, tenant_
        rls_enabled, rls_forced, policies, problems, composite_foreign_keys, single_column_foreign_keys,
        not_valid_constraints, global_unique, keep_foreign_keys, default_tenant, audited,
        enabled_at <= now() AS enabled_at, enabled_by, updated_at >= enabled_at AS updated_at
-  FROM relay_tenancy_status WHERE table_name = 'skills'::regclass;
+  FROM relay.relay_tenancy_status WHERE table_name = 'skills'::regclass;
 \x
 SELECT table_name, column_type, rls_enabled AND rls_forced AS forced, problems,
        cardinality(composite_foreign_keys) AS composite, single_column_foreign_keys AS single,
        global_unique
-  FROM relay_tenancy_status ORDER BY table_name::text;
+  FROM relay.relay_tenancy_status ORDER BY table_name::text;
 -- Application roles may not read it (GRANT SELECT to a monitoring role).
 SET ROLE verify_app;
-SELECT count(*) FROM relay_tenancy_status;
+SELECT count(*) FROM relay.relay_tenancy_status;
 RESET ROLE;
 
 -- A clean conversion of the reference: no errors. The warnings are the choices made
@@ -75,7 +75,7 @@ ALTER EVENT TRIGGER relay_registry_cleanup ENABLE ALWAYS;
 SELECT severity, regexp_replace(object, '[0-9]+', 'N') AS object, problem, regexp_replace(fix, '[0-9]+', 'N') AS fix
   FROM relay_verify() WHERE object NOT LIKE 'table public.%' OR problem NOT LIKE 'is owned by login role%';
 -- The status view says the same of the two tables whose isolation was switched off.
-SELECT table_name, rls_forced, problems FROM relay_tenancy_status WHERE problems <> '{}' ORDER BY table_name::text;
+SELECT table_name, rls_forced, problems FROM relay.relay_tenancy_status WHERE problems <> '{}' ORDER BY table_name::text;
 
 -- Fixed as the findings say; no errors left.
 \set ON_ERROR_STOP 1
@@ -94,7 +94,7 @@ ALTER TABLE skills VALIDATE CONSTRAINT skills_name_present;
 SELECT fix FROM relay_verify() WHERE object LIKE 'registry row %' \gexec
 \set ECHO all
 SELECT severity, count(*) FROM relay_verify() GROUP BY severity ORDER BY severity;
-SELECT count(*) AS tables_with_problems FROM relay_tenancy_status WHERE problems <> '{}';
+SELECT count(*) AS tables_with_problems FROM relay.relay_tenancy_status WHERE problems <> '{}';
 
 -- relay_repair() re-applies every tenant-enabled table from the registry: a key to
 -- tenants dropped and forced row level security switched off come back, and every
@@ -105,7 +105,7 @@ ALTER TABLE skills NO FORCE ROW LEVEL SECURITY;
 RESET relay.allow_unsafe_ddl;
 SELECT table_name, action FROM relay_repair() WHERE action NOT LIKE '%nothing to do%' ORDER BY 1, 2;
 SELECT count(*) AS nothing_to_do FROM relay_repair() WHERE action LIKE '%nothing to do%';
-SELECT count(*) AS tables_with_problems FROM relay_tenancy_status WHERE problems <> '{}';
+SELECT count(*) AS tables_with_problems FROM relay.relay_tenancy_status WHERE problems <> '{}';
 
 \c regression
 DROP DATABASE relay_verify;

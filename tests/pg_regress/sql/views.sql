@@ -3,7 +3,7 @@
 -- tenant's rows. Enabling a table reports every such view (and every materialized
 -- view, which cannot have row level security); views => 'invoker' fixes the views.
 \i include/fixtures.sql
-INSERT INTO tenants (id, name, slug) VALUES ('vw_a', 'View A', 'vw-a'), ('vw_b', 'View B', 'vw-b');
+INSERT INTO relay.tenants (id, name, slug) VALUES ('vw_a', 'View A', 'vw-a'), ('vw_b', 'View B', 'vw-b');
 CREATE ROLE vw_owner;                       -- an ordinary role: subject to row level security
 CREATE ROLE vw_app;
 CREATE TABLE vw_orders (id int PRIMARY KEY, amount numeric NOT NULL, tenant_id text);
