@@ -237,6 +237,11 @@ SELECT r.relid AS table_name,
                AND (f.conrelid OPERATOR(pg_catalog.=) c.oid OR f.confrelid OPERATOR(pg_catalog.=) c.oid)) k) fks;
 COMMENT ON VIEW relay_tenancy_status IS 'relay_tenancy: one row per tenant-enabled table, and whether it is isolated';
 REVOKE ALL ON relay_tenancy_status FROM PUBLIC;
+-- The same row for one table: SELECT * FROM relay_tenancy_status('skills'). Runs as
+-- the caller (who needs SELECT on the view); no row for a table that is not enabled.
+CREATE FUNCTION relay_tenancy_status(tbl regclass) RETURNS SETOF @extschema@.relay_tenancy_status
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT * FROM @extschema@.relay_tenancy_status s WHERE s.table_name OPERATOR(pg_catalog.=) $1 $$;
 ALTER FUNCTION relay_isolation_problems(regclass) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_distribute(text, integer) SET search_path = pg_catalog, pg_temp;
@@ -389,7 +394,7 @@ DECLARE
     'relay_enable_tenancy', 'relay_tenancy_plan', 'relay_disable_tenancy', 'relay_disable_tenancy_plan',
     'relay_enable_tenancy_schema', 'relay_tenancy_schema_plan', 'relay_disable_tenancy_schema',
     'relay_disable_tenancy_schema_plan', 'relay_use_tenant_registry', 'relay_verify', 'relay_security_check',
-    'relay_isolation_problems', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
+    'relay_isolation_problems', 'relay_tenancy_status', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
     'relay_tenant_token', 'relay_create_tenant', 'relay_suspend_tenant', 'relay_resume_tenant',
     'relay_delete_tenant', 'relay_audit', 'relay_enable_audit', 'relay_disable_audit', 'relay_append_only',
     'relay_audit_chain', 'relay_audit_verify', 'relay_audit_digest', 'relay_audit_purge', 'relay_distribute',

@@ -355,6 +355,19 @@ AS 'MODULE_PATHNAME', 'relay_disable_tenancy_schema_plan_wrapper';
 ALTER FUNCTION relay_disable_tenancy_schema(text, boolean) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_disable_tenancy_schema_plan(text, boolean) SET search_path = pg_catalog, pg_temp;
 
+-- 12b. relay_security_check's first column is check_name (issue 23): "check" is a
+-- reserved word, which every query had to quote.
+DROP FUNCTION relay_security_check();
+CREATE  FUNCTION "relay_security_check"() RETURNS TABLE (
+	"check_name" TEXT,  /* String */
+	"ok" bool,  /* bool */
+	"detail" TEXT  /* String */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'relay_security_check_wrapper';
+ALTER FUNCTION relay_security_check() SET search_path = pg_catalog, pg_temp;
+
 -- 13. relay in its own schema (issue 23): relay's tables, its view and the functions
 -- its own objects call (policies, column defaults, triggers, event triggers) move to
 -- schema relay, the control file's; the functions users call go to (or stay in)
@@ -372,7 +385,7 @@ DECLARE
     'relay_enable_tenancy', 'relay_tenancy_plan', 'relay_disable_tenancy', 'relay_disable_tenancy_plan',
     'relay_enable_tenancy_schema', 'relay_tenancy_schema_plan', 'relay_disable_tenancy_schema',
     'relay_disable_tenancy_schema_plan', 'relay_use_tenant_registry', 'relay_verify', 'relay_security_check',
-    'relay_isolation_problems', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
+    'relay_isolation_problems', 'relay_tenancy_status', 'relay_repair', 'relay_set_tenant', 'relay_clear_tenant', 'relay_current_tenant',
     'relay_tenant_token', 'relay_create_tenant', 'relay_suspend_tenant', 'relay_resume_tenant',
     'relay_delete_tenant', 'relay_audit', 'relay_enable_audit', 'relay_disable_audit', 'relay_append_only',
     'relay_audit_chain', 'relay_audit_verify', 'relay_audit_digest', 'relay_audit_purge', 'relay_distribute',
@@ -446,3 +459,8 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+
+-- 14. relay_tenancy_status(tbl): the status view's row for one table (issue 23).
+CREATE FUNCTION public.relay_tenancy_status(tbl regclass) RETURNS SETOF relay.relay_tenancy_status
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT * FROM relay.relay_tenancy_status s WHERE s.table_name OPERATOR(pg_catalog.=) $1 $$;

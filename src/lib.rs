@@ -57,6 +57,7 @@ pub extern "C-unwind" fn _PG_init() {
     audit::shape::register_cache_callbacks();
     audit::chain_heads::register_callbacks();
     context::reserve_prefix();
+    model::sqlstate::install();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -124,7 +125,7 @@ mod tests {
     #[pg_test(error = "no tenant set: cannot insert into \"Odd\" without a tenant")]
     fn insert_default_refuses_without_a_tenant() {
         Spi::run("CREATE TABLE \"Odd\" (x int)").unwrap();
-        Spi::run("SELECT relay_insert_tenant('\"Odd\"'::regclass)").unwrap();
+        Spi::run("SELECT relay.relay_insert_tenant('\"Odd\"'::regclass)").unwrap();
     }
 
     #[pg_test]
@@ -148,7 +149,7 @@ mod tests {
     fn uuid7_ids_increase_within_a_backend() {
         let ids: Vec<String> = Spi::connect(|c| {
             c.select(
-                "SELECT relay_uuid7()::text FROM generate_series(1, 5000)",
+                "SELECT relay.relay_uuid7()::text FROM generate_series(1, 5000)",
                 None,
                 &[],
             )
@@ -167,7 +168,7 @@ mod tests {
     #[pg_test]
     fn insert_default_takes_the_session_tenant_and_ignores_empty() {
         Spi::run("SET LOCAL app.current_tenant_id = 't1'").unwrap();
-        let t = Spi::get_one::<String>("SELECT relay_insert_tenant('pg_class')").unwrap();
+        let t = Spi::get_one::<String>("SELECT relay.relay_insert_tenant('pg_class')").unwrap();
         assert_eq!(t.as_deref(), Some("t1"));
         Spi::run("SET LOCAL app.current_tenant_id = ''").unwrap();
         assert_eq!(crate::context::current_tenant(), None);

@@ -60,7 +60,19 @@ SELECT pg_catalog.json_build_object(
                   -- the by-name forms relay_distribute writes for Citus
                   pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant(pg_catalog.text)'),
                   pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_uuid(pg_catalog.text)'),
-                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.text)')]::pg_catalog.oid[])), false),
+                  pg_catalog.to_regprocedure(pg_catalog.quote_ident($2) || '.relay_insert_tenant_bigint(pg_catalog.text)')]::pg_catalog.oid[]))
+         -- and it names this table: a CREATE TABLE ... (LIKE t INCLUDING DEFAULTS) copy
+         -- carries t's default, which names t (the copy gets its own)
+         AND NOT EXISTS (
+         SELECT 1 FROM pg_catalog.pg_depend o
+          WHERE o.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND o.objid = ad.oid
+            AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+            AND o.refobjid OPERATOR(pg_catalog.<>) ad.adrelid
+            -- (a partition or inheritance child carries its parent's, as PostgreSQL copies it)
+            AND o.refobjid OPERATOR(pg_catalog.<>) ALL (ARRAY(
+                  SELECT x.relid::pg_catalog.oid FROM pg_catalog.pg_partition_ancestors(ad.adrelid) x
+                  UNION ALL
+                  SELECT h.inhparent FROM pg_catalog.pg_inherits h WHERE h.inhrelid OPERATOR(pg_catalog.=) ad.adrelid))), false),
       'name', a.attname)
       FROM pg_catalog.pg_attribute a
       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum

@@ -17,6 +17,8 @@ struct Prepared {
     /// Its indexes as they were before relay (a partitioned table's with the names of
     /// the partitions' indexes attached to them).
     original_indexes: Vec<catalog::IndexInfo>,
+    /// The tenant column the registry records.
+    tenant_column: String,
 }
 
 /// `with_parent`: the call is disabling the partition's parent too.
@@ -69,7 +71,49 @@ fn prepare(function: &str, oid: pg_sys::Oid, drop_column: bool, with_parent: boo
         state,
         undo,
         original_indexes,
+        tenant_column,
     }
+}
+
+/// Dropping the tenant column of a table that holds more than one tenant's rows
+/// makes them one table's rows, readable together: said in the plan and the call's
+/// lines, and as a WARNING when it runs. The rows are counted as the extension's owner
+/// (row level security would show the caller one tenant), by a scan of the column.
+fn tenants_merged_note(p: &Prepared) -> Option<String> {
+    if !p
+        .undo
+        .steps
+        .iter()
+        .any(|s| s.kind == crate::plan::StepKind::DropColumn)
+    {
+        return None;
+    }
+    let table = quote_qualified(&p.state.schema, &p.state.name);
+    let column = crate::model::quote::quote_ident(&p.tenant_column);
+    let (tenants, rows) = crate::pg::privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    &format!(
+                        "SELECT pg_catalog.count(DISTINCT t.{column}), pg_catalog.count(t.{column})
+                           FROM {table} t"
+                    ),
+                    None,
+                    &[],
+                )
+                .expect("count tenants")
+                .first();
+            (
+                row.get::<i64>(1).ok().flatten().unwrap_or(0),
+                row.get::<i64>(2).ok().flatten().unwrap_or(0),
+            )
+        })
+    });
+    (tenants > 1).then(|| {
+        format!(
+            "warning: dropping {column} leaves the {rows} rows of {tenants} tenants in {table} without a tenant: they become one table's rows, readable together. Delete or move the other tenants' rows first (relay_delete_tenant), or keep the column (drop_column => false)"
+        )
+    })
 }
 
 thread_local! {
@@ -210,6 +254,10 @@ pub fn disable_locked(tables: &[(pg_sys::Oid, bool)], drop_column: bool) -> Vec<
             is_partition,
         );
         let mut done = p.undo.notes.clone();
+        if let Some(note) = tenants_merged_note(&p) {
+            pgrx::warning!("{}", note.trim_start_matches("warning: "));
+            done.push(note);
+        }
         done.extend(apply::apply(&p.state, &p.undo.steps, ""));
         if !is_partition {
             renames.push((p.state.schema.clone(), p.original_indexes.clone()));
@@ -281,6 +329,7 @@ pub fn plan_undo(
     let mut steps = Vec::new();
     for (table, is_partition) in tables.iter().copied() {
         let p = prepare(function, table, drop_column && !is_partition, is_partition);
+        notes.extend(tenants_merged_note(&p));
         notes.extend(p.undo.notes);
         steps.extend(p.undo.steps);
     }

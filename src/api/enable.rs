@@ -203,6 +203,9 @@ fn prepare(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Prepared
         None => state.parent_registered = !parents.is_empty(),
     }
     let table = quote_qualified(&state.schema, &state.name);
+    if recorded.is_some() && state.tenant_column.is_none() {
+        refuse_renamed_tenant_column(tbl.0, &table, &tenant_column, &ext_schema);
+    }
     plan::validate(&state).unwrap_or_else(|e| crate::plan::refusals::plan_error(&table, e));
     state.registered = recorded.is_some();
     let (recorded_unique, recorded_keep) = match recorded {
@@ -910,6 +913,34 @@ fn online_call_sql(table: &str, call: &CallOptions) -> String {
         crate::model::quote::quote_ident(crate::pg::ext::API_SCHEMA),
         args.join(", ")
     )
+}
+
+/// An enabled table whose recorded tenant column is gone, and another column carries
+/// relay's default or key (it was renamed, by a superuser who allowed unsafe DDL or a
+/// schema tool): refused, naming the column to rename back, rather than adding a
+/// second, empty tenant column.
+fn refuse_renamed_tenant_column(oid: pg_sys::Oid, table: &str, recorded: &str, ext_schema: &str) {
+    let renamed = crate::pg::privilege::select_optional::<String>(
+        "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+            AND (EXISTS (SELECT FROM pg_catalog.pg_attrdef ad
+                           JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                                                      AND d.objid OPERATOR(pg_catalog.=) ad.oid
+                                                      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                           JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) d.refobjid
+                          WHERE ad.adrelid OPERATOR(pg_catalog.=) a.attrelid AND ad.adnum OPERATOR(pg_catalog.=) a.attnum
+                            AND p.proname OPERATOR(pg_catalog.~~) 'relay\\_insert\\_tenant%'
+                            AND p.pronamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(pg_catalog.quote_ident($2))::pg_catalog.oid)
+                 OR EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                             WHERE k.conrelid OPERATOR(pg_catalog.=) a.attrelid AND k.contype OPERATOR(pg_catalog.=) 'f'
+                               AND k.confrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(pg_catalog.quote_ident($2) OPERATOR(pg_catalog.||) '.tenants')::pg_catalog.oid
+                               AND k.conkey OPERATOR(pg_catalog.=) ARRAY[a.attnum]))
+          ORDER BY a.attnum LIMIT 1",
+        &[oid.into(), ext_schema.into()],
+    );
+    if let Some(now) = renamed {
+        errors::tenant_column_renamed(table, recorded, &now);
+    }
 }
 
 /// A dry run's rows: `notes` as step 0 (no lock, no statement), then the steps.

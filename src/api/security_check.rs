@@ -55,13 +55,48 @@ fn check_row(
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
-fn relay_security_check(
-) -> TableIterator<'static, (name!(check, String), name!(ok, bool), name!(detail, String))> {
+fn relay_security_check() -> TableIterator<
+    'static,
+    (
+        name!(check_name, String),
+        name!(ok, bool),
+        name!(detail, String),
+    ),
+> {
     let mut rows = context_rows();
     rows.extend(isolation_rows());
     rows.extend(foreign_key_rows());
     rows.extend(privilege_rows());
+    rows.push(verify_row());
     TableIterator::new(rows)
+}
+
+/// Every error relay_verify() finds fails the deployment check too: the two checks
+/// agree (a DBA who runs only this one misses none of them).
+fn verify_row() -> (String, bool, String) {
+    let errors: Vec<String> = crate::api::verify::findings()
+        .into_iter()
+        .filter(|f| f.0 == "error")
+        .map(|(_, object, problem, _)| format!("{object}: {problem}"))
+        .collect();
+    let shown = errors
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = match errors.len() {
+        n if n > 10 => format!(" (and {} more)", n - 10),
+        _ => String::new(),
+    };
+    check_row(
+        "verify_errors",
+        (!errors.is_empty()).then(|| format!("{shown}{more}")),
+        "relay_verify() finds no error",
+        |list| {
+            format!("relay_verify() finds {} error(s): {list}. Fix: SELECT object, fix FROM relay_verify() WHERE severity = 'error' prints the SQL for each", errors.len())
+        },
+    )
 }
 
 /// The session setup relay's guarantees rest on: preload, context mode and key.

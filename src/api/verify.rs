@@ -46,8 +46,51 @@ fn not_extension_member(catalog: &str, objid: &str) -> String {
 /// The checks: (name, query returning severity, object, problem, fix).
 fn checks(registry: &str, audit_registry: &str) -> Vec<(&'static str, String)> {
     let mut checks = registry_and_linked_table_checks(registry, audit_registry);
+    checks.push(missing_registry_key_check(
+        registry,
+        crate::pg::probes::citus_installed(),
+    ));
     checks.extend(bypass_and_privilege_checks(registry));
     checks
+}
+
+/// A tenant-enabled table whose tenant column neither references the tenant registry
+/// (relay.tenants, or the application's own) nor carries relay's tenant-exists
+/// trigger: rows can name tenants that do not exist. `pg_restore -j` leaves it so
+/// (it restores the foreign keys before relay.tenants' rows, and the key fails).
+/// With Citus, a local table in a scaled-out schema gets its key from
+/// relay_distribute: not counted.
+fn missing_registry_key_check(registry: &str, citus: bool) -> (&'static str, String) {
+    let scaled_out_local = if citus {
+        "AND NOT (EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) tenants.relid)
+                  AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) c.oid))"
+    } else {
+        ""
+    };
+    (
+        "tenant columns with no key to the tenant registry",
+        format!(
+            "SELECT 'error', pg_catalog.format('table %s', c.oid::pg_catalog.regclass),
+                    pg_catalog.format('%I has no foreign key to %s (nor relay''s tenant-exists trigger): its rows can name tenants that do not exist (pg_restore -j leaves this)',
+                                      r.tenant_column, tenants.relid::pg_catalog.regclass),
+                    'SELECT public.relay_repair();'
+               FROM {registry} r
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid::pg_catalog.oid
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) r.tenant_column
+                                             AND NOT a.attisdropped
+              CROSS JOIN (SELECT COALESCE((SELECT g.relid::pg_catalog.oid FROM {tenant_registry} g),
+                                          pg_catalog.to_regclass(pg_catalog.format('%I.tenants', $1))::pg_catalog.oid) AS relid) tenants
+              WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                                 WHERE k.conrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f'
+                                   AND k.confrelid OPERATOR(pg_catalog.=) tenants.relid
+                                   AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey))
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                                 WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND t.tgname OPERATOR(pg_catalog.=) '{trigger}')
+                {scaled_out_local}",
+            tenant_registry = quote_qualified(&ext::extension_schema(), "relay_tenant_registry"),
+            trigger = crate::model::names::TENANT_EXISTS_TRIGGER,
+        ),
+    )
 }
 
 /// The registry's own rows, and how tables are tied to the tenant tables (foreign
@@ -317,7 +360,8 @@ fn bypass_and_privilege_checks(registry: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-type Finding = (String, String, String, String);
+/// (severity, object, problem, fix)
+pub type Finding = (String, String, String, String);
 
 /// Every finding, errors first.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -330,6 +374,11 @@ fn relay_verify() -> TableIterator<
         name!(fix, String),
     ),
 > {
+    TableIterator::new(findings())
+}
+
+/// What relay_verify returns (relay_security_check counts its errors too).
+pub fn findings() -> Vec<Finding> {
     let schema = ext::extension_schema();
     let registry = quote_qualified(&schema, "relay_tables");
     let audit_registry = quote_qualified(&schema, "relay_audit_tables");
@@ -380,7 +429,7 @@ fn relay_verify() -> TableIterator<
     }
     found.sort_by(|a, b| (a.0 != "error", &a.1, &a.2).cmp(&(b.0 != "error", &b.1, &b.2)));
     found.dedup();
-    TableIterator::new(found)
+    found
 }
 
 /// What is wrong with the isolation of tenant-enabled table `tbl` (row level security

@@ -218,6 +218,9 @@ struct Chain {
     /// Entries without a place in the chain written since the chain was turned on.
     unchained_since_on: i64,
     anchor: Option<Anchor>,
+    /// The subscriptions this database receives audit_logs from (logical
+    /// replication), if any: the heads are then the publisher's.
+    subscribed_from: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -357,6 +360,14 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
     let chained = quote_qualified(&audit.schema, "relay_audit_chained");
     let settings = quote_qualified(&audit.schema, "relay_audit_settings");
     let heads = read_heads(&chains, tenant.as_deref());
+    let subscribed_from: Option<String> = privilege::as_extension_owner(|| {
+        privilege::select_optional::<String>(
+            "SELECT pg_catalog.string_agg(s.subname::pg_catalog.text, ', ' ORDER BY s.subname)
+               FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid OPERATOR(pg_catalog.=) r.srsubid
+              WHERE r.srrelid OPERATOR(pg_catalog.=) $1",
+            &[audit.relid.into()],
+        )
+    });
     // Every tenant that has (or had) a chain: its head, its registration, chained
     // entries, or a digest's position.
     let registered: Vec<(String, String)> = privilege::as_extension_owner(|| {
@@ -413,6 +424,7 @@ fn verify(tenant: Option<String>, anchors: Option<Vec<(String, Anchor)>>) -> Vec
             anchor: anchors
                 .as_ref()
                 .and_then(|a| a.iter().find(|(at, _)| *at == t).map(|(_, a)| a.clone())),
+            subscribed_from: subscribed_from.clone(),
         };
         let (status, detail) = judge(&chain);
         out.push((t, chain.rows.len() as i64, status, detail));
@@ -484,6 +496,18 @@ fn unchained_since(audit_logs: &str, tenant: &str, since: &str) -> i64 {
 /// The verdict on one chain. Pure.
 fn judge(chain: &Chain) -> (String, String) {
     let tampered = |d: String| ("tampered".to_string(), d);
+    if let (None, Some(subscriptions)) = (&chain.head, &chain.subscribed_from) {
+        // A logical-replication subscriber receives the entries but not the heads,
+        // which are the publisher's (each side keeps its own relay_audit_chains).
+        return (
+            "replica".to_string(),
+            format!(
+                "this database receives relay.audit_logs by logical replication (subscription {subscriptions}): the chain's head is on the publisher, so it is verified there; {} chained entries here, up to position {}. On the publisher: SELECT * FROM relay_audit_verify(); or keep its relay_audit_digest() and verify this copy against it",
+                chain.rows.len(),
+                chain.rows.last().map_or(0, |r| r.seq)
+            ),
+        );
+    }
     let Some(head) = &chain.head else {
         return tampered(match (&chain.registered, &chain.anchor) {
             (_, Some(a)) if a.seq > 0 => format!("the chain is gone: no head and {} chained entries, but the digest has it at position {}", chain.rows.len(), a.seq),
@@ -713,6 +737,7 @@ mod tests {
             rows,
             unchained_since_on: 0,
             anchor: None,
+            subscribed_from: None,
         }
     }
 
@@ -754,8 +779,19 @@ mod tests {
             rows: vec![],
             unchained_since_on: 0,
             anchor: None,
+            subscribed_from: None,
         };
         assert!(judge(&gone).1.contains("head is gone"));
+        // on a logical-replication subscriber no head is expected: it says where it is
+        let mut replica = whole(chain(3));
+        replica.head = None;
+        replica.subscribed_from = Some("relay_sub".into());
+        let (status, detail) = judge(&replica);
+        assert_eq!(status, "replica");
+        assert!(
+            detail.contains("subscription relay_sub") && detail.contains("up to position 3"),
+            "{detail}"
+        );
         // deleted from the registry too: the digest still has it
         let vanished = Chain {
             head: None,
@@ -766,6 +802,7 @@ mod tests {
                 seq: 3,
                 hash: "00".into(),
             }),
+            subscribed_from: None,
         };
         assert!(judge(&vanished).1.contains("the chain is gone"));
         // entries without a place in the chain since it was turned on

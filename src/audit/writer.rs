@@ -89,7 +89,9 @@ pub fn write(common: &Common, entries: &[Entry]) {
 /// `what` names what was being recorded (worked out only for the error).
 pub fn checked_tenant(tenant: Option<String>, what: impl Fn() -> String) -> String {
     match tenant {
-        None => crate::model::errors::no_tenant_for_audit(&what()),
+        None => {
+            crate::model::errors::no_tenant_for_audit(&what(), crate::context::signed::is_signed())
+        }
         Some(t) if !crate::pg::probes::tenant_exists(&t) => {
             crate::model::errors::unknown_audit_tenant(&t, &what())
         }

@@ -67,7 +67,7 @@ pub fn current_actor() -> Option<String> {
 fn policy_tenant(table: impl Fn() -> String) -> Option<String> {
     let tenant = current_tenant();
     if tenant.is_none() && REQUIRE_TENANT.get() {
-        errors::no_tenant_for_query(&table());
+        errors::no_tenant_for_query(&table(), signed::is_signed());
     }
     tenant
 }
@@ -94,7 +94,7 @@ fn typed_tenant<T>(
 ) -> Option<T> {
     let tenant = current_tenant();
     match tenant.as_deref().map(|t| (t, parse(t))) {
-        None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&table()),
+        None if REQUIRE_TENANT.get() => errors::no_tenant_for_query(&table(), signed::is_signed()),
         None => None,
         Some((_, Some(value))) => Some(value),
         Some((t, None)) if REQUIRE_TENANT.get() => {
@@ -132,7 +132,7 @@ fn relay_policy_tenant_bigint_named(tbl: &str) -> Option<i64> {
 /// the table when none is set, so a row never lands in a tenant by accident.
 /// `table` as in `policy_tenant`.
 pub fn insert_tenant(table: impl Fn() -> String) -> String {
-    current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&table()))
+    current_tenant().unwrap_or_else(|| errors::no_tenant_for_insert(&table(), signed::is_signed()))
 }
 
 fn insert_tenant_uuid(table: impl Fn() -> String) -> pgrx::Uuid {

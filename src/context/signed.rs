@@ -122,6 +122,11 @@ pub fn as_relay_setting<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// relay.context_mode is signed (the HINTs of the no-tenant errors say how to set it).
+pub fn is_signed() -> bool {
+    mode() == ContextMode::Signed
+}
+
 pub fn mode() -> ContextMode {
     CONTEXT_MODE.get()
 }

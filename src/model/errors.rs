@@ -3,6 +3,7 @@
 //! Each is `#[track_caller]`, so an error's LOCATION (`\set VERBOSITY verbose`) names
 //! the place that raised it, not this file.
 
+use crate::model::sqlstate::{self, SqlState};
 use pgrx::pg_sys::errcodes::PgSqlErrorCode;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgLogLevel;
@@ -42,6 +43,23 @@ impl UserError {
 #[track_caller]
 pub fn raise(code: PgSqlErrorCode, message: String, detail: String, hint: String) -> ! {
     UserError::new(code, message, detail, hint).raise()
+}
+
+/// Raise an ERROR with one of relay's own SQLSTATEs (`sqlstate`).
+#[track_caller]
+fn raise_as(state: SqlState, message: String, detail: String, hint: String) -> ! {
+    crate::model::sqlstate::arm(state, &message);
+    raise(state.class, message, detail, hint)
+}
+
+/// Who can set the tenant, and how, in the context mode the server runs in: the
+/// HINT of every no-tenant error (signed mode refuses SET app.current_tenant_id).
+fn set_tenant_hint(signed: bool) -> &'static str {
+    if signed {
+        "The application sets it first with a token from its trusted tier: SELECT relay_set_tenant('<tenant id>', '<token>') (relay.context_mode is signed: SET app.current_tenant_id is refused)."
+    } else {
+        "The application sets it first, in the transaction: SELECT relay_set_tenant('<tenant id>'), or SET LOCAL app.current_tenant_id = '<tenant id>'."
+    }
 }
 
 /// The append-only guard refusing an operation.
@@ -119,12 +137,12 @@ pub fn capture_not_registered(table: &str, trigger: &str) -> ! {
 
 /// An audit entry with no tenant to write it for.
 #[track_caller]
-pub fn no_tenant_for_audit(what: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+pub fn no_tenant_for_audit(what: &str, signed: bool) -> ! {
+    raise_as(
+        sqlstate::NO_TENANT,
         format!("no tenant set: cannot record {what} in the audit log"),
         "Every audit entry belongs to a tenant: the row's own (tenant-enabled tables) or the session's, and app.current_tenant_id is not set.".into(),
-        "Set the tenant whose log records the change first: SELECT relay_set_tenant('<tenant id>').".into(),
+        set_tenant_hint(signed).into(),
     )
 }
 
@@ -196,12 +214,12 @@ pub fn unknown_default_tenant(
 
 /// A query on a tenant-enabled table with no tenant set, under relay.require_tenant.
 #[track_caller]
-pub fn no_tenant_for_query(table: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+pub fn no_tenant_for_query(table: &str, signed: bool) -> ! {
+    raise_as(
+        sqlstate::NO_TENANT,
         format!("no tenant set: cannot read or write {table}"),
         "relay.require_tenant is on and app.current_tenant_id is not set (or is empty).".into(),
-        "Set the tenant first: SELECT relay_set_tenant('<tenant id>'), or SET LOCAL app.current_tenant_id = '<tenant id>'.".into(),
+        set_tenant_hint(signed).into(),
     )
 }
 
@@ -245,8 +263,8 @@ pub fn cross_tenant_reference(tenant: &str, fk: &str, child: &str, parent: &str,
 pub fn unknown_tenant(tenant: &str, registry: Option<&crate::model::registry::Registry>) -> ! {
     let (detail, hint) = match registry {
         None => (
-            format!("No row of tenants has id '{tenant}'."),
-            "Pass the id of an existing tenant (relay_create_tenant makes new ones).".to_string(),
+            format!("No row of relay.tenants has id '{tenant}'."),
+            "Pass the id of an existing tenant; a superuser or BYPASSRLS role creates tenants (relay_create_tenant).".to_string(),
         ),
         Some(r) => (
             format!(
@@ -261,8 +279,8 @@ pub fn unknown_tenant(tenant: &str, registry: Option<&crate::model::registry::Re
             ),
         ),
     };
-    raise(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+    raise_as(
+        sqlstate::UNKNOWN_TENANT,
         format!("tenant \"{tenant}\" does not exist"),
         detail,
         hint,
@@ -271,22 +289,22 @@ pub fn unknown_tenant(tenant: &str, registry: Option<&crate::model::registry::Re
 
 #[track_caller]
 pub fn suspended_tenant(tenant: &str, registry: Option<&crate::model::registry::Registry>) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+    raise_as(
+        sqlstate::SUSPENDED_TENANT,
         format!("tenant \"{tenant}\" is suspended"),
         match registry.and_then(|r| r.active_column.as_deref().map(|c| (r, c))) {
             Some((r, column)) => format!("{}.{} is not true for '{tenant}'.", r.table, crate::model::quote::quote_ident(column)),
-            None => format!("tenants.is_active is false for '{tenant}'."),
+            None => format!("relay.tenants.is_active is false for '{tenant}'."),
         },
         match registry.and_then(|r| r.active_column.as_deref().map(|c| (r, c))) {
             Some((r, column)) => format!(
-                "The application resumes it (UPDATE {} SET {} = true ...), or a BYPASSRLS role: SELECT relay_resume_tenant({}).",
+                "The application should refuse the tenant's requests while it is suspended; it resumes the tenant itself (UPDATE {} SET {} = true ...), or a superuser or BYPASSRLS role does: SELECT relay_resume_tenant({}).",
                 r.table,
                 crate::model::quote::quote_ident(column),
                 crate::model::quote::quote_literal(tenant)
             ),
             None => format!(
-                "Resume it first: SELECT relay_resume_tenant({}).",
+                "The application should refuse the tenant's requests while it is suspended; a superuser or BYPASSRLS role resumes it: SELECT relay_resume_tenant({}).",
                 crate::model::quote::quote_literal(tenant)
             ),
         },
@@ -295,20 +313,21 @@ pub fn suspended_tenant(tenant: &str, registry: Option<&crate::model::registry::
 
 /// An INSERT that did not name tenant_id, with no tenant set for the session.
 #[track_caller]
-pub fn no_tenant_for_insert(table: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+pub fn no_tenant_for_insert(table: &str, signed: bool) -> ! {
+    raise_as(
+        sqlstate::NO_TENANT,
         format!("no tenant set: cannot insert into {table} without a tenant"),
-        "app.current_tenant_id is not set (or is empty), and the row does not name tenant_id.".into(),
-        "Set the tenant for the transaction first: SET LOCAL app.current_tenant_id = '<tenant id>'.".into(),
+        "app.current_tenant_id is not set (or is empty), and the row does not name tenant_id."
+            .into(),
+        set_tenant_hint(signed).into(),
     )
 }
 
 /// Signed mode, and relay.token_key is not set.
 #[track_caller]
 pub fn token_key_missing() -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+    raise_as(
+        sqlstate::TOKEN_KEY_MISSING,
         "signed mode has no key: relay.token_key_file is not set".into(),
         "Tenant tokens are signed with the key in the file relay.token_key_file names, and no file is configured.".into(),
         "As the server's operating-system user: openssl rand -hex 32 > <file>; chmod 600 <file>; then a superuser runs ALTER SYSTEM SET relay.token_key_file = '<file>' and reloads.".into(),
@@ -320,8 +339,8 @@ pub fn token_key_missing() -> ! {
 /// learn which tenants exist.
 #[track_caller]
 pub fn token_rejected() -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+    raise_as(
+        sqlstate::TOKEN_REJECTED,
         "tenant token rejected".into(),
         "The token is malformed, expired, already used (tokens are single-use) or not valid for this tenant, or the tenant is not active.".into(),
         "Get a fresh token for the tenant from the trusted tier (relay_tenant_token).".into(),
@@ -875,8 +894,8 @@ pub fn token_replay_unavailable() -> ! {
 /// relay.token_key_file is set but cannot be used.
 #[track_caller]
 pub fn token_key_file_unusable(problem: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+    raise_as(
+        sqlstate::TOKEN_KEY_MISSING,
         "signed mode's key file cannot be used".into(),
         format!("{problem}."),
         "As the server's operating-system user: openssl rand -hex 32 > <file>; chmod 600 <file>; then ALTER SYSTEM SET relay.token_key_file = '<file>'; SELECT pg_reload_conf();".into(),
@@ -1222,5 +1241,20 @@ pub fn distribute_unsupported(function: &str, what: &str, hint: &str) -> ! {
         format!("{function}: not supported here: {what}"),
         "relay_distribute makes relay's tenants a reference table every node checks tenants against, and writes relay's plain policy rule on every shard.".into(),
         format!("{hint} Nothing was changed."),
+    )
+}
+
+/// An enabled table's tenant column was renamed.
+#[track_caller]
+pub fn tenant_column_renamed(table: &str, recorded: &str, now: &str) -> ! {
+    let (recorded, now) = (
+        crate::model::quote::quote_ident(recorded),
+        crate::model::quote::quote_ident(now),
+    );
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("the tenant column {recorded} of {table} was renamed to {now}"),
+        format!("relay's registry records {recorded} as the tenant column of {table}, and column {now} carries relay's default or its key to the tenant registry. Nothing was changed."),
+        format!("Rename it back: ALTER TABLE {table} RENAME COLUMN {now} TO {recorded}; (a superuser: SET LOCAL relay.allow_unsafe_ddl = on first), then call again."),
     )
 }

@@ -44,6 +44,7 @@ done
 # made), the tenant table and the audit log.
 P -d pub >/dev/null <<'SQL'
 SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
+SELECT relay_audit_chain(true);
 CREATE PUBLICATION relay_pub
   FOR TABLE relay.tenants WHERE (id <> 'default-tenant-000-0000-000000000000'), notes, relay.audit_logs;
 SELECT pg_create_logical_replication_slot('relay_sub', 'pgoutput');
@@ -72,6 +73,10 @@ is "tenants arrive (the default one is each side's own)" "acme,default-tenant-00
    "SELECT string_agg(id, ',' ORDER BY id) FROM relay.tenants"
 is "audit entries arrive; the subscriber's capture adds none" "4" sub "SELECT count(*) FROM relay.audit_logs WHERE tenant_id = 'acme'"
 is "isolation holds on the subscriber" "0" sub "SELECT count(*) FROM relay.relay_tenancy_status WHERE problems <> '{}'"
+# The entries arrive hash-chained; the chain's head stays with the publisher.
+is "the publisher's chain verifies" "ok" pub "SELECT status FROM relay_audit_verify('acme')"
+is "relay_audit_verify on the subscriber says the head is the publisher's" "replica:4:true" sub \
+   "SELECT status || ':' || entries || ':' || (detail LIKE '%subscription relay_sub%') FROM relay_audit_verify('acme')"
 
 # Retention on the publisher: relay_audit_purge deletes the entries, in replica mode
 # the subscriber applies the DELETEs through the append-only guard.

@@ -309,7 +309,7 @@ SELECT count(*) FILTER (WHERE success) AS placements_changed
 SET client_min_messages = warning;
 SELECT severity, regexp_replace(object, ':[0-9]+ shard [0-9]+', ':<port> shard <id>') AS object, problem
   FROM relay_verify() WHERE object LIKE 'placement%' ORDER BY 2, 3;
-SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('placements_isolated', 'nodes_alike') ORDER BY 1;
+SELECT check_name, ok FROM relay_security_check() WHERE check_name IN ('placements_isolated', 'nodes_alike') ORDER BY 1;
 SELECT count(*) AS restored FROM relay_distribute('public') WHERE starts_with(relay_distribute, 'restored');
 SELECT count(*) AS placement_findings FROM relay_verify() WHERE object LIKE 'placement%';
 -- Shard moves, drains and rebalances, run by the operator (a superuser), keep every
@@ -326,7 +326,7 @@ SELECT count(*) AS placements_left_on_drained_node FROM pg_dist_shard_placement
 SELECT citus_set_node_property('127.0.0.1', :drained_port, 'shouldhaveshards', true);
 SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes');
 SELECT count(*) > 0 AS placements_back_on_drained_node FROM pg_dist_shard_placement WHERE nodeport = :drained_port;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'placements_isolated';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'placements_isolated';
 -- The owner itself cannot move them: Citus locks the placements of the reference
 -- tables the moved tables reference, which needs their ownership, and relay's tenants
 -- belongs to the extension's owner. Shard operations are the operator's.
@@ -381,7 +381,7 @@ SELECT * FROM worker_save_query_explain_analyze('SELECT * FROM users', '{"analyz
 RESET ROLE;
 SELECT nodeid, result AS public_may_explain_shard_queries FROM run_command_on_all_nodes(
   $$SELECT has_function_privilege('public', 'worker_save_query_explain_analyze(text, jsonb)', 'EXECUTE')$$) ORDER BY 1;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'citus_explain_closed';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'citus_explain_closed';
 -- Only Citus can fix: its intermediate results (what it materialises for CTEs and
 -- subqueries) are files per user and distributed transaction. A session of the same
 -- login role that assigns itself another session's transaction id reads them, whatever
@@ -420,12 +420,12 @@ RESET ROLE;  -- (the RESET ROLE above was rolled back with the transaction)
 ALTER SYSTEM SET relay.context_mode = 'signed';
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.2);
-SELECT "check", ok, regexp_replace(detail, ':[0-9]+ has', ':<port> has', 'g') AS detail
-  FROM relay_security_check() WHERE "check" = 'nodes_alike';
+SELECT check_name, ok, regexp_replace(detail, ':[0-9]+ has', ':<port> has', 'g') AS detail
+  FROM relay_security_check() WHERE check_name = 'nodes_alike';
 ALTER SYSTEM RESET relay.context_mode;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.2);
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'nodes_alike';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'nodes_alike';
 -- A signed transaction that outlives its token: the worker connection it opens after
 -- the expiry is refused, and the error says why.
 SELECT relay_tenant_token('acme', '3 seconds') AS short_token \gset

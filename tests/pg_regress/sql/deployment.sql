@@ -35,7 +35,7 @@ RESET ROLE;
 SELECT count(*) AS registered FROM relay.relay_tables;
 GRANT REFERENCES ON relay.tenants TO dep_migrator;
 -- relay_security_check accepts the grant the README asks for (a role that owns tables).
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'relay_tables_not_granted';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'relay_tables_not_granted';
 
 -- 1b. The whole reference application converts as the migration role, with no tenant
 -- set: every foreign key is validated against every tenant's rows (FORCE ROW LEVEL
@@ -168,7 +168,7 @@ RESET relay.allow_unsafe_ddl;
 -- level security applies and that does not own the table is refused, on tenant
 -- tables and on relay's own; relay_security_check fails on the grant.
 GRANT TRIGGER ON api_keys, relay.tenants TO dep_app;
-SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'trigger_not_granted';
+SELECT check_name, ok, detail FROM relay_security_check() WHERE check_name = 'trigger_not_granted';
 SET ROLE dep_app;
 CREATE FUNCTION pg_temp.leak() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_notify('loot', row_to_json(NEW)::text); RETURN NEW; END $$;
@@ -180,7 +180,7 @@ SELECT code, message FROM expect_error($$ CREATE RULE leak AS ON INSERT TO api_k
 RESET ROLE;
 SELECT count(*) AS app_triggers FROM pg_trigger WHERE tgname = 'leak';
 REVOKE TRIGGER ON api_keys, relay.tenants FROM dep_app;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'trigger_not_granted';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'trigger_not_granted';
 -- The owner still attaches its own triggers (block 2 did).
 
 -- 8. Smaller leaks.
@@ -195,16 +195,16 @@ COMMIT;
 SELECT code, message FROM expect_error($$ SELECT pg_stat_get_autovacuum_count('skills'::regclass) $$);
 SELECT code, message FROM expect_error($$ SELECT pg_stat_get_last_autoanalyze_time('skills'::regclass) $$);
 RESET ROLE;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'statistics_counters_private';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'statistics_counters_private';
 -- A schema named after the application role comes first in its default search_path
 -- ("$user"): a relay_set_tenant there would collect every token. relay_security_check
 -- fails on relay_* functions outside relay's schema (the README says: call relay's
 -- functions schema-qualified).
 CREATE SCHEMA dep_app AUTHORIZATION dep_app;
 CREATE FUNCTION dep_app.relay_set_tenant(tenant text, token text) RETURNS text LANGUAGE sql AS $$ SELECT tenant $$;
-SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'relay_functions_not_shadowed';
+SELECT check_name, ok, detail FROM relay_security_check() WHERE check_name = 'relay_functions_not_shadowed';
 DROP SCHEMA dep_app CASCADE;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'relay_functions_not_shadowed';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'relay_functions_not_shadowed';
 -- Capture cannot be silenced unrecorded. The owner's DISABLE TRIGGER on a capture
 -- trigger is refused; a superuser's goes through with a WARNING and an entry;
 -- relay_disable_audit records itself.

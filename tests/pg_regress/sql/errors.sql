@@ -66,3 +66,57 @@ SELECT relid FROM relay.relay_tables WHERE relid::text IN ('plain', 'events', 'u
 
 -- Keeping the referenced key global is one way out of the foreign-key refusal.
 SELECT relay_enable_tenancy('plain', global_unique => ARRAY['code']);
+
+-- relay's own SQLSTATEs: each condition an application branches on has a code of its
+-- own, in the class it had before (55, 22, 28), and a PL/pgSQL handler catches it by
+-- that code. The HINT is addressed to whoever can act, and fits the context mode.
+CREATE FUNCTION pg_temp.caught(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE stmt;
+  RETURN 'no error';
+EXCEPTION
+  WHEN SQLSTATE '55R01' THEN RETURN '55R01 no tenant';
+  WHEN SQLSTATE '22R02' THEN RETURN '22R02 unknown tenant';
+  WHEN SQLSTATE '55R03' THEN RETURN '55R03 suspended tenant';
+  WHEN SQLSTATE '55R04' THEN RETURN '55R04 no token key';
+  WHEN SQLSTATE '28R05' THEN RETURN '28R05 token rejected';
+  WHEN OTHERS THEN RETURN 'another code: ' || SQLSTATE;
+END $$;
+CREATE TABLE codes_notes (id int PRIMARY KEY, body text);
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('codes_notes');
+SELECT relay_create_tenant('Codes Paused', 'codes-paused', id => 'codes-paused');
+SELECT relay_suspend_tenant('codes-paused');
+SELECT pg_temp.caught($$ INSERT INTO codes_notes VALUES (1, 'x') $$) AS insert_without_tenant;
+GRANT SELECT ON codes_notes TO relay_app;
+BEGIN;
+SET LOCAL ROLE relay_app;  -- (row level security applies to it, not to a superuser)
+SET LOCAL relay.require_tenant = on;
+SELECT pg_temp.caught($$ SELECT count(*) FROM codes_notes $$) AS query_without_tenant;
+COMMIT;
+SELECT pg_temp.caught($$ SELECT relay_audit('codes.checked') $$) AS audit_without_tenant;
+SELECT pg_temp.caught($$ SELECT relay_set_tenant('no-such-tenant') $$) AS unknown;
+SELECT pg_temp.caught($$ SELECT relay_set_tenant('codes-paused') $$) AS suspended;
+BEGIN;
+\set key_file `echo "$PWD/relay_token.key"`
+SELECT set_config('relay.token_key_file', :'key_file', true) <> '' AS key_file_set;
+SELECT pg_temp.caught($$ SELECT relay_set_tenant('default-tenant-000-0000-000000000000', 'not-a-token') $$) AS bad_token;
+ROLLBACK;
+BEGIN;
+SET LOCAL relay.token_key_file = '';
+SELECT pg_temp.caught($$ SELECT relay_tenant_token('default-tenant-000-0000-000000000000') $$) AS no_key;
+ROLLBACK;
+-- As the client sees them (code, message, DETAIL, HINT): open mode first...
+\x off
+\set VERBOSITY verbose
+INSERT INTO codes_notes VALUES (1, 'x');
+SELECT relay_set_tenant('codes-paused');
+-- ...then signed mode, where the no-tenant HINT asks for a token (SET
+-- app.current_tenant_id is refused there).
+BEGIN;
+SET LOCAL relay.context_mode = signed;
+INSERT INTO codes_notes VALUES (1, 'x');
+ROLLBACK;
+\set VERBOSITY default
+SELECT relay_resume_tenant('codes-paused');
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('codes_notes', drop_column => true);
+DROP TABLE codes_notes;

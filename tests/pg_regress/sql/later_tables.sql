@@ -33,8 +33,8 @@ CREATE TABLE ae.notes (id bigint PRIMARY KEY, project_id bigint REFERENCES ae.pr
 SELECT severity, object, problem, fix FROM relay_verify()
  WHERE object LIKE 'table ae.%' AND problem NOT LIKE 'is owned by login role%' ORDER BY 2, 3;
 -- (the detail lists every such table of the database: earlier files leave some)
-SELECT "check", ok, detail LIKE '%: ae.notes, ae.tasks%' AS names_them, substring(detail from 'Fix: .*') AS fix
-  FROM relay_security_check() WHERE "check" = 'later_tables_enabled';
+SELECT check_name, ok, detail LIKE '%: ae.notes, ae.tasks%' AS names_them, substring(detail from 'Fix: .*') AS fix
+  FROM relay_security_check() WHERE check_name = 'later_tables_enabled';
 DROP TABLE ae.tasks, ae.notes;
 
 -- 4. relay.auto_enable: a table created in the converted schema is enabled at once,

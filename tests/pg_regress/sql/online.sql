@@ -85,7 +85,7 @@ INSERT INTO dups VALUES (1, 'same'), (2, 'same');
 SELECT count(*) > 0 AS first_run FROM relay_enable_tenancy('dups', online => true);
 CREATE UNIQUE INDEX CONCURRENTLY dups_body_relay_tmp ON dups (tenant_id, body);
 SELECT severity, object, problem FROM relay_verify() WHERE object LIKE 'index %dups%';
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'indexes_valid';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'indexes_valid';
 -- relay_tenancy_status lists valid tenant indexes only
 SELECT tenant_indexes FROM relay.relay_tenancy_status WHERE table_name = 'dups'::regclass;
 SELECT line FROM relay_disable_tenancy('dups') line WHERE line LIKE '%INVALID%';

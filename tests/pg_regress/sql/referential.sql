@@ -154,4 +154,4 @@ SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 SELECT keep_foreign_keys FROM relay.relay_tables WHERE relid = 'ref_k2'::regclass;
 -- relay_security_check lists foreign keys between tenant tables that are not composite:
 -- here only the one kept on request.
-SELECT "check", ok, detail FROM relay_security_check() WHERE "check" = 'foreign_keys_composite';
+SELECT check_name, ok, detail FROM relay_security_check() WHERE check_name = 'foreign_keys_composite';

@@ -98,7 +98,7 @@ SELECT table_name, tenant_column FROM relay.relay_tenancy_status WHERE table_nam
 
 -- Step 5, the checks a deployment gates on.
 SELECT severity, object FROM relay_verify() WHERE severity = 'error' ORDER BY 2;
-SELECT "check" FROM relay_security_check() WHERE NOT ok AND "check" NOT IN ('preloaded', 'context_mode') ORDER BY 1;
+SELECT check_name FROM relay_security_check() WHERE NOT ok AND check_name NOT IN ('preloaded', 'context_mode') ORDER BY 1;
 
 -- And back: the whole schema as it was, then relay's own tenants again.
 ALTER DATABASE relay_saas RESET relay.auto_enable;

@@ -63,7 +63,7 @@ RESET ROLE;
 CREATE TRIGGER sec_spy AFTER INSERT ON relay.tenants FOR EACH STATEMENT EXECUTE FUNCTION sec_evil.on_tenants();
 SELECT * FROM expect_error($$ SELECT relay_create_tenant('Sec D', 'sec-d', 'sec_d') $$);
 -- (later_tables_enabled depends on the tables earlier files left: later_tables.sql shows it)
-SELECT "check", ok FROM relay_security_check() WHERE NOT ok AND "check" <> 'later_tables_enabled' ORDER BY 1;
+SELECT check_name, ok FROM relay_security_check() WHERE NOT ok AND check_name <> 'later_tables_enabled' ORDER BY 1;
 DROP TRIGGER sec_spy ON relay.tenants;
 DO $$ DECLARE s name;
 BEGIN

@@ -41,6 +41,14 @@ SELECT polname, polpermissive FROM pg_policy WHERE polrelid = 'sec_docs'::regcla
 SELECT * FROM expect_error($$ ALTER TABLE sec_docs NO FORCE ROW LEVEL SECURITY $$);
 SELECT * FROM expect_error($$ ALTER TABLE sec_docs DROP COLUMN tenant_id CASCADE $$);
 SELECT code, message FROM expect_error($$ ALTER TABLE sec_docs RENAME COLUMN tenant_id TO org_id $$);
+-- Renamed all the same (a superuser who allowed it), the column is recognised by its
+-- default and key: relay_enable_tenancy names it and asks for it back instead of
+-- adding a second, empty tenant column.
+BEGIN;
+SET LOCAL relay.allow_unsafe_ddl = on;
+ALTER TABLE sec_docs RENAME COLUMN tenant_id TO org_id;
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('sec_docs') $$);
+ROLLBACK;
 SELECT code, message FROM expect_error($$ ALTER TABLE sec_docs ENABLE REPLICA TRIGGER relay_tenant_truncate_guard $$);
 SELECT code, message FROM expect_error($$ DROP POLICY tenant_isolation ON sec_docs $$);
 -- What drizzle-kit push plans after a conversion, as a superuser: the first statement
@@ -61,8 +69,8 @@ COMMIT;
 -- does before it has created relay's policies); relay_security_check reports the table.
 ALTER TABLE sec_docs ADD COLUMN memo text;
 ALTER TABLE sec_docs ENABLE ROW LEVEL SECURITY;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'tables_isolated';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'tables_isolated';
 SELECT * FROM relay_enable_tenancy('sec_docs');
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'tables_isolated';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'tables_isolated';
 
 \i include/security_teardown.sql

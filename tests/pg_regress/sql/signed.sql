@@ -148,7 +148,7 @@ BEGIN;
 SELECT code, message FROM expect_error($$ SELECT relay_set_tenant('sec_a', (SELECT token FROM tokens WHERE tenant = 'sec_a')) $$);
 COMMIT;
 RESET ROLE;
-SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('context_mode', 'preloaded') ORDER BY 1;
+SELECT check_name, ok FROM relay_security_check() WHERE check_name IN ('context_mode', 'preloaded') ORDER BY 1;
 -- A key file others may read, or a missing one, is refused with what is wrong. (COPY
 -- TO makes files readable by everyone, mode 0644.)
 DO $$ BEGIN
@@ -161,23 +161,23 @@ SELECT code, message, regexp_replace(detail, '/\S*/', '<data directory>/') AS de
   FROM expect_error($$ SELECT relay_set_tenant('sec_a', (SELECT token FROM tokens WHERE tenant = 'sec_b')) $$);
 COMMIT;
 RESET ROLE;
-SELECT "check", ok, regexp_replace(detail, '/\S*/', '<data directory>/') AS detail FROM relay_security_check() WHERE "check" = 'context_mode';
+SELECT check_name, ok, regexp_replace(detail, '/\S*/', '<data directory>/') AS detail FROM relay_security_check() WHERE check_name = 'context_mode';
 SELECT set_config('relay.token_key_file', current_setting('data_directory') || '/no_such.key', false) <> '' AS missing_file_set;
-SELECT "check", ok, regexp_replace(detail, '/\S*/', '<data directory>/') AS detail FROM relay_security_check() WHERE "check" = 'context_mode';
+SELECT check_name, ok, regexp_replace(detail, '/\S*/', '<data directory>/') AS detail FROM relay_security_check() WHERE check_name = 'context_mode';
 RESET relay.token_key_file;
 -- relay.token_key (a key in a setting) still works, and relay_security_check fails on it.
 SELECT code, message FROM expect_error($$ SET relay.token_key = 'too short' $$);
 SET relay.token_key = '0123456789abcdef0123456789abcdef';
-SELECT "check", ok FROM relay_security_check() WHERE "check" IN ('context_mode', 'token_key_private') ORDER BY 1;
+SELECT check_name, ok FROM relay_security_check() WHERE check_name IN ('context_mode', 'token_key_private') ORDER BY 1;
 RESET relay.token_key;
 -- ALTER SYSTEM SET relay.token_key = ... is kept verbatim by pg_stat_statements,
 -- which pg_monitor reads: relay_security_check finds it there.
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 ALTER SYSTEM SET relay.token_key = '0123456789abcdef0123456789abcdef';
 ALTER SYSTEM RESET relay.token_key;
-SELECT "check", ok, detail ~ '^pg_stat_statements keeps [0-9]+ statement' AS says_where FROM relay_security_check() WHERE "check" = 'token_key_not_in_statements';
+SELECT check_name, ok, detail ~ '^pg_stat_statements keeps [0-9]+ statement' AS says_where FROM relay_security_check() WHERE check_name = 'token_key_not_in_statements';
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
-SELECT "check", ok FROM relay_security_check() WHERE "check" = 'token_key_not_in_statements';
+SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'token_key_not_in_statements';
 DROP EXTENSION pg_stat_statements;
 
 -- Back to open mode: plain SET works again.

@@ -79,7 +79,12 @@ SELECT table_name, rls_forced, problems FROM relay.relay_tenancy_status WHERE pr
 
 -- Fixed as the findings say; no errors left.
 \set ON_ERROR_STOP 1
+SELECT pg_get_expr(adbin, adrelid) AS copied_default FROM pg_attrdef
+ WHERE adrelid = 'skills_archive'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'skills_archive'::regclass AND attname = 'tenant_id');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('skills_archive');
+-- The copy's default named skills; enabled, it names the copy.
+SELECT pg_get_expr(adbin, adrelid) AS own_default FROM pg_attrdef
+ WHERE adrelid = 'skills_archive'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'skills_archive'::regclass AND attname = 'tenant_id');
 SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('bookmarks');
 ALTER VIEW all_skills SET (security_invoker = on);
 REVOKE ALL ON skill_counts FROM PUBLIC;
@@ -103,9 +108,19 @@ SET relay.allow_unsafe_ddl = on;
 ALTER TABLE ratings DROP CONSTRAINT ratings_tenant_id_fkey;
 ALTER TABLE skills NO FORCE ROW LEVEL SECURITY;
 RESET relay.allow_unsafe_ddl;
+-- Before the repair, both checks report both (a key to the tenant registry gone
+-- missing is what pg_restore -j leaves): relay_verify an error each, and
+-- relay_security_check fails verify_errors with every error relay_verify finds.
+SELECT severity, object, problem, fix FROM relay_verify() WHERE severity = 'error' ORDER BY object, problem;
+SELECT check_name, ok, detail FROM relay_security_check() WHERE check_name IN ('tables_isolated', 'verify_errors') ORDER BY 1;
+SELECT table_name, tenant_foreign_key, problems FROM relay_tenancy_status('ratings');
 SELECT table_name, action FROM relay_repair() WHERE action NOT LIKE '%nothing to do%' ORDER BY 1, 2;
 SELECT count(*) AS nothing_to_do FROM relay_repair() WHERE action LIKE '%nothing to do%';
 SELECT count(*) AS tables_with_problems FROM relay.relay_tenancy_status WHERE problems <> '{}';
+SELECT check_name, ok, detail FROM relay_security_check() WHERE check_name = 'verify_errors';
+-- relay_tenancy_status(tbl): one table's row; none for a table that is not enabled.
+SELECT table_name, tenant_foreign_key, problems FROM relay_tenancy_status('ratings');
+SELECT count(*) AS rows_for_pg_class FROM relay_tenancy_status('pg_class');
 
 \c regression
 DROP DATABASE relay_verify;
