@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The Python client (clients/python) against a real server through PgBouncer in
-# transaction mode, as the roles a deployment has (a migration role that owns the
-# tables, an application login role): Alembic migrations up (relay's operations log
-# their lines), `alembic check` (autogenerate) finds no difference on the converted
-# schema, down and up again; pooled SQLAlchemy requests stay isolated and relay's
-# errors come out typed (tests/clients/python/app_check.py). Installs PgBouncer
-# (Debian) and the Python packages (PyPI, into a virtualenv) when missing: a machine
-# that cannot fails here, it does not skip. Prints TAP lines.
+# The client packages against a real server through PgBouncer in transaction mode,
+# as the roles a deployment has (a migration role that owns the tables, an
+# application login role):
+# - clients/python: Alembic migrations up (relay's operations log their lines),
+#   `alembic check` (autogenerate) finds no difference on the converted schema, down
+#   and up again; pooled SQLAlchemy requests stay isolated and relay's errors come
+#   out typed (tests/clients/python);
+# - clients/drizzle: `drizzle-kit migrate`, `drizzle-kit generate` finds no change,
+#   the database matches drizzle's snapshot of the schema (tenantColumn,
+#   relayPolicies, .enableRLS()), concurrent withTenant() requests stay isolated and
+#   relay's errors come out typed (tests/clients/drizzle).
+# Installs PgBouncer (Debian), the Python packages (PyPI, into a virtualenv) and the
+# npm packages when missing: a machine that cannot fails here, it does not skip.
+# Prints TAP lines.
 source "$(dirname "$0")/../../scripts/lib.sh"
 PORT=${RELAY_TEST_PORT:-5486}
 BPORT=$((PORT + 1))
@@ -46,11 +52,20 @@ SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
 SELECT relay_create_tenant('Globex', 'globex', id => 'globex');
 SELECT relay_create_tenant('Paused', 'paused', id => 'paused');
 SELECT relay_suspend_tenant('paused');
+CREATE DATABASE dzapp OWNER migrator;
+\c dzapp
+CREATE EXTENSION relay_tenancy;
+GRANT REFERENCES ON relay.tenants TO migrator;
+SELECT relay_create_tenant('Acme', 'acme', id => 'acme');
+SELECT relay_create_tenant('Globex', 'globex', id => 'globex');
+SELECT relay_create_tenant('Paused', 'paused', id => 'paused');
+SELECT relay_suspend_tenant('paused');
 SQL
 printf '"migrator" ""\n"app" ""\n"postgres" ""\n' >"$work/userlist.txt"
 cat >"$work/pgbouncer.ini" <<INI
 [databases]
 app = host=$work port=$PORT dbname=app
+dzapp = host=$work port=$PORT dbname=dzapp
 [pgbouncer]
 listen_addr =
 unix_socket_dir = $work
@@ -94,5 +109,32 @@ else notok "alembic downgrade"; tail -15 "$work/down.log" | sed 's/^/#   /'; fi
 if alembic upgrade head >"$work/up2.log" 2>&1 && alembic check >"$work/check2.log" 2>&1; then
   ok "up again, and still no difference"
 else notok "up again"; tail -15 "$work/up2.log" "$work/check2.log" | sed 's/^/#   /'; fi
+
+# Drizzle: the package built and packed, installed with drizzle-orm, drizzle-kit, pg.
+dz=$work/dz
+mkdir -p "$dz" && cp -r "$ROOT/tests/clients/drizzle/." "$dz/" && cp -r "$ROOT/clients/drizzle" "$work/dzpkg"
+(cd "$dz" && npm init -y >/dev/null && npm install -s --no-audit --no-fund drizzle-orm@0.45 drizzle-kit@0.31 pg@8 typescript@5 tsx@4 @types/pg @types/node) >"$work/npm.log" 2>&1 \
+  && ln -s "$dz/node_modules" "$work/dzpkg/node_modules" \
+  && (cd "$work/dzpkg" && "$dz/node_modules/.bin/tsc" -p . && npm pack -s) >>"$work/npm.log" 2>&1 \
+  && (cd "$dz" && npm install -s --no-audit --no-fund "$work"/dzpkg/relay-tenancy-drizzle-*.tgz) >>"$work/npm.log" 2>&1 \
+  && ok "clients/drizzle builds (tsc) and installs with drizzle-orm $(node -p "require('$dz/node_modules/drizzle-orm/package.json').version"), drizzle-kit $(node -p "require('$dz/node_modules/drizzle-kit/package.json').version")" \
+  || { notok "npm install / build of clients/drizzle"; tail -15 "$work/npm.log" | sed 's/^/#   /'; }
+export DATABASE_URL="postgresql://migrator@localhost/dzapp?host=$work&port=$BPORT"
+export APP_URL="postgresql://app@localhost/dzapp?host=$work&port=$BPORT"
+dk() { (cd "$dz" && "$dz/node_modules/.bin/drizzle-kit" "$@"); }
+if dk migrate >"$work/dzmigrate.log" 2>&1 && [ "$(P -d dzapp -At -c "SELECT string_agg(relid::text, ',' ORDER BY relid::text) FROM relay.relay_tables")" = "projects,tasks" ]; then
+  ok "drizzle-kit migrate through PgBouncer: the custom migration's relay_enable_tenancy calls enable both tables"
+else notok "drizzle-kit migrate"; tail -15 "$work/dzmigrate.log" | sed 's/^/#   /'; fi
+before=$(ls "$dz/migrations" | wc -l)
+if dk generate >"$work/dzgen.log" 2>&1 && grep -q "No schema changes" "$work/dzgen.log" && [ "$(ls "$dz/migrations" | wc -l)" = "$before" ]; then
+  ok "drizzle-kit generate on the converted schema: no schema changes, no migration written"
+else notok "drizzle-kit generate"; tail -15 "$work/dzgen.log" | sed 's/^/#   /'; fi
+if got=$(cd "$dz" && node_modules/.bin/tsx check_snapshot.mts 2>&1); then
+  ok "the database matches drizzle's snapshot of schema.ts (tenantColumn, relayPolicies, .enableRLS(), relay's keys): $got"
+else notok "the database differs from schema.ts"; echo "$got" | sed 's/^/#   /'; fi
+(cd "$dz" && node_modules/.bin/tsx app_check.mts "$n") >"$work/dzapp.log" 2>&1 || true
+grep -E '^(ok|not ok|#)' "$work/dzapp.log"
+n=$((n + $(grep -cE '^(ok|not ok) ' "$work/dzapp.log" || true))); failed=$((failed + $(grep -c '^not ok ' "$work/dzapp.log" || true)))
+grep -qE '^(ok|not ok) ' "$work/dzapp.log" || { notok "app_check.mts ran"; tail -15 "$work/dzapp.log" | sed 's/^/#   /'; }
 echo "# clients: $((n - failed)) of $n passed"
 [ "$failed" -eq 0 ]
