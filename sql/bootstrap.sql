@@ -1,5 +1,24 @@
 -- relay_tenancy bootstrap: runs first in CREATE EXTENSION, in the extension's schema.
 
+-- The schema (relay, the control file's) is created by CREATE EXTENSION when missing,
+-- as the installing superuser. One that already exists must belong to a superuser
+-- too: its owner could drop or add objects among relay's tables and the functions
+-- its policies call.
+DO $$
+DECLARE
+  owner pg_catalog.name;
+BEGIN
+  SELECT r.rolname INTO owner
+    FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+   WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace AND NOT r.rolsuper;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = pg_catalog.format('schema %s is owned by role %I, which is not a superuser', '@extschema@', owner),
+      DETAIL = 'relay_tenancy keeps its tables and the functions its policies call in this schema; its owner could drop or add objects there.',
+      HINT = 'ALTER SCHEMA @extschema@ OWNER TO a superuser, or drop the schema and let CREATE EXTENSION create it.';
+  END IF;
+END $$;
+
 -- Tenants, as in the reference migration 0002.
 CREATE TABLE tenants (
   id         text PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid()::text,

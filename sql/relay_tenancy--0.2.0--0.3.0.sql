@@ -392,6 +392,13 @@ DECLARE
     'relay_distribute_plan', 'relay_placement_problems', 'relay_restore_placement', 'relay_node_settings']::pg_catalog.name[];
   obj record;
 BEGIN
+  IF relay_nsp IS NOT NULL AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r
+                                       ON r.oid OPERATOR(pg_catalog.=) n.nspowner WHERE n.oid OPERATOR(pg_catalog.=) relay_nsp) THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = 'schema relay is owned by a role that is not a superuser',
+      DETAIL = 'relay_tenancy 0.3.0 moves its tables and the functions its policies call into schema relay; its owner could drop or add objects there.',
+      HINT = 'ALTER SCHEMA relay OWNER TO a superuser (or rename it), then ALTER EXTENSION relay_tenancy UPDATE again.';
+  END IF;
   IF relay_nsp IS NULL THEN
     CREATE SCHEMA relay;
     ALTER EXTENSION relay_tenancy DROP SCHEMA relay;

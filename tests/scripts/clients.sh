@@ -34,8 +34,9 @@ P() { pg "$work" "$PORT" "$@"; }
 trap 'as_pg kill "$(cat "$work/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; stop_cluster "$work"; rm -rf "$work"' EXIT
 
 venv=$work/venv
+cp -r "$ROOT/clients/python" "$work/pypkg"   # (pip builds in the source tree)
 python3 -m venv "$venv"
-if "$venv/bin/pip" install -q "sqlalchemy>=2,<3" "alembic>=1.13,<2" "psycopg[binary]>=3.1,<4" "$ROOT/clients/python" >"$work/pip.log" 2>&1; then
+if "$venv/bin/pip" install -q "sqlalchemy>=2,<3" "alembic>=1.13,<2" "psycopg[binary]>=3.1,<4" "$work/pypkg" >"$work/pip.log" 2>&1; then
   ok "clients/python installs with SQLAlchemy, Alembic and psycopg ($("$venv/bin/python" -c 'import sqlalchemy, alembic, psycopg; print(sqlalchemy.__version__, alembic.__version__, psycopg.__version__)'))"
 else
   notok "pip install"; tail -5 "$work/pip.log" | sed 's/^/#   /'; exit 1

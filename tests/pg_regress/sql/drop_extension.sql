@@ -96,6 +96,15 @@ DROP TABLE app_items, public.tenants, public.audit_logs;
 SET relay.drop_audit_log = on;  -- (relay recorded the two calls in relay.audit_logs)
 DROP EXTENSION relay_tenancy;
 RESET relay.drop_audit_log;
+-- A schema relay made beforehand by a role that is not a superuser is refused: its
+-- owner could drop or add objects among relay's.
+DROP SCHEMA relay;  -- (the one the last CREATE EXTENSION made)
+CREATE SCHEMA relay AUTHORIZATION relay_drop_app;
+CREATE EXTENSION relay_tenancy;
+ALTER SCHEMA relay OWNER TO relay_admin;
+CREATE EXTENSION relay_tenancy;
+DROP EXTENSION relay_tenancy;
+DROP SCHEMA relay;
 -- relay's schema is fixed: CREATE EXTENSION ... SCHEMA another one is refused.
 CREATE SCHEMA elsewhere;
 CREATE EXTENSION relay_tenancy SCHEMA elsewhere;
