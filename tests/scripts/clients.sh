@@ -42,9 +42,17 @@ else
   notok "pip install"; tail -5 "$work/pip.log" | sed 's/^/#   /'; exit 1
 fi
 
+write_test_key "$work"
+P -d postgres >/dev/null <<SQL
+ALTER SYSTEM SET relay.token_key_file = '$work/relay_token.key';
+SELECT pg_reload_conf();
+SQL
 P -d postgres >/dev/null <<'SQL'
 CREATE ROLE migrator LOGIN;
 CREATE ROLE app LOGIN;
+-- the same application in signed mode: its tenant is set only with a token
+CREATE ROLE app_signed LOGIN;
+ALTER ROLE app_signed SET relay.context_mode = 'signed';
 CREATE DATABASE app OWNER migrator;
 \c app
 CREATE EXTENSION relay_tenancy;
@@ -62,7 +70,7 @@ SELECT relay_create_tenant('Globex', 'globex', id => 'globex');
 SELECT relay_create_tenant('Paused', 'paused', id => 'paused');
 SELECT relay_suspend_tenant('paused');
 SQL
-printf '"migrator" ""\n"app" ""\n"postgres" ""\n' >"$work/userlist.txt"
+printf '"migrator" ""\n"app" ""\n"app_signed" ""\n"postgres" ""\n' >"$work/userlist.txt"
 cat >"$work/pgbouncer.ini" <<INI
 [databases]
 app = host=$work port=$PORT dbname=app
@@ -88,6 +96,9 @@ app=$work/app
 cp -r "$ROOT/tests/clients/python" "$app"
 export DATABASE_URL="postgresql+psycopg://migrator@/app?host=$work&port=$BPORT"
 export APP_URL="postgresql+psycopg://app@/app?host=$work&port=$BPORT"
+export SIGNED_URL="postgresql+psycopg://app_signed@/app?host=$work&port=$BPORT"
+export MINT_URL="postgresql+psycopg://postgres@/app?host=$work&port=$PORT"   # the trusted tier, direct
+signed_grants() { P -d "$1" -c "GRANT SELECT, INSERT, UPDATE, DELETE ON projects, tasks TO app_signed; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app_signed" >/dev/null; }
 alembic() { (cd "$app" && "$venv/bin/alembic" -c alembic.ini "$@"); }
 
 if alembic upgrade head >"$work/up.log" 2>&1 && grep -q "relay_tenancy.*registered public.projects in relay.relay_tables" "$work/up.log"; then
@@ -99,6 +110,7 @@ else notok "alembic check found differences"; tail -15 "$work/check.log" | sed '
 # (without relay's filter it finds what relay changed: the check above compares)
 if RELAY_NO_FILTER=1 alembic check >"$work/check_raw.log" 2>&1; then notok "without the filter autogenerate found nothing"
 else ok "without relay's include_object, autogenerate proposes $(grep -cE 'Detected (removed|added|changed)' "$work/check_raw.log" || true) changes (relay's keys, indexes and foreign keys: the filter is what hides them)"; fi
+signed_grants app
 if (cd "$app" && "$venv/bin/python" app_check.py "$n") >"$work/app.log" 2>&1; then :; fi
 cat "$work/app.log" | grep -E '^(ok|not ok|#)'
 n=$((n + $(grep -cE '^(ok|not ok) ' "$work/app.log" || true))); failed=$((failed + $(grep -c '^not ok ' "$work/app.log" || true)))
@@ -122,6 +134,8 @@ mkdir -p "$dz" && cp -r "$ROOT/tests/clients/drizzle/." "$dz/" && cp -r "$ROOT/c
   || { notok "npm install / build of clients/drizzle"; tail -15 "$work/npm.log" | sed 's/^/#   /'; }
 export DATABASE_URL="postgresql://migrator@localhost/dzapp?host=$work&port=$BPORT"
 export APP_URL="postgresql://app@localhost/dzapp?host=$work&port=$BPORT"
+export SIGNED_URL="postgresql://app_signed@localhost/dzapp?host=$work&port=$BPORT"
+export MINT_URL="postgresql://postgres@localhost/dzapp?host=$work&port=$PORT"
 dk() { (cd "$dz" && "$dz/node_modules/.bin/drizzle-kit" "$@"); }
 if dk migrate >"$work/dzmigrate.log" 2>&1 && [ "$(P -d dzapp -At -c "SELECT string_agg(relid::text, ',' ORDER BY relid::text) FROM relay.relay_tables")" = "projects,tasks" ]; then
   ok "drizzle-kit migrate through PgBouncer: the custom migration's relay_enable_tenancy calls enable both tables"
@@ -133,6 +147,7 @@ else notok "drizzle-kit generate"; tail -15 "$work/dzgen.log" | sed 's/^/#   /';
 if got=$(cd "$dz" && node_modules/.bin/tsx check_snapshot.mts 2>&1); then
   ok "the database matches drizzle's snapshot of schema.ts (tenantColumn, relayPolicies, .enableRLS(), relay's keys): $got"
 else notok "the database differs from schema.ts"; echo "$got" | sed 's/^/#   /'; fi
+signed_grants dzapp
 (cd "$dz" && node_modules/.bin/tsx app_check.mts "$n") >"$work/dzapp.log" 2>&1 || true
 grep -E '^(ok|not ok|#)' "$work/dzapp.log"
 n=$((n + $(grep -cE '^(ok|not ok) ' "$work/dzapp.log" || true))); failed=$((failed + $(grep -c '^not ok ' "$work/dzapp.log" || true)))

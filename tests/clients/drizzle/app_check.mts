@@ -4,7 +4,7 @@
 import { count, countDistinct, notLike, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { NoTenantError, SuspendedTenantError, UnknownTenantError, relayError, withTenant } from '@relay-tenancy/drizzle';
+import { NoTenantError, SuspendedTenantError, TokenRejectedError, UnknownTenantError, relayError, withTenant } from '@relay-tenancy/drizzle';
 import { projects, tasks } from './schema.ts';
 
 let n = Number(process.argv[2] ?? 0);
@@ -45,6 +45,20 @@ check('a suspended tenant throws SuspendedTenantError (55R03), its HINT for the 
 const bare = await thrown(() => db.insert(projects).values({ code: 'x', name: 'no tenant' }));
 check("an insert with no tenant fails with 55R01 in drizzle's error (e.cause.code), mapped to NoTenantError",
       (bare as any)?.cause?.code === '55R01' && relayError(bare) instanceof NoTenantError, String(bare));
+
+// Signed mode (role app_signed): the tenant is set only with a token the trusted tier
+// minted (here a direct superuser connection), each token once.
+const mint = new pg.Client({ connectionString: process.env.MINT_URL });
+await mint.connect();
+const { rows: [{ token }] } = await mint.query("SELECT relay_tenant_token('acme') AS token");
+await mint.end();
+const signedPool = new pg.Pool({ connectionString: process.env.SIGNED_URL, max: 2 });
+const signed = drizzle(signedPool);
+const mineSigned = await withTenant(signed, 'acme', async (tx) => tx.select({ rows: count() }).from(projects), { token });
+check('signed mode: withTenant(..., { token }) sets the tenant with a minted token', mineSigned[0].rows > 0, JSON.stringify(mineSigned));
+const spent = await thrown(() => withTenant(signed, 'acme', async (tx) => tx.execute(sql`SELECT 1`), { token }));
+check('signed mode: a spent token throws TokenRejectedError (28R05)', spent instanceof TokenRejectedError, String(spent));
+await signedPool.end();
 
 await pool.end();
 process.exit(failed ? 1 : 0);

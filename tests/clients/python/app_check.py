@@ -90,4 +90,24 @@ with engine.connect() as c:  # the raw driver error carries the code too
     except Exception as e:  # noqa: BLE001
         check("e.orig.sqlstate is relay's code", getattr(e.orig, "sqlstate", None) == "22R02", repr(e))
 
+# Signed mode (role app_signed): the tenant is set only with a token the trusted tier
+# minted (here a direct superuser connection), each token once.
+from relay_tenancy import TokenRejected  # noqa: E402
+
+mint = create_engine(os.environ["MINT_URL"])
+signed = create_engine(os.environ["SIGNED_URL"], pool_size=2, max_overflow=0, connect_args={"prepare_threshold": None})
+SignedSession = sessionmaker(signed)
+install(SignedSession)
+with mint.connect() as c:
+    token = c.execute(text("SELECT relay_tenant_token('acme')")).scalar_one()
+with tenant_session(SignedSession, "acme", token=token) as s:
+    mine = s.execute(select(func.count()).select_from(projects)).scalar_one()
+check("signed mode: tenant_session(..., token=...) sets the tenant with a minted token", mine > 0, f"{mine} rows")
+try:
+    with tenant_session(SignedSession, "acme", token=token) as s:
+        s.execute(select(1))
+    check("signed mode: a spent token raises TokenRejected (28R05)", False, "no error")
+except TokenRejected as e:
+    check("signed mode: a spent token raises TokenRejected (28R05)", e.sqlstate == "28R05")
+
 sys.exit(1 if failed else 0)
