@@ -63,18 +63,28 @@ fn relay_security_check() -> TableIterator<
         name!(detail, String),
     ),
 > {
+    // Read once: their own rows report them, and so does relay_verify's count.
+    let broken = isolation::broken(None, None);
+    let placements = if crate::pg::probes::citus_installed() {
+        crate::citus::placements::broken_placements()
+    } else {
+        Vec::new()
+    };
     let mut rows = context_rows();
-    rows.extend(isolation_rows());
+    rows.extend(isolation_rows(&broken, &placements));
     rows.extend(foreign_key_rows());
     rows.extend(privilege_rows());
-    rows.push(verify_row());
+    rows.push(verify_row(&broken, &placements));
     TableIterator::new(rows)
 }
 
 /// Every error relay_verify() finds fails the deployment check too: the two checks
 /// agree (a DBA who runs only this one misses none of them).
-fn verify_row() -> (String, bool, String) {
-    let errors: Vec<String> = crate::api::verify::findings()
+fn verify_row(
+    broken: &[(String, String)],
+    placements: &[(String, String, String)],
+) -> (String, bool, String) {
+    let errors: Vec<String> = crate::api::verify::findings_given(broken, placements)
         .into_iter()
         .filter(|f| f.0 == "error")
         .map(|(_, object, problem, _)| format!("{object}: {problem}"))
@@ -161,9 +171,11 @@ fn context_rows() -> Vec<(String, bool, String)> {
 }
 
 /// Tenant-enabled tables, and on Citus every placement and node, still isolated.
-fn isolation_rows() -> Vec<(String, bool, String)> {
+fn isolation_rows(
+    broken: &[(String, String)],
+    placements: &[(String, String, String)],
+) -> Vec<(String, bool, String)> {
     let mut rows = Vec::new();
-    let broken = isolation::broken(None, None);
     rows.push((
         "tables_isolated".to_string(),
         broken.is_empty(),
@@ -176,7 +188,6 @@ fn isolation_rows() -> Vec<(String, bool, String)> {
     ));
     // Citus: every placement guarded like its table, every node set like this one.
     if crate::pg::probes::citus_installed() {
-        let placements = crate::citus::placements::broken_placements();
         rows.push((
             "placements_isolated".to_string(),
             placements.is_empty(),

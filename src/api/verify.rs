@@ -377,8 +377,21 @@ fn relay_verify() -> TableIterator<
     TableIterator::new(findings())
 }
 
-/// What relay_verify returns (relay_security_check counts its errors too).
+/// What relay_verify returns.
 pub fn findings() -> Vec<Finding> {
+    findings_given(
+        &crate::guards::isolation::broken(None, None),
+        &crate::citus::placements::broken_placements(),
+    )
+}
+
+/// The same, given the tables and Citus placements whose isolation is switched off
+/// (`isolation::broken`, `placements::broken_placements`): relay_security_check reads
+/// them once for rows of their own and for its count of relay_verify's errors.
+pub fn findings_given(
+    broken: &[(String, String)],
+    placements: &[(String, String, String)],
+) -> Vec<Finding> {
     let schema = ext::extension_schema();
     let registry = quote_qualified(&schema, "relay_tables");
     let audit_registry = quote_qualified(&schema, "relay_audit_tables");
@@ -403,24 +416,24 @@ pub fn findings() -> Vec<Finding> {
     });
     // Isolation switched off (flags, relay's policy, the TRUNCATE guard): the DDL
     // guard's own check.
-    for (table, problem) in crate::guards::isolation::broken(None, None) {
+    for (table, problem) in broken {
         found.push((
             "error".into(),
             format!("table {table}"),
-            problem,
+            problem.clone(),
             format!(
                 "SELECT {}.relay_enable_tenancy({});",
                 crate::model::quote::quote_ident(ext::API_SCHEMA),
-                crate::model::quote::quote_literal(&table)
+                crate::model::quote::quote_literal(table)
             ),
         ));
     }
     // The same on every Citus placement, on the node that holds it.
-    for (table, placement, problem) in crate::citus::placements::broken_placements() {
+    for (table, placement, problem) in placements {
         found.push((
             "error".into(),
             format!("placement {placement} of {table}"),
-            problem,
+            problem.clone(),
             format!(
                 "SELECT {}.relay_distribute();",
                 crate::model::quote::quote_ident(ext::API_SCHEMA)

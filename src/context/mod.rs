@@ -180,7 +180,7 @@ fn relay_set_tenant(tenant: Option<String>, is_local: default!(Option<bool>, tru
     let tenant = tenant.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "tenant"));
     let is_local =
         is_local.unwrap_or_else(|| errors::null_argument("relay_set_tenant", "is_local"));
-    if signed::mode() == signed::ContextMode::Signed && !privilege::role_sees_every_tenant() {
+    if signed::is_signed() && !privilege::role_sees_every_tenant() {
         errors::tenant_needs_token();
     }
     match probes::tenant_is_active(&tenant) {

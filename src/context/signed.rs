@@ -59,7 +59,7 @@ fn value_of(setting: &GucSetting<Option<CString>>) -> Option<String> {
 /// a session set in open mode is dropped when the server switches to signed mode.
 pub fn tenant_setting() -> Option<String> {
     let value = value_of(&TENANT_SETTING)?;
-    if mode() == ContextMode::Signed && !VOUCHED.with(|v| v.borrow().contains(&value)) {
+    if is_signed() && !VOUCHED.with(|v| v.borrow().contains(&value)) {
         return None;
     }
     Some(value)
@@ -281,7 +281,7 @@ unsafe extern "C-unwind" fn check_tenant_setting(
         };
     }
     let allowed = unsafe { check_context_setting(proposed.is_empty(), &proposed, source) };
-    if allowed && mode() == ContextMode::Signed && !proposed.is_empty() {
+    if allowed && is_signed() && !proposed.is_empty() {
         PENDING.with(|p| *p.borrow_mut() = Some(proposed));
     }
     allowed

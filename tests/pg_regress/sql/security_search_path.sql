@@ -84,6 +84,19 @@ SELECT count(*) >= 0 AS findings FROM relay_verify();
 SELECT relay_placement_problems('public.sec_notes') IS NULL AS isolated;
 SELECT code FROM expect_error($$ SELECT relay_restore_placement('public.sec_notes') $$);
 SELECT relay_node_settings() LIKE 'preloaded=true, context_mode=%' AS node_settings;
+-- and those added for the application stack: one table's status, the drop_column plan
+-- (it counts the table's tenants as the extension's owner), the check of a renamed
+-- tenant column, relay_security_check's verify_errors (relay_verify as the owner):
+SELECT count(*) AS status_rows FROM relay_tenancy_status('public.sec_notes');
+SELECT count(*) > 0 AS planned FROM relay_disable_tenancy_plan('public.sec_notes', drop_column => true);
+BEGIN;
+SET LOCAL relay.allow_unsafe_ddl = on;
+SET LOCAL client_min_messages = error;
+ALTER TABLE public.sec_notes RENAME COLUMN tenant_id TO org_id;
+SELECT code FROM expect_error($$ SELECT relay_enable_tenancy('public.sec_notes') $$);
+ROLLBACK;
+-- (the test's own comparison names pg_catalog's operator: sec_evil's would log it)
+SELECT check_name FROM relay_security_check() WHERE check_name OPERATOR(pg_catalog.=) 'verify_errors';
 BEGIN;
 DECLARE sec_cursor CURSOR FOR SELECT 1;
 SELECT set_config('app.current_tenant_id', 'sec_a', true) AS set_by_set_config;
