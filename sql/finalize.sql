@@ -247,6 +247,8 @@ ALTER FUNCTION relay_verify() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_distribute(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_distribute_plan(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_repair() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_enable_tenancy_background(regclass, text[], text, text, text, text[], text, text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay_online_wait_poll(regclass, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION relay_audit_purge(timestamptz) SET search_path = pg_catalog, pg_temp;
 
 -- relay's own tables refuse TRUNCATE to every role their row level security applies
@@ -383,6 +385,84 @@ BEGIN
   END LOOP;
 END $$;
 
+-- Online conversions queued for a background worker (relay_enable_tenancy_background;
+-- issue 23). One row per job; the worker that runs a job holds a session advisory
+-- lock (classid 1380732746, objid = id), so a job marked running whose lock nobody
+-- holds was cut off (a restart) and is resumed by the next worker. Written only by
+-- relay (as the extension's owner); not dumped: a job names a table by oid, which a
+-- restore changes (queue it again after a restore).
+CREATE TABLE @extschema@.online_jobs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  relid oid NOT NULL,
+  table_name text NOT NULL,
+  options jsonb NOT NULL,
+  run_as oid NOT NULL,
+  state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+  step integer NOT NULL DEFAULT 0,
+  steps integer,
+  action text,
+  lines text[],
+  error_sqlstate text,
+  error_message text,
+  error_detail text,
+  error_hint text,
+  attempts integer NOT NULL DEFAULT 0,
+  worker_pid integer,
+  queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  started_at timestamptz,
+  finished_at timestamptz
+);
+CREATE INDEX online_jobs_relid ON @extschema@.online_jobs (relid, id);
+REVOKE ALL ON @extschema@.online_jobs FROM PUBLIC;
+COMMENT ON TABLE @extschema@.online_jobs IS 'relay_tenancy: online conversions queued for a background worker (read relay.online_conversions)';
+
+-- What a role may see of the queue: its own jobs (those of roles it has the
+-- privileges of; a superuser sees all). "worker" is true while a worker holds the job.
+CREATE VIEW @extschema@.online_conversions AS
+  SELECT j.id, j.table_name AS "table", j.state, j.step, j.steps, j.action, j.lines,
+         j.error_sqlstate, j.error_message, j.attempts,
+         EXISTS (SELECT FROM pg_catalog.pg_locks l
+                  WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
+                    AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                    AND l.classid OPERATOR(pg_catalog.=) 1380732746::pg_catalog.oid
+                    AND l.objid OPERATOR(pg_catalog.=) j.id::pg_catalog.oid AND l.objsubid OPERATOR(pg_catalog.=) 2) AS worker,
+         j.run_as::pg_catalog.regrole AS queued_by, j.queued_at, j.started_at, j.finished_at
+    FROM @extschema@.online_jobs j
+   WHERE pg_catalog.pg_has_role(j.run_as, 'USAGE');
+COMMENT ON VIEW @extschema@.online_conversions IS 'relay_tenancy: background online conversions of the roles you have the privileges of';
+GRANT SELECT ON @extschema@.online_conversions TO PUBLIC;
+
+-- CALL relay_online_wait('big'): waits until the newest background conversion of the
+-- table is done (its lines come back) or failed (its error is raised, with its
+-- SQLSTATE). A procedure that commits between polls: a transaction that held a
+-- snapshot while it waited would make the worker's concurrent index builds wait for
+-- it. Hence also no SET clause (a procedure with one cannot commit): every name is
+-- qualified.
+CREATE PROCEDURE @extschema@.relay_online_wait(tbl regclass, timeout interval DEFAULT NULL, INOUT lines text[] DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+  s record;
+  started timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+  LOOP
+    SELECT * INTO s FROM @extschema@.relay_online_wait_poll(tbl, 100);
+    IF s.state OPERATOR(pg_catalog.=) 'done' THEN
+      lines := s.lines;
+      RETURN;
+    ELSIF s.state OPERATOR(pg_catalog.=) 'failed' THEN
+      RAISE EXCEPTION USING ERRCODE = s.sqlstate, MESSAGE = s.message,
+        DETAIL = COALESCE(s.detail, ''), HINT = COALESCE(s.hint, '');
+    ELSIF timeout IS NOT NULL
+          AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) (started OPERATOR(pg_catalog.+) timeout) THEN
+      RAISE EXCEPTION USING ERRCODE = 'query_canceled',
+        MESSAGE = pg_catalog.format('relay_online_wait: the online conversion of %s is still %s after %s', tbl, s.state, timeout),
+        DETAIL = 'The background worker goes on; relay.online_conversions shows its progress.',
+        HINT = 'CALL relay_online_wait again to wait longer.';
+    END IF;
+    COMMIT;
+  END LOOP;
+END $$;
+
 -- 3. The functions users call move to public (everything above was created in
 -- relay's schema): `SELECT relay_enable_tenancy('skills')`, `relay_set_tenant(...)`
 -- and the rest are found with the default search_path, as before 0.3.0, with no
@@ -398,7 +478,8 @@ DECLARE
     'relay_tenant_token', 'relay_create_tenant', 'relay_suspend_tenant', 'relay_resume_tenant',
     'relay_delete_tenant', 'relay_audit', 'relay_enable_audit', 'relay_disable_audit', 'relay_append_only',
     'relay_audit_chain', 'relay_audit_verify', 'relay_audit_digest', 'relay_audit_purge', 'relay_distribute',
-    'relay_distribute_plan', 'relay_placement_problems', 'relay_restore_placement', 'relay_node_settings']::pg_catalog.name[];
+    'relay_distribute_plan', 'relay_placement_problems', 'relay_restore_placement', 'relay_node_settings',
+    'relay_enable_tenancy_background', 'relay_online_wait']::pg_catalog.name[];
   fn pg_catalog.regprocedure;
 BEGIN
   FOR fn IN
@@ -406,6 +487,6 @@ BEGIN
      WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
        AND p.proname OPERATOR(pg_catalog.=) ANY (api)
   LOOP
-    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET SCHEMA public', fn);
+    EXECUTE pg_catalog.format('ALTER ROUTINE %s SET SCHEMA public', fn);
   END LOOP;
 END $$;

@@ -471,3 +471,115 @@ END $$;
 CREATE FUNCTION public.relay_tenancy_status(tbl regclass) RETURNS SETOF relay.relay_tenancy_status
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$ SELECT * FROM relay.relay_tenancy_status s WHERE s.table_name OPERATOR(pg_catalog.=) $1 $$;
+
+-- 15. Online conversion from a migration tool (issue 23): relay_enable_tenancy_background
+-- queues the online path for a background worker and returns at once;
+-- CALL relay_online_wait(tbl) waits; relay.online_conversions reports.
+CREATE FUNCTION public.relay_enable_tenancy_background(
+	"tbl" regclass,
+	"global_unique" TEXT[] DEFAULT NULL,
+	"default_tenant" TEXT DEFAULT NULL,
+	"views" TEXT DEFAULT 'report',
+	"primary_key" TEXT DEFAULT 'global',
+	"keep_foreign_keys" TEXT[] DEFAULT NULL,
+	"tenant_column" TEXT DEFAULT NULL,
+	"tenant_from" TEXT DEFAULT NULL,
+	"shared_rows" bool DEFAULT NULL
+) RETURNS SETOF TEXT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'relay_enable_tenancy_background_wrapper';
+CREATE FUNCTION relay.relay_online_wait_poll(
+	"tbl" regclass,
+	"wait_ms" INT DEFAULT 100
+) RETURNS TABLE (
+	"state" TEXT,
+	"lines" TEXT[],
+	"sqlstate" TEXT,
+	"message" TEXT,
+	"detail" TEXT,
+	"hint" TEXT
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'relay_online_wait_poll_wrapper';
+ALTER FUNCTION public.relay_enable_tenancy_background(regclass, text[], text, text, text, text[], text, text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION relay.relay_online_wait_poll(regclass, integer) SET search_path = pg_catalog, pg_temp;
+
+-- Online conversions queued for a background worker (relay_enable_tenancy_background;
+-- issue 23). One row per job; the worker that runs a job holds a session advisory
+-- lock (classid 1380732746, objid = id), so a job marked running whose lock nobody
+-- holds was cut off (a restart) and is resumed by the next worker. Written only by
+-- relay (as the extension's owner); not dumped: a job names a table by oid, which a
+-- restore changes (queue it again after a restore).
+CREATE TABLE relay.online_jobs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  relid oid NOT NULL,
+  table_name text NOT NULL,
+  options jsonb NOT NULL,
+  run_as oid NOT NULL,
+  state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+  step integer NOT NULL DEFAULT 0,
+  steps integer,
+  action text,
+  lines text[],
+  error_sqlstate text,
+  error_message text,
+  error_detail text,
+  error_hint text,
+  attempts integer NOT NULL DEFAULT 0,
+  worker_pid integer,
+  queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  started_at timestamptz,
+  finished_at timestamptz
+);
+CREATE INDEX online_jobs_relid ON relay.online_jobs (relid, id);
+REVOKE ALL ON relay.online_jobs FROM PUBLIC;
+COMMENT ON TABLE relay.online_jobs IS 'relay_tenancy: online conversions queued for a background worker (read relay.online_conversions)';
+
+-- What a role may see of the queue: its own jobs (those of roles it has the
+-- privileges of; a superuser sees all). "worker" is true while a worker holds the job.
+CREATE VIEW relay.online_conversions AS
+  SELECT j.id, j.table_name AS "table", j.state, j.step, j.steps, j.action, j.lines,
+         j.error_sqlstate, j.error_message, j.attempts,
+         EXISTS (SELECT FROM pg_catalog.pg_locks l
+                  WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
+                    AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                    AND l.classid OPERATOR(pg_catalog.=) 1380732746::pg_catalog.oid
+                    AND l.objid OPERATOR(pg_catalog.=) j.id::pg_catalog.oid AND l.objsubid OPERATOR(pg_catalog.=) 2) AS worker,
+         j.run_as::pg_catalog.regrole AS queued_by, j.queued_at, j.started_at, j.finished_at
+    FROM relay.online_jobs j
+   WHERE pg_catalog.pg_has_role(j.run_as, 'USAGE');
+COMMENT ON VIEW relay.online_conversions IS 'relay_tenancy: background online conversions of the roles you have the privileges of';
+GRANT SELECT ON relay.online_conversions TO PUBLIC;
+
+-- CALL relay_online_wait('big'): waits until the newest background conversion of the
+-- table is done (its lines come back) or failed (its error is raised, with its
+-- SQLSTATE). A procedure that commits between polls: a transaction that held a
+-- snapshot while it waited would make the worker's concurrent index builds wait for
+-- it. Hence also no SET clause (a procedure with one cannot commit): every name is
+-- qualified.
+CREATE PROCEDURE public.relay_online_wait(tbl regclass, timeout interval DEFAULT NULL, INOUT lines text[] DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+  s record;
+  started timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+  LOOP
+    SELECT * INTO s FROM relay.relay_online_wait_poll(tbl, 100);
+    IF s.state OPERATOR(pg_catalog.=) 'done' THEN
+      lines := s.lines;
+      RETURN;
+    ELSIF s.state OPERATOR(pg_catalog.=) 'failed' THEN
+      RAISE EXCEPTION USING ERRCODE = s.sqlstate, MESSAGE = s.message,
+        DETAIL = COALESCE(s.detail, ''), HINT = COALESCE(s.hint, '');
+    ELSIF timeout IS NOT NULL
+          AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) (started OPERATOR(pg_catalog.+) timeout) THEN
+      RAISE EXCEPTION USING ERRCODE = 'query_canceled',
+        MESSAGE = pg_catalog.format('relay_online_wait: the online conversion of %s is still %s after %s', tbl, s.state, timeout),
+        DETAIL = 'The background worker goes on; relay.online_conversions shows its progress.',
+        HINT = 'CALL relay_online_wait again to wait longer.';
+    END IF;
+    COMMIT;
+  END LOOP;
+END $$;

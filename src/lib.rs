@@ -58,6 +58,7 @@ pub extern "C-unwind" fn _PG_init() {
     audit::chain_heads::register_callbacks();
     context::reserve_prefix();
     model::sqlstate::install();
+    api::background_worker::register_launcher();
 }
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

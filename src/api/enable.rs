@@ -805,8 +805,32 @@ pub fn plan_steps(
     tbl: Option<RegClass>,
     call: CallOptions,
 ) -> Vec<(i32, String, String, String)> {
+    plan_rows_for(function, tbl, call, false)
+}
+
+/// `plan_steps`, refusing what the call itself would refuse (a missing REFERENCES
+/// grant) instead of warning: for a call that queues the plan to run later
+/// (background.rs).
+pub fn plan_steps_checked(
+    function: &str,
+    tbl: Option<RegClass>,
+    call: CallOptions,
+) -> Vec<(i32, String, String, String)> {
+    plan_rows_for(function, tbl, call, true)
+}
+
+fn plan_rows_for(
+    function: &str,
+    tbl: Option<RegClass>,
+    call: CallOptions,
+    refuse: bool,
+) -> Vec<(i32, String, String, String)> {
     let again = call.clone();
     let mut p = prepare(function, tbl, call);
+    if refuse {
+        let table = quote_qualified(&p.state.schema, &p.state.name);
+        require_references_on_tenants(&p.ext_schema, &table, &p.steps);
+    }
     // The dry run says what the call would refuse for want of REFERENCES on tenants.
     if let Some(role) = role_lacking_references(&p.steps) {
         p.warnings.push(format!(

@@ -6,6 +6,8 @@
 //!
 //! May use: every other layer; nothing uses it.
 
+pub mod background;
+pub mod background_worker;
 pub mod disable;
 pub mod disable_schema;
 pub mod enable;

@@ -1258,3 +1258,40 @@ pub fn tenant_column_renamed(table: &str, recorded: &str, now: &str) -> ! {
         format!("Rename it back: ALTER TABLE {table} RENAME COLUMN {now} TO {recorded}; (a superuser: SET LOCAL relay.allow_unsafe_ddl = on first), then call again."),
     )
 }
+
+/// relay_online_wait inside a transaction block: it commits between polls so that it
+/// holds no snapshot the worker's concurrent index builds would wait for.
+#[track_caller]
+pub fn online_wait_in_transaction_block() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_ACTIVE_SQL_TRANSACTION,
+        "relay_online_wait cannot run inside a transaction block".into(),
+        "The background worker's concurrent index builds wait for every transaction older than them: a transaction that waited for the worker would wait for itself.".into(),
+        "CALL relay_online_wait(...) on its own, outside BEGIN ... COMMIT: after the migration that queued the conversion has committed (a migration of its own that runs outside a transaction, or a deploy step).".into(),
+    )
+}
+
+/// relay_online_wait on a table with no background conversion queued.
+#[track_caller]
+pub fn online_wait_nothing_queued(table: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("no online conversion of {table} was queued"),
+        format!("relay.online_conversions has no job for {table}."),
+        format!(
+            "Queue one with SELECT relay_enable_tenancy_background({}) (and commit) first.",
+            crate::model::quote::quote_literal(table)
+        ),
+    )
+}
+
+/// relay_online_wait by a role that is not the one that queued the job.
+#[track_caller]
+pub fn online_wait_not_allowed(table: &str, job: i64) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("permission denied to wait for online conversion #{job} of {table}"),
+        "Only the role that queued a conversion (or a member of it, or a superuser) may wait for it: its outcome may name rows of the table.".into(),
+        "Wait as the role that called relay_enable_tenancy_background.".into(),
+    )
+}

@@ -10,6 +10,7 @@ pub mod ext;
 pub mod index_probe;
 pub mod list;
 pub mod policy_rule;
+pub mod portal;
 pub mod privilege;
 pub mod probes;
 pub mod regclass;

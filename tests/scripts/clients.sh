@@ -152,5 +152,19 @@ signed_grants dzapp
 grep -E '^(ok|not ok|#)' "$work/dzapp.log"
 n=$((n + $(grep -cE '^(ok|not ok) ' "$work/dzapp.log" || true))); failed=$((failed + $(grep -c '^not ok ' "$work/dzapp.log" || true)))
 grep -qE '^(ok|not ok) ' "$work/dzapp.log" || { notok "app_check.mts ran"; tail -15 "$work/dzapp.log" | sed 's/^/#   /'; }
+# Online conversion from drizzle-kit migrate, which wraps every migration in one
+# transaction: relay_enable_tenancy_background returns at once inside it; the worker
+# starts at commit; CALL relay_online_wait (a deploy step, through PgBouncer) waits.
+dkbg() { (cd "$dz/background" && "$dz/node_modules/.bin/drizzle-kit" "$@"); }
+if dkbg migrate >"$work/dzbg.log" 2>&1; then
+  ok "drizzle-kit migrate: a migration queues the online conversion of big inside drizzle's transaction"
+else notok "drizzle-kit migrate (background)"; tail -15 "$work/dzbg.log" | sed 's/^/#   /'; fi
+if as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$BPORT" -U migrator -d dzapp \
+     -c "CALL relay_online_wait('big', timeout => '120 s')" >"$work/dzwait.log" 2>&1 \
+   && [ "$(P -d dzapp -At -c "SELECT state || ' ' || (queued_by::text) FROM relay.online_conversions WHERE \"table\" = 'public.big'")" = "done migrator" ] \
+   && [ "$(P -d dzapp -At -c "SELECT problems = '{}' AND not_valid_constraints IS NULL FROM relay.relay_tenancy_status WHERE table_name = 'big'::regclass")" = t ]; then
+  ok "CALL relay_online_wait through PgBouncer: the worker converted big as migrator, online (no problem, every key valid)"
+else notok "CALL relay_online_wait (drizzle)"; tail -15 "$work/dzwait.log" | sed 's/^/#   /'
+  P -d dzapp -c "SELECT * FROM relay.online_conversions" | sed 's/^/#   /'; fi
 echo "# clients: $((n - failed)) of $n passed"
 [ "$failed" -eq 0 ]

@@ -41,8 +41,9 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
 -- search_path: the policy and default functions (a setting read, SQL-free index
 -- probes, or fully qualified SQL), relay_current_tenant, relay_uuid7, relay_tenant_token
 -- (a setting and a probe), the trigger functions (relation ids from the trigger), and
--- the two SQL wrappers, which call relay's functions schema-qualified. A function
--- added unpinned shows up here.
+-- the two SQL wrappers, which call relay's functions schema-qualified, and
+-- relay_online_wait, a procedure that commits between polls (a SET clause would forbid
+-- its COMMIT) and names everything qualified. A function added unpinned shows up here.
 SELECT p.oid::regprocedure AS unpinned, l.lanname
   FROM pg_proc p
   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
