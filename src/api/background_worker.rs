@@ -13,7 +13,7 @@
 //! run them. SIGTERM ends the worker at the next interrupt check; the job stays
 //! `running` with no lock holder, and the next worker resumes it.
 
-use crate::api::background::{options_from_json, table_name, JOB_LOCK_CLASS};
+use crate::api::background_job::{options_from_json, table_name, JOB_LOCK_CLASS};
 use crate::model::quote::quote_ident;
 use pgrx::bgworkers::{BackgroundWorkerBuilder, BgWorkerStartTime};
 use pgrx::datum::DatumWithOid;

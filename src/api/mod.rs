@@ -7,6 +7,7 @@
 //! May use: every other layer; nothing uses it.
 
 pub mod background;
+pub mod background_job;
 pub mod background_worker;
 pub mod disable;
 pub mod disable_schema;
