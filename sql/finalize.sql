@@ -414,6 +414,12 @@ CREATE TABLE @extschema@.online_jobs (
 );
 CREATE INDEX online_jobs_relid ON @extschema@.online_jobs (relid, id);
 REVOKE ALL ON @extschema@.online_jobs FROM PUBLIC;
+-- As relay's other tables: row level security with no policy (a sloppy GRANT gives no
+-- row), the TRUNCATE guard; relay_security_check reports grants on it.
+ALTER TABLE @extschema@.online_jobs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON @extschema@.online_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.relay_tenant_truncate_guard();
+ALTER TABLE @extschema@.online_jobs ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 COMMENT ON TABLE @extschema@.online_jobs IS 'relay_tenancy: online conversions queued for a background worker (read relay.online_conversions)';
 
 -- What a role may see of the queue: its own jobs (those of roles it has the

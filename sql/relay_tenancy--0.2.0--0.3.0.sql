@@ -535,6 +535,12 @@ CREATE TABLE relay.online_jobs (
 );
 CREATE INDEX online_jobs_relid ON relay.online_jobs (relid, id);
 REVOKE ALL ON relay.online_jobs FROM PUBLIC;
+-- As relay's other tables: row level security with no policy (a sloppy GRANT gives no
+-- row), the TRUNCATE guard; relay_security_check reports grants on it.
+ALTER TABLE relay.online_jobs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE TRIGGER relay_tenant_truncate_guard BEFORE TRUNCATE ON relay.online_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION relay.relay_tenant_truncate_guard();
+ALTER TABLE relay.online_jobs ENABLE ALWAYS TRIGGER relay_tenant_truncate_guard;
 COMMENT ON TABLE relay.online_jobs IS 'relay_tenancy: online conversions queued for a background worker (read relay.online_conversions)';
 
 -- What a role may see of the queue: its own jobs (those of roles it has the

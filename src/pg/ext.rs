@@ -140,15 +140,17 @@ pub fn extension_owner() -> pg_sys::Oid {
     extension().1
 }
 
-/// relay's own tables that hold its registry and its tenants (not the audit log's
-/// chain tables): what its guards and checks watch for foreign triggers and grants.
-pub const OWN_TABLES: [&CStr; 6] = [
+/// relay's own tables that hold its registry, its tenants and its queue of background
+/// conversions (whose rows name the role a worker runs as), not the audit log's chain
+/// tables: what its guards and checks watch for foreign triggers and grants.
+pub const OWN_TABLES: [&CStr; 7] = [
     c"tenants",
     c"relay_tables",
     c"relay_audit_tables",
     c"relay_tenant_registry",
     c"relay_schemas",
     c"audit_logs",
+    c"online_jobs",
 ];
 
 /// One of relay's own tables: its schema and oid.
