@@ -528,6 +528,9 @@ CREATE TABLE relay.online_jobs (
   error_detail text,
   error_hint text,
   attempts integer NOT NULL DEFAULT 0,
+  -- every try of a catalog run: {at: when it started (epoch s), ms: from its transaction's
+  -- start to its end, the longest the application can have queued behind it, ok}
+  lock_windows jsonb,
   worker_pid integer,
   queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   started_at timestamptz,
@@ -548,6 +551,8 @@ COMMENT ON TABLE relay.online_jobs IS 'relay_tenancy: online conversions queued 
 CREATE VIEW relay.online_conversions AS
   SELECT j.id, j.table_name AS "table", j.state, j.step, j.steps, j.action, j.lines,
          j.error_sqlstate, j.error_message, j.attempts,
+         (SELECT pg_catalog.max((w OPERATOR(pg_catalog.->>) 'ms')::pg_catalog.float8)
+            FROM pg_catalog.jsonb_array_elements(j.lock_windows) w) AS longest_lock_ms,
          EXISTS (SELECT FROM pg_catalog.pg_locks l
                   WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
                     AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
@@ -555,7 +560,9 @@ CREATE VIEW relay.online_conversions AS
                     AND l.objid OPERATOR(pg_catalog.=) j.id::pg_catalog.oid AND l.objsubid OPERATOR(pg_catalog.=) 2) AS worker,
          j.run_as::pg_catalog.regrole AS queued_by, j.queued_at, j.started_at, j.finished_at
     FROM relay.online_jobs j
-   WHERE pg_catalog.pg_has_role(j.run_as, 'USAGE');
+   -- (a job of a role dropped since: only in relay.online_jobs, which superusers read)
+   WHERE CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) j.run_as)
+              THEN pg_catalog.pg_has_role(j.run_as, 'USAGE') ELSE false END;
 COMMENT ON VIEW relay.online_conversions IS 'relay_tenancy: background online conversions of the roles you have the privileges of';
 GRANT SELECT ON relay.online_conversions TO PUBLIC;
 

@@ -263,7 +263,15 @@ fn run_job(schema: &str, job: &Job) {
     });
     let (_table, rows) = match planned {
         Ok(p) => p,
-        Err(failure) => return finish(schema, job.id, Vec::new(), Some((failure, None))),
+        Err(failure) => {
+            return finish(
+                schema,
+                job.id,
+                Vec::new(),
+                Vec::new(),
+                Some((failure, None)),
+            )
+        }
     };
     let mut lines: Vec<String> = rows
         .iter()
@@ -271,27 +279,42 @@ fn run_job(schema: &str, job: &Job) {
         .map(|r| format!("WARNING: {}", r.2))
         .collect();
     let statements: Vec<_> = rows.into_iter().filter(|r| r.0 > 0).collect();
+    let mut windows = Vec::new();
     for (i, (_, _, action, sql)) in statements.iter().enumerate() {
         progress(schema, job.id, i + 1, statements.len(), action);
         let outcome = if sql.starts_with("SELECT ") {
-            catalog_run(job.run_as, sql).map(|out| lines.extend(out))
+            catalog_run(job.run_as, sql, &mut windows).map(|out| lines.extend(out))
         } else {
             in_own_transactions(Some(job.run_as), || crate::pg::portal::run_top_level(sql))
         };
         if let Err(failure) = outcome {
-            return finish(schema, job.id, lines, Some((failure, Some(sql.clone()))));
+            return finish(
+                schema,
+                job.id,
+                lines,
+                windows,
+                Some((failure, Some(sql.clone()))),
+            );
         }
     }
-    finish(schema, job.id, lines, None)
+    finish(schema, job.id, lines, windows, None)
 }
 
 /// A catalog run through SPI: retried while it times out on its lock, with a
 /// lock_timeout that starts short (the application queues behind an ACCESS EXCLUSIVE
 /// request for at most that long) and doubles up to 2 s, 30 tries in all.
-fn catalog_run(role: pg_sys::Oid, sql: &str) -> Result<Vec<String>, Failure> {
+/// Every try is recorded in `windows` (when it started, how long it took from its
+/// transaction's start to its end: the longest the application can have waited on
+/// it), so that relay.online_conversions says how long the table was locked.
+fn catalog_run(
+    role: pg_sys::Oid,
+    sql: &str,
+    windows: &mut Vec<serde_json::Value>,
+) -> Result<Vec<String>, Failure> {
     let mut timeout_ms = 10u64;
     let mut tries = 0;
     loop {
+        let started = std::time::SystemTime::now();
         let out = in_transaction(Some(role), || {
             // synchronous_commit off: the ACCESS EXCLUSIVE lock goes at commit without
             // waiting for the WAL flush. A crash may lose the run (never half of it);
@@ -309,6 +332,14 @@ fn catalog_run(role: pg_sys::Oid, sql: &str) -> Result<Vec<String>, Failure> {
                     .collect::<Vec<_>>()
             })
         });
+        let ms = started.elapsed().unwrap_or_default().as_secs_f64() * 1000.0;
+        let at = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        windows.push(
+            serde_json::json!({ "at": at, "ms": (ms * 100.0).round() / 100.0, "ok": out.is_ok() }),
+        );
         tries += 1;
         match out {
             Err(f) if f[0].as_deref() == Some("55P03") && tries < 30 => {
@@ -338,7 +369,13 @@ fn progress(schema: &str, id: i64, step: usize, steps: usize, action: &str) {
 
 /// Record the job's end: done with the lines of its runs, or failed with the error and
 /// the statement that raised it.
-fn finish(schema: &str, id: i64, lines: Vec<String>, failed: Option<(Failure, Option<String>)>) {
+fn finish(
+    schema: &str,
+    id: i64,
+    lines: Vec<String>,
+    windows: Vec<serde_json::Value>,
+    failed: Option<(Failure, Option<String>)>,
+) {
     let (state, [sqlstate, message, detail, hint], statement) = match failed {
         None => ("done", [None, None, None, None], None),
         Some((f, s)) => ("failed", f, s),
@@ -357,7 +394,7 @@ fn finish(schema: &str, id: i64, lines: Vec<String>, failed: Option<(Failure, Op
         Spi::run_with_args(
             &format!(
                 "UPDATE {schema}.online_jobs SET state = $2, lines = $3, error_sqlstate = $4, error_message = $5,
-                        error_detail = $6, error_hint = $7, finished_at = pg_catalog.now()
+                        error_detail = $6, error_hint = $7, lock_windows = $8, finished_at = pg_catalog.now()
                   WHERE id OPERATOR(pg_catalog.=) $1"
             ),
             &[
@@ -368,6 +405,7 @@ fn finish(schema: &str, id: i64, lines: Vec<String>, failed: Option<(Failure, Op
                 DatumWithOid::from(message),
                 DatumWithOid::from(detail),
                 DatumWithOid::from(hint),
+                DatumWithOid::from(pgrx::JsonB(serde_json::Value::Array(windows))),
             ],
         )
         .expect("finish")
