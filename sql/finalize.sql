@@ -408,7 +408,8 @@ CREATE TABLE @extschema@.online_jobs (
   error_hint text,
   attempts integer NOT NULL DEFAULT 0,
   -- every try of a catalog run: {at: when it started (epoch s), ms: from its transaction's
-  -- start to its end, the longest the application can have queued behind it, ok}
+  -- start to its end, held_ms: from the first lock it took to its commit (how long the
+  -- application can have queued behind it, the lock wait aside), ok}
   lock_windows jsonb,
   worker_pid integer,
   queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -430,7 +431,7 @@ COMMENT ON TABLE @extschema@.online_jobs IS 'relay_tenancy: online conversions q
 CREATE VIEW @extschema@.online_conversions AS
   SELECT j.id, j.table_name AS "table", j.state, j.step, j.steps, j.action, j.lines,
          j.error_sqlstate, j.error_message, j.attempts,
-         (SELECT pg_catalog.max((w OPERATOR(pg_catalog.->>) 'ms')::pg_catalog.float8)
+         (SELECT pg_catalog.max((w OPERATOR(pg_catalog.->>) 'held_ms')::pg_catalog.float8)
             FROM pg_catalog.jsonb_array_elements(j.lock_windows) w) AS longest_lock_ms,
          EXISTS (SELECT FROM pg_catalog.pg_locks l
                   WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted

@@ -315,6 +315,7 @@ fn catalog_run(
     let mut tries = 0;
     loop {
         let started = std::time::SystemTime::now();
+        crate::apply::locks::take_first_locked_at();
         let out = in_transaction(Some(role), || {
             // synchronous_commit off: the ACCESS EXCLUSIVE lock goes at commit without
             // waiting for the WAL flush. A crash may lose the run (never half of it);
@@ -337,9 +338,12 @@ fn catalog_run(
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        windows.push(
-            serde_json::json!({ "at": at, "ms": (ms * 100.0).round() / 100.0, "ok": out.is_ok() }),
-        );
+        // (from the first lock relay_enable_tenancy took to the commit)
+        let held = crate::apply::locks::take_first_locked_at()
+            .map(|t| (t.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
+        windows.push(serde_json::json!({
+            "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok()
+        }));
         tries += 1;
         match out {
             Err(f) if f[0].as_deref() == Some("55P03") && tries < 30 => {

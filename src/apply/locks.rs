@@ -95,8 +95,23 @@ pub fn take_all(function: &str, mut wanted: impl FnMut() -> Vec<(u32, Lock)>) {
             return;
         }
         acquire(&more, function);
+        FIRST_LOCKED.with(|f| {
+            if f.get().is_none() {
+                f.set(Some(std::time::Instant::now()))
+            }
+        });
         held.extend(more);
     }
+}
+
+thread_local! {
+    static FIRST_LOCKED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// When `take_all` last got its first lock, cleared: the background worker measures
+/// how long a catalog run held its locks (from then to its commit).
+pub fn take_first_locked_at() -> Option<std::time::Instant> {
+    FIRST_LOCKED.with(|f| f.take())
 }
 
 /// `wanted` less what `held` already covers (same table at that mode or stronger).
