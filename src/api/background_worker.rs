@@ -161,25 +161,18 @@ pub extern "C-unwind" fn relay_online_worker(arg: pg_sys::Datum) {
         return; // relay is not installed in this database
     };
     let schema = quote_ident(&schema);
-    while let Some(job) = claim(&schema) {
+    // (finish releases a job's advisory lock with its last write; a job this worker
+    // already ran is not claimed again, whatever its row says)
+    let mut ran = Vec::new();
+    while let Some(job) = claim(&schema, &ran) {
         run_job(&schema, &job);
-        in_transaction(None, || {
-            Spi::run_with_args(
-                "SELECT pg_catalog.pg_advisory_unlock($1, $2::pg_catalog.int4)",
-                &[
-                    DatumWithOid::from(JOB_LOCK_CLASS),
-                    DatumWithOid::from(job.id),
-                ],
-            )
-            .expect("unlock")
-        })
-        .ok();
+        ran.push(job.id);
     }
 }
 
 /// The oldest queued or running job no worker holds, now held by this one (a session
 /// advisory lock) and marked running.
-fn claim(schema: &str) -> Option<Job> {
+fn claim(schema: &str, ran: &[i64]) -> Option<Job> {
     in_transaction(None, || {
         let candidates: Vec<i64> = Spi::connect(|c| {
             c.select(
@@ -191,7 +184,7 @@ fn claim(schema: &str) -> Option<Job> {
             .map(|r| r.get::<i64>(1).unwrap().unwrap())
             .collect()
         });
-        for id in candidates {
+        for id in candidates.into_iter().filter(|id| !ran.contains(id)) {
             let args = [DatumWithOid::from(JOB_LOCK_CLASS), DatumWithOid::from(id)];
             let got = Spi::get_one_with_args::<bool>(
                 "SELECT pg_catalog.pg_try_advisory_lock($1, $2::pg_catalog.int4)",
@@ -412,7 +405,15 @@ fn finish(
                 DatumWithOid::from(pgrx::JsonB(serde_json::Value::Array(windows))),
             ],
         )
-        .expect("finish")
+        .expect("finish");
+        // Released in the transaction that records the end: once a waiter sees the job
+        // done, no worker holds it. (A worker that claims it meanwhile waits for this
+        // row's lock, then finds it done.)
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_unlock($1, $2::pg_catalog.int4)",
+            &[DatumWithOid::from(JOB_LOCK_CLASS), DatumWithOid::from(id)],
+        )
+        .expect("unlock")
     })
     .ok();
 }

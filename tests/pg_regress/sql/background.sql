@@ -43,7 +43,8 @@ SELECT count(*) AS jobs FROM relay.online_conversions;
 -- then waited for.
 SELECT * FROM relay_enable_tenancy_background('orders');
 CALL relay_online_wait('orders') \gset
-SELECT "table", state, step = steps AS every_step_ran, error_sqlstate, worker, queued_by
+SELECT "table", state, step = steps AS every_step_ran, error_sqlstate, worker, queued_by,
+       longest_lock_ms > 0 AS lock_time_recorded
   FROM relay.online_conversions;
 -- What the worker's catalog runs said, in order.
 SELECT unnest(lines) AS line FROM relay.online_conversions WHERE "table" = 'background.orders';
