@@ -408,7 +408,7 @@ CREATE TABLE @extschema@.online_jobs (
   error_hint text,
   attempts integer NOT NULL DEFAULT 0,
   -- every try of a catalog run: {at: when it started (epoch s), ms: from its transaction's
-  -- start to its end, held_ms: from the first lock it took to its commit (how long the
+  -- start to its end, held_ms: from the first lock it took to its commit releasing them (how long the
   -- application can have queued behind it, the lock wait aside), ok}
   lock_windows jsonb,
   worker_pid integer,

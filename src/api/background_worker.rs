@@ -293,6 +293,10 @@ fn run_job(schema: &str, job: &Job) {
     finish(schema, job.id, lines, windows, None)
 }
 
+thread_local! {
+    static COMMITTING: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
 /// A catalog run through SPI: retried while it times out on its lock, with a
 /// lock_timeout that starts short (the application queues behind an ACCESS EXCLUSIVE
 /// request for at most that long) and doubles up to 2 s, 30 tries in all.
@@ -309,7 +313,13 @@ fn catalog_run(
     loop {
         let started = std::time::SystemTime::now();
         crate::apply::locks::take_first_locked_at();
+        COMMITTING.with(|c| c.set(None));
         let out = in_transaction(Some(role), || {
+            // When the commit starts releasing (XACT_EVENT_COMMIT comes just before the
+            // locks go; the files of a dropped index are deleted after them).
+            pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
+                COMMITTING.with(|c| c.set(Some(std::time::Instant::now())))
+            });
             // synchronous_commit off: the ACCESS EXCLUSIVE lock goes at commit without
             // waiting for the WAL flush. A crash may lose the run (never half of it);
             // the job resumes from the table as it is, and any later commit that saw
@@ -331,9 +341,13 @@ fn catalog_run(
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        // (from the first lock relay_enable_tenancy took to the commit)
-        let held = crate::apply::locks::take_first_locked_at()
-            .map(|t| (t.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
+        // (from the first lock relay_enable_tenancy took to the commit's release of them)
+        let released = COMMITTING
+            .with(|c| c.take())
+            .unwrap_or_else(std::time::Instant::now);
+        let held = crate::apply::locks::take_first_locked_at().map(|t| {
+            (released.saturating_duration_since(t).as_secs_f64() * 100_000.0).round() / 100.0
+        });
         windows.push(serde_json::json!({
             "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok()
         }));
