@@ -13,7 +13,7 @@
 //! run them. SIGTERM ends the worker at the next interrupt check; the job stays
 //! `running` with no lock holder, and the next worker resumes it.
 
-use crate::api::background_job::{options_from_json, table_name, JOB_LOCK_CLASS};
+use crate::api::background_job::{options_from_json, JOB_LOCK_CLASS};
 use crate::model::quote::quote_ident;
 use pgrx::bgworkers::{BackgroundWorkerBuilder, BgWorkerStartTime};
 use pgrx::datum::DatumWithOid;
@@ -245,16 +245,15 @@ fn claim(schema: &str, ran: &[i64]) -> Option<Job> {
 fn run_job(schema: &str, job: &Job) {
     let call = options_from_json(&job.options);
     let relid = job.relid;
+    // (the plan, as the role: a table dropped since, or a refusal, fails the job here)
     let planned = in_transaction(Some(job.run_as), || {
-        let table = table_name(relid);
-        let rows = crate::api::enable::plan_steps_checked(
+        crate::api::enable::plan_steps_checked(
             "relay_enable_tenancy_background",
             Some(crate::pg::regclass::RegClass(relid)),
             call.clone(),
-        );
-        (table, rows)
+        )
     });
-    let (_table, rows) = match planned {
+    let rows = match planned {
         Ok(p) => p,
         Err(failure) => {
             return finish(
@@ -300,9 +299,9 @@ thread_local! {
 /// A catalog run through SPI: retried while it times out on its lock, with a
 /// lock_timeout that starts short (the application queues behind an ACCESS EXCLUSIVE
 /// request for at most that long) and doubles up to 2 s, 30 tries in all.
-/// Every try is recorded in `windows` (when it started, how long it took from its
-/// transaction's start to its end: the longest the application can have waited on
-/// it), so that relay.online_conversions says how long the table was locked.
+/// Every try is recorded in `windows`: when it started, how long its transaction took,
+/// and how long it held its locks (from the first `relay_enable_tenancy` took to the
+/// commit releasing them), which relay.online_conversions reports.
 fn catalog_run(
     role: pg_sys::Oid,
     sql: &str,
