@@ -227,11 +227,7 @@ fn claim(schema: &str, ran: &[i64]) -> Option<Job> {
                     })
                 }
                 None => {
-                    Spi::run_with_args(
-                        "SELECT pg_catalog.pg_advisory_unlock($1, $2::pg_catalog.int4)",
-                        &args,
-                    )
-                    .expect("unlock");
+                    release(id);
                 }
             }
         }
@@ -239,6 +235,15 @@ fn claim(schema: &str, ran: &[i64]) -> Option<Job> {
     })
     .ok()
     .flatten()
+}
+
+/// Release this session's advisory lock on job `id` (inside a transaction).
+fn release(id: i64) {
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_advisory_unlock($1, $2::pg_catalog.int4)",
+        &[DatumWithOid::from(JOB_LOCK_CLASS), DatumWithOid::from(id)],
+    )
+    .expect("unlock")
 }
 
 /// Run every statement of the job's online plan, recording progress and the outcome.
@@ -422,11 +427,7 @@ fn finish(
         // Released in the transaction that records the end: once a waiter sees the job
         // done, no worker holds it. (A worker that claims it meanwhile waits for this
         // row's lock, then finds it done.)
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_unlock($1, $2::pg_catalog.int4)",
-            &[DatumWithOid::from(JOB_LOCK_CLASS), DatumWithOid::from(id)],
-        )
-        .expect("unlock")
+        release(id)
     })
     .ok();
 }

@@ -110,7 +110,17 @@ SELECT count(*) AS steps FROM relay_enable_audit('public.sec_notes');
 ALTER TABLE public.sec_notes DISABLE TRIGGER relay_audit_delete;
 ALTER TABLE public.sec_notes ENABLE TRIGGER relay_audit_delete;
 SELECT count(*) AS steps FROM relay_disable_audit('public.sec_notes');
+-- The background conversion: the call that queues it (as the extension's owner), the
+-- worker (a session of its own, as this role), the wait and the view.
+CREATE TABLE public.sec_bg (id int PRIMARY KEY, code text UNIQUE);
+INSERT INTO public.sec_bg VALUES (1, 'a'), (2, 'b');
+SELECT count(*) AS lines FROM relay_enable_tenancy_background('public.sec_bg');
+CALL relay_online_wait('public.sec_bg') \gset
+SELECT state, error_sqlstate, worker FROM relay.online_conversions WHERE "table" OPERATOR(pg_catalog.=) 'public.sec_bg';
 RESET search_path;
+SELECT count(*) > 0 AS undone FROM relay_disable_tenancy('public.sec_bg');
+DROP TABLE public.sec_bg;
+DELETE FROM relay.online_jobs;
 -- sec_app's two changes were recorded, chained and not:
 SELECT resource_id, tenant_id, chain_seq IS NOT NULL AS chained FROM relay.audit_logs
  WHERE resource_type = 'public.sec_notes' AND resource_id IN ('2', '3') ORDER BY resource_id;
