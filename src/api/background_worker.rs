@@ -303,7 +303,8 @@ thread_local! {
 
 /// A catalog run through SPI: retried while it times out on its lock, with a
 /// lock_timeout that starts short (the application queues behind an ACCESS EXCLUSIVE
-/// request for at most that long) and doubles up to 2 s, 30 tries in all.
+/// request for at most that long: 5 ms, several times the application's own
+/// single-row transactions) and doubles up to 2 s, 30 tries in all.
 /// Every try is recorded in `windows`: when it started, how long its transaction took,
 /// and how long it held its locks (from the first `relay_enable_tenancy` took to the
 /// commit releasing them), which relay.online_conversions reports.
@@ -312,7 +313,7 @@ fn catalog_run(
     sql: &str,
     windows: &mut Vec<serde_json::Value>,
 ) -> Result<Vec<String>, Failure> {
-    let mut timeout_ms = 10u64;
+    let mut timeout_ms = 5u64;
     let mut tries = 0;
     loop {
         let started = std::time::SystemTime::now();

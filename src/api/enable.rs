@@ -513,6 +513,8 @@ fn require_references_on_tenants(ext_schema: &str, table: &str, steps: &[plan::S
 /// The body of relay_enable_tenancy, also run per table by the schema call.
 pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<String> {
     let online = call.online;
+    // (counted before the read: a change committed during it is caught either way)
+    let mut read_at = crate::apply::locks::invalidations_received();
     let mut p = prepare(function, tbl, call.clone());
     let table = quote_qualified(&p.state.schema, &p.state.name);
     let nothing_to_do =
@@ -523,11 +525,17 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         }
         // Every lock the steps need, before the first one; then the plan is made again
         // from what the catalog says under those locks (a neighbour enabled meanwhile
-        // changes which keys become composite).
+        // changes which keys become composite) when anything changed since it was read:
+        // a change to the table, its neighbours, relay's registry or tenants commits
+        // with an invalidation message, which taking the locks takes in (PostgreSQL's
+        // own test in RangeVarGetRelidExtended). Reading again under ACCESS EXCLUSIVE
+        // is most of an online run's lock time; a message of any kind reads again.
         let mut first = true;
         let mut take = || {
             crate::apply::locks::take_all(function, || {
-                if !std::mem::take(&mut first) {
+                let again = !std::mem::take(&mut first);
+                if again && crate::apply::locks::invalidations_received() != read_at {
+                    read_at = crate::apply::locks::invalidations_received();
                     p = prepare(function, tbl, call.clone());
                 }
                 crate::apply::locks::for_plan(
@@ -575,9 +583,6 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     } else {
         lines.extend(apply::apply(&p.state, &p.steps, &p.default_tenant));
     }
-    // Code that ran during the steps (index expressions, the owner's triggers) could
-    // not switch isolation off on the way: the end state is checked, not assumed.
-    crate::guards::isolation::refuse_if_broken(p.state.oid_datum());
     let lists = apply::RegistryLists {
         global_unique: &p.global_unique,
         keep_foreign_keys: &p.keep_foreign_keys,
@@ -591,6 +596,11 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         &p.default_tenant,
         &lists,
     ));
+    // Code that ran during the steps (an event trigger, index expressions, the owner's
+    // triggers) could not switch isolation off on the way: the end state is checked,
+    // not assumed. After the registry row, which the check reads (before it, a table
+    // enabled for the first time was not checked at all).
+    crate::guards::isolation::refuse_if_broken(p.state.oid_datum());
     crate::audit::admin::record(
         DEFAULT_TENANT_ID,
         "relay.tenancy_enabled",

@@ -104,6 +104,16 @@ pub fn take_all(function: &str, mut wanted: impl FnMut() -> Vec<(u32, Lock)>) {
     }
 }
 
+/// How many invalidation messages this backend has taken in (PostgreSQL's
+/// SharedInvalidMessageCounter; a reset of the queue counts too). The same before a
+/// catalog read and after the locks that guard what it read are held: nobody changed
+/// it meanwhile, since a transaction sends its messages before it releases its locks
+/// and taking a lock takes them in.
+pub fn invalidations_received() -> u64 {
+    // SAFETY: reads a backend-local counter.
+    unsafe { pg_sys::SharedInvalidMessageCounter }
+}
+
 thread_local! {
     static FIRST_LOCKED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
@@ -219,6 +229,16 @@ fn with_descendants(locks: &[(u32, Lock)]) -> Vec<(u32, Lock)> {
     out
 }
 
+/// Which lock an attempt waits for first when nothing was contended yet: the first of
+/// the strongest mode (the table being changed, ACCESS EXCLUSIVE, the one the
+/// application reads and writes). Taking it without waiting fails whenever one of the
+/// application's transactions holds it, so an attempt that waited for a quiet
+/// neighbour first would only fail and try again. Pure.
+pub fn strongest(locks: &[(u32, Lock)]) -> usize {
+    let top = locks.iter().map(|(_, l)| *l).max();
+    locks.iter().position(|(_, l)| Some(*l) == top).unwrap_or(0)
+}
+
 /// Take every lock of `locks`, retrying until granted or until the session's
 /// lock_timeout (when set) has passed in total; then 55P03 naming the tables.
 pub fn acquire(locks: &[(u32, Lock)], function: &str) {
@@ -232,7 +252,7 @@ pub fn acquire(locks: &[(u32, Lock)], function: &str) {
     let (budget_ms, started) = unsafe { (pg_sys::LockTimeout, pg_sys::GetCurrentTimestamp()) };
     let attempt = attempt_ms();
     let mut tries = 0u64;
-    let mut first = 0;
+    let mut first = strongest(locks);
     loop {
         match try_once(locks, first, attempt) {
             Ok(()) => return,
@@ -300,6 +320,20 @@ mod tests {
         assert!(lock_set(20, &[], &steps, 10).contains(&(20, Lock::AccessExclusive)));
         // nothing to do, nothing to lock
         assert!(lock_set(20, &[40], &[], 10).is_empty());
+    }
+
+    #[test]
+    fn an_attempt_waits_first_for_the_table_changed() {
+        // tenants (oid 10) comes first by oid; the table (20) is the one to wait for
+        let locks = [
+            (10, Lock::ShareRowExclusive),
+            (20, Lock::AccessExclusive),
+            (30, Lock::AccessExclusive),
+            (40, Lock::AccessShare),
+        ];
+        assert_eq!(strongest(&locks), 1);
+        assert_eq!(strongest(&[(5, Lock::AccessShare)]), 0);
+        assert_eq!(strongest(&[]), 0);
     }
 
     #[test]

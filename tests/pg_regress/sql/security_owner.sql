@@ -73,4 +73,31 @@ SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'tables_iso
 SELECT * FROM relay_enable_tenancy('sec_docs');
 SELECT check_name, ok FROM relay_security_check() WHERE check_name = 'tables_isolated';
 
+-- Code that runs during relay_enable_tenancy's steps cannot leave the table it enables
+-- unisolated: the end state is checked before the call returns, on a table enabled for
+-- the first time too. Here a superuser's event trigger switches FORCE off right after
+-- relay creates its policies: the call fails (42501) and changes nothing.
+CREATE TABLE sec_sneaky (id int PRIMARY KEY, body text);
+CREATE FUNCTION sec_sneaky_no_force() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- (qualified: relay's steps run under a search_path of its own)
+  IF EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = 'public.sec_sneaky'::regclass) THEN
+    ALTER TABLE public.sec_sneaky NO FORCE ROW LEVEL SECURITY;
+  END IF;
+END $$;
+CREATE EVENT TRIGGER sec_sneaky ON ddl_command_end WHEN TAG IN ('CREATE POLICY')
+  EXECUTE FUNCTION sec_sneaky_no_force();
+\x on
+SELECT * FROM expect_error($$ SELECT relay_enable_tenancy('sec_sneaky') $$);
+\x off
+SELECT relrowsecurity, relforcerowsecurity,
+       (SELECT count(*) FROM relay.relay_tables WHERE relid = 'sec_sneaky'::regclass) AS registered
+  FROM pg_class WHERE oid = 'sec_sneaky'::regclass;
+DROP EVENT TRIGGER sec_sneaky;
+DROP FUNCTION sec_sneaky_no_force();
+SELECT count(*) > 0 AS enabled FROM relay_enable_tenancy('sec_sneaky');
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'sec_sneaky'::regclass;
+SELECT count(*) > 0 AS disabled FROM relay_disable_tenancy('sec_sneaky');
+DROP TABLE sec_sneaky;
+
 \i include/security_teardown.sql
