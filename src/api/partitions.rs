@@ -25,9 +25,9 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// tables the command created or altered.
 fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
     Spi::connect(|client| {
-        client
-            .select(
-                "WITH RECURSIVE touched AS (
+        let plan = crate::pg::kept_plans::kept(
+            client,
+            "WITH RECURSIVE touched AS (
                    SELECT DISTINCT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
                     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
                       AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['table', 'table column'])),
@@ -44,11 +44,17 @@ fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
                    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.inhrelid
                    -- tables only: indexes have pg_inherits rows too
                   WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])",
-                None,
-                &[],
-            )
+        );
+        client
+            .select(&*plan, None, &[])
             .expect("inheritance edges")
-            .filter_map(|r| Some((r.get::<pg_sys::Oid>(1).ok()??, r.get::<pg_sys::Oid>(2).ok()??, r.get::<bool>(3).ok()??)))
+            .filter_map(|r| {
+                Some((
+                    r.get::<pg_sys::Oid>(1).ok()??,
+                    r.get::<pg_sys::Oid>(2).ok()??,
+                    r.get::<bool>(3).ok()??,
+                ))
+            })
             .collect()
     })
 }

@@ -327,10 +327,10 @@ pub fn refuse_if_broken(relid: pg_sys::Oid) {
 /// ddl_command_end.
 fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
     Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT COALESCE(p.polrelid, d.objid),
+        let plan = crate::pg::kept_plans::kept(
+            client,
+            &format!(
+                "SELECT COALESCE(p.polrelid, d.objid),
                             CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
                                   AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}',
                                       '{SHARED_UPDATE_POLICY}', '{SHARED_DELETE_POLICY}']::pg_catalog.name[])
@@ -341,10 +341,10 @@ fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
                         AND p.oid OPERATOR(pg_catalog.=) d.objid
                       WHERE d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,
                                                                   'pg_catalog.pg_policy'::pg_catalog.regclass]::pg_catalog.oid[])"
-                ),
-                None,
-                &[],
-            )
+            ),
+        );
+        let rows = client
+            .select(&*plan, None, &[])
             .expect("event trigger commands");
         let mut tables = Vec::new();
         let mut policies = Vec::new();
@@ -410,17 +410,17 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
 /// TRIGGER / CREATE RULE).
 fn tables_given_code() -> Vec<pg_sys::Oid> {
     Spi::connect(|client| {
-        client
-            .select(
-                "SELECT COALESCE(t.tgrelid, r.ev_class)
+        let plan = crate::pg::kept_plans::kept(
+            client,
+            "SELECT COALESCE(t.tgrelid, r.ev_class)
                    FROM pg_catalog.pg_event_trigger_ddl_commands() d
                    LEFT JOIN pg_catalog.pg_trigger t ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
                                                     AND t.oid OPERATOR(pg_catalog.=) d.objid
                    LEFT JOIN pg_catalog.pg_rewrite r ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
                                                     AND r.oid OPERATOR(pg_catalog.=) d.objid",
-                None,
-                &[],
-            )
+        );
+        client
+            .select(&*plan, None, &[])
             .expect("event trigger commands")
             .filter_map(|row| row.get::<pg_sys::Oid>(1).unwrap())
             .collect()

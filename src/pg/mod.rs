@@ -8,6 +8,7 @@
 pub mod compat;
 pub mod ext;
 pub mod index_probe;
+pub mod kept_plans;
 pub mod list;
 pub mod policy_rule;
 pub mod portal;
