@@ -75,20 +75,22 @@ SQL
   wait "$bench" 2>/dev/null || true
   # The background worker's lock windows (each try of a catalog run: start, ms).
   local windows=""
-  [ "$path" = background ] && windows=$(q -At -c "SELECT string_agg((w ->> 'at') || ':' || (w ->> 'ms') || ':' || coalesce(w ->> 'held_ms', '0'), ' ')
+  [ "$path" = background ] && windows=$(q -At -c "SELECT string_agg((w ->> 'at') || ':' || (w ->> 'ms') || ':' || coalesce(w ->> 'held_ms', '0') || ':' || coalesce(w ->> 'read_again', 'false'), ' ')
       FROM relay.online_jobs j, jsonb_array_elements(j.lock_windows) w WHERE j.id = (SELECT max(id) FROM relay.online_jobs)")
   # pgbench -l: client tx latency_us script epoch_s epoch_us (time the transaction ended).
   # Prints: the longest latency while the conversion ran (ms), its duration (s), the
   # longest a catalog run held its locks (ms, from the first lock to the commit), the
   # longest latency of a transaction that overlapped a catalog run's transaction (ms):
-  # what the ACCESS EXCLUSIVE runs cost the stream.
+  # what the ACCESS EXCLUSIVE runs cost the stream; how many catalog runs read the
+  # catalog again under their locks (an invalidation message arrived since they read it).
   cat "$log".* | awk -v t0="$t0" -v t1="$t1" -v windows="$windows" '
     BEGIN { nw = split(windows, w, " "); for (i = 1; i <= nw; i++) { split(w[i], p, ":");
-              ws[i] = p[1] * 1e9; we[i] = p[1] * 1e9 + p[2] * 1e6; if (p[3] > hmax) hmax = p[3] } }
+              ws[i] = p[1] * 1e9; we[i] = p[1] * 1e9 + p[2] * 1e6; if (p[3] > hmax) hmax = p[3]
+              if (p[4] == "true") reread++ } }
     { end_ns = ($5 * 1000000 + $6) * 1000; start_ns = end_ns - $3 * 1000;
       if (end_ns >= t0 && start_ns <= t1 && $3 > max) max = $3
       for (i = 1; i <= nw; i++) if (start_ns <= we[i] && end_ns >= ws[i] && $3 > omax) omax = $3 }
-    END { printf "%.1f %.1f %.1f %.1f\n", max / 1000, (t1 - t0) / 1e9, hmax, omax / 1000 }'
+    END { printf "%.1f %.1f %.1f %.1f %d\n", max / 1000, (t1 - t0) / 1e9, hmax, omax / 1000, reread }'
 }
 
 q -c "SELECT 1" >/dev/null
@@ -97,8 +99,8 @@ for p in offline online background control; do : >"$dir/$p"; done
 for r in $(seq 1 "$runs"); do
   load; read -r s d _ < <(stall offline); echo "$s $d" >>"$dir/offline"; echo "run $r offline:    longest stall ${s} ms, conversion ${d} s"
   load; read -r s d _ < <(stall online);  echo "$s $d" >>"$dir/online";  echo "run $r online:     longest stall ${s} ms, conversion ${d} s"
-  load; read -r s d lw lo < <(stall background); echo "$s $d $lw $lo" >>"$dir/background"
-  echo "run $r background: longest stall ${s} ms, conversion ${d} s; locks held at most ${lw} ms per catalog run, longest latency of a transaction overlapping a catalog run ${lo} ms"
+  load; read -r s d lw lo rr < <(stall background); echo "$s $d $lw $lo" >>"$dir/background"
+  echo "run $r background: longest stall ${s} ms, conversion ${d} s; locks held at most ${lw} ms per catalog run (${rr} read the catalog again under the locks), longest latency of a transaction overlapping a catalog run ${lo} ms"
   control_s=${d%.*}; read -r s d _ < <(stall control); echo "$s $d" >>"$dir/control"; echo "run $r control (no conversion, ${d} s): longest latency ${s} ms"
 done
 med() { cut -d' ' -f"$2" "$dir/$1" | median; }

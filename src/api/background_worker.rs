@@ -318,6 +318,7 @@ fn catalog_run(
     loop {
         let started = std::time::SystemTime::now();
         crate::apply::locks::take_first_locked_at();
+        crate::apply::locks::take_read_again();
         COMMITTING.with(|c| c.set(None));
         let out = in_transaction(Some(role), || {
             // When the commit starts releasing (XACT_EVENT_COMMIT comes just before the
@@ -353,8 +354,11 @@ fn catalog_run(
         let held = crate::apply::locks::take_first_locked_at().map(|t| {
             (released.saturating_duration_since(t).as_secs_f64() * 100_000.0).round() / 100.0
         });
+        // (read_again: the plan was read again under the locks, an invalidation message
+        // having arrived since the first read: the hold includes that read)
         windows.push(serde_json::json!({
-            "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok()
+            "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok(),
+            "read_again": crate::apply::locks::take_read_again() > 0
         }));
         tries += 1;
         match out {

@@ -536,6 +536,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
                 let again = !std::mem::take(&mut first);
                 if again && crate::apply::locks::invalidations_received() != read_at {
                     read_at = crate::apply::locks::invalidations_received();
+                    crate::apply::locks::note_read_again();
                     p = prepare(function, tbl, call.clone());
                 }
                 crate::apply::locks::for_plan(

@@ -118,6 +118,22 @@ thread_local! {
     static FIRST_LOCKED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
 
+thread_local! {
+    static READ_AGAIN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A call read the catalog again under its locks (something changed since its first
+/// read): counted for the background worker's lock windows.
+pub fn note_read_again() {
+    READ_AGAIN.with(|r| r.set(r.get() + 1));
+}
+
+/// How many times calls read the catalog again under their locks since the last
+/// call of this, cleared.
+pub fn take_read_again() -> u32 {
+    READ_AGAIN.with(|r| r.take())
+}
+
 /// When `take_all` last got its first lock, cleared: the background worker measures
 /// how long a catalog run held its locks (from then to its commit).
 pub fn take_first_locked_at() -> Option<std::time::Instant> {
