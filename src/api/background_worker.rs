@@ -358,7 +358,7 @@ fn catalog_run(
         // having arrived since the first read: the hold includes that read)
         windows.push(serde_json::json!({
             "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok(),
-            "read_again": crate::apply::locks::take_read_again() > 0
+            "read_again": crate::apply::locks::take_read_again()
         }));
         tries += 1;
         match out {

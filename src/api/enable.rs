@@ -534,8 +534,9 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
         let mut take = || {
             crate::apply::locks::take_all(function, || {
                 let again = !std::mem::take(&mut first);
-                if again && crate::apply::locks::invalidations_received() != read_at {
-                    read_at = crate::apply::locks::invalidations_received();
+                let received = crate::apply::locks::invalidations_received();
+                if again && received != read_at {
+                    read_at = received;
                     crate::apply::locks::note_read_again();
                     p = prepare(function, tbl, call.clone());
                 }

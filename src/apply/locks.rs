@@ -119,18 +119,18 @@ thread_local! {
 }
 
 thread_local! {
-    static READ_AGAIN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static READ_AGAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A call read the catalog again under its locks (something changed since its first
-/// read): counted for the background worker's lock windows.
+/// read): noted for the background worker's lock windows.
 pub fn note_read_again() {
-    READ_AGAIN.with(|r| r.set(r.get() + 1));
+    READ_AGAIN.with(|r| r.set(true));
 }
 
-/// How many times calls read the catalog again under their locks since the last
-/// call of this, cleared.
-pub fn take_read_again() -> u32 {
+/// Whether a call read the catalog again under its locks since the last call of
+/// this, cleared.
+pub fn take_read_again() -> bool {
     READ_AGAIN.with(|r| r.take())
 }
 
