@@ -522,6 +522,13 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     if !nothing_to_do(&p) {
         if online {
             apply::set_online_lock_timeout();
+            // What the ACCESS EXCLUSIVE lock is held through, made ready before it is
+            // taken: the plans of the event triggers' queries and of the end-state
+            // check (parsed, planned and their catalog caches filled once per backend;
+            // in the background worker, a new backend, 2-3 ms of a cold first run).
+            crate::guards::isolation::prepare_plans(p.state.oid_datum());
+            apply::prepare_register(&p.ext_schema, p.shared_rows);
+            crate::pg::privilege::as_extension_owner(crate::audit::writer::prepare_insert_one);
         }
         // Every lock the steps need, before the first one; then the plan is made again
         // from what the catalog says under those locks (a neighbour enabled meanwhile

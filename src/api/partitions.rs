@@ -21,32 +21,30 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+/// The query of `edges_around_command`.
+const EDGES_SQL: &str = "WITH RECURSIVE touched AS (
+   SELECT DISTINCT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['table', 'table column'])),
+ up AS (
+   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhrelid OPERATOR(pg_catalog.=) t.objid
+   UNION
+   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.inhparent),
+ down AS (
+   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhparent OPERATOR(pg_catalog.=) t.objid
+   UNION
+   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.inhrelid)
+ SELECT e.inhrelid, e.inhparent, c.relispartition
+   FROM (SELECT * FROM up UNION SELECT * FROM down) e
+   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.inhrelid
+   -- tables only: indexes have pg_inherits rows too
+  WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])";
+
 /// Every inheritance edge (child, parent, child is a partition) above and below the
 /// tables the command created or altered.
 fn edges_around_command() -> Vec<(pg_sys::Oid, pg_sys::Oid, bool)> {
     Spi::connect(|client| {
-        let plan = crate::pg::kept_plans::kept(
-            client,
-            "WITH RECURSIVE touched AS (
-                   SELECT DISTINCT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
-                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                      AND d.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['table', 'table column'])),
-                 up AS (
-                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhrelid OPERATOR(pg_catalog.=) t.objid
-                   UNION
-                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.inhparent),
-                 down AS (
-                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN touched t ON i.inhparent OPERATOR(pg_catalog.=) t.objid
-                   UNION
-                   SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.inhrelid)
-                 SELECT e.inhrelid, e.inhparent, c.relispartition
-                   FROM (SELECT * FROM up UNION SELECT * FROM down) e
-                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.inhrelid
-                   -- tables only: indexes have pg_inherits rows too
-                  WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])",
-        );
-        client
-            .select(&*plan, None, &[])
+        crate::pg::kept_plans::select(client, EDGES_SQL, &[])
             .expect("inheritance edges")
             .filter_map(|r| {
                 Some((

@@ -13,6 +13,7 @@
 //! step (`locks`), and progress reporting (`progress`).
 //! May use: `model`, `pg`, `catalog`, `plan`.
 
+pub mod batch;
 pub mod locks;
 pub mod progress;
 
@@ -152,35 +153,66 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
     let _citus = state.distributed.then(settings::citus_ddl_settings);
     let owner = pg_sys::Oid::from(state.owner_oid);
     let table = quote_qualified(&state.schema, &state.name);
-    let size = if steps.iter().any(|s| progress::reads_rows(s.kind)) {
-        progress::table_size(state.oid_datum())
+    let size = progress::LazySize::of(state.oid_datum());
+    let mut lines = Vec::with_capacity(steps.len());
+    for batch in batch::batches(&table, steps, !state.distributed) {
+        let Some(sql) = batch.sql else {
+            let i = batch.steps.start;
+            lines.push(apply_step(i, steps, &table, &size, owner, default_tenant));
+            continue;
+        };
+        // Catalog-only ALTER TABLE steps as one statement (batch.rs), as the caller
+        // seeing every tenant's rows, like each of them alone; one line per step.
+        let last = &steps[batch.steps.end - 1];
+        let merged = Step {
+            sql,
+            ..last.clone()
+        };
+        let started = progress::start();
+        privilege::without_forced_rls(|| {
+            Spi::connect_mut(|client| run_step(client, &merged, default_tenant))
+        });
+        progress::after(
+            batch.steps.end,
+            steps.len(),
+            &table,
+            &size,
+            last,
+            started.elapsed(),
+        );
+        lines.extend(steps[batch.steps].iter().map(|s| s.report_line(None)));
+    }
+    lines
+}
+
+/// Step `i` of `steps` on `table`, alone: as the role its kind runs as.
+fn apply_step(
+    i: usize,
+    steps: &[Step],
+    table: &str,
+    size: &progress::LazySize,
+    owner: pg_sys::Oid,
+    default_tenant: &str,
+) -> String {
+    let step = &steps[i];
+    progress::before(i + 1, steps.len(), table, size, step);
+    let started = progress::start();
+    let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
+    let line = if step.privileged {
+        privilege::as_extension_owner(run)
+    } else if matches!(
+        step.kind,
+        StepKind::Backfill | StepKind::BackfillFromParent | StepKind::CheckGlobalUnique
+    ) {
+        // Every tenant's rows: as the owner, with row level security not forced.
+        privilege::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
     } else {
-        (0, String::new())
+        // As the caller, but seeing every tenant's rows (a foreign key's
+        // validation under FORCE ROW LEVEL SECURITY).
+        privilege::without_forced_rls(run)
     };
-    steps
-        .iter()
-        .enumerate()
-        .map(|(i, step)| {
-            progress::before(i + 1, steps.len(), &table, &size, step);
-            let started = progress::start();
-            let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
-            let line = if step.privileged {
-                privilege::as_extension_owner(run)
-            } else if matches!(
-                step.kind,
-                StepKind::Backfill | StepKind::BackfillFromParent | StepKind::CheckGlobalUnique
-            ) {
-                // Every tenant's rows: as the owner, with row level security not forced.
-                privilege::as_role(owner, pg_sys::SECURITY_NOFORCE_RLS, run)
-            } else {
-                // As the caller, but seeing every tenant's rows (a foreign key's
-                // validation under FORCE ROW LEVEL SECURITY).
-                privilege::without_forced_rls(run)
-            };
-            progress::after(i + 1, steps.len(), &table, &size, step, started.elapsed());
-            line
-        })
-        .collect()
+    progress::after(i + 1, steps.len(), table, size, step, started.elapsed());
+    line
 }
 
 /// The registry's per-table choices, recorded at every call.
@@ -189,6 +221,75 @@ pub struct RegistryLists<'a> {
     pub keep_foreign_keys: &'a [String],
     pub tenant_column: &'a str,
     pub shared_rows: bool,
+}
+
+/// The statement of `register`.
+fn registry_write_sql(registry: &str, shared_rows: bool) -> String {
+    // (written only when set: the column is 0.3.0's, and this library also serves a
+    // database still on 0.2.0's SQL)
+    let (shared_column, shared_value) = if shared_rows {
+        (" shared_rows,", " true,")
+    } else {
+        ("", "")
+    };
+    format!(
+        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, tenant_column,{shared_column} history)
+         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7, $8,{shared_value}
+                 pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                   'at', pg_catalog.now(), 'by', $6,
+                   'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))
+         ON CONFLICT (relid) DO UPDATE
+            SET history = r.history OPERATOR(pg_catalog.||) EXCLUDED.history,
+                global_unique = EXCLUDED.global_unique,
+                keep_foreign_keys = EXCLUDED.keep_foreign_keys,
+                updated_at = pg_catalog.now()"
+    )
+}
+
+/// The parameters of `registry_write_sql` (the same types whatever the values).
+fn registry_write_args<'a>(
+    relid: pg_sys::Oid,
+    default_tenant: &'a str,
+    lists: &RegistryLists<'a>,
+    before: String,
+    steps: String,
+    caller: String,
+) -> Vec<pgrx::datum::DatumWithOid<'a>> {
+    vec![
+        relid.into(),
+        default_tenant.into(),
+        lists.global_unique.to_vec().into(),
+        before.into(),
+        steps.into(),
+        caller.into(),
+        lists.keep_foreign_keys.to_vec().into(),
+        lists.tenant_column.into(),
+    ]
+}
+
+/// Prepare (not run) the kept plan of `register`'s write, as the extension's owner
+/// (see `guards::isolation::prepare_plans`).
+pub fn prepare_register(ext_schema: &str, shared_rows: bool) {
+    let sql = registry_write_sql(&quote_qualified(ext_schema, "relay_tables"), shared_rows);
+    let lists = RegistryLists {
+        global_unique: &[],
+        keep_foreign_keys: &[],
+        tenant_column: "",
+        shared_rows,
+    };
+    let args = registry_write_args(
+        pg_sys::InvalidOid,
+        "",
+        &lists,
+        String::new(),
+        String::new(),
+        String::new(),
+    );
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            crate::pg::kept_plans::kept(client, &sql, &args);
+        })
+    });
 }
 
 /// Record the call in relay_tables: the state before and the steps, appended to the
@@ -202,25 +303,7 @@ pub fn register(
     lists: &RegistryLists,
 ) -> String {
     let registry = quote_qualified(ext_schema, "relay_tables");
-    // (written only when set: the column is 0.3.0's, and this library also serves a
-    // database still on 0.2.0's SQL)
-    let (shared_column, shared_value) = if lists.shared_rows {
-        (" shared_rows,", " true,")
-    } else {
-        ("", "")
-    };
-    let sql = format!(
-        "INSERT INTO {registry} AS r (relid, default_tenant, global_unique, enabled_by, keep_foreign_keys, tenant_column,{shared_column} history)
-         VALUES ($1::pg_catalog.oid::pg_catalog.regclass, $2, $3, $6, $7, $8,{shared_value}
-                 pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                   'at', pg_catalog.now(), 'by', $6,
-                   'before', $4::pg_catalog.jsonb, 'steps', $5::pg_catalog.jsonb)))
-         ON CONFLICT (relid) DO UPDATE
-            SET history = r.history OPERATOR(pg_catalog.||) EXCLUDED.history,
-                global_unique = EXCLUDED.global_unique,
-                keep_foreign_keys = EXCLUDED.keep_foreign_keys,
-                updated_at = pg_catalog.now()"
-    );
+    let sql = registry_write_sql(&registry, lists.shared_rows);
     let before = serde_json::to_string(state).expect("state serializes");
     let steps_json = serde_json::to_string(steps).expect("steps serialize");
     // SAFETY: the name of the current user, from the syscache.
@@ -228,18 +311,19 @@ pub fn register(
         unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false)) }
             .to_string_lossy()
             .into_owned();
-    let args = [
-        state.oid_datum().into(),
-        default_tenant.into(),
-        lists.global_unique.to_vec().into(),
-        before.into(),
-        steps_json.into(),
-        caller.into(),
-        lists.keep_foreign_keys.to_vec().into(),
-        lists.tenant_column.into(),
-    ];
+    let args = registry_write_args(
+        state.oid_datum(),
+        default_tenant,
+        lists,
+        before,
+        steps_json,
+        caller,
+    );
     probes::refuse_foreign_triggers(c"relay_tables");
-    privilege::as_extension_owner(|| Spi::run_with_args(&sql, &args).expect("registry insert"));
+    privilege::as_extension_owner(|| {
+        Spi::connect_mut(|client| crate::pg::kept_plans::update(client, &sql, &args).map(|_| ()))
+            .expect("registry insert")
+    });
     probes::registration_changed(state.oid_datum());
     format!(
         "registered {} in {registry}",

@@ -30,25 +30,48 @@ pub fn register_gucs() {
 }
 
 /// Steps that read or rewrite the table's rows (backfill, index builds, validations,
-/// checks): the long ones on a big table.
-pub fn reads_rows(kind: StepKind) -> bool {
-    matches!(
-        kind,
-        StepKind::Backfill
-            | StepKind::BackfillFromParent
-            | StepKind::BuildTenantUnique
-            | StepKind::CreateTenantIndex
-            | StepKind::BuildParentTenantKey
-            | StepKind::SetNotNull
-            | StepKind::AddForeignKey
-            | StepKind::SwapUniqueConstraint
-            | StepKind::SwapExclusionConstraint
-            | StepKind::SwapForeignKey
-            | StepKind::AddCompositeForeignKey
-            | StepKind::RestoreForeignKey
-            | StepKind::CheckTenantsExist
-            | StepKind::CheckGlobalUnique
-    )
+/// checks): the long ones on a big table. A constraint added NOT VALID (an online
+/// run's) is a catalog change.
+pub fn reads_rows(step: &Step) -> bool {
+    !step.sql.ends_with(" NOT VALID")
+        && matches!(
+            step.kind,
+            StepKind::Backfill
+                | StepKind::BackfillFromParent
+                | StepKind::BuildTenantUnique
+                | StepKind::CreateTenantIndex
+                | StepKind::BuildParentTenantKey
+                | StepKind::SetNotNull
+                | StepKind::AddForeignKey
+                | StepKind::SwapUniqueConstraint
+                | StepKind::SwapExclusionConstraint
+                | StepKind::SwapForeignKey
+                | StepKind::AddCompositeForeignKey
+                | StepKind::RestoreForeignKey
+                | StepKind::CheckTenantsExist
+                | StepKind::CheckGlobalUnique
+        )
+}
+
+/// The table's size, read when first asked (`table_size`): a progress line needs it,
+/// and reading it costs a query (and the files' sizes) that an online run's catalog
+/// steps, under their ACCESS EXCLUSIVE lock, need not pay.
+pub struct LazySize {
+    relid: pgrx::pg_sys::Oid,
+    size: std::cell::OnceCell<(i64, String)>,
+}
+
+impl LazySize {
+    pub fn of(relid: pgrx::pg_sys::Oid) -> LazySize {
+        LazySize {
+            relid,
+            size: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &(i64, String) {
+        self.size.get_or_init(|| table_size(self.relid))
+    }
 }
 
 /// The table's size (every partition's, for a partitioned table): bytes, and as
@@ -74,11 +97,12 @@ pub fn table_size(relid: pgrx::pg_sys::Oid) -> (i64, String) {
 }
 
 /// `step` (number `index` of `total`) on `table` of `size` is about to run.
-pub fn before(index: usize, total: usize, table: &str, size: &(i64, String), step: &Step) {
+pub fn before(index: usize, total: usize, table: &str, size: &LazySize, step: &Step) {
     let ms = PROGRESS_MS.get();
-    if ms < 0 || !reads_rows(step.kind) || (ms > 0 && size.0 < ANNOUNCE_BYTES) {
+    if ms < 0 || !reads_rows(step) || (ms > 0 && size.get().0 < ANNOUNCE_BYTES) {
         return;
     }
+    let size = size.get();
     notice(
         format!(
             "relay_tenancy: step {index}/{total} on {table} ({}) starting: {}",
@@ -93,15 +117,15 @@ pub fn after(
     index: usize,
     total: usize,
     table: &str,
-    size: &(i64, String),
+    size: &LazySize,
     step: &Step,
     elapsed: Duration,
 ) {
     let ms = PROGRESS_MS.get();
-    if ms < 0 || (elapsed.as_millis() as i64) < i64::from(ms) || (ms == 0 && !reads_rows(step.kind))
-    {
+    if ms < 0 || (elapsed.as_millis() as i64) < i64::from(ms) || (ms == 0 && !reads_rows(step)) {
         return;
     }
+    let size = size.get();
     notice(
         format!(
             "relay_tenancy: step {index}/{total} on {table} ({}) done: {}",

@@ -567,6 +567,66 @@ pub struct One<'a> {
     pub metadata: Option<pg_sys::Datum>,
 }
 
+/// The statement of `insert_one`: with the chain's columns or without.
+fn insert_one_sql(schema: &str, chained: bool) -> String {
+    let table = quote_qualified(schema, "audit_logs");
+    if chained {
+        format!(
+            "INSERT INTO {table} (id, actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata, created_at, chain_seq, chain_hash)
+             VALUES ($8, $1, $2, $3, $4, $5, $6, $7, pg_catalog.transaction_timestamp(), $9, $10) RETURNING id"
+        )
+    } else {
+        format!(
+            "INSERT INTO {table} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $8 IS NULL AND $9 IS NULL AND $10 IS NULL RETURNING id"
+        )
+    }
+}
+
+/// The parameters of `insert_one_sql` (the same types whatever the values).
+fn insert_one_args<'a>(
+    one: &One<'a>,
+    actor: Option<String>,
+    ip: Option<String>,
+    link: Option<&super::chain::Link>,
+) -> Vec<pgrx::datum::DatumWithOid<'a>> {
+    vec![
+        actor.into(),
+        one.tenant.into(),
+        one.action.into(),
+        one.resource_type.into(),
+        one.resource_id.into(),
+        ip.into(),
+        // SAFETY: a jsonb datum passed through untouched.
+        match one.metadata {
+            Some(d) => unsafe { pgrx::datum::DatumWithOid::new(d, pg_sys::JSONBOID) },
+            None => pgrx::datum::DatumWithOid::null_oid(pg_sys::JSONBOID),
+        },
+        link.map(|l| pgrx::Uuid::from_bytes(l.id)).into(),
+        link.map(|l| l.seq).into(),
+        link.map(|l| l.hash.to_vec()).into(),
+    ]
+}
+
+/// Prepare (not run) the kept plan of `insert_one` and look up what it reads once per
+/// backend (the chain setting, the client's address), as the extension's owner (as
+/// relay's own entries are written): see `guards::isolation::prepare_plans`.
+pub fn prepare_insert_one() {
+    let audit = crate::pg::ext::ext_relation(c"audit_logs");
+    let sql = insert_one_sql(&audit.schema, super::chain::on());
+    client_address();
+    let none = One {
+        tenant: "",
+        action: "",
+        resource_type: None,
+        resource_id: None,
+        metadata: None,
+    };
+    Spi::connect(|client| {
+        crate::pg::kept_plans::kept(client, &sql, &insert_one_args(&none, None, None, None));
+    });
+}
+
 pub fn insert_one(one: &One) -> pgrx::Uuid {
     use super::chain;
     let audit = crate::pg::ext::ext_relation(c"audit_logs");
@@ -592,36 +652,13 @@ pub fn insert_one(one: &One) -> pgrx::Uuid {
             )
         })
     });
-    let table = quote_qualified(&audit.schema, "audit_logs");
-    let sql = match link {
-        Some(_) => format!(
-            "INSERT INTO {table} (id, actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata, created_at, chain_seq, chain_hash)
-             VALUES ($8, $1, $2, $3, $4, $5, $6, $7, pg_catalog.transaction_timestamp(), $9, $10) RETURNING id"
-        ),
-        None => format!(
-            "INSERT INTO {table} (actor_id, tenant_id, action, resource_type, resource_id, ip_address, metadata)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $8 IS NULL AND $9 IS NULL AND $10 IS NULL RETURNING id"
-        ),
-    };
-    Spi::get_one_with_args::<pgrx::Uuid>(
-        &sql,
-        &[
-            actor.into(),
-            one.tenant.into(),
-            one.action.into(),
-            one.resource_type.into(),
-            one.resource_id.into(),
-            ip.into(),
-            // SAFETY: a jsonb datum passed through untouched.
-            match one.metadata {
-                Some(d) => unsafe { pgrx::datum::DatumWithOid::new(d, pg_sys::JSONBOID) },
-                None => pgrx::datum::DatumWithOid::null_oid(pg_sys::JSONBOID),
-            },
-            link.as_ref().map(|l| pgrx::Uuid::from_bytes(l.id)).into(),
-            link.as_ref().map(|l| l.seq).into(),
-            link.as_ref().map(|l| l.hash.to_vec()).into(),
-        ],
-    )
+    let sql = insert_one_sql(&audit.schema, link.is_some());
+    let args = insert_one_args(one, actor, ip, link.as_ref());
+    Spi::connect_mut(|client| {
+        crate::pg::kept_plans::update(client, &sql, &args)?
+            .first()
+            .get_one::<pgrx::Uuid>()
+    })
     .expect("audit insert")
     .expect("RETURNING id")
 }

@@ -16,7 +16,7 @@ use super::unsafe_ddl;
 use crate::model::names::{SHARED_DELETE_POLICY, SHARED_UPDATE_POLICY};
 use crate::model::quote::quote_qualified;
 use crate::pg::probes;
-use crate::pg::{policy_rule, privilege};
+use crate::pg::{kept_plans, policy_rule, privilege};
 use crate::plan::{ACCESS_POLICY_NAME, POLICY_NAME, TRUNCATE_GUARD_TRIGGER};
 use crate::{apply, model::errors, pg::ext};
 use pgrx::pg_sys;
@@ -147,19 +147,12 @@ crate::trigger_entry!(
 /// applying steps to right now is skipped (its end state is checked after the steps).
 pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<(String, String)> {
     let registry = quote_qualified(&ext::extension_schema(), "relay_tables");
-    // Only numbers go into the text below (oids and a boolean), never names.
+    // The tables to check are parameters ($2 every, $3 only those, $4 skip that one or
+    // NULL), so the text is the same for every call and its plan is kept.
     let every = only.is_none();
-    let only: Vec<String> = only
-        .unwrap_or_default()
-        .iter()
-        .map(|o| o.to_u32().to_string())
-        .collect();
-    let only = only.join(",");
-    let skip = skip.unwrap_or(pg_sys::InvalidOid).to_u32();
-    let filter = format!(
-        "({every} OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ('{{{only}}}'::pg_catalog.oid[]))
-            AND r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) '{skip}'::pg_catalog.oid"
-    );
+    let only: Vec<pg_sys::Oid> = only.unwrap_or_default();
+    let filter = "($2 OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.oid[]))
+            AND r.relid::pg_catalog.oid IS DISTINCT FROM $4::pg_catalog.oid";
     // Shared rows: tenants read the rows of no tenant and write only their own, by two
     // RESTRICTIVE policies. (to_jsonb: the column is 0.3.0's; the library also serves
     // 0.2.0's SQL.)
@@ -210,25 +203,39 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
           ORDER BY 1, 2"
     );
     privilege::as_extension_owner(|| {
-        let rules_changed = rules_changed(&registry, &filter);
+        let rules_changed = rules_changed(&registry, filter, every, &only, skip);
         Spi::connect(|client| {
-            client
-                .select(&sql, None, &[rules_changed.into()])
-                .expect("isolation check")
-                .map(|row| {
-                    (
-                        row.get::<String>(1).unwrap().unwrap_or_default(),
-                        row.get::<String>(2).unwrap().unwrap_or_default(),
-                    )
-                })
-                .collect()
+            kept_plans::select(
+                client,
+                &sql,
+                &[
+                    rules_changed.into(),
+                    every.into(),
+                    only.clone().into(),
+                    skip.into(),
+                ],
+            )
+            .expect("isolation check")
+            .map(|row| {
+                (
+                    row.get::<String>(1).unwrap().unwrap_or_default(),
+                    row.get::<String>(2).unwrap().unwrap_or_default(),
+                )
+            })
+            .collect()
         })
     })
 }
 
 /// Registered tables (of `filter`) with a policy of relay's whose USING or WITH CHECK
 /// is no longer relay's rule, by the structure of the stored expression.
-fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
+fn rules_changed(
+    registry: &str,
+    filter: &str,
+    every: bool,
+    only: &[pg_sys::Oid],
+    skip: Option<pg_sys::Oid>,
+) -> Vec<pg_sys::Oid> {
     let sql = format!(
         "SELECT {columns}, p.polqual::pg_catalog.text, p.polwithcheck::pg_catalog.text,
                 -- (to_jsonb: the column is 0.3.0's; the library also serves 0.2.0's SQL)
@@ -248,9 +255,17 @@ fn rules_changed(registry: &str, filter: &str) -> Vec<pg_sys::Oid> {
     );
     Spi::connect(|client| {
         let mut changed = Vec::new();
-        for row in client
-            .select(&sql, None, &[ext::extension_schema().as_str().into()])
-            .expect("relay's policies")
+        for row in kept_plans::select(
+            client,
+            &sql,
+            &[
+                ext::extension_schema().as_str().into(),
+                every.into(),
+                only.to_vec().into(),
+                skip.into(),
+            ],
+        )
+        .expect("relay's policies")
         {
             let shape = policy_rule::shape_from_row(&row, 1);
             let qual = row.get::<String>(6).expect("polqual");
@@ -323,29 +338,29 @@ pub fn refuse_if_broken(relid: pg_sys::Oid) {
     }
 }
 
+/// The query of `touched_by_command`.
+fn commands_sql() -> String {
+    format!(
+        "SELECT COALESCE(p.polrelid, d.objid),
+                CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
+                      AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}',
+                          '{SHARED_UPDATE_POLICY}', '{SHARED_DELETE_POLICY}']::pg_catalog.name[])
+                     THEN pg_catalog.format('%s: policy %I was altered', p.polrelid::pg_catalog.regclass, p.polname) END
+           FROM pg_catalog.pg_event_trigger_ddl_commands() d
+           LEFT JOIN pg_catalog.pg_policy p
+             ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+            AND p.oid OPERATOR(pg_catalog.=) d.objid
+          WHERE d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,
+                                                      'pg_catalog.pg_policy'::pg_catalog.regclass]::pg_catalog.oid[])"
+    )
+}
+
 /// `(tables the command touched, it altered one of relay's policies)` for
 /// ddl_command_end.
 fn touched_by_command() -> (Vec<pg_sys::Oid>, Vec<(pg_sys::Oid, String)>) {
     Spi::connect(|client| {
-        let plan = crate::pg::kept_plans::kept(
-            client,
-            &format!(
-                "SELECT COALESCE(p.polrelid, d.objid),
-                            CASE WHEN d.command_tag OPERATOR(pg_catalog.=) 'ALTER POLICY'
-                                  AND p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['{POLICY_NAME}', '{ACCESS_POLICY_NAME}',
-                                      '{SHARED_UPDATE_POLICY}', '{SHARED_DELETE_POLICY}']::pg_catalog.name[])
-                                 THEN pg_catalog.format('%s: policy %I was altered', p.polrelid::pg_catalog.regclass, p.polname) END
-                       FROM pg_catalog.pg_event_trigger_ddl_commands() d
-                       LEFT JOIN pg_catalog.pg_policy p
-                         ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
-                        AND p.oid OPERATOR(pg_catalog.=) d.objid
-                      WHERE d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::pg_catalog.regclass,
-                                                                  'pg_catalog.pg_policy'::pg_catalog.regclass]::pg_catalog.oid[])"
-            ),
-        );
-        let rows = client
-            .select(&*plan, None, &[])
-            .expect("event trigger commands");
+        let rows =
+            kept_plans::select(client, &commands_sql(), &[]).expect("event trigger commands");
         let mut tables = Vec::new();
         let mut policies = Vec::new();
         for row in rows {
@@ -376,8 +391,8 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
         return;
     }
     let found: Vec<(String, String)> = Spi::connect(|client| {
-        client
-            .select(
+        kept_plans::select(
+                client,
                 "SELECT pg_catalog.format('%s', t.tgrelid::pg_catalog.regclass), t.tgname::pg_catalog.text
                    FROM pg_catalog.pg_trigger t
                    JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -389,7 +404,6 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
                                  'relay_append_only_row', 'relay_append_only_truncate', 'relay_default_tenant_merge']::pg_catalog.name[]))
                         OR (t.tgenabled OPERATOR(pg_catalog.=) 'D' AND t.tgname OPERATOR(pg_catalog.=) 'relay_default_tenant_merge'))
                   ORDER BY 1, 2",
-                None,
                 &[tables.to_vec().into()],
             )
             .expect("relay's triggers")
@@ -406,21 +420,40 @@ fn repromote_guards(tables: &[pg_sys::Oid]) {
     }
 }
 
+/// The query of `tables_given_code`.
+const GIVEN_CODE_SQL: &str = "SELECT COALESCE(t.tgrelid, r.ev_class)
+   FROM pg_catalog.pg_event_trigger_ddl_commands() d
+   LEFT JOIN pg_catalog.pg_trigger t ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                                    AND t.oid OPERATOR(pg_catalog.=) d.objid
+   LEFT JOIN pg_catalog.pg_rewrite r ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                                    AND r.oid OPERATOR(pg_catalog.=) d.objid";
+
+/// The query of `touched_by_drop`.
+const DROPPED_SQL: &str = "SELECT DISTINCT pg_catalog.to_regclass(pg_catalog.quote_ident(o.address_names[1]) OPERATOR(pg_catalog.||) '.'
+                                       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(o.address_names[2]))::pg_catalog.oid
+   FROM pg_catalog.pg_event_trigger_dropped_objects() o
+  WHERE o.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['policy', 'trigger'])";
+
+/// Prepare (not run) the kept plans of the guard's queries, and run the isolation
+/// check on `relid` once: a call about to take an online run's ACCESS EXCLUSIVE lock
+/// does this first, so that a new backend (the background worker) does not parse,
+/// plan and fill its catalog caches for them while the application waits.
+pub fn prepare_plans(relid: pg_sys::Oid) {
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            for sql in [commands_sql().as_str(), GIVEN_CODE_SQL, DROPPED_SQL] {
+                kept_plans::kept(client, sql, &[]);
+            }
+        })
+    });
+    broken(Some(vec![relid]), None);
+}
+
 /// The tables the command put a trigger or a rule on (ddl_command_end of CREATE
 /// TRIGGER / CREATE RULE).
 fn tables_given_code() -> Vec<pg_sys::Oid> {
     Spi::connect(|client| {
-        let plan = crate::pg::kept_plans::kept(
-            client,
-            "SELECT COALESCE(t.tgrelid, r.ev_class)
-                   FROM pg_catalog.pg_event_trigger_ddl_commands() d
-                   LEFT JOIN pg_catalog.pg_trigger t ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
-                                                    AND t.oid OPERATOR(pg_catalog.=) d.objid
-                   LEFT JOIN pg_catalog.pg_rewrite r ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                                                    AND r.oid OPERATOR(pg_catalog.=) d.objid",
-        );
-        client
-            .select(&*plan, None, &[])
+        kept_plans::select(client, GIVEN_CODE_SQL, &[])
             .expect("event trigger commands")
             .filter_map(|row| row.get::<pg_sys::Oid>(1).unwrap())
             .collect()
@@ -460,15 +493,7 @@ fn refuse_foreign_code(tag: &str) {
 /// Tables whose policies or triggers the dropping command removed (sql_drop).
 fn touched_by_drop() -> Vec<pg_sys::Oid> {
     Spi::connect(|client| {
-        client
-            .select(
-                "SELECT DISTINCT pg_catalog.to_regclass(pg_catalog.quote_ident(o.address_names[1]) OPERATOR(pg_catalog.||) '.'
-                                                       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(o.address_names[2]))::pg_catalog.oid
-                   FROM pg_catalog.pg_event_trigger_dropped_objects() o
-                  WHERE o.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['policy', 'trigger'])",
-                None,
-                &[],
-            )
+        kept_plans::select(client, DROPPED_SQL, &[])
             .expect("dropped objects")
             .filter_map(|row| row.get::<pg_sys::Oid>(1).unwrap())
             .filter(|oid| *oid != pg_sys::InvalidOid)
@@ -593,8 +618,8 @@ fn capture_silenced(
         .map(|(n, _, _)| n.to_string())
         .collect();
     Spi::connect(|client| {
-        client
-            .select(
+        kept_plans::select(
+                client,
                 &format!(
                     "SELECT a.relid::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text, ct.name::pg_catalog.text,
                             CASE WHEN t.oid IS NULL THEN 'dropped' ELSE 'disabled' END
@@ -606,7 +631,6 @@ fn capture_silenced(
                         AND (t.oid IS NULL OR t.tgenabled OPERATOR(pg_catalog.=) 'D')
                       ORDER BY 1, 2"
                 ),
-                None,
                 &[tables.to_vec().into(), names.into()],
             )
             .expect("capture triggers")
