@@ -522,9 +522,9 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
     if !nothing_to_do(&p) {
         if online {
             apply::set_online_lock_timeout();
-            // What the ACCESS EXCLUSIVE lock is held through, made ready before it is
-            // taken: the plans of the event triggers' queries and of the end-state
-            // check (parsed, planned and their catalog caches filled once per backend;
+            // Made ready before the lock: the plans of what runs under it (the event
+            // triggers' queries, the end-state check, the registry write, relay's audit
+            // entry; parsed, planned and their catalog caches filled once per backend:
             // in the background worker, a new backend, 2-3 ms of a cold first run).
             crate::guards::isolation::prepare_plans(p.state.oid_datum());
             apply::prepare_register(&p.ext_schema, p.shared_rows);
