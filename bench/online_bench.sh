@@ -75,22 +75,30 @@ SQL
   wait "$bench" 2>/dev/null || true
   # The background worker's lock windows (each try of a catalog run: start, ms).
   local windows=""
-  [ "$path" = background ] && windows=$(q -At -c "SELECT string_agg((w ->> 'at') || ':' || (w ->> 'ms') || ':' || coalesce(w ->> 'held_ms', '0') || ':' || coalesce(w ->> 'read_again', 'false'), ' ')
+  [ "$path" = background ] && windows=$(q -At -c "SELECT string_agg((w ->> 'at') || ':' || (w ->> 'ms') || ':' || coalesce(w ->> 'held_ms', '0') || ':' || coalesce(w ->> 'read_again', 'false')
+                                     || ':' || coalesce(w ->> 'asked_ms', '0') || ':' || coalesce(w ->> 'ok', 'true'), ' ')
       FROM relay.online_jobs j, jsonb_array_elements(j.lock_windows) w WHERE j.id = (SELECT max(id) FROM relay.online_jobs)")
   # pgbench -l: client tx latency_us script epoch_s epoch_us (time the transaction ended).
   # Prints: the longest latency while the conversion ran (ms), its duration (s), the
   # longest a catalog run held its locks (ms, from the first lock to the commit), the
-  # longest latency of a transaction that overlapped a catalog run's transaction (ms):
-  # what the ACCESS EXCLUSIVE runs cost the stream; how many catalog runs read the
-  # catalog again under their locks (an invalidation message arrived since they read it).
+  # longest latency of a transaction that overlapped a catalog run's transaction (ms:
+  # its whole transaction, the planning before the lock included); how many catalog
+  # runs read the catalog again under their locks (an invalidation message arrived
+  # since they read it); the longest latency of a transaction that overlapped relay's
+  # lock, from its request (new transactions queue behind it) to its release: what the
+  # ACCESS EXCLUSIVE runs cost the stream; how many tries timed out on the lock.
   cat "$log".* | awk -v t0="$t0" -v t1="$t1" -v windows="$windows" '
     BEGIN { nw = split(windows, w, " "); for (i = 1; i <= nw; i++) { split(w[i], p, ":");
               ws[i] = p[1] * 1e9; we[i] = p[1] * 1e9 + p[2] * 1e6; if (p[3] > hmax) hmax = p[3]
-              if (p[4] == "true") reread++ } }
+              ls[i] = (p[5] > 0) ? we[i] - p[5] * 1e6 : we[i] + 1   # (no lock taken: no window)
+              if (p[4] == "true") reread++
+              if (p[6] == "false") failed++ } }
     { end_ns = ($5 * 1000000 + $6) * 1000; start_ns = end_ns - $3 * 1000;
       if (end_ns >= t0 && start_ns <= t1 && $3 > max) max = $3
-      for (i = 1; i <= nw; i++) if (start_ns <= we[i] && end_ns >= ws[i] && $3 > omax) omax = $3 }
-    END { printf "%.1f %.1f %.1f %.1f %d\n", max / 1000, (t1 - t0) / 1e9, hmax, omax / 1000, reread }'
+      for (i = 1; i <= nw; i++) {
+        if (start_ns <= we[i] && end_ns >= ws[i] && $3 > omax) omax = $3
+        if (ls[i] <= we[i] && start_ns <= we[i] && end_ns >= ls[i] && $3 > lmax) lmax = $3 } }
+    END { printf "%.1f %.1f %.1f %.1f %d %.1f %d\n", max / 1000, (t1 - t0) / 1e9, hmax, omax / 1000, reread, lmax / 1000, failed }'
 }
 
 q -c "SELECT 1" >/dev/null
@@ -99,15 +107,15 @@ for p in offline online background control; do : >"$dir/$p"; done
 for r in $(seq 1 "$runs"); do
   load; read -r s d _ < <(stall offline); echo "$s $d" >>"$dir/offline"; echo "run $r offline:    longest stall ${s} ms, conversion ${d} s"
   load; read -r s d _ < <(stall online);  echo "$s $d" >>"$dir/online";  echo "run $r online:     longest stall ${s} ms, conversion ${d} s"
-  load; read -r s d lw lo rr < <(stall background); echo "$s $d $lw $lo" >>"$dir/background"
-  echo "run $r background: longest stall ${s} ms, conversion ${d} s; locks held at most ${lw} ms per catalog run (${rr} read the catalog again under the locks), longest latency of a transaction overlapping a catalog run ${lo} ms"
+  load; read -r s d lw lo rr ll tf < <(stall background); echo "$s $d $lw $lo $ll" >>"$dir/background"
+  echo "run $r background: longest stall ${s} ms, conversion ${d} s; locks held at most ${lw} ms per catalog run (${rr} read the catalog again under the locks, ${tf} tries timed out on the lock), longest latency of a transaction overlapping a catalog run ${lo} ms, overlapping relay's lock (from its request to its release) ${ll} ms"
   control_s=${d%.*}; read -r s d _ < <(stall control); echo "$s $d" >>"$dir/control"; echo "run $r control (no conversion, ${d} s): longest latency ${s} ms"
 done
 med() { cut -d' ' -f"$2" "$dir/$1" | median; }
 echo
 echo "median longest stall: relay_enable_tenancy $(med offline 1) ms (conversion $(med offline 2) s); online path $(med online 1) ms (conversion $(med online 2) s); background worker $(med background 1) ms (conversion $(med background 2) s)"
 echo "median longest latency with no conversion (control): $(med control 1) ms"
-echo "background worker: median longest lock hold of a catalog run $(med background 3) ms; median longest latency of a stream transaction overlapping a catalog run $(med background 4) ms"
+echo "background worker: median longest lock hold of a catalog run $(med background 3) ms; median longest latency of a stream transaction overlapping a catalog run $(med background 4) ms, overlapping relay's lock $(med background 5) ms"
 awk -v a="$(med offline 1)" -v b="$(med online 1)" -v c="$(med background 1)" -v z="$(med control 1)" 'BEGIN {
   printf "ratio: the online path stalls the stream %.0fx less than relay_enable_tenancy, the background worker %.0fx less\n", a / b, a / c
   printf "above the control: online path %+.1f ms, background worker %+.1f ms\n", b - z, c - z }'

@@ -318,6 +318,7 @@ fn catalog_run(
     loop {
         let started = std::time::SystemTime::now();
         crate::apply::locks::take_first_locked_at();
+        crate::apply::locks::take_first_asked_at();
         crate::apply::locks::take_read_again();
         COMMITTING.with(|c| c.set(None));
         let out = in_transaction(Some(role), || {
@@ -351,14 +352,19 @@ fn catalog_run(
         let released = COMMITTING
             .with(|c| c.take())
             .unwrap_or_else(std::time::Instant::now);
-        let held = crate::apply::locks::take_first_locked_at().map(|t| {
+        let until_released = |t: std::time::Instant| {
             (released.saturating_duration_since(t).as_secs_f64() * 100_000.0).round() / 100.0
-        });
+        };
+        let held = crate::apply::locks::take_first_locked_at().map(until_released);
+        // (asked_ms: from the first lock request to the release: the request's wait for
+        // the application's transactions, during which new ones queue behind it, and the
+        // hold)
+        let asked = crate::apply::locks::take_first_asked_at().map(until_released);
         // (read_again: the plan was read again under the locks, an invalidation message
         // having arrived since the first read: the hold includes that read)
         windows.push(serde_json::json!({
-            "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "ok": out.is_ok(),
-            "read_again": crate::apply::locks::take_read_again()
+            "at": at, "ms": (ms * 100.0).round() / 100.0, "held_ms": held, "asked_ms": asked,
+            "ok": out.is_ok(), "read_again": crate::apply::locks::take_read_again()
         }));
         tries += 1;
         match out {

@@ -116,6 +116,9 @@ pub fn invalidations_received() -> u64 {
 
 thread_local! {
     static FIRST_LOCKED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    /// When `take_all` first asked for a lock (from then on the application can queue
+    /// behind the request).
+    static FIRST_ASKED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
 
 thread_local! {
@@ -138,6 +141,13 @@ pub fn take_read_again() -> bool {
 /// how long a catalog run held its locks (from then to its commit).
 pub fn take_first_locked_at() -> Option<std::time::Instant> {
     FIRST_LOCKED.with(|f| f.take())
+}
+
+/// When `take_all` last asked for its first lock, cleared: with the commit, how long
+/// the application could have queued behind the call (its wait for the locks and
+/// their hold).
+pub fn take_first_asked_at() -> Option<std::time::Instant> {
+    FIRST_ASKED.with(|f| f.take())
 }
 
 /// `wanted` less what `held` already covers (same table at that mode or stronger).
@@ -269,6 +279,11 @@ pub fn acquire(locks: &[(u32, Lock)], function: &str) {
     let attempt = attempt_ms();
     let mut tries = 0u64;
     let mut first = strongest(locks);
+    FIRST_ASKED.with(|f| {
+        if f.get().is_none() {
+            f.set(Some(std::time::Instant::now()))
+        }
+    });
     loop {
         match try_once(locks, first, attempt) {
             Ok(()) => return,
