@@ -528,7 +528,7 @@ pub fn enable(function: &str, tbl: Option<RegClass>, call: CallOptions) -> Vec<S
             // in the background worker, a new backend, 2-3 ms of a cold first run).
             crate::guards::isolation::prepare_plans(p.state.oid_datum());
             apply::prepare_register(&p.ext_schema, p.shared_rows);
-            crate::pg::privilege::as_extension_owner(crate::audit::writer::prepare_insert_one);
+            crate::audit::writer::prepare_insert_one();
         }
         // Every lock the steps need, before the first one; then the plan is made again
         // from what the catalog says under those locks (a neighbour enabled meanwhile

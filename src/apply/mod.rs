@@ -156,49 +156,44 @@ pub fn apply(state: &TableState, steps: &[Step], default_tenant: &str) -> Vec<St
     let size = progress::LazySize::of(state.oid_datum());
     let mut lines = Vec::with_capacity(steps.len());
     for batch in batch::batches(&table, steps, !state.distributed) {
-        let Some(sql) = batch.sql else {
-            let i = batch.steps.start;
-            lines.push(apply_step(i, steps, &table, &size, owner, default_tenant));
-            continue;
+        let (first, last) = (batch.steps.start, batch.steps.end - 1);
+        // Catalog-only ALTER TABLE steps as one statement (batch.rs), run as each of
+        // them alone would be; one line per step.
+        let merged;
+        let step = match batch.sql {
+            Some(sql) => {
+                merged = Step {
+                    sql,
+                    ..steps[last].clone()
+                };
+                &merged
+            }
+            None => &steps[first],
         };
-        // Catalog-only ALTER TABLE steps as one statement (batch.rs), as the caller
-        // seeing every tenant's rows, like each of them alone; one line per step.
-        let last = &steps[batch.steps.end - 1];
-        let merged = Step {
-            sql,
-            ..last.clone()
-        };
+        progress::before(first + 1, steps.len(), &table, &size, step);
         let started = progress::start();
-        privilege::without_forced_rls(|| {
-            Spi::connect_mut(|client| run_step(client, &merged, default_tenant))
-        });
+        let line = run_as_its_role(step, owner, default_tenant);
         progress::after(
-            batch.steps.end,
+            last + 1,
             steps.len(),
             &table,
             &size,
-            last,
+            &steps[last],
             started.elapsed(),
         );
-        lines.extend(steps[batch.steps].iter().map(|s| s.report_line(None)));
+        if first == last {
+            lines.push(line);
+        } else {
+            lines.extend(steps[batch.steps].iter().map(|s| s.report_line(None)));
+        }
     }
     lines
 }
 
-/// Step `i` of `steps` on `table`, alone: as the role its kind runs as.
-fn apply_step(
-    i: usize,
-    steps: &[Step],
-    table: &str,
-    size: &progress::LazySize,
-    owner: pg_sys::Oid,
-    default_tenant: &str,
-) -> String {
-    let step = &steps[i];
-    progress::before(i + 1, steps.len(), table, size, step);
-    let started = progress::start();
+/// Run `step` as the role its kind runs as; its log line.
+fn run_as_its_role(step: &Step, owner: pg_sys::Oid, default_tenant: &str) -> String {
     let run = || Spi::connect_mut(|client| run_step(client, step, default_tenant));
-    let line = if step.privileged {
+    if step.privileged {
         privilege::as_extension_owner(run)
     } else if matches!(
         step.kind,
@@ -210,9 +205,7 @@ fn apply_step(
         // As the caller, but seeing every tenant's rows (a foreign key's
         // validation under FORCE ROW LEVEL SECURITY).
         privilege::without_forced_rls(run)
-    };
-    progress::after(i + 1, steps.len(), table, size, step, started.elapsed());
-    line
+    }
 }
 
 /// The registry's per-table choices, recorded at every call.

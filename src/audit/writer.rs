@@ -612,18 +612,20 @@ fn insert_one_args<'a>(
 /// backend (the chain setting, the client's address), as the extension's owner (as
 /// relay's own entries are written): see `guards::isolation::prepare_plans`.
 pub fn prepare_insert_one() {
-    let audit = crate::pg::ext::ext_relation(c"audit_logs");
-    let sql = insert_one_sql(&audit.schema, super::chain::on());
-    client_address();
-    let none = One {
-        tenant: "",
-        action: "",
-        resource_type: None,
-        resource_id: None,
-        metadata: None,
-    };
-    Spi::connect(|client| {
-        crate::pg::kept_plans::kept(client, &sql, &insert_one_args(&none, None, None, None));
+    crate::pg::privilege::as_extension_owner(|| {
+        let audit = crate::pg::ext::ext_relation(c"audit_logs");
+        let sql = insert_one_sql(&audit.schema, super::chain::on());
+        client_address();
+        let none = One {
+            tenant: "",
+            action: "",
+            resource_type: None,
+            resource_id: None,
+            metadata: None,
+        };
+        Spi::connect(|client| {
+            crate::pg::kept_plans::kept(client, &sql, &insert_one_args(&none, None, None, None));
+        })
     });
 }
 

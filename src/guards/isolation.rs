@@ -152,7 +152,7 @@ pub fn broken(only: Option<Vec<pg_sys::Oid>>, skip: Option<pg_sys::Oid>) -> Vec<
     let every = only.is_none();
     let only: Vec<pg_sys::Oid> = only.unwrap_or_default();
     let filter = "($2 OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.oid[]))
-            AND r.relid::pg_catalog.oid IS DISTINCT FROM $4::pg_catalog.oid";
+            AND ($4::pg_catalog.oid IS NULL OR r.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) $4::pg_catalog.oid)";
     // Shared rows: tenants read the rows of no tenant and write only their own, by two
     // RESTRICTIVE policies. (to_jsonb: the column is 0.3.0's; the library also serves
     // 0.2.0's SQL.)

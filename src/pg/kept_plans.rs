@@ -1,8 +1,8 @@
 //! SPI plans kept for the life of the backend, for the queries relay runs while it
 //! holds an online run's ACCESS EXCLUSIVE lock or on every DDL statement of the
 //! database: its event triggers' queries (every ALTER TABLE, CREATE TRIGGER, ALTER
-//! POLICY, relay's own steps included), the isolation check and the registry write
-//! at the end of every enable call. Parsing and planning them each time cost far
+//! POLICY, relay's own steps included), the isolation check, the registry write and
+//! relay's audit entry at the end of every enable call. Parsing and planning them each time cost far
 //! more than running them. PostgreSQL's plan cache re-plans a kept plan when a
 //! catalog it depends on changes (or the search_path does; every name is qualified).
 //!
@@ -11,7 +11,7 @@
 //! another plan). A plan with parameters runs generic: PostgreSQL would otherwise plan
 //! each of the first five executions anew for its values (these queries read a
 //! handful of catalog rows; no value makes another plan better). Mind that pgrx passes
-//! an InvalidOid argument as NULL: compare such a parameter with IS DISTINCT FROM.
+//! an InvalidOid argument as NULL: test such a parameter with IS NULL first.
 
 use crate::pg::settings::SettingsScope;
 use pgrx::datum::DatumWithOid;
@@ -38,10 +38,7 @@ pub fn kept(
     sql: &str,
     args: &[DatumWithOid],
 ) -> Rc<OwnedPreparedStatement> {
-    let key = (
-        sql.to_string(),
-        args.iter().map(|a| a.oid()).collect::<Vec<_>>(),
-    );
+    let key: Key = (sql.to_string(), args.iter().map(|a| a.oid()).collect());
     if let Some(plan) = KEPT.with(|k| k.borrow().get(&key).cloned()) {
         return plan;
     }
